@@ -1,0 +1,35 @@
+#!/bin/sh
+# Install every build and test dependency of corral with apt.
+# Idempotent and quiet: packages already installed are skipped, `apt-get update` runs at most once.
+set -eu
+
+PACKAGES="
+build-essential cmake ninja-build pkg-config git
+g++ clang clang-format clang-tidy libclang-rt-14-dev
+libboost1.81-dev libtomlplusplus-dev rapidjson-dev libsystemd-dev
+libgtest-dev libgmock-dev googletest
+qemu-system-x86 qemu-utils busybox-static cpio kmod
+dbus dbus-daemon dbus-bin iproute2 bridge-utils socat
+systemd-container debootstrap
+dpkg-dev debhelper lintian fakeroot rpm
+gnuplot-nox
+"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -z "$missing" ]; then
+    echo "deps: all $(echo $PACKAGES | wc -w) packages present"
+    exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "deps: installing$missing"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "deps: done"

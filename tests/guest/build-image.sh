@@ -1,0 +1,83 @@
+#!/bin/sh
+# Build the guest test image: Debian's kernel and a busybox initramfs with the virtio modules
+# and (when given) our static negotiator-guest.
+#
+#   build-image.sh OUTDIR [NEGOTIATOR_GUEST_BINARY]
+#
+# Writes OUTDIR/vmlinuz and OUTDIR/initrd.img. The result is cached by content: it is rebuilt only
+# when this script, the init script, the kernel package, busybox or the agent binary change.
+set -eu
+
+out=$1
+agent=${2:-}
+here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+cache="$out/cache"
+mkdir -p "$cache"
+
+kpkg=$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n1)
+[ -n "$kpkg" ] || { echo "build-image: cannot resolve linux-image-amd64 to a kernel package" >&2; exit 1; }
+kver=${kpkg#linux-image-}
+busybox=/bin/busybox
+[ -x "$busybox" ] && "$busybox" --help 2>&1 | head -n1 | grep -q BusyBox || {
+    echo "build-image: busybox-static is not installed (make deps)" >&2; exit 1; }
+
+agent_sum=none
+[ -n "$agent" ] && agent_sum=$(sha256sum "$agent" | cut -d' ' -f1)
+key=$( (cat "$0" "$here/init.sh"; echo "$kpkg"; sha256sum "$busybox"; echo "$agent_sum") | sha256sum | cut -c1-16)
+
+if [ -f "$out/image.key" ] && [ "$(cat "$out/image.key")" = "$key" ] &&
+   [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ]; then
+    exit 0
+fi
+
+deb=$(ls "$cache"/"$kpkg"_*.deb 2>/dev/null | head -n1 || true)
+if [ -z "$deb" ]; then
+    echo "build-image: downloading $kpkg"
+    (cd "$cache" && apt-get download -q "$kpkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+    deb=$(ls "$cache"/"$kpkg"_*.deb 2>/dev/null | head -n1 || true)
+    [ -n "$deb" ] || { echo "build-image: download of $kpkg failed" >&2; exit 1; }
+fi
+
+work=$(mktemp -d "$out/work.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+dpkg -x "$deb" "$work/kernel"
+cp "$work/kernel/boot/vmlinuz-$kver" "$work/vmlinuz"
+
+root="$work/root"
+mkdir -p "$root/bin" "$root/sbin" "$root/dev" "$root/proc" "$root/sys" "$root/tmp" "$root/run" \
+         "$root/lib/modules" "$root/usr/bin" "$root/usr/sbin" "$root/usr/lib/negotiator/commands" \
+         "$root/etc"
+cp "$busybox" "$root/bin/busybox"
+for applet in $("$busybox" --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+done
+
+modules="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_console
+virtio_blk failover net_failover virtio_net"
+mdir="$work/kernel/lib/modules/$kver"
+for m in $modules; do
+    f=$(find "$mdir" -name "$m.ko*" | head -n1)
+    [ -n "$f" ] || { echo "build-image: module $m not found in $kpkg" >&2; exit 1; }
+    case "$f" in
+        *.xz) xz -dc "$f" > "$root/lib/modules/$m.ko" ;;
+        *.zst) zstd -qdc "$f" > "$root/lib/modules/$m.ko" ;;
+        *) cp "$f" "$root/lib/modules/$m.ko" ;;
+    esac
+done
+echo "$modules" | tr '\n' ' ' > "$root/lib/modules/order"
+
+cp "$here/init.sh" "$root/init"
+chmod 0755 "$root/init"
+if [ -n "$agent" ]; then
+    cp "$agent" "$root/usr/sbin/negotiator-guest"
+    chmod 0755 "$root/usr/sbin/negotiator-guest"
+fi
+echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
+
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd.img"
+mv "$work/vmlinuz" "$out/vmlinuz"
+mv "$work/initrd.img" "$out/initrd.img"
+echo "$key" > "$out/image.key"
+echo "build-image: $kpkg + busybox$( [ -n "$agent" ] && echo " + negotiator-guest") -> $out"

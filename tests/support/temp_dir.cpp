@@ -1,0 +1,28 @@
+#include "tests/support/temp_dir.hpp"
+
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+namespace corral::test {
+
+TempDir::TempDir() {
+    // Short paths: UNIX socket paths are limited to 108 bytes.
+    std::string tmpl = "/tmp/corral-test.XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+}
+
+int openFdCount() {
+    int n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+    return n - 1;  // the iterator's own fd
+}
+
+}  // namespace corral::test
