@@ -1,0 +1,33 @@
+#include "hypervisor/instance_name.hpp"
+
+namespace corral::hypervisor {
+namespace {
+
+bool isAlnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+}  // namespace
+
+std::optional<std::string> checkInstanceName(std::string_view name) {
+    if (name.empty()) return "an instance name must not be empty";
+    if (name.size() > 63) {
+        return "instance name is " + std::to_string(name.size()) +
+               " characters long; at most 63 are allowed";
+    }
+    if (!isAlnum(name.front())) {
+        return "instance name must start with a letter or digit, not '" +
+               std::string(1, name.front()) + "'";
+    }
+    for (char c : name) {
+        if (!isAlnum(c) && c != '_' && c != '.' && c != '-') {
+            return "instance name may contain only letters, digits, '_', '.' and '-'; "
+                   "found byte 0x" +
+                   std::string(1, "0123456789abcdef"[(c >> 4) & 0xf]) +
+                   std::string(1, "0123456789abcdef"[c & 0xf]);
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace corral::hypervisor

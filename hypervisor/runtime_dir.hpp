@@ -1,0 +1,46 @@
+// /run/corral/<name>/: created 0750, state.json written atomically (temp file + rename) so a
+// crash never leaves a half-written state for reattach to misread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hypervisor/qemu_argv.hpp"
+
+namespace corral::hypervisor {
+
+struct DeviceRecord {
+    std::string id;
+    std::string kind;  // "virtio-serial" | "disk" | "nic" | "root-port"
+    PciSlot slot;
+    bool hotplugged = false;
+    std::string path;  // disks: the image; nics: the tap interface (may be empty)
+};
+
+struct RuntimeState {
+    std::vector<std::string> argv;
+    pid_t pid = 0;
+    std::uint64_t startedAtUsec = 0;  // CLOCK_REALTIME
+    std::vector<DeviceRecord> devices;
+};
+
+// Creates `paths.dir` (and the runtime root) with mode 0750. Throws std::system_error.
+void createRuntimeDir(const RuntimePaths& paths);
+
+// Writes state.json (0600) via a temp file and rename; nullopt on success, else why not.
+std::optional<std::string> writeState(const RuntimePaths& paths, const RuntimeState& state);
+
+// Reads state.json; on failure returns nullopt and sets `error` to a sentence naming the file.
+std::optional<RuntimeState> readState(const RuntimePaths& paths, std::string& error);
+
+// The pid in qemu.pid, if the file exists and holds one.
+std::optional<pid_t> readPidFile(const RuntimePaths& paths);
+
+// Removes the runtime dir and everything in it; missing is fine.
+void removeRuntimeDir(const RuntimePaths& paths);
+
+}  // namespace corral::hypervisor
