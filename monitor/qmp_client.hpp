@@ -1,0 +1,167 @@
+// Asynchronous QMP client over a UNIX socket (Boost.Asio, C++20 coroutines). Single-threaded:
+// one reader coroutine, one writer queue, replies routed by id, nothing ever blocks the executor.
+#pragma once
+
+#include "monitor/error.hpp"
+#include "monitor/json.hpp"
+#include "monitor/qmp_session.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace corral::monitor {
+
+using namespace std::chrono_literals;
+template <class T>
+using awaitable = boost::asio::awaitable<T>;
+
+inline constexpr std::chrono::milliseconds kDefaultCommandTimeout = 30s;
+
+class QmpClient;
+
+// Keeps an event subscription alive; destroying (or reset()) unsubscribes.
+class Subscription {
+  public:
+    Subscription() = default;
+    Subscription(std::weak_ptr<QmpClient> client, std::uint64_t id);
+    Subscription(Subscription&& other) noexcept;
+    Subscription& operator=(Subscription&& other) noexcept;
+    Subscription(const Subscription&) = delete;
+    Subscription& operator=(const Subscription&) = delete;
+    ~Subscription();
+
+    void reset();
+
+  private:
+    std::weak_ptr<QmpClient> client_;
+    std::uint64_t id_ = 0;
+};
+
+// An armed wait for one event. Arm it BEFORE sending the command that causes the event (e.g.
+// device_del), so an event arriving together with the command's reply is not missed.
+class EventWatch {
+  public:
+    struct State;
+    EventWatch() = default;
+    explicit EventWatch(std::shared_ptr<State> state);
+
+    // Completes with the first matching event seen since the watch was armed, or kind "Timeout",
+    // or kind "Disconnected". Other commands keep flowing while this waits.
+    awaitable<Result<QmpEvent>> wait(std::chrono::milliseconds timeout);
+
+  private:
+    std::shared_ptr<State> state_;
+};
+
+class QmpClient : public std::enable_shared_from_this<QmpClient> {
+  public:
+    using EventPredicate = std::function<bool(const QmpEvent&)>;
+    using DisconnectHandler = std::function<void(const Error&)>;
+
+    // Clients are shared_ptr-owned so in-flight coroutines keep them alive.
+    static std::shared_ptr<QmpClient> create(boost::asio::any_io_executor executor);
+
+    // Connects to `socketPath`, retrying until it accepts or `window` has passed (QEMU creates
+    // the socket a moment after it starts), then negotiates and runs query-commands.
+    // Errors: kind "Connect" (never accepted), "Protocol" (bad greeting), "Timeout".
+    awaitable<Result<void>> connect(std::string socketPath, std::chrono::milliseconds window);
+
+    // Runs one command and returns its "return" value. `args` null = no arguments. `fds` go out
+    // with the command in one sendmsg (SCM_RIGHTS); they are duplicated, the caller keeps its own.
+    awaitable<Result<Json>> execute(std::string command, Json args = {},
+                                    std::chrono::milliseconds timeout = kDefaultCommandTimeout,
+                                    std::vector<int> fds = {});
+
+    // Passes `fd` to QEMU under `name` (getfd), for options like netdev fd=NAME.
+    awaitable<Result<void>> getfd(std::string name, int fd,
+                                  std::chrono::milliseconds timeout = kDefaultCommandTimeout);
+
+    // Adds `fd` to an fdset (a new one unless `fdset` is given); returns the fdset id.
+    awaitable<Result<int>> addFd(int fd, std::optional<int> fdset = {},
+                                 std::chrono::milliseconds timeout = kDefaultCommandTimeout);
+
+    // Removes a whole fdset.
+    awaitable<Result<void>> removeFd(int fdset,
+                                     std::chrono::milliseconds timeout = kDefaultCommandTimeout);
+
+    // HMP passthrough (human-monitor-command); returns the HMP output text.
+    awaitable<Result<std::string>> humanMonitorCommand(
+        std::string line, std::chrono::milliseconds timeout = kDefaultCommandTimeout);
+
+    // Arms a wait for the first event matching `pred` (see EventWatch).
+    EventWatch watchEvent(EventPredicate pred);
+
+    // Shorthand for watchEvent(pred).wait(timeout), for events not caused by our own command.
+    awaitable<Result<QmpEvent>> waitForEvent(EventPredicate pred,
+                                             std::chrono::milliseconds timeout);
+
+    // Calls `handler` for every event until the returned handle is destroyed.
+    Subscription subscribe(std::function<void(const QmpEvent&)> handler);
+
+    // Called once when the connection ends for any reason other than close().
+    void onDisconnect(DisconnectHandler handler);
+
+    // Whether the server listed `command` in query-commands.
+    bool supports(std::string_view command) const;
+    bool connected() const;
+    // QEMU version and capabilities from the greeting.
+    const QmpGreeting& greeting() const { return session_.greeting(); }
+
+    // Closes the socket; pending calls and event waits complete with kind "Disconnected".
+    void close();
+
+    // Where notes about dropped input go (default: stderr).
+    void setLogSink(QmpSession::LogSink log);
+
+    ~QmpClient();
+
+  private:
+    struct Call;
+    struct Outbound;
+    friend class Subscription;
+
+    explicit QmpClient(boost::asio::any_io_executor executor);
+    awaitable<Result<Json>> call(Result<QmpOutgoing> outgoing, std::string command,
+                                 std::chrono::milliseconds timeout, std::vector<int> fds);
+    awaitable<void> readLoop(std::shared_ptr<QmpClient> self);
+    awaitable<void> writeLoop(std::shared_ptr<QmpClient> self);
+    awaitable<Result<void>> awaitGreeting(std::chrono::milliseconds timeout);
+    void dispatch(QmpRecord& record);
+    void deliverEvent(const QmpEvent& event);
+    void shutdown(const Error& error, bool notify);
+    void unsubscribe(std::uint64_t id);
+    void log(std::string_view note);
+
+    boost::asio::any_io_executor executor_;
+    boost::asio::local::stream_protocol::socket socket_;
+    QmpSession session_;
+    QmpSession::LogSink log_;
+    bool connected_ = false;
+    bool closed_ = false;
+    std::unordered_map<std::uint64_t, std::shared_ptr<Call>> calls_;
+    std::deque<std::shared_ptr<Outbound>> writeQueue_;
+    boost::asio::steady_timer writeWake_;
+    std::shared_ptr<Call> greetingWait_;
+    std::list<std::weak_ptr<EventWatch::State>> watches_;
+    std::unordered_map<std::uint64_t, std::function<void(const QmpEvent&)>> subscribers_;
+    std::uint64_t nextSubscription_ = 1;
+    std::unordered_set<std::string> commands_;
+    DisconnectHandler onDisconnect_;
+};
+
+}  // namespace corral::monitor
