@@ -1,0 +1,66 @@
+// Host end of a VM's negotiator-host-to-guest.0 port: connects to QEMU's chardev socket (QEMU is
+// the server, one client at a time) and calls the guest agent's methods, one call at a time.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/codec.hpp"
+#include "agent/error.hpp"
+#include "agent/rpc.hpp"
+
+namespace corral::agent {
+
+class HostChannel : public std::enable_shared_from_this<HostChannel> {
+  public:
+    // The socket is not touched until connect() or the first call.
+    static std::shared_ptr<HostChannel> create(boost::asio::any_io_executor executor,
+                                               std::string socketPath);
+
+    // Connects, retrying while the socket is missing or refuses, for at most `window`.
+    boost::asio::awaitable<Result<void>> connect(std::chrono::milliseconds window);
+
+    // Calls list_commands(): the names of the guest's user-defined commands.
+    boost::asio::awaitable<Result<std::vector<std::string>>> listCommands(
+        std::chrono::milliseconds timeout);
+
+    // Calls execute(*argv, input=input): the command's stdout, or a kRemote error that carries
+    // the guest's message (exit code, stderr tail). A zero timeout waits forever.
+    boost::asio::awaitable<Result<std::string>> execute(std::vector<std::string> argv,
+                                                        std::optional<std::string> input,
+                                                        std::chrono::milliseconds timeout);
+
+    // True while the socket is connected (a call that times out or breaks the protocol drops the
+    // connection so that a late reply can never be taken for the next call's; the next call
+    // reconnects).
+    bool connected() const;
+    // Drops the connection; calls in flight end with kDisconnected.
+    void close();
+
+    const std::string& socketPath() const { return socketPath_; }
+
+  private:
+    HostChannel(boost::asio::any_io_executor executor, std::string socketPath);
+    boost::asio::awaitable<Result<Reply>> call(Call request, std::chrono::milliseconds timeout);
+    boost::asio::awaitable<Result<Reply>> exchange(std::string frame);
+    boost::asio::awaitable<void> acquire();
+    void release();
+
+    boost::asio::any_io_executor executor_;
+    std::string socketPath_;
+    boost::asio::local::stream_protocol::socket socket_;
+    FrameDecoder decoder_;
+    bool busy_ = false;
+    std::deque<std::shared_ptr<boost::asio::steady_timer>> waiters_;
+};
+
+}  // namespace corral::agent
