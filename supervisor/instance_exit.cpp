@@ -1,0 +1,102 @@
+// What happens when the qemu process ends: the reason is derived from what was in progress.
+#include "supervisor/instance.hpp"
+
+namespace corral::supervisor {
+
+std::string Instance::shutdownReason() const {
+    if (killRequested_) return "killed";
+    switch (escalation_) {
+        case Escalation::Powerdown:
+            return "host-shutdown";
+        case Escalation::Quit:
+            return "host-shutdown: guest ignored ACPI powerdown, quit";
+        case Escalation::Term:
+            return "host-shutdown: guest ignored ACPI powerdown and quit, SIGTERM";
+        case Escalation::Kill:
+            break;
+    }
+    return "host-shutdown: guest ignored ACPI powerdown, quit and SIGTERM, SIGKILL";
+}
+
+void Instance::onExited(ExitInfo exit) {
+    timer_.reset();
+    unsigned changed = kChangedPid | (agentConnected_ ? kChangedAgent : 0u);
+    pid_ = 0;
+    agentConnected_ = false;
+    notify(changed);
+
+    switch (state_) {
+        case State::Starting: {
+            ++launchGeneration_;  // the launch's own failure report is now redundant
+            auto why = killRequested_ ? std::string("killed during start")
+                                      : "qemu " + describe(exit) + " during start";
+            log(3, "start failed: " + why);
+            if (autoRestart_ && !killRequested_) {
+                autoRestart_ = false;
+                setLastExit("crashed: restart failed: " + why);
+                setState(State::Crashed);
+                finishOp(OpError{ErrorKind::Failed, name_ + ": " + why});
+                return scheduleRestart();
+            }
+            autoRestart_ = false;
+            setLastExit(killRequested_ ? "killed" : "start failed: " + why);
+            setState(State::Stopped);
+            return finishOp(OpError{ErrorKind::Failed, name_ + ": " + why});
+        }
+        case State::ShuttingDown: {
+            auto reason = shutdownReason();
+            log(5, "stopped (" + reason + ", qemu " + describe(exit) + ")");
+            setLastExit(reason);
+            if (op_ == Op::Reboot) return doLaunch();
+            setState(State::Stopped);
+            return finishOp(okStatus());
+        }
+        case State::Running:
+        case State::Paused:
+            if (killRequested_ || guestShutdown_) {
+                auto reason = killRequested_ ? "killed" : "guest-poweroff";
+                log(5, std::string("stopped (") + reason + ")");
+                setLastExit(reason);
+                setState(State::Stopped);
+                return finishOp(killRequested_
+                                    ? okStatus()
+                                    : Status(OpError{ErrorKind::Failed, name_ + " powered off."}));
+            }
+            return onCrash(exit);
+        default:
+            return;
+    }
+}
+
+void Instance::onCrash(const ExitInfo& exit) {
+    log(3, "crashed: qemu " + describe(exit));
+    setLastExit("crashed: " + describe(exit));
+    setState(State::Crashed);
+    if (op_ != Op::None) finishOp(OpError{ErrorKind::Failed, name_ + " crashed."});
+    if (policy_.restartOnCrash) scheduleRestart();
+}
+
+void Instance::scheduleRestart() {
+    auto now = clock_.now();
+    while (!restarts_.empty() && now - restarts_.front() >= kRestartWindow) restarts_.pop_front();
+    if (restarts_.size() >= kMaxRestartsPerWindow) {
+        log(3, "crashed " + std::to_string(restarts_.size()) +
+                   " times within 60 s; not restarting again");
+        return setLastExit(lastExit_ + " (restart limit reached)");
+    }
+    // Backoff 1, 2, 4, 8, 16 s: a VM that crashes at once does not spin.
+    auto delay =
+        std::chrono::duration_cast<Duration>(std::chrono::seconds(1LL << restarts_.size()));
+    restarts_.push_back(now);
+    log(5, "restarting in " +
+               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(delay).count()) +
+               " s");
+    timer_ = clock_.schedule(delay, [this, alive = std::weak_ptr<bool>(alive_)] {
+        if (!alive.lock() || state_ != State::Crashed || op_ != Op::None) return;
+        op_ = Op::Start;
+        autoRestart_ = true;
+        doLaunch();
+    });
+}
+
+}  // namespace corral::supervisor

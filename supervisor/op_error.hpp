@@ -1,0 +1,56 @@
+// Errors that supervisor operations report to callers; each kind maps to one D-Bus error name
+// `org.corral1.Error.<Kind>` and carries a sentence a person can act on.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace corral::supervisor {
+
+enum class ErrorKind {
+    Busy,             // another operation on the instance is in progress
+    InvalidState,     // the instance is not in a state that allows the operation
+    InvalidArgument,  // the caller passed something malformed
+    NoSuchInstance,
+    InvalidDefinition,  // the instance's TOML file is broken
+    AgentUnavailable,
+    Timeout,
+    Failed,  // the operation was attempted and failed (QMP error, spawn failure, ...)
+};
+
+struct OpError {
+    ErrorKind kind;
+    std::string message;
+};
+
+// D-Bus error name for a kind, e.g. "org.corral1.Error.Busy".
+const char* dbusErrorName(ErrorKind kind);
+
+// A value or an OpError.
+template <typename T>
+class Outcome {
+  public:
+    Outcome(T value) : v_(std::move(value)) {}
+    Outcome(OpError error) : v_(std::move(error)) {}
+    bool ok() const { return v_.index() == 0; }
+    explicit operator bool() const { return ok(); }
+    T& value() { return std::get<0>(v_); }
+    const T& value() const { return std::get<0>(v_); }
+    const OpError& error() const { return std::get<1>(v_); }
+
+  private:
+    std::variant<T, OpError> v_;
+};
+
+struct Unit {};
+using Status = Outcome<Unit>;
+using Done = std::function<void(Status)>;
+
+inline Status okStatus() {
+    return Unit{};
+}
+
+}  // namespace corral::supervisor

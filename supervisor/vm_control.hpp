@@ -1,0 +1,53 @@
+// What the lifecycle state machine needs from one VM. QemuVm implements it on top of
+// hypervisor/ (process, QMP, agent); unit tests use a fake with canned results.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+
+#include "supervisor/op_error.hpp"
+
+namespace corral::supervisor {
+
+// How a qemu process ended, as waitpid reports it.
+struct ExitInfo {
+    bool signaled = false;
+    int code = 0;  // exit status, or the signal number when signaled
+};
+
+// "exited with status 1", "killed by signal 9".
+std::string describe(const ExitInfo& exit);
+
+// Commands the state machine sends over QMP.
+enum class VmCommand { Powerdown, Quit, Reset, Stop, Cont };
+
+const char* toString(VmCommand command);
+
+// Callbacks a VmControl raises on the io_context; set once by the Instance that owns it.
+struct VmEvents {
+    std::function<void(ExitInfo)> exited;               // the process is gone (reaped)
+    std::function<void(bool guestInitiated)> shutdown;  // QMP SHUTDOWN
+    std::function<void(bool running)> runStateChanged;  // QMP STOP / RESUME
+    std::function<void(bool connected)> agentChanged;   // negotiator channel up/down
+};
+
+class VmControl {
+  public:
+    virtual ~VmControl() = default;
+
+    virtual void setEvents(VmEvents events) = 0;
+
+    // Spawns qemu paused, connects QMP and the agent, resumes the vCPUs; reports the pid.
+    // If the process dies meanwhile, `done` gets an error and `exited` is raised as well.
+    virtual void launch(std::function<void(Outcome<pid_t>)> done) = 0;
+
+    // Sends one QMP command; `done` when QEMU answered.
+    virtual void command(VmCommand command, Done done) = 0;
+
+    // Sends a signal to the qemu process, if there is one.
+    virtual void signal(int signo) = 0;
+};
+
+}  // namespace corral::supervisor
