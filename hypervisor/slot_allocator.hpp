@@ -22,7 +22,8 @@ class SlotAllocator {
   public:
     explicit SlotAllocator(const SlotPlan& plan);
 
-    // A free hotplug slot now owned by `deviceId`, or nullopt if all are used (exhaustedMessage).
+    // A free hotplug slot now owned by `deviceId` (the caller keeps ids unique), or nullopt if
+    // all are used (see exhaustedMessage).
     std::optional<PciSlot> allocate(const std::string& deviceId);
     // Frees the slot of `deviceId` (only once QEMU confirmed the unplug).
     void release(const std::string& deviceId);

@@ -1,0 +1,103 @@
+#include "hypervisor/instance_spec.hpp"
+
+#include <unistd.h>
+
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace corral::hypervisor {
+
+const char* toString(MachineType type) {
+    return type == MachineType::Pc ? "pc" : "q35";
+}
+const char* toString(DiskFormat format) {
+    return format == DiskFormat::Raw ? "raw" : "qcow2";
+}
+
+const char* toString(DiskCache cache) {
+    switch (cache) {
+        case DiskCache::None:
+            return "none";
+        case DiskCache::Writeback:
+            return "writeback";
+        case DiskCache::Unsafe:
+            return "unsafe";
+    }
+    return "?";
+}
+
+const char* toString(NicMode mode) {
+    switch (mode) {
+        case NicMode::Tap:
+            return "tap";
+        case NicMode::Bridge:
+            return "bridge";
+        case NicMode::User:
+            return "user";
+    }
+    return "?";
+}
+
+const char* toString(OnCrash onCrash) {
+    return onCrash == OnCrash::Restart ? "restart" : "stop";
+}
+
+std::string Diagnostic::format() const {
+    return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": error: " + message;
+}
+
+namespace {
+
+// Splits "2G" into number and suffix; the suffix selects a multiplier from `units`.
+template <typename Units>
+std::optional<std::uint64_t> parseScaled(std::string_view text, const Units& units) {
+    std::uint64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end == text.data()) return std::nullopt;
+    std::string_view suffix(end, static_cast<std::size_t>(text.data() + text.size() - end));
+    for (const auto& [name, factor] : units) {
+        if (suffix != name) continue;
+        if (value > std::numeric_limits<std::uint64_t>::max() / factor) return std::nullopt;
+        return value * factor;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> parseSize(std::string_view text) {
+    static const std::pair<std::string_view, std::uint64_t> kUnits[] = {
+        {"", 1},           {"B", 1},
+        {"K", 1ull << 10}, {"KiB", 1ull << 10},
+        {"M", 1ull << 20}, {"MiB", 1ull << 20},
+        {"G", 1ull << 30}, {"GiB", 1ull << 30},
+        {"T", 1ull << 40}, {"TiB", 1ull << 40}};
+    return parseScaled(text, kUnits);
+}
+
+std::optional<std::chrono::microseconds> parseDuration(std::string_view text) {
+    static const std::pair<std::string_view, std::uint64_t> kUnits[] = {
+        {"us", 1}, {"ms", 1000}, {"s", 1000000}, {"m", 60000000}, {"h", 3600000000ull}};
+    auto usec = parseScaled(text, kUnits);
+    if (!usec || *usec > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        return std::nullopt;
+    }
+    return std::chrono::microseconds(static_cast<std::int64_t>(*usec));
+}
+
+LoadResult loadInstanceSpec(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        LoadResult result;
+        result.diagnostics.push_back({file.string(), 1, 1, "cannot open the file for reading"});
+        return result;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    return parseInstanceSpec(text.str(), file);
+}
+
+}  // namespace corral::hypervisor

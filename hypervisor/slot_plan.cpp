@@ -1,0 +1,77 @@
+#include "hypervisor/slot_plan.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+
+namespace corral::hypervisor {
+
+namespace {
+constexpr unsigned kRootSlots = 32;
+}
+
+std::string PciSlot::toString() const {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, ":%02x.0", slot);
+    return bus + buf;
+}
+
+std::string PciSlot::addr() const {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0x%x", slot);
+    return buf;
+}
+
+std::string SlotPlan::rootBus() const {
+    return machine == MachineType::Pc ? "pci.0" : "pcie.0";
+}
+
+std::optional<PciSlot> SlotPlan::find(std::string_view id) const {
+    for (const auto& device : devices) {
+        if (device.id == id) return device.slot;
+    }
+    return std::nullopt;
+}
+
+std::vector<unsigned> reservedRootSlots(MachineType machine) {
+    // pc: 0 = i440FX host bridge, 1 = PIIX3 (ISA, IDE, USB, ACPI functions).
+    // q35: 0 = MCH host bridge, 0x1f = ICH9 LPC, SATA and SMBus functions.
+    if (machine == MachineType::Pc) return {0, 1};
+    return {0, 0x1f};
+}
+
+std::string rootPortId(unsigned index) {
+    return "corral-rp" + std::to_string(index);
+}
+
+SlotPlan planSlots(const InstanceSpec& spec) {
+    SlotPlan plan;
+    plan.machine = spec.machine.type;
+    auto reserved = reservedRootSlots(plan.machine);
+    unsigned next = 0;
+    auto place = [&](const std::string& id, const char* kind) {
+        while (next < kRootSlots &&
+               std::find(reserved.begin(), reserved.end(), next) != reserved.end()) {
+            ++next;
+        }
+        if (next >= kRootSlots) {
+            throw std::invalid_argument(
+                "too many PCI devices for the root bus " + plan.rootBus() + ": " +
+                std::to_string(kRootSlots - reserved.size()) +
+                " slots are available for disks, NICs, the agent port and hotplug ports");
+        }
+        plan.devices.push_back({id, kind, {plan.rootBus(), next++}});
+    };
+    if (spec.agent.negotiator) place("corral-vserial", "virtio-serial");
+    for (const auto& disk : spec.disks) place(disk.id, "disk");
+    for (const auto& nic : spec.nics) place(nic.id, "nic");
+    if (plan.machine == MachineType::Q35) {
+        for (unsigned i = 0; i < spec.machine.hotplugSlots; ++i) {
+            place(rootPortId(i), "root-port");
+            plan.hotplugPorts.push_back(rootPortId(i));
+        }
+    }
+    return plan;
+}
+
+}  // namespace corral::hypervisor
