@@ -7,6 +7,8 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <functional>
+
 #include <chrono>
 #include <deque>
 #include <memory>

@@ -1,0 +1,194 @@
+#include "agent/host_channel.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+
+namespace corral::agent {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using asio::awaitable;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+// Frees the channel's single call slot when a call's coroutine ends, however it ends.
+struct SlotGuard {
+    std::function<void()> release;
+    ~SlotGuard() { release(); }
+};
+
+std::string describe(const Call& call) {
+    if (call.method == "execute" && !call.args.empty()) return "execute '" + call.args[0] + "'";
+    return call.method;
+}
+
+}  // namespace
+
+std::shared_ptr<HostChannel> HostChannel::create(asio::any_io_executor executor,
+                                                 std::string socketPath) {
+    return std::shared_ptr<HostChannel>(
+        new HostChannel(std::move(executor), std::move(socketPath)));
+}
+
+HostChannel::HostChannel(asio::any_io_executor executor, std::string socketPath)
+    : executor_(executor), socketPath_(std::move(socketPath)), socket_(executor) {}
+
+bool HostChannel::connected() const {
+    return socket_.is_open();
+}
+
+void HostChannel::close() {
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+}
+
+awaitable<void> HostChannel::acquire() {
+    if (!busy_) {
+        busy_ = true;
+        co_return;
+    }
+    auto waiter = std::make_shared<asio::steady_timer>(executor_, Clock::time_point::max());
+    waiters_.push_back(waiter);
+    co_await waiter->async_wait(kTuple);  // release() hands the slot over by cancelling us
+}
+
+void HostChannel::release() {
+    if (waiters_.empty()) {
+        busy_ = false;
+        return;
+    }
+    auto next = waiters_.front();
+    waiters_.pop_front();
+    next->cancel();
+}
+
+awaitable<Result<void>> HostChannel::connect(std::chrono::milliseconds window) {
+    auto self = shared_from_this();
+    auto deadline = Clock::now() + window;
+    asio::steady_timer pause(executor_);
+    boost::system::error_code ec;
+    for (;;) {
+        close();
+        asio::local::stream_protocol::socket socket(executor_);
+        std::tie(ec) = co_await socket.async_connect(
+            asio::local::stream_protocol::endpoint(socketPath_), kTuple);
+        if (!ec) {
+            socket_ = std::move(socket);
+            decoder_.reset();
+            co_return Result<void>();
+        }
+        if (Clock::now() + std::chrono::milliseconds(50) >= deadline) break;
+        pause.expires_after(std::chrono::milliseconds(50));
+        co_await pause.async_wait(kTuple);
+    }
+    co_return Error{std::string(kConnect), "cannot connect to the guest agent channel " +
+                                               socketPath_ + ": " + ec.message()};
+}
+
+awaitable<Result<Reply>> HostChannel::exchange(std::string frame) {
+    boost::system::error_code ec;
+    std::tie(ec, std::ignore) = co_await asio::async_write(socket_, asio::buffer(frame), kTuple);
+    if (ec) {
+        close();
+        co_return Error{std::string(kDisconnected), "write failed: " + ec.message()};
+    }
+    std::array<char, 65536> buffer;
+    for (;;) {
+        if (auto event = decoder_.next()) {
+            if (event->kind != FrameDecoder::Event::Kind::Message) {
+                close();
+                co_return Error{std::string(kProtocol), "bad reply framing: " + event->error};
+            }
+            std::string problem;
+            auto reply = parseReply(event->body, problem);
+            if (!reply) {
+                close();
+                co_return Error{std::string(kProtocol), "bad reply: " + problem};
+            }
+            co_return *reply;
+        }
+        std::size_t n = 0;
+        std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(buffer), kTuple);
+        if (ec) {
+            close();
+            co_return Error{std::string(kDisconnected), ec == asio::error::eof
+                                                            ? "the channel was closed (QEMU gone?)"
+                                                            : "read failed: " + ec.message()};
+        }
+        decoder_.feed(std::string_view(buffer.data(), n));
+    }
+}
+
+awaitable<Result<Reply>> HostChannel::call(Call request, std::chrono::milliseconds timeout) {
+    auto self = shared_from_this();
+    co_await acquire();
+    SlotGuard guard{[this] { release(); }};
+    auto where = describe(request) + " via " + socketPath_;
+    auto deadline = Clock::now() + timeout;
+    if (!socket_.is_open()) {
+        auto window = timeout.count() > 0 ? std::min(timeout, std::chrono::milliseconds(2000))
+                                          : std::chrono::milliseconds(2000);
+        auto connected = co_await connect(window);
+        if (!connected) co_return connected.error();
+    }
+    auto frame = encodeFrame(encodeCall(request));
+    Result<Reply> result = Error{};
+    if (timeout.count() > 0) {
+        asio::steady_timer timer(executor_, deadline);
+        auto winner = co_await (exchange(std::move(frame)) || timer.async_wait(kTuple));
+        if (winner.index() == 1) {
+            // No request ids in this protocol: a late reply must never meet the next call.
+            close();
+            co_return Error{std::string(kTimeout),
+                            where + ": no reply within " + std::to_string(timeout.count()) + " ms"};
+        }
+        result = std::get<0>(std::move(winner));
+    } else {
+        result = co_await exchange(std::move(frame));
+    }
+    if (!result) co_return Error{result.error().kind, where + ": " + result.error().message};
+    if (!result->success) co_return Error{std::string(kRemote), result->error};
+    co_return result;
+}
+
+awaitable<Result<std::vector<std::string>>> HostChannel::listCommands(
+    std::chrono::milliseconds timeout) {
+    auto reply = co_await call(Call{"list_commands", {}, {}}, timeout);
+    if (!reply) co_return reply.error();
+    if (std::holds_alternative<std::monostate>(reply->result)) {
+        co_return std::vector<std::string>{};
+    }
+    if (auto* list = std::get_if<std::vector<std::string>>(&reply->result)) co_return *list;
+    co_return Error{std::string(kProtocol), "list_commands via " + socketPath_ +
+                                                ": the guest answered a string, not a list"};
+}
+
+awaitable<Result<std::string>> HostChannel::execute(std::vector<std::string> argv,
+                                                    std::optional<std::string> input,
+                                                    std::chrono::milliseconds timeout) {
+    if (argv.empty()) {
+        co_return Error{std::string(kInvalid), "execute needs at least a command name"};
+    }
+    Call request{"execute", std::move(argv), {}};
+    if (input) request.kw["input"] = std::move(input);
+    auto reply = co_await call(std::move(request), timeout);
+    if (!reply) co_return reply.error();
+    // Error is constructible from a string too, so the value is placed explicitly.
+    if (auto* text = std::get_if<std::string>(&reply->result)) {
+        co_return Result<std::string>(boost::system::in_place_value, *text);
+    }
+    if (std::holds_alternative<std::monostate>(reply->result)) {
+        co_return Result<std::string>(boost::system::in_place_value);
+    }
+    co_return Error{std::string(kProtocol),
+                    "execute via " + socketPath_ + ": the guest answered a list, not text"};
+}
+
+}  // namespace corral::agent

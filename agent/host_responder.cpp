@@ -1,0 +1,152 @@
+#include "agent/host_responder.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <cstdio>
+#include <exception>
+
+#include "agent/async_command.hpp"
+#include "agent/commands.hpp"
+
+namespace corral::agent {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+std::shared_ptr<HostResponder> HostResponder::create(asio::any_io_executor executor,
+                                                     std::string socketPath,
+                                                     std::string instanceName,
+                                                     std::filesystem::path commandsDir,
+                                                     Limits limits) {
+    return std::shared_ptr<HostResponder>(
+        new HostResponder(std::move(executor), std::move(socketPath), std::move(instanceName),
+                          std::move(commandsDir), limits));
+}
+
+std::shared_ptr<HostResponder> HostResponder::create(asio::any_io_executor executor,
+                                                     std::string socketPath,
+                                                     std::string instanceName,
+                                                     std::filesystem::path commandsDir) {
+    return create(std::move(executor), std::move(socketPath), std::move(instanceName),
+                  std::move(commandsDir), Limits{});
+}
+
+HostResponder::HostResponder(asio::any_io_executor executor, std::string socketPath,
+                             std::string instanceName, std::filesystem::path commandsDir,
+                             Limits limits)
+    : executor_(executor),
+      socketPath_(std::move(socketPath)),
+      instanceName_(std::move(instanceName)),
+      commandsDir_(std::move(commandsDir)),
+      limits_(limits),
+      socket_(executor),
+      delay_(executor) {}
+
+void HostResponder::start() {
+    if (!stopped_) return;
+    stopped_ = false;
+    asio::co_spawn(executor_, run(), [path = socketPath_](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            std::fprintf(stderr, "negotiator responder on %s stopped: %s\n", path.c_str(),
+                         ex.what());
+        }
+    });
+}
+
+void HostResponder::stop() {
+    stopped_ = true;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    delay_.cancel();
+}
+
+awaitable<void> HostResponder::run() {
+    auto self = shared_from_this();
+    while (!stopped_) {
+        asio::local::stream_protocol::socket socket(executor_);
+        auto [ec] = co_await socket.async_connect(
+            asio::local::stream_protocol::endpoint(socketPath_), kTuple);
+        if (!ec && !stopped_) {
+            socket_ = std::move(socket);
+            co_await serveConnection();
+            boost::system::error_code ignored;
+            socket_.close(ignored);
+        }
+        if (stopped_) break;
+        // QEMU gone or restarting: try again, without spinning.
+        delay_.expires_after(limits_.reconnectDelay);
+        co_await delay_.async_wait(kTuple);
+    }
+}
+
+awaitable<void> HostResponder::serveConnection() {
+    FrameDecoder decoder(limits_.maxMessage);
+    std::array<char, 65536> buffer;
+    for (;;) {
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), kTuple);
+        if (ec) co_return;
+        decoder.feed(std::string_view(buffer.data(), n));
+        while (auto event = decoder.next()) {
+            Reply reply;
+            if (event->kind == FrameDecoder::Event::Kind::Message) {
+                auto parsed = parseCall(event->body);
+                if (auto* call = std::get_if<Call>(&parsed)) {
+                    reply = co_await answer(std::move(*call));
+                } else {
+                    reply = std::get<Reply>(std::move(parsed));
+                }
+            } else {
+                reply = Reply::fail("protocol error: " + event->error);
+            }
+            auto frame = encodeFrame(encodeReply(reply));
+            auto [wec, written] = co_await asio::async_write(socket_, asio::buffer(frame), kTuple);
+            (void)written;
+            ++answered_;
+            // A garbage length line leaves no way to find the next message: start afresh.
+            if (wec || event->kind == FrameDecoder::Event::Kind::Broken) co_return;
+        }
+    }
+}
+
+awaitable<Reply> HostResponder::answer(Call call) {
+    if (call.method == "list_commands") {
+        if (!call.args.empty() || !call.kw.empty()) {
+            co_return Reply::fail("list_commands() takes no arguments");
+        }
+        co_return Reply::ok(listCommands(commandsDir_));
+    }
+    if (call.method != "execute") co_return Reply::fail("unknown method '" + call.method + "'");
+    if (call.args.empty()) co_return Reply::fail("execute() needs a command name");
+    for (const auto& [key, value] : call.kw) {
+        if (key != "input")
+            co_return Reply::fail("execute() got an unexpected keyword '" + key + "'");
+    }
+    // The guest is not trusted: only plain names from the commands directory run, without a shell.
+    const auto& name = call.args[0];
+    if (!isSafeCommandName(name)) {
+        co_return Reply::fail("refused command name '" + name + "': only plain names are allowed");
+    }
+    auto program = findCommand(name, {commandsDir_});
+    if (!program) {
+        co_return Reply::fail("unknown command '" + name + "' (not in " + commandsDir_.string() +
+                              ")");
+    }
+    CommandSpec spec{
+        program->string(),      call.args,        {}, {"NEGOTIATOR_GUEST=" + instanceName_},
+        limits_.commandTimeout, limits_.maxOutput};
+    if (auto input = call.kw.find("input"); input != call.kw.end()) spec.input = input->second;
+    auto outcome = co_await runCommand(executor_, std::move(spec));
+    if (!outcome.ok) co_return Reply::fail(outcome.error);
+    co_return Reply::ok(sanitizeUtf8(outcome.output));
+}
+
+}  // namespace corral::agent
