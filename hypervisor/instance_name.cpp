@@ -3,6 +3,13 @@
 namespace corral::hypervisor {
 namespace {
 
+std::string describe(char c) {
+    if (c > ' ' && c < 0x7f) return "'" + std::string(1, c) + "'";
+    const char* hex = "0123456789abcdef";
+    auto byte = static_cast<unsigned char>(c);
+    return std::string("byte 0x") + hex[byte >> 4] + hex[byte & 0xf];
+}
+
 bool isAlnum(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
@@ -16,15 +23,13 @@ std::optional<std::string> checkInstanceName(std::string_view name) {
                " characters long; at most 63 are allowed";
     }
     if (!isAlnum(name.front())) {
-        return "instance name must start with a letter or digit, not '" +
-               std::string(1, name.front()) + "'";
+        return "instance name must start with a letter or digit, not " + describe(name.front());
     }
     for (char c : name) {
         if (!isAlnum(c) && c != '_' && c != '.' && c != '-') {
             return "instance name may contain only letters, digits, '_', '.' and '-'; "
-                   "found byte 0x" +
-                   std::string(1, "0123456789abcdef"[(c >> 4) & 0xf]) +
-                   std::string(1, "0123456789abcdef"[c & 0xf]);
+                   "found " +
+                   describe(c);
         }
     }
     return std::nullopt;

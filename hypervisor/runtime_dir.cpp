@@ -1,0 +1,158 @@
+#include "hypervisor/runtime_dir.hpp"
+
+#include <fcntl.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+namespace corral::hypervisor {
+namespace {
+
+std::string serialize(const RuntimeState& state) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    w.StartObject();
+    w.Key("argv");
+    w.StartArray();
+    for (const auto& arg : state.argv) w.String(arg);
+    w.EndArray();
+    w.Key("pid");
+    w.Int(state.pid);
+    w.Key("started_at_usec");
+    w.Uint64(state.startedAtUsec);
+    w.Key("devices");
+    w.StartArray();
+    for (const auto& d : state.devices) {
+        w.StartObject();
+        w.Key("id");
+        w.String(d.id);
+        w.Key("kind");
+        w.String(d.kind);
+        w.Key("bus");
+        w.String(d.slot.bus);
+        w.Key("slot");
+        w.Uint(d.slot.slot);
+        w.Key("hotplugged");
+        w.Bool(d.hotplugged);
+        w.Key("path");
+        w.String(d.path);
+        w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::string errnoText(const std::string& what, const std::filesystem::path& path) {
+    return what + " " + path.string() + ": " + std::strerror(errno);
+}
+
+}  // namespace
+
+void createRuntimeDir(const RuntimePaths& paths) {
+    std::filesystem::create_directories(paths.dir.parent_path());
+    if (::mkdir(paths.dir.c_str(), 0750) != 0 && errno != EEXIST) {
+        throw std::system_error(errno, std::generic_category(), "mkdir " + paths.dir.string());
+    }
+    // mkdir honours the umask and an existing dir may have any mode: set it explicitly.
+    if (::chmod(paths.dir.c_str(), 0750) != 0) {
+        throw std::system_error(errno, std::generic_category(), "chmod " + paths.dir.string());
+    }
+}
+
+std::optional<std::string> writeState(const RuntimePaths& paths, const RuntimeState& state) {
+    std::string text = serialize(state);
+    auto temp = paths.stateFile;
+    temp += ".tmp";
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return errnoText("cannot create", temp);
+    std::size_t done = 0;
+    while (done < text.size()) {
+        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            auto message = errnoText("cannot write", temp);
+            ::close(fd);
+            ::unlink(temp.c_str());
+            return message;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+        auto message = errnoText("cannot flush", temp);
+        ::unlink(temp.c_str());
+        return message;
+    }
+    if (::rename(temp.c_str(), paths.stateFile.c_str()) != 0) {
+        auto message = errnoText("cannot rename to", paths.stateFile);
+        ::unlink(temp.c_str());
+        return message;
+    }
+    return std::nullopt;
+}
+
+std::optional<RuntimeState> readState(const RuntimePaths& paths, std::string& error) {
+    std::ifstream in(paths.stateFile);
+    if (!in) {
+        error = "cannot open " + paths.stateFile.string();
+        return std::nullopt;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    rapidjson::Document doc;
+    doc.Parse(text.str());
+    auto bad = [&](const char* what) {
+        error = paths.stateFile.string() + ": " + what;
+        return std::nullopt;
+    };
+    if (doc.HasParseError() || !doc.IsObject()) return bad("not a JSON object");
+    RuntimeState state;
+    if (!doc.HasMember("argv") || !doc["argv"].IsArray()) return bad("\"argv\" missing");
+    for (const auto& arg : doc["argv"].GetArray()) {
+        if (!arg.IsString()) return bad("\"argv\" holds a non-string");
+        state.argv.emplace_back(arg.GetString(), arg.GetStringLength());
+    }
+    if (!doc.HasMember("pid") || !doc["pid"].IsInt()) return bad("\"pid\" missing");
+    state.pid = doc["pid"].GetInt();
+    if (!doc.HasMember("started_at_usec") || !doc["started_at_usec"].IsUint64()) {
+        return bad("\"started_at_usec\" missing");
+    }
+    state.startedAtUsec = doc["started_at_usec"].GetUint64();
+    if (!doc.HasMember("devices") || !doc["devices"].IsArray()) return bad("\"devices\" missing");
+    for (const auto& d : doc["devices"].GetArray()) {
+        auto str = [&](const char* key) -> std::optional<std::string> {
+            if (!d.IsObject() || !d.HasMember(key) || !d[key].IsString()) return std::nullopt;
+            return std::string(d[key].GetString(), d[key].GetStringLength());
+        };
+        auto id = str("id"), kind = str("kind"), bus = str("bus"), path = str("path");
+        if (!id || !kind || !bus || !path || !d.HasMember("slot") || !d["slot"].IsUint() ||
+            !d.HasMember("hotplugged") || !d["hotplugged"].IsBool()) {
+            return bad("a device entry is incomplete");
+        }
+        state.devices.push_back(
+            {*id, *kind, {*bus, d["slot"].GetUint()}, d["hotplugged"].GetBool(), *path});
+    }
+    return state;
+}
+
+std::optional<pid_t> readPidFile(const RuntimePaths& paths) {
+    std::ifstream in(paths.pidFile);
+    long pid = 0;
+    if (!(in >> pid) || pid <= 0) return std::nullopt;
+    return static_cast<pid_t>(pid);
+}
+
+void removeRuntimeDir(const RuntimePaths& paths) {
+    std::error_code ignored;
+    std::filesystem::remove_all(paths.dir, ignored);
+}
+
+}  // namespace corral::hypervisor

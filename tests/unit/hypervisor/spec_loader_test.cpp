@@ -1,0 +1,218 @@
+// Loader diagnostics: each error kind at its exact line:column, all errors of a file at once.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "hypervisor/instance_spec.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace corral::hypervisor {
+namespace {
+
+using ::testing::ElementsAre;
+
+class SpecLoader : public ::testing::Test {
+  protected:
+    SpecLoader() {
+        std::ofstream(dir_ / "disk.img") << "x";
+        std::ofstream(dir_ / "vmlinuz") << "x";
+    }
+
+    std::string disk() const { return (dir_ / "disk.img").string(); }
+    std::string kernel() const { return (dir_ / "vmlinuz").string(); }
+
+    // Diagnostics formatted, for compact comparisons.
+    std::vector<std::string> errors(const std::string& text, const std::string& file = "vm.toml") {
+        auto result = parseInstanceSpec(text, file);
+        std::vector<std::string> out;
+        for (const auto& d : result.diagnostics) out.push_back(d.format());
+        EXPECT_EQ(result.ok(), out.empty());
+        return out;
+    }
+
+    test::TempDir dir_;
+};
+
+TEST_F(SpecLoader, FillsDefaults) {
+    auto result = parseInstanceSpec("[boot]\nkernel = \"" + kernel() + "\"\n", "/etc/web1.toml");
+    ASSERT_TRUE(result.ok());
+    const auto& spec = *result.spec;
+    EXPECT_EQ(spec.name, "web1");
+    EXPECT_EQ(spec.machine.type, MachineType::Q35);
+    EXPECT_EQ(spec.machine.accel, "kvm:tcg");
+    EXPECT_EQ(spec.machine.cpus, 1u);
+    EXPECT_EQ(spec.machine.memoryBytes, 512ull << 20);
+    EXPECT_EQ(spec.machine.hotplugSlots, 8u);
+    EXPECT_TRUE(spec.agent.negotiator);
+    EXPECT_EQ(spec.lifecycle.shutdownTimeout, std::chrono::seconds(120));
+    EXPECT_EQ(spec.lifecycle.onCrash, OnCrash::Stop);
+    EXPECT_FALSE(spec.resources.memoryMax);
+}
+
+TEST_F(SpecLoader, ReadsEveryKey) {
+    auto result = parseInstanceSpec(R"(name = "db.1"
+[machine]
+type = "pc"
+accel = "tcg"
+cpus = 4
+memory = "2G"
+hotplug_slots = 2
+[[disk]]
+id = "root"
+path = ")" + disk() + R"("
+format = "qcow2"
+readonly = true
+cache = "none"
+[[nic]]
+id = "lan"
+mode = "bridge"
+bridge = "br0"
+mac = "52:54:00:AB:cd:01"
+[[nic]]
+mode = "user"
+[agent]
+negotiator = false
+[lifecycle]
+shutdown_timeout = "90s"
+on_crash = "restart"
+autostart = true
+[resources]
+memory_max = "3G"
+cpu_weight = 200
+)",
+                                    "x.toml");
+    ASSERT_TRUE(result.ok()) << result.diagnostics[0].format();
+    const auto& s = *result.spec;
+    EXPECT_EQ(s.name, "db.1");
+    EXPECT_EQ(s.machine.type, MachineType::Pc);
+    EXPECT_EQ(s.machine.memoryBytes, 2ull << 30);
+    ASSERT_EQ(s.disks.size(), 1u);
+    EXPECT_EQ(s.disks[0].format, DiskFormat::Qcow2);
+    EXPECT_TRUE(s.disks[0].readonly);
+    EXPECT_EQ(s.disks[0].cache, DiskCache::None);
+    ASSERT_EQ(s.nics.size(), 2u);
+    EXPECT_EQ(s.nics[0].mac, "52:54:00:ab:cd:01");
+    EXPECT_EQ(s.nics[0].bridge, "br0");
+    EXPECT_EQ(s.nics[1].id, "net1");
+    EXPECT_EQ(s.nics[1].mac.substr(0, 9), "52:54:00:");
+    EXPECT_FALSE(s.agent.negotiator);
+    EXPECT_EQ(s.lifecycle.shutdownTimeout, std::chrono::seconds(90));
+    EXPECT_EQ(s.lifecycle.onCrash, OnCrash::Restart);
+    EXPECT_TRUE(s.lifecycle.autostart);
+    EXPECT_EQ(*s.resources.memoryMax, 3ull << 30);
+    EXPECT_EQ(*s.resources.cpuWeight, 200u);
+}
+
+TEST_F(SpecLoader, UnknownKeySuggestsClosestKey) {
+    EXPECT_THAT(errors("[boot]\nkernel = \"" + kernel() + "\"\n[machine]\n  memroy = \"1G\"\n"),
+                ElementsAre("vm.toml:4:3: error: unknown key \"memroy\" in [machine]; "
+                            "did you mean \"memory\"?"));
+    EXPECT_THAT(errors("frobnicate = 1\n[boot]\nkernel = \"" + kernel() + "\"\n"),
+                ElementsAre("vm.toml:1:1: error: unknown key \"frobnicate\" in the top level"));
+}
+
+TEST_F(SpecLoader, WrongTypeNamesExpectedType) {
+    EXPECT_THAT(errors("[boot]\nkernel = \"" + kernel() + "\"\n[machine]\ncpus = \"two\"\n"),
+                ElementsAre("vm.toml:4:8: error: cpus: expected an integer, got a string"));
+    EXPECT_THAT(errors("boot = 3\n[[disk]]\npath = \"" + disk() + "\"\n"),
+                ElementsAre("vm.toml:1:8: error: boot: expected a table ([boot]), got an integer"));
+    EXPECT_THAT(errors("[disk]\npath = \"" + disk() + "\"\n"),
+                ElementsAre("vm.toml:1:1: error: disk: expected an array of tables ([[disk]]), "
+                            "got a table"));
+}
+
+TEST_F(SpecLoader, BadValuesSayWhatIsExpected) {
+    EXPECT_THAT(
+        errors("[boot]\nkernel = \"" + kernel() +
+               "\"\n[machine]\ntype = \"q36\"\nmemory = \"1Q\"\ncpus = 0\n"
+               "[lifecycle]\nshutdown_timeout = \"soon\"\n"),
+        ElementsAre(
+            "vm.toml:4:8: error: type: expected one of \"pc\" | \"q35\", got \"q36\"",
+            "vm.toml:5:10: error: memory: expected a size such as \"512M\" or \"2G\", got \"1Q\"",
+            "vm.toml:6:8: error: cpus: expected an integer from 1 to 255, got 0",
+            "vm.toml:8:20: error: shutdown_timeout: expected a positive duration such as "
+            "\"120s\", \"500ms\" or \"2m\", got \"soon\""));
+}
+
+TEST_F(SpecLoader, DuplicateDeviceIdAndMac) {
+    auto d = "path = \"" + disk() + "\"\n";
+    EXPECT_THAT(errors("[[disk]]\nid = \"a\"\n" + d +
+                       "[[nic]]\nid = \"a\"\nmac = "
+                       "\"52:54:00:00:00:01\"\n[[nic]]\nmac = \"52:54:00:00:00:01\"\n"),
+                ElementsAre("vm.toml:5:6: error: duplicate device id \"a\" (first used at line 2)",
+                            "vm.toml:8:7: error: duplicate MAC address 52:54:00:00:00:01 "
+                            "(first used at line 6)"));
+}
+
+TEST_F(SpecLoader, DiskPathMustExistAndBeReadable) {
+    EXPECT_THAT(errors("[[disk]]\npath = \"/nonexistent/x.img\"\n"),
+                ElementsAre("vm.toml:2:8: error: path: \"/nonexistent/x.img\" does not exist"));
+    EXPECT_THAT(errors("[[disk]]\npath = \"relative.img\"\n"),
+                ElementsAre("vm.toml:2:8: error: path: expected an absolute path, got "
+                            "\"relative.img\""));
+}
+
+TEST_F(SpecLoader, InvalidInstanceName) {
+    EXPECT_THAT(errors("name = \"a/../evil\"\n[[disk]]\npath = \"" + disk() + "\"\n"),
+                ElementsAre("vm.toml:1:8: error: name: instance name may contain only letters, "
+                            "digits, '_', '.' and '-'; found '/'"));
+    auto fromFile = errors("[[disk]]\npath = \"" + disk() + "\"\n", "bad name.toml");
+    ASSERT_EQ(fromFile.size(), 1u);
+    EXPECT_THAT(fromFile[0], ::testing::StartsWith("bad name.toml:1:1: error: the file name"));
+}
+
+TEST_F(SpecLoader, ReportsAllErrorsInFileOrder) {
+    auto all = errors(
+        "nmae = \"x\"\n[machine]\ncpus = -1\n[[disk]]\npath = \"/no\"\n"
+        "[[nic]]\nmode = \"tun\"\nmac = \"ff:ff:ff:ff:ff:ff\"\n");
+    ASSERT_EQ(all.size(), 5u);
+    EXPECT_THAT(all[0], ::testing::HasSubstr("1:1: error: unknown key \"nmae\""));
+    EXPECT_THAT(all[1], ::testing::HasSubstr("3:8: error: cpus"));
+    EXPECT_THAT(all[2], ::testing::HasSubstr("5:8: error: path"));
+    EXPECT_THAT(all[3], ::testing::HasSubstr("7:8: error: mode: expected one of"));
+    EXPECT_THAT(all[4], ::testing::HasSubstr("8:7: error: mac: expected a unicast MAC"));
+}
+
+TEST_F(SpecLoader, SyntaxErrorHasPosition) {
+    EXPECT_THAT(errors("[machine]\ncpus = = 2\n"),
+                ElementsAre(::testing::StartsWith("vm.toml:2:8: error: invalid TOML:")));
+}
+
+TEST_F(SpecLoader, NothingToBootFrom) {
+    EXPECT_THAT(errors("[machine]\ncpus = 1\n"),
+                ElementsAre("vm.toml:1:1: error: nothing to boot from: add [boot] with a kernel "
+                            "or a [[disk]]"));
+}
+
+TEST_F(SpecLoader, BridgeModeNeedsBridge) {
+    EXPECT_THAT(errors("[[disk]]\npath = \"" + disk() + "\"\n[[nic]]\nmode = \"bridge\"\n"),
+                ElementsAre("vm.toml:3:1: error: [[nic]]: mode = \"bridge\" needs \"bridge\" "
+                            "(the bridge name)"));
+}
+
+TEST_F(SpecLoader, MissingFileIsADiagnostic) {
+    auto result = loadInstanceSpec(dir_ / "absent.toml");
+    ASSERT_EQ(result.diagnostics.size(), 1u);
+    EXPECT_THAT(result.diagnostics[0].format(),
+                ::testing::EndsWith("cannot open the file for reading"));
+}
+
+TEST(Units, SizesAndDurations) {
+    EXPECT_EQ(parseSize("2G"), 2ull << 30);
+    EXPECT_EQ(parseSize("512M"), 512ull << 20);
+    EXPECT_EQ(parseSize("4096"), 4096u);
+    EXPECT_EQ(parseSize("1GiB"), 1ull << 30);
+    EXPECT_EQ(parseSize("G"), std::nullopt);
+    EXPECT_EQ(parseSize("-1G"), std::nullopt);
+    EXPECT_EQ(parseSize("99999999999T"), std::nullopt);
+    EXPECT_EQ(parseDuration("120s"), std::chrono::seconds(120));
+    EXPECT_EQ(parseDuration("500ms"), std::chrono::milliseconds(500));
+    EXPECT_EQ(parseDuration("2m"), std::chrono::minutes(2));
+    EXPECT_EQ(parseDuration("1h"), std::chrono::hours(1));
+    EXPECT_EQ(parseDuration("10"), std::nullopt);
+    EXPECT_EQ(parseDuration("1d"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace corral::hypervisor
