@@ -10,7 +10,7 @@
 #include "agent/commands.hpp"
 #include "agent/guest/port.hpp"
 #include "agent/guest/run_command.hpp"
-#include "agent/guest/split.hpp"
+#include "agent/split.hpp"
 
 namespace {
 

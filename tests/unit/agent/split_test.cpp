@@ -1,7 +1,7 @@
 // negotiator-guest -e splits its COMMAND like shlex.split.
 #include <gtest/gtest.h>
 
-#include "agent/guest/split.hpp"
+#include "agent/split.hpp"
 
 namespace corral::agent {
 namespace {

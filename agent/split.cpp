@@ -1,4 +1,4 @@
-#include "agent/guest/split.hpp"
+#include "agent/split.hpp"
 
 namespace corral::agent {
 
