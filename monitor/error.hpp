@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace corral::monitor {
 
@@ -16,6 +17,10 @@ inline constexpr std::string_view kProtocol = "Protocol";
 inline constexpr std::string_view kConnect = "Connect";
 
 struct Error {
+    // Not an aggregate on purpose: Result<std::string> must not mistake a string for an Error.
+    Error() = default;
+    Error(std::string k, std::string m) : kind(std::move(k)), message(std::move(m)) {}
+
     std::string kind;     // QMP error class or one of the k* kinds above
     std::string message;  // full sentence, e.g. "device_add: GenericError: Duplicate ID ..."
 };

@@ -85,13 +85,11 @@ JsonObject& JsonObject::set(std::string_view key, double value) {
 JsonObject& JsonObject::set(std::string_view key, const rapidjson::Value& value) {
     return setValue(key, rapidjson::Value(value, doc_.GetAllocator()));
 }
-JsonObject& JsonObject::set(std::string_view key, JsonObject value) {
-    Json nested = value.take();
-    return set(key, static_cast<const rapidjson::Value&>(nested));
+JsonObject& JsonObject::set(std::string_view key, const JsonObject& value) {
+    return set(key, static_cast<const rapidjson::Value&>(value.json()));
 }
-JsonObject& JsonObject::set(std::string_view key, JsonArray value) {
-    Json nested = value.take();
-    return set(key, static_cast<const rapidjson::Value&>(nested));
+JsonObject& JsonObject::set(std::string_view key, const JsonArray& value) {
+    return set(key, static_cast<const rapidjson::Value&>(value.json()));
 }
 
 Json JsonObject::take() {
@@ -140,13 +138,11 @@ JsonArray& JsonArray::add(double value) {
 JsonArray& JsonArray::add(const rapidjson::Value& value) {
     return addValue(rapidjson::Value(value, doc_.GetAllocator()));
 }
-JsonArray& JsonArray::add(JsonObject value) {
-    Json nested = value.take();
-    return add(static_cast<const rapidjson::Value&>(nested));
+JsonArray& JsonArray::add(const JsonObject& value) {
+    return add(static_cast<const rapidjson::Value&>(value.json()));
 }
-JsonArray& JsonArray::add(JsonArray value) {
-    Json nested = value.take();
-    return add(static_cast<const rapidjson::Value&>(nested));
+JsonArray& JsonArray::add(const JsonArray& value) {
+    return add(static_cast<const rapidjson::Value&>(value.json()));
 }
 
 Json JsonArray::take() {

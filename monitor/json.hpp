@@ -42,9 +42,11 @@ class JsonObject {
     JsonObject& set(std::string_view key, double value);
     // Nested values are deep-copied into this document.
     JsonObject& set(std::string_view key, const rapidjson::Value& value);
-    JsonObject& set(std::string_view key, JsonObject value);
-    JsonObject& set(std::string_view key, JsonArray value);
+    JsonObject& set(std::string_view key, const JsonObject& value);
+    JsonObject& set(std::string_view key, const JsonArray& value);
 
+    // The document built so far.
+    const Json& json() const { return doc_; }
     // Hands over the built document; the builder is empty afterwards.
     Json take();
 
@@ -68,9 +70,11 @@ class JsonArray {
     JsonArray& add(std::uint64_t value);
     JsonArray& add(double value);
     JsonArray& add(const rapidjson::Value& value);
-    JsonArray& add(JsonObject value);
-    JsonArray& add(JsonArray value);
+    JsonArray& add(const JsonObject& value);
+    JsonArray& add(const JsonArray& value);
 
+    // The document built so far.
+    const Json& json() const { return doc_; }
     // Hands over the built document; the builder is empty afterwards.
     Json take();
 

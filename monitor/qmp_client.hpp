@@ -141,6 +141,9 @@ class QmpClient : public std::enable_shared_from_this<QmpClient> {
     awaitable<void> readLoop(std::shared_ptr<QmpClient> self);
     awaitable<void> writeLoop(std::shared_ptr<QmpClient> self);
     awaitable<Result<void>> awaitGreeting(std::chrono::milliseconds timeout);
+    void enqueue(std::shared_ptr<Outbound> line);
+    // Writes as much of `line` as the socket takes now; false + errno on a hard error.
+    bool trySend(Outbound& line, int& error);
     void dispatch(QmpRecord& record);
     void deliverEvent(const QmpEvent& event);
     void shutdown(const Error& error, bool notify);
@@ -151,8 +154,10 @@ class QmpClient : public std::enable_shared_from_this<QmpClient> {
     boost::asio::local::stream_protocol::socket socket_;
     QmpSession session_;
     QmpSession::LogSink log_;
-    bool connected_ = false;
-    bool closed_ = false;
+    bool started_ = false;    // connect() was called
+    bool connected_ = false;  // negotiated and not yet shut down
+    bool closed_ = false;     // shut down for good
+    bool writerIdle_ = true;  // the writer coroutine sleeps on writeWake_
     std::unordered_map<std::uint64_t, std::shared_ptr<Call>> calls_;
     std::deque<std::shared_ptr<Outbound>> writeQueue_;
     boost::asio::steady_timer writeWake_;

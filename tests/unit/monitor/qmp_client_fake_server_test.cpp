@@ -1,0 +1,197 @@
+// QmpClient against the scripted fake server: the failure modes real QEMU will not produce.
+#include "monitor/qmp_client.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/unit/monitor/fake_qmp_server.hpp"
+#include "tests/unit/monitor/run_await.hpp"
+
+#include <gtest/gtest.h>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <memory>
+#include <optional>
+
+namespace corral::monitor {
+namespace {
+
+using test::FakeQmpServer;
+using test::runAwait;
+using Action = FakeQmpServer::Action;
+
+class QmpClientFakeTest : public ::testing::Test {
+  protected:
+    std::shared_ptr<QmpClient> connectTo(FakeQmpServer::Script script) {
+        server.emplace(socket, std::move(script));
+        auto client = QmpClient::create(io.get_executor());
+        auto connected = runAwait(io, client->connect(socket.string(), 2s));
+        EXPECT_TRUE(connected) << (connected ? "" : connected.error().message);
+        return client;
+    }
+
+    test::TempDir dir;
+    std::filesystem::path socket = dir / "qmp.sock";
+    boost::asio::io_context io;
+    std::optional<FakeQmpServer> server;
+};
+
+TEST_F(QmpClientFakeTest, NegotiatesAndAnswersSupports) {
+    auto client =
+        connectTo([](auto&, auto& id, auto&) { return Action{FakeQmpServer::reply(id)}; });
+    EXPECT_TRUE(client->connected());
+    EXPECT_TRUE(client->supports("query-status"));
+    EXPECT_FALSE(client->supports("device_add"));
+    EXPECT_EQ(client->greeting().major, 7);
+    EXPECT_EQ(server->commands(), (std::vector<std::string>{"qmp_capabilities", "query-commands"}));
+    client->close();
+}
+
+TEST_F(QmpClientFakeTest, ConnectRetriesUntilTheSocketAppears) {
+    boost::asio::steady_timer later(io, 150ms);
+    later.async_wait([this](auto) {
+        server.emplace(socket,
+                       [](auto&, auto& id, auto&) { return Action{FakeQmpServer::reply(id)}; });
+    });
+    auto client = QmpClient::create(io.get_executor());
+    auto connected = runAwait(io, client->connect(socket.string(), 3s));
+    ASSERT_TRUE(connected) << connected.error().message;
+    client->close();
+}
+
+TEST_F(QmpClientFakeTest, ConnectGivesUpAfterTheWindow) {
+    auto client = QmpClient::create(io.get_executor());
+    auto start = std::chrono::steady_clock::now();
+    auto connected = runAwait(io, client->connect(socket.string(), 200ms));
+    ASSERT_FALSE(connected);
+    EXPECT_EQ(connected.error().kind, "Connect");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+    EXPECT_EQ(runAwait(io, client->execute("query-status")).error().kind, "Disconnected");
+}
+
+TEST_F(QmpClientFakeTest, PerCommandTimeoutFiresAndLaterCommandsStillWork) {
+    auto client = connectTo([](const std::string& command, auto& id, auto&) {
+        if (command == "never") return Action{};
+        return Action{FakeQmpServer::reply(id, R"({"status": "paused"})")};
+    });
+    auto silent = runAwait(io, client->execute("never", Json(), 100ms));
+    ASSERT_FALSE(silent);
+    EXPECT_EQ(silent.error().kind, "Timeout");
+    EXPECT_EQ(silent.error().message, "never: Timeout: no reply within 100 ms");
+    auto status = runAwait(io, client->execute("query-status"));
+    ASSERT_TRUE(status) << status.error().message;
+    EXPECT_STREQ((*status)["status"].GetString(), "paused");
+    client->close();
+}
+
+TEST_F(QmpClientFakeTest, EofMidLineFailsPendingCallAndNotifies) {
+    auto client = connectTo([](auto&, auto&, auto&) {
+        return Action{R"({"return": {"half": )", true};
+    });
+    std::optional<Error> notified;
+    client->onDisconnect([&](const Error& error) { notified = error; });
+    auto reply = runAwait(io, client->execute("query-status", Json(), 10s));
+    ASSERT_FALSE(reply);
+    EXPECT_EQ(reply.error().kind, "Disconnected");
+    EXPECT_NE(reply.error().message.find("query-status"), std::string::npos);
+    ASSERT_TRUE(notified);
+    EXPECT_FALSE(client->connected());
+}
+
+TEST_F(QmpClientFakeTest, MalformedLineDisconnectsWithProtocolReason) {
+    auto client = connectTo([](auto&, auto&, auto&) { return Action{"}}}garbage{{{\r\n"}; });
+    auto reply = runAwait(io, client->execute("query-status", Json(), 10s));
+    ASSERT_FALSE(reply);
+    EXPECT_EQ(reply.error().kind, "Disconnected");
+    EXPECT_NE(reply.error().message.find("malformed line"), std::string::npos);
+}
+
+TEST_F(QmpClientFakeTest, OversizeLineDisconnects) {
+    auto client = connectTo([](auto&, auto&, auto&) {
+        return Action{std::string(kMaxLineBytes + 4096, 'x'), false};
+    });
+    auto reply = runAwait(io, client->execute("query-status", Json(), 10s));
+    ASSERT_FALSE(reply);
+    EXPECT_NE(reply.error().message.find("longer than"), std::string::npos);
+}
+
+TEST_F(QmpClientFakeTest, EventWaitDoesNotBlockOtherCommands) {
+    auto client = connectTo([](const std::string& command, auto& id, auto&) {
+        if (command == "device_del") {
+            return Action{FakeQmpServer::reply(id) +
+                          R"({"event": "DEVICE_DELETED", "data": {"path": "/x/virtio-backend"}})"
+                          "\r\n"
+                          R"({"event": "DEVICE_DELETED", "data": {"device": "d1"}})"
+                          "\r\n"};
+        }
+        return Action{FakeQmpServer::reply(id, R"({"status": "running"})")};
+    });
+    auto watch = client->watchEvent([](const QmpEvent& e) {
+        return e.name == "DEVICE_DELETED" && e.data.IsObject() && e.data.HasMember("device");
+    });
+    // While nothing matches yet, ordinary commands go out and come back.
+    auto early = runAwait(io, watch.wait(50ms));
+    EXPECT_EQ(early.error().kind, "Timeout");
+    EXPECT_TRUE(runAwait(io, client->execute("query-status")));
+    ASSERT_TRUE(runAwait(io, client->execute("device_del")));
+    auto deleted = runAwait(io, watch.wait(5s));
+    ASSERT_TRUE(deleted) << deleted.error().message;
+    EXPECT_STREQ(deleted->data["device"].GetString(), "d1");
+    client->close();
+}
+
+TEST_F(QmpClientFakeTest, HundredConcurrentCallsGetTheirOwnReplies) {
+    auto client = connectTo([](auto&, const std::string& id, auto&) {
+        return Action{FakeQmpServer::reply(id, R"({"echo": )" + id + "}")};
+    });
+    int ok = 0;
+    for (int i = 0; i < 100; ++i) {
+        boost::asio::co_spawn(
+            io,
+            [](std::shared_ptr<QmpClient> c, int* count) -> awaitable<void> {
+                auto reply = co_await c->execute("query-status");
+                if (reply && (*reply)["echo"].IsUint64()) ++*count;
+            }(client, &ok),
+            boost::asio::detached);
+    }
+    test::runFor(io, 50ms);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (ok < 100 && std::chrono::steady_clock::now() < deadline) io.run_one_for(50ms);
+    EXPECT_EQ(ok, 100);
+    client->close();
+}
+
+TEST_F(QmpClientFakeTest, CloseFailsPendingCallsAndEventWaits) {
+    auto client = connectTo([](auto&, auto&, auto&) { return Action{}; });
+    std::optional<Result<Json>> pending;
+    boost::asio::co_spawn(
+        io,
+        [](std::shared_ptr<QmpClient> c, std::optional<Result<Json>>* out) -> awaitable<void> {
+            out->emplace(co_await c->execute("never", Json(), 30s));
+        }(client, &pending),
+        boost::asio::detached);
+    auto watch = client->watchEvent([](const QmpEvent&) { return true; });
+    test::runFor(io, 50ms);
+    client->close();
+    EXPECT_EQ(runAwait(io, watch.wait(30s)).error().kind, "Disconnected");
+    test::runFor(io, 20ms);
+    ASSERT_TRUE(pending);
+    EXPECT_EQ(pending->error().kind, "Disconnected");
+}
+
+TEST_F(QmpClientFakeTest, SubscriptionStopsWhenHandleIsDestroyed) {
+    auto client = connectTo([](auto&, auto& id, auto&) {
+        return Action{FakeQmpServer::reply(id) + R"({"event": "STOP"})" + "\r\n"};
+    });
+    int seen = 0;
+    {
+        auto subscription = client->subscribe([&](const QmpEvent& e) { seen += e.name == "STOP"; });
+        ASSERT_TRUE(runAwait(io, client->execute("stop")));
+        test::runFor(io, 50ms);
+    }
+    ASSERT_TRUE(runAwait(io, client->execute("stop")));
+    test::runFor(io, 50ms);
+    EXPECT_EQ(seen, 1);
+    client->close();
+}
+
+}  // namespace
+}  // namespace corral::monitor
