@@ -1,5 +1,7 @@
 #include "hypervisor/instance_name.hpp"
 
+#include <cctype>
+
 namespace corral::hypervisor {
 namespace {
 
@@ -31,6 +33,21 @@ std::optional<std::string> checkInstanceName(std::string_view name) {
                    "found " +
                    describe(c);
         }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> checkDeviceId(std::string_view id) {
+    auto valid = !id.empty() && id.size() <= 32 && std::isalpha(static_cast<unsigned char>(id[0]));
+    for (char c : id) {
+        valid = valid && (isAlnum(c) || c == '_' || c == '-');
+    }
+    if (!valid) {
+        return "a device id is a letter followed by up to 31 letters, digits, '_' or '-', not \"" +
+               std::string(id) + "\"";
+    }
+    if (id.substr(0, 6) == "corral") {
+        return "device ids starting with \"corral\" are reserved for corral's own devices";
     }
     return std::nullopt;
 }

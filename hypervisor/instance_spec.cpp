@@ -88,6 +88,31 @@ std::optional<std::chrono::microseconds> parseDuration(std::string_view text) {
     return std::chrono::microseconds(static_cast<std::int64_t>(*usec));
 }
 
+std::optional<std::string> normalizeMac(std::string_view mac) {
+    if (mac.size() != 17) return std::nullopt;
+    std::string out(mac);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        char c = static_cast<char>(std::tolower(static_cast<unsigned char>(out[i])));
+        bool ok = i % 3 == 2 ? c == ':' : std::isxdigit(static_cast<unsigned char>(c)) != 0;
+        if (!ok) return std::nullopt;
+        out[i] = c;
+    }
+    int first = std::stoi(out.substr(0, 2), nullptr, 16);
+    if (first & 1) return std::nullopt;  // multicast addresses cannot be a NIC's own
+    return out;
+}
+
+std::string derivedMac(std::string_view name, std::string_view id) {
+    std::uint32_t hash = 2166136261u;
+    for (char c : std::string(name) + "/" + std::string(id)) {
+        hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
+    }
+    char buf[18];
+    std::snprintf(buf, sizeof buf, "52:54:00:%02x:%02x:%02x", (hash >> 16) & 0xff,
+                  (hash >> 8) & 0xff, hash & 0xff);
+    return buf;
+}
+
 LoadResult loadInstanceSpec(const std::filesystem::path& file) {
     std::ifstream in(file, std::ios::binary);
     if (!in) {

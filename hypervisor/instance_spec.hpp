@@ -110,4 +110,10 @@ std::optional<std::uint64_t> parseSize(std::string_view text);
 // Parses "120s", "500ms", "2m", "1h"; nullopt if malformed.
 std::optional<std::chrono::microseconds> parseDuration(std::string_view text);
 
+// "52:54:00:AB:cd:01" -> "52:54:00:ab:cd:01"; nullopt unless a well-formed unicast MAC.
+std::optional<std::string> normalizeMac(std::string_view mac);
+
+// A stable MAC in QEMU's 52:54:00 range from instance name and NIC id (same NIC, same MAC).
+std::string derivedMac(std::string_view instanceName, std::string_view nicId);
+
 }  // namespace corral::hypervisor

@@ -55,41 +55,6 @@ std::string inQuotes(std::string_view s) {
     return "\"" + std::string(s) + "\"";
 }
 
-bool validDeviceId(std::string_view id) {
-    if (id.empty() || id.size() > 32 || !std::isalpha(static_cast<unsigned char>(id[0]))) {
-        return false;
-    }
-    return std::all_of(id.begin(), id.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-    });
-}
-
-std::optional<std::string> normalizeMac(std::string_view mac) {
-    if (mac.size() != 17) return std::nullopt;
-    std::string out(mac);
-    for (std::size_t i = 0; i < out.size(); ++i) {
-        char c = static_cast<char>(std::tolower(static_cast<unsigned char>(out[i])));
-        bool ok = i % 3 == 2 ? c == ':' : std::isxdigit(static_cast<unsigned char>(c)) != 0;
-        if (!ok) return std::nullopt;
-        out[i] = c;
-    }
-    int first = std::stoi(out.substr(0, 2), nullptr, 16);
-    if (first & 1) return std::nullopt;  // multicast addresses cannot be a NIC's own
-    return out;
-}
-
-// A stable locally administered MAC in QEMU's 52:54:00 range, so a NIC keeps its address.
-std::string derivedMac(std::string_view name, std::string_view id) {
-    std::uint32_t hash = 2166136261u;
-    for (char c : std::string(name) + "/" + std::string(id)) {
-        hash = (hash ^ static_cast<unsigned char>(c)) * 16777619u;
-    }
-    char buf[18];
-    std::snprintf(buf, sizeof buf, "52:54:00:%02x:%02x:%02x", (hash >> 16) & 0xff,
-                  (hash >> 8) & 0xff, hash & 0xff);
-    return buf;
-}
-
 class Loader {
   public:
     explicit Loader(std::string file) : file_(std::move(file)) {}
@@ -328,11 +293,8 @@ void loadDevices(Loader& l, const toml::table& root, InstanceSpec& spec) {
         auto* v = l.get<std::string>(t, "id", "a string");
         if (!v) return fallback;
         std::string value = v->get();
-        if (!validDeviceId(value) || value.rfind("corral", 0) == 0) {
-            l.error(v->source(),
-                    "id: expected a letter followed by up to 31 letters, digits, "
-                    "'_' or '-' (not starting with \"corral\"), got " +
-                        inQuotes(value));
+        if (auto why = checkDeviceId(value)) {
+            l.error(v->source(), "id: " + *why);
         } else if (auto [it, fresh] = ids.emplace(value, v->source().begin); !fresh) {
             l.error(v->source(), "duplicate device id " + inQuotes(value) +
                                      " (first used at line " + std::to_string(it->second.line) +

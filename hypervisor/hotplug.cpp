@@ -1,0 +1,305 @@
+#include "hypervisor/hotplug.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "hypervisor/instance_name.hpp"
+#include "hypervisor/qemu_argv.hpp"
+#include "hypervisor/tap.hpp"
+
+namespace corral::hypervisor {
+
+using monitor::awaitable;
+using monitor::Json;
+using monitor::JsonObject;
+using monitor::makeError;
+using monitor::Result;
+
+namespace {
+
+// Closes an fd we opened once it has been handed to QEMU (or the attach failed).
+struct OwnedFd {
+    int fd = -1;
+    ~OwnedFd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+void flatten(const rapidjson::Value& devices, const std::string& bus,
+             std::vector<OccupiedSlot>& out) {
+    if (!devices.IsArray()) return;
+    for (const auto& device : devices.GetArray()) {
+        if (!device.IsObject() || !device.HasMember("slot") || !device["slot"].IsUint()) continue;
+        std::string qdevId;
+        if (device.HasMember("qdev_id") && device["qdev_id"].IsString()) {
+            qdevId = device["qdev_id"].GetString();
+        }
+        out.push_back({bus, device["slot"].GetUint(), qdevId});
+        if (device.HasMember("pci_bridge") && device["pci_bridge"].IsObject()) {
+            const auto& bridge = device["pci_bridge"];
+            if (bridge.HasMember("devices")) flatten(bridge["devices"], qdevId, out);
+        }
+    }
+}
+
+}  // namespace
+
+std::vector<OccupiedSlot> flattenQueryPci(const rapidjson::Value& queryPciReturn) {
+    std::vector<OccupiedSlot> out;
+    if (!queryPciReturn.IsArray()) return out;
+    for (const auto& bus : queryPciReturn.GetArray()) {
+        // Root buses come first; only bus 0 is the machine's pci.0 / pcie.0.
+        if (!bus.IsObject() || !bus.HasMember("bus") || !bus["bus"].IsInt() ||
+            bus["bus"].GetInt() != 0 || !bus.HasMember("devices")) {
+            continue;
+        }
+        flatten(bus["devices"], "", out);
+    }
+    return out;
+}
+
+Hotplug::Hotplug(std::shared_ptr<monitor::QmpClient> qmp, const SlotPlan& plan,
+                 std::string instanceName)
+    : qmp_(std::move(qmp)), plan_(plan), instanceName_(std::move(instanceName)), slots_(plan) {}
+
+bool Hotplug::canHotAddDisk() const {
+    return qmp_->supports("device_add") && qmp_->supports("blockdev-add") &&
+           qmp_->supports("add-fd") && qmp_->supports("remove-fd");
+}
+
+bool Hotplug::canHotAddNic() const {
+    return qmp_->supports("device_add") && qmp_->supports("netdev_add") && qmp_->supports("getfd");
+}
+
+Result<PciSlot> Hotplug::reserve(const std::string& id) {
+    if (auto why = checkDeviceId(id)) return makeError(kInvalidArgument, id, *why);
+    if (busy_.count(id) || devices_.count(id) || plan_.find(id)) {
+        return makeError(kDeviceExists, id, "a device with this id already exists");
+    }
+    auto slot = slots_.allocate(id);
+    if (!slot) return makeError(kNoFreeSlot, id, slots_.exhaustedMessage());
+    busy_.insert(id);
+    return *slot;
+}
+
+awaitable<Result<std::string>> Hotplug::attachDisk(std::string id, std::filesystem::path path,
+                                                   DiskOptions options) {
+    if (!canHotAddDisk()) {
+        co_return makeError(kNotSupported, id, "this qemu cannot hotplug disks over QMP");
+    }
+    auto slot = reserve(id);
+    if (!slot) co_return slot.error();
+    OwnedFd image{::open(path.c_str(), (options.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC)};
+    if (image.fd < 0) {
+        auto error = makeError(kOpenFailed, id,
+                               "cannot open " + path.string() + ": " + std::strerror(errno));
+        slots_.release(id);
+        busy_.erase(id);
+        co_return error;
+    }
+    auto fdset = co_await qmp_->addFd(image.fd);
+    ::close(std::exchange(image.fd, -1));
+    if (!fdset) {
+        slots_.release(id);
+        busy_.erase(id);
+        co_return fdset.error();
+    }
+    JsonObject cache;
+    cache.set("direct", options.cache == DiskCache::None)
+        .set("no-flush", options.cache == DiskCache::Unsafe);
+    // Each step runs only if all before it worked; `failure` keeps the first error.
+    std::optional<monitor::Error> failure;
+    bool fileAdded = false;
+    bool formatAdded = false;
+    auto file = co_await qmp_->execute("blockdev-add",
+                                       JsonObject()
+                                           .set("driver", "file")
+                                           .set("node-name", fileNodeName(id))
+                                           .set("filename", "/dev/fdset/" + std::to_string(*fdset))
+                                           .set("read-only", options.readonly)
+                                           .set("cache", cache)
+                                           .take());
+    if (file) {
+        fileAdded = true;
+    } else {
+        failure = file.error();
+    }
+    if (!failure) {
+        auto format =
+            co_await qmp_->execute("blockdev-add", JsonObject()
+                                                       .set("driver", toString(options.format))
+                                                       .set("node-name", formatNodeName(id))
+                                                       .set("file", fileNodeName(id))
+                                                       .set("read-only", options.readonly)
+                                                       .take());
+        if (format) {
+            formatAdded = true;
+        } else {
+            failure = format.error();
+        }
+    }
+    if (!failure) {
+        auto device = co_await qmp_->execute("device_add", JsonObject()
+                                                               .set("driver", "virtio-blk-pci")
+                                                               .set("id", id)
+                                                               .set("drive", formatNodeName(id))
+                                                               .set("bus", slot->bus)
+                                                               .set("addr", slot->addr())
+                                                               .take());
+        if (!device) failure = device.error();
+    }
+    // QEMU holds its own dup of the image fd now (or nothing, on failure): drop the fdset.
+    co_await qmp_->removeFd(*fdset);
+    if (failure) {
+        co_await rollbackDisk(id, false, formatAdded, fileAdded);
+        slots_.release(id);
+        busy_.erase(id);
+        co_return *failure;
+    }
+    busy_.erase(id);
+    devices_[id] = {id, "disk", *slot, path.string()};
+    co_return slot->toString();
+}
+
+awaitable<void> Hotplug::rollbackDisk(std::string id, bool device, bool format, bool file) {
+    if (device) co_await qmp_->execute("device_del", JsonObject().set("id", id).take());
+    if (format) {
+        co_await qmp_->execute("blockdev-del",
+                               JsonObject().set("node-name", formatNodeName(id)).take());
+    }
+    if (file) {
+        co_await qmp_->execute("blockdev-del",
+                               JsonObject().set("node-name", fileNodeName(id)).take());
+    }
+}
+
+awaitable<Result<std::string>> Hotplug::attachNic(std::string id, NicOptions options) {
+    if (!canHotAddNic()) {
+        co_return makeError(kNotSupported, id, "this qemu cannot hotplug NICs over QMP");
+    }
+    std::string mac = options.mac.empty() ? derivedMac(instanceName_, id) : options.mac;
+    auto normalized = normalizeMac(mac);
+    if (!normalized) {
+        co_return makeError(kInvalidArgument, id, "\"" + mac + "\" is not a unicast MAC address");
+    }
+    if (options.mode == NicMode::Bridge && options.bridge.empty()) {
+        co_return makeError(kInvalidArgument, id, "mode bridge needs a bridge name");
+    }
+    auto slot = reserve(id);
+    if (!slot) co_return slot.error();
+    auto fail = [&](const monitor::Error& error) {
+        slots_.release(id);
+        busy_.erase(id);
+        return error;
+    };
+    std::string fdName = "corral-fd-" + id;
+    std::string tapName;
+    JsonObject netdev;
+    netdev.set("id", netdevId(id));
+    if (options.mode == NicMode::User) {
+        netdev.set("type", "user");
+    } else {
+        auto tap = openTap(options.ifname,
+                           options.mode == NicMode::Bridge ? options.bridge : std::string());
+        if (!tap) co_return fail(tap.error());
+        tapName = tap->name();
+        auto passed = co_await qmp_->getfd(fdName, tap->fd());
+        if (!passed) co_return fail(passed.error());
+        netdev.set("type", "tap").set("fd", fdName).set("vhost", false);
+    }  // our copy of the tap fd is closed here: QEMU holds its own
+    auto backend = co_await qmp_->execute("netdev_add", netdev.take());
+    if (!backend) {
+        if (options.mode != NicMode::User) co_await rollbackNic(id, false, true);
+        co_return fail(backend.error());
+    }
+    auto device = co_await qmp_->execute("device_add", JsonObject()
+                                                           .set("driver", "virtio-net-pci")
+                                                           .set("id", id)
+                                                           .set("netdev", netdevId(id))
+                                                           .set("mac", *normalized)
+                                                           .set("bus", slot->bus)
+                                                           .set("addr", slot->addr())
+                                                           .take());
+    if (!device) {
+        co_await rollbackNic(id, true, false);
+        co_return fail(device.error());
+    }
+    busy_.erase(id);
+    devices_[id] = {id, "nic", *slot, tapName};
+    co_return slot->toString();
+}
+
+awaitable<void> Hotplug::rollbackNic(std::string id, bool netdev, bool fd) {
+    if (netdev) co_await qmp_->execute("netdev_del", JsonObject().set("id", netdevId(id)).take());
+    if (fd) co_await qmp_->execute("closefd", JsonObject().set("fdname", "corral-fd-" + id).take());
+}
+
+awaitable<Result<void>> Hotplug::detach(std::string id, std::chrono::milliseconds timeout) {
+    auto it = devices_.find(id);
+    if (it == devices_.end() || busy_.count(id)) {
+        co_return makeError(kNoSuchDevice, id,
+                            plan_.find(id) ? "boot-time devices cannot be detached"
+                                           : "no hotplugged device with this id");
+    }
+    std::string kind = it->second.kind;
+    busy_.insert(id);
+    // Armed before device_del so an event arriving with the reply is not missed. virtio also
+    // reports its backend (path .../virtio-backend, no "device"): the id match skips it.
+    auto watch = qmp_->watchEvent([id](const monitor::QmpEvent& event) {
+        if (event.name != "DEVICE_DELETED" && event.name != "DEVICE_UNPLUG_GUEST_ERROR") {
+            return false;
+        }
+        return event.data.IsObject() && event.data.HasMember("device") &&
+               event.data["device"].IsString() && event.data["device"].GetString() == id;
+    });
+    auto requested = co_await qmp_->execute("device_del", JsonObject().set("id", id).take());
+    if (!requested) {
+        busy_.erase(id);
+        co_return requested.error();
+    }
+    auto event = co_await watch.wait(timeout);
+    if (!event || event->name != "DEVICE_DELETED") {
+        busy_.erase(id);
+        if (!event) {
+            co_return makeError(kUnplugFailed, id,
+                                "the guest did not release the device (" + event.error().message +
+                                    "); it stays attached");
+        }
+        co_return makeError(kUnplugFailed, id, "the guest refused the unplug request");
+    }
+    if (kind == "disk") {
+        co_await rollbackDisk(id, false, true, true);
+    } else {
+        co_await rollbackNic(id, true, false);
+    }
+    slots_.release(id);
+    devices_.erase(id);
+    busy_.erase(id);
+    co_return Result<void>();
+}
+
+awaitable<Result<std::vector<OccupiedSlot>>> Hotplug::reconcile() {
+    auto reply = co_await qmp_->execute("query-pci");
+    if (!reply) co_return reply.error();
+    auto occupied = flattenQueryPci(*reply);
+    for (auto& slot : occupied) {
+        if (slot.bus.empty()) slot.bus = plan_.rootBus();
+    }
+    slots_.reconcile(occupied);
+    co_return occupied;
+}
+
+void Hotplug::restore(const std::vector<HotpluggedDevice>& devices) {
+    for (const auto& device : devices) devices_[device.id] = device;
+}
+
+std::vector<HotpluggedDevice> Hotplug::devices() const {
+    std::vector<HotpluggedDevice> out;
+    for (const auto& [id, device] : devices_) out.push_back(device);
+    return out;
+}
+
+}  // namespace corral::hypervisor

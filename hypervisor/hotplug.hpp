@@ -1,0 +1,97 @@
+// Disk and NIC hotplug on top of QmpClient, with the slot bookkeeping of SlotAllocator.
+// Each attach either completes or rolls back everything it added; each detach frees the slot
+// only once QEMU reported DEVICE_DELETED for the device.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "hypervisor/instance_spec.hpp"
+#include "hypervisor/slot_allocator.hpp"
+#include "monitor/qmp_client.hpp"
+
+namespace corral::hypervisor {
+
+// Error kinds of our own (besides the monitor's and QMP's classes).
+inline constexpr std::string_view kNoFreeSlot = "NoFreeSlot";
+inline constexpr std::string_view kInvalidArgument = "InvalidArgument";
+inline constexpr std::string_view kDeviceExists = "DeviceExists";
+inline constexpr std::string_view kNoSuchDevice = "NoSuchDevice";
+inline constexpr std::string_view kOpenFailed = "OpenFailed";
+inline constexpr std::string_view kUnplugFailed = "UnplugFailed";
+inline constexpr std::string_view kNotSupported = "NotSupported";
+
+struct DiskOptions {
+    DiskFormat format = DiskFormat::Raw;
+    bool readonly = false;
+    DiskCache cache = DiskCache::Writeback;
+};
+
+struct NicOptions {
+    NicMode mode = NicMode::User;
+    std::string bridge;  // mode Bridge
+    std::string ifname;  // tap name; empty: the kernel picks one
+    std::string mac;     // empty: derived from instance name and id
+};
+
+struct HotpluggedDevice {
+    std::string id;
+    std::string kind;  // "disk" | "nic"
+    PciSlot slot;
+    std::string path;  // disk image or tap interface name
+};
+
+// Devices QEMU reports in query-pci, flattened (bridges become the bus of their children).
+std::vector<OccupiedSlot> flattenQueryPci(const rapidjson::Value& queryPciReturn);
+
+class Hotplug {
+  public:
+    Hotplug(std::shared_ptr<monitor::QmpClient> qmp, const SlotPlan& plan,
+            std::string instanceName);
+
+    // The CheckDiskHotAddSupport/CheckNicHotAddSupport of Ganeti: from query-commands.
+    bool canHotAddDisk() const;
+    bool canHotAddNic() const;
+
+    // Opens `path` here (O_CLOEXEC), add-fd, blockdev-add file+format nodes, device_add with
+    // bus/addr, remove-fd. Returns the PCI address (PciSlot::toString()).
+    monitor::awaitable<monitor::Result<std::string>> attachDisk(std::string id,
+                                                                std::filesystem::path path,
+                                                                DiskOptions options);
+
+    // tap/bridge: open a tap, getfd, netdev_add, device_add; user: netdev_add user. Returns the
+    // PCI address.
+    monitor::awaitable<monitor::Result<std::string>> attachNic(std::string id, NicOptions options);
+
+    // device_del, wait (bounded) for DEVICE_DELETED of `id`, then drop its backend and slot.
+    monitor::awaitable<monitor::Result<void>> detach(
+        std::string id, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+    // query-pci -> SlotAllocator::reconcile; returns what QEMU reported.
+    monitor::awaitable<monitor::Result<std::vector<OccupiedSlot>>> reconcile();
+
+    // After a reattach: devices hotplugged by the previous corrald (from state.json).
+    void restore(const std::vector<HotpluggedDevice>& devices);
+
+    std::vector<HotpluggedDevice> devices() const;
+    const SlotAllocator& slots() const { return slots_; }
+
+  private:
+    monitor::Result<PciSlot> reserve(const std::string& id);
+    monitor::awaitable<void> rollbackDisk(std::string id, bool device, bool format, bool file);
+    monitor::awaitable<void> rollbackNic(std::string id, bool netdev, bool fd);
+
+    std::shared_ptr<monitor::QmpClient> qmp_;
+    SlotPlan plan_;
+    std::string instanceName_;
+    SlotAllocator slots_;
+    std::set<std::string> busy_;  // ids with an attach or detach in flight
+    std::map<std::string, HotpluggedDevice> devices_;
+};
+
+}  // namespace corral::hypervisor
