@@ -123,10 +123,11 @@ awaitable<CommandOutcome> runCommand(asio::any_io_executor executor, CommandSpec
     asio::steady_timer timer(executor);
     timer.expires_after(spec.timeout);
     bool overflow = false, unused = false;
-    auto done = co_await ((drain(out, output, spec.maxOutput, pid, overflow) &&
-                           drain(err, errors, kStderrTail, -1, unused) &&
-                           feed(in, spec.input.value_or(""))) ||
-                          timer.async_wait(kTuple));
+    auto input = spec.input.value_or("");  // named: see the g++ 12 note in host_channel.cpp
+    auto done =
+        co_await ((drain(out, output, spec.maxOutput, pid, overflow) &&
+                   drain(err, errors, kStderrTail, -1, unused) && feed(in, std::move(input))) ||
+                  timer.async_wait(kTuple));
     if (done.index() == 1) {
         failure = "command '" + name + "' timed out after " + std::to_string(spec.timeout.count()) +
                   " ms";

@@ -92,13 +92,17 @@ awaitable<Result<void>> HostChannel::connect(std::chrono::milliseconds window) {
                                                socketPath_ + ": " + ec.message()};
 }
 
-awaitable<Result<Reply>> HostChannel::exchange(std::string frame) {
-    boost::system::error_code ec;
-    std::tie(ec, std::ignore) = co_await asio::async_write(socket_, asio::buffer(frame), kTuple);
+awaitable<Result<void>> HostChannel::send(std::string frame) {
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(frame), kTuple);
+    (void)n;
     if (ec) {
         close();
         co_return Error{std::string(kDisconnected), "write failed: " + ec.message()};
     }
+    co_return Result<void>();
+}
+
+awaitable<Result<Reply>> HostChannel::receive() {
     std::array<char, 65536> buffer;
     for (;;) {
         if (auto event = decoder_.next()) {
@@ -114,8 +118,7 @@ awaitable<Result<Reply>> HostChannel::exchange(std::string frame) {
             }
             co_return *reply;
         }
-        std::size_t n = 0;
-        std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(buffer), kTuple);
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), kTuple);
         if (ec) {
             close();
             co_return Error{std::string(kDisconnected), ec == asio::error::eof
@@ -124,6 +127,32 @@ awaitable<Result<Reply>> HostChannel::exchange(std::string frame) {
         }
         decoder_.feed(std::string_view(buffer.data(), n));
     }
+}
+
+awaitable<Result<void>> HostChannel::synchronise() {
+    // Every agent answers an unknown method with an error that names it, so a unique name marks
+    // the point after which replies belong to us again.
+    auto token = "corral_sync_" + std::to_string(++syncCounter_);
+    auto probe = encodeFrame(encodeCall(Call{token, {}, {}}));
+    auto sent = co_await send(std::move(probe));
+    if (!sent) co_return sent;
+    for (;;) {
+        auto reply = co_await receive();
+        if (!reply) co_return reply.error();
+        if (!reply->success && reply->error.find(token) != std::string::npos) break;
+    }
+    needSync_ = false;
+    co_return Result<void>();
+}
+
+awaitable<Result<Reply>> HostChannel::exchange(std::string frame) {
+    if (needSync_) {
+        auto synced = co_await synchronise();
+        if (!synced) co_return synced.error();
+    }
+    auto sent = co_await send(std::move(frame));
+    if (!sent) co_return sent.error();
+    co_return co_await receive();
 }
 
 awaitable<Result<Reply>> HostChannel::call(Call request, std::chrono::milliseconds timeout) {
@@ -144,8 +173,9 @@ awaitable<Result<Reply>> HostChannel::call(Call request, std::chrono::millisecon
         asio::steady_timer timer(executor_, deadline);
         auto winner = co_await (exchange(std::move(frame)) || timer.async_wait(kTuple));
         if (winner.index() == 1) {
-            // No request ids in this protocol: a late reply must never meet the next call.
-            close();
+            // No request ids in this protocol: the late reply must never be taken for the next
+            // call's, so the next call first resynchronises.
+            needSync_ = true;
             co_return Error{std::string(kTimeout),
                             where + ": no reply within " + std::to_string(timeout.count()) + " ms"};
         }
@@ -153,6 +183,7 @@ awaitable<Result<Reply>> HostChannel::call(Call request, std::chrono::millisecon
     } else {
         result = co_await exchange(std::move(frame));
     }
+    if (!result && result.error().kind == kProtocol) needSync_ = true;
     if (!result) co_return Error{result.error().kind, where + ": " + result.error().message};
     if (!result->success) co_return Error{std::string(kRemote), result->error};
     co_return result;
@@ -160,7 +191,9 @@ awaitable<Result<Reply>> HostChannel::call(Call request, std::chrono::millisecon
 
 awaitable<Result<std::vector<std::string>>> HostChannel::listCommands(
     std::chrono::milliseconds timeout) {
-    auto reply = co_await call(Call{"list_commands", {}, {}}, timeout);
+    // g++ 12 destroys temporaries inside a co_await expression twice: arguments are named first.
+    Call request{"list_commands", {}, {}};
+    auto reply = co_await call(std::move(request), timeout);
     if (!reply) co_return reply.error();
     if (std::holds_alternative<std::monostate>(reply->result)) {
         co_return std::vector<std::string>{};

@@ -41,9 +41,10 @@ class HostChannel : public std::enable_shared_from_this<HostChannel> {
                                                         std::optional<std::string> input,
                                                         std::chrono::milliseconds timeout);
 
-    // True while the socket is connected (a call that times out or breaks the protocol drops the
-    // connection so that a late reply can never be taken for the next call's; the next call
-    // reconnects).
+    // True while the socket is connected. The protocol has no request ids: after a call timed
+    // out the next call first sends a uniquely named probe and drops replies until the probe's
+    // answer, so a late reply is never taken for a newer call's. A protocol error closes the
+    // connection; the next call reconnects.
     bool connected() const;
     // Drops the connection; calls in flight end with kDisconnected.
     void close();
@@ -54,6 +55,9 @@ class HostChannel : public std::enable_shared_from_this<HostChannel> {
     HostChannel(boost::asio::any_io_executor executor, std::string socketPath);
     boost::asio::awaitable<Result<Reply>> call(Call request, std::chrono::milliseconds timeout);
     boost::asio::awaitable<Result<Reply>> exchange(std::string frame);
+    boost::asio::awaitable<Result<void>> send(std::string frame);
+    boost::asio::awaitable<Result<Reply>> receive();
+    boost::asio::awaitable<Result<void>> synchronise();
     boost::asio::awaitable<void> acquire();
     void release();
 
@@ -61,6 +65,8 @@ class HostChannel : public std::enable_shared_from_this<HostChannel> {
     std::string socketPath_;
     boost::asio::local::stream_protocol::socket socket_;
     FrameDecoder decoder_;
+    bool needSync_ = false;  // a reply may still be on its way for a call that timed out
+    unsigned syncCounter_ = 0;
     bool busy_ = false;
     std::deque<std::shared_ptr<boost::asio::steady_timer>> waiters_;
 };

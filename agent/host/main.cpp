@@ -73,7 +73,8 @@ int viaSocket(const Options& o) {
                              o.command.c_str());
                 co_return;
             }
-            auto out = co_await channel->execute(*argv, std::nullopt, o.timeout);
+            auto words = std::move(*argv);
+            auto out = co_await channel->execute(std::move(words), std::nullopt, o.timeout);
             if (!out) {
                 std::fprintf(stderr, "negotiator-host: %s\n", out.error().message.c_str());
                 co_return;
