@@ -47,7 +47,8 @@ void flatten(const rapidjson::Value& devices, const std::string& bus,
 
 }  // namespace
 
-std::vector<OccupiedSlot> flattenQueryPci(const rapidjson::Value& queryPciReturn) {
+std::vector<OccupiedSlot> flattenQueryPci(const rapidjson::Value& queryPciReturn,
+                                          const std::string& rootBus) {
     std::vector<OccupiedSlot> out;
     if (!queryPciReturn.IsArray()) return out;
     for (const auto& bus : queryPciReturn.GetArray()) {
@@ -56,7 +57,7 @@ std::vector<OccupiedSlot> flattenQueryPci(const rapidjson::Value& queryPciReturn
             bus["bus"].GetInt() != 0 || !bus.HasMember("devices")) {
             continue;
         }
-        flatten(bus["devices"], "", out);
+        flatten(bus["devices"], rootBus, out);
     }
     return out;
 }
@@ -284,10 +285,7 @@ awaitable<Result<void>> Hotplug::detach(std::string id, std::chrono::millisecond
 awaitable<Result<std::vector<OccupiedSlot>>> Hotplug::reconcile() {
     auto reply = co_await qmp_->execute("query-pci");
     if (!reply) co_return reply.error();
-    auto occupied = flattenQueryPci(*reply);
-    for (auto& slot : occupied) {
-        if (slot.bus.empty()) slot.bus = plan_.rootBus();
-    }
+    auto occupied = flattenQueryPci(*reply, plan_.rootBus());
     slots_.reconcile(occupied);
     co_return occupied;
 }

@@ -46,8 +46,10 @@ struct HotpluggedDevice {
     std::string path;  // disk image or tap interface name
 };
 
-// Devices QEMU reports in query-pci, flattened (bridges become the bus of their children).
-std::vector<OccupiedSlot> flattenQueryPci(const rapidjson::Value& queryPciReturn);
+// Devices QEMU reports in query-pci, flattened: devices on bus 0 get `rootBus` ("pci.0" or
+// "pcie.0"), devices behind a bridge get the bridge's qdev id as their bus.
+std::vector<OccupiedSlot> flattenQueryPci(const rapidjson::Value& queryPciReturn,
+                                          const std::string& rootBus);
 
 class Hotplug {
   public:
