@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -286,8 +287,51 @@ awaitable<Result<std::vector<OccupiedSlot>>> Hotplug::reconcile() {
     auto reply = co_await qmp_->execute("query-pci");
     if (!reply) co_return reply.error();
     auto occupied = flattenQueryPci(*reply, plan_.rootBus());
+    // query-pci lists devices behind a root port only once the firmware numbered its bus (not
+    // while paused in -S): ask QOM where each of our ports' children sits.
+    if (!plan_.hotplugPorts.empty()) {
+        auto behind = co_await devicesOnPorts();
+        if (!behind) co_return behind.error();
+        for (auto& device : *behind) {
+            bool known = std::any_of(occupied.begin(), occupied.end(),
+                                     [&](const auto& o) { return o.deviceId == device.deviceId; });
+            if (!known) occupied.push_back(std::move(device));
+        }
+    }
     slots_.reconcile(occupied);
     co_return occupied;
+}
+
+awaitable<Result<std::vector<OccupiedSlot>>> Hotplug::devicesOnPorts() {
+    auto children =
+        co_await qmp_->execute("qom-list", JsonObject().set("path", "/machine/peripheral").take());
+    if (!children) co_return children.error();
+    std::vector<OccupiedSlot> out;
+    if (!children->IsArray()) co_return out;
+    for (const auto& child : children->GetArray()) {
+        if (!child.IsObject() || !child.HasMember("name") || !child["name"].IsString() ||
+            !child.HasMember("type") || !child["type"].IsString() ||
+            std::string_view(child["type"].GetString()).substr(0, 6) != "child<") {
+            continue;
+        }
+        std::string id = child["name"].GetString();
+        std::string path = "/machine/peripheral/" + id;
+        auto bus = co_await qmp_->execute(
+            "qom-get", JsonObject().set("path", path).set("property", "parent_bus").take());
+        if (!bus || !bus->IsString()) continue;  // not a device on a bus
+        // "/machine/peripheral/<port>/<bus name>": the port is the second-last component.
+        std::filesystem::path busPath = bus->GetString();
+        std::string port = busPath.parent_path().filename();
+        if (std::find(plan_.hotplugPorts.begin(), plan_.hotplugPorts.end(), port) ==
+            plan_.hotplugPorts.end()) {
+            continue;
+        }
+        auto addr = co_await qmp_->execute(
+            "qom-get", JsonObject().set("path", path).set("property", "addr").take());
+        if (!addr || !addr->IsInt()) continue;
+        out.push_back({port, static_cast<unsigned>(addr->GetInt()) >> 3, id});
+    }
+    co_return out;
 }
 
 void Hotplug::restore(const std::vector<HotpluggedDevice>& devices) {

@@ -74,7 +74,8 @@ class Hotplug {
     monitor::awaitable<monitor::Result<void>> detach(
         std::string id, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
-    // query-pci -> SlotAllocator::reconcile; returns what QEMU reported.
+    // query-pci (+ QOM for root-port children) -> SlotAllocator::reconcile; returns what QEMU
+    // reported.
     monitor::awaitable<monitor::Result<std::vector<OccupiedSlot>>> reconcile();
 
     // After a reattach: devices hotplugged by the previous corrald (from state.json).
@@ -85,6 +86,7 @@ class Hotplug {
 
   private:
     monitor::Result<PciSlot> reserve(const std::string& id);
+    monitor::awaitable<monitor::Result<std::vector<OccupiedSlot>>> devicesOnPorts();
     monitor::awaitable<void> rollbackDisk(std::string id, bool device, bool format, bool file);
     monitor::awaitable<void> rollbackNic(std::string id, bool netdev, bool fd);
 
