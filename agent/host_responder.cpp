@@ -111,8 +111,9 @@ awaitable<void> HostResponder::serveConnection() {
             auto [wec, written] = co_await asio::async_write(socket_, asio::buffer(frame), kTuple);
             (void)written;
             ++answered_;
-            // A garbage length line leaves no way to find the next message: start afresh.
-            if (wec || event->kind == FrameDecoder::Event::Kind::Broken) co_return;
+            // After garbage or a refused length, start afresh on a new connection rather than
+            // wait for a body that a guest which reopened its port will never send.
+            if (wec || event->kind != FrameDecoder::Event::Kind::Message) co_return;
         }
     }
 }

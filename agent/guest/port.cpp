@@ -96,9 +96,14 @@ int serve(const fs::path& device, const Dispatcher& dispatcher, const ServeOptio
     FrameDecoder decoder(options.maxMessage);
     std::string buffer(65536, '\0');
     bool hostConnected = false;
+    auto lastData = Clock::now();
     for (;;) {
         auto n = ::read(fd, buffer.data(), buffer.size());
         if (n < 0 && errno == EINTR) continue;
+        if (n <= 0 && decoder.midMessage() && Clock::now() - lastData > options.partialTimeout) {
+            log(0, "dropping an incomplete message: the host stopped sending");
+            decoder.reset();
+        }
         if (n <= 0) {
             if (n == 0) {
                 // EOF: the host end is not connected; a partial message died with it.
@@ -108,7 +113,9 @@ int serve(const fs::path& device, const Dispatcher& dispatcher, const ServeOptio
                 pause(options.idlePoll);
             } else if (errno == EAGAIN) {
                 pollfd p{fd, POLLIN, 0};
-                ::poll(&p, 1, -1);
+                auto wait =
+                    decoder.midMessage() ? static_cast<int>(options.partialTimeout.count()) : -1;
+                ::poll(&p, 1, wait);
                 if ((p.revents & POLLHUP) && !(p.revents & POLLIN)) pause(options.idlePoll);
             } else {
                 log(0, "read from " + device.string() + " failed: " + std::strerror(errno));
@@ -118,6 +125,7 @@ int serve(const fs::path& device, const Dispatcher& dispatcher, const ServeOptio
         }
         if (!hostConnected) log(1, "host connected");
         hostConnected = true;
+        lastData = Clock::now();
         decoder.feed(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
         while (auto event = decoder.next()) {
             using Kind = FrameDecoder::Event::Kind;
@@ -127,12 +135,12 @@ int serve(const fs::path& device, const Dispatcher& dispatcher, const ServeOptio
             }
             log(0, "protocol error: " + event->error);
             reply(fd, encodeReply(Reply::fail("protocol error: " + event->error)), options);
-            if (event->kind == Kind::Broken) {
-                // Nothing marks the next message start: drop what is queued and start afresh.
-                while (::read(fd, buffer.data(), buffer.size()) > 0) {
-                }
-                decoder.reset();
+            // A port cannot tell a host reconnect apart, so the guest never waits for the body of
+            // a refused message (it might never come and would swallow the next host's
+            // request): drop what is queued and start afresh.
+            while (::read(fd, buffer.data(), buffer.size()) > 0) {
             }
+            decoder.reset();
         }
     }
 }

@@ -25,6 +25,8 @@ struct ServeOptions {
     std::size_t maxMessage = kDefaultMaxMessage;
     std::chrono::milliseconds writeTimeout{std::chrono::seconds(10)};
     std::chrono::milliseconds idlePoll{std::chrono::milliseconds(100)};
+    // A message started but not continued for this long is dropped (its host went away).
+    std::chrono::milliseconds partialTimeout{std::chrono::seconds(2)};
 };
 
 // Serves requests on `device` forever (returns only if it cannot be opened for good).

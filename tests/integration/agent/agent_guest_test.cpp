@@ -47,7 +47,10 @@ class AgentGuest : public ::testing::Test {
     }
     std::string agentPid() {
         auto out = vm_->console().run("pidof negotiator-guest", 20s);
-        return out ? out->text : "";
+        if (!out) return "";
+        auto pid = out->text;
+        while (!pid.empty() && std::isspace(static_cast<unsigned char>(pid.back()))) pid.pop_back();
+        return pid;
     }
 
     boost::asio::io_context io_;
@@ -190,8 +193,8 @@ TEST_F(AgentGuest, SurvivesMalformedInputReconnectsAndAgentRestart) {
     EXPECT_EQ(agentPid(), pid) << "the guest agent restarted instead of surviving";
 
     auto restart = vm_->console().run(
-        "kill " + pid + " && negotiator-guest --daemon >/tmp/ng2.log 2>&1 &", 20s);
-    ASSERT_TRUE(restart) << vm_->console().transcript();
+        "kill " + pid + " && (negotiator-guest --daemon >/tmp/ng2.log 2>&1 &)", 20s);
+    ASSERT_TRUE(restart && restart->status == 0) << vm_->console().transcript();
     auto echoed = execute({"echo", "after restart"});
     ASSERT_TRUE(echoed) << echoed.error().message;
     EXPECT_EQ(*echoed, "after restart\n");
