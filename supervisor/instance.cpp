@@ -52,6 +52,8 @@ const char* toString(State state) {
 }
 
 std::string describe(const ExitInfo& exit) {
+    // A reattached qemu is not our child: its status cannot be collected.
+    if (!exit.signaled && exit.code < 0) return "exited (status unknown)";
     if (exit.signaled) return "killed by signal " + std::to_string(exit.code);
     return "exited with status " + std::to_string(exit.code);
 }

@@ -41,6 +41,7 @@ enum ChangedProperty : unsigned {
     kChangedStartedAt = 4,
     kChangedAgent = 8,
     kChangedLastExit = 16,
+    kChangedDefinition = 32,  // Machine, Vcpus, MemoryBytes, Devices (after Reload)
 };
 
 // Priority (syslog numbers: 3 err, 4 warning, 5 notice, 6 info) and one line of text.

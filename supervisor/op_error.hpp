@@ -33,6 +33,8 @@ const char* dbusErrorName(ErrorKind kind);
 template <typename T>
 class Outcome {
   public:
+    // Asio's co_spawn needs a default for results of coroutines that threw.
+    Outcome() : v_(std::in_place_index<1>, OpError{ErrorKind::Failed, "no result"}) {}
     Outcome(T value) : v_(std::move(value)) {}
     Outcome(OpError error) : v_(std::move(error)) {}
     bool ok() const { return v_.index() == 0; }

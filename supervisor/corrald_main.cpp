@@ -1,0 +1,143 @@
+// corrald: loads the instance registry, reattaches to live VMs, serves org.corral1 on D-Bus
+// and runs everything on one single-threaded io_context.
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+#include "supervisor/bus_loop.hpp"
+#include "supervisor/daemon_options.hpp"
+#include "supervisor/dbus_service.hpp"
+#include "supervisor/log.hpp"
+#include "supervisor/qemu_vm.hpp"
+#include "supervisor/registry.hpp"
+
+namespace asio = boost::asio;
+using namespace corral::supervisor;
+
+namespace {
+
+sd_bus* openBus(const DaemonOptions& options) {
+    sd_bus* bus = nullptr;
+    int r = 0;
+    switch (options.bus) {
+        case DaemonOptions::Bus::System:
+            r = sd_bus_open_system(&bus);
+            break;
+        case DaemonOptions::Bus::Session:
+            r = sd_bus_open_user(&bus);
+            break;
+        case DaemonOptions::Bus::Address:
+            if ((r = sd_bus_new(&bus)) < 0) break;
+            if ((r = sd_bus_set_address(bus, options.busAddress.c_str())) < 0) break;
+            if ((r = sd_bus_set_bus_client(bus, 1)) < 0) break;
+            r = sd_bus_start(bus);
+            break;
+    }
+    if (r < 0) {
+        sd_bus_unref(bus);
+        throw std::runtime_error(std::string("cannot connect to D-Bus: ") + std::strerror(-r));
+    }
+    return bus;
+}
+
+struct Daemon {
+    DaemonOptions options;
+    asio::io_context io;
+    LogSink log = stderrLog();
+    AsioClock clock{io.get_executor()};
+    VmContext context{io.get_executor(), clock, options.runtimeDir, options.commandsDir, log};
+    Registry registry{options.instancesDir,
+                      [this](const std::string& name, const corral::hypervisor::LoadResult& def) {
+                          return std::make_unique<QemuVm>(context, name, def);
+                      },
+                      log};
+    std::shared_ptr<BusLoop> loop;
+    std::unique_ptr<DbusService> service;
+
+    explicit Daemon(DaemonOptions o) : options(std::move(o)) {}
+
+    asio::awaitable<void> startUp() {
+        auto summary = registry.reload();
+        log(6, "loaded " + std::to_string(summary.added) + " instance(s) from " +
+                   options.instancesDir.string() + " (" + std::to_string(summary.invalid) +
+                   " invalid)");
+        unsigned adopted = 0;
+        for (Vm* vm : registry.all()) {
+            co_await static_cast<QemuVm*>(vm)->reattach();
+            auto state = vm->lifecycle().state();
+            if (state == State::Running || state == State::Paused) ++adopted;
+        }
+        service = std::make_unique<DbusService>(loop, registry, options.runtimeDir);
+        service->requestName();
+        loop->kick();
+        for (Vm* vm : registry.all()) {
+            if (!static_cast<QemuVm*>(vm)->autostart()) continue;
+            auto state = vm->lifecycle().state();
+            if (state != State::Stopped && state != State::Crashed) continue;
+            vm->lifecycle().start([this, name = vm->name()](Status s) {
+                if (!s) log(3, name + ": autostart failed: " + s.error().message);
+            });
+        }
+        auto status = "Serving " + std::to_string(registry.all().size()) + " instance(s), " +
+                      std::to_string(adopted) + " reattached";
+        log(5, status);
+        sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
+    }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    DaemonOptions options;
+    try {
+        options = parseDaemonOptions(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "corrald: %s\n%s", e.what(), kDaemonUsage);
+        return 2;
+    }
+    if (options.help) {
+        std::fputs(kDaemonUsage, stdout);
+        return 0;
+    }
+    std::signal(SIGPIPE, SIG_IGN);
+    try {
+        Daemon daemon(std::move(options));
+        sd_bus* bus = openBus(daemon.options);
+        daemon.loop = BusLoop::attach(daemon.io, bus);
+        sd_bus_unref(bus);
+
+        asio::signal_set stop(daemon.io, SIGTERM, SIGINT);
+        stop.async_wait([&daemon](const boost::system::error_code& ec, int signo) {
+            if (ec) return;
+            // VMs keep running: a restarted corrald reattaches to them.
+            daemon.log(5, std::string("stopping on ") + strsignal(signo) + "; VMs keep running");
+            sd_notify(0, "STOPPING=1");
+            daemon.io.stop();
+        });
+        int rc = 0;
+        asio::co_spawn(daemon.io, daemon.startUp(), [&](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                daemon.log(2, std::string("start-up failed: ") + ex.what());
+            }
+            rc = 1;
+            daemon.io.stop();
+        });
+        daemon.io.run();
+        daemon.service.reset();
+        daemon.loop->detach();
+        return rc;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "corrald: %s\n", e.what());
+        return 1;
+    }
+}

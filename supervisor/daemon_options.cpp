@@ -1,0 +1,76 @@
+#include "supervisor/daemon_options.hpp"
+
+#include <toml++/toml.h>
+#include <stdexcept>
+#include <string_view>
+
+namespace corral::supervisor {
+
+const char* const kDaemonUsage =
+    "usage: corrald [--config FILE] [--bus-address ADDR | --system | --session]\n"
+    "               [--runtime-dir DIR] [--instances-dir DIR]\n";
+
+namespace {
+
+void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveRuntime,
+                bool haveInstances, DaemonOptions& options) {
+    if (!explicitFile && !std::filesystem::exists(file)) return;
+    toml::table table;
+    try {
+        table = toml::parse_file(file.string());
+    } catch (const toml::parse_error& e) {
+        const auto& where = e.source().begin;
+        throw std::runtime_error(file.string() + ":" + std::to_string(where.line) + ":" +
+                                 std::to_string(where.column) + ": " +
+                                 std::string(e.description()));
+    }
+    auto path = [&](const char* key) -> std::optional<std::string> {
+        auto node = table["paths"][key];
+        if (!node) return std::nullopt;
+        if (auto value = node.value<std::string>()) return value;
+        throw std::runtime_error(file.string() + ": paths." + key + " must be a string");
+    };
+    if (auto v = path("runtime_dir"); v && !haveRuntime) options.runtimeDir = *v;
+    if (auto v = path("instances_dir"); v && !haveInstances) options.instancesDir = *v;
+    if (auto v = path("guest_commands_dir")) options.commandsDir = *v;
+}
+
+}  // namespace
+
+DaemonOptions parseDaemonOptions(int argc, char** argv) {
+    DaemonOptions options;
+    bool explicitConfig = false, haveRuntime = false, haveInstances = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) throw std::runtime_error(std::string(arg) + " needs a value");
+            return argv[++i];
+        };
+        if (arg == "--help" || arg == "-h") {
+            options.help = true;
+        } else if (arg == "--config") {
+            options.config = value();
+            explicitConfig = true;
+        } else if (arg == "--bus-address") {
+            options.bus = DaemonOptions::Bus::Address;
+            options.busAddress = value();
+        } else if (arg == "--system") {
+            options.bus = DaemonOptions::Bus::System;
+        } else if (arg == "--session") {
+            options.bus = DaemonOptions::Bus::Session;
+        } else if (arg == "--runtime-dir") {
+            options.runtimeDir = value();
+            haveRuntime = true;
+        } else if (arg == "--instances-dir") {
+            options.instancesDir = value();
+            haveInstances = true;
+        } else {
+            throw std::runtime_error("unknown option '" + std::string(arg) + "'");
+        }
+    }
+    if (!options.help)
+        readConfig(options.config, explicitConfig, haveRuntime, haveInstances, options);
+    return options;
+}
+
+}  // namespace corral::supervisor

@@ -1,0 +1,26 @@
+// corrald's command line and /etc/corral/corral.toml, merged: options win over the file.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace corral::supervisor {
+
+struct DaemonOptions {
+    enum class Bus { System, Session, Address } bus = Bus::System;
+    std::string busAddress;
+    std::filesystem::path config = "/etc/corral/corral.toml";
+    std::filesystem::path runtimeDir = "/run/corral";
+    std::filesystem::path instancesDir = "/etc/corral/instances";
+    std::filesystem::path commandsDir = "/usr/lib/negotiator/commands";
+    bool help = false;
+};
+
+// Parses argv and then the config file (a missing default config file is fine, a missing
+// explicit one is not). Throws std::runtime_error with a sentence for the user.
+DaemonOptions parseDaemonOptions(int argc, char** argv);
+
+extern const char* const kDaemonUsage;
+
+}  // namespace corral::supervisor

@@ -1,0 +1,293 @@
+// QemuVm: definition, launch, exit watching and teardown of one qemu process.
+#include "supervisor/qemu_vm.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <csignal>
+#include <fstream>
+
+#include "agent/host_channel.hpp"
+#include "agent/host_responder.hpp"
+#include "hypervisor/slot_plan.hpp"
+
+namespace corral::supervisor {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kQmpConnectWindow = 10s;
+
+LifecyclePolicy policyOf(const std::optional<hypervisor::InstanceSpec>& spec) {
+    if (!spec) return {};
+    return {std::chrono::duration_cast<Duration>(spec->lifecycle.shutdownTimeout),
+            spec->lifecycle.onCrash == hypervisor::OnCrash::Restart};
+}
+
+std::string describeProblems(const hypervisor::LoadResult& definition) {
+    std::string text;
+    for (const auto& d : definition.diagnostics) text += (text.empty() ? "" : "; ") + d.format();
+    return text.empty() ? "invalid definition" : text;
+}
+
+// The last non-empty line of qemu.log: usually qemu's own reason for refusing to start.
+std::string lastLine(const std::filesystem::path& file) {
+    std::ifstream in(file);
+    std::string line, last;
+    while (std::getline(in, line))
+        if (!line.empty()) last = line;
+    return last;
+}
+
+ExitInfo toExitInfo(const hypervisor::ExitStatus& status) {
+    switch (status.kind) {
+        case hypervisor::ExitStatus::Kind::Exited:
+            return {false, status.code};
+        case hypervisor::ExitStatus::Kind::Signaled:
+            return {true, status.code};
+        case hypervisor::ExitStatus::Kind::Unknown:
+            break;
+    }
+    return {false, -1};
+}
+
+}  // namespace
+
+QemuVm::QemuVm(VmContext& context, std::string name, const hypervisor::LoadResult& definition)
+    : context_(context),
+      name_(std::move(name)),
+      paths_(hypervisor::RuntimePaths::forInstance(context.runtimeRoot, name_)),
+      alive_(std::make_shared<bool>(true)),
+      instance_(name_, *this, context.clock, policyOf(definition.spec), context.log) {
+    apply(definition);
+}
+
+QemuVm::~QemuVm() {
+    // Never kills qemu: a daemon restart must leave VMs running. Only our side is closed.
+    if (qmp_) qmp_->close();
+    if (agent_) agent_->close();
+    if (responder_) responder_->stop();
+}
+
+void QemuVm::log(int priority, const std::string& text) const {
+    if (context_.log) context_.log(priority, name_ + ": " + text);
+}
+
+template <typename T>
+void QemuVm::run(asio::awaitable<Outcome<T>> work, std::function<void(Outcome<T>)> done) {
+    asio::co_spawn(context_.executor, std::move(work),
+                   [alive = std::weak_ptr<bool>(alive_), done = std::move(done), log = context_.log,
+                    name = name_](std::exception_ptr e, Outcome<T> result) {
+                       if (e) {
+                           std::string what = "internal error";
+                           try {
+                               std::rethrow_exception(e);
+                           } catch (const std::exception& ex) {
+                               what = ex.what();
+                           }
+                           if (log) log(3, name + ": " + what);
+                           result = OpError{ErrorKind::Failed, name + ": " + what};
+                       }
+                       if (alive.lock()) done(std::move(result));
+                   });
+}
+
+void QemuVm::spawnLogged(asio::awaitable<void> work, const char* what) {
+    asio::co_spawn(context_.executor, std::move(work),
+                   [log = context_.log, name = name_, what](std::exception_ptr e) {
+                       if (!e || !log) return;
+                       try {
+                           std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                           log(3, name + ": " + what + " failed: " + ex.what());
+                       }
+                   });
+}
+
+template void QemuVm::run(asio::awaitable<Outcome<Unit>>, std::function<void(Outcome<Unit>)>);
+template void QemuVm::run(asio::awaitable<Outcome<std::string>>,
+                          std::function<void(Outcome<std::string>)>);
+template void QemuVm::run(asio::awaitable<Outcome<std::vector<std::string>>>,
+                          std::function<void(Outcome<std::vector<std::string>>)>);
+
+void QemuVm::apply(const hypervisor::LoadResult& definition) {
+    pending_.reset();
+    spec_ = definition.spec;
+    instance_.setPolicy(policyOf(spec_));
+    if (spec_) {
+        invalidWhy_.clear();
+        instance_.markValid();
+    } else {
+        invalidWhy_ = describeProblems(definition);
+        instance_.markInvalid(invalidWhy_);
+    }
+}
+
+void QemuVm::redefine(const hypervisor::LoadResult& definition) {
+    if (process_) {
+        pending_ = definition;
+        return;
+    }
+    apply(definition);
+}
+
+VmInfo QemuVm::info() const {
+    VmInfo info;
+    info.qmpSocket = paths_.qmpSocket.string();
+    info.serialSocket = paths_.serialSocket.string();
+    if (!spec_) return info;
+    info.machine = hypervisor::toString(spec_->machine.type);
+    info.vcpus = spec_->machine.cpus;
+    info.memoryBytes = spec_->machine.memoryBytes;
+    return info;
+}
+
+std::vector<DeviceInfo> QemuVm::devices() const {
+    std::vector<DeviceInfo> out;
+    for (const auto& d : devices_) out.push_back({d.id, d.kind, d.slot.bus, d.slot.addr()});
+    return out;
+}
+
+void QemuVm::setDevicesObserver(std::function<void()> observer) {
+    devicesObserver_ = std::move(observer);
+}
+
+void QemuVm::persist() {
+    hypervisor::RuntimeState state{argv_, process_ ? process_->pid() : 0, startedAt_, devices_};
+    if (auto error = hypervisor::writeState(paths_, state)) log(4, *error);
+}
+
+void QemuVm::launch(std::function<void(Outcome<pid_t>)> done) {
+    asio::co_spawn(context_.executor, launchSteps(),
+                   [alive = std::weak_ptr<bool>(alive_), done = std::move(done)](
+                       std::exception_ptr e, Outcome<pid_t> result) {
+                       if (e) {
+                           try {
+                               std::rethrow_exception(e);
+                           } catch (const std::exception& ex) {
+                               result = OpError{ErrorKind::Failed, ex.what()};
+                           }
+                       }
+                       if (alive.lock()) done(std::move(result));
+                   });
+}
+
+asio::awaitable<Outcome<pid_t>> QemuVm::launchSteps() {
+    if (pending_) apply(*pending_);
+    if (!spec_) co_return OpError{ErrorKind::InvalidDefinition, invalidWhy_};
+    try {
+        auto plan = hypervisor::planSlots(*spec_);
+        hypervisor::createRuntimeDir(paths_);
+        argv_ = hypervisor::buildQemuArgv(*spec_, plan, paths_);
+        devices_.clear();
+        for (const auto& d : plan.devices) devices_.push_back({d.id, d.kind, d.slot, false, ""});
+        process_.emplace(hypervisor::QemuProcess::spawn(context_.executor, argv_, paths_.logFile));
+    } catch (const std::exception& e) {
+        co_return OpError{ErrorKind::Failed, e.what()};
+    }
+    auto generation = ++generation_;
+    pid_t pid = process_->pid();
+    startedAt_ = context_.clock.realtimeUsec();
+    persist();
+    if (devicesObserver_) devicesObserver_();
+    spawnLogged(watchExit(generation), "watching qemu");
+
+    qmp_ = std::make_unique<QmpLink>(context_.executor);
+    // Coroutine arguments are named first: g++ 12 may destroy temporaries in co_await twice.
+    auto socket = paths_.qmpSocket.string();
+    auto connected = co_await qmp_->connect(std::move(socket), kQmpConnectWindow);
+    if (generation != generation_) co_return OpError{ErrorKind::Failed, "qemu exited"};
+    if (!connected) {
+        process_->kill(SIGKILL);
+        co_return OpError{ErrorKind::Failed, connected.error().message +
+                                                 " (qemu.log: " + lastLine(paths_.logFile) + ")"};
+    }
+    connectChannels(generation);
+    std::string cont = "cont";
+    auto resumed = co_await qmp_->command(std::move(cont));
+    if (generation != generation_) co_return OpError{ErrorKind::Failed, "qemu exited"};
+    if (!resumed) {
+        process_->kill(SIGKILL);
+        co_return resumed.error();
+    }
+    co_return pid;
+}
+
+void QemuVm::connectChannels(std::uint64_t generation) {
+    qmp_->onNotice([this, alive = std::weak_ptr<bool>(alive_)](const QmpNotice& notice) {
+        if (!alive.lock()) return;
+        if (notice.kind == QmpNotice::Kind::Shutdown) events_.shutdown(notice.guest);
+        if (notice.kind == QmpNotice::Kind::Stop) events_.runStateChanged(false);
+        if (notice.kind == QmpNotice::Kind::Resume) events_.runStateChanged(true);
+    });
+    if (!spec_ || !spec_->agent.negotiator) return;
+    agent_ = agent::HostChannel::create(context_.executor, paths_.negotiatorHostToGuest.string());
+    responder_ = agent::HostResponder::create(
+        context_.executor, paths_.negotiatorGuestToHost.string(), name_, context_.commandsDir);
+    responder_->start();
+    spawnLogged(probeAgent(generation), "probing the guest agent");
+}
+
+asio::awaitable<void> QemuVm::probeAgent(std::uint64_t generation) {
+    // The channel to QEMU opens at once; the agent answers only once the guest has booted.
+    auto channel = agent_;
+    asio::steady_timer pause(context_.executor);
+    for (int attempt = 0; attempt < 300 && generation == generation_; ++attempt) {
+        auto answer = co_await channel->listCommands(std::chrono::seconds(2));
+        if (generation != generation_) co_return;
+        if (answer) {
+            log(6, "guest agent answered");
+            events_.agentChanged(true);
+            co_return;
+        }
+        pause.expires_after(1s);
+        co_await pause.async_wait(asio::use_awaitable);
+    }
+}
+
+asio::awaitable<void> QemuVm::watchExit(std::uint64_t generation) {
+    auto status = co_await process_->waitExit();
+    if (generation != generation_) co_return;
+    // Let the QMP reader deliver what QEMU said before exiting (SHUTDOWN from the guest):
+    // wait for its end-of-stream, bounded.
+    if (qmp_ && qmp_->connected()) {
+        auto drained = std::make_shared<asio::steady_timer>(context_.executor);
+        drained->expires_after(1s);
+        qmp_->onDisconnect([drained] { drained->cancel(); });
+        boost::system::error_code ec;
+        co_await drained->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (generation != generation_) co_return;
+    teardown();
+    events_.exited(toExitInfo(status));
+}
+
+void QemuVm::teardown() {
+    ++generation_;
+    if (qmp_) qmp_->close();
+    if (agent_) agent_->close();
+    if (responder_) responder_->stop();
+    agent_.reset();
+    responder_.reset();
+    process_.reset();
+    // Sockets and state go; qemu.log stays for the post-mortem.
+    std::error_code ec;
+    for (const auto& p : {paths_.qmpSocket, paths_.serialSocket, paths_.negotiatorHostToGuest,
+                          paths_.negotiatorGuestToHost, paths_.pidFile, paths_.stateFile})
+        std::filesystem::remove(p, ec);
+    if (pending_) apply(*pending_);
+}
+
+void QemuVm::command(VmCommand command, Done done) {
+    if (!qmp_ || !process_) return done(OpError{ErrorKind::InvalidState, name_ + " has no qemu."});
+    run<Unit>(qmp_->command(toString(command)), std::move(done));
+}
+
+void QemuVm::signal(int signo) {
+    if (process_) process_->kill(signo);
+}
+
+}  // namespace corral::supervisor

@@ -1,0 +1,102 @@
+// A real VM: the Vm the D-Bus layer uses and the VmControl its lifecycle state machine drives,
+// built on hypervisor/ (argv, process, runtime dir, hotplug), monitor/ (through QmpLink) and
+// agent/ (HostChannel for guest calls, HostResponder for guest-to-host calls).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "hypervisor/qemu_argv.hpp"
+#include "hypervisor/qemu_process.hpp"
+#include "hypervisor/runtime_dir.hpp"
+#include "supervisor/clock.hpp"
+#include "supervisor/qmp_link.hpp"
+#include "supervisor/vm.hpp"
+#include "supervisor/vm_control.hpp"
+
+namespace corral::agent {
+class HostChannel;
+class HostResponder;
+}  // namespace corral::agent
+
+namespace corral::supervisor {
+
+// What every QemuVm of one daemon shares.
+struct VmContext {
+    boost::asio::any_io_executor executor;
+    Clock& clock;
+    std::filesystem::path runtimeRoot;
+    std::filesystem::path commandsDir;  // guest-to-host commands
+    LogSink log;
+};
+
+class QemuVm : public Vm, private VmControl {
+  public:
+    QemuVm(VmContext& context, std::string name, const hypervisor::LoadResult& definition);
+    ~QemuVm() override;
+
+    const std::string& name() const override { return name_; }
+    Instance& lifecycle() override { return instance_; }
+    VmInfo info() const override;
+    void redefine(const hypervisor::LoadResult& definition) override;
+    std::vector<DeviceInfo> devices() const override;
+    void setDevicesObserver(std::function<void()> observer) override;
+
+    void attachDisk(std::string id, std::string path, bool readonly,
+                    Reply<std::string> reply) override;
+    void attachNic(std::string id, NicOptions options, Reply<std::string> reply) override;
+    void detach(std::string id, Done done) override;
+    void guestExecute(std::vector<std::string> argv, std::string input,
+                      std::chrono::milliseconds timeout, Reply<std::string> reply) override;
+    void guestListCommands(Reply<std::vector<std::string>> reply) override;
+    void monitor(std::string json, Reply<std::string> reply) override;
+
+    // Daemon start: adopts a live qemu left by a previous corrald, or removes a stale runtime
+    // dir. Never kills anything.
+    boost::asio::awaitable<void> reattach();
+    bool autostart() const { return spec_ && spec_->lifecycle.autostart; }
+
+  private:
+    void setEvents(VmEvents events) override { events_ = std::move(events); }
+    void launch(std::function<void(Outcome<pid_t>)> done) override;
+    void command(VmCommand command, Done done) override;
+    void signal(int signo) override;
+
+    void apply(const hypervisor::LoadResult& definition);
+    boost::asio::awaitable<Outcome<pid_t>> launchSteps();
+    boost::asio::awaitable<void> watchExit(std::uint64_t generation);
+    boost::asio::awaitable<void> probeAgent(std::uint64_t generation);
+    void connectChannels(std::uint64_t generation);
+    void teardown();
+    void persist();
+    void log(int priority, const std::string& text) const;
+    // Runs a coroutine on the executor; its result goes to `done` unless this Vm is gone.
+    void spawnLogged(boost::asio::awaitable<void> work, const char* what);
+    template <typename T>
+    void run(boost::asio::awaitable<Outcome<T>> work, std::function<void(Outcome<T>)> done);
+
+    VmContext& context_;
+    std::string name_;
+    std::optional<hypervisor::InstanceSpec> spec_;
+    std::string invalidWhy_;
+    std::optional<hypervisor::LoadResult> pending_;  // applied once qemu is gone
+    hypervisor::RuntimePaths paths_;
+
+    std::optional<hypervisor::QemuProcess> process_;
+    std::uint64_t generation_ = 0;  // one per qemu process
+    std::vector<std::string> argv_;
+    std::uint64_t startedAt_ = 0;
+    std::vector<hypervisor::DeviceRecord> devices_;
+    std::unique_ptr<QmpLink> qmp_;
+    std::shared_ptr<agent::HostChannel> agent_;
+    std::shared_ptr<agent::HostResponder> responder_;
+    VmEvents events_;
+    std::function<void()> devicesObserver_;
+    std::shared_ptr<bool> alive_;
+    Instance instance_;  // last: its constructor hands its callbacks to this VmControl
+};
+
+}  // namespace corral::supervisor

@@ -1,0 +1,72 @@
+// One managed instance as the D-Bus layer sees it: its definition, the lifecycle state machine
+// and the operations that need a running VM (hotplug, guest agent, raw monitor).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hypervisor/instance_spec.hpp"
+#include "supervisor/instance.hpp"
+
+namespace corral::supervisor {
+
+struct DeviceInfo {
+    std::string id;
+    std::string kind;  // "disk" | "nic" | "virtio-serial" | "root-port"
+    std::string bus;
+    std::string addr;  // "0x5"
+};
+
+struct NicOptions {
+    std::string mode = "user";  // "user" | "tap" | "bridge"
+    std::string bridge;
+    std::string mac;  // empty: derived from the instance name and id
+};
+
+// What an instance's definition says, in plain types (also for an invalid definition).
+struct VmInfo {
+    std::string machine;  // "q35" | "pc" | "" when invalid
+    unsigned vcpus = 0;
+    std::uint64_t memoryBytes = 0;
+    std::string qmpSocket;
+    std::string serialSocket;
+};
+
+template <typename T>
+using Reply = std::function<void(Outcome<T>)>;
+
+class Vm {
+  public:
+    virtual ~Vm() = default;
+
+    virtual const std::string& name() const = 0;
+    virtual Instance& lifecycle() = 0;
+    virtual VmInfo info() const = 0;
+    // A reloaded definition: applied now when no qemu runs, otherwise at the next start.
+    // An invalid one marks the instance invalid once it is not running.
+    virtual void redefine(const hypervisor::LoadResult& definition) = 0;
+    virtual std::vector<DeviceInfo> devices() const = 0;
+    // Called whenever devices() changed.
+    virtual void setDevicesObserver(std::function<void()> observer) = 0;
+
+    // Hotplug; each answers with the PCI address ("bus:SS.0") or an error.
+    virtual void attachDisk(std::string id, std::string path, bool readonly,
+                            Reply<std::string> reply) = 0;
+    virtual void attachNic(std::string id, NicOptions options, Reply<std::string> reply) = 0;
+    virtual void detach(std::string id, Done done) = 0;
+
+    // Guest agent calls over the negotiator host-to-guest channel.
+    virtual void guestExecute(std::vector<std::string> argv, std::string input,
+                              std::chrono::milliseconds timeout, Reply<std::string> reply) = 0;
+    virtual void guestListCommands(Reply<std::vector<std::string>> reply) = 0;
+
+    // Raw QMP: one JSON command in, the JSON reply out.
+    virtual void monitor(std::string json, Reply<std::string> reply) = 0;
+};
+
+}  // namespace corral::supervisor
