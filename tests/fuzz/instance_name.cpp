@@ -1,6 +1,8 @@
-// Fuzzes the instance-name check that guards every boundary (D-Bus, CLI, file names) against an
-// independent reading of the rule [A-Za-z0-9][A-Za-z0-9_.-]{0,62}. The refusal is sent back
-// as a D-Bus error message, which sd-bus only accepts as valid UTF-8, so it must be plain text.
+// Fuzzes the name checks that guard every boundary (D-Bus, CLI, file names, QEMU ids) against an
+// independent reading of their rules: instance names [A-Za-z0-9][A-Za-z0-9_.-]{0,62}, device ids
+// [A-Za-z][A-Za-z0-9_-]{0,31} minus the reserved "corral" prefix. A refused instance name is
+// sent back as a D-Bus error message, which sd-bus only accepts as valid UTF-8, so the message
+// must be plain text whatever the bytes were.
 #include "hypervisor/instance_name.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
@@ -10,14 +12,28 @@
 
 namespace {
 
+bool isAlpha(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 bool isAlnum(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    return isAlpha(c) || (c >= '0' && c <= '9');
 }
 
 bool referenceAccepts(std::string_view name) {
     if (name.empty() || name.size() > 63 || !isAlnum(name.front())) return false;
     for (char c : name) {
         if (!isAlnum(c) && c != '_' && c != '.' && c != '-') return false;
+    }
+    return true;
+}
+
+bool referenceAcceptsDeviceId(std::string_view id) {
+    if (id.empty() || id.size() > 32 || !isAlpha(id.front()) || id.starts_with("corral")) {
+        return false;
+    }
+    for (char c : id) {
+        if (!isAlnum(c) && c != '_' && c != '-') return false;
     }
     return true;
 }
@@ -39,5 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(!problem->empty());
         FUZZ_CHECK(isPrintableAscii(*problem));
     }
+    auto idProblem = corral::hypervisor::checkDeviceId(name);
+    FUZZ_CHECK(idProblem.has_value() != referenceAcceptsDeviceId(name));
+    if (idProblem) FUZZ_CHECK(!idProblem->empty());
     return 0;
 }
