@@ -41,7 +41,8 @@ QmpClient::QmpClient(asio::any_io_executor executor)
     : executor_(executor),
       socket_(executor),
       session_([this](std::string_view note) { log(note); }),
-      writeWake_(executor) {}
+      writeWake_(executor),
+      deadlineTimer_(executor) {}
 
 QmpClient::~QmpClient() = default;
 
@@ -64,6 +65,7 @@ void QmpClient::log(std::string_view note) {
 awaitable<Result<void>> QmpClient::connect(std::string socketPath,
                                            std::chrono::milliseconds window) {
     using namespace asio::experimental::awaitable_operators;
+    auto self = shared_from_this();
     if (started_) co_return makeError(kProtocol, "connect", "a client connects only once");
     started_ = true;
     if (socketPath.size() >= sizeof(sockaddr_un::sun_path)) {
@@ -94,14 +96,16 @@ awaitable<Result<void>> QmpClient::connect(std::string socketPath,
         co_await timer.async_wait(as_tuple(use_awaitable));
     }
 
-    greetingWait_ = std::make_shared<Call>(executor_, "greeting");
+    greetingWait_ = std::make_shared<Call>("greeting", kNegotiateTimeout);
+    auto greeting = greetingWait_;
+    armDeadline(greeting->deadline);
     asio::co_spawn(executor_, readLoop(shared_from_this()), logSpawnFailure);
     asio::co_spawn(executor_, writeLoop(shared_from_this()), logSpawnFailure);
-
-    auto greeting = co_await awaitGreeting(kNegotiateTimeout);
-    if (!greeting) {
-        shutdown(greeting.error(), false);
-        co_return greeting.error();
+    co_await park(greeting);
+    greetingWait_.reset();
+    if (!*greeting->result) {
+        shutdown(greeting->result->error(), false);
+        co_return greeting->result->error();
     }
     auto caps = co_await call(session_.negotiate(), "qmp_capabilities", kNegotiateTimeout, {});
     if (!caps) {
@@ -125,18 +129,58 @@ awaitable<Result<void>> QmpClient::connect(std::string socketPath,
     co_return Result<void>();
 }
 
-awaitable<Result<void>> QmpClient::awaitGreeting(std::chrono::milliseconds timeout) {
-    auto wait = greetingWait_;
-    if (!wait->result) {
-        wait->timer.expires_after(clampWait(timeout));
-        co_await wait->timer.async_wait(as_tuple(use_awaitable));
+awaitable<void> QmpClient::park(std::shared_ptr<Call> call) {
+    if (call->result) co_return;
+    co_await asio::async_initiate<decltype(use_awaitable), void()>(
+        [&call](auto handler) { call->wakeup.emplace(std::move(handler)); }, use_awaitable);
+}
+
+void QmpClient::complete(Call& call, Result<Json> result) {
+    call.result = std::move(result);
+    if (call.wakeup) {
+        auto wakeup = std::move(*call.wakeup);
+        call.wakeup.reset();
+        std::move(wakeup).post();
     }
-    greetingWait_.reset();
-    if (!wait->result) {
-        co_return makeError(kTimeout, "greeting", "none within " + describeMs(timeout));
+}
+
+void QmpClient::armDeadline(Clock::time_point when) {
+    if (when >= armedAt_) return;
+    armedAt_ = when;
+    deadlineTimer_.expires_at(when);
+    deadlineTimer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+        if (ec) return;
+        if (auto self = weak.lock()) self->sweepDeadlines();
+    });
+}
+
+void QmpClient::sweepDeadlines() {
+    armedAt_ = Clock::time_point::max();
+    const auto now = Clock::now();
+    auto next = Clock::time_point::max();
+    for (auto it = calls_.begin(); it != calls_.end();) {
+        Call& pending = *it->second;
+        if (pending.deadline > now) {
+            next = std::min(next, pending.deadline);
+            ++it;
+            continue;
+        }
+        pending.abandoned = true;
+        session_.abandon(it->first);
+        complete(pending, makeError(kTimeout, pending.command,
+                                    "no reply within " + describeMs(pending.timeout)));
+        it = calls_.erase(it);
     }
-    if (!*wait->result) co_return wait->result->error();
-    co_return Result<void>();
+    if (greetingWait_ && !greetingWait_->result) {
+        if (greetingWait_->deadline <= now) {
+            complete(*greetingWait_,
+                     makeError(kTimeout, "greeting",
+                               "none within " + describeMs(greetingWait_->timeout)));
+        } else {
+            next = std::min(next, greetingWait_->deadline);
+        }
+    }
+    if (next != Clock::time_point::max()) armDeadline(next);
 }
 
 awaitable<Result<Json>> QmpClient::execute(std::string command, Json args,
@@ -151,7 +195,7 @@ awaitable<Result<Json>> QmpClient::call(Result<QmpOutgoing> outgoing, std::strin
     if (!outgoing) co_return outgoing.error();
     auto self = shared_from_this();
     const std::uint64_t id = outgoing->id;
-    auto pending = std::make_shared<Call>(executor_, command);
+    auto pending = std::make_shared<Call>(command, timeout);
     auto line = std::make_shared<Outbound>();
     line->call = pending;
     line->line = std::move(outgoing->line);
@@ -168,16 +212,8 @@ awaitable<Result<Json>> QmpClient::call(Result<QmpOutgoing> outgoing, std::strin
     calls_.emplace(id, pending);
     enqueue(std::move(line));
 
-    if (!pending->result) {
-        pending->timer.expires_after(clampWait(timeout));
-        co_await pending->timer.async_wait(as_tuple(use_awaitable));
-    }
-    if (!pending->result) {
-        pending->abandoned = true;
-        session_.abandon(id);
-        calls_.erase(id);
-        co_return makeError(kTimeout, command, "no reply within " + describeMs(timeout));
-    }
+    armDeadline(pending->deadline);
+    co_await park(pending);
     co_return std::move(*pending->result);
 }
 

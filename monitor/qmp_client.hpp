@@ -140,7 +140,10 @@ class QmpClient : public std::enable_shared_from_this<QmpClient> {
                                  std::chrono::milliseconds timeout, std::vector<int> fds);
     awaitable<void> readLoop(std::shared_ptr<QmpClient> self);
     awaitable<void> writeLoop(std::shared_ptr<QmpClient> self);
-    awaitable<Result<void>> awaitGreeting(std::chrono::milliseconds timeout);
+    awaitable<void> park(std::shared_ptr<Call> call);
+    void complete(Call& call, Result<Json> result);
+    void armDeadline(std::chrono::steady_clock::time_point when);
+    void sweepDeadlines();
     void enqueue(std::shared_ptr<Outbound> line);
     // Writes as much of `line` as the socket takes now; false + errno on a hard error.
     bool trySend(Outbound& line, int& error);
@@ -161,6 +164,8 @@ class QmpClient : public std::enable_shared_from_this<QmpClient> {
     std::unordered_map<std::uint64_t, std::shared_ptr<Call>> calls_;
     std::deque<std::shared_ptr<Outbound>> writeQueue_;
     boost::asio::steady_timer writeWake_;
+    boost::asio::steady_timer deadlineTimer_;
+    std::chrono::steady_clock::time_point armedAt_ = std::chrono::steady_clock::time_point::max();
     std::shared_ptr<Call> greetingWait_;
     std::list<std::weak_ptr<EventWatch::State>> watches_;
     std::unordered_map<std::uint64_t, std::function<void(const QmpEvent&)>> subscribers_;

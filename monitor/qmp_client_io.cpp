@@ -15,6 +15,7 @@ namespace corral::monitor {
 
 using boost::asio::as_tuple;
 using boost::asio::use_awaitable;
+using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -131,16 +132,12 @@ awaitable<void> QmpClient::readLoop(std::shared_ptr<QmpClient> /*keepAlive*/) {
 
 void QmpClient::dispatch(QmpRecord& record) {
     if (auto* greeting = std::get_if<QmpGreeting>(&record)) {
-        if (greetingWait_) {
-            greetingWait_->result = Json();
-            greetingWait_->timer.cancel();
-        }
+        if (greetingWait_ && !greetingWait_->result) complete(*greetingWait_, Json());
         (void)greeting;
     } else if (auto* reply = std::get_if<QmpReply>(&record)) {
         auto node = calls_.extract(reply->id);
         if (node.empty()) return;
-        node.mapped()->result = std::move(reply->result);
-        node.mapped()->timer.cancel();
+        complete(*node.mapped(), std::move(reply->result));
     } else {
         deliverEvent(std::get<QmpEvent>(record));
     }
@@ -185,15 +182,14 @@ void QmpClient::shutdown(const Error& error, bool notify) {
     writeQueue_.clear();
     session_.fail();
     const std::string detail = error.message;
-    for (auto& [id, call] : calls_) {
-        call->result = Error{std::string(kDisconnected), call->command + ": " + detail};
-        call->timer.cancel();
-    }
+    deadlineTimer_.cancel();
+    armedAt_ = Clock::time_point::max();
+    auto calls = std::move(calls_);
     calls_.clear();
-    if (greetingWait_) {
-        greetingWait_->result = error;
-        greetingWait_->timer.cancel();
+    for (auto& [id, call] : calls) {
+        complete(*call, Error{std::string(kDisconnected), call->command + ": " + detail});
     }
+    if (greetingWait_ && !greetingWait_->result) complete(*greetingWait_, error);
     for (auto& weak : watches_) {
         if (auto watch = weak.lock()) {
             watch->result = Error{std::string(kDisconnected), "event wait: " + detail};
