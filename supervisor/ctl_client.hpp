@@ -1,0 +1,70 @@
+// corralctl's side of the bus: connects, calls org.corral1 methods synchronously (a CLI may
+// block) and turns D-Bus errors into one line plus an exit code scripts can rely on.
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace corral::supervisor::ctl {
+
+// Exit codes of corralctl.
+enum Exit : int {
+    kOk = 0,
+    kFailed = 1,  // the daemon refused or the operation failed
+    kUsage = 2,   // bad command line
+    kNoSuchInstance = 3,
+    kBusy = 4,          // another operation is in progress: retry later
+    kInvalidState = 5,  // e.g. starting a running VM
+    kUnreachable = 6,   // corrald is not on the bus
+};
+
+// A failure with the line to print and the exit code.
+struct CtlError : std::runtime_error {
+    CtlError(int code, const std::string& message) : std::runtime_error(message), exit(code) {}
+    int exit;
+};
+
+using PropertyValue =
+    std::variant<std::string, std::uint64_t, bool, std::vector<std::vector<std::string>>>;
+using Properties = std::map<std::string, PropertyValue>;
+
+struct InstanceRow {
+    std::string name, state;
+    std::uint32_t pid = 0;
+    std::string path;
+};
+
+class Client {
+  public:
+    enum class Bus { System, Session, Address };
+    Client(Bus bus, const std::string& address);
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    std::vector<InstanceRow> list();
+    std::string instancePath(const std::string& name);
+    Properties properties(const std::string& name);
+    // Calls an org.corral1.Instance method; `append` adds the arguments; returns the reply.
+    // `timeoutUsec` 0 = sd-bus default (25 s).
+    sd_bus_message* callInstance(const std::string& name, const char* method,
+                                 std::uint64_t timeoutUsec,
+                                 const std::function<void(sd_bus_message*)>& append = {});
+    void reload();
+    sd_bus* bus() const { return bus_; }
+
+  private:
+    sd_bus_message* call(const std::string& path, const char* interface, const char* method,
+                         std::uint64_t timeoutUsec,
+                         const std::function<void(sd_bus_message*)>& append);
+    sd_bus* bus_ = nullptr;
+};
+
+}  // namespace corral::supervisor::ctl
