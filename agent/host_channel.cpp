@@ -119,6 +119,10 @@ awaitable<Result<Reply>> HostChannel::receive() {
             co_return *reply;
         }
         auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), kTuple);
+        if (ec == asio::error::operation_aborted && socket_.is_open()) {
+            // The caller's deadline cancelled us: keep the connection, the next call resyncs.
+            co_return Error{std::string(kTimeout), "cancelled"};
+        }
         if (ec) {
             close();
             co_return Error{std::string(kDisconnected), ec == asio::error::eof

@@ -7,6 +7,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include <chrono>
+#include <future>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -34,19 +35,26 @@ class GuestVm {
     std::unique_ptr<SerialConsole> console_;
 };
 
+// Runs `io` until `future` is ready (bounded by `limit`) and returns its value.
+template <class T>
+T drive(boost::asio::io_context& io, std::future<T>& future,
+        std::chrono::milliseconds limit = std::chrono::seconds(120)) {
+    io.restart();
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("drive: hung");
+        io.run_one_for(std::chrono::milliseconds(50));
+    }
+    return future.get();
+}
+
 // Runs `task` on `io` until it completes (its own timeouts bound the wait); other work on the
 // io_context (a HostResponder) keeps running meanwhile.
 template <class T>
 T runOn(boost::asio::io_context& io, boost::asio::awaitable<T> task,
         std::chrono::milliseconds limit = std::chrono::seconds(120)) {
     auto future = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
-    io.restart();
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-        if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("runOn: hung");
-        io.run_one_for(std::chrono::milliseconds(50));
-    }
-    return future.get();
+    return drive(io, future, limit);
 }
 
 }  // namespace corral::test
