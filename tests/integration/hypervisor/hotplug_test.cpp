@@ -3,88 +3,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
-
-#include "hypervisor/hotplug.hpp"
-#include "tests/integration/hypervisor/run_async.hpp"
-#include "tests/integration/hypervisor/test_vm.hpp"
-#include "tests/support/process.hpp"
-#include "tests/support/temp_dir.hpp"
+#include "tests/integration/hypervisor/hotplug_fixture.hpp"
 
 namespace corral::hypervisor {
 namespace {
 
 using boost::asio::any_io_executor;
-using boost::asio::awaitable;
-using monitor::Result;
 
-InstanceSpec guestSpec(MachineType type, unsigned hotplugSlots) {
-    InstanceSpec spec;
-    spec.name = type == MachineType::Pc ? "hp-pc" : "hp-q35";
-    spec.machine.type = type;
-    spec.machine.accel = "tcg";
-    spec.machine.memoryBytes = 256ull << 20;
-    spec.machine.hotplugSlots = hotplugSlots;
-    spec.boot = BootSpec{test::guestKernel(), test::guestInitrd(), "console=ttyS0 quiet"};
-    return spec;
-}
-
-// What QEMU has: PCI devices and block nodes, as text, for before/after comparisons.
-awaitable<std::string> snapshot(test::TestVm& vm) {
-    std::string out;
-    for (const char* command : {"query-pci", "query-named-block-nodes", "query-block"}) {
-        auto reply = co_await vm.qmp->execute(command);
-        out += reply ? monitor::toJsonString(*reply) : reply.error().message;
-        out += "\n";
-    }
-    co_return out;
-}
-
-class Hotplugging : public ::testing::Test {
-  protected:
-    // Starts a paused VM of `type` and a Hotplug on it (reconciled with query-pci).
-    void start(MachineType type, unsigned hotplugSlots) {
-        vm_ = test::runAsync(io_, [&](any_io_executor ex) {
-            return test::startTestVm(ex, guestSpec(type, hotplugSlots), dir_ / "run");
-        });
-        hotplug_ = std::make_unique<Hotplug>(vm_->qmp, vm_->plan, vm_->spec.name);
-        auto reconciled =
-            test::runAsync(io_, [&](any_io_executor) { return hotplug_->reconcile(); });
-        ASSERT_TRUE(reconciled) << reconciled.error().message;
-    }
-
-    Result<std::string> attachDisk(std::string id, std::filesystem::path path,
-                                   DiskOptions options = {}) {
-        return test::runAsync(
-            io_, [&](any_io_executor) { return hotplug_->attachDisk(id, path, options); });
-    }
-
-    Result<std::string> attachNic(std::string id) {
-        return test::runAsync(
-            io_, [&](any_io_executor) { return hotplug_->attachNic(id, NicOptions{}); });
-    }
-
-    std::string state() {
-        return test::runAsync(io_, [&](any_io_executor) { return snapshot(*vm_); });
-    }
-
-    std::filesystem::path image(const std::string& name) {
-        auto path = dir_ / name;
-        std::ofstream(path).close();
-        std::filesystem::resize_file(path, 8 << 20);
-        return path;
-    }
-
-    void TearDown() override {
-        hotplug_.reset();
-        if (vm_) test::runAsync(io_, [&](any_io_executor) { return test::quitTestVm(*vm_); });
-    }
-
-    boost::asio::io_context io_;
-    test::TempDir dir_;
-    std::unique_ptr<test::TestVm> vm_;
-    std::unique_ptr<Hotplug> hotplug_;
-};
+using Hotplugging = test::HotplugFixture;
 
 TEST_F(Hotplugging, Q35FillsRootPortsThenGivesTheClearError) {
     start(MachineType::Q35, 2);
