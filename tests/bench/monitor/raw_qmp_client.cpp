@@ -4,18 +4,30 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 
 namespace corral::bench {
 
 RawQmpClient::RawQmpClient(const std::string& socketPath) {
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::strncpy(addr.sun_path, socketPath.c_str(), sizeof(addr.sun_path) - 1);
-    if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-        throw std::runtime_error("raw client cannot connect to " + socketPath);
+    // QEMU binds the socket a moment before it listens: retry refusals for a bounded time.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (;;) {
+        fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd_ >= 0 && ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+            break;
+        }
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+        if (std::chrono::steady_clock::now() > deadline) {
+            throw std::runtime_error("raw client cannot connect to " + socketPath);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     readLine();  // greeting
     if (roundTrip(R"({"execute": "qmp_capabilities"})").find("return") == std::string::npos) {
