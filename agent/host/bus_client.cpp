@@ -14,6 +14,7 @@ constexpr const char* kService = "org.corral1";
 constexpr const char* kInstanceInterface = "org.corral1.Instance";
 // Slack over the guest call's own timeout so that corrald, not D-Bus, reports a timeout.
 constexpr std::uint64_t kBusSlackUsec = 5'000'000;
+constexpr std::uint64_t kCorraldDefaultUsec = 60'000'000;
 
 int fail(const std::string& message) {
     std::fprintf(stderr, "negotiator-host: %s\n", message.c_str());
@@ -129,7 +130,9 @@ int BusClient::execute(const std::string& guest, const std::vector<std::string>&
     if (r >= 0) r = sd_bus_message_append(request, "st", "", usec);
     sd_bus_error error = SD_BUS_ERROR_NULL;
     sd_bus_message* reply = nullptr;
-    if (r >= 0) r = sd_bus_call(bus_, request, usec ? usec + kBusSlackUsec : 0, &error, &reply);
+    // corrald applies its own default to a zero timeout; D-Bus must not give up before it.
+    auto busUsec = (usec ? usec : kCorraldDefaultUsec) + kBusSlackUsec;
+    if (r >= 0) r = sd_bus_call(bus_, request, busUsec, &error, &reply);
     const char* output = nullptr;
     if (r >= 0) r = sd_bus_message_read(reply, "s", &output);
     int code = 0;
