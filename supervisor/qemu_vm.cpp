@@ -10,6 +10,7 @@
 
 #include "agent/host_channel.hpp"
 #include "agent/host_responder.hpp"
+#include "hypervisor/hotplug.hpp"
 #include "hypervisor/slot_plan.hpp"
 
 namespace corral::supervisor {
@@ -206,6 +207,8 @@ asio::awaitable<Outcome<pid_t>> QemuVm::launchSteps() {
                                                  " (qemu.log: " + lastLine(paths_.logFile) + ")"};
     }
     connectChannels(generation);
+    co_await startHotplug({});
+    if (generation != generation_) co_return OpError{ErrorKind::Failed, "qemu exited"};
     std::string cont = "cont";
     auto resumed = co_await qmp_->command(std::move(cont));
     if (generation != generation_) co_return OpError{ErrorKind::Failed, "qemu exited"};
@@ -270,6 +273,7 @@ void QemuVm::teardown() {
     if (qmp_) qmp_->close();
     if (agent_) agent_->close();
     if (responder_) responder_->stop();
+    hotplug_.reset();
     agent_.reset();
     responder_.reset();
     process_.reset();

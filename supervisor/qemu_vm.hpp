@@ -17,6 +17,10 @@
 #include "supervisor/vm.hpp"
 #include "supervisor/vm_control.hpp"
 
+namespace corral::hypervisor {
+class Hotplug;
+}
+
 namespace corral::agent {
 class HostChannel;
 class HostResponder;
@@ -70,6 +74,15 @@ class QemuVm : public Vm, private VmControl {
     boost::asio::awaitable<void> watchExit(std::uint64_t generation);
     boost::asio::awaitable<void> probeAgent(std::uint64_t generation);
     void connectChannels(std::uint64_t generation);
+    // Hotplug bookkeeping for the current qemu; `hotplugged` are devices a previous corrald
+    // added (reattach).
+    boost::asio::awaitable<void> startHotplug(std::vector<hypervisor::DeviceRecord> hotplugged);
+    void recordDevice(hypervisor::DeviceRecord record);
+    void forgetDevice(const std::string& id);
+    boost::asio::awaitable<Outcome<std::string>> attachDiskSteps(std::string id, std::string path,
+                                                                 bool readonly);
+    boost::asio::awaitable<Outcome<std::string>> attachNicSteps(std::string id, NicOptions options);
+    boost::asio::awaitable<Outcome<Unit>> detachSteps(std::string id);
     void teardown();
     void persist();
     void log(int priority, const std::string& text) const;
@@ -91,6 +104,7 @@ class QemuVm : public Vm, private VmControl {
     std::uint64_t startedAt_ = 0;
     std::vector<hypervisor::DeviceRecord> devices_;
     std::unique_ptr<QmpLink> qmp_;
+    std::unique_ptr<hypervisor::Hotplug> hotplug_;
     std::shared_ptr<agent::HostChannel> agent_;
     std::shared_ptr<agent::HostResponder> responder_;
     VmEvents events_;

@@ -1,29 +1,113 @@
-// QemuVm: hotplug of disks and NICs, delegated to hypervisor/ once its Hotplug API exists.
+// QemuVm: disk and NIC hotplug through hypervisor::Hotplug; the Devices property and state.json
+// follow every completed attach and detach.
+#include "hypervisor/hotplug.hpp"
+
 #include "supervisor/qemu_vm.hpp"
 
 namespace corral::supervisor {
 
+namespace asio = boost::asio;
+
 namespace {
 
-OpError notAvailable() {
-    return {ErrorKind::Failed, "Hotplug is not available in this build of corrald."};
+OpError hotplugError(const monitor::Error& error) {
+    std::string_view kind = error.kind;
+    if (kind == hypervisor::kInvalidArgument || kind == hypervisor::kDeviceExists ||
+        kind == hypervisor::kNoSuchDevice || kind == hypervisor::kOpenFailed)
+        return {ErrorKind::InvalidArgument, error.message};
+    if (kind == monitor::kTimeout) return {ErrorKind::Timeout, error.message};
+    return {ErrorKind::Failed, error.message};
+}
+
+OpError noHotplug(const std::string& name) {
+    return {ErrorKind::InvalidState, name + " has no QMP connection; hotplug is unavailable."};
 }
 
 }  // namespace
 
-void QemuVm::attachDisk(std::string, std::string, bool, Reply<std::string> reply) {
-    if (auto error = instance_.checkUsable()) return reply(*error);
-    reply(notAvailable());
+asio::awaitable<void> QemuVm::startHotplug(std::vector<hypervisor::DeviceRecord> hotplugged) {
+    if (!spec_ || !qmp_) co_return;
+    hotplug_ =
+        std::make_unique<hypervisor::Hotplug>(qmp_->client(), hypervisor::planSlots(*spec_), name_);
+    std::vector<hypervisor::HotpluggedDevice> restored;
+    for (const auto& d : hotplugged) restored.push_back({d.id, d.kind, d.slot, d.path});
+    hotplug_->restore(restored);
+    // QEMU's view wins: slots taken by anything it reports stay taken.
+    auto reconciled = co_await hotplug_->reconcile();
+    if (!reconciled) log(4, "query-pci reconcile failed: " + reconciled.error().message);
 }
 
-void QemuVm::attachNic(std::string, NicOptions, Reply<std::string> reply) {
-    if (auto error = instance_.checkUsable()) return reply(*error);
-    reply(notAvailable());
+void QemuVm::recordDevice(hypervisor::DeviceRecord record) {
+    forgetDevice(record.id);
+    devices_.push_back(std::move(record));
+    persist();
+    if (devicesObserver_) devicesObserver_();
 }
 
-void QemuVm::detach(std::string, Done done) {
+void QemuVm::forgetDevice(const std::string& id) {
+    std::erase_if(devices_, [&](const auto& d) { return d.id == id; });
+}
+
+asio::awaitable<Outcome<std::string>> QemuVm::attachDiskSteps(std::string id, std::string path,
+                                                              bool readonly) {
+    hypervisor::DiskOptions options;
+    options.readonly = readonly;
+    if (std::filesystem::path(path).extension() == ".qcow2")
+        options.format = hypervisor::DiskFormat::Qcow2;
+    std::filesystem::path file = path;
+    std::string device = id;
+    auto result = co_await hotplug_->attachDisk(std::move(device), std::move(file), options);
+    if (!result) co_return hotplugError(result.error());
+    if (auto slot = hotplug_->slots().slotOf(id)) recordDevice({id, "disk", *slot, true, path});
+    log(5, "disk " + id + " (" + path + ") attached at " + *result);
+    co_return *result;
+}
+
+asio::awaitable<Outcome<std::string>> QemuVm::attachNicSteps(std::string id, NicOptions nic) {
+    hypervisor::NicOptions options;
+    options.mode = nic.mode == "tap"      ? hypervisor::NicMode::Tap
+                   : nic.mode == "bridge" ? hypervisor::NicMode::Bridge
+                                          : hypervisor::NicMode::User;
+    options.bridge = nic.bridge;
+    options.mac = nic.mac;
+    std::string device = id;
+    auto result = co_await hotplug_->attachNic(std::move(device), std::move(options));
+    if (!result) co_return hotplugError(result.error());
+    std::string ifname;
+    for (const auto& d : hotplug_->devices())
+        if (d.id == id) ifname = d.path;
+    if (auto slot = hotplug_->slots().slotOf(id)) recordDevice({id, "nic", *slot, true, ifname});
+    log(5, "nic " + id + " (" + nic.mode + ") attached at " + *result);
+    co_return *result;
+}
+
+asio::awaitable<Outcome<Unit>> QemuVm::detachSteps(std::string id) {
+    std::string device = id;
+    auto result = co_await hotplug_->detach(std::move(device), std::chrono::seconds(30));
+    if (!result) co_return hotplugError(result.error());
+    forgetDevice(id);
+    persist();
+    if (devicesObserver_) devicesObserver_();
+    log(5, "device " + id + " detached");
+    co_return Unit{};
+}
+
+void QemuVm::attachDisk(std::string id, std::string path, bool readonly, Reply<std::string> reply) {
+    if (auto error = instance_.checkUsable()) return reply(*error);
+    if (!hotplug_) return reply(noHotplug(name_));
+    run<std::string>(attachDiskSteps(std::move(id), std::move(path), readonly), std::move(reply));
+}
+
+void QemuVm::attachNic(std::string id, NicOptions options, Reply<std::string> reply) {
+    if (auto error = instance_.checkUsable()) return reply(*error);
+    if (!hotplug_) return reply(noHotplug(name_));
+    run<std::string>(attachNicSteps(std::move(id), std::move(options)), std::move(reply));
+}
+
+void QemuVm::detach(std::string id, Done done) {
     if (auto error = instance_.checkUsable()) return done(*error);
-    done(notAvailable());
+    if (!hotplug_) return done(noHotplug(name_));
+    run<Unit>(detachSteps(std::move(id)), std::move(done));
 }
 
 }  // namespace corral::supervisor

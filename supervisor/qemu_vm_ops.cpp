@@ -3,6 +3,7 @@
 
 #include "agent/host_channel.hpp"
 #include "agent/host_responder.hpp"
+#include "hypervisor/hotplug.hpp"
 #include "supervisor/qemu_vm.hpp"
 
 namespace corral::supervisor {
@@ -91,6 +92,10 @@ asio::awaitable<void> QemuVm::reattach() {
         auto status = co_await qmp_->queryRunning();
         if (status) running = status.value();
         connectChannels(generation);
+        std::vector<hypervisor::DeviceRecord> hotplugged;
+        for (const auto& d : devices_)
+            if (d.hotplugged) hotplugged.push_back(d);
+        co_await startHotplug(std::move(hotplugged));
     } else {
         log(3, "reattached qemu does not answer on QMP: " + connected.error().message);
     }
