@@ -4,7 +4,7 @@ BUILD   ?= build
 JOBS    ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build check check-unit demo format lint guest-image bench bench-quick fuzz deb rpm clean
+.PHONY: all deps configure build check check-unit check-system demo format lint guest-image bench bench-quick fuzz deb rpm clean
 
 all: build
 
@@ -27,6 +27,20 @@ check: build guest-image
 check-unit: build
 	@cd $(BUILD) && ctest --output-on-failure -L unit $(CTEST_ARGS)
 
+# The system test alone: the .deb installed and driven in a booted systemd container (root).
+check-system: build guest-image
+	@cd $(BUILD) && ctest --output-on-failure -L system $(CTEST_ARGS)
+
+# Debian packages (dpkg-buildpackage, unsigned) into $(BUILD)/packages, then lintian.
+deb: deps
+	@JOBS=$(JOBS) ./packaging/debian/build-deb.sh . $(BUILD)/packages
+	@lintian --fail-on error $(BUILD)/packages/*.changes
+
+# Binary RPMs (rpmbuild, also on this Debian host) into $(BUILD)/rpm, with their file lists.
+rpm: deps
+	@JOBS=$(JOBS) ./packaging/rpm/build-rpm.sh . $(BUILD)/rpm
+	@for p in $(BUILD)/rpm/*.rpm; do echo "$$p:"; rpm -qpl "$$p" | sed 's/^/  /'; done
+
 # The main job: boot a real VM under corrald and drive it over D-Bus.
 demo: build guest-image
 	@./tests/demo/run-demo.sh $(BUILD)
@@ -45,6 +59,17 @@ bench: build guest-image
 
 bench-quick: build guest-image
 	@./tests/bench/run.sh $(BUILD) --quick
+
+# libFuzzer (clang 14, ASan + UBSan) on every harness of tests/fuzz/, from its seed corpus, in
+# build-fuzz/; figures and crashes in build-fuzz/summary.txt. fuzz-ci is the short CI run.
+FUZZ_SECONDS ?= 300
+.PHONY: fuzz-ci
+
+fuzz: deps
+	@./tests/fuzz/run-fuzzers.sh $(FUZZ_SECONDS)
+
+fuzz-ci: deps
+	@./tests/fuzz/run-fuzzers.sh 30
 
 clean:
 	rm -rf build build-release build-asan
