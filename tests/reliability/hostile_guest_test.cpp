@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -178,6 +179,23 @@ TEST_F(HostileGuest, FloodOfRepliesKeepsMemoryBounded) {
         (void)result;
     }
     expectRecoveryWithGoodAgent();
+}
+
+// Runs in a child process (death-test machinery) so that a stack overflow in the JSON parser
+// fails this test instead of killing the whole suite.
+TEST_F(HostileGuest, DeeplyNestedReplyIsRefusedWithoutCrashing) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(
+        {
+            FakePeer hostile(socket_, [](PeerConnection& connection) {
+                if (!connection.read(5s)) return;
+                std::string body(200000, '[');
+                if (connection.write(agent::encodeFrame(body))) connection.holdOpen();
+            });
+            auto result = execute(5s);
+            std::exit(!result.has_value() && result.error().kind == agent::kProtocol ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace
