@@ -1,5 +1,6 @@
 // Asynchronous QMP client over a UNIX socket (Boost.Asio, C++20 coroutines). Single-threaded:
 // one reader coroutine, one writer queue, replies routed by id, nothing ever blocks the executor.
+// The reader keeps the client alive while the socket is open: owners call close() when done.
 #pragma once
 
 #include "monitor/error.hpp"
@@ -149,6 +150,7 @@ class QmpClient : public std::enable_shared_from_this<QmpClient> {
     bool trySend(Outbound& line, int& error);
     void dispatch(QmpRecord& record);
     void deliverEvent(const QmpEvent& event);
+    bool matches(EventWatch::State& watch, const QmpEvent& event);
     void shutdown(const Error& error, bool notify);
     void unsubscribe(std::uint64_t id);
     void log(std::string_view note);

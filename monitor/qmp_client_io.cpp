@@ -143,6 +143,16 @@ void QmpClient::dispatch(QmpRecord& record) {
     }
 }
 
+bool QmpClient::matches(EventWatch::State& watch, const QmpEvent& event) {
+    // A throwing predicate must not kill the reader: it counts as "no match".
+    try {
+        return watch.pred(event);
+    } catch (const std::exception& e) {
+        log("event predicate for " + event.name + " threw: " + e.what());
+        return false;
+    }
+}
+
 void QmpClient::deliverEvent(const QmpEvent& event) {
     // Handlers may subscribe or unsubscribe while we iterate: walk a snapshot of the ids.
     std::vector<std::uint64_t> ids;
@@ -164,7 +174,7 @@ void QmpClient::deliverEvent(const QmpEvent& event) {
             it = watches_.erase(it);
             continue;
         }
-        if (!watch->result && watch->pred(event)) {
+        if (!watch->result && matches(*watch, event)) {
             watch->result = copyEvent(event);
             watch->timer.cancel();
         }

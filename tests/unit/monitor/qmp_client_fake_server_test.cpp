@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <optional>
+#include <stdexcept>
 
 namespace corral::monitor {
 namespace {
@@ -191,6 +192,38 @@ TEST_F(QmpClientFakeTest, SubscriptionStopsWhenHandleIsDestroyed) {
     test::runFor(io, 50ms);
     EXPECT_EQ(seen, 1);
     client->close();
+}
+
+TEST_F(QmpClientFakeTest, ThrowingPredicateDoesNotStopTheReader) {
+    auto client = connectTo([](auto&, auto& id, auto&) {
+        return Action{FakeQmpServer::reply(id) + R"({"event": "STOP"})" + "\r\n"};
+    });
+    auto bad = client->watchEvent([](const QmpEvent&) -> bool { throw std::runtime_error("x"); });
+    auto good = client->watchEvent([](const QmpEvent& e) { return e.name == "STOP"; });
+    ASSERT_TRUE(runAwait(io, client->execute("stop")));
+    EXPECT_TRUE(runAwait(io, good.wait(5s)));
+    EXPECT_TRUE(runAwait(io, client->execute("stop")));
+    client->close();
+}
+
+TEST_F(QmpClientFakeTest, LeavesNoFdOrReferenceBehind) {
+    server.emplace(socket, [](const std::string& command, auto& id, auto&) {
+        return command == "never" ? Action{} : Action{FakeQmpServer::reply(id)};
+    });
+    boost::asio::steady_timer reactorUp(io);  // the io_context's own fds exist from here on
+    const int before = test::openFdCount();
+    std::weak_ptr<QmpClient> weak;
+    {
+        auto client = QmpClient::create(io.get_executor());
+        weak = client;
+        ASSERT_TRUE(runAwait(io, client->connect(socket.string(), 2s)));
+        EXPECT_TRUE(runAwait(io, client->execute("query-status")));
+        EXPECT_FALSE(runAwait(io, client->execute("never", Json(), 20ms)));
+        client->close();
+    }
+    test::runFor(io, 50ms);
+    EXPECT_TRUE(weak.expired());
+    EXPECT_EQ(test::openFdCount(), before);
 }
 
 }  // namespace
