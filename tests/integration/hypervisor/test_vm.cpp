@@ -21,20 +21,11 @@ boost::asio::awaitable<std::unique_ptr<TestVm>> startTestVm(boost::asio::any_io_
                                                             std::filesystem::path runtimeRoot) {
     auto vm = std::make_unique<TestVm>();
     vm->spec = std::move(spec);
-    vm->plan = hypervisor::planSlots(vm->spec);
-    vm->paths = hypervisor::RuntimePaths::forInstance(runtimeRoot, vm->spec.name);
-    hypervisor::createRuntimeDir(vm->paths);
-    vm->argv = hypervisor::buildQemuArgv(vm->spec, vm->plan, vm->paths);
-    std::vector<hypervisor::TapDevice> taps;
-    std::vector<int> fds;
-    for (const auto& nic : vm->spec.nics) {
-        if (nic.mode == hypervisor::NicMode::User) continue;
-        auto tap = hypervisor::openTap("", nic.bridge);
-        if (!tap) throw std::runtime_error(tap.error().message);
-        fds.push_back(tap->fd());
-        taps.push_back(std::move(*tap));
-    }
-    vm->process = hypervisor::QemuProcess::spawn(executor, vm->argv, vm->paths.logFile, fds);
+    auto launched = hypervisor::launchInstance(executor, vm->spec, runtimeRoot);
+    vm->plan = std::move(launched.plan);
+    vm->paths = std::move(launched.paths);
+    vm->argv = std::move(launched.state.argv);
+    vm->process = std::move(launched.process);
     vm->qmp = monitor::QmpClient::create(executor);
     auto connected = co_await vm->qmp->connect(vm->paths.qmpSocket.string(), 20s);
     if (!connected) throw std::runtime_error(connected.error().message);

@@ -1,5 +1,5 @@
-// A qemu started the way corrald starts one (runtime dir, slot plan, argv, QemuProcess, QMP),
-// for integration and guest tests. The destructor kills and reaps qemu if the test did not.
+// A qemu started the way corrald starts one (launchInstance + QMP), for integration and guest
+// tests. The destructor kills and reaps qemu if the test did not.
 #pragma once
 
 #include <filesystem>
@@ -8,11 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "hypervisor/qemu_argv.hpp"
-#include "hypervisor/qemu_process.hpp"
-#include "hypervisor/runtime_dir.hpp"
+#include "hypervisor/launch.hpp"
 #include "hypervisor/slot_allocator.hpp"
-#include "hypervisor/tap.hpp"
 #include "monitor/qmp_client.hpp"
 
 namespace corral::test {
@@ -30,8 +27,8 @@ struct TestVm {
     ~TestVm();
 };
 
-// Starts `spec` paused (-S) under `runtimeRoot` and connects QMP; throws on any failure.
-// tap/bridge NICs get fresh taps (in the caller's network namespace, bridges there too).
+// Starts `spec` paused (-S) under `runtimeRoot` with launchInstance and connects QMP; throws
+// on any failure. tap/bridge NICs get taps in the caller's network namespace.
 boost::asio::awaitable<std::unique_ptr<TestVm>> startTestVm(boost::asio::any_io_executor executor,
                                                             hypervisor::InstanceSpec spec,
                                                             std::filesystem::path runtimeRoot);
