@@ -23,14 +23,17 @@ bool isSafeCommandName(std::string_view name) {
            name.find("..") == std::string_view::npos && name.find('\0') == std::string_view::npos;
 }
 
-std::vector<std::string> listCommands(const fs::path& dir) {
+std::vector<std::string> listCommands(const std::vector<fs::path>& dirs) {
     std::vector<std::string> names;
-    std::error_code ec;
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-        auto name = it->path().filename().string();
-        if (isSafeCommandName(name) && isExecutableFile(it->path())) names.push_back(name);
+    for (const auto& dir : dirs) {
+        std::error_code ec;
+        for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+            auto name = it->path().filename().string();
+            if (isSafeCommandName(name) && isExecutableFile(it->path())) names.push_back(name);
+        }
     }
     std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
     return names;
 }
 

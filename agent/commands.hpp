@@ -20,9 +20,9 @@ inline constexpr std::size_t kStderrTail = 2048;
 // A plain file name: not empty, no '/', no "..", no NUL, not ".".
 bool isSafeCommandName(std::string_view name);
 
-// Executable regular files (or links to them) directly inside `dir`, sorted; empty if the
-// directory is missing.
-std::vector<std::string> listCommands(const std::filesystem::path& dir);
+// Names of the executable regular files (or links to them) directly inside any of `dirs`,
+// sorted, without duplicates; a missing directory contributes nothing.
+std::vector<std::string> listCommands(const std::vector<std::filesystem::path>& dirs);
 
 // The first `dir/name` that is an executable file, in the order given.
 std::optional<std::filesystem::path> findCommand(std::string_view name,

@@ -123,7 +123,7 @@ awaitable<Reply> HostResponder::answer(Call call) {
         if (!call.args.empty() || !call.kw.empty()) {
             co_return Reply::fail("list_commands() takes no arguments");
         }
-        co_return Reply::ok(listCommands(commandsDir_));
+        co_return Reply::ok(listCommands({commandsDir_}));
     }
     if (call.method != "execute") co_return Reply::fail("unknown method '" + call.method + "'");
     if (call.args.empty()) co_return Reply::fail("execute() needs a command name");

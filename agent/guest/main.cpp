@@ -44,7 +44,7 @@ Dispatcher makeDispatcher(const RunLimits& limits) {
         if (!call.args.empty() || !call.kw.empty()) {
             return Reply::fail("list_commands() takes no arguments");
         }
-        return Reply::ok(listCommands(kUserCommandsDir));
+        return Reply::ok(listCommands({kUserCommandsDir, kBuiltinCommandsDir}));
     });
     dispatcher.add("execute", [limits](const Call& call) {
         if (call.args.empty()) return Reply::fail("execute() needs a command name");
@@ -53,12 +53,15 @@ Dispatcher makeDispatcher(const RunLimits& limits) {
                 return Reply::fail("execute() got an unexpected keyword '" + key + "'");
         }
         auto input = call.kw.contains("input") ? call.kw.at("input") : std::nullopt;
-        // The host is trusted with its guest: a name not in the command directories runs as given.
+        // Like the original: only commands from the two directories run, found by basename.
         auto name = std::filesystem::path(call.args[0]).filename().string();
         auto found = findCommand(name, {kUserCommandsDir, kBuiltinCommandsDir});
-        auto program = found ? found->string() : call.args[0];
-        log(1, "execute " + call.args[0] + " (" + program + ")");
-        auto result = runCommand(program, call.args, input, limits);
+        if (!found) {
+            return Reply::fail("unknown command '" + name + "' (not in " + kUserCommandsDir +
+                               " or " + kBuiltinCommandsDir + ")");
+        }
+        log(1, "execute " + call.args[0] + " (" + found->string() + ")");
+        auto result = runCommand(found->string(), call.args, input, limits);
         if (!result.ok) return Reply::fail(result.error);
         return Reply::ok(sanitizeUtf8(result.output));
     });

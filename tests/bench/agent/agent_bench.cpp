@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
     auto duration = quick ? std::chrono::milliseconds(2000) : std::chrono::milliseconds(10000);
     try {
         corral::test::GuestVm vm("pc");
+        // The agent runs only commands from its directories, like the original.
+        auto linked = vm.console().run("ln -s /bin/true /usr/lib/negotiator/commands/true", 20s);
+        if (!linked || linked->status != 0) throw std::runtime_error("cannot install 'true'");
         asio::io_context io;
         auto channel = corral::agent::HostChannel::create(io.get_executor(), vm.hostToGuest());
         auto connected = corral::test::runOn(io, channel->connect(10s));

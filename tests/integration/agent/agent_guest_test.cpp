@@ -81,21 +81,26 @@ TEST_F(AgentGuest, HostCallsGuestCommands) {
     EXPECT_EQ(failed.error().kind, agent::kRemote);
     EXPECT_EQ(failed.error().message, "command 'fail' failed with exit code 3: bad thing");
 
-    // Not in the command directories: runs as given, like the original agent.
-    auto echoed = execute({"echo", "plain"});
-    ASSERT_TRUE(echoed) << echoed.error().message;
-    EXPECT_EQ(*echoed, "plain\n");
+    // Found by basename in the command directories only, like the original agent.
+    auto byPath = execute({"/elsewhere/lines"});
+    ASSERT_TRUE(byPath) << byPath.error().message;
+    EXPECT_EQ(*byPath, "line 1\nline 2\nline 3\n");
+    auto outside = execute({"echo", "plain"});
+    ASSERT_FALSE(outside);
+    EXPECT_NE(outside.error().message.find("unknown command 'echo'"), std::string::npos)
+        << outside.error().message;
 }
 
 TEST_F(AgentGuest, TimeoutsLeaveTheChannelUsable) {
     installGuestCommand(*vm_, "slow", "sleep 30\\n");
+    installGuestCommand(*vm_, "say", "echo \"$@\"\\n");
     // The host gives up first; the guest's late reply must not be taken for the next call's.
     auto early = execute({"slow"}, std::nullopt, 1s);
     ASSERT_FALSE(early);
     EXPECT_EQ(early.error().kind, agent::kTimeout);
     auto names = listCommands(40s);
     ASSERT_TRUE(names) << names.error().message;
-    EXPECT_EQ(*names, Strings{"slow"});
+    EXPECT_EQ(*names, (Strings{"say", "slow"}));
 
     // The guest agent's own limit (10 s by default) kills the command and says so.
     auto limited = execute({"slow"}, std::nullopt, 40s);
@@ -103,7 +108,7 @@ TEST_F(AgentGuest, TimeoutsLeaveTheChannelUsable) {
     EXPECT_EQ(limited.error().kind, agent::kRemote);
     EXPECT_NE(limited.error().message.find("timed out"), std::string::npos)
         << limited.error().message;
-    auto after = execute({"echo", "still here"});
+    auto after = execute({"say", "still here"});
     ASSERT_TRUE(after) << after.error().message;
     EXPECT_EQ(*after, "still here\n");
 }
@@ -117,19 +122,20 @@ TEST_F(AgentGuest, GuestCallsHostCommands) {
     };
     script("hostcmd", "echo \"guest=$NEGOTIATOR_GUEST args=$*\"\n");
     script("hostfail", "echo 'host says no' >&2\nexit 4\n");
+    installGuestCommand(*vm_, "to-host", "exec negotiator-guest \"$@\"\\n");
     auto responder =
         HostResponder::create(io_.get_executor(), vm_->guestToHost(), "testvm", commands);
     responder->start();
 
-    auto listed = execute({"negotiator-guest", "-l"});
+    auto listed = execute({"to-host", "-l"});
     ASSERT_TRUE(listed) << listed.error().message;
     EXPECT_EQ(*listed, "hostcmd\nhostfail\n");
 
-    auto ran = execute({"negotiator-guest", "-e", "hostcmd a 'b c'"});
+    auto ran = execute({"to-host", "-e", "hostcmd a 'b c'"});
     ASSERT_TRUE(ran) << ran.error().message;
     EXPECT_EQ(*ran, "guest=testvm args=a b c\n");
 
-    auto failed = execute({"negotiator-guest", "--execute=hostfail"});
+    auto failed = execute({"to-host", "--execute=hostfail"});
     ASSERT_FALSE(failed);
     EXPECT_NE(
         failed.error().message.find("command 'hostfail' failed with exit code 4: host says no"),
@@ -137,7 +143,7 @@ TEST_F(AgentGuest, GuestCallsHostCommands) {
         << failed.error().message;
 
     for (std::string bad : {"../hostcmd", "/bin/true", "missing"}) {
-        auto refused = execute({"negotiator-guest", "-e", bad});
+        auto refused = execute({"to-host", "-e", bad});
         ASSERT_FALSE(refused) << bad;
         EXPECT_TRUE(refused.error().message.find("refused") != std::string::npos ||
                     refused.error().message.find("unknown command") != std::string::npos)
@@ -195,7 +201,8 @@ TEST_F(AgentGuest, SurvivesMalformedInputReconnectsAndAgentRestart) {
     auto restart = vm_->console().run(
         "kill " + pid + " && (negotiator-guest --daemon >/tmp/ng2.log 2>&1 &)", 20s);
     ASSERT_TRUE(restart && restart->status == 0) << vm_->console().transcript();
-    auto echoed = execute({"echo", "after restart"});
+    installGuestCommand(*vm_, "say", "echo \"$@\"\\n");
+    auto echoed = execute({"say", "after restart"});
     ASSERT_TRUE(echoed) << echoed.error().message;
     EXPECT_EQ(*echoed, "after restart\n");
 }

@@ -42,8 +42,17 @@ TEST_F(CommandDir, ListsExecutablesSorted) {
     script("alpha", "true");
     script("not-executable", "true", 0644);
     fs::create_directory(dir_ / "subdir");
-    EXPECT_EQ(listCommands(dir_), (std::vector<std::string>{"alpha", "zeta"}));
-    EXPECT_TRUE(listCommands(dir_ / "missing").empty());
+    EXPECT_EQ(listCommands({dir_}), (std::vector<std::string>{"alpha", "zeta"}));
+    EXPECT_TRUE(listCommands({dir_ / "missing"}).empty());
+}
+
+TEST_F(CommandDir, ListsTheUnionOfDirectories) {
+    fs::create_directory(dir_ / "builtin");
+    script("both", "true");
+    script("builtin/both", "true");
+    script("builtin/extra", "true");
+    EXPECT_EQ(listCommands({dir_, dir_ / "builtin", dir_ / "missing"}),
+              (std::vector<std::string>{"both", "extra"}));
 }
 
 TEST_F(CommandDir, FindsInOrderAndRefusesUnsafeNames) {
