@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 
 namespace corral::test {
 namespace {
@@ -179,6 +180,21 @@ TEST_F(HostileGuest, FloodOfRepliesKeepsMemoryBounded) {
         (void)result;
     }
     expectRecoveryWithGoodAgent();
+}
+
+TEST_F(HostileGuest, LateReplyIsNeverTakenForTheNextCall) {
+    FakePeer slow(socket_, [](PeerConnection& connection) {
+        if (!connection.read(5s)) return;
+        // A slow guest: it answers only after the caller gave up (the next call's bytes wait in
+        // the socket meanwhile), then behaves.
+        std::this_thread::sleep_for(1500ms);
+        auto late = agent::encodeFrame(agent::encodeReply(agent::Reply::ok("late")));
+        if (connection.write(late)) serveGoodAgent(connection);
+    });
+    expectFailure(execute(1s), agent::kTimeout, 1s);
+    auto next = execute(5s);
+    ASSERT_TRUE(next.has_value()) << next.error().message;
+    EXPECT_EQ(*next, "good:uptime");
 }
 
 // Runs in a child process (death-test machinery) so that a stack overflow in the JSON parser
