@@ -21,8 +21,6 @@
 
 #include "agent/commands.hpp"
 
-extern char** environ;
-
 namespace corral::agent {
 
 namespace asio = boost::asio;
@@ -98,11 +96,8 @@ awaitable<CommandOutcome> runCommand(asio::any_io_executor executor, CommandSpec
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
 
-    std::vector<std::string> env;
-    for (char** e = environ; *e; ++e) env.emplace_back(*e);
-    env.insert(env.end(), spec.extraEnv.begin(), spec.extraEnv.end());
     std::vector<char*> cenv, cargv;
-    for (auto& e : env) cenv.push_back(e.data());
+    for (auto& e : spec.env) cenv.push_back(e.data());
     cenv.push_back(nullptr);
     for (auto& a : spec.argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);

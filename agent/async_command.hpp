@@ -21,10 +21,10 @@ struct CommandOutcome {
 };
 
 struct CommandSpec {
-    std::string program;                // absolute path; never looked up in PATH
-    std::vector<std::string> argv;      // argv[0] is what messages call the command
-    std::optional<std::string> input;   // fed to stdin, then stdin is closed
-    std::vector<std::string> extraEnv;  // "NAME=value" added to our environment
+    std::string program;               // absolute path; never looked up in PATH
+    std::vector<std::string> argv;     // argv[0] is what messages call the command
+    std::optional<std::string> input;  // fed to stdin, then stdin is closed
+    std::vector<std::string> env;      // the command's whole environment ("NAME=value")
     std::chrono::milliseconds timeout{std::chrono::seconds(10)};
     std::size_t maxOutput = 4 * 1024 * 1024;
 };

@@ -18,6 +18,8 @@ namespace corral::agent {
 namespace asio = boost::asio;
 using asio::awaitable;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::string_view kCommandPath =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 std::shared_ptr<HostResponder> HostResponder::create(asio::any_io_executor executor,
                                                      std::string socketPath,
@@ -141,9 +143,11 @@ awaitable<Reply> HostResponder::answer(Call call) {
         co_return Reply::fail("unknown command '" + name + "' (not in " + commandsDir_.string() +
                               ")");
     }
-    CommandSpec spec{
-        program->string(),      call.args,        {}, {"NEGOTIATOR_GUEST=" + instanceName_},
-        limits_.commandTimeout, limits_.maxOutput};
+    // Nothing of corrald's own environment reaches a command the guest asked for.
+    std::vector<std::string> env = {"PATH=" + std::string(kCommandPath), "LANG=C.UTF-8",
+                                    "NEGOTIATOR_GUEST=" + instanceName_};
+    CommandSpec spec{program->string(),      call.args,        {}, std::move(env),
+                     limits_.commandTimeout, limits_.maxOutput};
     if (auto input = call.kw.find("input"); input != call.kw.end()) spec.input = input->second;
     auto outcome = co_await runCommand(executor_, std::move(spec));
     if (!outcome.ok) co_return Reply::fail(outcome.error);

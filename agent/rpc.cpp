@@ -33,7 +33,9 @@ void writeValue(AsciiWriter& w, const Value& value) {
 
 // Parses a JSON object; invalid UTF-8 is rejected so that replies can echo strings safely.
 bool parseObject(std::string_view body, rapidjson::Document& doc, std::string& problem) {
-    doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.data(), body.size());
+    // Iterative: a peer's "[[[[..." must not recurse down our stack.
+    doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(body.data(),
+                                                                                      body.size());
     if (doc.HasParseError()) {
         problem = "message is not valid JSON (offset " + std::to_string(doc.GetErrorOffset()) + ")";
         return false;
