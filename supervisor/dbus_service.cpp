@@ -76,7 +76,8 @@ struct DbusService::Callbacks {
         int r = sd_bus_message_read(m, "s", &name);
         if (r < 0) return r;
         if (auto why = hypervisor::checkInstanceName(name))
-            return setError(error, {ErrorKind::InvalidArgument, *why});
+            return setError(error, {ErrorKind::InvalidArgument,
+                                    "Bad instance name '" + std::string(name) + "': " + *why});
         if (!self(userdata).registry_.find(name))
             return setError(
                 error, {ErrorKind::NoSuchInstance,
