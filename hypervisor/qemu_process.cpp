@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -89,7 +90,11 @@ QemuProcess QemuProcess::spawn(const boost::asio::any_io_executor& executor,
     for (const auto& arg : argv) cargv.push_back(const_cast<char*>(arg.c_str()));
     cargv.push_back(nullptr);
     pid_t pid = -1;
+    // posix_spawn has no umask attribute: the child inherits ours, so qemu's sockets
+    // (0777 & ~umask) and pidfile come out 0600. corrald is single-threaded: nobody else sees it.
+    mode_t previousUmask = ::umask(0177);
     int rc = ::posix_spawnp(&pid, cargv[0], &actions, &attr, cargv.data(), environ);
+    ::umask(previousUmask);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) fail(rc, "cannot start " + argv[0]);

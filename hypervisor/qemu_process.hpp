@@ -27,7 +27,8 @@ struct ExitStatus {
 class QemuProcess {
   public:
     // Starts argv (argv[0] looked up in PATH) in its own session with stdin /dev/null,
-    // stdout+stderr appended to `log`, passFds[k] as fd 3+k and no other fd inherited.
+    // stdout+stderr appended to `log`, passFds[k] as fd 3+k and no other fd inherited, umask 0177
+    // (qemu's sockets and pidfile are 0600).
     // Throws std::system_error if it cannot be started.
     static QemuProcess spawn(const boost::asio::any_io_executor& executor,
                              const std::vector<std::string>& argv, const std::filesystem::path& log,

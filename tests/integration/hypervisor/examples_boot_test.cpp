@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -56,11 +58,22 @@ struct Outcome {
     ExitStatus exit;
 };
 
+unsigned modeOf(const std::filesystem::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return 0;
+    return st.st_mode & 07777;
+}
+
 awaitable<Outcome> startQueryQuit(any_io_executor ex, InstanceSpec spec,
                                   std::filesystem::path root) {
     auto vm = co_await test::startTestVm(ex, std::move(spec), root);
     Outcome outcome;
     outcome.pci = co_await test::queryPci(*vm);
+    EXPECT_EQ(modeOf(vm->paths.dir), 0750u);
+    for (const auto& file : {vm->paths.qmpSocket, vm->paths.serialSocket, vm->paths.pidFile,
+                             vm->paths.stateFile, vm->paths.logFile}) {
+        EXPECT_EQ(modeOf(file), 0600u) << file;
+    }
     outcome.exit = co_await test::quitTestVm(*vm);
     co_return outcome;
 }
