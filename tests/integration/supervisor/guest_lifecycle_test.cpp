@@ -1,0 +1,156 @@
+// Real guests (TCG) under corrald, driven only through busctl: every Instance method, the
+// PropertiesChanged stream, guest poweroff, crash + restart, and ACPI escalation.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include "tests/integration/supervisor/corrald_fixture.hpp"
+
+namespace corral::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string slurp(const std::filesystem::path& file) {
+    std::ifstream in(file);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+class GuestLifecycle : public CorraldFixture {
+  protected:
+    void startAndWaitForAgent(const std::string& name) {
+        auto start = call(name, "Start");
+        ASSERT_EQ(start.status, 0) << start.output << corraldLog();
+        ASSERT_EQ(property(name, "State"), "s \"running\"");
+        ASSERT_TRUE(waitProperty(name, "AgentConnected", "b true", 180s)) << corraldLog();
+    }
+    CommandResult exec(const std::string& name, const std::string& shell) {
+        return call(name, "GuestExecute", {"asst", "3", "sh", "-c", shell, "", "20000000"});
+    }
+    // Polls a guest shell command until its output contains `text`, bounded.
+    bool waitGuest(const std::string& name, const std::string& shell, const std::string& text) {
+        auto deadline = std::chrono::steady_clock::now() + 30s;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (exec(name, shell).output.find(text) != std::string::npos) return true;
+            std::this_thread::sleep_for(200ms);
+        }
+        return false;
+    }
+};
+
+TEST_F(GuestLifecycle, EveryMethodThroughBusctl) {
+    GuestOptions options;
+    options.machine = "q35";
+    options.extraCmdline = " acpi=off";
+    writeGuest("vm1", options);
+    startCorrald();
+    auto monitorLog = dir_ / "monitor.log";
+    auto monitor =
+        Process::spawn({"busctl", "--address", address_, "monitor", "org.corral1"}, monitorLog);
+    ASSERT_TRUE(waitProperty("vm1", "State", "s \"stopped\"", 10s));
+
+    startAndWaitForAgent("vm1");
+    EXPECT_NE(pid("vm1"), 0);
+    EXPECT_NE(property("vm1", "StartedAt"), "t 0");
+
+    auto uname = call("vm1", "GuestExecute", {"asst", "2", "uname", "-s", "", "0"});
+    EXPECT_EQ(uname.output, "s \"Linux\\n\"\n");
+    auto commands = call("vm1", "GuestListCommands");
+    EXPECT_EQ(commands.status, 0) << commands.output;
+    auto qmp = call("vm1", "Monitor", {"s", R"({"execute":"query-status"})"});
+    EXPECT_NE(qmp.output.find("\\\"running\\\":true"), std::string::npos) << qmp.output;
+    auto badQmp = call("vm1", "Monitor", {"s", "not json"});
+    EXPECT_NE(badQmp.status, 0);
+
+    EXPECT_EQ(call("vm1", "Pause").status, 0);
+    EXPECT_EQ(property("vm1", "State"), "s \"paused\"");
+    EXPECT_EQ(call("vm1", "Resume").status, 0);
+    EXPECT_EQ(property("vm1", "State"), "s \"running\"");
+    EXPECT_EQ(call("vm1", "Reset").status, 0);
+    ASSERT_TRUE(waitProperty("vm1", "State", "s \"running\"", 5s));
+
+    auto image = dir_ / "data0.img";
+    std::ofstream(image).close();
+    std::filesystem::resize_file(image, 64 << 20);
+    auto attach = call("vm1", "AttachDisk",
+                       {"ssa{sv}", "data0", image.string(), "1", "readonly", "b", "true"});
+    ASSERT_EQ(attach.status, 0) << attach.output << corraldLog();
+    EXPECT_NE(property("vm1", "Devices").find("\"data0\" \"disk\""), std::string::npos);
+    // The reset above reboots the guest: wait for its agent before asking it about the disk.
+    EXPECT_TRUE(waitGuest("vm1", "cat /sys/block/vd*/size", "131072")) << corraldLog();
+    EXPECT_EQ(call("vm1", "Detach", {"s", "data0"}).status, 0);
+    EXPECT_EQ(property("vm1", "Devices").find("data0"), std::string::npos);
+    auto nic = call("vm1", "AttachNic", {"sa{sv}", "net1", "1", "mode", "s", "user"});
+    EXPECT_EQ(nic.status, 0) << nic.output;
+    EXPECT_EQ(call("vm1", "Detach", {"s", "net1"}).status, 0);
+
+    // A second lifecycle request while one runs is refused with a sentence.
+    auto slow =
+        Process::spawn({"busctl", "--address", address_, "--timeout=60", "call", "org.corral1",
+                        path("vm1"), "org.corral1.Instance", "Shutdown", "t", "2000000"});
+    ASSERT_TRUE(waitProperty("vm1", "State", "s \"shutting-down\"", 10s));
+    auto busy = call("vm1", "Reboot");
+    EXPECT_NE(busy.status, 0);
+    EXPECT_NE(busy.output.find("vm1 is shutting down"), std::string::npos) << busy.output;
+
+    // acpi=off: the powerdown is ignored, so the 2 s timeout escalates to quit.
+    auto status = slow.wait(20s);
+    ASSERT_TRUE(status);
+    EXPECT_EQ(property("vm1", "State"), "s \"stopped\"");
+    EXPECT_EQ(property("vm1", "LastExit"),
+              "s \"host-shutdown: guest ignored ACPI powerdown, quit\"");
+    EXPECT_EQ(pid("vm1"), 0);
+
+    ASSERT_EQ(call("vm1", "Start").status, 0);
+    EXPECT_EQ(call("vm1", "Kill").status, 0);
+    EXPECT_EQ(property("vm1", "State"), "s \"stopped\"");
+    EXPECT_EQ(property("vm1", "LastExit"), "s \"killed\"");
+
+    ASSERT_EQ(call("vm1", "Start").status, 0);
+    auto before = pid("vm1");
+    auto reboot = call("vm1", "Reboot");
+    EXPECT_EQ(reboot.status, 0) << reboot.output;
+    EXPECT_EQ(property("vm1", "State"), "s \"running\"");
+    EXPECT_NE(pid("vm1"), before);
+    EXPECT_EQ(call("vm1", "Kill").status, 0);
+
+    auto signals = slurp(monitorLog);
+    EXPECT_NE(signals.find("Member=PropertiesChanged"), std::string::npos);
+    EXPECT_NE(signals.find("\"shutting-down\""), std::string::npos);
+    EXPECT_NE(signals.find("\"paused\""), std::string::npos);
+}
+
+TEST_F(GuestLifecycle, GuestPoweroffStopsWithGuestPoweroff) {
+    writeGuest("vm1");
+    startCorrald();
+    startAndWaitForAgent("vm1");
+    // The guest dies while answering: the call's own result does not matter.
+    call("vm1", "GuestExecute", {"asst", "2", "poweroff", "-f", "", "5000000"});
+    EXPECT_TRUE(waitProperty("vm1", "State", "s \"stopped\"", 30s)) << corraldLog();
+    EXPECT_EQ(property("vm1", "LastExit"), "s \"guest-poweroff\"");
+}
+
+TEST_F(GuestLifecycle, KillNineIsACrashAndRestarts) {
+    GuestOptions options;
+    options.onCrash = "restart";
+    writeGuest("vm1", options);
+    startCorrald();
+    ASSERT_EQ(call("vm1", "Start").status, 0);
+    auto first = pid("vm1");
+    ASSERT_GT(first, 0);
+    auto killedAt = std::chrono::steady_clock::now();
+    ::kill(first, SIGKILL);
+    ASSERT_TRUE(waitProperty("vm1", "State", "s \"crashed\"", 1s)) << corraldLog();
+    auto seen = std::chrono::steady_clock::now() - killedAt;
+    std::printf("[ figure ] crash seen after %lld ms\n",
+                static_cast<long long>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(seen).count()));
+    EXPECT_EQ(property("vm1", "LastExit"), "s \"crashed: killed by signal 9\"");
+    ASSERT_TRUE(waitProperty("vm1", "State", "s \"running\"", 30s)) << corraldLog();
+    EXPECT_NE(pid("vm1"), first);
+}
+
+}  // namespace
+}  // namespace corral::test
