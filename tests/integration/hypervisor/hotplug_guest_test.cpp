@@ -13,12 +13,19 @@ namespace corral::test {
 namespace {
 
 using namespace std::chrono_literals;
+using hypervisor::toString;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
 // Guest-side bounded poll: runs `check` every 0.2 s for up to 30 s inside the guest.
 std::string until(const std::string& check) {
     return "for i in $(seq 150); do " + check + " && break; sleep 0.2; done; " + check;
+}
+
+using Clock = std::chrono::steady_clock;
+
+long long msSince(Clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
 }
 
 class GuestHotplug : public HotplugFixture, public ::testing::WithParamInterface<MachineType> {
@@ -51,14 +58,17 @@ TEST_P(GuestHotplug, DiskAndBridgedNicAppearInGuestAndGoAway) {
     int fds = openFdCount();
     auto before = qemuDevices();
 
+    auto start = Clock::now();
     auto disk = attachDisk("data", image("data.img"));  // 8 MiB = 16384 sectors
     ASSERT_TRUE(disk) << disk.error().message;
+    auto diskQmp = msSince(start);
     auto blocks =
         console.run(until("grep -q 16384 /sys/block/vd*/size 2>/dev/null") +
                         " && for d in /sys/block/vd*; do echo ${d##*/} $(cat $d/size); done",
                     60s);
     ASSERT_TRUE(blocks) << console.transcript();
     EXPECT_THAT(blocks->text, HasSubstr("vda 16384"));
+    auto diskGuest = msSince(start);
 
     NicOptions nic;
     nic.mode = hypervisor::NicMode::Bridge;
@@ -76,10 +86,18 @@ TEST_P(GuestHotplug, DiskAndBridgedNicAppearInGuestAndGoAway) {
     EXPECT_THAT(netns.run({"busybox", "ping", "-c", "1", "-w", "20", "10.99.0.2"}),
                 HasSubstr("1 packets received"));
 
+    start = Clock::now();
     auto diskGone = detach("data");
     ASSERT_TRUE(diskGone) << diskGone.error().message;
+    auto diskDetach = msSince(start);
+    start = Clock::now();
     auto nicGone = detach("lan");
     ASSERT_TRUE(nicGone) << nicGone.error().message;
+    auto nicDetach = msSince(start);
+    std::printf(
+        "[ figures ] %s: disk attach %lld ms (QMP), %lld ms (seen by guest); "
+        "detach (DEVICE_DELETED) disk %lld ms, nic %lld ms\n",
+        toString(GetParam()), diskQmp, diskGuest, diskDetach, nicDetach);
     auto after = console.run(until("! ls /sys/block/vda /sys/class/net/eth0 >/dev/null 2>&1") +
                                  "; ls /sys/block /sys/class/net",
                              60s);
