@@ -152,6 +152,8 @@ class QmpClient : public std::enable_shared_from_this<QmpClient> {
     void deliverEvent(const QmpEvent& event);
     bool matches(EventWatch::State& watch, const QmpEvent& event);
     void shutdown(const Error& error, bool notify);
+    // Destroys parked callers without resuming them (their io_context is being destroyed).
+    void releaseWaiters();
     void unsubscribe(std::uint64_t id);
     void log(std::string_view note);
 

@@ -110,24 +110,52 @@ awaitable<void> QmpClient::writeLoop(std::shared_ptr<QmpClient> /*keepAlive*/) {
 }
 
 awaitable<void> QmpClient::readLoop(std::shared_ptr<QmpClient> /*keepAlive*/) {
+    // Runs only when this frame is destroyed unfinished, i.e. the io_context goes away under
+    // an open connection: parked callers can never be resumed then, and their frames hold
+    // references to this client, so they are released here instead of leaking in a cycle.
+    struct ReleaseOnDestroy {
+        QmpClient& client;
+        bool armed = true;
+        ~ReleaseOnDestroy() {
+            if (armed) client.releaseWaiters();
+        }
+    } guard{*this};
     std::vector<char> buffer(kReadChunk);
-    while (!closed_) {
-        auto [ec, n] =
-            co_await socket_.async_read_some(asio::buffer(buffer), as_tuple(use_awaitable));
-        if (closed_) co_return;
-        if (ec) {
-            std::string why = ec == asio::error::eof ? std::string("QEMU closed the connection")
-                                                     : "read failed: " + ec.message();
-            shutdown(makeError(kDisconnected, "QMP", why), true);
-            co_return;
+    try {
+        while (!closed_) {
+            auto [ec, n] =
+                co_await socket_.async_read_some(asio::buffer(buffer), as_tuple(use_awaitable));
+            if (closed_) break;
+            if (ec) {
+                std::string why = ec == asio::error::eof ? std::string("QEMU closed the connection")
+                                                         : "read failed: " + ec.message();
+                shutdown(makeError(kDisconnected, "QMP", why), true);
+                break;
+            }
+            auto records = session_.feed(std::string_view(buffer.data(), n));
+            if (!records) {
+                shutdown(makeError(kDisconnected, "QMP", records.error().message), true);
+                break;
+            }
+            for (auto& record : *records) dispatch(record);
         }
-        auto records = session_.feed(std::string_view(buffer.data(), n));
-        if (!records) {
-            shutdown(makeError(kDisconnected, "QMP", records.error().message), true);
-            co_return;
-        }
-        for (auto& record : *records) dispatch(record);
+    } catch (const std::exception& e) {
+        // Only our own bugs or a throwing disconnect handler get here: fail loudly, never hang.
+        log(std::string("reader failed: ") + e.what());
+        shutdown(makeError(kDisconnected, "QMP", std::string("internal error: ") + e.what()),
+                 false);
     }
+    guard.armed = false;
+}
+
+void QmpClient::releaseWaiters() {
+    closed_ = true;
+    connected_ = false;
+    auto calls = std::move(calls_);
+    calls_.clear();
+    writeQueue_.clear();
+    for (auto& [id, call] : calls) call->wakeup.reset();
+    if (auto greeting = std::move(greetingWait_)) greeting->wakeup.reset();
 }
 
 void QmpClient::dispatch(QmpRecord& record) {

@@ -226,5 +226,28 @@ TEST_F(QmpClientFakeTest, LeavesNoFdOrReferenceBehind) {
     EXPECT_EQ(test::openFdCount(), before);
 }
 
+TEST(QmpClientLifetime, DestroyingTheIoContextReleasesParkedCalls) {
+    test::TempDir dir;
+    FakeQmpServer server(dir / "qmp.sock", [](auto&, auto&, auto&) { return Action{}; });
+    std::weak_ptr<QmpClient> weak;
+    bool resumed = false;
+    {
+        boost::asio::io_context io;
+        auto client = QmpClient::create(io.get_executor());
+        weak = client;
+        ASSERT_TRUE(runAwait(io, client->connect((dir / "qmp.sock").string(), 2s)));
+        boost::asio::co_spawn(
+            io,
+            [](std::shared_ptr<QmpClient> c, bool* flag) -> awaitable<void> {
+                co_await c->execute("never", Json(), 30s);
+                *flag = true;
+            }(client, &resumed),
+            boost::asio::detached);
+        test::runFor(io, 50ms);
+    }
+    EXPECT_TRUE(weak.expired());
+    EXPECT_FALSE(resumed);
+}
+
 }  // namespace
 }  // namespace corral::monitor
