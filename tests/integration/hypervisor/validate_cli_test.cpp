@@ -1,0 +1,64 @@
+// corral-validate as a user runs it: file:line:col diagnostics on stderr, exit 1 on any error,
+// exit 0 when every file is valid.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "tests/support/process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace corral::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Run {
+    int exitCode = -1;
+    std::string output;
+};
+
+Run validate(const std::vector<std::string>& files) {
+    TempDir dir;
+    std::vector<std::string> argv = {CORRAL_VALIDATE_BIN};
+    argv.insert(argv.end(), files.begin(), files.end());
+    auto process = Process::spawn(argv, dir / "out");
+    auto status = process.wait(10s);
+    Run run;
+    if (status && WIFEXITED(*status)) run.exitCode = WEXITSTATUS(*status);
+    std::ifstream in(dir / "out");
+    std::stringstream text;
+    text << in.rdbuf();
+    run.output = text.str();
+    return run;
+}
+
+TEST(ValidateCli, PrintsEveryErrorAndExitsOne) {
+    TempDir dir;
+    auto good = dir / "good.toml";
+    auto bad = dir / "bad.toml";
+    std::ofstream(good) << "[boot]\nkernel = \"" << guestKernel().string() << "\"\n";
+    std::ofstream(bad) << "[machine]\ncpus = 0\nmemroy = \"1G\"\n[[disk]]\npath = \"/nope\"\n";
+
+    auto ok = validate({good});
+    EXPECT_EQ(ok.exitCode, 0) << ok.output;
+    EXPECT_EQ(ok.output, "");
+
+    auto failed = validate({good, bad});
+    EXPECT_EQ(failed.exitCode, 1);
+    EXPECT_EQ(failed.output,
+              bad.string() + ":2:8: error: cpus: expected an integer from 1 to 255, got 0\n" +
+                  bad.string() + ":3:1: error: unknown key \"memroy\" in [machine]; did you mean " +
+                  "\"memory\"?\n" + bad.string() + ":5:8: error: path: \"/nope\" does not exist\n");
+}
+
+TEST(ValidateCli, UsageErrorWithoutFiles) {
+    auto run = validate({});
+    EXPECT_EQ(run.exitCode, 2);
+    EXPECT_THAT(run.output, ::testing::HasSubstr("usage: corral-validate FILE..."));
+}
+
+}  // namespace
+}  // namespace corral::test
