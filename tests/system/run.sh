@@ -4,10 +4,11 @@
 #
 #   run.sh SRCDIR GUEST_IMAGE_DIR PACKAGES_DIR
 #
-# Builds the .debs (incrementally) into PACKAGES_DIR (or takes $CORRAL_SYSTEM_DEB), boots the container, and runs the steps
-# of the scenario in order. Each step prints "STEP <name>: ok (<ms>)" or "STEP <name>: FAILED"
-# with the evidence; the first failure ends the run. The container is powered off and its
-# cgroups, overlay and run directory removed on every path (trap).
+# Builds the .debs (incrementally) into PACKAGES_DIR (or takes $CORRAL_SYSTEM_DEB), boots the
+# container and runs the scenario's steps in order. Each prints "STEP <name>: ok (<ms>)",
+# "FAILED: <evidence>" or "SKIPPED (needs <step>)"; a failed step skips only the steps that
+# need it. The container is powered off and its cgroups, overlay and run directory removed on
+# every path (trap, plus a watchdog that ends the run before ctest's TIMEOUT would kill it).
 set -euo pipefail
 
 src=$(cd "$1" && pwd)
@@ -23,25 +24,25 @@ for f in vmlinuz initrd.img; do
 done
 
 VM=t1
-step_name=""
-step_t0=0
-
-step() {
-    step_name=$1
-    step_t0=$(date +%s%N)
-    echo "--- $step_name"
-}
-ok() { echo "STEP $step_name: ok ($((($(date +%s%N) - step_t0) / 1000000)) ms)"; }
-fail() {
-    echo "STEP $step_name: FAILED: $*"
-    exit 1
-}
+PASSED=" "
+FAILED=""
 
 # In-container helpers (real system bus, real PID 1).
 c() { rig_exec "$@"; }
 instancePath() { echo "/org/corral1/instance/$VM"; }
-prop() { c busctl get-property org.corral1 "$(instancePath)" org.corral1.Instance "$1" 2>/dev/null | cut -d' ' -f2- | tr -d '"'; }
-unitState() { c systemctl is-active "corral@$VM.service" 2>/dev/null || true; }
+prop() {
+    c busctl get-property org.corral1 "$(instancePath)" org.corral1.Instance "$1" 2>/dev/null |
+        cut -d' ' -f2- | tr -d '"'
+}
+unitState() { c systemctl is-active "$1" 2>/dev/null || true; }
+stateIs() { [ "$(prop State)" = "$1" ]; }
+unitIs() { [ "$(unitState "corral@$VM.service")" = "$1" ]; }
+daemonIs() { [ "$(unitState corrald.service)" = "$1" ]; }
+pidGone() { ! c test -d "/proc/$1"; }
+fail() {
+    echo "FAILED: $*"
+    exit 1
+}
 
 # wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND every 100 ms until it succeeds.
 wait_for() {
@@ -53,79 +54,81 @@ wait_for() {
         sleep 0.1
     done
 }
-stateIs() { [ "$(prop State)" = "$1" ]; }
-unitIs() { [ "$(unitState)" = "$1" ]; }
-pidGone() { ! c test -d "/proc/$1"; }
+
+# run_step NAME [NEEDED_STEP...]: run function step_NAME in a subshell (so `fail` ends only
+# that step) unless a needed step did not pass.
+run_step() {
+    local name=$1 need t0 rc=0
+    shift
+    for need in "$@"; do
+        case "$PASSED" in *" $need "*) ;; *)
+            echo "STEP $name: SKIPPED (needs $need)"
+            FAILED="$FAILED $name"
+            return 0
+            ;;
+        esac
+    done
+    echo "--- $name"
+    t0=$(date +%s%N)
+    (set -e && "step_${name//-/_}") || rc=$?
+    if [ $rc -eq 0 ]; then
+        echo "STEP $name: ok ($((($(date +%s%N) - t0) / 1000000)) ms)"
+        PASSED="$PASSED$name "
+    else
+        echo "STEP $name: FAILED"
+        FAILED="$FAILED $name"
+        dumpEvidence
+    fi
+}
 
 dumpEvidence() {
-    [ -n "${RIG_RUN:-}" ] && [ -s "${RIG_RUN}/leader" ] || return 0
+    [ -n "${RIG_RUN:-}" ] && [ -s "$RIG_RUN/leader" ] || return 0
     echo "--- evidence"
-    c systemctl status --no-pager corrald.service "corral@$VM.service" 2>&1 | tail -n 40 || true
-    c journalctl --no-pager -n 60 -u corrald.service -u "corral@$VM.service" 2>&1 || true
-    c sh -c "tail -n 20 /run/corral/$VM/qemu.log" 2>&1 || true
+    c systemctl status --no-pager -n 0 corrald.service "corral@$VM.service" 2>&1 || true
+    c journalctl --no-pager -n 30 -u corrald.service -u "corral@$VM.service" 2>&1 || true
+    c sh -c "tail -n 10 /run/corral/$VM/qemu.log" 2>&1 || true
 }
 
-cleanup() {
-    local rc=$?
-    [ $rc -eq 0 ] || dumpEvidence
-    rig_cleanup
-    pkill -P "$watchdog" 2>/dev/null || true
-    kill "$watchdog" 2>/dev/null || true
-    exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-# ctest kills on its TIMEOUT without letting traps run: end (and clean up) before that.
-(
-    sleep "${SYSTEM_TEST_DEADLINE:-840}"
-    echo "system test: over ${SYSTEM_TEST_DEADLINE:-840}s, stopping"
-    kill -TERM $$
-) &
-watchdog=$!
-rig_reap_stale
-
-step build-deb
-if [ -n "${CORRAL_SYSTEM_DEB:-}" ]; then
-    deb=$CORRAL_SYSTEM_DEB # a prebuilt package, for iterating on the scenario
-else
+step_build_deb() {
+    if [ -n "${CORRAL_SYSTEM_DEB:-}" ]; then
+        cp "$CORRAL_SYSTEM_DEB" "$pkgdir/system-test.deb" # prebuilt, to iterate on the steps
+        return 0
+    fi
+    local debs
     debs=$(JOBS=${JOBS:-2} "$src/packaging/debian/build-deb.sh" "$src" "$pkgdir") ||
         fail "dpkg-buildpackage"
-    deb=$(echo "$debs" | grep '/corral_[^/]*\.deb$')
-fi
-ok
-
-step boot-container
-rig_init "sys$$"
-cp "$deb" "$RIG_RUN/share/"
-rig_boot --bind-ro="$guest":/opt/guest || fail "container boot"
-ok
-
-step install-deb
-c dpkg -i "/opt/rig/$(basename "$deb")" >"$RIG_RUN/dpkg.log" 2>&1 || {
-    cat "$RIG_RUN/dpkg.log"
-    fail "dpkg -i"
+    cp "$(echo "$debs" | grep '/corral_[^/]*\.deb$')" "$pkgdir/system-test.deb"
 }
-c getent group corral >/dev/null || fail "group corral not created by sysusers.d"
-for f in /usr/sbin/corrald /usr/bin/corralctl; do
-    c test -x "$f" || fail "$f not in the package"
-done
-ok
 
-step systemd-analyze-verify
-out=$(c systemd-analyze verify corrald.service "corral@$VM.service" 2>&1) || fail "$out"
-[ -z "$out" ] || fail "warnings: $out"
-ok
+step_boot_container() {
+    cp "$pkgdir/system-test.deb" "$RIG_RUN/share/corral.deb"
+    rig_boot --bind-ro="$guest":/opt/guest || fail "container boot"
+}
 
-step start-corrald
-c systemctl start corrald.service || fail "systemctl start corrald"
-unitIsDaemon() { [ "$(c systemctl is-active corrald.service)" = active ]; }
-wait_for 10 "corrald active" unitIsDaemon
-c busctl get-property org.corral1 /org/corral1 org.corral1.Manager Version >/dev/null ||
-    fail "org.corral1 not on the system bus"
-ok
+step_install_deb() {
+    c dpkg -i /opt/rig/corral.deb >"$RIG_RUN/dpkg.log" 2>&1 || fail "dpkg -i: $(cat "$RIG_RUN/dpkg.log")"
+    c getent group corral >/dev/null || fail "group corral not created (sysusers.d)"
+    local f
+    for f in /usr/sbin/corrald /usr/bin/corralctl /usr/share/dbus-1/system.d/org.corral1.conf; do
+        c test -e "$f" || fail "$f is not in the package"
+    done
+}
 
-step define-instance
-c sh -c "cat > /etc/corral/instances/$VM.toml" <<EOF
+step_systemd_analyze_verify() {
+    local out
+    out=$(c systemd-analyze verify corrald.service "corral@$VM.service" 2>&1) || fail "$out"
+    [ -z "$out" ] || fail "warnings: $out"
+}
+
+step_start_corrald() {
+    c systemctl start corrald.service || fail "systemctl start corrald"
+    daemonIs active || fail "corrald is $(unitState corrald.service) after start returned"
+    c busctl get-property org.corral1 /org/corral1 org.corral1.Manager Version >/dev/null ||
+        fail "org.corral1 is not on the system bus"
+}
+
+step_define_instance() {
+    c sh -c "cat > /etc/corral/instances/$VM.toml" <<EOF
 [machine]
 type = "q35"
 accel = "tcg"
@@ -148,99 +151,153 @@ on_crash = "stop"
 memory_max = "1G"
 cpu_weight = 50
 EOF
-c systemctl reload corrald.service || fail "systemctl reload corrald (Manager.Reload)"
-wait_for 10 "instance $VM published" stateIs stopped
-ok
-
-step start-vm-unit
-c systemctl start "corral@$VM.service" || fail "systemctl start corral@$VM"
-[ "$(unitState)" = active ] || fail "unit is $(unitState) right after start returned"
-[ "$(prop State)" = running ] || fail "State=$(prop State) right after start returned"
-pid=$(prop Pid)
-[ "${pid:-0}" -gt 0 ] && c test -d "/proc/$pid" || fail "Pid=$pid is not a live process"
-c grep -q qemu-system "/proc/$pid/cmdline" || fail "Pid $pid is not qemu"
-ok
-
-step vm-scope
-cg=$(c cat "/proc/$pid/cgroup")
-echo "$cg" | grep -q "machine.slice/corral-$VM.scope" || fail "qemu not in its scope: $cg"
-mm=$(c systemctl show -P MemoryMax "corral-$VM.scope")
-[ "$mm" = $((1024 * 1024 * 1024)) ] || fail "scope MemoryMax=$mm, want 1G"
-cw=$(c systemctl show -P CPUWeight "corral-$VM.scope")
-[ "$cw" = 50 ] || fail "scope CPUWeight=$cw, want 50"
-ok
-
-step journal
-logs=$(c journalctl --no-pager -o cat -u "corral@$VM.service")
-echo "$logs" | grep -qi running || fail "journalctl -u corral@$VM has no state line: $logs"
-ok
-
-step restart-corrald-keeps-vm
-c systemctl restart corrald.service || fail "systemctl restart corrald"
-wait_for 30 "instance reattached and running" stateIs running
-[ "$(prop Pid)" = "$pid" ] || fail "qemu pid changed: $pid -> $(prop Pid)"
-c test -d "/proc/$pid" || fail "qemu $pid died on daemon restart"
-[ "$(unitState)" = active ] || fail "corral@$VM is $(unitState) after daemon restart"
-ok
-
-step policy-denies-non-root
-denied=$(c runuser -u nobody -- busctl call org.corral1 "$(instancePath)" org.corral1.Instance Pause 2>&1) &&
-    fail "nobody could call Pause: $denied"
-echo "$denied" | grep -qi "access denied\|AccessDenied" || fail "unexpected error: $denied"
-c runuser -u nobody -- busctl get-property org.corral1 "$(instancePath)" org.corral1.Instance State \
-    >/dev/null || fail "nobody cannot read State"
-c runuser -u nobody -- busctl call org.corral1 /org/corral1 org.corral1.Manager ListInstances \
-    >/dev/null || fail "nobody cannot call ListInstances"
-[ "$(prop State)" = running ] || fail "State=$(prop State) after the denied call"
-ok
-
-step stop-vm-unit
-c systemctl stop "corral@$VM.service" || fail "systemctl stop corral@$VM"
-[ "$(unitState)" = inactive ] || fail "unit is $(unitState) after stop"
-wait_for 10 "qemu $pid gone" pidGone "$pid"
-[ "$(prop State)" = stopped ] || fail "State=$(prop State) after stop"
-ok
-
-step guest-poweroff
-c systemctl start "corral@$VM.service" || fail "systemctl start corral@$VM"
-pid=$(prop Pid)
-# The guest serves a root shell on its first serial port; keep asking until it powers off.
-poweroffSent() {
-    c sh -c "printf '\\npoweroff -f\\n' | socat -t1 - UNIX-CONNECT:/run/corral/$VM/serial.sock" \
-        >/dev/null 2>&1 || true
-    pidGone "$pid"
+    c systemctl reload corrald.service || fail "systemctl reload corrald (Manager.Reload)"
+    wait_for 10 "instance $VM published as stopped" stateIs stopped
 }
-wait_for 90 "guest poweroff" poweroffSent
-wait_for 10 "corral@$VM inactive" unitIs inactive
-echo "LastExit=$(prop LastExit)"
-ok
 
-step killed-qemu-fails-unit
-c systemctl start "corral@$VM.service" || fail "systemctl start corral@$VM"
-pid=$(prop Pid)
-c sh -c "kill -KILL $pid"
-wait_for 15 "corral@$VM failed" unitIs failed
-echo "LastExit=$(prop LastExit)"
-ok
-
-step enable-and-reboot
-c systemctl reset-failed "corral@$VM.service"
-c systemctl enable "corral@$VM.service" 2>/dev/null || fail "systemctl enable corral@$VM"
-rig_poweroff
-rig_boot --bind-ro="$guest":/opt/guest || fail "container reboot"
-wait_for 60 "corral@$VM active after boot" unitIs active
-wait_for 10 "State=running after boot" stateIs running
-ok
-
-step apt-remove-leaves-vm
-pid=$(prop Pid)
-c env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q corral >"$RIG_RUN/remove.log" 2>&1 || {
-    cat "$RIG_RUN/remove.log"
-    fail "apt-get remove corral"
+step_start_vm_unit() {
+    c systemctl start "corral@$VM.service" || fail "systemctl start corral@$VM"
+    unitIs active || fail "unit is $(unitState "corral@$VM.service") right after start returned"
+    stateIs running || fail "State=$(prop State) right after start returned"
+    local pid
+    pid=$(prop Pid)
+    [ "${pid:-0}" -gt 0 ] && c grep -q qemu-system "/proc/$pid/cmdline" ||
+        fail "Pid=$pid is not a live qemu"
 }
-c test -d "/proc/$pid" || fail "qemu $pid was killed by the package removal"
-[ "$(c systemctl is-active corrald.service || true)" != active ] || fail "corrald still active"
-c sh -c "kill -KILL $pid"
-ok
 
+step_vm_scope() {
+    local pid cg mm cw
+    pid=$(prop Pid)
+    cg=$(c cat "/proc/$pid/cgroup")
+    echo "$cg" | grep -q "machine.slice/corral-$VM.scope" || fail "qemu not in its scope: $cg"
+    mm=$(c systemctl show -P MemoryMax "corral-$VM.scope")
+    [ "$mm" = $((1024 * 1024 * 1024)) ] || fail "scope MemoryMax=$mm, want 1G"
+    cw=$(c systemctl show -P CPUWeight "corral-$VM.scope")
+    [ "$cw" = 50 ] || fail "scope CPUWeight=$cw, want 50"
+}
+
+step_journal() {
+    local logs
+    logs=$(c journalctl --no-pager -o cat -u "corral@$VM.service")
+    echo "$logs" | grep -qi running || fail "journalctl -u corral@$VM has no state line: $logs"
+}
+
+step_restart_corrald_keeps_vm() {
+    local pid
+    pid=$(prop Pid)
+    c systemctl restart corrald.service || fail "systemctl restart corrald"
+    wait_for 30 "instance reattached and running" stateIs running
+    [ "$(prop Pid)" = "$pid" ] || fail "qemu pid changed: $pid -> $(prop Pid)"
+    c test -d "/proc/$pid" || fail "qemu $pid died on daemon restart"
+    unitIs active || fail "corral@$VM is $(unitState "corral@$VM.service") after the restart"
+}
+
+step_policy_denies_non_root() {
+    local denied
+    denied=$(c runuser -u nobody -- busctl call org.corral1 "$(instancePath)" \
+        org.corral1.Instance Pause 2>&1) && fail "nobody could call Pause: $denied"
+    echo "$denied" | grep -qi "access denied\|AccessDenied" || fail "unexpected error: $denied"
+    c runuser -u nobody -- busctl get-property org.corral1 "$(instancePath)" \
+        org.corral1.Instance State >/dev/null || fail "nobody cannot read State"
+    c runuser -u nobody -- busctl call org.corral1 /org/corral1 org.corral1.Manager \
+        ListInstances >/dev/null || fail "nobody cannot call ListInstances"
+    stateIs running || fail "State=$(prop State) after the denied call"
+}
+
+step_stop_vm_unit() {
+    local pid
+    pid=$(prop Pid)
+    c systemctl stop "corral@$VM.service" || fail "systemctl stop corral@$VM"
+    unitIs inactive || fail "unit is $(unitState "corral@$VM.service") after stop"
+    wait_for 10 "qemu $pid gone" pidGone "$pid"
+    stateIs stopped || fail "State=$(prop State) after stop"
+    echo "LastExit=$(prop LastExit)"
+}
+
+step_guest_poweroff() {
+    local pid
+    c systemctl start "corral@$VM.service" || fail "systemctl start corral@$VM"
+    pid=$(prop Pid)
+    # The guest serves a root shell on its first serial port; ask until it powers off.
+    poweroffSent() {
+        c sh -c "printf '\\npoweroff -f\\n' | socat -t1 - UNIX-CONNECT:/run/corral/$VM/serial.sock" \
+            >/dev/null 2>&1 || true
+        pidGone "$pid"
+    }
+    wait_for 90 "guest poweroff" poweroffSent
+    wait_for 10 "corral@$VM inactive" unitIs inactive
+    echo "LastExit=$(prop LastExit)"
+}
+
+step_killed_qemu_fails_unit() {
+    local pid
+    c systemctl reset-failed "corral@$VM.service" 2>/dev/null || true
+    c systemctl start "corral@$VM.service" || fail "systemctl start corral@$VM"
+    pid=$(prop Pid)
+    c sh -c "kill -KILL $pid"
+    wait_for 15 "corral@$VM failed" unitIs failed
+    echo "LastExit=$(prop LastExit)"
+}
+
+step_enable_and_reboot() {
+    c systemctl reset-failed "corral@$VM.service" 2>/dev/null || true
+    c systemctl enable "corral@$VM.service" 2>/dev/null || fail "systemctl enable corral@$VM"
+    rig_poweroff
+    rig_boot --bind-ro="$guest":/opt/guest || fail "container reboot"
+    wait_for 60 "corral@$VM active after boot" unitIs active
+    wait_for 10 "State=running after boot" stateIs running
+}
+
+step_apt_remove_leaves_vm() {
+    local pid
+    pid=$(prop Pid)
+    [ "${pid:-0}" -gt 0 ] || fail "no VM running before the removal"
+    c env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q corral >"$RIG_RUN/remove.log" 2>&1 ||
+        fail "apt-get remove corral: $(cat "$RIG_RUN/remove.log")"
+    c test -d "/proc/$pid" || fail "qemu $pid was killed by the package removal"
+    daemonIs active && fail "corrald still active after removal"
+    c sh -c "kill -KILL $pid"
+}
+
+cleanup() {
+    local rc=$?
+    rig_cleanup
+    pkill -P "$watchdog" 2>/dev/null || true
+    kill "$watchdog" 2>/dev/null || true
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+# ctest kills on its TIMEOUT without letting traps run: end (and clean up) before that.
+(
+    sleep "${SYSTEM_TEST_DEADLINE:-840}"
+    echo "system test: over ${SYSTEM_TEST_DEADLINE:-840}s, stopping"
+    kill -TERM $$
+) &
+watchdog=$!
+rig_reap_stale
+mkdir -p "$pkgdir"
+pkgdir=$(cd "$pkgdir" && pwd)
+t_start=$(date +%s)
+
+run_step build-deb
+rig_init "sys$$"
+run_step boot-container build-deb
+run_step install-deb boot-container
+run_step systemd-analyze-verify install-deb
+run_step start-corrald install-deb
+run_step define-instance start-corrald
+run_step start-vm-unit define-instance
+run_step vm-scope start-vm-unit
+run_step journal start-vm-unit
+run_step restart-corrald-keeps-vm start-vm-unit
+run_step policy-denies-non-root start-vm-unit
+run_step stop-vm-unit start-vm-unit
+run_step guest-poweroff define-instance
+run_step killed-qemu-fails-unit define-instance
+run_step enable-and-reboot define-instance
+run_step apt-remove-leaves-vm enable-and-reboot
+
+echo "system test: $(($(date +%s) - t_start)) s"
+[ -z "$FAILED" ] || { echo "system test: FAILED steps:$FAILED"; exit 1; }
 echo "system test: all steps passed"
