@@ -1,0 +1,68 @@
+// corralctl against a real corrald: tables, --json, exit codes and one-line errors.
+#include <gtest/gtest.h>
+
+#include "tests/integration/supervisor/corrald_fixture.hpp"
+
+namespace corral::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Corralctl : public CorraldFixture {
+  protected:
+    CommandResult ctl(std::vector<std::string> args) {
+        std::vector<std::string> argv = {std::string(CORRAL_BINARY_DIR) + "/supervisor/corralctl",
+                                         "--address", address_};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return runCommand(argv, 30s, dir_.path());
+    }
+};
+
+TEST_F(Corralctl, ListAsTableAndJson) {
+    writeGuest("web1");
+    writeFile("broken.toml", "[machine]\ncpus = 0\n");
+    startCorrald();
+    auto table = ctl({"list"});
+    EXPECT_EQ(table.status, 0);
+    EXPECT_EQ(table.output,
+              "NAME    STATE          PID\n"
+              "broken  invalid        -\n"
+              "web1    stopped        -\n");
+    auto json = ctl({"--json", "list"});
+    EXPECT_EQ(json.output,
+              "[{\"name\":\"broken\",\"state\":\"invalid\",\"pid\":0,\"path\":\"/org/corral1/"
+              "instance/broken\"},{\"name\":\"web1\",\"state\":\"stopped\",\"pid\":0,\"path\":\"/"
+              "org/corral1/instance/web1\"}]\n");
+}
+
+TEST_F(Corralctl, ExitCodesScriptsCanRelyOn) {
+    writeGuest("web1");
+    writeFile("broken.toml", "[machine]\ncpus = 0\n");
+    startCorrald();
+    EXPECT_EQ(ctl({"status", "nope"}).status, 3);
+    auto stopped = ctl({"shutdown", "web1"});
+    EXPECT_EQ(stopped.status, 5);
+    EXPECT_EQ(stopped.output, "corralctl: web1 is not running (state stopped).\n");
+    EXPECT_EQ(ctl({"start", "broken"}).status, 1);
+    EXPECT_EQ(ctl({"frobnicate"}).status, 2);
+    EXPECT_EQ(ctl({"exec", "web1"}).status, 2);
+    EXPECT_EQ(ctl({"status", "web1"}).status, 0);
+    EXPECT_EQ(ctl({"reload"}).status, 0);
+    auto unreachable = runCommand({std::string(CORRAL_BINARY_DIR) + "/supervisor/corralctl",
+                                   "--address", "unix:path=" + (dir_ / "nobus").string(), "list"},
+                                  30s, dir_.path());
+    EXPECT_EQ(unreachable.status, 6) << unreachable.output;
+}
+
+TEST_F(Corralctl, ValidateNeedsNoDaemon) {
+    writeGuest("web1");
+    writeFile("broken.toml", "[machine]\ncpus = 0\n");
+    auto ok = ctl({"validate", (dir_ / "instances" / "web1.toml").string()});
+    EXPECT_EQ(ok.status, 0) << ok.output;
+    auto bad = ctl({"validate", (dir_ / "instances" / "broken.toml").string()});
+    EXPECT_EQ(bad.status, 1);
+    EXPECT_NE(bad.output.find("broken.toml:2:"), std::string::npos) << bad.output;
+}
+
+}  // namespace
+}  // namespace corral::test
