@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -249,6 +251,91 @@ TEST_F(QmpSessionTest, FailReturnsPendingIds) {
     EXPECT_EQ(ids, (std::vector<std::uint64_t>{a->id, b->id}));
     EXPECT_EQ(session.pendingCount(), 0u);
     EXPECT_FALSE(session.execute("c", Json()));
+}
+
+// A compact description of records, to compare the results of different splits.
+std::string describe(const std::vector<QmpRecord>& records) {
+    std::string out;
+    for (const auto& record : records) {
+        if (const auto* event = std::get_if<QmpEvent>(&record)) {
+            out += "event:" + event->name + ";";
+        } else if (const auto* reply = std::get_if<QmpReply>(&record)) {
+            out += "reply:" + std::to_string(reply->id) + ":" +
+                   (reply->result ? toJsonString(*reply->result) : reply->result.error().kind) +
+                   ";";
+        } else {
+            out += "greeting;";
+        }
+    }
+    return out;
+}
+
+TEST(QmpSessionSplits, SameRecordsWhateverTheSplit) {
+    const std::string stream = std::string(kGreeting) +
+                               "{\"event\": \"STOP\"}\r\n{\"return\": {}, \"id\": 1}\r\n"
+                               "{\"id\": 2, \"error\": {\"class\": \"GenericError\", "
+                               "\"desc\": \"x\"}}\n{\"event\": \"RESUME\", \"data\": {}}\r\n"
+                               "{\"return\": [1, \"\\u00e9\"], \"id\": 3}\r\n";
+    auto run = [&](const std::vector<std::size_t>& cuts) {
+        QmpSession session([](std::string_view) {});
+        std::vector<QmpRecord> all;
+        std::size_t from = 0;
+        auto feed = [&](std::size_t to) {
+            auto records = session.feed(std::string_view(stream).substr(from, to - from));
+            EXPECT_TRUE(records);
+            for (auto& r : *records) all.push_back(std::move(r));
+            from = to;
+            // Register the calls as soon as the greeting is through, like the client does.
+            if (session.state() == QmpSession::State::Negotiating) {
+                auto caps = session.negotiate();
+                ASSERT_TRUE(caps);
+                auto ok =
+                    session.feed("{\"return\": {}, \"id\": " + std::to_string(caps->id) + "}\r\n");
+                ASSERT_TRUE(ok);
+                for (int i = 0; i < 3; ++i) ASSERT_TRUE(session.execute("c", Json()));
+            }
+        };
+        for (auto cut : cuts) feed(cut);
+        feed(stream.size());
+        return describe(all);
+    };
+    // Greeting-then-ids: the negotiation takes id 1, so the three calls are ids 2..4; the
+    // stream's id 1 is unknown and dropped, ids 2 and 3 are answered.
+    const std::string expected = run({kGreeting.size()});
+    EXPECT_EQ(expected,
+              "greeting;event:STOP;reply:2:GenericError;event:RESUME;reply:3:[1,\"\xc3\xa9\"];");
+    std::mt19937 random(42);
+    for (int round = 0; round < 300; ++round) {
+        std::vector<std::size_t> cuts;
+        std::size_t at = 0;
+        while (true) {
+            at += 1 + random() % 40;
+            if (at >= stream.size()) break;
+            cuts.push_back(at);
+        }
+        // The greeting must be complete before negotiation: cut once right after it as well.
+        cuts.push_back(kGreeting.size());
+        std::sort(cuts.begin(), cuts.end());
+        cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+        ASSERT_EQ(run(cuts), expected) << "round " << round;
+    }
+}
+
+TEST(QmpSessionSplits, RandomBytesNeverCrash) {
+    std::mt19937 random(7);
+    const std::string alphabet = "{}[]\":,\r\n \\u0aQMPeventreturniderror0123456789.-tfn";
+    for (int round = 0; round < 2000; ++round) {
+        QmpSession session([](std::string_view) {});
+        std::string bytes;
+        for (int i = 0, n = static_cast<int>(random() % 200); i < n; ++i) {
+            bytes.push_back(random() % 4 == 0 ? static_cast<char>(random() % 256)
+                                              : alphabet[random() % alphabet.size()]);
+        }
+        auto records = session.feed(bytes);
+        if (!records) {
+            EXPECT_EQ(session.state(), QmpSession::State::Failed);
+        }
+    }
 }
 
 }  // namespace
