@@ -4,8 +4,8 @@
 #
 #   run.sh SRCDIR GUEST_IMAGE_DIR PACKAGES_DIR
 #
-# Builds the .debs (incrementally) into PACKAGES_DIR (or takes $CORRAL_SYSTEM_DEB), boots the
-# container and runs the scenario's steps in order. Each prints "STEP <name>: ok (<ms>)",
+# Takes the newest corral .deb in PACKAGES_DIR (built by build-deb.sh, ctest system.build_deb)
+# or $CORRAL_SYSTEM_DEB, boots the container and runs the scenario's steps in order. Each prints "STEP <name>: ok (<ms>)",
 # "FAILED: <evidence>" or "SKIPPED (needs <step>)"; a failed step skips only the steps that
 # need it. The container is powered off and its cgroups, overlay and run directory removed on
 # every path (trap, plus a watchdog that ends the run before ctest's TIMEOUT would kill it).
@@ -89,15 +89,12 @@ dumpEvidence() {
     c sh -c "tail -n 10 /run/corral/$VM/qemu.log" 2>&1 || true
 }
 
-step_build_deb() {
-    if [ -n "${CORRAL_SYSTEM_DEB:-}" ]; then
-        cp "$CORRAL_SYSTEM_DEB" "$pkgdir/system-test.deb" # prebuilt, to iterate on the steps
-        return 0
-    fi
-    local debs
-    debs=$(JOBS=${JOBS:-2} "$src/packaging/debian/build-deb.sh" "$src" "$pkgdir") ||
-        fail "dpkg-buildpackage"
-    cp "$(echo "$debs" | grep '/corral_[^/]*\.deb$')" "$pkgdir/system-test.deb"
+step_find_deb() {
+    local deb=${CORRAL_SYSTEM_DEB:-}
+    [ -n "$deb" ] || deb=$(ls -t "$pkgdir"/corral_*_"$(dpkg --print-architecture)".deb 2>/dev/null | head -n1)
+    [ -f "$deb" ] || fail "no corral .deb in $pkgdir (ctest test system.build_deb builds it)"
+    echo "package: $deb"
+    cp "$deb" "$pkgdir/system-test.deb"
 }
 
 step_boot_container() {
@@ -280,9 +277,10 @@ mkdir -p "$pkgdir"
 pkgdir=$(cd "$pkgdir" && pwd)
 t_start=$(date +%s)
 
-run_step build-deb
-rig_init "sys$$"
-run_step boot-container build-deb
+run_step find-deb
+echo "--- prepare-rootfs"
+rig_init "sys$$" || { echo "STEP prepare-rootfs: FAILED (debootstrap/apt, see above)"; exit 1; }
+run_step boot-container find-deb
 run_step install-deb boot-container
 run_step systemd-analyze-verify install-deb
 run_step start-corrald install-deb
