@@ -156,7 +156,7 @@ awaitable<Result<std::string>> Hotplug::attachDisk(std::string id, std::filesyst
     // QEMU holds its own dup of the image fd now (or nothing, on failure): drop the fdset.
     co_await qmp_->removeFd(*fdset);
     if (failure) {
-        co_await rollbackDisk(id, false, formatAdded, fileAdded);
+        co_await removeDiskNodes(id, formatAdded, fileAdded);
         slots_.release(id);
         busy_.erase(id);
         co_return *failure;
@@ -166,8 +166,7 @@ awaitable<Result<std::string>> Hotplug::attachDisk(std::string id, std::filesyst
     co_return slot->toString();
 }
 
-awaitable<void> Hotplug::rollbackDisk(std::string id, bool device, bool format, bool file) {
-    if (device) co_await qmp_->execute("device_del", JsonObject().set("id", id).take());
+awaitable<void> Hotplug::removeDiskNodes(std::string id, bool format, bool file) {
     if (format) {
         co_await qmp_->execute("blockdev-del",
                                JsonObject().set("node-name", formatNodeName(id)).take());
@@ -214,7 +213,7 @@ awaitable<Result<std::string>> Hotplug::attachNic(std::string id, NicOptions opt
     }  // our copy of the tap fd is closed here: QEMU holds its own
     auto backend = co_await qmp_->execute("netdev_add", netdev.take());
     if (!backend) {
-        if (options.mode != NicMode::User) co_await rollbackNic(id, false, true);
+        if (options.mode != NicMode::User) co_await removeNicBackend(id, false, true);
         co_return fail(backend.error());
     }
     auto device = co_await qmp_->execute("device_add", JsonObject()
@@ -226,7 +225,7 @@ awaitable<Result<std::string>> Hotplug::attachNic(std::string id, NicOptions opt
                                                            .set("addr", slot->addr())
                                                            .take());
     if (!device) {
-        co_await rollbackNic(id, true, false);
+        co_await removeNicBackend(id, true, false);
         co_return fail(device.error());
     }
     busy_.erase(id);
@@ -234,7 +233,7 @@ awaitable<Result<std::string>> Hotplug::attachNic(std::string id, NicOptions opt
     co_return slot->toString();
 }
 
-awaitable<void> Hotplug::rollbackNic(std::string id, bool netdev, bool fd) {
+awaitable<void> Hotplug::removeNicBackend(std::string id, bool netdev, bool fd) {
     if (netdev) co_await qmp_->execute("netdev_del", JsonObject().set("id", netdevId(id)).take());
     if (fd) co_await qmp_->execute("closefd", JsonObject().set("fdname", "corral-fd-" + id).take());
 }
@@ -273,9 +272,9 @@ awaitable<Result<void>> Hotplug::detach(std::string id, std::chrono::millisecond
         co_return makeError(kUnplugFailed, id, "the guest refused the unplug request");
     }
     if (kind == "disk") {
-        co_await rollbackDisk(id, false, true, true);
+        co_await removeDiskNodes(id, true, true);
     } else {
-        co_await rollbackNic(id, true, false);
+        co_await removeNicBackend(id, true, false);
     }
     slots_.release(id);
     devices_.erase(id);

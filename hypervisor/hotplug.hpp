@@ -87,8 +87,9 @@ class Hotplug {
   private:
     monitor::Result<PciSlot> reserve(const std::string& id);
     monitor::awaitable<monitor::Result<std::vector<OccupiedSlot>>> devicesOnPorts();
-    monitor::awaitable<void> rollbackDisk(std::string id, bool device, bool format, bool file);
-    monitor::awaitable<void> rollbackNic(std::string id, bool netdev, bool fd);
+    // Deletes what attachDisk/attachNic added besides the device (rollback and after unplug).
+    monitor::awaitable<void> removeDiskNodes(std::string id, bool format, bool file);
+    monitor::awaitable<void> removeNicBackend(std::string id, bool netdev, bool fd);
 
     std::shared_ptr<monitor::QmpClient> qmp_;
     SlotPlan plan_;

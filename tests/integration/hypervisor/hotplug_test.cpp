@@ -85,6 +85,19 @@ TEST_F(Hotplugging, FailedAttachLeavesNothingBehind) {
     ASSERT_FALSE(badId);
     EXPECT_EQ(badId.error().kind, kInvalidArgument);
 
+    NicOptions multicast;
+    multicast.mac = "01:00:5e:00:00:01";
+    auto badMac = attachNic("net1", multicast);
+    ASSERT_FALSE(badMac);
+    EXPECT_EQ(badMac.error().kind, kInvalidArgument);
+
+    auto unknown = detach("nope");
+    ASSERT_FALSE(unknown);
+    EXPECT_EQ(unknown.error().kind, kNoSuchDevice);
+    auto bootTime = detach("corral-vserial");
+    ASSERT_FALSE(bootTime);
+    EXPECT_THAT(bootTime.error().message, ::testing::HasSubstr("boot-time devices"));
+
     EXPECT_EQ(state(), before);
     EXPECT_EQ(hotplug_->slots().used(), 0u);
     EXPECT_EQ(test::openFdCount(), fds);
