@@ -52,7 +52,9 @@ struct Daemon {
     asio::io_context io;
     LogSink log = stderrLog();
     AsioClock clock{io.get_executor()};
-    VmContext context{io.get_executor(), clock, options.runtimeDir, options.commandsDir, log};
+    std::unique_ptr<ScopeManager> scopes = ScopeManager::connect(io, log);
+    VmContext context{io.get_executor(),  clock, options.runtimeDir, options.commandsDir,
+                      options.qemuBinary, log,   scopes.get()};
     Registry registry{options.instancesDir,
                       [this](const std::string& name, const corral::hypervisor::LoadResult& def) {
                           return std::make_unique<QemuVm>(context, name, def);
@@ -135,6 +137,7 @@ int main(int argc, char** argv) {
         daemon.io.run();
         daemon.service.reset();
         daemon.loop->detach();
+        daemon.scopes.reset();
         return rc;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "corrald: %s\n", e.what());

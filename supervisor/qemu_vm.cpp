@@ -183,6 +183,7 @@ asio::awaitable<Outcome<pid_t>> QemuVm::launchSteps() {
         auto plan = hypervisor::planSlots(*spec_);
         hypervisor::createRuntimeDir(paths_);
         argv_ = hypervisor::buildQemuArgv(*spec_, plan, paths_);
+        if (!context_.qemuBinary.empty()) argv_.front() = context_.qemuBinary;
         devices_.clear();
         for (const auto& d : plan.devices) devices_.push_back({d.id, d.kind, d.slot, false, ""});
         process_.emplace(hypervisor::QemuProcess::spawn(context_.executor, argv_, paths_.logFile));
@@ -193,6 +194,7 @@ asio::awaitable<Outcome<pid_t>> QemuVm::launchSteps() {
     pid_t pid = process_->pid();
     startedAt_ = context_.clock.realtimeUsec();
     persist();
+    if (context_.scopes) context_.scopes->place(name_, pid, spec_->resources);
     if (devicesObserver_) devicesObserver_();
     spawnLogged(watchExit(generation), "watching qemu");
 

@@ -14,6 +14,7 @@
 #include "hypervisor/runtime_dir.hpp"
 #include "supervisor/clock.hpp"
 #include "supervisor/qmp_link.hpp"
+#include "supervisor/systemd_scope.hpp"
 #include "supervisor/vm.hpp"
 #include "supervisor/vm_control.hpp"
 
@@ -34,7 +35,9 @@ struct VmContext {
     Clock& clock;
     std::filesystem::path runtimeRoot;
     std::filesystem::path commandsDir;  // guest-to-host commands
+    std::string qemuBinary;             // replaces argv[0] when not empty
     LogSink log;
+    ScopeManager* scopes = nullptr;  // null when systemd is not there
 };
 
 class QemuVm : public Vm, private VmControl {
