@@ -33,7 +33,7 @@ std::string encodeFrame(std::string_view json) {
 
 void FrameDecoder::feed(std::string_view bytes) {
     if (broken_) return;
-    if (skip_ > 0) {
+    if (skip_ > 0 && buffer_.empty()) {
         auto n = std::min(skip_, bytes.size());
         skip_ -= n;
         bytes.remove_prefix(n);
@@ -43,7 +43,13 @@ void FrameDecoder::feed(std::string_view bytes) {
 
 std::optional<FrameDecoder::Event> FrameDecoder::next() {
     using Kind = Event::Kind;
-    if (broken_ || skip_ > 0) return std::nullopt;
+    if (broken_) return std::nullopt;
+    if (skip_ > 0) {
+        auto n = std::min(skip_, buffer_.size());
+        buffer_.erase(0, n);
+        skip_ -= n;
+        if (skip_ > 0) return std::nullopt;
+    }
     if (!length_) {
         auto newline = buffer_.find('\n');
         if (newline == std::string::npos) {
@@ -63,14 +69,12 @@ std::optional<FrameDecoder::Event> FrameDecoder::next() {
             end != line.data() + line.size()) {
             std::string shown(line.substr(0, 32));
             broken_ = true;
-            buffer_.clear();
+            buffer_.erase(0, newline + 1);  // kept for resync(); next() yields nothing until then
             return Event{Kind::Broken, {}, "invalid length line '" + shown + "'"};
         }
         buffer_.erase(0, newline + 1);
         if (value > maxMessage_) {
-            auto dropped = std::min(value, buffer_.size());
-            buffer_.erase(0, dropped);
-            skip_ = value - dropped;
+            skip_ = value;  // dropped lazily by next(), or given up by resync()
             return Event{Kind::Oversized,
                          {},
                          "message of " + std::to_string(value) + " bytes exceeds the limit of " +
@@ -83,6 +87,11 @@ std::optional<FrameDecoder::Event> FrameDecoder::next() {
     buffer_.erase(0, *length_);
     length_.reset();
     return event;
+}
+
+void FrameDecoder::resync() {
+    skip_ = 0;
+    broken_ = false;
 }
 
 void FrameDecoder::reset() {

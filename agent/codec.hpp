@@ -38,6 +38,10 @@ class FrameDecoder {
     std::optional<Event> next();
     // Forgets everything buffered (the peer reconnected).
     void reset();
+    // Gives up on the refused message after Oversized or Broken: no body is skipped and the bytes
+    // after the offending length line are parsed as a new message. For a peer whose reconnects
+    // cannot be seen (a virtio port), where waiting for a body could swallow the next request.
+    void resync();
     // True while a message has been started but not completed.
     bool midMessage() const { return !buffer_.empty() || length_ || skip_ > 0; }
 

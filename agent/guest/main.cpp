@@ -33,12 +33,15 @@ Supported options:
                            Use PATH instead of the port found by name in
                            /sys/class/virtio-ports/*/name.
       --max-output=BYTES   Daemon: largest command output returned (default 4194304).
+      --commands-only      Daemon: run only commands from /usr/lib/negotiator/commands and
+                           /usr/lib/negotiator/builtin-commands (otherwise other names run
+                           from PATH).
   -v, --verbose            Increase logging verbosity (can be repeated).
   -q, --quiet              Decrease logging verbosity (can be repeated).
   -h, --help               Show this message and exit.
 )";
 
-Dispatcher makeDispatcher(const RunLimits& limits) {
+Dispatcher makeDispatcher(const RunLimits& limits, bool commandsOnly) {
     Dispatcher dispatcher;
     dispatcher.add("list_commands", [](const Call& call) {
         if (!call.args.empty() || !call.kw.empty()) {
@@ -46,22 +49,25 @@ Dispatcher makeDispatcher(const RunLimits& limits) {
         }
         return Reply::ok(listCommands({kUserCommandsDir, kBuiltinCommandsDir}));
     });
-    dispatcher.add("execute", [limits](const Call& call) {
+    dispatcher.add("execute", [limits, commandsOnly](const Call& call) {
         if (call.args.empty()) return Reply::fail("execute() needs a command name");
         for (const auto& [key, value] : call.kw) {
             if (key != "input")
                 return Reply::fail("execute() got an unexpected keyword '" + key + "'");
         }
         auto input = call.kw.contains("input") ? call.kw.at("input") : std::nullopt;
-        // Like the original: only commands from the two directories run, found by basename.
+        // The original's lookup: basename of argv[0] in the user, then the built-in directory.
+        // Beyond it, a name found in neither runs from PATH (the host owns its guest anyway, as
+        // with qemu-guest-agent's guest-exec) unless --commands-only keeps the original's limit.
         auto name = std::filesystem::path(call.args[0]).filename().string();
         auto found = findCommand(name, {kUserCommandsDir, kBuiltinCommandsDir});
-        if (!found) {
+        if (!found && commandsOnly) {
             return Reply::fail("unknown command '" + name + "' (not in " + kUserCommandsDir +
                                " or " + kBuiltinCommandsDir + ")");
         }
-        log(1, "execute " + call.args[0] + " (" + found->string() + ")");
-        auto result = runCommand(found->string(), call.args, input, limits);
+        auto program = found ? found->string() : call.args[0];
+        log(1, "execute " + call.args[0] + " (" + program + ")");
+        auto result = runCommand(program, call.args, input, limits);
         if (!result.ok) return Reply::fail(result.error);
         return Reply::ok(sanitizeUtf8(result.output));
     });
@@ -85,6 +91,7 @@ int main(int argc, char** argv) {
                                      {"timeout", required_argument, nullptr, 't'},
                                      {"character-device", required_argument, nullptr, 'c'},
                                      {"max-output", required_argument, nullptr, 'm'},
+                                     {"commands-only", no_argument, nullptr, 'o'},
                                      {"verbose", no_argument, nullptr, 'v'},
                                      {"quiet", no_argument, nullptr, 'q'},
                                      {"help", no_argument, nullptr, 'h'},
@@ -93,6 +100,7 @@ int main(int argc, char** argv) {
     std::string command, devicePath;
     double timeout = 10;
     RunLimits limits;
+    bool commandsOnly = false;
     for (int c; (c = getopt_long(argc, argv, "le:dt:c:vqh", options, nullptr)) != -1;) {
         char* end = nullptr;
         switch (c) {
@@ -112,6 +120,9 @@ int main(int argc, char** argv) {
                 break;
             case 'c':
                 devicePath = optarg;
+                break;
+            case 'o':
+                commandsOnly = true;
                 break;
             case 'm':
                 limits.maxOutput = std::strtoull(optarg, nullptr, 10);
@@ -139,7 +150,7 @@ int main(int argc, char** argv) {
         limits.timeout = timeoutMs.count() > 0 ? timeoutMs : std::chrono::hours(1);
         auto port = device(devicePath, kHostToGuestPort);
         if (!port) return 1;
-        return serve(*port, makeDispatcher(limits), ServeOptions{});
+        return serve(*port, makeDispatcher(limits, commandsOnly), ServeOptions{});
     }
     auto port = device(devicePath, kGuestToHostPort);
     if (!port) return 1;

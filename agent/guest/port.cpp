@@ -96,6 +96,7 @@ int serve(const fs::path& device, const Dispatcher& dispatcher, const ServeOptio
     FrameDecoder decoder(options.maxMessage);
     std::string buffer(65536, '\0');
     bool hostConnected = false;
+    bool inGarbage = false;
     auto lastData = Clock::now();
     for (;;) {
         auto n = ::read(fd, buffer.data(), buffer.size());
@@ -109,6 +110,7 @@ int serve(const fs::path& device, const Dispatcher& dispatcher, const ServeOptio
                 // EOF: the host end is not connected; a partial message died with it.
                 if (hostConnected) log(1, "host disconnected");
                 hostConnected = false;
+                inGarbage = false;
                 decoder.reset();
                 pause(options.idlePoll);
             } else if (errno == EAGAIN) {
@@ -130,17 +132,17 @@ int serve(const fs::path& device, const Dispatcher& dispatcher, const ServeOptio
         while (auto event = decoder.next()) {
             using Kind = FrameDecoder::Event::Kind;
             if (event->kind == Kind::Message) {
+                inGarbage = false;
                 reply(fd, dispatcher.handle(event->body), options);
                 continue;
             }
-            log(0, "protocol error: " + event->error);
-            reply(fd, encodeReply(Reply::fail("protocol error: " + event->error)), options);
-            // A port cannot tell a host reconnect apart, so the guest never waits for the body of
-            // a refused message (it might never come and would swallow the next host's
-            // request): drop what is queued and start afresh.
-            while (::read(fd, buffer.data(), buffer.size()) > 0) {
+            // One error reply per run of garbage, however long the run.
+            if (!inGarbage) {
+                log(0, "protocol error: " + event->error);
+                reply(fd, encodeReply(Reply::fail("protocol error: " + event->error)), options);
             }
-            decoder.reset();
+            inGarbage = true;
+            decoder.resync();
         }
     }
 }

@@ -81,14 +81,14 @@ TEST_F(AgentGuest, HostCallsGuestCommands) {
     EXPECT_EQ(failed.error().kind, agent::kRemote);
     EXPECT_EQ(failed.error().message, "command 'fail' failed with exit code 3: bad thing");
 
-    // Found by basename in the command directories only, like the original agent.
+    // Found by basename in the command directories first, like the original agent...
     auto byPath = execute({"/elsewhere/lines"});
     ASSERT_TRUE(byPath) << byPath.error().message;
     EXPECT_EQ(*byPath, "line 1\nline 2\nline 3\n");
+    // ...and otherwise from PATH.
     auto outside = execute({"echo", "plain"});
-    ASSERT_FALSE(outside);
-    EXPECT_NE(outside.error().message.find("unknown command 'echo'"), std::string::npos)
-        << outside.error().message;
+    ASSERT_TRUE(outside) << outside.error().message;
+    EXPECT_EQ(*outside, "plain\n");
 }
 
 TEST_F(AgentGuest, TimeoutsLeaveTheChannelUsable) {
@@ -199,12 +199,17 @@ TEST_F(AgentGuest, SurvivesMalformedInputReconnectsAndAgentRestart) {
     EXPECT_EQ(agentPid(), pid) << "the guest agent restarted instead of surviving";
 
     auto restart = vm_->console().run(
-        "kill " + pid + " && (negotiator-guest --daemon >/tmp/ng2.log 2>&1 &)", 20s);
+        "kill " + pid + " && (negotiator-guest --daemon --commands-only >/tmp/ng2.log 2>&1 &)",
+        20s);
     ASSERT_TRUE(restart && restart->status == 0) << vm_->console().transcript();
     installGuestCommand(*vm_, "say", "echo \"$@\"\\n");
     auto echoed = execute({"say", "after restart"});
     ASSERT_TRUE(echoed) << echoed.error().message;
     EXPECT_EQ(*echoed, "after restart\n");
+    auto outside = execute({"echo", "plain"});
+    ASSERT_FALSE(outside) << "--commands-only ran a command from PATH";
+    EXPECT_NE(outside.error().message.find("unknown command 'echo'"), std::string::npos)
+        << outside.error().message;
 }
 
 }  // namespace

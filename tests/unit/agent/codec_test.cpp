@@ -112,6 +112,33 @@ TEST(FrameDecoder, NonNumericLengthIsBroken) {
     }
 }
 
+TEST(FrameDecoder, ResyncParsesTheBytesAfterABadLengthLine) {
+    FrameDecoder d;
+    d.feed("garbage\n2\n{}");
+    auto e = d.next();
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->kind, Kind::Broken);
+    EXPECT_FALSE(d.next());
+    d.resync();
+    e = d.next();
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->kind, Kind::Message);
+    EXPECT_EQ(e->body, "{}");
+}
+
+TEST(FrameDecoder, ResyncGivesUpAnOversizedBody) {
+    FrameDecoder d(10);
+    d.feed("99999\n2\n{}");
+    auto e = d.next();
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->kind, Kind::Oversized);
+    d.resync();
+    e = d.next();
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->kind, Kind::Message);
+    EXPECT_EQ(e->body, "{}");
+}
+
 TEST(FrameDecoder, ResetDropsAPartialMessage) {
     FrameDecoder d;
     d.feed("10\n{\"a\"");
