@@ -88,11 +88,14 @@ void CorraldFixture::writeGuest(const std::string& name, const GuestOptions& o) 
 }
 
 void CorraldFixture::startCorrald() {
+    std::filesystem::create_directories(dir_ / "commands");
+    std::ofstream(dir_ / "corral.toml")
+        << "[paths]\nguest_commands_dir = \"" << (dir_ / "commands").string() << "\"\n";
     auto log = dir_ / ("corrald" + std::to_string(++corraldStarts_) + ".log");
     corrald_ =
         Process::spawn({std::string(CORRAL_BINARY_DIR) + "/supervisor/corrald", "--bus-address",
                         address_, "--instances-dir", (dir_ / "instances").string(), "--runtime-dir",
-                        (dir_ / "run").string(), "--config", "/dev/null"},
+                        (dir_ / "run").string(), "--config", (dir_ / "corral.toml").string()},
                        log);
     auto deadline = std::chrono::steady_clock::now() + 20s;
     while (std::chrono::steady_clock::now() < deadline) {

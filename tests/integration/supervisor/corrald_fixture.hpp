@@ -38,6 +38,7 @@ class CorraldFixture : public ::testing::Test {
     // Writes <instances>/<name>.toml: the test guest image under TCG with the negotiator agent.
     void writeGuest(const std::string& name, const GuestOptions& options = {});
     void writeFile(const std::string& name, const std::string& text);
+    // corrald with the temp dirs; guest-to-host commands come from <dir>/commands.
     void startCorrald();
     void killCorrald();
 

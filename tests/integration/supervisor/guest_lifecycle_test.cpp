@@ -122,10 +122,19 @@ TEST_F(GuestLifecycle, EveryMethodThroughBusctl) {
     EXPECT_NE(signals.find("\"paused\""), std::string::npos);
 }
 
-TEST_F(GuestLifecycle, GuestPoweroffStopsWithGuestPoweroff) {
+TEST_F(GuestLifecycle, GuestCallsHostThenPowersOff) {
     writeGuest("vm1");
     startCorrald();
+    {
+        std::ofstream script(dir_ / "commands" / "whoami-host");
+        script << "#!/bin/sh\necho \"guest is $NEGOTIATOR_GUEST\"\n";
+    }
+    std::filesystem::permissions(dir_ / "commands" / "whoami-host",
+                                 std::filesystem::perms::owner_all);
     startAndWaitForAgent("vm1");
+    // Guest -> host: the guest's negotiator client asks corrald's HostResponder.
+    auto host = exec("vm1", "negotiator-guest -e whoami-host");
+    EXPECT_EQ(host.output, "s \"guest is vm1\\n\"\n") << host.output << corraldLog();
     // The guest dies while answering: the call's own result does not matter.
     call("vm1", "GuestExecute", {"asst", "2", "poweroff", "-f", "", "5000000"});
     EXPECT_TRUE(waitProperty("vm1", "State", "s \"stopped\"", 30s)) << corraldLog();
