@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <optional>
+#include <regex>
 #include <stdexcept>
 
 namespace corral::monitor {
@@ -140,20 +141,21 @@ TEST_F(QmpClientFakeTest, EventWaitDoesNotBlockOtherCommands) {
 }
 
 TEST_F(QmpClientFakeTest, HundredConcurrentCallsGetTheirOwnReplies) {
-    auto client = connectTo([](auto&, const std::string& id, auto&) {
-        return Action{FakeQmpServer::reply(id, R"({"echo": )" + id + "}")};
+    auto client = connectTo([](auto&, const std::string& id, const std::string& line) {
+        std::smatch n;
+        std::regex_search(line, n, std::regex(R"re("n":([0-9]+))re"));
+        return Action{FakeQmpServer::reply(id, R"({"echo": )" + n[1].str() + "}")};
     });
     int ok = 0;
     for (int i = 0; i < 100; ++i) {
         boost::asio::co_spawn(
             io,
-            [](std::shared_ptr<QmpClient> c, int* count) -> awaitable<void> {
-                auto reply = co_await c->execute("query-status");
-                if (reply && (*reply)["echo"].IsUint64()) ++*count;
-            }(client, &ok),
+            [](std::shared_ptr<QmpClient> c, int n, int* count) -> awaitable<void> {
+                auto reply = co_await c->execute("query-status", JsonObject().set("n", n).take());
+                if (reply && (*reply)["echo"].IsInt() && (*reply)["echo"].GetInt() == n) ++*count;
+            }(client, i, &ok),
             boost::asio::detached);
     }
-    test::runFor(io, 50ms);
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     while (ok < 100 && std::chrono::steady_clock::now() < deadline) io.run_one_for(50ms);
     EXPECT_EQ(ok, 100);
@@ -182,14 +184,17 @@ TEST_F(QmpClientFakeTest, SubscriptionStopsWhenHandleIsDestroyed) {
     auto client = connectTo([](auto&, auto& id, auto&) {
         return Action{FakeQmpServer::reply(id) + R"({"event": "STOP"})" + "\r\n"};
     });
+    auto isStop = [](const QmpEvent& e) { return e.name == "STOP"; };
     int seen = 0;
     {
         auto subscription = client->subscribe([&](const QmpEvent& e) { seen += e.name == "STOP"; });
+        auto stopped = client->watchEvent(isStop);
         ASSERT_TRUE(runAwait(io, client->execute("stop")));
-        test::runFor(io, 50ms);
+        ASSERT_TRUE(runAwait(io, stopped.wait(5s)));
     }
+    auto stopped = client->watchEvent(isStop);
     ASSERT_TRUE(runAwait(io, client->execute("stop")));
-    test::runFor(io, 50ms);
+    ASSERT_TRUE(runAwait(io, stopped.wait(5s)));
     EXPECT_EQ(seen, 1);
     client->close();
 }
