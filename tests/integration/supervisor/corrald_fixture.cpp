@@ -83,7 +83,8 @@ void CorraldFixture::writeGuest(const std::string& name, const GuestOptions& o) 
       << "cmdline = \"console=ttyS0 quiet panic=-1" << o.extraCmdline << "\"\n\n"
       << "[agent]\nnegotiator = true\n\n[lifecycle]\n"
       << "shutdown_timeout = \"" << o.shutdownTimeout << "\"\n"
-      << "on_crash = \"" << o.onCrash << "\"\n";
+      << "on_crash = \"" << o.onCrash << "\"\n"
+      << "autostart = " << (o.autostart ? "true" : "false") << "\n";
     writeFile(name + ".toml", s.str());
 }
 

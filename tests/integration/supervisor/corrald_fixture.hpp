@@ -28,6 +28,7 @@ struct GuestOptions {
     std::string onCrash = "stop";
     std::string shutdownTimeout = "3s";
     std::string extraCmdline;
+    bool autostart = false;
 };
 
 class CorraldFixture : public ::testing::Test {

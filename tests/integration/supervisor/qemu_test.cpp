@@ -1,0 +1,53 @@
+// corrald with real qemu processes whose guests are not waited for: autostart, and one VM's
+// slow shutdown not delaying requests to another.
+#include <gtest/gtest.h>
+
+#include "tests/integration/supervisor/corrald_fixture.hpp"
+
+namespace corral::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class QemuUnderCorrald : public CorraldFixture {};
+
+TEST_F(QemuUnderCorrald, AutostartInstancesRunAfterDaemonStart) {
+    GuestOptions options;
+    options.autostart = true;
+    writeGuest("auto1", options);
+    writeGuest("manual1");
+    startCorrald();
+    EXPECT_TRUE(waitProperty("auto1", "State", "s \"running\"", 20s)) << corraldLog();
+    EXPECT_EQ(property("manual1", "State"), "s \"stopped\"");
+    EXPECT_EQ(call("auto1", "Kill").status, 0);
+}
+
+TEST_F(QemuUnderCorrald, SlowShutdownDoesNotDelayAnotherInstance) {
+    GuestOptions slow;
+    slow.shutdownTimeout = "10s";
+    writeGuest("slow1", slow);
+    writeGuest("fast1");
+    startCorrald();
+    ASSERT_EQ(call("slow1", "Start").status, 0) << corraldLog();
+    ASSERT_EQ(call("fast1", "Start").status, 0) << corraldLog();
+    // The guest has no ACPI handling: this shutdown takes its full 10 s.
+    auto shutdown =
+        Process::spawn({"busctl", "--address", address_, "--timeout=60", "call", "org.corral1",
+                        path("slow1"), "org.corral1.Instance", "Shutdown", "t", "0"});
+    ASSERT_TRUE(waitProperty("slow1", "State", "s \"shutting-down\"", 10s));
+    auto begin = std::chrono::steady_clock::now();
+    EXPECT_EQ(call("fast1", "Pause").status, 0);
+    EXPECT_EQ(property("fast1", "State"), "s \"paused\"");
+    EXPECT_EQ(call("fast1", "Kill").status, 0);
+    auto took = std::chrono::steady_clock::now() - begin;
+    EXPECT_LT(took, 3s);
+    EXPECT_EQ(property("slow1", "State"), "s \"shutting-down\"");
+    std::printf("[ figure ] pause+read+kill of fast1 during slow1's shutdown: %lld ms\n",
+                static_cast<long long>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+    EXPECT_TRUE(shutdown.wait(30s));
+    EXPECT_EQ(property("slow1", "State"), "s \"stopped\"");
+}
+
+}  // namespace
+}  // namespace corral::test
