@@ -29,7 +29,7 @@ constexpr const char* kUsage = R"(Usage: corral-qmp [OPTIONS] SOCKET [COMMAND [J
 
 Sends one QMP command to the QEMU monitor at SOCKET and prints the reply as JSON.
 Without COMMAND, reads "COMMAND [JSON-ARGS]" lines from stdin (a small qmp-shell) and
-prints replies and events as they arrive.
+prints each reply, plus the events that arrived, one JSON object per event line.
 
 Options:
   --timeout DURATION  connect window and per-command timeout (e.g. 500ms, 10s; default 10s)
