@@ -11,6 +11,9 @@
 #include <cstring>
 #include <map>
 
+#include "hypervisor/instance_name.hpp"
+#include "hypervisor/qemu_process.hpp"
+#include "hypervisor/runtime_dir.hpp"
 #include "supervisor/bus_loop.hpp"
 #include "supervisor/daemon_options.hpp"
 #include "supervisor/dbus_service.hpp"
@@ -47,6 +50,30 @@ sd_bus* openBus(const DaemonOptions& options) {
     return bus;
 }
 
+// Runtime dirs of instances no longer defined: a dead VM's dir goes, a live VM is left alone
+// (it has no definition to be managed by, and corrald never kills what it cannot manage).
+void sweepOrphans(const std::filesystem::path& runtimeRoot, const Registry& registry,
+                  const LogSink& log) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(runtimeRoot, ec)) {
+        auto name = entry.path().filename().string();
+        if (!entry.is_directory() || registry.find(name) ||
+            corral::hypervisor::checkInstanceName(name))
+            continue;
+        auto paths = corral::hypervisor::RuntimePaths::forInstance(runtimeRoot, name);
+        std::string problem;
+        auto state = corral::hypervisor::readState(paths, problem);
+        if (state && state->pid > 0 &&
+            corral::hypervisor::processCmdline(state->pid) == state->argv) {
+            log(4, name + ": qemu (pid " + std::to_string(state->pid) +
+                       ") runs without a definition; left running, not managed");
+            continue;
+        }
+        log(5, name + ": removing stale runtime dir " + paths.dir.string());
+        corral::hypervisor::removeRuntimeDir(paths);
+    }
+}
+
 struct Daemon {
     DaemonOptions options;
     asio::io_context io;
@@ -76,6 +103,7 @@ struct Daemon {
             auto state = vm->lifecycle().state();
             if (state == State::Running || state == State::Paused) ++adopted;
         }
+        sweepOrphans(options.runtimeDir, registry, log);
         service = std::make_unique<DbusService>(loop, registry, options.runtimeDir);
         service->requestName();
         loop->kick();

@@ -1,5 +1,6 @@
 #include "supervisor/registry.hpp"
 
+#include <algorithm>
 #include <set>
 #include <system_error>
 

@@ -128,5 +128,18 @@ TEST_F(ManagerTest, MethodsNeedingARunningVmSaySo) {
     EXPECT_NE(attach.output.find("must be absolute"), std::string::npos) << attach.output;
 }
 
+TEST_F(ManagerTest, StaleRuntimeDirsAreCleanedAtStart) {
+    writeGuest("web1");
+    // web1 "ran" as a pid that is gone; ghost is not defined at all and has no state.
+    std::filesystem::create_directories(dir_ / "run" / "web1");
+    std::ofstream(dir_ / "run" / "web1" / "state.json")
+        << R"({"argv":["qemu-system-x86_64"],"pid":999999,"startedAtUsec":1,"devices":[]})";
+    std::filesystem::create_directories(dir_ / "run" / "ghost");
+    startCorrald();
+    EXPECT_EQ(property("web1", "State"), "s \"stopped\"");
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "run" / "web1"));
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "run" / "ghost"));
+}
+
 }  // namespace
 }  // namespace corral::test
