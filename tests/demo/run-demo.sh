@@ -66,7 +66,7 @@ ctl() { "$corralctl" --address "$bus" "$@"; }
 step "corrald, with the demo instance (TCG guest: Debian kernel + busybox + negotiator-guest)"
 show cat "$work/instances/demo.toml"
 "$corrald" --bus-address "$bus" --instances-dir "$work/instances" --runtime-dir "$work/run" \
-    2> >(sed 's/^/    corrald: /' >&2) &
+    2> >(sed "s/^/    /" >&2) &
 pids+=($!)
 wait_for "corrald on the bus" 15 busctl --address "$bus" status org.corral1
 show ctl list
@@ -76,7 +76,7 @@ show ctl start demo
 show ctl status demo
 
 step "Run 'uname -a' inside the guest through the negotiator agent"
-wait_for "the guest agent" 60 ctl exec demo -- true
+wait_for "the guest agent" 60 ctl exec demo -- true || { ctl exec demo -- true; exit 1; }
 show ctl exec demo -- uname -a
 
 step "Hot-add a 64 MiB disk and look at it from inside the guest"

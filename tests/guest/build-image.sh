@@ -55,7 +55,7 @@ for applet in $("$busybox" --list); do
 done
 
 modules="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_console
-virtio_blk failover net_failover virtio_net"
+virtio_blk failover net_failover virtio_net button evdev"
 mdir="$work/kernel/lib/modules/$kver"
 for m in $modules; do
     f=$(find "$mdir" -name "$m.ko*" | head -n1)

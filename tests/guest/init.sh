@@ -15,6 +15,20 @@ ip link set lo up
 for p in /sys/class/virtio-ports/*; do
     [ -e "$p/name" ] && echo "corral-guest: virtio-port $(basename "$p") $(cat "$p/name")"
 done
+# ACPI power button (system_powerdown) -> clean poweroff, as a real distribution's acpid does.
+# corral.acpi=ignore on the kernel command line makes a guest that ignores it (escalation tests).
+acpi_watch=yes
+grep -q 'corral.acpi=ignore' /proc/cmdline && acpi_watch=no
+[ $acpi_watch = yes ] && for dev in /sys/class/input/input*; do
+    if [ "$(cat "$dev/name" 2>/dev/null)" = "Power Button" ]; then
+        for ev in "$dev"/event*; do
+            [ -e "$ev" ] || continue
+            echo "corral-guest: power button on /dev/input/$(basename "$ev")"
+            (head -c 1 "/dev/input/$(basename "$ev")" >/dev/null && echo "corral-guest: power button" &&
+                sync && poweroff -f) &
+        done
+    fi
+done
 if [ -x /usr/sbin/negotiator-guest ]; then
     negotiator-guest --daemon >/tmp/negotiator-guest.log 2>&1 &
     echo "corral-guest: negotiator-guest started (pid $!)"
