@@ -15,7 +15,40 @@ std::string toJsonString(const rapidjson::Value& value) {
     return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+namespace {
+
+// Whether brackets outside strings nest at most `limit` deep (structure is not validated here).
+bool nestingWithin(std::string_view text, std::size_t limit) {
+    std::size_t depth = 0;
+    bool inString = false;
+    bool escaped = false;
+    for (char c : text) {
+        if (inString) {
+            if (escaped) {
+                escaped = false;
+            } else if (c == '\\') {
+                escaped = true;
+            } else if (c == '"') {
+                inString = false;
+            }
+        } else if (c == '"') {
+            inString = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > limit) return false;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
 Result<Json> parseJson(std::string_view text) {
+    if (!nestingWithin(text, kMaxJsonDepth)) {
+        return makeError(kProtocol, "JSON",
+                         "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    }
     Json doc;
     doc.Parse(text.data(), text.size());
     if (doc.HasParseError()) {

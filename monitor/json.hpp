@@ -5,6 +5,7 @@
 
 #include <rapidjson/document.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -17,7 +18,12 @@ using Json = rapidjson::Document;
 // Compact serialisation (one line, no trailing newline).
 std::string toJsonString(const rapidjson::Value& value);
 
-// Parses text; a syntax error says the offset and what RapidJSON expected (kind "Protocol").
+// Deepest nesting parseJson accepts: RapidJSON parses, copies and writes recursively, so a
+// hostile "[[[[..." must be refused before it exhausts the stack.
+inline constexpr std::size_t kMaxJsonDepth = 256;
+
+// Parses text; a syntax error says the offset and what RapidJSON expected, deeper nesting than
+// kMaxJsonDepth is refused (kind "Protocol" for both).
 Result<Json> parseJson(std::string_view text);
 
 // A deep copy of any value (for instance an element of a reply) into its own document.

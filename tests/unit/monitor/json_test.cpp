@@ -45,6 +45,17 @@ TEST(Json, ParseReportsOffset) {
     EXPECT_EQ(copyJson(*good).Size(), 2u);
 }
 
+TEST(Json, RefusesDeepNestingWithoutRecursing) {
+    auto deep = parseJson(std::string(200 * 1024, '['));
+    ASSERT_FALSE(deep);
+    EXPECT_NE(deep.error().message.find("nested deeper than"), std::string::npos);
+    std::string limit = std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']');
+    EXPECT_TRUE(parseJson(limit));
+    EXPECT_FALSE(parseJson("[" + limit + "]"));
+    // Brackets inside strings do not count, escaped quotes do not end the string.
+    EXPECT_TRUE(parseJson(R"({"a": "[[[[\"[[[[", "b": [1]})"));
+}
+
 TEST(Error, ValueThrowsWithMessage) {
     Result<int> failed = makeError("DeviceNotFound", "device_del", "Device 'x' not found");
     EXPECT_EQ(failed.error().message, "device_del: DeviceNotFound: Device 'x' not found");

@@ -204,6 +204,13 @@ TEST_F(QmpSessionTest, NonObjectAndUnknownShapesAreProtocolErrors) {
     EXPECT_FALSE(QmpSession().feed("{\"event\": 5}\r\n"));
 }
 
+TEST_F(QmpSessionTest, DeeplyNestedLineIsProtocolError) {
+    negotiate();
+    auto records = session.feed(R"({"event": "X", "data": )" + std::string(500000, '[') + "\r\n");
+    ASSERT_FALSE(records);
+    EXPECT_NE(records.error().message.find("nested deeper than"), std::string::npos);
+}
+
 TEST_F(QmpSessionTest, SecondGreetingIsProtocolError) {
     feedOk(kGreeting);
     EXPECT_FALSE(session.feed(kGreeting));
