@@ -80,8 +80,8 @@ struct Daemon {
     LogSink log = stderrLog();
     AsioClock clock{io.get_executor()};
     std::unique_ptr<ScopeManager> scopes = ScopeManager::connect(io, log);
-    VmContext context{io.get_executor(),  clock, options.runtimeDir, options.commandsDir,
-                      options.qemuBinary, log,   scopes.get()};
+    VmContext context{io.get_executor(),   clock, options.runtimeDir,
+                      options.commandsDir, log,   scopes.get()};
     Registry registry{options.instancesDir,
                       [this](const std::string& name, const corral::hypervisor::LoadResult& def) {
                           return std::make_unique<QemuVm>(context, name, def);

@@ -33,12 +33,6 @@ void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveR
     if (auto v = path("runtime_dir"); v && !haveRuntime) options.runtimeDir = *v;
     if (auto v = path("instances_dir"); v && !haveInstances) options.instancesDir = *v;
     if (auto v = path("guest_commands_dir")) options.commandsDir = *v;
-    if (auto node = table["qemu"]["binary"]) {
-        auto value = node.value<std::string>();
-        if (!value || value->empty())
-            throw std::runtime_error(file.string() + ": qemu.binary must be a non-empty string");
-        options.qemuBinary = *value;
-    }
 }
 
 }  // namespace

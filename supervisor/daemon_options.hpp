@@ -14,7 +14,6 @@ struct DaemonOptions {
     std::filesystem::path runtimeDir = "/run/corral";
     std::filesystem::path instancesDir = "/etc/corral/instances";
     std::filesystem::path commandsDir = "/usr/lib/negotiator/commands";
-    std::string qemuBinary;  // [qemu] binary; empty: the argv builder's default
     bool help = false;
 };
 

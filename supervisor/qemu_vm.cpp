@@ -11,7 +11,7 @@
 #include "agent/host_channel.hpp"
 #include "agent/host_responder.hpp"
 #include "hypervisor/hotplug.hpp"
-#include "hypervisor/slot_plan.hpp"
+#include "hypervisor/launch.hpp"
 
 namespace corral::supervisor {
 
@@ -180,20 +180,17 @@ asio::awaitable<Outcome<pid_t>> QemuVm::launchSteps() {
     if (pending_) apply(*pending_);
     if (!spec_) co_return OpError{ErrorKind::InvalidDefinition, invalidWhy_};
     try {
-        auto plan = hypervisor::planSlots(*spec_);
-        hypervisor::createRuntimeDir(paths_);
-        argv_ = hypervisor::buildQemuArgv(*spec_, plan, paths_);
-        if (!context_.qemuBinary.empty()) argv_.front() = context_.qemuBinary;
-        devices_.clear();
-        for (const auto& d : plan.devices) devices_.push_back({d.id, d.kind, d.slot, false, ""});
-        process_.emplace(hypervisor::QemuProcess::spawn(context_.executor, argv_, paths_.logFile));
+        // Runtime dir, taps for tap/bridge NICs, paused spawn and state.json.
+        auto launched = hypervisor::launchInstance(context_.executor, *spec_, context_.runtimeRoot);
+        argv_ = launched.state.argv;
+        devices_ = launched.state.devices;
+        startedAt_ = launched.state.startedAtUsec;
+        process_.emplace(std::move(launched.process));
     } catch (const std::exception& e) {
         co_return OpError{ErrorKind::Failed, e.what()};
     }
     auto generation = ++generation_;
     pid_t pid = process_->pid();
-    startedAt_ = context_.clock.realtimeUsec();
-    persist();
     if (context_.scopes) context_.scopes->place(name_, pid, spec_->resources);
     if (devicesObserver_) devicesObserver_();
     spawnLogged(watchExit(generation), "watching qemu");

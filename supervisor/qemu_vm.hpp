@@ -35,7 +35,6 @@ struct VmContext {
     Clock& clock;
     std::filesystem::path runtimeRoot;
     std::filesystem::path commandsDir;  // guest-to-host commands
-    std::string qemuBinary;             // replaces argv[0] when not empty
     LogSink log;
     ScopeManager* scopes = nullptr;  // null when systemd is not there
 };
