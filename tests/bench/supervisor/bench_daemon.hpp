@@ -1,0 +1,76 @@
+// corrald on a private dbus-daemon for the benchmarks, driven through sd-bus the way a client
+// would. Every process started here (dbus-daemon, corrald, its qemus) is killed by pid at the end.
+#pragma once
+
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tests/support/process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace corral::bench {
+
+using Clock = std::chrono::steady_clock;
+
+// Microseconds elapsed since `start`.
+double microsSince(Clock::time_point start);
+
+// p-th percentile (0..100) of the samples by nearest rank; 0 for no samples.
+double percentile(std::vector<double> samples, double p);
+
+// Resident set size of a process in KiB (VmRSS), 0 if it is gone.
+long rssKib(pid_t pid);
+
+// utime + stime of a process in clock ticks.
+long cpuTicks(pid_t pid);
+
+// Instance TOML: q35 under TCG, no guest (blank read-only disk, SeaBIOS finds nothing to boot).
+std::string idleInstanceToml(const std::filesystem::path& blankDisk, const std::string& onCrash);
+
+class BenchDaemon {
+  public:
+    // Starts dbus-daemon and connects; corrald starts with startCorrald() once instances exist.
+    BenchDaemon();
+    ~BenchDaemon();
+    BenchDaemon(const BenchDaemon&) = delete;
+    BenchDaemon& operator=(const BenchDaemon&) = delete;
+
+    void writeInstance(const std::string& name, const std::string& toml);
+    void startCorrald();
+    pid_t corraldPid() const { return corrald_.pid(); }
+    sd_bus* bus() const { return bus_; }
+    const std::filesystem::path& dir() const { return dir_.path(); }
+    std::filesystem::path runtimeDir(const std::string& name) const;
+    std::string objectPath(const std::string& name) const;
+
+    // Calls an argument-less Instance method, waiting up to `timeout`; throws on a D-Bus error.
+    void callInstance(const std::string& name, const char* method,
+                      std::chrono::seconds timeout = std::chrono::seconds(120));
+    // Calls Start on every name at once and waits for all replies; throws if any failed.
+    void startAll(const std::vector<std::string>& names);
+    // The State property.
+    std::string state(const std::string& name);
+    // Pid property.
+    pid_t pid(const std::string& name);
+    // AttachDisk with default options; throws on a D-Bus error.
+    void attachDisk(const std::string& name, const std::string& id,
+                    const std::filesystem::path& file);
+    // Sends Detach without waiting; `*done` becomes true when its reply is processed.
+    sd_bus_slot* detachAsync(const std::string& name, const std::string& id, bool* done);
+    // ListInstances, reading every entry of the reply; returns how many there were.
+    unsigned listInstances();
+
+  private:
+    corral::test::TempDir dir_;
+    corral::test::Process dbus_;
+    corral::test::Process corrald_;
+    std::string address_;
+    sd_bus* bus_ = nullptr;
+};
+
+}  // namespace corral::bench

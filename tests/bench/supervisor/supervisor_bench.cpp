@@ -1,0 +1,131 @@
+// supervisor-bench: corrald measured through D-Bus (sd-bus, as a client would) against baselines
+// in the same run: start overhead vs a direct QEMU launch, scale to N VMs (time, RSS, latency with
+// a stuck unplug, idle CPU), crash events. --quick proves the benches work; figures are printed,
+// never judged. --json FILE writes the figures; --curve FILE the RSS/latency points for a plot.
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "tests/bench/supervisor/scenarios.hpp"
+
+namespace {
+
+using namespace corral::bench;
+
+struct Options {
+    bool quick = false;
+    std::string json;
+    std::string curve;
+};
+
+std::string latencyJson(const Latency& l) {
+    char text[96];
+    std::snprintf(text, sizeof(text), R"({"p50_us":%.1f,"p99_us":%.1f})", l.p50Us, l.p99Us);
+    return text;
+}
+
+void writeCurve(const std::string& file, const std::vector<ScalePoint>& points) {
+    std::ofstream out(file);
+    out << "# vms rss_mib list_p50_us list_p99_us property_p50_us\n";
+    for (const auto& p : points)
+        out << p.vms << ' ' << static_cast<double>(p.rssKib) / 1024 << ' ' << p.list.p50Us << ' '
+            << p.list.p99Us << ' ' << p.property.p50Us << '\n';
+}
+
+std::string toJson(const StartOverhead& o, const std::vector<ScalePoint>& curve, const ScaleRun& s,
+                   const CrashEvents& c) {
+    char head[512];
+    std::snprintf(head, sizeof(head),
+                  R"({"bench":"supervisor","start_overhead":{"runs":%d,"dbus_start_p50_ms":%.2f,)"
+                  R"("direct_qmp_ready_p50_ms":%.2f,"overhead_p50_ms":%.2f},"scale_curve":[)",
+                  o.runs, o.dbusP50Ms, o.directP50Ms, o.overheadP50Ms);
+    std::string json = head;
+    for (size_t i = 0; i < curve.size(); ++i) {
+        const auto& p = curve[i];
+        char point[256];
+        std::snprintf(point, sizeof(point), R"(%s{"vms":%d,"batch_start_s":%.3f,"rss_kib":%ld,)",
+                      i ? "," : "", p.vms, p.batchStartS, p.rssKib);
+        json += point + std::string(R"("list":)") + latencyJson(p.list) + R"(,"property":)" +
+                latencyJson(p.property) + "}";
+    }
+    char scale[512];
+    std::snprintf(scale, sizeof(scale),
+                  R"(],"scale":{"vms":%d,"all_running_s":%.3f,"rss_before_kib":%ld,)"
+                  R"("rss_after_kib":%ld,"rss_per_vm_kib":%.1f,"idle_cpu_percent":%.3f,)"
+                  R"("idle_window_s":%.1f,)",
+                  s.vms, s.allRunningS, s.rssBeforeKib, s.rssAfterKib,
+                  static_cast<double>(s.rssAfterKib - s.rssBeforeKib) / s.vms, s.idleCpuPercent,
+                  s.idleWindowS);
+    json += scale + std::string(R"("list_while_stuck":)") + latencyJson(s.listWhileStuck) +
+            R"(,"property_while_stuck":)" + latencyJson(s.propertyWhileStuck) + "}";
+    char events[128];
+    std::snprintf(events, sizeof(events),
+                  R"(,"crash_event":{"runs":%d,"p50_us":%.1f,"p99_us":%.1f}})", c.runs,
+                  c.toCrashed.p50Us, c.toCrashed.p99Us);
+    return json + events;
+}
+
+void printTable(const StartOverhead& o, const std::vector<ScalePoint>& curve, const ScaleRun& s,
+                const CrashEvents& c) {
+    std::printf("supervisor-bench: corrald through D-Bus (sd-bus client)\n");
+    std::printf(
+        "start (%d runs, alternating)   D-Bus Start->running p50 %.1f ms | direct qemu "
+        "->QMP ready p50 %.1f ms | supervisor share p50 %.1f ms\n",
+        o.runs, o.dbusP50Ms, o.directP50Ms, o.overheadP50Ms);
+    std::printf("%6s %10s %10s %12s %12s %12s\n", "vms", "batch s", "RSS MiB", "List p50 us",
+                "List p99 us", "State p50 us");
+    for (const auto& p : curve)
+        std::printf("%6d %10.2f %10.1f %12.0f %12.0f %12.0f\n", p.vms, p.batchStartS,
+                    static_cast<double>(p.rssKib) / 1024, p.list.p50Us, p.list.p99Us,
+                    p.property.p50Us);
+    std::printf(
+        "scale: %d VMs started at once, all running in %.2f s; corrald RSS %.1f -> %.1f "
+        "MiB (%.0f KiB per VM); idle CPU %.2f%% over %.0f s\n",
+        s.vms, s.allRunningS, static_cast<double>(s.rssBeforeKib) / 1024,
+        static_cast<double>(s.rssAfterKib) / 1024,
+        static_cast<double>(s.rssAfterKib - s.rssBeforeKib) / s.vms, s.idleCpuPercent,
+        s.idleWindowS);
+    std::printf(
+        "       with one Detach stuck: ListInstances p50 %.0f us p99 %.0f us, State "
+        "p50 %.0f us p99 %.0f us\n",
+        s.listWhileStuck.p50Us, s.listWhileStuck.p99Us, s.propertyWhileStuck.p50Us,
+        s.propertyWhileStuck.p99Us);
+    std::printf("crash: kill -9 -> State=crashed signal (%d runs) p50 %.1f ms p99 %.1f ms\n",
+                c.runs, c.toCrashed.p50Us / 1000, c.toCrashed.p99Us / 1000);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options options;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--quick") == 0) {
+            options.quick = true;
+        } else if (std::strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
+            options.json = argv[++i];
+        } else if (std::strcmp(argv[i], "--curve") == 0 && i + 1 < argc) {
+            options.curve = argv[++i];
+        } else {
+            std::fprintf(stderr,
+                         "usage: supervisor-bench [--quick] [--json FILE] [--curve FILE]\n");
+            return 2;
+        }
+    }
+    const bool q = options.quick;
+    try {
+        auto overhead = measureStartOverhead(q ? 2 : 20);
+        auto curve = measureScaleCurve(
+            q ? std::vector<int>{1, 3} : std::vector<int>{1, 10, 50, 100}, q ? 50 : 1000);
+        auto scale = measureScale(q ? 3 : 100, q ? 50 : 1000, q ? 1.0 : 10.0);
+        auto crashes = measureCrashEvents(q ? 2 : 20);
+        printTable(overhead, curve, scale, crashes);
+        if (!options.json.empty())
+            std::ofstream(options.json) << toJson(overhead, curve, scale, crashes) << '\n';
+        if (!options.curve.empty()) writeCurve(options.curve, curve);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "supervisor-bench: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
