@@ -71,6 +71,12 @@ void HostChannel::release() {
 
 awaitable<Result<void>> HostChannel::connect(std::chrono::milliseconds window) {
     auto self = shared_from_this();
+    co_await acquire();
+    SlotGuard guard{[this] { release(); }};
+    co_return co_await connectLocked(window);
+}
+
+awaitable<Result<void>> HostChannel::connectLocked(std::chrono::milliseconds window) {
     auto deadline = Clock::now() + window;
     asio::steady_timer pause(executor_);
     boost::system::error_code ec;
@@ -168,7 +174,7 @@ awaitable<Result<Reply>> HostChannel::call(Call request, std::chrono::millisecon
     if (!socket_.is_open()) {
         auto window = timeout.count() > 0 ? std::min(timeout, std::chrono::milliseconds(2000))
                                           : std::chrono::milliseconds(2000);
-        auto connected = co_await connect(window);
+        auto connected = co_await connectLocked(window);
         if (!connected) co_return connected.error();
     }
     auto frame = encodeFrame(encodeCall(request));

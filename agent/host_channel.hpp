@@ -28,7 +28,8 @@ class HostChannel : public std::enable_shared_from_this<HostChannel> {
     static std::shared_ptr<HostChannel> create(boost::asio::any_io_executor executor,
                                                std::string socketPath);
 
-    // Connects, retrying while the socket is missing or refuses, for at most `window`.
+    // Connects (replacing any connection), retrying while the socket is missing or refuses, for
+    // at most `window`; waits for a call in flight to finish first.
     boost::asio::awaitable<Result<void>> connect(std::chrono::milliseconds window);
 
     // Calls list_commands(): the names of the guest's user-defined commands.
@@ -54,6 +55,7 @@ class HostChannel : public std::enable_shared_from_this<HostChannel> {
   private:
     HostChannel(boost::asio::any_io_executor executor, std::string socketPath);
     boost::asio::awaitable<Result<Reply>> call(Call request, std::chrono::milliseconds timeout);
+    boost::asio::awaitable<Result<void>> connectLocked(std::chrono::milliseconds window);
     boost::asio::awaitable<Result<Reply>> exchange(std::string frame);
     boost::asio::awaitable<Result<void>> send(std::string frame);
     boost::asio::awaitable<Result<Reply>> receive();

@@ -112,7 +112,6 @@ awaitable<void> HostResponder::serveConnection() {
             auto frame = encodeFrame(encodeReply(reply));
             auto [wec, written] = co_await asio::async_write(socket_, asio::buffer(frame), kTuple);
             (void)written;
-            ++answered_;
             // After garbage or a refused length, start afresh on a new connection rather than
             // wait for a body that a guest which reopened its port will never send.
             if (wec || event->kind != FrameDecoder::Event::Kind::Message) co_return;

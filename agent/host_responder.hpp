@@ -43,8 +43,6 @@ class HostResponder : public std::enable_shared_from_this<HostResponder> {
     void stop();
     // True while the socket to QEMU is connected.
     bool connected() const { return socket_.is_open(); }
-    // Requests answered since start() (for tests and the bench).
-    std::size_t answered() const { return answered_; }
 
   private:
     HostResponder(boost::asio::any_io_executor executor, std::string socketPath,
@@ -61,7 +59,6 @@ class HostResponder : public std::enable_shared_from_this<HostResponder> {
     boost::asio::local::stream_protocol::socket socket_;
     boost::asio::steady_timer delay_;
     bool stopped_ = true;
-    std::size_t answered_ = 0;
 };
 
 }  // namespace corral::agent
