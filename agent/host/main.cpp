@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
                 break;
             case 'v':
             case 'q':
-                break;
+                break;  // accepted like the original's; errors always go to stderr
             case 'h':
                 std::fputs(kUsage, stdout);
                 return 0;
