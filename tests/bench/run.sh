@@ -1,0 +1,85 @@
+#!/bin/bash
+# corral benchmarks: every bench in one run, one table, BUILD_DIR/bench/results.json and the plot.
+#
+#   run.sh BUILD_DIR [--quick]
+#
+# --quick (CI) proves the benches work with small N; figures are printed, never judged. The full
+# run writes the plot to docs/bench-scale.svg (referenced from docs/performance.md); the quick one
+# to BUILD_DIR/bench/scale.svg. A bench that is not built is reported as skipped.
+set -euo pipefail
+
+build=$(cd "${1:-build}" && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
+quick=()
+[ "${2:-}" = "--quick" ] && quick=(--quick)
+out="$build/bench"
+mkdir -p "$out"
+plot="$src/docs/bench-scale.svg"
+[ ${#quick[@]} -eq 0 ] || plot="$out/scale.svg"
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+failed=0
+
+# run NAME BINARY ARGS...: output to the terminal and to $out/NAME.txt.
+run() {
+    local name=$1 binary=$2; shift 2
+    if [ ! -x "$binary" ]; then
+        echo "== $name: skipped ($binary is not built)" | tee "$out/$name.txt"
+        return
+    fi
+    echo "== $name"
+    "$binary" "$@" 2>&1 | tee "$out/$name.txt" || { echo "== $name FAILED"; failed=1; }
+}
+
+benches="$build/tests/bench"
+run qmp "$benches/monitor/qmp-bench" "${quick[@]}"
+run agent "$benches/agent/agent-bench" "${quick[@]}"
+run supervisor "$benches/supervisor/supervisor-bench" "${quick[@]}" \
+    --json "$out/supervisor.json" --curve "$out/scale.dat"
+
+if [ -s "$out/scale.dat" ]; then
+    gnuplot -e "data='$out/scale.dat'; out='$plot'; note='$(date -u +%F), load average $load at start'" \
+        "$src/tests/bench/supervisor/scale.gp"
+fi
+
+python3 - "$out" "$load" "${quick[@]}" <<'PY'
+import json, re, sys
+from pathlib import Path
+out, load, quick = Path(sys.argv[1]), sys.argv[2], len(sys.argv) > 3
+results = {"mode": "quick" if quick else "full", "load_average_at_start": load}
+qmp = out / "qmp.txt"
+if qmp.exists():
+    lines = [l for l in qmp.read_text().splitlines() if l.startswith('{"bench":"qmp"')]
+    if lines: results["qmp"] = json.loads(lines[-1])
+agent = out / "agent.txt"
+if agent.exists():
+    rates = re.findall(r"agent-bench: (\S+)\s+([\d.]+) round trips/s", agent.read_text())
+    if rates: results["agent_direct"] = {name: float(rate) for name, rate in rates}
+sup = out / "supervisor.json"
+if sup.exists(): results["supervisor"] = json.loads(sup.read_text())
+(out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+
+rows = []
+if "qmp" in results:
+    q = results["qmp"]
+    rows.append(("QMP query-status cmd/s", f'{q["ours"]["cmd_per_s"]:.0f}', f'{q["raw"]["cmd_per_s"]:.0f} raw socket', f'x{q["ratio_throughput"]:.2f}'))
+    rows.append(("QMP p50 / p99 us", f'{q["ours"]["p50_us"]:.0f} / {q["ours"]["p99_us"]:.0f}', f'{q["raw"]["p50_us"]:.0f} / {q["raw"]["p99_us"]:.0f}', f'x{q["ratio_p50"]:.2f} p50'))
+if "agent_direct" in results:
+    for name, rate in results["agent_direct"].items():
+        rows.append((f"agent {name} /s (direct channel)", f"{rate:.0f}", "-", "-"))
+if "supervisor" in results:
+    s = results["supervisor"]
+    o, sc, c = s["start_overhead"], s["scale"], s["crash_event"]
+    rows.append((f'Start -> running ms (p50, {o["runs"]} runs)', f'{o["dbus_start_p50_ms"]:.1f}', f'{o["direct_qmp_ready_p50_ms"]:.1f} direct qemu', f'{o["overhead_p50_ms"]:+.1f} ms'))
+    rows.append((f'{sc["vms"]} VMs at once: s to all running', f'{sc["all_running_s"]:.2f}', "-", "-"))
+    rows.append(("corrald RSS MiB before / after", f'{sc["rss_before_kib"]/1024:.1f} / {sc["rss_after_kib"]/1024:.1f}', "libvirtd ~40 idle", f'{sc["rss_per_vm_kib"]:.0f} KiB/VM'))
+    rows.append(("ListInstances p50/p99 us, Detach stuck", f'{sc["list_while_stuck"]["p50_us"]:.0f} / {sc["list_while_stuck"]["p99_us"]:.0f}', "-", "-"))
+    rows.append(("State read p50/p99 us, Detach stuck", f'{sc["property_while_stuck"]["p50_us"]:.0f} / {sc["property_while_stuck"]["p99_us"]:.0f}', "-", "-"))
+    rows.append((f'corrald idle CPU % ({sc["idle_window_s"]:.0f} s)', f'{sc["idle_cpu_percent"]:.2f}', "-", "-"))
+    rows.append((f'kill -9 -> State=crashed ms p50/p99', f'{c["p50_us"]/1000:.1f} / {c["p99_us"]/1000:.1f}', "-", "-"))
+print(f"\ncorral benchmarks ({results['mode']}; load average at start {load})")
+print(f'{"measure":44} {"corral":>16} {"baseline":>20} {"ratio":>12}')
+for r in rows: print(f"{r[0]:44} {r[1]:>16} {r[2]:>20} {r[3]:>12}")
+print(f"\nresults: {out / 'results.json'}")
+PY
+[ -s "$out/scale.dat" ] && echo "plot: $plot"
+exit $failed
