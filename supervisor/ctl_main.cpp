@@ -11,6 +11,7 @@
 #include "supervisor/ctl_client.hpp"
 #include "supervisor/ctl_console.hpp"
 #include "supervisor/ctl_output.hpp"
+#include "supervisor/ctl_run.hpp"
 
 using namespace corral::supervisor::ctl;
 
@@ -28,6 +29,7 @@ const char* const kUsageText =
     "  exec NAME [--timeout S] -- ARGV...  run a command in the guest (negotiator agent)\n"
     "  commands NAME                     commands the guest agent offers\n"
     "  console NAME                      attach to the serial console (Ctrl-] leaves)\n"
+    "  run NAME                          start and follow a VM until it ends (corral@.service)\n"
     "  monitor NAME JSON                 raw QMP command, e.g. '{\"execute\":\"query-status\"}'\n"
     "  validate FILE...                  check instance definitions without corrald\n"
     "  reload                            rescan the instance definitions\n"
@@ -239,6 +241,10 @@ int run(const Args& a) {
         });
         std::printf("%s\n", readString(reply).c_str());
         return kOk;
+    }
+    if (cmd == "run") {
+        need(a, 1, "NAME");
+        return runInstance(c, a.words[1]);
     }
     if (cmd == "console") {
         need(a, 1, "NAME");

@@ -1,0 +1,130 @@
+#include "supervisor/ctl_run.hpp"
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+
+#include <cstdio>
+
+namespace corral::supervisor::ctl {
+namespace {
+
+constexpr const char* kBusName = "org.corral1";
+constexpr std::uint64_t kStartTimeoutUsec = 300'000'000;
+
+std::string text(const Properties& props, const char* key) {
+    auto it = props.find(key);
+    if (it == props.end()) return "";
+    if (const auto* s = std::get_if<std::string>(&it->second)) return *s;
+    if (const auto* n = std::get_if<std::uint64_t>(&it->second)) return std::to_string(*n);
+    return "";
+}
+
+// Set by the match callbacks; the loop re-reads the properties whenever something changed.
+struct Watch {
+    bool changed = false;
+    bool ownerGone = false;
+};
+
+int onChange(sd_bus_message*, void* userdata, sd_bus_error*) {
+    static_cast<Watch*>(userdata)->changed = true;
+    return 0;
+}
+
+int onOwner(sd_bus_message* m, void* userdata, sd_bus_error*) {
+    const char *name = nullptr, *oldOwner = nullptr, *newOwner = nullptr;
+    if (sd_bus_message_read(m, "sss", &name, &oldOwner, &newOwner) < 0) return 0;
+    auto* watch = static_cast<Watch*>(userdata);
+    watch->ownerGone = newOwner == nullptr || *newOwner == '\0';
+    watch->changed = true;
+    return 0;
+}
+
+void addMatches(sd_bus* bus, const std::string& path, Watch& watch) {
+    std::string props = "type='signal',sender='" + std::string(kBusName) +
+                        "',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
+                        "path='" +
+                        path + "',arg0='org.corral1.Instance'";
+    std::string owner =
+        "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+        "member='NameOwnerChanged',arg0='" +
+        std::string(kBusName) + "'";
+    if (sd_bus_add_match(bus, nullptr, props.c_str(), onChange, &watch) < 0 ||
+        sd_bus_add_match(bus, nullptr, owner.c_str(), onOwner, &watch) < 0) {
+        throw CtlError(kFailed, "cannot subscribe to the state changes of " + path);
+    }
+}
+
+// A restarted corrald may own its name a moment before it has published the instance again.
+Properties reread(Client& client, const std::string& name) {
+    for (int attempt = 0;; ++attempt) {
+        try {
+            return client.properties(name);
+        } catch (const CtlError&) {
+            if (attempt == 50) throw;
+            sd_bus_wait(client.bus(), 200'000);
+            sd_bus_process(client.bus(), nullptr);
+        }
+    }
+}
+
+}  // namespace
+
+int runInstance(Client& client, const std::string& name) {
+    Watch watch;
+    addMatches(client.bus(), client.instancePath(name), watch);
+
+    auto props = client.properties(name);
+    std::string state = text(props, "State");
+    if (state == "invalid") {
+        std::fprintf(stderr, "%s: invalid definition: %s\n", name.c_str(),
+                     text(props, "LastExit").c_str());
+        return kFailed;
+    }
+    if (state == "stopped" || state == "crashed") {
+        std::printf("%s: starting\n", name.c_str());
+        std::fflush(stdout);
+        sd_bus_message_unref(client.callInstance(name, "Start", kStartTimeoutUsec));
+        props = client.properties(name);
+    } else {
+        std::printf("%s: already %s (pid %s), following it\n", name.c_str(), state.c_str(),
+                    text(props, "Pid").c_str());
+    }
+
+    bool ready = false;
+    std::string last;
+    while (true) {
+        state = text(props, "State");
+        if (state != last) {
+            std::printf("%s: %s%s\n", name.c_str(), state.c_str(),
+                        state == "running" ? (" (pid " + text(props, "Pid") + ")").c_str() : "");
+            std::fflush(stdout);
+            last = state;
+        }
+        if ((state == "running" || state == "paused") && !ready) {
+            sd_notifyf(0, "READY=1\nSTATUS=%s running, pid %s", name.c_str(),
+                       text(props, "Pid").c_str());
+            ready = true;
+        }
+        if (state == "stopped" || state == "crashed") {
+            std::printf("%s: ended: %s\n", name.c_str(), text(props, "LastExit").c_str());
+            return state == "stopped" ? kOk : kFailed;
+        }
+        watch.changed = false;
+        while (!watch.changed) {
+            int r = sd_bus_process(client.bus(), nullptr);
+            if (r < 0) throw CtlError(kUnreachable, "lost the bus connection");
+            if (r == 0 && sd_bus_wait(client.bus(), UINT64_MAX) < 0)
+                throw CtlError(kUnreachable, "lost the bus connection");
+        }
+        if (watch.ownerGone) {
+            std::printf("%s: corrald left the bus; the VM keeps running, waiting for it\n",
+                        name.c_str());
+            std::fflush(stdout);
+            sd_notify(0, "STATUS=waiting for corrald");
+            continue;
+        }
+        props = reread(client, name);
+    }
+}
+
+}  // namespace corral::supervisor::ctl
