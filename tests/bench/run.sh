@@ -34,7 +34,7 @@ benches="$build/tests/bench"
 run qmp "$benches/monitor/qmp-bench" "${quick[@]}"
 run agent "$benches/agent/agent-bench" "${quick[@]}"
 run supervisor "$benches/supervisor/supervisor-bench" "${quick[@]}" \
-    --json "$out/supervisor.json" --curve "$out/scale.dat"
+    --json "$out/supervisor.json" --curve "$out/scale.dat" --guest-image "$build/guest-image"
 
 if [ -s "$out/scale.dat" ]; then
     gnuplot -e "data='$out/scale.dat'; out='$plot'; note='$(date -u +%F), load average $load at start'" \
@@ -76,6 +76,11 @@ if "supervisor" in results:
     rows.append(("State read p50/p99 us, Detach stuck", f'{sc["property_while_stuck"]["p50_us"]:.0f} / {sc["property_while_stuck"]["p99_us"]:.0f}', "-", "-"))
     rows.append((f'corrald idle CPU % ({sc["idle_window_s"]:.0f} s)', f'{sc["idle_cpu_percent"]:.2f}', "-", "-"))
     rows.append((f'kill -9 -> State=crashed ms p50/p99', f'{c["p50_us"]/1000:.1f} / {c["p99_us"]/1000:.1f}', "-", "-"))
+    g = s.get("guest")
+    if g:
+        direct = results.get("agent_direct", {}).get("execute(true)")
+        rows.append(("execute true /s via D-Bus GuestExecute", f'{g["execute_per_s"]:.1f}', f'{direct:.1f} direct' if direct else "-", f'x{g["execute_per_s"]/direct:.2f}' if direct else "-"))
+        rows.append((f'disk attach+detach ms p50 ({g["hotplug_runs"]} runs)', f'{g["cycle_p50_ms"]:.0f}', "-", "-"))
 print(f"\ncorral benchmarks ({results['mode']}; load average at start {load})")
 print(f'{"measure":44} {"corral":>16} {"baseline":>20} {"ratio":>12}')
 for r in rows: print(f"{r[0]:44} {r[1]:>16} {r[2]:>20} {r[3]:>12}")

@@ -148,13 +148,14 @@ std::string BenchDaemon::objectPath(const std::string& name) const {
 }
 
 void BenchDaemon::callInstance(const std::string& name, const char* method,
-                               std::chrono::seconds timeout) {
+                               std::chrono::seconds timeout, const char* argument) {
     sd_bus_message* call = nullptr;
     sd_bus_message* reply = nullptr;
     BusError error;
     check(sd_bus_message_new_method_call(bus_, &call, "org.corral1", objectPath(name).c_str(),
                                          "org.corral1.Instance", method),
           "new call");
+    if (argument) check(sd_bus_message_append(call, "s", argument), "append");
     int r = sd_bus_call(bus_, call, std::chrono::microseconds(timeout).count(), &error.e, &reply);
     sd_bus_message_unref(call);
     sd_bus_message_unref(reply);

@@ -48,9 +48,11 @@ class BenchDaemon {
     std::filesystem::path runtimeDir(const std::string& name) const;
     std::string objectPath(const std::string& name) const;
 
-    // Calls an argument-less Instance method, waiting up to `timeout`; throws on a D-Bus error.
+    // Calls an Instance method with no or one string argument, waiting up to `timeout`; throws
+    // on a D-Bus error.
     void callInstance(const std::string& name, const char* method,
-                      std::chrono::seconds timeout = std::chrono::seconds(120));
+                      std::chrono::seconds timeout = std::chrono::seconds(120),
+                      const char* argument = nullptr);
     // Calls Start on every name at once and waits for all replies; throws if any failed.
     void startAll(const std::vector<std::string>& names);
     // The State property.

@@ -2,11 +2,15 @@
 // in the same run: start overhead vs a direct QEMU launch, scale to N VMs (time, RSS, latency with
 // a stuck unplug, idle CPU), crash events. --quick proves the benches work; figures are printed,
 // never judged. --json FILE writes the figures; --curve FILE the RSS/latency points for a plot.
+// A guest (GuestExecute and hotplug through D-Bus) runs when --guest-image DIR has an image.
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
+#include "tests/bench/supervisor/guest_scenarios.hpp"
 #include "tests/bench/supervisor/scenarios.hpp"
 
 namespace {
@@ -17,7 +21,31 @@ struct Options {
     bool quick = false;
     std::string json;
     std::string curve;
+    std::filesystem::path guestImage = CORRAL_GUEST_IMAGE_DIR;
 };
+
+std::string guestJson(const std::optional<GuestFigures>& g) {
+    if (!g) return "null";
+    char text[256];
+    std::snprintf(text, sizeof(text),
+                  R"({"execute_calls":%d,"execute_per_s":%.1f,"hotplug_runs":%d,)"
+                  R"("attach_p50_ms":%.1f,"detach_p50_ms":%.1f,"cycle_p50_ms":%.1f})",
+                  g->executeCalls, g->executePerSecond, g->hotplugRuns, g->attachP50Ms,
+                  g->detachP50Ms, g->cycleP50Ms);
+    return text;
+}
+
+void printGuest(const std::optional<GuestFigures>& g) {
+    if (!g) {
+        std::printf("guest: skipped (no guest image)\n");
+        return;
+    }
+    std::printf(
+        "guest: GuestExecute(true) through D-Bus %.1f calls/s (%d calls); disk hotplug "
+        "(%d runs) attach p50 %.1f ms, detach p50 %.1f ms, attach+detach p50 %.1f ms\n",
+        g->executePerSecond, g->executeCalls, g->hotplugRuns, g->attachP50Ms, g->detachP50Ms,
+        g->cycleP50Ms);
+}
 
 std::string latencyJson(const Latency& l) {
     char text[96];
@@ -106,9 +134,12 @@ int main(int argc, char** argv) {
             options.json = argv[++i];
         } else if (std::strcmp(argv[i], "--curve") == 0 && i + 1 < argc) {
             options.curve = argv[++i];
+        } else if (std::strcmp(argv[i], "--guest-image") == 0 && i + 1 < argc) {
+            options.guestImage = argv[++i];
         } else {
             std::fprintf(stderr,
-                         "usage: supervisor-bench [--quick] [--json FILE] [--curve FILE]\n");
+                         "usage: supervisor-bench [--quick] [--json FILE] [--curve FILE] "
+                         "[--guest-image DIR]\n");
             return 2;
         }
     }
@@ -119,9 +150,16 @@ int main(int argc, char** argv) {
             q ? std::vector<int>{1, 3} : std::vector<int>{1, 10, 50, 100}, q ? 50 : 1000);
         auto scale = measureScale(q ? 3 : 100, q ? 50 : 1000, q ? 1.0 : 10.0);
         auto crashes = measureCrashEvents(q ? 2 : 20);
+        std::optional<GuestFigures> guest;
+        if (std::filesystem::exists(options.guestImage / "vmlinuz"))
+            guest = measureGuest(options.guestImage, q ? 2.0 : 10.0, q ? 2 : 10);
         printTable(overhead, curve, scale, crashes);
-        if (!options.json.empty())
-            std::ofstream(options.json) << toJson(overhead, curve, scale, crashes) << '\n';
+        printGuest(guest);
+        if (!options.json.empty()) {
+            auto json = toJson(overhead, curve, scale, crashes);
+            json.pop_back();  // the closing brace: the guest figures join the same object
+            std::ofstream(options.json) << json << R"(,"guest":)" << guestJson(guest) << "}\n";
+        }
         if (!options.curve.empty()) writeCurve(options.curve, curve);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "supervisor-bench: %s\n", e.what());
