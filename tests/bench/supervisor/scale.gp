@@ -5,11 +5,12 @@ set output out
 set title "corrald: RSS and ListInstances latency vs supervised VMs\n{/*0.8 ".note."}"
 set xlabel "VMs (q35, TCG, 32 MiB, no guest)"
 set ylabel "corrald RSS (MiB)"
-set y2label "ListInstances latency (µs)"
+set y2label "ListInstances latency (µs, log)"
 set ytics nomirror
 set y2tics
 set yrange [0:*]
-set y2range [0:*]
+set logscale y2
+set y2range [10:*]
 set logscale x
 set xtics (1, 10, 50, 100)
 set key left top
