@@ -17,11 +17,23 @@ mkdir -p "$stage"
 # CMake caches the compiler flags of its first configure: start afresh when packaging changes.
 key=$(cat "$src"/packaging/debian/* 2>/dev/null | sha256sum | cut -c1-16)
 [ "$(cat "$out/stage/debian.key" 2>/dev/null)" = "$key" ] || rm -rf "$stage"/obj-*
-find "$stage" -mindepth 1 -maxdepth 1 ! -name 'obj-*' -exec rm -rf {} +
 echo "$key" >"$out/stage/debian.key"
+# Copy only files whose content changed, so that they get a new mtime and everything else
+# keeps its old one: ninja then rebuilds exactly what changed (a copy that preserved the
+# source mtimes could look older than objects built from a previous version).
+new=$out/stage/new
+rm -rf "$new" "$stage/debian"
+mkdir -p "$new"
 # Files deleted from the work tree but still in the index are skipped (--ignore-failed-read).
 (cd "$src" && git ls-files -z --cached --others --exclude-standard |
-    tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xf - -C "$stage"
+    tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xf - -C "$new"
+(cd "$stage" && find . -path ./obj-\* -prune -o -type f -print) | while read -r f; do
+    [ -e "$new/$f" ] || rm -f "$stage/$f"
+done
+(cd "$new" && find . -type f) | while read -r f; do
+    cmp -s "$new/$f" "$stage/$f" || { mkdir -p "$(dirname "$stage/$f")" && cp "$new/$f" "$stage/$f"; }
+done
+rm -rf "$new"
 cp -a "$stage/packaging/debian" "$stage/debian"
 rm -f "$stage/debian/build-deb.sh"
 rm -f "$out"/stage/*.deb "$out"/stage/*.buildinfo "$out"/stage/*.changes
