@@ -276,6 +276,7 @@ trap 'exit 130' INT TERM
     kill -TERM $$
 ) &
 watchdog=$!
+disown "$watchdog" # its end is not news
 rig_reap_stale
 mkdir -p "$pkgdir"
 pkgdir=$(cd "$pkgdir" && pwd)
