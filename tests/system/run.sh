@@ -274,9 +274,8 @@ trap 'exit 130' INT TERM
     sleep "${SYSTEM_TEST_DEADLINE:-840}"
     echo "system test: over ${SYSTEM_TEST_DEADLINE:-840}s, stopping"
     kill -TERM $$
-) &
+) 2>/dev/null &
 watchdog=$!
-disown "$watchdog" # its end is not news
 rig_reap_stale
 mkdir -p "$pkgdir"
 pkgdir=$(cd "$pkgdir" && pwd)
