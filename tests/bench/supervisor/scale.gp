@@ -13,7 +13,7 @@ set logscale y2
 set y2range [10:*]
 set logscale x
 set xtics (1, 10, 50, 100)
-set key left top
+set key below
 set grid
 plot data using 1:2 with linespoints lw 2 pt 7 title "RSS (MiB)", \
      data using 1:3 axes x1y2 with linespoints lw 2 pt 5 title "ListInstances p50 (µs)", \
