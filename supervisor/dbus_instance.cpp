@@ -48,9 +48,9 @@ int getProperty(sd_bus*, const char*, const char*, const char* property, sd_bus_
     return r < 0 ? r : sd_bus_message_close_container(reply);
 }
 
-// Device ids end up in QEMU ids and node names: same rules as instance names.
+// Device ids end up in QEMU ids and node names: the hypervisor's device id rule.
 std::optional<OpError> checkDeviceId(const std::string& id) {
-    if (auto why = hypervisor::checkInstanceName(id))
+    if (auto why = hypervisor::checkDeviceId(id))
         return OpError{ErrorKind::InvalidArgument, "Bad device id '" + id + "': " + *why};
     return std::nullopt;
 }
@@ -123,15 +123,26 @@ int readOptions(sd_bus_message* m, Options& out, std::string& problem) {
     return sd_bus_message_exit_container(m);
 }
 
-std::optional<OpError> unknownOptions(const Options& o,
-                                      std::initializer_list<std::string_view> ok) {
-    auto known = [&](const std::string& k) {
-        return std::find(ok.begin(), ok.end(), k) != ok.end();
+// Every option must be known and of its type: a "readonly" sent as the string "true" is refused
+// rather than read as false.
+std::optional<OpError> checkOptions(const Options& o,
+                                    std::initializer_list<std::string_view> stringKeys,
+                                    std::initializer_list<std::string_view> boolKeys) {
+    auto in = [](std::initializer_list<std::string_view> keys, const std::string& k) {
+        return std::find(keys.begin(), keys.end(), k) != keys.end();
+    };
+    auto check = [&](const std::string& k, bool isString) -> std::optional<OpError> {
+        if (in(isString ? stringKeys : boolKeys, k)) return std::nullopt;
+        if (in(isString ? boolKeys : stringKeys, k))
+            return OpError{ErrorKind::InvalidArgument,
+                           "Option '" + k + "' must be a " + (isString ? "boolean" : "string") +
+                               " (D-Bus type " + (isString ? "b" : "s") + ")."};
+        return OpError{ErrorKind::InvalidArgument, "Unknown option '" + k + "'."};
     };
     for (const auto& [k, v] : o.strings)
-        if (!known(k)) return OpError{ErrorKind::InvalidArgument, "Unknown option '" + k + "'."};
+        if (auto bad = check(k, true)) return bad;
     for (const auto& [k, v] : o.bools)
-        if (!known(k)) return OpError{ErrorKind::InvalidArgument, "Unknown option '" + k + "'."};
+        if (auto bad = check(k, false)) return bad;
     return std::nullopt;
 }
 
@@ -144,7 +155,7 @@ int methodAttachDisk(sd_bus_message* m, void* u, sd_bus_error* error) {
     std::string problem;
     if ((r = readOptions(m, options, problem)) < 0) return r;
     if (!problem.empty()) return setError(error, {ErrorKind::InvalidArgument, problem});
-    if (auto bad = unknownOptions(options, {"readonly"})) return setError(error, *bad);
+    if (auto bad = checkOptions(options, {}, {"readonly"})) return setError(error, *bad);
     if (auto bad = checkDeviceId(id)) return setError(error, *bad);
     if (path[0] != '/')
         return setError(error, {ErrorKind::InvalidArgument,
@@ -163,7 +174,8 @@ int methodAttachNic(sd_bus_message* m, void* u, sd_bus_error* error) {
     std::string problem;
     if ((r = readOptions(m, options, problem)) < 0) return r;
     if (!problem.empty()) return setError(error, {ErrorKind::InvalidArgument, problem});
-    if (auto bad = unknownOptions(options, {"mode", "bridge", "mac"})) return setError(error, *bad);
+    if (auto bad = checkOptions(options, {"mode", "bridge", "mac"}, {}))
+        return setError(error, *bad);
     if (auto bad = checkDeviceId(id)) return setError(error, *bad);
     NicOptions nic;
     if (options.strings.count("mode")) nic.mode = options.strings["mode"];
@@ -230,7 +242,8 @@ constexpr auto kChange = SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE;
 }  // namespace
 
 const sd_bus_vtable kInstanceVtable[] = {
-    SD_BUS_VTABLE_START(0),
+    // Access is the D-Bus policy's business (org.corral1.conf), not sd-bus's root-only default.
+    SD_BUS_VTABLE_START(SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_PROPERTY("Name", "s", getProperty, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("State", "s", getProperty, 0, kChange),
     SD_BUS_PROPERTY("Pid", "u", getProperty, 0, kChange),

@@ -102,7 +102,8 @@ struct DbusService::Callbacks {
 };
 
 const sd_bus_vtable kManagerVtable[] = {
-    SD_BUS_VTABLE_START(0),
+    // Access is the D-Bus policy's business (org.corral1.conf), not sd-bus's root-only default.
+    SD_BUS_VTABLE_START(SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_PROPERTY("Version", "s", DbusService::Callbacks::getProperty, 0,
                     SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("RuntimeDirectory", "s", DbusService::Callbacks::getProperty, 0,

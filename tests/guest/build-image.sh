@@ -73,6 +73,11 @@ chmod 0755 "$root/init"
 if [ -n "$agent" ]; then
     cp "$agent" "$root/usr/sbin/negotiator-guest"
     chmod 0755 "$root/usr/sbin/negotiator-guest"
+    # A dynamically linked agent (the sanitizer build) brings its libraries and loader along.
+    for lib in $(ldd "$agent" 2>/dev/null | grep -o '/[^ ]*' || true); do
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+    done
 fi
 echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
 
