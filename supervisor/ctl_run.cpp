@@ -91,6 +91,7 @@ int runInstance(Client& client, const std::string& name) {
     }
 
     bool ready = false;
+    bool announced = false;  // STATUS= already tells systemd the current state
     std::string last;
     while (true) {
         state = text(props, "State");
@@ -98,12 +99,13 @@ int runInstance(Client& client, const std::string& name) {
             std::printf("%s: %s%s\n", name.c_str(), state.c_str(),
                         state == "running" ? (" (pid " + text(props, "Pid") + ")").c_str() : "");
             std::fflush(stdout);
+            announced = false;
             last = state;
         }
-        if ((state == "running" || state == "paused") && !ready) {
-            sd_notifyf(0, "READY=1\nSTATUS=%s running, pid %s", name.c_str(),
-                       text(props, "Pid").c_str());
-            ready = true;
+        if ((state == "running" || state == "paused") && !announced) {
+            sd_notifyf(0, "%sSTATUS=%s %s, pid %s", ready ? "" : "READY=1\n", name.c_str(),
+                       state.c_str(), text(props, "Pid").c_str());
+            ready = announced = true;
         }
         if (state == "stopped" || state == "crashed") {
             std::printf("%s: ended: %s\n", name.c_str(), text(props, "LastExit").c_str());
@@ -121,6 +123,7 @@ int runInstance(Client& client, const std::string& name) {
                         name.c_str());
             std::fflush(stdout);
             sd_notify(0, "STATUS=waiting for corrald");
+            announced = false;
             continue;
         }
         props = reread(client, name);

@@ -238,12 +238,14 @@ int methodMonitor(sd_bus_message* m, void* u, sd_bus_error*) {
 }
 
 constexpr auto kChange = SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE;
+// Who may call is the D-Bus policy's business (org.corral1.conf): without this flag sd-bus
+// itself refuses every caller without CAP_SYS_ADMIN, group `corral` included.
+constexpr auto kMethod = SD_BUS_VTABLE_UNPRIVILEGED;
 
 }  // namespace
 
 const sd_bus_vtable kInstanceVtable[] = {
-    // Access is the D-Bus policy's business (org.corral1.conf), not sd-bus's root-only default.
-    SD_BUS_VTABLE_START(SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_VTABLE_START(0),
     SD_BUS_PROPERTY("Name", "s", getProperty, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("State", "s", getProperty, 0, kChange),
     SD_BUS_PROPERTY("Pid", "u", getProperty, 0, kChange),
@@ -256,25 +258,26 @@ const sd_bus_vtable kInstanceVtable[] = {
     SD_BUS_PROPERTY("AgentConnected", "b", getProperty, 0, kChange),
     SD_BUS_PROPERTY("Devices", "a(ssss)", getProperty, 0, kChange),
     SD_BUS_PROPERTY("LastExit", "s", getProperty, 0, kChange),
-    SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodStart, 0),
+    SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodStart, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Shutdown", SD_BUS_ARGS("t", timeout_usec), SD_BUS_NO_RESULT,
-                            methodShutdown, 0),
-    SD_BUS_METHOD_WITH_ARGS("Kill", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodKill, 0),
-    SD_BUS_METHOD_WITH_ARGS("Reboot", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodReboot, 0),
-    SD_BUS_METHOD_WITH_ARGS("Reset", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodReset, 0),
-    SD_BUS_METHOD_WITH_ARGS("Pause", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodPause, 0),
-    SD_BUS_METHOD_WITH_ARGS("Resume", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodResume, 0),
+                            methodShutdown, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("Kill", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodKill, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("Reboot", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodReboot, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("Reset", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodReset, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("Pause", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodPause, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("Resume", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodResume, kMethod),
     SD_BUS_METHOD_WITH_ARGS("AttachDisk", SD_BUS_ARGS("s", id, "s", path, "a{sv}", options),
-                            SD_BUS_RESULT("s", pci_address), methodAttachDisk, 0),
+                            SD_BUS_RESULT("s", pci_address), methodAttachDisk, kMethod),
     SD_BUS_METHOD_WITH_ARGS("AttachNic", SD_BUS_ARGS("s", id, "a{sv}", options),
-                            SD_BUS_RESULT("s", pci_address), methodAttachNic, 0),
-    SD_BUS_METHOD_WITH_ARGS("Detach", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, methodDetach, 0),
+                            SD_BUS_RESULT("s", pci_address), methodAttachNic, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("Detach", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, methodDetach,
+                            kMethod),
     SD_BUS_METHOD_WITH_ARGS("GuestExecute", SD_BUS_ARGS("as", argv, "s", input, "t", timeout_usec),
-                            SD_BUS_RESULT("s", output), methodGuestExecute, 0),
+                            SD_BUS_RESULT("s", output), methodGuestExecute, kMethod),
     SD_BUS_METHOD_WITH_ARGS("GuestListCommands", SD_BUS_NO_ARGS, SD_BUS_RESULT("as", commands),
-                            methodGuestListCommands, 0),
+                            methodGuestListCommands, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Monitor", SD_BUS_ARGS("s", qmp_json), SD_BUS_RESULT("s", reply),
-                            methodMonitor, 0),
+                            methodMonitor, kMethod),
     SD_BUS_VTABLE_END};
 
 }  // namespace corral::supervisor

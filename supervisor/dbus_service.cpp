@@ -101,19 +101,21 @@ struct DbusService::Callbacks {
     }
 };
 
+// Who may call is the D-Bus policy's business (org.corral1.conf), not sd-bus's root-only default.
+constexpr auto kMethod = SD_BUS_VTABLE_UNPRIVILEGED;
+
 const sd_bus_vtable kManagerVtable[] = {
-    // Access is the D-Bus policy's business (org.corral1.conf), not sd-bus's root-only default.
-    SD_BUS_VTABLE_START(SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_VTABLE_START(0),
     SD_BUS_PROPERTY("Version", "s", DbusService::Callbacks::getProperty, 0,
                     SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("RuntimeDirectory", "s", DbusService::Callbacks::getProperty, 0,
                     SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_METHOD_WITH_ARGS("ListInstances", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssuo)", instances),
-                            DbusService::Callbacks::listInstances, 0),
+                            DbusService::Callbacks::listInstances, kMethod),
     SD_BUS_METHOD_WITH_ARGS("GetInstance", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", path),
-                            DbusService::Callbacks::getInstance, 0),
+                            DbusService::Callbacks::getInstance, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
-                            DbusService::Callbacks::reload, 0),
+                            DbusService::Callbacks::reload, kMethod),
     SD_BUS_SIGNAL_WITH_ARGS("InstanceNew", SD_BUS_ARGS("s", name, "o", path), 0),
     SD_BUS_SIGNAL_WITH_ARGS("InstanceRemoved", SD_BUS_ARGS("s", name, "o", path), 0),
     SD_BUS_VTABLE_END};

@@ -114,9 +114,9 @@ template void QemuVm::run(asio::awaitable<Outcome<std::string>>,
 template void QemuVm::run(asio::awaitable<Outcome<std::vector<std::string>>>,
                           std::function<void(Outcome<std::vector<std::string>>)>);
 
-void QemuVm::apply(const hypervisor::LoadResult& definition) {
+void QemuVm::apply(hypervisor::LoadResult definition) {
     pending_.reset();
-    spec_ = definition.spec;
+    spec_ = std::move(definition.spec);
     instance_.setPolicy(policyOf(spec_));
     if (spec_) {
         invalidWhy_.clear();

@@ -71,7 +71,8 @@ class QemuVm : public Vm, private VmControl {
     void command(VmCommand command, Done done) override;
     void signal(int signo) override;
 
-    void apply(const hypervisor::LoadResult& definition);
+    // By value: callers pass *pending_, which apply() resets.
+    void apply(hypervisor::LoadResult definition);
     boost::asio::awaitable<Outcome<pid_t>> launchSteps();
     boost::asio::awaitable<void> watchExit(std::uint64_t generation);
     boost::asio::awaitable<void> probeAgent(std::uint64_t generation);

@@ -25,12 +25,13 @@ TEST_F(QemuUnderCorrald, AutostartInstancesRunAfterDaemonStart) {
 TEST_F(QemuUnderCorrald, SlowShutdownDoesNotDelayAnotherInstance) {
     GuestOptions slow;
     slow.shutdownTimeout = "10s";
+    slow.extraCmdline = " corral.acpi=ignore";
     writeGuest("slow1", slow);
     writeGuest("fast1");
     startCorrald();
     ASSERT_EQ(call("slow1", "Start").status, 0) << corraldLog();
     ASSERT_EQ(call("fast1", "Start").status, 0) << corraldLog();
-    // The guest has no ACPI handling: this shutdown takes its full 10 s.
+    // The guest ignores the power button: this shutdown takes its full 10 s.
     auto shutdown =
         Process::spawn({"busctl", "--address", address_, "--timeout=60", "call", "org.corral1",
                         path("slow1"), "org.corral1.Instance", "Shutdown", "t", "0"});
@@ -47,6 +48,21 @@ TEST_F(QemuUnderCorrald, SlowShutdownDoesNotDelayAnotherInstance) {
                     std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
     EXPECT_TRUE(shutdown.wait(30s));
     EXPECT_EQ(property("slow1", "State"), "s \"stopped\"");
+}
+
+// A Reload while the VM runs parks the new definition until qemu exits; applying it then must
+// leave the instance stopped and startable (it once read the parked definition after freeing it).
+TEST_F(QemuUnderCorrald, ReloadWhileRunningThenExitLeavesItStoppedAndStartable) {
+    writeGuest("vm1");
+    startCorrald();
+    ASSERT_EQ(call("vm1", "Start").status, 0) << corraldLog();
+    auto reload = busctl({"call", "org.corral1", "/org/corral1", "org.corral1.Manager", "Reload"});
+    ASSERT_EQ(reload.status, 0) << reload.output;
+    EXPECT_EQ(call("vm1", "Kill").status, 0);
+    EXPECT_EQ(property("vm1", "State"), "s \"stopped\"") << corraldLog();
+    EXPECT_EQ(call("vm1", "Start").status, 0) << corraldLog();
+    EXPECT_EQ(property("vm1", "State"), "s \"running\"");
+    EXPECT_EQ(call("vm1", "Kill").status, 0);
 }
 
 }  // namespace
