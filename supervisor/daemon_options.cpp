@@ -1,8 +1,10 @@
 #include "supervisor/daemon_options.hpp"
 
 #include <toml++/toml.h>
+
 #include <stdexcept>
 #include <string_view>
+#include "hypervisor/instance_spec.hpp"
 
 namespace corral::supervisor {
 
@@ -24,15 +26,26 @@ void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveR
                                  std::to_string(where.column) + ": " +
                                  std::string(e.description()));
     }
-    auto path = [&](const char* key) -> std::optional<std::string> {
-        auto node = table["paths"][key];
+    auto text = [&](const char* section, const char* key) -> std::optional<std::string> {
+        auto node = table[section][key];
         if (!node) return std::nullopt;
         if (auto value = node.value<std::string>()) return value;
-        throw std::runtime_error(file.string() + ": paths." + key + " must be a string");
+        throw std::runtime_error(file.string() + ": " + section + "." + key + " must be a string");
     };
-    if (auto v = path("runtime_dir"); v && !haveRuntime) options.runtimeDir = *v;
-    if (auto v = path("instances_dir"); v && !haveInstances) options.instancesDir = *v;
-    if (auto v = path("guest_commands_dir")) options.commandsDir = *v;
+    if (auto v = text("paths", "runtime_dir"); v && !haveRuntime) options.runtimeDir = *v;
+    if (auto v = text("paths", "instances_dir"); v && !haveInstances) options.instancesDir = *v;
+    if (auto v = text("paths", "guest_commands_dir")) options.commandsDir = *v;
+    if (auto v = text("qemu", "binary")) {
+        if (v->empty()) throw std::runtime_error(file.string() + ": qemu.binary is empty");
+        options.qemuBinary = *v;
+    }
+    if (auto v = text("qemu", "command_timeout")) {
+        auto timeout = hypervisor::parseDuration(*v);
+        if (!timeout || timeout->count() < 1000)
+            throw std::runtime_error(file.string() + ": qemu.command_timeout '" + *v +
+                                     "' is not a duration of at least 1ms (e.g. \"30s\")");
+        options.qmpTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(*timeout);
+    }
 }
 
 }  // namespace

@@ -32,6 +32,8 @@ int getProperty(sd_bus*, const char*, const char*, const char* property, sd_bus_
     if (p == "Pid") return sd_bus_message_append(reply, "u", static_cast<uint32_t>(life.pid()));
     if (p == "StartedAt") return sd_bus_message_append(reply, "t", life.startedAtUsec());
     if (p == "AgentConnected") return sd_bus_message_append(reply, "b", life.agentConnected());
+    if (p == "MonitorState")
+        return sd_bus_message_append(reply, "s", toString(life.monitorState()));
     if (p == "LastExit") return sd_bus_message_append(reply, "s", life.lastExit().c_str());
     auto info = vm.info();
     if (p == "Machine") return sd_bus_message_append(reply, "s", info.machine.c_str());
@@ -256,6 +258,7 @@ const sd_bus_vtable kInstanceVtable[] = {
     SD_BUS_PROPERTY("QmpSocket", "s", getProperty, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("SerialSocket", "s", getProperty, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("AgentConnected", "b", getProperty, 0, kChange),
+    SD_BUS_PROPERTY("MonitorState", "s", getProperty, 0, kChange),
     SD_BUS_PROPERTY("Devices", "a(ssss)", getProperty, 0, kChange),
     SD_BUS_PROPERTY("LastExit", "s", getProperty, 0, kChange),
     SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodStart, kMethod),

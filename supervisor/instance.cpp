@@ -58,6 +58,20 @@ std::string describe(const ExitInfo& exit) {
     return "exited with status " + std::to_string(exit.code);
 }
 
+const char* toString(MonitorState state) {
+    switch (state) {
+        case MonitorState::None:
+            return "none";
+        case MonitorState::Connected:
+            return "connected";
+        case MonitorState::Unresponsive:
+            return "unresponsive";
+        case MonitorState::Disconnected:
+            break;
+    }
+    return "disconnected";
+}
+
 const char* toString(VmCommand command) {
     switch (command) {
         case VmCommand::Powerdown:
@@ -95,6 +109,11 @@ Instance::Instance(std::string name, VmControl& control, Clock& clock, Lifecycle
         if (connected == agentConnected_) return;
         agentConnected_ = connected;
         notify(kChangedAgent);
+    });
+    events.monitorChanged = guarded(alive_, [this](MonitorState state) {
+        if (state == monitorState_) return;
+        monitorState_ = state;
+        notify(kChangedMonitor);
     });
     control_.setEvents(std::move(events));
 }

@@ -37,6 +37,8 @@ struct VmContext {
     std::filesystem::path commandsDir;  // guest-to-host commands
     LogSink log;
     ScopeManager* scopes = nullptr;  // null when systemd is not there
+    std::string qemuBinary = hypervisor::kDefaultQemuBinary;
+    std::chrono::milliseconds qmpTimeout = std::chrono::seconds(30);  // per QMP command
 };
 
 class QemuVm : public Vm, private VmControl {
@@ -71,12 +73,26 @@ class QemuVm : public Vm, private VmControl {
     void command(VmCommand command, Done done) override;
     void signal(int signo) override;
 
+    std::optional<hypervisor::RuntimeState> findUnrecorded() const;
     // By value: callers pass *pending_, which apply() resets.
     void apply(hypervisor::LoadResult definition);
     boost::asio::awaitable<Outcome<pid_t>> launchSteps();
     boost::asio::awaitable<void> watchExit(std::uint64_t generation);
     boost::asio::awaitable<void> probeAgent(std::uint64_t generation);
-    void connectChannels(std::uint64_t generation);
+    // QMP notices and loss of the connection for the current qemu (qemu_vm_monitor.cpp).
+    void subscribeQmp(std::uint64_t generation);
+    void connectAgent(std::uint64_t generation);
+    void setMonitorState(MonitorState state);
+    // The error for a QMP command while the monitor is not connected, if it is not.
+    std::optional<OpError> checkMonitor() const;
+    // Runs a QMP step; a timeout marks the monitor unresponsive and starts probing it.
+    template <typename T>
+    void runQmp(boost::asio::awaitable<Outcome<T>> work, std::function<void(Outcome<T>)> done);
+    boost::asio::awaitable<void> probeMonitor(std::uint64_t generation);
+    boost::asio::awaitable<void> reconnectMonitor(std::uint64_t generation);
+    // After a (re)connect: hotplug bookkeeping, run state and MonitorState from QEMU.
+    boost::asio::awaitable<Outcome<RunStatus>> syncWithQemu(std::uint64_t generation);
+    std::vector<hypervisor::DeviceRecord> hotplugged() const;
     // Hotplug bookkeeping for the current qemu; `hotplugged` are devices a previous corrald
     // added (reattach).
     boost::asio::awaitable<void> startHotplug(std::vector<hypervisor::DeviceRecord> hotplugged);
@@ -107,6 +123,7 @@ class QemuVm : public Vm, private VmControl {
     std::uint64_t startedAt_ = 0;
     std::vector<hypervisor::DeviceRecord> devices_;
     std::unique_ptr<QmpLink> qmp_;
+    MonitorState monitorState_ = MonitorState::None;
     std::unique_ptr<hypervisor::Hotplug> hotplug_;
     std::shared_ptr<agent::HostChannel> agent_;
     std::shared_ptr<agent::HostResponder> responder_;
