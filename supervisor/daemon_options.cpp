@@ -10,7 +10,19 @@ namespace corral::supervisor {
 
 const char* const kDaemonUsage =
     "usage: corrald [--config FILE] [--bus-address ADDR | --system | --session]\n"
-    "               [--runtime-dir DIR] [--instances-dir DIR]\n";
+    "               [--runtime-dir DIR] [--instances-dir DIR]\n"
+    "Supervises the QEMU VMs defined in the instances directory (one NAME.toml each) and\n"
+    "serves org.corral1 on D-Bus.\n"
+    "  --config FILE        daemon configuration (default /etc/corral/corral.toml; a missing\n"
+    "                       default file is fine): [paths] runtime_dir, instances_dir,\n"
+    "                       guest_commands_dir; [qemu] binary, command_timeout\n"
+    "  --system             the system bus (default)\n"
+    "  --session            the session bus of the calling user\n"
+    "  --bus-address ADDR   any bus, e.g. unix:path=/run/corral-test.sock\n"
+    "  --runtime-dir DIR    sockets, pidfiles and state.json of each VM (default /run/corral);\n"
+    "                       must survive corrald restarts: running VMs are reattached\n"
+    "  --instances-dir DIR  instance definitions (default /etc/corral/instances)\n"
+    "Stopping or restarting corrald never stops a VM. Drive it with corralctl or busctl.\n";
 
 namespace {
 
