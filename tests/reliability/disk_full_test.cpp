@@ -193,6 +193,12 @@ TEST_F(DiskFull, AttachThatCannotBeRecordedIsRolledBackAndDetachIsReconciled) {
     EXPECT_FALSE(contains(qmp("query-pci"), "data0"));
     EXPECT_FALSE(contains(qmp("query-named-block-nodes"), "data0"));
     EXPECT_EQ(fdCount(corrald_.pid()), fds);
+    auto nic = call("vm1", "AttachNic", {"sa{sv}", "net1", "1", "mode", "s", "user"});
+    EXPECT_NE(nic.status, 0);
+    EXPECT_TRUE(contains(nic.output, "nic net1 not attached: " + enospc())) << nic.output;
+    EXPECT_FALSE(contains(property("vm1", "Devices"), "net1"));
+    EXPECT_FALSE(contains(qmp("query-pci"), "net1"));
+    EXPECT_EQ(slurp(paths_.stateFile), before);
     EXPECT_EQ(property("vm1", "State"), "s \"running\"");
 
     // With room again the same id attaches, in the slot the rollback gave back.
