@@ -31,7 +31,8 @@ struct RuntimeState {
 // Creates `paths.dir` (and the runtime root) with mode 0750. Throws std::system_error.
 void createRuntimeDir(const RuntimePaths& paths);
 
-// Writes state.json (0600) via a temp file and rename; nullopt on success, else why not.
+// Writes state.json (0600) via a temp file and rename; nullopt on success, else "cannot write
+// <state.json>: <errno text>", with the previous state.json untouched and the temp file removed.
 std::optional<std::string> writeState(const RuntimePaths& paths, const RuntimeState& state);
 
 // Reads state.json; on failure returns nullopt and sets `error` to a sentence naming the file.

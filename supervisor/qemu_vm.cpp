@@ -156,9 +156,11 @@ void QemuVm::setDevicesObserver(std::function<void()> observer) {
     devicesObserver_ = std::move(observer);
 }
 
-void QemuVm::persist() {
+std::optional<std::string> QemuVm::persist() {
     hypervisor::RuntimeState state{argv_, process_ ? process_->pid() : 0, startedAt_, devices_};
-    if (auto error = hypervisor::writeState(paths_, state)) log(4, *error);
+    auto error = hypervisor::writeState(paths_, state);
+    if (error) log(4, *error);
+    return error;
 }
 
 void QemuVm::launch(std::function<void(Outcome<pid_t>)> done) {

@@ -96,14 +96,18 @@ class QemuVm : public Vm, private VmControl {
     // Hotplug bookkeeping for the current qemu; `hotplugged` are devices a previous corrald
     // added (reattach).
     boost::asio::awaitable<void> startHotplug(std::vector<hypervisor::DeviceRecord> hotplugged);
-    void recordDevice(hypervisor::DeviceRecord record);
+    // Adds the record and writes state.json; if that fails, drops the record again and detaches
+    // the device from QEMU so no device runs unrecorded. The error says what happened.
+    boost::asio::awaitable<std::optional<OpError>> recordDevice(hypervisor::DeviceRecord record,
+                                                                std::string address);
     void forgetDevice(const std::string& id);
     boost::asio::awaitable<Outcome<std::string>> attachDiskSteps(std::string id, std::string path,
                                                                  bool readonly);
     boost::asio::awaitable<Outcome<std::string>> attachNicSteps(std::string id, NicOptions options);
     boost::asio::awaitable<Outcome<Unit>> detachSteps(std::string id);
     void teardown();
-    void persist();
+    // Writes state.json from the current records; the error (also logged) if it could not.
+    std::optional<std::string> persist();
     void log(int priority, const std::string& text) const;
     // Runs a coroutine on the executor; its result goes to `done` unless this Vm is gone.
     void spawnLogged(boost::asio::awaitable<void> work, const char* what);

@@ -1,5 +1,7 @@
 // QemuVm: disk and NIC hotplug through hypervisor::Hotplug; the Devices property and state.json
 // follow every completed attach and detach.
+#include <algorithm>
+
 #include "hypervisor/hotplug.hpp"
 
 #include "supervisor/qemu_vm.hpp"
@@ -29,19 +31,53 @@ asio::awaitable<void> QemuVm::startHotplug(std::vector<hypervisor::DeviceRecord>
     if (!spec_ || !qmp_) co_return;
     hotplug_ =
         std::make_unique<hypervisor::Hotplug>(qmp_->client(), hypervisor::planSlots(*spec_), name_);
-    std::vector<hypervisor::HotpluggedDevice> restored;
-    for (const auto& d : hotplugged) restored.push_back({d.id, d.kind, d.slot, d.path});
-    hotplug_->restore(restored);
     // QEMU's view wins: slots taken by anything it reports stay taken.
     auto reconciled = co_await hotplug_->reconcile();
     if (!reconciled) log(4, "query-pci reconcile failed: " + reconciled.error().message);
+    // A record QEMU no longer has (detached while state.json could not be written) is dropped.
+    std::vector<hypervisor::HotpluggedDevice> restored;
+    bool stale = false;
+    for (const auto& d : hotplugged) {
+        if (reconciled && std::none_of(reconciled->begin(), reconciled->end(),
+                                       [&](const auto& o) { return o.deviceId == d.id; })) {
+            log(5, "device " + d.id + " in state.json is gone from QEMU; forgetting it");
+            forgetDevice(d.id);
+            stale = true;
+            continue;
+        }
+        restored.push_back({d.id, d.kind, d.slot, d.path});
+    }
+    hotplug_->restore(restored);
+    if (stale) persist();
 }
 
-void QemuVm::recordDevice(hypervisor::DeviceRecord record) {
+asio::awaitable<std::optional<OpError>> QemuVm::recordDevice(hypervisor::DeviceRecord record,
+                                                             std::string address) {
     forgetDevice(record.id);
-    devices_.push_back(std::move(record));
-    persist();
-    if (devicesObserver_) devicesObserver_();
+    devices_.push_back(record);
+    auto unwritten = persist();
+    if (!unwritten) {
+        if (devicesObserver_) devicesObserver_();
+        co_return std::nullopt;
+    }
+    // A device missing from state.json would be unknown to the next corrald: take it out again.
+    forgetDevice(record.id);
+    auto generation = generation_;
+    std::string id = record.id;
+    auto undone = co_await hotplug_->detach(std::move(id), std::chrono::seconds(30));
+    std::string what = record.kind + " " + record.id;
+    if (undone) {
+        co_return OpError{ErrorKind::Failed, what + " not attached: " + *unwritten +
+                                                 " (rolled back from " + address + ")"};
+    }
+    // Still in QEMU: list it, so Detach can be retried.
+    if (generation == generation_) {
+        devices_.push_back(std::move(record));
+        if (devicesObserver_) devicesObserver_();
+    }
+    co_return OpError{ErrorKind::Failed, what + " attached at " + address +
+                                             " but not recorded: " + *unwritten +
+                                             "; rollback failed: " + undone.error().message};
 }
 
 void QemuVm::forgetDevice(const std::string& id) {
@@ -58,7 +94,11 @@ asio::awaitable<Outcome<std::string>> QemuVm::attachDiskSteps(std::string id, st
     std::string device = id;
     auto result = co_await hotplug_->attachDisk(std::move(device), std::move(file), options);
     if (!result) co_return hotplugError(result.error());
-    if (auto slot = hotplug_->slots().slotOf(id)) recordDevice({id, "disk", *slot, true, path});
+    if (auto slot = hotplug_->slots().slotOf(id)) {
+        hypervisor::DeviceRecord record{id, "disk", *slot, true, path};
+        auto failed = co_await recordDevice(std::move(record), *result);
+        if (failed) co_return *failed;
+    }
     log(5, "disk " + id + " (" + path + ") attached at " + *result);
     co_return *result;
 }
@@ -76,7 +116,11 @@ asio::awaitable<Outcome<std::string>> QemuVm::attachNicSteps(std::string id, Nic
     std::string ifname;
     for (const auto& d : hotplug_->devices())
         if (d.id == id) ifname = d.path;
-    if (auto slot = hotplug_->slots().slotOf(id)) recordDevice({id, "nic", *slot, true, ifname});
+    if (auto slot = hotplug_->slots().slotOf(id)) {
+        hypervisor::DeviceRecord record{id, "nic", *slot, true, ifname};
+        auto failed = co_await recordDevice(std::move(record), *result);
+        if (failed) co_return *failed;
+    }
     log(5, "nic " + id + " (" + nic.mode + ") attached at " + *result);
     co_return *result;
 }
@@ -86,6 +130,8 @@ asio::awaitable<Outcome<Unit>> QemuVm::detachSteps(std::string id) {
     auto result = co_await hotplug_->detach(std::move(device), std::chrono::seconds(30));
     if (!result) co_return hotplugError(result.error());
     forgetDevice(id);
+    // The device is gone whatever the disk says: a failed write leaves a stale state.json that
+    // the next write replaces and that reattach reconciles against QEMU (startHotplug).
     persist();
     if (devicesObserver_) devicesObserver_();
     log(5, "device " + id + " detached");
