@@ -64,5 +64,30 @@ TEST_F(Corralctl, ValidateNeedsNoDaemon) {
     EXPECT_NE(bad.output.find("broken.toml:2:"), std::string::npos) << bad.output;
 }
 
+TEST_F(Corralctl, HostileNamesAndTimeoutsAreRefusedBeforeTheBus) {
+    // No daemon on this address: a refusal must come from corralctl itself (exit 2, not 6).
+    auto ctlAlone = [&](std::vector<std::string> args) {
+        std::vector<std::string> argv = {std::string(CORRAL_BINARY_DIR) + "/supervisor/corralctl",
+                                         "--address", "unix:path=" + (dir_ / "nobus").string()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return runCommand(argv, 30s, dir_.path());
+    };
+    for (const std::string& name :
+         std::vector<std::string>{"../etc", "a/b", "-rf", std::string(4096, 'x'),
+                                  std::string("vm-\xc3\xa9"), std::string("web1\n")}) {
+        for (const char* command : {"status", "start", "run"}) {
+            auto result = ctlAlone({command, name});
+            EXPECT_EQ(result.status, 2) << command << " '" << name << "': " << result.output;
+            EXPECT_NE(result.output.find("instance name"), std::string::npos) << result.output;
+        }
+    }
+    for (const char* timeout : {"-5", "nan", "inf", "1e30", "soon"}) {
+        auto result = ctlAlone({"shutdown", "web1", "--timeout", timeout});
+        EXPECT_EQ(result.status, 2) << timeout << ": " << result.output;
+        EXPECT_NE(result.output.find("--timeout wants seconds"), std::string::npos)
+            << result.output;
+    }
+}
+
 }  // namespace
 }  // namespace corral::test
