@@ -28,6 +28,10 @@ std::string serialize(const RuntimeState& state) {
     w.Int(state.pid);
     w.Key("started_at_usec");
     w.Uint64(state.startedAtUsec);
+    if (state.shutdownDeadlineUsec != 0) {
+        w.Key("shutdown_deadline_usec");
+        w.Uint64(state.shutdownDeadlineUsec);
+    }
     w.Key("devices");
     w.StartArray();
     for (const auto& d : state.devices) {
@@ -123,6 +127,11 @@ std::optional<RuntimeState> readState(const RuntimePaths& paths, std::string& er
         return bad("\"started_at_usec\" missing");
     }
     state.startedAtUsec = doc["started_at_usec"].GetUint64();
+    if (doc.HasMember("shutdown_deadline_usec")) {
+        if (!doc["shutdown_deadline_usec"].IsUint64())
+            return bad("\"shutdown_deadline_usec\" is not a number");
+        state.shutdownDeadlineUsec = doc["shutdown_deadline_usec"].GetUint64();
+    }
     if (!doc.HasMember("devices") || !doc["devices"].IsArray()) return bad("\"devices\" missing");
     for (const auto& d : doc["devices"].GetArray()) {
         auto str = [&](const char* key) -> std::optional<std::string> {

@@ -26,6 +26,9 @@ struct RuntimeState {
     pid_t pid = 0;
     std::uint64_t startedAtUsec = 0;  // CLOCK_REALTIME
     std::vector<DeviceRecord> devices;
+    // A Shutdown in progress ends by then (CLOCK_REALTIME); 0: none. A restarted corrald resumes
+    // it.
+    std::uint64_t shutdownDeadlineUsec = 0;
 };
 
 // Creates `paths.dir` (and the runtime root) with mode 0750. Throws std::system_error.

@@ -226,7 +226,13 @@ void Instance::shutdown(Duration timeout, Done done) {
                             name_ + " is not running (state " + toString(state_) + ")."});
     op_ = Op::Shutdown;
     opDone_ = std::move(done);
-    beginShutdown(timeout.count() > 0 ? timeout : policy_.shutdownTimeout);
+    auto limit = timeout.count() > 0 ? timeout : policy_.shutdownTimeout;
+    // Only a plain Shutdown is resumed after a daemon restart: a Reboot would end stopped.
+    control_.shutdownBegan(
+        clock_.realtimeUsec() +
+        static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(limit).count()));
+    beginShutdown(limit);
 }
 
 void Instance::reboot(Done done) {

@@ -157,7 +157,8 @@ void QemuVm::setDevicesObserver(std::function<void()> observer) {
 }
 
 std::optional<std::string> QemuVm::persist() {
-    hypervisor::RuntimeState state{argv_, process_ ? process_->pid() : 0, startedAt_, devices_};
+    hypervisor::RuntimeState state{argv_, process_ ? process_->pid() : 0, startedAt_, devices_,
+                                   shutdownDeadline_};
     auto error = hypervisor::writeState(paths_, state);
     if (error) log(4, *error);
     return error;
@@ -268,6 +269,7 @@ asio::awaitable<void> QemuVm::watchExit(std::uint64_t generation) {
 
 void QemuVm::teardown() {
     ++generation_;
+    shutdownDeadline_ = 0;
     setMonitorState(MonitorState::None);
     if (qmp_) qmp_->close();
     if (agent_) agent_->close();
@@ -292,6 +294,11 @@ void QemuVm::command(VmCommand command, Done done) {
 
 void QemuVm::signal(int signo) {
     if (process_) process_->kill(signo);
+}
+
+void QemuVm::shutdownBegan(std::uint64_t deadlineUsec) {
+    shutdownDeadline_ = deadlineUsec;
+    persist();
 }
 
 }  // namespace corral::supervisor

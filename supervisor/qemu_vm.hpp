@@ -72,8 +72,10 @@ class QemuVm : public Vm, private VmControl {
     void launch(std::function<void(Outcome<pid_t>)> done) override;
     void command(VmCommand command, Done done) override;
     void signal(int signo) override;
+    void shutdownBegan(std::uint64_t deadlineUsec) override;
 
     std::optional<hypervisor::RuntimeState> findUnrecorded() const;
+    void resumeShutdown();
     // By value: callers pass *pending_, which apply() resets.
     void apply(hypervisor::LoadResult definition);
     boost::asio::awaitable<Outcome<pid_t>> launchSteps();
@@ -125,6 +127,7 @@ class QemuVm : public Vm, private VmControl {
     std::uint64_t generation_ = 0;  // one per qemu process
     std::vector<std::string> argv_;
     std::uint64_t startedAt_ = 0;
+    std::uint64_t shutdownDeadline_ = 0;  // realtime µs; 0: no Shutdown in progress
     std::vector<hypervisor::DeviceRecord> devices_;
     std::unique_ptr<QmpLink> qmp_;
     MonitorState monitorState_ = MonitorState::None;

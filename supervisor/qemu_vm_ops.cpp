@@ -103,6 +103,7 @@ asio::awaitable<void> QemuVm::reattach() {
     process_ = std::move(process);
     argv_ = state->argv;
     startedAt_ = state->startedAtUsec;
+    shutdownDeadline_ = state->shutdownDeadlineUsec;
     devices_ = state->devices;
     auto generation = ++generation_;
     spawnLogged(watchExit(generation), "watching qemu");
@@ -142,6 +143,21 @@ asio::awaitable<void> QemuVm::reattach() {
     }
     instance_.adopt(process_->pid(), running, startedAt_);
     if (devicesObserver_) devicesObserver_();
+    if (shutdownDeadline_ != 0) resumeShutdown();
+}
+
+// The previous corrald died while a Shutdown ran: the caller is gone, the intent is not. The
+// escalation goes on with what is left of its timeout (at least a moment for ACPI).
+void QemuVm::resumeShutdown() {
+    auto now = context_.clock.realtimeUsec();
+    auto left = std::chrono::microseconds(shutdownDeadline_ > now ? shutdownDeadline_ - now : 0);
+    auto timeout = std::max<Duration>(std::chrono::duration_cast<Duration>(left), 1s);
+    log(5, "resuming a shutdown that a corrald restart interrupted (" +
+               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
+               " s left)");
+    instance_.shutdown(timeout, [this, alive = std::weak_ptr<bool>(alive_)](Status status) {
+        if (alive.lock() && !status) log(4, "resumed shutdown: " + status.error().message);
+    });
 }
 
 }  // namespace corral::supervisor

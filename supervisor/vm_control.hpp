@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -55,6 +56,10 @@ class VmControl {
 
     // Sends a signal to the qemu process, if there is one.
     virtual void signal(int signo) = 0;
+
+    // A Shutdown began and must end by `deadlineUsec` (CLOCK_REALTIME), so that a restarted
+    // daemon can resume it.
+    virtual void shutdownBegan(std::uint64_t deadlineUsec) { (void)deadlineUsec; }
 };
 
 }  // namespace corral::supervisor
