@@ -30,6 +30,10 @@ std::string typeName(char type) {
 // refused rather than read as false.
 std::optional<OpError> checkOptions(std::string_view method, const OptionDict& options,
                                     std::initializer_list<KnownOption> known) {
+    if (options.size() > kMaxOptionEntries) {
+        return invalid(std::string(method) + " takes at most " + std::to_string(kMaxOptionEntries) +
+                       " options; got more.");
+    }
     std::set<std::string_view> seen;
     for (const auto& entry : options) {
         auto key = quoteForMessage(entry.key);

@@ -4,6 +4,7 @@
 // fuzzed without a bus.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,10 @@ struct OptionEntry {
 
 // The entries in bus order; a key sent twice appears twice, so that it can be refused.
 using OptionDict = std::vector<OptionEntry>;
+
+// No method takes more options than this, so a dict with more is refused whatever its entries
+// are: a reader may stop after kMaxOptionEntries + 1 entries instead of copying a huge message.
+inline constexpr std::size_t kMaxOptionEntries = 16;
 
 // An AttachDisk call that passed every rule.
 struct DiskRequest {

@@ -82,7 +82,8 @@ int methodShutdown(sd_bus_message* m, void* u, sd_bus_error*) {
 }
 
 // Copies an a{sv} into plain entries for the validators in dbus_args: strings and booleans with
-// their value, any other type by its signature only, so that the refusal can name it.
+// their value, any other type by its signature only, so that the refusal can name it. Stops
+// after kMaxOptionEntries + 1 entries, which the validators refuse whatever follows.
 int readOptions(sd_bus_message* m, OptionDict& out) {
     int r = sd_bus_message_enter_container(m, 'a', "{sv}");
     if (r < 0) return r;
@@ -107,6 +108,7 @@ int readOptions(sd_bus_message* m, OptionDict& out) {
         }
         if (r < 0) return r;
         out.push_back(std::move(entry));
+        if (out.size() > kMaxOptionEntries) return 0;  // refused anyway; read no further
         if ((r = sd_bus_message_exit_container(m)) < 0) return r;
     }
     if (r < 0) return r;

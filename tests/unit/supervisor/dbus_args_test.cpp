@@ -195,6 +195,17 @@ TEST(DbusArgs, AttachNicRefusesEachBrokenRule) {
     }
 }
 
+TEST(DbusArgs, HugeDictIsRefusedByItsSize) {
+    OptionDict many;
+    for (std::size_t i = 0; i <= kMaxOptionEntries; ++i) many.push_back(text("k", ""));
+    auto disk = validateAttachDisk("d1", "/d.img", many);
+    ASSERT_FALSE(disk);
+    expectRefused(disk.error(), {"AttachDisk", "at most 16 options"}, "disk");
+    auto nic = validateAttachNic("n1", many);
+    ASSERT_FALSE(nic);
+    expectRefused(nic.error(), {"AttachNic", "at most 16 options"}, "nic");
+}
+
 TEST(DbusArgs, DetachIdUsesTheDeviceIdRule) {
     EXPECT_EQ(checkDeviceIdArgument("d1"), std::nullopt);
     auto bad = checkDeviceIdArgument("corral-agent");
