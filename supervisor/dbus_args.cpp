@@ -26,8 +26,8 @@ std::string typeName(char type) {
     return type == 'b' ? "a boolean" : "a string";
 }
 
-// Each key once, known to `method`, and of its type: a readonly sent as the string "true" is
-// refused rather than read as false.
+// At most kMaxOptionEntries, each key once, known to `method`, and of its type: a readonly sent
+// as the string "true" is refused rather than read as false.
 std::optional<OpError> checkOptions(std::string_view method, const OptionDict& options,
                                     std::initializer_list<KnownOption> known) {
     if (options.size() > kMaxOptionEntries) {
