@@ -181,7 +181,9 @@ int run(const Args& a) {
     }
     if (cmd == "attach-disk") {
         need(a, 3, "NAME ID PATH [--readonly]");
-        auto path = std::filesystem::absolute(a.words[3]).string();
+        // corrald refuses ".." components: resolve them here as the kernel would (symlinks
+        // in the existing part first), so that "../images/d.img" keeps working.
+        auto path = std::filesystem::weakly_canonical(std::filesystem::absolute(a.words[3]));
         auto* reply =
             c.callInstance(a.words[1], "AttachDisk", 60 * kSecond, [&](sd_bus_message* m) {
                 sd_bus_message_append(m, "ss", a.words[2].c_str(), path.c_str());

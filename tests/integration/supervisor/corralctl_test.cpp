@@ -54,6 +54,17 @@ TEST_F(Corralctl, ExitCodesScriptsCanRelyOn) {
     EXPECT_EQ(unreachable.status, 6) << unreachable.output;
 }
 
+TEST_F(Corralctl, AttachDiskResolvesDotDotBeforeCorraldSeesIt) {
+    // corrald refuses ".." in disk paths; corralctl sends the path the kernel would open, so the
+    // call gets past argument checks to the instance, which is stopped.
+    writeGuest("web1");
+    startCorrald();
+    auto result =
+        ctl({"attach-disk", "web1", "d1", (dir_.path() / "instances/../d1.img").string()});
+    EXPECT_EQ(result.status, 5) << result.output;
+    EXPECT_EQ(result.output.find("component"), std::string::npos) << result.output;
+}
+
 TEST_F(Corralctl, ValidateNeedsNoDaemon) {
     writeGuest("web1");
     writeFile("broken.toml", "[machine]\ncpus = 0\n");
