@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 
+#include <map>
+#include <set>
 #include <stdexcept>
 #include <string_view>
 #include "hypervisor/instance_spec.hpp"
@@ -26,6 +28,32 @@ const char* const kDaemonUsage =
 
 namespace {
 
+// A misspelt key would otherwise be ignored without a word.
+void refuseUnknownKeys(const std::filesystem::path& file, const toml::table& table) {
+    static const std::map<std::string_view, std::set<std::string_view>> kKnown = {
+        {"paths", {"runtime_dir", "instances_dir", "guest_commands_dir"}},
+        {"qemu", {"binary", "command_timeout"}},
+    };
+    auto where = [&](const toml::source_region& at) {
+        return file.string() + ":" + std::to_string(at.begin.line) + ":" +
+               std::to_string(at.begin.column) + ": ";
+    };
+    for (const auto& [section, node] : table) {
+        auto known = kKnown.find(section.str());
+        if (known == kKnown.end() || !node.is_table())
+            throw std::runtime_error(where(node.source()) + "unknown section '" +
+                                     std::string(section.str()) + "' (known: paths, qemu)");
+        for (const auto& [key, value] : *node.as_table()) {
+            if (known->second.count(key.str())) continue;
+            std::string list;
+            for (auto k : known->second) list += (list.empty() ? "" : ", ") + std::string(k);
+            throw std::runtime_error(where(value.source()) + "unknown key '" +
+                                     std::string(key.str()) + "' in [" +
+                                     std::string(section.str()) + "] (known: " + list + ")");
+        }
+    }
+}
+
 void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveRuntime,
                 bool haveInstances, DaemonOptions& options) {
     if (!explicitFile && !std::filesystem::exists(file)) return;
@@ -38,6 +66,7 @@ void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveR
                                  std::to_string(where.column) + ": " +
                                  std::string(e.description()));
     }
+    refuseUnknownKeys(file, table);
     auto text = [&](const char* section, const char* key) -> std::optional<std::string> {
         auto node = table[section][key];
         if (!node) return std::nullopt;

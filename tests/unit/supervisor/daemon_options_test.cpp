@@ -67,6 +67,13 @@ TEST_F(DaemonOptionsTest, BadValuesAreRefusedWithFileAndKey) {
         auto why = refusal(std::string("[qemu]\ncommand_timeout = ") + bad + "\n");
         EXPECT_NE(why.find("qemu.command_timeout"), std::string::npos) << bad << ": " << why;
     }
+    auto typo = refusal("[qemu]\ncomand_timeout = \"5s\"\n");
+    EXPECT_NE(typo.find("corral.toml:2:"), std::string::npos) << typo;
+    EXPECT_NE(typo.find("unknown key 'comand_timeout' in [qemu] (known: binary, command_timeout)"),
+              std::string::npos)
+        << typo;
+    auto section = refusal("[network]\nbridge = \"br0\"\n");
+    EXPECT_NE(section.find("unknown section 'network'"), std::string::npos) << section;
     auto syntax = refusal("[qemu\n");
     EXPECT_NE(syntax.find("corral.toml:1:"), std::string::npos) << syntax;
 }
