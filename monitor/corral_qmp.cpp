@@ -6,13 +6,16 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <poll.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <iostream>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -153,6 +156,35 @@ int runCommand(boost::asio::io_context& io, QmpClient& client, const Options& op
     return kExitOk;
 }
 
+// Waits for the next stdin line while the io_context keeps running, so events are printed as
+// they arrive rather than at the next prompt. False at the end of input or when QEMU went away.
+bool nextLine(boost::asio::io_context& io, QmpClient& client, std::string& pending,
+              std::string& line) {
+    for (;;) {
+        if (auto end = pending.find('\n'); end != std::string::npos) {
+            line = pending.substr(0, end);
+            pending.erase(0, end + 1);
+            return true;
+        }
+        io.restart();
+        io.poll();
+        std::fflush(stdout);
+        if (!client.connected()) return false;
+        pollfd input{STDIN_FILENO, POLLIN, 0};
+        int ready = ::poll(&input, 1, 50);
+        if (ready <= 0) continue;  // timeout or EINTR: deliver events, look again
+        char buffer[4096];
+        auto n = ::read(STDIN_FILENO, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            if (pending.empty()) return false;
+            line = std::exchange(pending, {});
+            return true;
+        }
+        pending.append(buffer, static_cast<std::size_t>(n));
+    }
+}
+
 int runShell(boost::asio::io_context& io, QmpClient& client, const Options& options) {
     auto subscription = client.subscribe([](const QmpEvent& event) {
         Json line =
@@ -165,17 +197,15 @@ int runShell(boost::asio::io_context& io, QmpClient& client, const Options& opti
         std::printf("%s\n", toJsonString(line).c_str());
     });
     const bool interactive = ::isatty(STDIN_FILENO);
-    std::string line;
+    std::string line, pending;
     for (;;) {
-        io.restart();
-        io.poll();  // print events that arrived while we waited for input
-        if (!client.connected()) {
+        if (interactive) std::fputs("(QEMU) ", stdout);
+        std::fflush(stdout);
+        if (!nextLine(io, client, pending, line)) {
+            if (client.connected()) return kExitOk;
             std::fprintf(stderr, "corral-qmp: connection to QEMU lost\n");
             return kExitQmpError;
         }
-        if (interactive) std::fputs("(QEMU) ", stdout);
-        std::fflush(stdout);
-        if (!std::getline(std::cin, line)) return kExitOk;
         auto start = line.find_first_not_of(" \t");
         if (start == std::string::npos) continue;
         auto split = line.find_first_of(" \t", start);

@@ -4,10 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace corral::test {
 namespace {
@@ -73,6 +77,47 @@ TEST_F(CorralQmpCliTest, HmpPassthrough) {
     auto [code, out] = cli({"--hmp", socket.string(), "info", "status"});
     EXPECT_EQ(code, 0);
     EXPECT_NE(out.find("VM status: paused"), std::string::npos) << out;
+}
+
+TEST_F(CorralQmpCliTest, ShellPrintsEventsWhileWaitingForInput) {
+    // A second monitor on the same QEMU causes the events; the shell sits idle on its stdin.
+    auto other = dir / "other.sock";
+    auto second = Process::spawn(
+        {"qemu-system-x86_64", "-S", "-accel", "tcg", "-machine", "q35", "-nodefaults", "-display",
+         "none", "-qmp", "unix:" + other.string() + ",server=on,wait=off", "-qmp",
+         "unix:" + (dir / "shell.sock").string() + ",server=on,wait=off"},
+        dir / "second.log");
+    ASSERT_TRUE(waitForPath(dir / "shell.sock", 10s));
+    auto input = dir / "stdin";
+    ASSERT_EQ(::mkfifo(input.c_str(), 0600), 0);
+    int writer = ::open(input.c_str(), O_RDWR | O_CLOEXEC);  // keeps the shell's stdin open
+    ASSERT_GE(writer, 0);
+    auto log = dir / "shell.log";
+    auto shell = Process::spawn({"sh", "-c", std::string("exec \"$0\" --compact \"$1\" < \"$2\""),
+                                 CORRAL_QMP_BINARY, (dir / "shell.sock").string(), input.string()},
+                                log);
+    auto printed = [&] {
+        std::ifstream in(log);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    auto waitPrinted = [&](const std::string& text) {
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (printed().find(text) == std::string::npos &&
+               std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(20ms);
+        return printed().find(text) != std::string::npos;
+    };
+    // One command first: its reply proves the shell is connected and idle on its stdin.
+    ASSERT_EQ(::write(writer, "query-status\n", 13), 13);
+    ASSERT_TRUE(waitPrinted(R"("status":"prelaunch")")) << printed();
+    auto [code, out] = cli({other.string(), "cont"});
+    ASSERT_EQ(code, 0) << out;
+    EXPECT_TRUE(waitPrinted(R"("event":"RESUME")"))
+        << "no event printed while the shell waited for input: " << printed();
+    ::close(writer);
+    auto status = shell.wait(10s);
+    ASSERT_TRUE(status);
+    EXPECT_EQ(WEXITSTATUS(*status), 0);
 }
 
 }  // namespace
