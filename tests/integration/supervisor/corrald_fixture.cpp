@@ -66,7 +66,9 @@ CorraldFixture::~CorraldFixture() {
         if (!status) {
             ADD_FAILURE() << "corrald did not stop within 20 s of SIGTERM\n" << corraldLog();
         } else if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
-            ADD_FAILURE() << "corrald stopped on SIGTERM with wait status " << *status
+            ADD_FAILURE() << "corrald stopped on SIGTERM with "
+                          << (WIFEXITED(*status) ? "exit code " : "signal ")
+                          << (WIFEXITED(*status) ? WEXITSTATUS(*status) : WTERMSIG(*status))
                           << " (a sanitizer report goes to its log or ASAN_OPTIONS log_path)\n"
                           << corraldLog();
         }
