@@ -38,10 +38,13 @@ Client::Client(Bus bus, const std::string& address) {
                (r = sd_bus_set_bus_client(bus_, 1)) >= 0) {
         r = sd_bus_start(bus_);
     }
-    if (r < 0)
+    if (r < 0) {
+        // A throwing constructor gets no destructor call: the half-set-up bus goes here.
+        bus_ = sd_bus_unref(bus_);
         throw CtlError(kUnreachable, std::string("cannot connect to the D-Bus bus: ") +
                                          std::strerror(-r) +
                                          "; is dbus running? (or pass --address)");
+    }
 }
 
 Client::~Client() {

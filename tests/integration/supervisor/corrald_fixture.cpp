@@ -58,6 +58,21 @@ CorraldFixture::CorraldFixture() {
 }
 
 CorraldFixture::~CorraldFixture() {
+    // SIGTERM first: corrald leaves through its normal exit, where the sanitizer build's leak
+    // check runs; a finding makes the exit status non-zero (abort), and that fails the test.
+    if (corrald_.running()) {
+        corrald_.kill(SIGTERM);
+        auto status = corrald_.wait(20s);
+        if (!status) {
+            ADD_FAILURE() << "corrald did not stop within 20 s of SIGTERM\n" << corraldLog();
+        } else if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+            ADD_FAILURE() << "corrald stopped on SIGTERM with "
+                          << (WIFEXITED(*status) ? "exit code " : "signal ")
+                          << (WIFEXITED(*status) ? WEXITSTATUS(*status) : WTERMSIG(*status))
+                          << " (a sanitizer report goes to its log or ASAN_OPTIONS log_path)\n"
+                          << corraldLog();
+        }
+    }
     corrald_.kill(SIGKILL);
     corrald_.wait(5s);
     // VMs outlive corrald by design: kill them by the pids in their runtime dirs.
