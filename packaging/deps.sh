@@ -12,6 +12,7 @@ qemu-system-x86 qemu-utils busybox-static cpio kmod
 dbus dbus-daemon dbus-bin iproute2 bridge-utils socat
 systemd-container debootstrap
 dpkg-dev debhelper lintian fakeroot rpm
+groff-base man-db
 gnuplot-nox
 "
 
