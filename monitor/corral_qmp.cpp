@@ -41,7 +41,9 @@ Options:
   --help              show this help
 
 Exit status: 0 ok, 1 QMP error (or timeout/disconnect), 2 usage, 3 cannot connect.
-Example: corral-qmp /run/corral/web1/qmp.sock device_del '{"id": "disk1"}'
+Example: corral-qmp /tmp/vm.qmp device_del '{"id": "disk1"}'
+QEMU serves one monitor client at a time: for a VM corrald runs, use `corralctl monitor NAME JSON`
+(corral-qmp on its socket waits until corrald lets go of it).
 )";
 
 struct Options {
@@ -72,7 +74,10 @@ std::variant<Options, int> parseOptions(int argc, char** argv) {
         if (arg == "--help" || arg == "-h") {
             std::fputs(kUsage, stdout);
             return kExitOk;
-        } else if (arg == "--timeout" && i + 1 < argc) {
+        } else if (arg == "--timeout" && i + 1 >= argc) {
+            std::fprintf(stderr, "corral-qmp: --timeout needs a value (e.g. 500ms, 10s)\n");
+            return kExitUsage;
+        } else if (arg == "--timeout") {
             auto duration = parseDuration(argv[++i]);
             if (!duration) {
                 std::fprintf(stderr, "corral-qmp: bad --timeout '%s' (e.g. 500ms, 10s)\n", argv[i]);

@@ -43,6 +43,7 @@ struct Args {
     Client::Bus bus = Client::Bus::System;
     std::string address;
     bool json = false;
+    bool help = false;
     std::vector<std::string> words;  // command and its positional arguments
     std::vector<std::string> rest;   // after "--"
     std::map<std::string, std::string> options;
@@ -73,12 +74,15 @@ Args parse(int argc, char** argv) {
                 a.bus = Client::Bus::Address;
                 a.address = a.options[arg];
             }
-        } else if (arg.rfind("--", 0) == 0 || arg == "-h") {
-            throw CtlError(kUsage, arg == "--help" || arg == "-h" ? "" : "unknown option " + arg);
+        } else if (arg == "--help" || arg == "-h") {
+            a.help = true;
+        } else if (arg.rfind("--", 0) == 0) {
+            throw CtlError(kUsage, "unknown option " + arg);
         } else {
             a.words.push_back(arg);
         }
     }
+    if (a.help) return a;
     if (a.words.empty()) throw CtlError(kUsage, "");
     return a;
 }
@@ -270,7 +274,12 @@ int run(const Args& a) {
 
 int main(int argc, char** argv) {
     try {
-        return run(parse(argc, argv));
+        auto args = parse(argc, argv);
+        if (args.help) {
+            std::fputs(kUsageText, stdout);
+            return kOk;
+        }
+        return run(args);
     } catch (const CtlError& e) {
         if (e.showUsage) {
             if (*e.what()) std::fprintf(stderr, "corralctl: %s\n", e.what());

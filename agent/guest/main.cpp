@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
                 break;
             case 't':
                 timeout = std::strtod(optarg, &end);
-                if (*end != '\0' || timeout < 0) {
+                if (*end != '\0' || !(timeout >= 0 && timeout <= 31536000)) {
                     std::fprintf(stderr, "negotiator-guest: invalid timeout '%s'\n", optarg);
                     return 2;
                 }
@@ -125,7 +125,13 @@ int main(int argc, char** argv) {
                 commandsOnly = true;
                 break;
             case 'm':
-                limits.maxOutput = std::strtoull(optarg, nullptr, 10);
+                limits.maxOutput = std::strtoull(optarg, &end, 10);
+                if (*end != '\0' || *optarg == '\0' || *optarg == '-' || limits.maxOutput == 0) {
+                    std::fprintf(stderr,
+                                 "negotiator-guest: invalid --max-output '%s' (bytes, > 0)\n",
+                                 optarg);
+                    return 2;
+                }
                 break;
             case 'v':
                 ++logLevel;

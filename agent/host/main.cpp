@@ -29,19 +29,20 @@ Communicate from a KVM/QEMU host system with running guest systems using a guest
 running inside the guests.
 
 Supported options:
-  -g, --list-guests        List the names of the guests that have the appropriate channel.
+  -g, --list-guests        List the names of the guests corrald runs (state running).
   -c, --list-commands      List the commands that the guest exposes to its host.
   -e, --execute=COMMAND    Execute COMMAND inside GUEST_NAME and copy its standard output to ours;
                            a nonzero exit in the guest makes us exit nonzero.
-  -t, --timeout=SECONDS    Seconds before a remote call times out (0 = never). Default 10.
+  -t, --timeout=SECONDS    Seconds before a remote call times out. Default 10. 0 means never
+                           with --socket, and corrald's default (60 s) through corrald.
   -d, --daemon             Answer the guest's calls on --socket (the guest-to-host channel) with
                            the commands in --commands-dir.
       --socket=PATH        Use this channel socket directly instead of asking corrald.
       --name=NAME          Guest name given to commands as NEGOTIATOR_GUEST (daemon mode).
       --commands-dir=DIR   Commands the guest may run (default /usr/lib/negotiator/commands).
       --bus-address=ADDR   Talk to corrald on this D-Bus address instead of the system bus.
-  -v, --verbose            Increase logging verbosity (can be repeated).
-  -q, --quiet              Decrease logging verbosity (can be repeated).
+  -v, --verbose            Accepted for compatibility with python-negotiator; no effect.
+  -q, --quiet              Accepted for compatibility with python-negotiator; no effect.
   -h, --help               Show this message and exit.
 )";
 
@@ -136,7 +137,7 @@ int main(int argc, char** argv) {
                 break;
             case 't':
                 seconds = std::strtod(optarg, &end);
-                if (*end != '\0' || seconds < 0) {
+                if (*end != '\0' || !(seconds >= 0 && seconds <= 31536000)) {
                     std::fprintf(stderr, "negotiator-host: invalid timeout '%s'\n", optarg);
                     return 2;
                 }
