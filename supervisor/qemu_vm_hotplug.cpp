@@ -1,7 +1,8 @@
 // QemuVm: disk and NIC hotplug through hypervisor::Hotplug; the Devices property and state.json
 // follow every completed attach and detach.
-#include "hypervisor/hotplug.hpp"
+#include <algorithm>
 
+#include "hypervisor/hotplug.hpp"
 #include "supervisor/qemu_vm.hpp"
 
 namespace corral::supervisor {
@@ -16,6 +17,11 @@ OpError hotplugError(const monitor::Error& error) {
         kind == hypervisor::kNoSuchDevice || kind == hypervisor::kOpenFailed)
         return {ErrorKind::InvalidArgument, error.message};
     if (kind == monitor::kTimeout) return {ErrorKind::Timeout, error.message};
+    if (kind == monitor::kDisconnected)
+        return {ErrorKind::Failed,
+                "qemu's monitor closed during the hotplug (did qemu exit?); "
+                "nothing was recorded: " +
+                    error.message};
     return {ErrorKind::Failed, error.message};
 }
 
@@ -34,7 +40,31 @@ asio::awaitable<void> QemuVm::startHotplug(std::vector<hypervisor::DeviceRecord>
     hotplug_->restore(restored);
     // QEMU's view wins: slots taken by anything it reports stay taken.
     auto reconciled = co_await hotplug_->reconcile();
-    if (!reconciled) log(4, "query-pci reconcile failed: " + reconciled.error().message);
+    if (!reconciled) {
+        log(4, "query-pci reconcile failed: " + reconciled.error().message);
+        co_return;
+    }
+    // A corrald killed mid-hotplug leaves QEMU ahead of (or behind) state.json.
+    auto recovered = co_await hotplug_->recover();
+    if (!recovered) {
+        log(4, "hotplug recovery failed: " + recovered.error().message);
+        co_return;
+    }
+    for (const auto& what : recovered->removed) log(5, "removed leftover " + what);
+    if (!recovered->changedDevices()) co_return;
+    for (const auto& id : recovered->dropped) {
+        log(5, "device " + id + " is gone from qemu; forgotten");
+        forgetDevice(id);
+    }
+    for (const auto& d : hotplug_->devices()) {
+        if (std::find(recovered->adopted.begin(), recovered->adopted.end(), d.id) ==
+            recovered->adopted.end())
+            continue;
+        log(5, d.kind + " " + d.id + " found in qemu at " + d.slot.toString() + "; adopted");
+        devices_.push_back({d.id, d.kind, d.slot, true, d.path});
+    }
+    persist();
+    if (devicesObserver_) devicesObserver_();
 }
 
 void QemuVm::recordDevice(hypervisor::DeviceRecord record) {
