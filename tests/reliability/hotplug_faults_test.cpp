@@ -15,6 +15,7 @@
 
 #include "tests/integration/hypervisor/hotplug_fixture.hpp"
 #include "tests/integration/supervisor/corrald_fixture.hpp"
+#include "tests/reliability/qmp_queues.hpp"
 
 namespace corral::test {
 namespace {
@@ -32,49 +33,6 @@ int openFdsOf(pid_t pid) {
          !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
         ++count;
     return count;
-}
-
-struct SocketQueues {
-    int unread = -1;   // bytes qemu has not read yet (Recv-Q)
-    int unacked = -1;  // bytes qemu wrote that its peer has not read yet (Send-Q)
-};
-
-// The queues of qemu's (the server's) end of the connection on `socket`, from ss -x; -1 if that
-// end is not found.
-SocketQueues queuesOf(const std::filesystem::path& socket, const std::filesystem::path& scratch) {
-    auto out = runCommand({"ss", "-x", "-n", "-H"}, 5s, scratch).output;
-    std::istringstream lines(out);
-    std::string line;
-    while (std::getline(lines, line)) {
-        std::istringstream fields(line);
-        std::string netid, state, local;
-        SocketQueues queues;
-        fields >> netid >> state >> queues.unread >> queues.unacked >> local;
-        if (state == "ESTAB" && local == socket.string()) return queues;
-    }
-    return {};
-}
-
-// Polls `ready` on the queues of `socket` (a command queued for a stopped qemu, a reply waiting
-// for a stopped client), bounded; `step` runs between polls (an in-process client's loop).
-bool waitQueues(
-    const std::filesystem::path& socket, const std::filesystem::path& scratch,
-    const std::function<bool(const SocketQueues&)>& ready,
-    const std::function<void()>& step = [] {}) {
-    auto deadline = Clock::now() + 10s;
-    while (Clock::now() < deadline) {
-        step();
-        if (ready(queuesOf(socket, scratch))) return true;
-        std::this_thread::sleep_for(10ms);
-    }
-    return false;
-}
-
-bool waitQueued(
-    const std::filesystem::path& socket, const std::filesystem::path& scratch,
-    const std::function<void()>& step = [] {}) {
-    return waitQueues(
-        socket, scratch, [](const SocketQueues& q) { return q.unread > 0; }, step);
 }
 
 // Runs {"execute": ..., "arguments": ...} given as text.
@@ -209,7 +167,12 @@ TEST_F(HotplugFaults, RecoverRemovesLeftoversAndAdoptsCompleteDevices) {
     hotplug_->restore({{"gone", "nic", {"corral-rp2", 0}, ""}});
     auto reconciled = runAsync(io_, [&](any_io_executor) { return hotplug_->reconcile(); });
     ASSERT_TRUE(reconciled) << reconciled.error().message;
+    auto began = Clock::now();
     auto recovered = runAsync(io_, [&](any_io_executor) { return hotplug_->recover(); });
+    std::printf(
+        "[ figures ] recover() with 1 adoption, 1 drop, 3 deletions: %lld us\n",
+        static_cast<long long>(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - began).count()));
     ASSERT_TRUE(recovered) << recovered.error().message;
 
     EXPECT_THAT(recovered->adopted, ::testing::ElementsAre("full"));
@@ -250,8 +213,7 @@ TEST_F(HotplugFaults, ClientGoneAfterQemuRanAStepLeavesNothingThatBlocksTheId) {
     ASSERT_TRUE(waitQueued(vm_->paths.qmpSocket, dir_.path(), [&] { io_.poll(); }));
     // qemu runs the command; its reply waits unread because io_ is not run meanwhile.
     ::kill(pid, SIGCONT);
-    ASSERT_TRUE(waitQueues(vm_->paths.qmpSocket, dir_.path(),
-                           [](const SocketQueues& q) { return q.unacked > 0; }));
+    ASSERT_TRUE(waitReplied(vm_->paths.qmpSocket, dir_.path()));
     vm_->qmp->close();
     auto deadline = Clock::now() + 5s;
     while (interrupted.wait_for(0s) != std::future_status::ready && Clock::now() < deadline)
@@ -354,8 +316,7 @@ class DaemonHotplugFaults : public CorraldFixture {
             if (qemuRunsIt) {
                 ::kill(corrald_.pid(), SIGSTOP);
                 ::kill(qemu, SIGCONT);
-                ASSERT_TRUE(waitQueues(qmpSocket("vm1"), dir_.path(),
-                                       [](const SocketQueues& q) { return q.unacked > 0; }));
+                ASSERT_TRUE(waitReplied(qmpSocket("vm1"), dir_.path()));
             }
             killCorrald();
             ::kill(qemu, SIGCONT);
@@ -469,6 +430,38 @@ TEST_F(DaemonHotplugFaults, CorraldKilledAfterQemuRanTheFirstStepRemovesTheLefto
     // Each interrupted attach left its first step in qemu; the restarted corrald removed it.
     EXPECT_THAT(readAll(dir_ / "corrald2.log"), HasSubstr("removed leftover fdset"));
     EXPECT_THAT(readAll(dir_ / "corrald3.log"), HasSubstr("removed leftover netdev n1-netdev"));
+}
+
+// corrald SIGKILLed after qemu ran device_del for a Detach: with no guest OS the unplug never
+// completes, so the restarted corrald still lists the device, as qemu still has it.
+TEST_F(DaemonHotplugFaults, CorraldKilledMidDetachListsWhatQemuStillHas) {
+    writeBare("vm1", "stop");
+    startCorrald();
+    ASSERT_EQ(call("vm1", "Start").status, 0) << corraldLog();
+    auto disk = image("d1.img").string();
+    ASSERT_EQ(call("vm1", "AttachDisk", {"ssa{sv}", "d1", disk, "0"}).status, 0);
+    pid_t qemu = pid("vm1");
+
+    ::kill(qemu, SIGSTOP);
+    auto detach = callAsync("vm1", "Detach", {"s", "d1"}, dir_ / "d.out");
+    ASSERT_TRUE(waitQueued(qmpSocket("vm1"), dir_.path())) << corraldLog();
+    ::kill(corrald_.pid(), SIGSTOP);
+    ::kill(qemu, SIGCONT);
+    ASSERT_TRUE(waitReplied(qmpSocket("vm1"), dir_.path()));
+    killCorrald();
+    detach.wait(10s);
+    startCorrald();
+
+    EXPECT_EQ(property("vm1", "State"), "s \"running\"");
+    EXPECT_EQ(pid("vm1"), qemu);
+    EXPECT_EQ(qemuCount("vm1"), 1);
+    auto peripheral = monitor("vm1", R"({"execute":"qom-list",)"
+                                     R"("arguments":{"path":"/machine/peripheral"}})");
+    EXPECT_THAT(peripheral, HasSubstr("d1"));
+    EXPECT_THAT(property("vm1", "Devices"), HasSubstr("\"d1\" \"disk\""));
+    expectStateLists("vm1", {"d1"});
+    auto duplicate = call("vm1", "AttachDisk", {"ssa{sv}", "d1", disk, "0"});
+    EXPECT_THAT(duplicate.output, HasSubstr("already exists"));
 }
 
 // The states a kill between two attach steps leaves, made over the Monitor method: after a
