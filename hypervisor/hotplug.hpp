@@ -1,6 +1,7 @@
 // Disk and NIC hotplug on top of QmpClient, with the slot bookkeeping of SlotAllocator.
 // Each attach either completes or rolls back everything it added; each detach frees the slot
-// only once QEMU reported DEVICE_DELETED for the device.
+// only once QEMU reported DEVICE_DELETED for the device. If the daemon dies in between, the next
+// one's recover() settles what was left half-done.
 #pragma once
 
 #include <chrono>

@@ -29,6 +29,11 @@ OpError noHotplug(const std::string& name) {
     return {ErrorKind::InvalidState, name + " has no QMP connection; hotplug is unavailable."};
 }
 
+// QEMU answered, then exited before we resumed: teardown() already dropped hotplug_ and state.
+OpError exitedDuringHotplug(const std::string& name) {
+    return {ErrorKind::Failed, name + ": qemu exited during the hotplug; nothing was recorded."};
+}
+
 }  // namespace
 
 asio::awaitable<void> QemuVm::startHotplug(std::vector<hypervisor::DeviceRecord> hotplugged) {
@@ -38,14 +43,17 @@ asio::awaitable<void> QemuVm::startHotplug(std::vector<hypervisor::DeviceRecord>
     std::vector<hypervisor::HotpluggedDevice> restored;
     for (const auto& d : hotplugged) restored.push_back({d.id, d.kind, d.slot, d.path});
     hotplug_->restore(restored);
+    auto generation = generation_;
     // QEMU's view wins: slots taken by anything it reports stay taken.
     auto reconciled = co_await hotplug_->reconcile();
+    if (generation != generation_) co_return;
     if (!reconciled) {
         log(4, "query-pci reconcile failed: " + reconciled.error().message);
         co_return;
     }
     // A corrald killed mid-hotplug leaves QEMU ahead of (or behind) state.json.
     auto recovered = co_await hotplug_->recover();
+    if (generation != generation_) co_return;
     if (!recovered) {
         log(4, "hotplug recovery failed: " + recovered.error().message);
         co_return;
@@ -86,8 +94,10 @@ asio::awaitable<Outcome<std::string>> QemuVm::attachDiskSteps(std::string id, st
         options.format = hypervisor::DiskFormat::Qcow2;
     std::filesystem::path file = path;
     std::string device = id;
+    auto generation = generation_;
     auto result = co_await hotplug_->attachDisk(std::move(device), std::move(file), options);
     if (!result) co_return hotplugError(result.error());
+    if (generation != generation_) co_return exitedDuringHotplug(name_);
     if (auto slot = hotplug_->slots().slotOf(id)) recordDevice({id, "disk", *slot, true, path});
     log(5, "disk " + id + " (" + path + ") attached at " + *result);
     co_return *result;
@@ -101,8 +111,10 @@ asio::awaitable<Outcome<std::string>> QemuVm::attachNicSteps(std::string id, Nic
     options.bridge = nic.bridge;
     options.mac = nic.mac;
     std::string device = id;
+    auto generation = generation_;
     auto result = co_await hotplug_->attachNic(std::move(device), std::move(options));
     if (!result) co_return hotplugError(result.error());
+    if (generation != generation_) co_return exitedDuringHotplug(name_);
     std::string ifname;
     for (const auto& d : hotplug_->devices())
         if (d.id == id) ifname = d.path;
@@ -113,8 +125,10 @@ asio::awaitable<Outcome<std::string>> QemuVm::attachNicSteps(std::string id, Nic
 
 asio::awaitable<Outcome<Unit>> QemuVm::detachSteps(std::string id) {
     std::string device = id;
+    auto generation = generation_;
     auto result = co_await hotplug_->detach(std::move(device), std::chrono::seconds(30));
     if (!result) co_return hotplugError(result.error());
+    if (generation != generation_) co_return exitedDuringHotplug(name_);
     forgetDevice(id);
     persist();
     if (devicesObserver_) devicesObserver_();
