@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +19,7 @@
 #include <cstring>
 
 #include "agent/commands.hpp"
+#include "agent/spawn.hpp"
 
 namespace corral::agent {
 
@@ -78,33 +78,12 @@ awaitable<CommandOutcome> runCommand(asio::any_io_executor executor, CommandSpec
                 false, {}, "cannot create pipes: " + std::string(std::strerror(errno))};
         }
     }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, pipes.fds[0][0], 0);
-    posix_spawn_file_actions_adddup2(&actions, pipes.fds[1][1], 1);
-    posix_spawn_file_actions_adddup2(&actions, pipes.fds[2][1], 2);
     // corrald holds sockets of every VM: the command must inherit nothing but its pipes.
-    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(
-        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-
-    std::vector<char*> cenv, cargv;
-    for (auto& e : spec.env) cenv.push_back(e.data());
-    cenv.push_back(nullptr);
-    for (auto& a : spec.argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
+    SpawnRequest request{spec.program, spec.argv,
+                         &spec.env,    {pipes.fds[0][0], pipes.fds[1][1], pipes.fds[2][1]},
+                         true,         false};
     pid_t pid = -1;
-    int rc = ::posix_spawn(&pid, spec.program.c_str(), &actions, &attr, cargv.data(), cenv.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+    int rc = spawnCommand(request, pid);
     if (rc != 0) {
         co_return CommandOutcome{false, {}, "cannot execute '" + name + "': " + std::strerror(rc)};
     }

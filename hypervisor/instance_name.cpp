@@ -43,13 +43,49 @@ std::optional<std::string> checkDeviceId(std::string_view id) {
         valid = valid && (isAlnum(c) || c == '_' || c == '-');
     }
     if (!valid) {
-        return "a device id is a letter followed by up to 31 letters, digits, '_' or '-', not \"" +
-               std::string(id) + "\"";
+        return "a device id is a letter followed by up to 31 letters, digits, '_' or '-', not " +
+               quoteForMessage(id);
     }
     if (id.substr(0, 6) == "corral") {
         return "device ids starting with \"corral\" are reserved for corral's own devices";
     }
     return std::nullopt;
+}
+
+std::optional<std::string> checkInterfaceName(std::string_view name) {
+    // The kernel's isspace() also counts 0xa0 (Latin-1 no-break space) as space.
+    auto bad = [](char c) {
+        return c == '/' || c == ':' || c == '\0' || c == ' ' || (c >= '\t' && c <= '\r') ||
+               static_cast<unsigned char>(c) == 0xa0;
+    };
+    bool valid = !name.empty() && name.size() <= 15 && name != "." && name != "..";
+    for (char c : name) valid = valid && !bad(c);
+    if (!valid) {
+        return "an interface name is 1 to 15 bytes without '/', ':', whitespace or NUL, and not "
+               "\".\" or \"..\"; got " +
+               quoteForMessage(name);
+    }
+    return std::nullopt;
+}
+
+std::string quoteForMessage(std::string_view text) {
+    constexpr std::size_t kShown = 64;
+    const char* hex = "0123456789abcdef";
+    std::string out = "\"";
+    for (char c : text.substr(0, kShown)) {
+        auto byte = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (byte >= 0x20 && byte < 0x7f) {
+            out += c;
+        } else {
+            out += std::string("\\x") + hex[byte >> 4] + hex[byte & 0xf];
+        }
+    }
+    out += '"';
+    if (text.size() > kShown) out += "... (" + std::to_string(text.size()) + " bytes)";
+    return out;
 }
 
 }  // namespace corral::hypervisor

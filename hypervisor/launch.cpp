@@ -19,13 +19,30 @@ std::uint64_t realtimeMicros() {
 
 }  // namespace
 
+std::vector<DeviceRecord> bootDeviceRecords(const InstanceSpec& spec, const SlotPlan& plan,
+                                            const std::vector<std::string>& tapNames) {
+    std::vector<DeviceRecord> records;
+    for (const auto& device : plan.devices) {
+        std::string path;
+        for (const auto& disk : spec.disks) {
+            if (disk.id == device.id) path = disk.path.string();
+        }
+        for (std::size_t i = 0; i < spec.nics.size() && i < tapNames.size(); ++i) {
+            if (spec.nics[i].id == device.id) path = tapNames[i];
+        }
+        records.push_back({device.id, device.kind, device.slot, false, path});
+    }
+    return records;
+}
+
 LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
-                                const InstanceSpec& spec,
-                                const std::filesystem::path& runtimeRoot) {
+                                const InstanceSpec& spec, const std::filesystem::path& runtimeRoot,
+                                const std::string& binary) {
     auto plan = planSlots(spec);
     auto paths = RuntimePaths::forInstance(runtimeRoot, spec.name);
     createRuntimeDir(paths);
     auto argv = buildQemuArgv(spec, plan, paths);
+    argv.front() = binary;
     // Taps stay open only until qemu holds its copies (closed when `taps` goes out of scope).
     std::vector<TapDevice> taps;
     std::vector<int> fds;
@@ -46,16 +63,7 @@ LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
     state.startedAtUsec = realtimeMicros();
     auto process = QemuProcess::spawn(executor, argv, paths.logFile, fds);
     state.pid = process.pid();
-    for (const auto& device : plan.devices) {
-        std::string path;
-        for (const auto& disk : spec.disks) {
-            if (disk.id == device.id) path = disk.path.string();
-        }
-        for (std::size_t i = 0; i < spec.nics.size(); ++i) {
-            if (spec.nics[i].id == device.id) path = tapNames[i];
-        }
-        state.devices.push_back({device.id, device.kind, device.slot, false, path});
-    }
+    state.devices = bootDeviceRecords(spec, plan, tapNames);
     if (auto error = writeState(paths, state)) {
         process.kill(SIGKILL);
         ::waitpid(process.pid(), nullptr, 0);

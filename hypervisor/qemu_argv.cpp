@@ -95,7 +95,7 @@ std::string netdevId(std::string_view nicId) {
 std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan& plan,
                                        const RuntimePaths& paths) {
     std::vector<std::string> argv = {
-        "qemu-system-x86_64",
+        kDefaultQemuBinary,
         "-name",
         "guest=" + spec.name + ",debug-threads=on",
         "-machine",

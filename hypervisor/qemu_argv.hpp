@@ -36,7 +36,11 @@ inline constexpr std::string_view kGuestToHostPort = "negotiator-guest-to-host.0
 // uses fd kFirstTapFd + k in qemu (QemuProcess::spawn's `passFds` places them there).
 inline constexpr int kFirstTapFd = 3;
 
-// Full argv for qemu-system-x86_64, starting with the binary name. Paused (-S), no defaults,
+// The emulator corrald runs unless `[qemu] binary` in corral.toml names another (looked up in PATH
+// unless absolute).
+inline constexpr const char* kDefaultQemuBinary = "qemu-system-x86_64";
+
+// Full argv for qemu-system-x86_64, starting with kDefaultQemuBinary. Paused (-S), no defaults,
 // every PCI device at the bus/addr of `plan`.
 std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan& plan,
                                        const RuntimePaths& paths);

@@ -28,6 +28,10 @@ std::string serialize(const RuntimeState& state) {
     w.Int(state.pid);
     w.Key("started_at_usec");
     w.Uint64(state.startedAtUsec);
+    if (state.shutdownDeadlineUsec != 0) {
+        w.Key("shutdown_deadline_usec");
+        w.Uint64(state.shutdownDeadlineUsec);
+    }
     w.Key("devices");
     w.StartArray();
     for (const auto& d : state.devices) {
@@ -51,8 +55,10 @@ std::string serialize(const RuntimeState& state) {
     return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-std::string errnoText(const std::string& what, const std::filesystem::path& path) {
-    return what + " " + path.string() + ": " + std::strerror(errno);
+// One wording for every step: the caller cares which file could not be written and why, not
+// which syscall of the temp-file dance failed.
+std::string cannotWrite(const std::filesystem::path& path, int error) {
+    return "cannot write " + path.string() + ": " + std::strerror(error);
 }
 
 }  // namespace
@@ -72,30 +78,25 @@ std::optional<std::string> writeState(const RuntimePaths& paths, const RuntimeSt
     std::string text = serialize(state);
     auto temp = paths.stateFile;
     temp += ".tmp";
+    // Any failure leaves the previous state.json as it was and removes the temp file.
+    auto fail = [&](int error, int fd) {
+        if (fd >= 0) ::close(fd);
+        ::unlink(temp.c_str());
+        return cannotWrite(paths.stateFile, error);
+    };
     int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return errnoText("cannot create", temp);
+    if (fd < 0) return fail(errno, -1);
     std::size_t done = 0;
     while (done < text.size()) {
         ssize_t n = ::write(fd, text.data() + done, text.size() - done);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            auto message = errnoText("cannot write", temp);
-            ::close(fd);
-            ::unlink(temp.c_str());
-            return message;
-        }
+        if (n < 0) return fail(errno, fd);
         done += static_cast<std::size_t>(n);
     }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        auto message = errnoText("cannot flush", temp);
-        ::unlink(temp.c_str());
-        return message;
-    }
-    if (::rename(temp.c_str(), paths.stateFile.c_str()) != 0) {
-        auto message = errnoText("cannot rename to", paths.stateFile);
-        ::unlink(temp.c_str());
-        return message;
-    }
+    // Filesystems with delayed allocation report ENOSPC only here.
+    if (::fsync(fd) != 0) return fail(errno, fd);
+    if (::close(fd) != 0) return fail(errno, -1);
+    if (::rename(temp.c_str(), paths.stateFile.c_str()) != 0) return fail(errno, -1);
     return std::nullopt;
 }
 
@@ -126,6 +127,11 @@ std::optional<RuntimeState> readState(const RuntimePaths& paths, std::string& er
         return bad("\"started_at_usec\" missing");
     }
     state.startedAtUsec = doc["started_at_usec"].GetUint64();
+    if (doc.HasMember("shutdown_deadline_usec")) {
+        if (!doc["shutdown_deadline_usec"].IsUint64())
+            return bad("\"shutdown_deadline_usec\" is not a number");
+        state.shutdownDeadlineUsec = doc["shutdown_deadline_usec"].GetUint64();
+    }
     if (!doc.HasMember("devices") || !doc["devices"].IsArray()) return bad("\"devices\" missing");
     for (const auto& d : doc["devices"].GetArray()) {
         auto str = [&](const char* key) -> std::optional<std::string> {

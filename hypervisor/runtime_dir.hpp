@@ -26,12 +26,16 @@ struct RuntimeState {
     pid_t pid = 0;
     std::uint64_t startedAtUsec = 0;  // CLOCK_REALTIME
     std::vector<DeviceRecord> devices;
+    // A Shutdown in progress ends by then (CLOCK_REALTIME); 0: none. A restarted corrald resumes
+    // it.
+    std::uint64_t shutdownDeadlineUsec = 0;
 };
 
 // Creates `paths.dir` (and the runtime root) with mode 0750. Throws std::system_error.
 void createRuntimeDir(const RuntimePaths& paths);
 
-// Writes state.json (0600) via a temp file and rename; nullopt on success, else why not.
+// Writes state.json (0600) via a temp file and rename; nullopt on success, else "cannot write
+// <state.json>: <errno text>", with the previous state.json untouched and the temp file removed.
 std::optional<std::string> writeState(const RuntimePaths& paths, const RuntimeState& state);
 
 // Reads state.json; on failure returns nullopt and sets `error` to a sentence naming the file.

@@ -228,12 +228,8 @@ void loadNic(Loader& l, const toml::table& t, NicSpec& n) {
     if (auto* v = l.get<std::string>(t, "bridge", "a string")) {
         if (n.mode != NicMode::Bridge) {
             l.error(v->source(), "bridge: only meaningful with mode = \"bridge\"");
-        } else if (v->get().empty() || v->get().size() > 15 ||
-                   v->get().find_first_of("/ \t\n:") != std::string::npos) {
-            l.error(v->source(),
-                    "bridge: expected a network interface name (1-15 characters, "
-                    "no '/', ':' or spaces), got " +
-                        inQuotes(v->get()));
+        } else if (auto why = checkInterfaceName(v->get())) {
+            l.error(v->source(), "bridge: expected a network interface name: " + *why);
         } else {
             n.bridge = v->get();
         }

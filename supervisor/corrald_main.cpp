@@ -5,7 +5,10 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -80,8 +83,14 @@ struct Daemon {
     LogSink log = stderrLog();
     AsioClock clock{io.get_executor()};
     std::unique_ptr<ScopeManager> scopes = ScopeManager::connect(io, log);
-    VmContext context{io.get_executor(),   clock, options.runtimeDir,
-                      options.commandsDir, log,   scopes.get()};
+    VmContext context{io.get_executor(),
+                      clock,
+                      options.runtimeDir,
+                      options.commandsDir,
+                      log,
+                      scopes.get(),
+                      options.qemuBinary,
+                      options.qmpTimeout};
     Registry registry{options.instancesDir,
                       [this](const std::string& name, const corral::hypervisor::LoadResult& def) {
                           return std::make_unique<QemuVm>(context, name, def);
@@ -92,14 +101,32 @@ struct Daemon {
 
     explicit Daemon(DaemonOptions o) : options(std::move(o)) {}
 
+    // All instances at once: one VM whose monitor answers slowly (or is held by another client)
+    // must not hold up the others or the daemon's readiness.
+    asio::awaitable<void> reattachAll() {
+        auto vms = registry.all();
+        auto left = std::make_shared<std::size_t>(vms.size());
+        auto allDone =
+            std::make_shared<asio::steady_timer>(io, asio::steady_timer::time_point::max());
+        for (Vm* vm : vms) {
+            asio::co_spawn(io, static_cast<QemuVm*>(vm)->reattach(),
+                           [this, left, allDone, name = vm->name()](std::exception_ptr e) {
+                               if (e) log(3, name + ": reattach failed");
+                               if (--*left == 0) allDone->cancel();
+                           });
+        }
+        boost::system::error_code ec;
+        if (*left > 0) co_await allDone->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+
     asio::awaitable<void> startUp() {
         auto summary = registry.reload();
         log(6, "loaded " + std::to_string(summary.added) + " instance(s) from " +
                    options.instancesDir.string() + " (" + std::to_string(summary.invalid) +
                    " invalid)");
+        co_await reattachAll();
         unsigned adopted = 0;
         for (Vm* vm : registry.all()) {
-            co_await static_cast<QemuVm*>(vm)->reattach();
             auto state = vm->lifecycle().state();
             if (state == State::Running || state == State::Paused) ++adopted;
         }

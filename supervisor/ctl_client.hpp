@@ -27,8 +27,10 @@ enum Exit : int {
 
 // A failure with the line to print and the exit code.
 struct CtlError : std::runtime_error {
-    CtlError(int code, const std::string& message) : std::runtime_error(message), exit(code) {}
+    CtlError(int code, const std::string& message, bool usage = true)
+        : std::runtime_error(message), exit(code), showUsage(usage && code == kUsage) {}
     int exit;
+    bool showUsage;  // a malformed command line: the usage text follows the message
 };
 
 using PropertyValue =

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "hypervisor/instance_name.hpp"
 #include "hypervisor/instance_spec.hpp"
 #include "supervisor/ctl_client.hpp"
 #include "supervisor/ctl_console.hpp"
@@ -90,11 +91,15 @@ void need(const Args& a, std::size_t count, const char* what) {
 std::uint64_t seconds(const Args& a, std::uint64_t fallback) {
     auto it = a.options.find("--timeout");
     if (it == a.options.end()) return fallback;
+    double value = -1;
     try {
-        return static_cast<std::uint64_t>(std::stod(it->second) * kSecond);
+        value = std::stod(it->second);
     } catch (const std::exception&) {
-        throw CtlError(kUsage, "--timeout wants seconds, got '" + it->second + "'");
     }
+    // Up to a year: beyond that, and negative or not-a-number values, are typing mistakes.
+    if (!(value >= 0 && value <= 365.0 * 24 * 3600))
+        throw CtlError(kUsage, "--timeout wants seconds (0 to 31536000), got '" + it->second + "'");
+    return static_cast<std::uint64_t>(value * kSecond);
 }
 
 std::string readString(sd_bus_message* reply) {
@@ -137,6 +142,11 @@ int lifecycle(Client& c, const Args& a, const char* method, const char* done) {
 int run(const Args& a) {
     const std::string& cmd = a.words[0];
     if (cmd == "validate") return validate(a);
+    // Every other command takes NAME first: refused with the daemon's own rule before any bus.
+    if (cmd != "list" && cmd != "reload" && a.words.size() > 1)
+        if (auto problem = corral::hypervisor::checkInstanceName(a.words[1]))
+            throw CtlError(kUsage, *problem, false);
+    seconds(a, 0);  // a bad --timeout, too
     Client c(a.bus, a.address);
     if (cmd == "list") {
         need(a, 0, "");
@@ -171,7 +181,9 @@ int run(const Args& a) {
     }
     if (cmd == "attach-disk") {
         need(a, 3, "NAME ID PATH [--readonly]");
-        auto path = std::filesystem::absolute(a.words[3]).string();
+        // corrald refuses ".." components: resolve them here as the kernel would (symlinks
+        // in the existing part first), so that "../images/d.img" keeps working.
+        auto path = std::filesystem::weakly_canonical(std::filesystem::absolute(a.words[3]));
         auto* reply =
             c.callInstance(a.words[1], "AttachDisk", 60 * kSecond, [&](sd_bus_message* m) {
                 sd_bus_message_append(m, "ss", a.words[2].c_str(), path.c_str());
@@ -260,7 +272,7 @@ int main(int argc, char** argv) {
     try {
         return run(parse(argc, argv));
     } catch (const CtlError& e) {
-        if (e.exit == kUsage) {
+        if (e.showUsage) {
             if (*e.what()) std::fprintf(stderr, "corralctl: %s\n", e.what());
             std::fputs(kUsageText, stderr);
         } else {

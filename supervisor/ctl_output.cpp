@@ -68,9 +68,9 @@ void printStatus(const Properties& properties, bool json) {
         std::printf("%s}\n", out.c_str());
         return;
     }
-    static const char* order[] = {"Name",           "State",     "LastExit",    "Pid",
-                                  "StartedAt",      "Machine",   "Vcpus",       "MemoryBytes",
-                                  "AgentConnected", "QmpSocket", "SerialSocket"};
+    static const char* order[] = {"Name",         "State",          "LastExit",  "Pid",
+                                  "StartedAt",    "Machine",        "Vcpus",     "MemoryBytes",
+                                  "MonitorState", "AgentConnected", "QmpSocket", "SerialSocket"};
     for (const char* key : order) {
         auto it = properties.find(key);
         if (it == properties.end()) continue;

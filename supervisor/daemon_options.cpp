@@ -1,16 +1,58 @@
 #include "supervisor/daemon_options.hpp"
 
 #include <toml++/toml.h>
+
+#include <map>
+#include <set>
 #include <stdexcept>
 #include <string_view>
+#include "hypervisor/instance_spec.hpp"
 
 namespace corral::supervisor {
 
 const char* const kDaemonUsage =
     "usage: corrald [--config FILE] [--bus-address ADDR | --system | --session]\n"
-    "               [--runtime-dir DIR] [--instances-dir DIR]\n";
+    "               [--runtime-dir DIR] [--instances-dir DIR]\n"
+    "Supervises the QEMU VMs defined in the instances directory (one NAME.toml each) and\n"
+    "serves org.corral1 on D-Bus.\n"
+    "  --config FILE        daemon configuration (default /etc/corral/corral.toml; a missing\n"
+    "                       default file is fine): [paths] runtime_dir, instances_dir,\n"
+    "                       guest_commands_dir; [qemu] binary, command_timeout\n"
+    "  --system             the system bus (default)\n"
+    "  --session            the session bus of the calling user\n"
+    "  --bus-address ADDR   any bus, e.g. unix:path=/run/corral-test.sock\n"
+    "  --runtime-dir DIR    sockets, pidfiles and state.json of each VM (default /run/corral);\n"
+    "                       must survive corrald restarts: running VMs are reattached\n"
+    "  --instances-dir DIR  instance definitions (default /etc/corral/instances)\n"
+    "Stopping or restarting corrald never stops a VM. Drive it with corralctl or busctl.\n";
 
 namespace {
+
+// A misspelt key would otherwise be ignored without a word.
+void refuseUnknownKeys(const std::filesystem::path& file, const toml::table& table) {
+    static const std::map<std::string_view, std::set<std::string_view>> kKnown = {
+        {"paths", {"runtime_dir", "instances_dir", "guest_commands_dir"}},
+        {"qemu", {"binary", "command_timeout"}},
+    };
+    auto where = [&](const toml::source_region& at) {
+        return file.string() + ":" + std::to_string(at.begin.line) + ":" +
+               std::to_string(at.begin.column) + ": ";
+    };
+    for (const auto& [section, node] : table) {
+        auto known = kKnown.find(section.str());
+        if (known == kKnown.end() || !node.is_table())
+            throw std::runtime_error(where(node.source()) + "unknown section '" +
+                                     std::string(section.str()) + "' (known: paths, qemu)");
+        for (const auto& [key, value] : *node.as_table()) {
+            if (known->second.count(key.str())) continue;
+            std::string list;
+            for (auto k : known->second) list += (list.empty() ? "" : ", ") + std::string(k);
+            throw std::runtime_error(where(value.source()) + "unknown key '" +
+                                     std::string(key.str()) + "' in [" +
+                                     std::string(section.str()) + "] (known: " + list + ")");
+        }
+    }
+}
 
 void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveRuntime,
                 bool haveInstances, DaemonOptions& options) {
@@ -24,15 +66,27 @@ void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveR
                                  std::to_string(where.column) + ": " +
                                  std::string(e.description()));
     }
-    auto path = [&](const char* key) -> std::optional<std::string> {
-        auto node = table["paths"][key];
+    refuseUnknownKeys(file, table);
+    auto text = [&](const char* section, const char* key) -> std::optional<std::string> {
+        auto node = table[section][key];
         if (!node) return std::nullopt;
         if (auto value = node.value<std::string>()) return value;
-        throw std::runtime_error(file.string() + ": paths." + key + " must be a string");
+        throw std::runtime_error(file.string() + ": " + section + "." + key + " must be a string");
     };
-    if (auto v = path("runtime_dir"); v && !haveRuntime) options.runtimeDir = *v;
-    if (auto v = path("instances_dir"); v && !haveInstances) options.instancesDir = *v;
-    if (auto v = path("guest_commands_dir")) options.commandsDir = *v;
+    if (auto v = text("paths", "runtime_dir"); v && !haveRuntime) options.runtimeDir = *v;
+    if (auto v = text("paths", "instances_dir"); v && !haveInstances) options.instancesDir = *v;
+    if (auto v = text("paths", "guest_commands_dir")) options.commandsDir = *v;
+    if (auto v = text("qemu", "binary")) {
+        if (v->empty()) throw std::runtime_error(file.string() + ": qemu.binary is empty");
+        options.qemuBinary = *v;
+    }
+    if (auto v = text("qemu", "command_timeout")) {
+        auto timeout = hypervisor::parseDuration(*v);
+        if (!timeout || timeout->count() < 1000)
+            throw std::runtime_error(file.string() + ": qemu.command_timeout '" + *v +
+                                     "' is not a duration of at least 1ms (e.g. \"30s\")");
+        options.qmpTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(*timeout);
+    }
 }
 
 }  // namespace

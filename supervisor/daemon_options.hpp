@@ -1,6 +1,7 @@
 // corrald's command line and /etc/corral/corral.toml, merged: options win over the file.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -14,6 +15,9 @@ struct DaemonOptions {
     std::filesystem::path runtimeDir = "/run/corral";
     std::filesystem::path instancesDir = "/etc/corral/instances";
     std::filesystem::path commandsDir = "/usr/lib/negotiator/commands";
+    std::string qemuBinary = "qemu-system-x86_64";
+    // How long one QMP command may take before the monitor counts as unresponsive.
+    std::chrono::milliseconds qmpTimeout = std::chrono::seconds(30);
     bool help = false;
 };
 

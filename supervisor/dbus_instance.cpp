@@ -1,10 +1,8 @@
 // org.corral1.Instance: properties read the Vm, methods hand off to it and reply when done.
-#include <algorithm>
 #include <cstdlib>
-#include <map>
 #include <string_view>
 
-#include "hypervisor/instance_name.hpp"
+#include "supervisor/dbus_args.hpp"
 #include "supervisor/dbus_internal.hpp"
 #include "supervisor/dbus_reply.hpp"
 
@@ -32,6 +30,8 @@ int getProperty(sd_bus*, const char*, const char*, const char* property, sd_bus_
     if (p == "Pid") return sd_bus_message_append(reply, "u", static_cast<uint32_t>(life.pid()));
     if (p == "StartedAt") return sd_bus_message_append(reply, "t", life.startedAtUsec());
     if (p == "AgentConnected") return sd_bus_message_append(reply, "b", life.agentConnected());
+    if (p == "MonitorState")
+        return sd_bus_message_append(reply, "s", toString(life.monitorState()));
     if (p == "LastExit") return sd_bus_message_append(reply, "s", life.lastExit().c_str());
     auto info = vm.info();
     if (p == "Machine") return sd_bus_message_append(reply, "s", info.machine.c_str());
@@ -46,13 +46,6 @@ int getProperty(sd_bus*, const char*, const char*, const char* property, sd_bus_
                                   d.addr.c_str());
     }
     return r < 0 ? r : sd_bus_message_close_container(reply);
-}
-
-// Device ids end up in QEMU ids and node names: the hypervisor's device id rule.
-std::optional<OpError> checkDeviceId(const std::string& id) {
-    if (auto why = hypervisor::checkDeviceId(id))
-        return OpError{ErrorKind::InvalidArgument, "Bad device id '" + id + "': " + *why};
-    return std::nullopt;
 }
 
 int lifecycleCall(sd_bus_message* m, void* userdata, void (Instance::*method)(Done)) {
@@ -90,60 +83,38 @@ int methodShutdown(sd_bus_message* m, void* u, sd_bus_error*) {
     return 1;
 }
 
-// Reads an a{sv} of string and boolean options; anything else is an InvalidArgument.
-struct Options {
-    std::map<std::string, std::string> strings;
-    std::map<std::string, bool> bools;
-};
-
-int readOptions(sd_bus_message* m, Options& out, std::string& problem) {
+// Copies an a{sv} into plain entries for the validators in dbus_args: strings and booleans with
+// their value, any other type by its signature only, so that the refusal can name it. Stops
+// after kMaxOptionEntries + 1 entries, which the validators refuse whatever follows.
+int readOptions(sd_bus_message* m, OptionDict& out) {
     int r = sd_bus_message_enter_container(m, 'a', "{sv}");
     if (r < 0) return r;
     while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
         const char* key = nullptr;
         if ((r = sd_bus_message_read(m, "s", &key)) < 0) return r;
         const char* contents = nullptr;
-        char type = 0;
-        if ((r = sd_bus_message_peek_type(m, &type, &contents)) < 0) return r;
-        if (contents && std::string_view(contents) == "s") {
+        if ((r = sd_bus_message_peek_type(m, nullptr, &contents)) < 0) return r;
+        OptionEntry entry;
+        entry.key = key;
+        entry.type = contents ? contents : "";
+        if (entry.type == "s") {
             const char* value = nullptr;
-            if ((r = sd_bus_message_read(m, "v", "s", &value)) < 0) return r;
-            out.strings[key] = value;
-        } else if (contents && std::string_view(contents) == "b") {
+            r = sd_bus_message_read(m, "v", "s", &value);
+            if (r >= 0) entry.text = value;
+        } else if (entry.type == "b") {
             int value = 0;
-            if ((r = sd_bus_message_read(m, "v", "b", &value)) < 0) return r;
-            out.bools[key] = value != 0;
+            r = sd_bus_message_read(m, "v", "b", &value);
+            entry.flag = value != 0;
         } else {
-            problem = std::string("option '") + key + "' must be a string or a boolean";
-            if ((r = sd_bus_message_skip(m, "v")) < 0) return r;
+            r = sd_bus_message_skip(m, "v");
         }
+        if (r < 0) return r;
+        out.push_back(std::move(entry));
+        if (out.size() > kMaxOptionEntries) return 0;  // refused anyway; read no further
         if ((r = sd_bus_message_exit_container(m)) < 0) return r;
     }
     if (r < 0) return r;
     return sd_bus_message_exit_container(m);
-}
-
-// Every option must be known and of its type: a "readonly" sent as the string "true" is refused
-// rather than read as false.
-std::optional<OpError> checkOptions(const Options& o,
-                                    std::initializer_list<std::string_view> stringKeys,
-                                    std::initializer_list<std::string_view> boolKeys) {
-    auto in = [](std::initializer_list<std::string_view> keys, const std::string& k) {
-        return std::find(keys.begin(), keys.end(), k) != keys.end();
-    };
-    auto check = [&](const std::string& k, bool isString) -> std::optional<OpError> {
-        if (in(isString ? stringKeys : boolKeys, k)) return std::nullopt;
-        if (in(isString ? boolKeys : stringKeys, k))
-            return OpError{ErrorKind::InvalidArgument,
-                           "Option '" + k + "' must be a " + (isString ? "boolean" : "string") +
-                               " (D-Bus type " + (isString ? "b" : "s") + ")."};
-        return OpError{ErrorKind::InvalidArgument, "Unknown option '" + k + "'."};
-    };
-    for (const auto& [k, v] : o.strings)
-        if (auto bad = check(k, true)) return bad;
-    for (const auto& [k, v] : o.bools)
-        if (auto bad = check(k, false)) return bad;
-    return std::nullopt;
 }
 
 int methodAttachDisk(sd_bus_message* m, void* u, sd_bus_error* error) {
@@ -151,17 +122,13 @@ int methodAttachDisk(sd_bus_message* m, void* u, sd_bus_error* error) {
     const char* path = nullptr;
     int r = sd_bus_message_read(m, "ss", &id, &path);
     if (r < 0) return r;
-    Options options;
-    std::string problem;
-    if ((r = readOptions(m, options, problem)) < 0) return r;
-    if (!problem.empty()) return setError(error, {ErrorKind::InvalidArgument, problem});
-    if (auto bad = checkOptions(options, {}, {"readonly"})) return setError(error, *bad);
-    if (auto bad = checkDeviceId(id)) return setError(error, *bad);
-    if (path[0] != '/')
-        return setError(error, {ErrorKind::InvalidArgument,
-                                std::string("Disk path '") + path + "' must be absolute."});
+    OptionDict options;
+    if ((r = readOptions(m, options)) < 0) return r;
+    auto disk = validateAttachDisk(id, path, options);
+    if (!disk) return setError(error, disk.error());
     auto call = pending(m, u);
-    ref(u).vm->attachDisk(id, path, options.bools["readonly"],
+    auto& request = disk.value();
+    ref(u).vm->attachDisk(std::move(request.id), std::move(request.path), request.readonly,
                           [call](Outcome<std::string> o) { call.finish(o); });
     return 1;
 }
@@ -170,22 +137,13 @@ int methodAttachNic(sd_bus_message* m, void* u, sd_bus_error* error) {
     const char* id = nullptr;
     int r = sd_bus_message_read(m, "s", &id);
     if (r < 0) return r;
-    Options options;
-    std::string problem;
-    if ((r = readOptions(m, options, problem)) < 0) return r;
-    if (!problem.empty()) return setError(error, {ErrorKind::InvalidArgument, problem});
-    if (auto bad = checkOptions(options, {"mode", "bridge", "mac"}, {}))
-        return setError(error, *bad);
-    if (auto bad = checkDeviceId(id)) return setError(error, *bad);
-    NicOptions nic;
-    if (options.strings.count("mode")) nic.mode = options.strings["mode"];
-    nic.bridge = options.strings["bridge"];
-    nic.mac = options.strings["mac"];
-    if (nic.mode != "user" && nic.mode != "tap" && nic.mode != "bridge")
-        return setError(error, {ErrorKind::InvalidArgument,
-                                "NIC mode '" + nic.mode + "' is not one of user, tap, bridge."});
+    OptionDict options;
+    if ((r = readOptions(m, options)) < 0) return r;
+    auto nic = validateAttachNic(id, options);
+    if (!nic) return setError(error, nic.error());
     auto call = pending(m, u);
-    ref(u).vm->attachNic(id, nic, [call](Outcome<std::string> o) { call.finish(o); });
+    ref(u).vm->attachNic(id, std::move(nic.value()),
+                         [call](Outcome<std::string> o) { call.finish(o); });
     return 1;
 }
 
@@ -193,7 +151,7 @@ int methodDetach(sd_bus_message* m, void* u, sd_bus_error* error) {
     const char* id = nullptr;
     int r = sd_bus_message_read(m, "s", &id);
     if (r < 0) return r;
-    if (auto bad = checkDeviceId(id)) return setError(error, *bad);
+    if (auto bad = checkDeviceIdArgument(id)) return setError(error, *bad);
     auto call = pending(m, u);
     ref(u).vm->detach(id, [call](Status s) { call.finish(s); });
     return 1;
@@ -256,6 +214,7 @@ const sd_bus_vtable kInstanceVtable[] = {
     SD_BUS_PROPERTY("QmpSocket", "s", getProperty, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("SerialSocket", "s", getProperty, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("AgentConnected", "b", getProperty, 0, kChange),
+    SD_BUS_PROPERTY("MonitorState", "s", getProperty, 0, kChange),
     SD_BUS_PROPERTY("Devices", "a(ssss)", getProperty, 0, kChange),
     SD_BUS_PROPERTY("LastExit", "s", getProperty, 0, kChange),
     SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodStart, kMethod),

@@ -177,6 +177,7 @@ void DbusService::emitInstanceChanged(Vm& vm, unsigned changed) {
     if (changed & kChangedPid) names.push_back("Pid");
     if (changed & kChangedStartedAt) names.push_back("StartedAt");
     if (changed & kChangedAgent) names.push_back("AgentConnected");
+    if (changed & kChangedMonitor) names.push_back("MonitorState");
     if (changed & kChangedLastExit) names.push_back("LastExit");
     if (changed & kChangedDefinition) {
         for (const char* n : {"Machine", "Vcpus", "MemoryBytes", "Devices"}) names.push_back(n);

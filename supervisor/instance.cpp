@@ -58,6 +58,20 @@ std::string describe(const ExitInfo& exit) {
     return "exited with status " + std::to_string(exit.code);
 }
 
+const char* toString(MonitorState state) {
+    switch (state) {
+        case MonitorState::None:
+            return "none";
+        case MonitorState::Connected:
+            return "connected";
+        case MonitorState::Unresponsive:
+            return "unresponsive";
+        case MonitorState::Disconnected:
+            break;
+    }
+    return "disconnected";
+}
+
 const char* toString(VmCommand command) {
     switch (command) {
         case VmCommand::Powerdown:
@@ -95,6 +109,11 @@ Instance::Instance(std::string name, VmControl& control, Clock& clock, Lifecycle
         if (connected == agentConnected_) return;
         agentConnected_ = connected;
         notify(kChangedAgent);
+    });
+    events.monitorChanged = guarded(alive_, [this](MonitorState state) {
+        if (state == monitorState_) return;
+        monitorState_ = state;
+        notify(kChangedMonitor);
     });
     control_.setEvents(std::move(events));
 }
@@ -207,7 +226,13 @@ void Instance::shutdown(Duration timeout, Done done) {
                             name_ + " is not running (state " + toString(state_) + ")."});
     op_ = Op::Shutdown;
     opDone_ = std::move(done);
-    beginShutdown(timeout.count() > 0 ? timeout : policy_.shutdownTimeout);
+    auto limit = timeout.count() > 0 ? timeout : policy_.shutdownTimeout;
+    // Only a plain Shutdown is resumed after a daemon restart: a Reboot would end stopped.
+    control_.shutdownBegan(
+        clock_.realtimeUsec() +
+        static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(limit).count()));
+    beginShutdown(limit);
 }
 
 void Instance::reboot(Done done) {

@@ -42,6 +42,7 @@ enum ChangedProperty : unsigned {
     kChangedAgent = 8,
     kChangedLastExit = 16,
     kChangedDefinition = 32,  // Machine, Vcpus, MemoryBytes, Devices (after Reload)
+    kChangedMonitor = 64,
 };
 
 // Priority (syslog numbers: 3 err, 4 warning, 5 notice, 6 info) and one line of text.
@@ -60,6 +61,7 @@ class Instance {
     pid_t pid() const { return pid_; }
     std::uint64_t startedAtUsec() const { return startedAt_; }
     bool agentConnected() const { return agentConnected_; }
+    MonitorState monitorState() const { return monitorState_; }
     const std::string& lastExit() const { return lastExit_; }
     const LifecyclePolicy& policy() const { return policy_; }
     void setPolicy(LifecyclePolicy policy) { policy_ = policy; }
@@ -119,6 +121,7 @@ class Instance {
     pid_t pid_ = 0;
     std::uint64_t startedAt_ = 0;
     bool agentConnected_ = false;
+    MonitorState monitorState_ = MonitorState::None;
     std::string lastExit_;
 
     Op op_ = Op::None;

@@ -16,6 +16,8 @@ const char* dbusErrorName(ErrorKind kind) {
             return "org.corral1.Error.InvalidDefinition";
         case ErrorKind::AgentUnavailable:
             return "org.corral1.Error.AgentUnavailable";
+        case ErrorKind::MonitorUnavailable:
+            return "org.corral1.Error.MonitorUnavailable";
         case ErrorKind::Timeout:
             return "org.corral1.Error.Timeout";
         case ErrorKind::Failed:

@@ -17,6 +17,7 @@ enum class ErrorKind {
     NoSuchInstance,
     InvalidDefinition,  // the instance's TOML file is broken
     AgentUnavailable,
+    MonitorUnavailable,  // corrald has no QMP connection to the qemu (it keeps reconnecting)
     Timeout,
     Failed,  // the operation was attempted and failed (QMP error, spawn failure, ...)
 };

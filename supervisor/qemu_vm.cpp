@@ -156,9 +156,12 @@ void QemuVm::setDevicesObserver(std::function<void()> observer) {
     devicesObserver_ = std::move(observer);
 }
 
-void QemuVm::persist() {
-    hypervisor::RuntimeState state{argv_, process_ ? process_->pid() : 0, startedAt_, devices_};
-    if (auto error = hypervisor::writeState(paths_, state)) log(4, *error);
+std::optional<std::string> QemuVm::persist() {
+    hypervisor::RuntimeState state{argv_, process_ ? process_->pid() : 0, startedAt_, devices_,
+                                   shutdownDeadline_};
+    auto error = hypervisor::writeState(paths_, state);
+    if (error) log(4, *error);
+    return error;
 }
 
 void QemuVm::launch(std::function<void(Outcome<pid_t>)> done) {
@@ -181,7 +184,8 @@ asio::awaitable<Outcome<pid_t>> QemuVm::launchSteps() {
     if (!spec_) co_return OpError{ErrorKind::InvalidDefinition, invalidWhy_};
     try {
         // Runtime dir, taps for tap/bridge NICs, paused spawn and state.json.
-        auto launched = hypervisor::launchInstance(context_.executor, *spec_, context_.runtimeRoot);
+        auto launched = hypervisor::launchInstance(context_.executor, *spec_, context_.runtimeRoot,
+                                                   context_.qemuBinary);
         argv_ = launched.state.argv;
         devices_ = launched.state.devices;
         startedAt_ = launched.state.startedAtUsec;
@@ -195,7 +199,7 @@ asio::awaitable<Outcome<pid_t>> QemuVm::launchSteps() {
     if (devicesObserver_) devicesObserver_();
     spawnLogged(watchExit(generation), "watching qemu");
 
-    qmp_ = std::make_unique<QmpLink>(context_.executor);
+    qmp_ = std::make_unique<QmpLink>(context_.executor, context_.qmpTimeout);
     // Coroutine arguments are named first: g++ 12 may destroy temporaries in co_await twice.
     auto socket = paths_.qmpSocket.string();
     auto connected = co_await qmp_->connect(std::move(socket), kQmpConnectWindow);
@@ -205,7 +209,9 @@ asio::awaitable<Outcome<pid_t>> QemuVm::launchSteps() {
         co_return OpError{ErrorKind::Failed, connected.error().message +
                                                  " (qemu.log: " + lastLine(paths_.logFile) + ")"};
     }
-    connectChannels(generation);
+    subscribeQmp(generation);
+    setMonitorState(MonitorState::Connected);
+    connectAgent(generation);
     co_await startHotplug({});
     if (generation != generation_) co_return OpError{ErrorKind::Failed, "qemu exited"};
     std::string cont = "cont";
@@ -218,13 +224,7 @@ asio::awaitable<Outcome<pid_t>> QemuVm::launchSteps() {
     co_return pid;
 }
 
-void QemuVm::connectChannels(std::uint64_t generation) {
-    qmp_->onNotice([this, alive = std::weak_ptr<bool>(alive_)](const QmpNotice& notice) {
-        if (!alive.lock()) return;
-        if (notice.kind == QmpNotice::Kind::Shutdown) events_.shutdown(notice.guest);
-        if (notice.kind == QmpNotice::Kind::Stop) events_.runStateChanged(false);
-        if (notice.kind == QmpNotice::Kind::Resume) events_.runStateChanged(true);
-    });
+void QemuVm::connectAgent(std::uint64_t generation) {
     if (!spec_ || !spec_->agent.negotiator) return;
     agent_ = agent::HostChannel::create(context_.executor, paths_.negotiatorHostToGuest.string());
     responder_ = agent::HostResponder::create(
@@ -269,6 +269,8 @@ asio::awaitable<void> QemuVm::watchExit(std::uint64_t generation) {
 
 void QemuVm::teardown() {
     ++generation_;
+    shutdownDeadline_ = 0;
+    setMonitorState(MonitorState::None);
     if (qmp_) qmp_->close();
     if (agent_) agent_->close();
     if (responder_) responder_->stop();
@@ -286,11 +288,17 @@ void QemuVm::teardown() {
 
 void QemuVm::command(VmCommand command, Done done) {
     if (!qmp_ || !process_) return done(OpError{ErrorKind::InvalidState, name_ + " has no qemu."});
-    run<Unit>(qmp_->command(toString(command)), std::move(done));
+    if (auto error = checkMonitor()) return done(*error);
+    runQmp<Unit>(qmp_->command(toString(command)), std::move(done));
 }
 
 void QemuVm::signal(int signo) {
     if (process_) process_->kill(signo);
+}
+
+void QemuVm::shutdownBegan(std::uint64_t deadlineUsec) {
+    shutdownDeadline_ = deadlineUsec;
+    persist();
 }
 
 }  // namespace corral::supervisor

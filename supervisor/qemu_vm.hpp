@@ -37,6 +37,8 @@ struct VmContext {
     std::filesystem::path commandsDir;  // guest-to-host commands
     LogSink log;
     ScopeManager* scopes = nullptr;  // null when systemd is not there
+    std::string qemuBinary = hypervisor::kDefaultQemuBinary;
+    std::chrono::milliseconds qmpTimeout = std::chrono::seconds(30);  // per QMP command
 };
 
 class QemuVm : public Vm, private VmControl {
@@ -70,24 +72,44 @@ class QemuVm : public Vm, private VmControl {
     void launch(std::function<void(Outcome<pid_t>)> done) override;
     void command(VmCommand command, Done done) override;
     void signal(int signo) override;
+    void shutdownBegan(std::uint64_t deadlineUsec) override;
 
+    std::optional<hypervisor::RuntimeState> findUnrecorded() const;
+    void resumeShutdown();
     // By value: callers pass *pending_, which apply() resets.
     void apply(hypervisor::LoadResult definition);
     boost::asio::awaitable<Outcome<pid_t>> launchSteps();
     boost::asio::awaitable<void> watchExit(std::uint64_t generation);
     boost::asio::awaitable<void> probeAgent(std::uint64_t generation);
-    void connectChannels(std::uint64_t generation);
+    // QMP notices and loss of the connection for the current qemu (qemu_vm_monitor.cpp).
+    void subscribeQmp(std::uint64_t generation);
+    void connectAgent(std::uint64_t generation);
+    void setMonitorState(MonitorState state);
+    // The error for a QMP command while the monitor is not connected, if it is not.
+    std::optional<OpError> checkMonitor() const;
+    // Runs a QMP step; a timeout marks the monitor unresponsive and starts probing it.
+    template <typename T>
+    void runQmp(boost::asio::awaitable<Outcome<T>> work, std::function<void(Outcome<T>)> done);
+    boost::asio::awaitable<void> probeMonitor(std::uint64_t generation);
+    boost::asio::awaitable<void> reconnectMonitor(std::uint64_t generation);
+    // After a (re)connect: hotplug bookkeeping, run state and MonitorState from QEMU.
+    boost::asio::awaitable<Outcome<RunStatus>> syncWithQemu(std::uint64_t generation);
+    std::vector<hypervisor::DeviceRecord> hotplugged() const;
     // Hotplug bookkeeping for the current qemu; `hotplugged` are devices a previous corrald
     // added (reattach).
     boost::asio::awaitable<void> startHotplug(std::vector<hypervisor::DeviceRecord> hotplugged);
-    void recordDevice(hypervisor::DeviceRecord record);
+    // Adds the record and writes state.json; if that fails, drops the record again and detaches
+    // the device from QEMU so no device runs unrecorded. The error says what happened.
+    boost::asio::awaitable<std::optional<OpError>> recordDevice(hypervisor::DeviceRecord record,
+                                                                std::string address);
     void forgetDevice(const std::string& id);
     boost::asio::awaitable<Outcome<std::string>> attachDiskSteps(std::string id, std::string path,
                                                                  bool readonly);
     boost::asio::awaitable<Outcome<std::string>> attachNicSteps(std::string id, NicOptions options);
     boost::asio::awaitable<Outcome<Unit>> detachSteps(std::string id);
     void teardown();
-    void persist();
+    // Writes state.json from the current records; the error (also logged) if it could not.
+    std::optional<std::string> persist();
     void log(int priority, const std::string& text) const;
     // Runs a coroutine on the executor; its result goes to `done` unless this Vm is gone.
     void spawnLogged(boost::asio::awaitable<void> work, const char* what);
@@ -105,8 +127,10 @@ class QemuVm : public Vm, private VmControl {
     std::uint64_t generation_ = 0;  // one per qemu process
     std::vector<std::string> argv_;
     std::uint64_t startedAt_ = 0;
+    std::uint64_t shutdownDeadline_ = 0;  // realtime µs; 0: no Shutdown in progress
     std::vector<hypervisor::DeviceRecord> devices_;
     std::unique_ptr<QmpLink> qmp_;
+    MonitorState monitorState_ = MonitorState::None;
     std::unique_ptr<hypervisor::Hotplug> hotplug_;
     std::shared_ptr<agent::HostChannel> agent_;
     std::shared_ptr<agent::HostResponder> responder_;

@@ -61,7 +61,7 @@ asio::awaitable<void> QemuVm::startHotplug(std::vector<hypervisor::DeviceRecord>
     for (const auto& what : recovered->removed) log(5, "removed leftover " + what);
     if (!recovered->changedDevices()) co_return;
     for (const auto& id : recovered->dropped) {
-        log(5, "device " + id + " is gone from qemu; forgotten");
+        log(5, "device " + id + " in state.json is gone from QEMU; forgetting it");
         forgetDevice(id);
     }
     for (const auto& d : hotplug_->devices()) {
@@ -75,11 +75,33 @@ asio::awaitable<void> QemuVm::startHotplug(std::vector<hypervisor::DeviceRecord>
     if (devicesObserver_) devicesObserver_();
 }
 
-void QemuVm::recordDevice(hypervisor::DeviceRecord record) {
+asio::awaitable<std::optional<OpError>> QemuVm::recordDevice(hypervisor::DeviceRecord record,
+                                                             std::string address) {
     forgetDevice(record.id);
-    devices_.push_back(std::move(record));
-    persist();
-    if (devicesObserver_) devicesObserver_();
+    devices_.push_back(record);
+    auto unwritten = persist();
+    if (!unwritten) {
+        if (devicesObserver_) devicesObserver_();
+        co_return std::nullopt;
+    }
+    // A device missing from state.json would be unknown to the next corrald: take it out again.
+    forgetDevice(record.id);
+    auto generation = generation_;
+    std::string id = record.id;
+    auto undone = co_await hotplug_->detach(std::move(id), std::chrono::seconds(30));
+    std::string what = record.kind + " " + record.id;
+    if (undone) {
+        co_return OpError{ErrorKind::Failed, what + " not attached: " + *unwritten +
+                                                 " (rolled back from " + address + ")"};
+    }
+    // Still in QEMU: list it, so Detach can be retried.
+    if (generation == generation_) {
+        devices_.push_back(std::move(record));
+        if (devicesObserver_) devicesObserver_();
+    }
+    co_return OpError{ErrorKind::Failed, what + " attached at " + address +
+                                             " but not recorded: " + *unwritten +
+                                             "; rollback failed: " + undone.error().message};
 }
 
 void QemuVm::forgetDevice(const std::string& id) {
@@ -98,7 +120,11 @@ asio::awaitable<Outcome<std::string>> QemuVm::attachDiskSteps(std::string id, st
     auto result = co_await hotplug_->attachDisk(std::move(device), std::move(file), options);
     if (!result) co_return hotplugError(result.error());
     if (generation != generation_) co_return exitedDuringHotplug(name_);
-    if (auto slot = hotplug_->slots().slotOf(id)) recordDevice({id, "disk", *slot, true, path});
+    if (auto slot = hotplug_->slots().slotOf(id)) {
+        hypervisor::DeviceRecord record{id, "disk", *slot, true, path};
+        auto failed = co_await recordDevice(std::move(record), *result);
+        if (failed) co_return *failed;
+    }
     log(5, "disk " + id + " (" + path + ") attached at " + *result);
     co_return *result;
 }
@@ -118,7 +144,11 @@ asio::awaitable<Outcome<std::string>> QemuVm::attachNicSteps(std::string id, Nic
     std::string ifname;
     for (const auto& d : hotplug_->devices())
         if (d.id == id) ifname = d.path;
-    if (auto slot = hotplug_->slots().slotOf(id)) recordDevice({id, "nic", *slot, true, ifname});
+    if (auto slot = hotplug_->slots().slotOf(id)) {
+        hypervisor::DeviceRecord record{id, "nic", *slot, true, ifname};
+        auto failed = co_await recordDevice(std::move(record), *result);
+        if (failed) co_return *failed;
+    }
     log(5, "nic " + id + " (" + nic.mode + ") attached at " + *result);
     co_return *result;
 }
@@ -130,6 +160,8 @@ asio::awaitable<Outcome<Unit>> QemuVm::detachSteps(std::string id) {
     if (!result) co_return hotplugError(result.error());
     if (generation != generation_) co_return exitedDuringHotplug(name_);
     forgetDevice(id);
+    // The device is gone whatever the disk says: a failed write leaves a stale state.json that
+    // the next write replaces and that reattach reconciles against QEMU (startHotplug).
     persist();
     if (devicesObserver_) devicesObserver_();
     log(5, "device " + id + " detached");

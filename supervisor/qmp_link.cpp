@@ -18,8 +18,8 @@ struct QmpLink::Subscription {
     monitor::Subscription handle;
 };
 
-QmpLink::QmpLink(boost::asio::any_io_executor executor)
-    : client_(monitor::QmpClient::create(std::move(executor))) {}
+QmpLink::QmpLink(boost::asio::any_io_executor executor, std::chrono::milliseconds timeout)
+    : client_(monitor::QmpClient::create(std::move(executor))), timeout_(timeout) {}
 
 QmpLink::~QmpLink() {
     subscription_.reset();
@@ -37,23 +37,26 @@ boost::asio::awaitable<Status> QmpLink::connect(std::string socket,
 boost::asio::awaitable<Status> QmpLink::command(std::string name) {
     monitor::Json none;
     std::vector<int> noFds;
-    auto result = co_await client_->execute(std::move(name), std::move(none),
-                                            monitor::kDefaultCommandTimeout, std::move(noFds));
+    auto result =
+        co_await client_->execute(std::move(name), std::move(none), timeout_, std::move(noFds));
     if (!result) co_return toOpError(result.error());
     co_return okStatus();
 }
 
-boost::asio::awaitable<Outcome<bool>> QmpLink::queryRunning() {
+boost::asio::awaitable<Outcome<RunStatus>> QmpLink::queryStatus() {
     std::string command = "query-status";
     monitor::Json none;
     std::vector<int> noFds;
-    auto result = co_await client_->execute(std::move(command), std::move(none),
-                                            monitor::kDefaultCommandTimeout, std::move(noFds));
+    auto result =
+        co_await client_->execute(std::move(command), std::move(none), timeout_, std::move(noFds));
     if (!result) co_return toOpError(result.error());
     const auto& value = *result;
     if (!value.IsObject() || !value.HasMember("running") || !value["running"].IsBool())
         co_return OpError{ErrorKind::Failed, "query-status: reply without 'running'"};
-    co_return value["running"].GetBool();
+    RunStatus status{value["running"].GetBool(), {}};
+    if (value.HasMember("status") && value["status"].IsString())
+        status.status = value["status"].GetString();
+    co_return status;
 }
 
 boost::asio::awaitable<Outcome<std::string>> QmpLink::passthrough(std::string json) {
@@ -72,8 +75,8 @@ boost::asio::awaitable<Outcome<std::string>> QmpLink::passthrough(std::string js
     monitor::Json args;
     if (doc.HasMember("arguments")) args = monitor::copyJson(doc["arguments"]);
     std::vector<int> noFds;
-    auto result = co_await client_->execute(std::move(command), std::move(args),
-                                            monitor::kDefaultCommandTimeout, std::move(noFds));
+    auto result =
+        co_await client_->execute(std::move(command), std::move(args), timeout_, std::move(noFds));
     if (!result) co_return toOpError(result.error());
     co_return monitor::toJsonString(*result);
 }

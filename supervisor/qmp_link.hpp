@@ -24,9 +24,17 @@ struct QmpNotice {
     bool guest = false;  // Shutdown: initiated by the guest (poweroff inside the VM)
 };
 
+// query-status: whether the vCPUs run and QEMU's run state ("running", "paused", "prelaunch":
+// started with -S and never continued, ...).
+struct RunStatus {
+    bool running = false;
+    std::string status;
+};
+
 class QmpLink {
   public:
-    explicit QmpLink(boost::asio::any_io_executor executor);
+    // Every command gets `timeout` to answer.
+    QmpLink(boost::asio::any_io_executor executor, std::chrono::milliseconds timeout);
     ~QmpLink();
     QmpLink(const QmpLink&) = delete;
     QmpLink& operator=(const QmpLink&) = delete;
@@ -35,8 +43,7 @@ class QmpLink {
     boost::asio::awaitable<Status> connect(std::string socket, std::chrono::milliseconds window);
     // Runs a command without arguments ("cont", "system_powerdown", ...).
     boost::asio::awaitable<Status> command(std::string name);
-    // query-status: true when the vCPUs run.
-    boost::asio::awaitable<Outcome<bool>> queryRunning();
+    boost::asio::awaitable<Outcome<RunStatus>> queryStatus();
     // Raw passthrough: `json` is {"execute": ..., "arguments": ...}; returns the reply's
     // "return" value as compact JSON, or the QMP error as an OpError.
     boost::asio::awaitable<Outcome<std::string>> passthrough(std::string json);
@@ -51,6 +58,7 @@ class QmpLink {
 
   private:
     std::shared_ptr<monitor::QmpClient> client_;
+    std::chrono::milliseconds timeout_;
     struct Subscription;
     std::unique_ptr<Subscription> subscription_;
 };

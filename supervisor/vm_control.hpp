@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -25,12 +26,19 @@ enum class VmCommand { Powerdown, Quit, Reset, Stop, Cont };
 
 const char* toString(VmCommand command);
 
+// corrald's QMP connection to one qemu: "none" (no qemu), "connected", "unresponsive" (a command
+// timed out; probing until it answers), "disconnected" (lost or never made; reconnecting).
+enum class MonitorState { None, Connected, Unresponsive, Disconnected };
+
+const char* toString(MonitorState state);
+
 // Callbacks a VmControl raises on the io_context; set once by the Instance that owns it.
 struct VmEvents {
     std::function<void(ExitInfo)> exited;               // the process is gone (reaped)
     std::function<void(bool guestInitiated)> shutdown;  // QMP SHUTDOWN
     std::function<void(bool running)> runStateChanged;  // QMP STOP / RESUME
     std::function<void(bool connected)> agentChanged;   // negotiator channel up/down
+    std::function<void(MonitorState)> monitorChanged;   // QMP connection health
 };
 
 class VmControl {
@@ -48,6 +56,10 @@ class VmControl {
 
     // Sends a signal to the qemu process, if there is one.
     virtual void signal(int signo) = 0;
+
+    // A Shutdown began and must end by `deadlineUsec` (CLOCK_REALTIME), so that a restarted
+    // daemon can resume it.
+    virtual void shutdownBegan(std::uint64_t deadlineUsec) { (void)deadlineUsec; }
 };
 
 }  // namespace corral::supervisor

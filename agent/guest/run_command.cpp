@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,8 +11,7 @@
 #include <cstring>
 
 #include "agent/commands.hpp"
-
-extern char** environ;
+#include "agent/spawn.hpp"
 
 namespace corral::agent::guest {
 
@@ -76,29 +74,9 @@ RunResult runCommand(const std::string& program, const std::vector<std::string>&
         for (Pipe* p : {&in, &out, &err}) closeFd(p->read), closeFd(p->write);
         return {false, {}, "cannot create pipes for '" + name + "': " + std::strerror(errno)};
     }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, in.read, 0);
-    posix_spawn_file_actions_adddup2(&actions, out.write, 1);
-    posix_spawn_file_actions_adddup2(&actions, err.write, 2);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(
-        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-
-    std::vector<char*> cargv;
-    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-    cargv.push_back(nullptr);
+    SpawnRequest request{program, argv, nullptr, {in.read, out.write, err.write}, false, true};
     pid_t pid = -1;
-    int rc = ::posix_spawnp(&pid, program.c_str(), &actions, &attr, cargv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+    int rc = spawnCommand(request, pid);
     closeFd(in.read);
     closeFd(out.write);
     closeFd(err.write);

@@ -6,3 +6,5 @@ corral_fuzz_harness(qmp_session LIBS corral_monitor NEEDS monitor/json.cpp monit
 corral_fuzz_harness(instance_name LIBS corral_hypervisor NEEDS hypervisor/instance_name.cpp)
 corral_fuzz_harness(instance_spec LIBS corral_hypervisor
                     NEEDS hypervisor/instance_spec.cpp hypervisor/spec_loader.cpp)
+corral_fuzz_harness(dbus_args LIBS corral_supervisor_dbus corral_hypervisor
+                    NEEDS supervisor/dbus_args.cpp hypervisor/instance_name.cpp)

@@ -57,6 +57,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     auto idProblem = corral::hypervisor::checkDeviceId(name);
     FUZZ_CHECK(idProblem.has_value() != referenceAcceptsDeviceId(name));
-    if (idProblem) FUZZ_CHECK(!idProblem->empty());
+    if (idProblem) {
+        FUZZ_CHECK(!idProblem->empty());
+        FUZZ_CHECK(isPrintableAscii(*idProblem));
+    }
     return 0;
 }

@@ -102,6 +102,14 @@ TEST_F(DbusInput, KnownOptionOfTheWrongTypeIsRefused) {
                   "readonly");
 }
 
+TEST_F(DbusInput, OversizedOptionDictIsRefusedBySize) {
+    // corrald stops copying a dict after 17 entries, however long the message is.
+    std::vector<std::string> args = {"sa{sv}", "n1", "20000"};
+    for (int i = 0; i < 20000; ++i) args.insert(args.end(), {"mac", "s", "52:54:00:12:34:56"});
+    expectRefused(call("web1", "AttachNic", args), "at most 16 options");
+    expectStillServing();
+}
+
 TEST_F(DbusInput, DefinitionFilesWithHostileNamesAreNotLoaded) {
     writeFile("bad name.toml", "");
     writeFile("-rf.toml", "");

@@ -54,6 +54,17 @@ TEST_F(Corralctl, ExitCodesScriptsCanRelyOn) {
     EXPECT_EQ(unreachable.status, 6) << unreachable.output;
 }
 
+TEST_F(Corralctl, AttachDiskResolvesDotDotBeforeCorraldSeesIt) {
+    // corrald refuses ".." in disk paths; corralctl sends the path the kernel would open, so the
+    // call gets past argument checks to the instance, which is stopped.
+    writeGuest("web1");
+    startCorrald();
+    auto result =
+        ctl({"attach-disk", "web1", "d1", (dir_.path() / "instances/../d1.img").string()});
+    EXPECT_EQ(result.status, 5) << result.output;
+    EXPECT_EQ(result.output.find("component"), std::string::npos) << result.output;
+}
+
 TEST_F(Corralctl, ValidateNeedsNoDaemon) {
     writeGuest("web1");
     writeFile("broken.toml", "[machine]\ncpus = 0\n");
@@ -62,6 +73,31 @@ TEST_F(Corralctl, ValidateNeedsNoDaemon) {
     auto bad = ctl({"validate", (dir_ / "instances" / "broken.toml").string()});
     EXPECT_EQ(bad.status, 1);
     EXPECT_NE(bad.output.find("broken.toml:2:"), std::string::npos) << bad.output;
+}
+
+TEST_F(Corralctl, HostileNamesAndTimeoutsAreRefusedBeforeTheBus) {
+    // No daemon on this address: a refusal must come from corralctl itself (exit 2, not 6).
+    auto ctlAlone = [&](std::vector<std::string> args) {
+        std::vector<std::string> argv = {std::string(CORRAL_BINARY_DIR) + "/supervisor/corralctl",
+                                         "--address", "unix:path=" + (dir_ / "nobus").string()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return runCommand(argv, 30s, dir_.path());
+    };
+    for (const std::string& name :
+         std::vector<std::string>{"../etc", "a/b", "-rf", std::string(4096, 'x'),
+                                  std::string("vm-\xc3\xa9"), std::string("web1\n")}) {
+        for (const char* command : {"status", "start", "run"}) {
+            auto result = ctlAlone({command, name});
+            EXPECT_EQ(result.status, 2) << command << " '" << name << "': " << result.output;
+            EXPECT_NE(result.output.find("instance name"), std::string::npos) << result.output;
+        }
+    }
+    for (const char* timeout : {"-5", "nan", "inf", "1e30", "soon"}) {
+        auto result = ctlAlone({"shutdown", "web1", "--timeout", timeout});
+        EXPECT_EQ(result.status, 2) << timeout << ": " << result.output;
+        EXPECT_NE(result.output.find("--timeout wants seconds"), std::string::npos)
+            << result.output;
+    }
 }
 
 }  // namespace

@@ -91,7 +91,8 @@ void CorraldFixture::writeGuest(const std::string& name, const GuestOptions& o) 
 void CorraldFixture::startCorrald() {
     std::filesystem::create_directories(dir_ / "commands");
     std::ofstream(dir_ / "corral.toml")
-        << "[paths]\nguest_commands_dir = \"" << (dir_ / "commands").string() << "\"\n";
+        << "[paths]\nguest_commands_dir = \"" << (dir_ / "commands").string() << "\"\n"
+        << extraConfig_;
     auto log = dir_ / ("corrald" + std::to_string(++corraldStarts_) + ".log");
     corrald_ =
         Process::spawn({std::string(CORRAL_BINARY_DIR) + "/supervisor/corrald", "--bus-address",

@@ -61,6 +61,8 @@ class CorraldFixture : public ::testing::Test {
     std::string corraldLog() const;
 
     TempDir dir_;
+    // Appended to the corral.toml startCorrald() writes (e.g. a [qemu] section).
+    std::string extraConfig_;
     std::string address_;
     Process dbus_;
     Process corrald_;

@@ -1,7 +1,14 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
+#include <sstream>
+#include <vector>
 
 #include "hypervisor/runtime_dir.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -61,6 +68,93 @@ TEST(RuntimeDir, CorruptOrMissingStateIsAnErrorNotACrash) {
         EXPECT_FALSE(readState(paths, error)) << text;
         EXPECT_NE(error.find("state.json"), std::string::npos) << error;
     }
+}
+
+std::string slurp(const std::filesystem::path& file) {
+    std::ifstream in(file);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+RuntimeState bigState() {
+    RuntimeState state{{"qemu-system-x86_64"}, 42, 7, {}};
+    for (int i = 0; i < 200; ++i)
+        state.devices.push_back({"disk" + std::to_string(i), "disk", {"pci.0", 3}, true, "/d"});
+    return state;
+}
+
+// A small tmpfs on `dir`, unmounted when the test ends (also when it fails).
+class SmallTmpfs {
+  public:
+    explicit SmallTmpfs(std::filesystem::path dir) : dir_(std::move(dir)) {
+        std::filesystem::create_directories(dir_);
+        if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, "size=64k") == 0)
+            mounted_ = true;
+        else
+            error_ = std::strerror(errno);
+    }
+    ~SmallTmpfs() {
+        if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
+    }
+    bool mounted() const { return mounted_; }
+    const std::string& error() const { return error_; }
+
+    // Writes zeros to <dir>/filler until the filesystem says ENOSPC.
+    void fill() const {
+        auto filler = dir_ / "filler";
+        int fd = ::open(filler.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        ASSERT_GE(fd, 0) << std::strerror(errno);
+        std::vector<char> zeros(4096);
+        while (::write(fd, zeros.data(), zeros.size()) > 0) {
+        }
+        EXPECT_EQ(errno, ENOSPC);
+        ::close(fd);
+    }
+
+  private:
+    std::filesystem::path dir_;
+    bool mounted_ = false;
+    std::string error_;
+};
+
+TEST(RuntimeDir, FullFilesystemKeepsOldStateAndRemovesTemp) {
+    test::TempDir root;
+    SmallTmpfs tmpfs(root / "run");
+    if (!tmpfs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs: " << tmpfs.error();
+    auto paths = RuntimePaths::forInstance(root / "run", "vm1");
+    createRuntimeDir(paths);
+    ASSERT_EQ(writeState(paths, {{"qemu"}, 42, 7, {}}), std::nullopt);
+    auto before = slurp(paths.stateFile);
+    tmpfs.fill();
+    int fds = test::openFdCount();
+
+    auto error = writeState(paths, bigState());
+    ASSERT_TRUE(error);
+    EXPECT_EQ(*error, "cannot write " + paths.stateFile.string() + ": No space left on device");
+    EXPECT_EQ(slurp(paths.stateFile), before);
+    EXPECT_FALSE(std::filesystem::exists(paths.stateFile.string() + ".tmp"));
+    EXPECT_EQ(test::openFdCount(), fds);
+    std::string why;
+    auto back = readState(paths, why);
+    ASSERT_TRUE(back) << why;
+    EXPECT_EQ(back->pid, 42);
+}
+
+TEST(RuntimeDir, FailedRenameKeepsOldStateAndRemovesTemp) {
+    test::TempDir root;
+    auto paths = RuntimePaths::forInstance(root.path(), "vm1");
+    createRuntimeDir(paths);
+    // A directory where state.json should be: rename refuses it (root ignores modes, so a
+    // read-only dir would not fail here).
+    std::filesystem::create_directory(paths.stateFile);
+    std::ofstream(paths.stateFile / "keep") << "old";
+
+    auto error = writeState(paths, {{"qemu"}, 42, 7, {}});
+    ASSERT_TRUE(error);
+    EXPECT_EQ(*error, "cannot write " + paths.stateFile.string() + ": Is a directory");
+    EXPECT_EQ(slurp(paths.stateFile / "keep"), "old");
+    EXPECT_FALSE(std::filesystem::exists(paths.stateFile.string() + ".tmp"));
 }
 
 TEST(RuntimeDir, PidFile) {

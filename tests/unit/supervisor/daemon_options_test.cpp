@@ -1,0 +1,89 @@
+// corrald's command line and corral.toml: the [qemu] keys, precedence and the error sentences.
+#include "supervisor/daemon_options.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <stdexcept>
+
+#include "tests/support/temp_dir.hpp"
+
+namespace corral::supervisor {
+namespace {
+
+class DaemonOptionsTest : public ::testing::Test {
+  protected:
+    // Parses `corrald --config <file with text> extra...`.
+    DaemonOptions parse(const std::string& text, std::vector<std::string> extra = {}) {
+        auto file = dir_ / "corral.toml";
+        std::ofstream(file) << text;
+        std::vector<std::string> args = {"corrald", "--config", file.string()};
+        args.insert(args.end(), extra.begin(), extra.end());
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        return parseDaemonOptions(static_cast<int>(argv.size()), argv.data());
+    }
+
+    // The message of the error parse() throws, or "" if it does not throw.
+    std::string refusal(const std::string& text) {
+        try {
+            parse(text);
+        } catch (const std::runtime_error& e) {
+            return e.what();
+        }
+        return "";
+    }
+
+    test::TempDir dir_;
+};
+
+TEST_F(DaemonOptionsTest, DefaultsWithoutAQemuSection) {
+    auto options = parse("");
+    EXPECT_EQ(options.qemuBinary, "qemu-system-x86_64");
+    EXPECT_EQ(options.qmpTimeout, std::chrono::seconds(30));
+    EXPECT_EQ(options.runtimeDir, "/run/corral");
+}
+
+TEST_F(DaemonOptionsTest, QemuBinaryAndCommandTimeoutAreRead) {
+    auto options = parse(
+        "[qemu]\nbinary = \"/opt/qemu/bin/qemu-system-x86_64\"\ncommand_timeout = \"2500ms\"\n");
+    EXPECT_EQ(options.qemuBinary, "/opt/qemu/bin/qemu-system-x86_64");
+    EXPECT_EQ(options.qmpTimeout, std::chrono::milliseconds(2500));
+}
+
+TEST_F(DaemonOptionsTest, CommandLineWinsOverTheFile) {
+    auto options = parse("[paths]\nruntime_dir = \"/file/run\"\ninstances_dir = \"/file/inst\"\n",
+                         {"--runtime-dir", "/cli/run"});
+    EXPECT_EQ(options.runtimeDir, "/cli/run");
+    EXPECT_EQ(options.instancesDir, "/file/inst");
+}
+
+TEST_F(DaemonOptionsTest, BadValuesAreRefusedWithFileAndKey) {
+    auto wrongType = refusal("[qemu]\nbinary = 3\n");
+    EXPECT_NE(wrongType.find("corral.toml: qemu.binary must be a string"), std::string::npos)
+        << wrongType;
+    EXPECT_NE(refusal("[qemu]\nbinary = \"\"\n").find("qemu.binary is empty"), std::string::npos);
+    for (const char* bad : {"\"soon\"", "\"0s\"", "\"-1s\"", "\"10\"", "\"2.5s\""}) {
+        auto why = refusal(std::string("[qemu]\ncommand_timeout = ") + bad + "\n");
+        EXPECT_NE(why.find("qemu.command_timeout"), std::string::npos) << bad << ": " << why;
+    }
+    auto typo = refusal("[qemu]\ncomand_timeout = \"5s\"\n");
+    EXPECT_NE(typo.find("corral.toml:2:"), std::string::npos) << typo;
+    EXPECT_NE(typo.find("unknown key 'comand_timeout' in [qemu] (known: binary, command_timeout)"),
+              std::string::npos)
+        << typo;
+    auto section = refusal("[network]\nbridge = \"br0\"\n");
+    EXPECT_NE(section.find("unknown section 'network'"), std::string::npos) << section;
+    auto syntax = refusal("[qemu\n");
+    EXPECT_NE(syntax.find("corral.toml:1:"), std::string::npos) << syntax;
+}
+
+TEST_F(DaemonOptionsTest, MissingExplicitConfigIsAnError) {
+    std::vector<std::string> args = {"corrald", "--config", (dir_ / "absent.toml").string()};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    EXPECT_THROW(parseDaemonOptions(3, argv.data()), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace corral::supervisor
