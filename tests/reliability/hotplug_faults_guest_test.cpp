@@ -96,7 +96,7 @@ TEST_F(GuestHotplugFaults, UnplugCompletedWhileCorraldIsDeadIsForgottenAndTheIdA
     ASSERT_TRUE(state) << problem;
     for (const auto& d : state->devices) EXPECT_NE(d.id, "d1");
     auto log = corraldLog();
-    EXPECT_THAT(log, HasSubstr("device d1 is gone from qemu; forgotten"));
+    EXPECT_THAT(log, HasSubstr("device d1 in state.json is gone from QEMU; forgetting it"));
     EXPECT_THAT(log, HasSubstr("removed leftover block node d1-format"));
     EXPECT_THAT(log, HasSubstr("removed leftover block node d1-file"));
 
