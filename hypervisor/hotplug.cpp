@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "hypervisor/hotplug_impl.hpp"
 #include "hypervisor/instance_name.hpp"
 #include "hypervisor/qemu_argv.hpp"
 #include "hypervisor/tap.hpp"
@@ -28,6 +29,21 @@ struct OwnedFd {
         if (fd >= 0) ::close(fd);
     }
 };
+
+// add-fd with an opaque tag naming the device, so an fdset left by an interrupted attach can be
+// told apart from anyone else's.
+awaitable<Result<int>> addTaggedFd(monitor::QmpClient& qmp, int fd, const std::string& id) {
+    std::vector<int> fds(1, fd);
+    auto reply = co_await qmp.execute(
+        "add-fd", JsonObject().set("opaque", std::string(kFdsetTag) + id).take(),
+        monitor::kDefaultCommandTimeout, std::move(fds));
+    if (!reply) co_return reply.error();
+    if (!reply->IsObject() || !reply->HasMember("fdset-id") || !(*reply)["fdset-id"].IsInt()) {
+        co_return makeError(monitor::kProtocol, "add-fd",
+                            "reply lacks fdset-id: " + monitor::toJsonString(*reply));
+    }
+    co_return (*reply)["fdset-id"].GetInt();
+}
 
 void flatten(const rapidjson::Value& devices, const std::string& bus,
              std::vector<OccupiedSlot>& out) {
@@ -63,20 +79,20 @@ std::vector<OccupiedSlot> flattenQueryPci(const rapidjson::Value& queryPciReturn
     return out;
 }
 
-Hotplug::Hotplug(std::shared_ptr<monitor::QmpClient> qmp, const SlotPlan& plan,
-                 std::string instanceName)
+Hotplug::Impl::Impl(std::shared_ptr<monitor::QmpClient> qmp, const SlotPlan& plan,
+                    std::string instanceName)
     : qmp_(std::move(qmp)), plan_(plan), instanceName_(std::move(instanceName)), slots_(plan) {}
 
-bool Hotplug::canHotAddDisk() const {
+bool Hotplug::Impl::canHotAddDisk() const {
     return qmp_->supports("device_add") && qmp_->supports("blockdev-add") &&
            qmp_->supports("add-fd") && qmp_->supports("remove-fd");
 }
 
-bool Hotplug::canHotAddNic() const {
+bool Hotplug::Impl::canHotAddNic() const {
     return qmp_->supports("device_add") && qmp_->supports("netdev_add") && qmp_->supports("getfd");
 }
 
-Result<PciSlot> Hotplug::reserve(const std::string& id) {
+Result<PciSlot> Hotplug::Impl::reserve(const std::string& id) {
     if (auto why = checkDeviceId(id)) return makeError(kInvalidArgument, id, *why);
     if (busy_.count(id) || devices_.count(id) || plan_.find(id)) {
         return makeError(kDeviceExists, id, "a device with this id already exists");
@@ -87,8 +103,8 @@ Result<PciSlot> Hotplug::reserve(const std::string& id) {
     return *slot;
 }
 
-awaitable<Result<std::string>> Hotplug::attachDisk(std::string id, std::filesystem::path path,
-                                                   DiskOptions options) {
+awaitable<Result<std::string>> Hotplug::Impl::attachDisk(std::string id, std::filesystem::path path,
+                                                         DiskOptions options) {
     if (!canHotAddDisk()) {
         co_return makeError(kNotSupported, id, "this qemu cannot hotplug disks over QMP");
     }
@@ -102,7 +118,7 @@ awaitable<Result<std::string>> Hotplug::attachDisk(std::string id, std::filesyst
         busy_.erase(id);
         co_return error;
     }
-    auto fdset = co_await qmp_->addFd(image.fd);
+    auto fdset = co_await addTaggedFd(*qmp_, image.fd, id);
     ::close(std::exchange(image.fd, -1));
     if (!fdset) {
         slots_.release(id);
@@ -166,7 +182,7 @@ awaitable<Result<std::string>> Hotplug::attachDisk(std::string id, std::filesyst
     co_return slot->toString();
 }
 
-awaitable<void> Hotplug::removeDiskNodes(std::string id, bool format, bool file) {
+awaitable<void> Hotplug::Impl::removeDiskNodes(std::string id, bool format, bool file) {
     if (format) {
         co_await qmp_->execute("blockdev-del",
                                JsonObject().set("node-name", formatNodeName(id)).take());
@@ -177,7 +193,7 @@ awaitable<void> Hotplug::removeDiskNodes(std::string id, bool format, bool file)
     }
 }
 
-awaitable<Result<std::string>> Hotplug::attachNic(std::string id, NicOptions options) {
+awaitable<Result<std::string>> Hotplug::Impl::attachNic(std::string id, NicOptions options) {
     if (!canHotAddNic()) {
         co_return makeError(kNotSupported, id, "this qemu cannot hotplug NICs over QMP");
     }
@@ -233,12 +249,12 @@ awaitable<Result<std::string>> Hotplug::attachNic(std::string id, NicOptions opt
     co_return slot->toString();
 }
 
-awaitable<void> Hotplug::removeNicBackend(std::string id, bool netdev, bool fd) {
+awaitable<void> Hotplug::Impl::removeNicBackend(std::string id, bool netdev, bool fd) {
     if (netdev) co_await qmp_->execute("netdev_del", JsonObject().set("id", netdevId(id)).take());
     if (fd) co_await qmp_->execute("closefd", JsonObject().set("fdname", "corral-fd-" + id).take());
 }
 
-awaitable<Result<void>> Hotplug::detach(std::string id, std::chrono::milliseconds timeout) {
+awaitable<Result<void>> Hotplug::Impl::detach(std::string id, std::chrono::milliseconds timeout) {
     auto it = devices_.find(id);
     if (it == devices_.end() || busy_.count(id)) {
         co_return makeError(kNoSuchDevice, id,
@@ -282,7 +298,7 @@ awaitable<Result<void>> Hotplug::detach(std::string id, std::chrono::millisecond
     co_return Result<void>();
 }
 
-awaitable<Result<std::vector<OccupiedSlot>>> Hotplug::reconcile() {
+awaitable<Result<std::vector<OccupiedSlot>>> Hotplug::Impl::reconcile() {
     auto reply = co_await qmp_->execute("query-pci");
     if (!reply) co_return reply.error();
     auto occupied = flattenQueryPci(*reply, plan_.rootBus());
@@ -301,7 +317,7 @@ awaitable<Result<std::vector<OccupiedSlot>>> Hotplug::reconcile() {
     co_return occupied;
 }
 
-awaitable<Result<std::vector<OccupiedSlot>>> Hotplug::devicesOnPorts() {
+awaitable<Result<std::vector<OccupiedSlot>>> Hotplug::Impl::devicesOnPorts() {
     auto children =
         co_await qmp_->execute("qom-list", JsonObject().set("path", "/machine/peripheral").take());
     if (!children) co_return children.error();
@@ -333,14 +349,79 @@ awaitable<Result<std::vector<OccupiedSlot>>> Hotplug::devicesOnPorts() {
     co_return out;
 }
 
-void Hotplug::restore(const std::vector<HotpluggedDevice>& devices) {
+void Hotplug::Impl::restore(const std::vector<HotpluggedDevice>& devices) {
     for (const auto& device : devices) devices_[device.id] = device;
 }
 
-std::vector<HotpluggedDevice> Hotplug::devices() const {
+std::vector<HotpluggedDevice> Hotplug::Impl::devices() const {
     std::vector<HotpluggedDevice> out;
     for (const auto& [id, device] : devices_) out.push_back(device);
     return out;
+}
+
+Hotplug::Hotplug(std::shared_ptr<monitor::QmpClient> qmp, const SlotPlan& plan,
+                 std::string instanceName)
+    : impl_(std::make_shared<Impl>(std::move(qmp), plan, std::move(instanceName))) {}
+
+bool Hotplug::canHotAddDisk() const {
+    return impl_->canHotAddDisk();
+}
+
+bool Hotplug::canHotAddNic() const {
+    return impl_->canHotAddNic();
+}
+
+// Each public coroutine is a stateless lambda given impl_ as a parameter: the frame owns the
+// state from its creation, before it first runs (asio awaitables start lazily).
+awaitable<Result<std::string>> Hotplug::attachDisk(std::string id, std::filesystem::path path,
+                                                   DiskOptions options) {
+    auto run = [](std::shared_ptr<Impl> impl, std::string id, std::filesystem::path path,
+                  DiskOptions options) -> awaitable<Result<std::string>> {
+        co_return co_await impl->attachDisk(std::move(id), std::move(path), options);
+    };
+    return run(impl_, std::move(id), std::move(path), options);
+}
+
+awaitable<Result<std::string>> Hotplug::attachNic(std::string id, NicOptions options) {
+    auto run = [](std::shared_ptr<Impl> impl, std::string id,
+                  NicOptions options) -> awaitable<Result<std::string>> {
+        co_return co_await impl->attachNic(std::move(id), std::move(options));
+    };
+    return run(impl_, std::move(id), std::move(options));
+}
+
+awaitable<Result<void>> Hotplug::detach(std::string id, std::chrono::milliseconds timeout) {
+    auto run = [](std::shared_ptr<Impl> impl, std::string id,
+                  std::chrono::milliseconds timeout) -> awaitable<Result<void>> {
+        co_return co_await impl->detach(std::move(id), timeout);
+    };
+    return run(impl_, std::move(id), timeout);
+}
+
+awaitable<Result<std::vector<OccupiedSlot>>> Hotplug::reconcile() {
+    auto run = [](std::shared_ptr<Impl> impl) -> awaitable<Result<std::vector<OccupiedSlot>>> {
+        co_return co_await impl->reconcile();
+    };
+    return run(impl_);
+}
+
+awaitable<Result<Recovery>> Hotplug::recover() {
+    auto run = [](std::shared_ptr<Impl> impl) -> awaitable<Result<Recovery>> {
+        co_return co_await impl->recover();
+    };
+    return run(impl_);
+}
+
+void Hotplug::restore(const std::vector<HotpluggedDevice>& devices) {
+    impl_->restore(devices);
+}
+
+std::vector<HotpluggedDevice> Hotplug::devices() const {
+    return impl_->devices();
+}
+
+const SlotAllocator& Hotplug::slots() const {
+    return impl_->slots_;
 }
 
 }  // namespace corral::hypervisor

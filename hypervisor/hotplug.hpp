@@ -1,13 +1,13 @@
 // Disk and NIC hotplug on top of QmpClient, with the slot bookkeeping of SlotAllocator.
 // Each attach either completes or rolls back everything it added; each detach frees the slot
-// only once QEMU reported DEVICE_DELETED for the device.
+// only once QEMU reported DEVICE_DELETED for the device. If the daemon dies in between, the next
+// one's recover() settles what was left half-done.
 #pragma once
 
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -46,6 +46,15 @@ struct HotpluggedDevice {
     std::string path;  // disk image or tap interface name
 };
 
+// What recover() changed to make the bookkeeping match QEMU after an interrupted hotplug.
+struct Recovery {
+    std::vector<std::string> adopted;  // complete devices QEMU has that nobody recorded
+    std::vector<std::string> dropped;  // recorded devices QEMU no longer has
+    std::vector<std::string> removed;  // leftover block nodes, netdevs and fdsets deleted
+
+    bool changedDevices() const { return !adopted.empty() || !dropped.empty(); }
+};
+
 // Devices QEMU reports in query-pci, flattened: devices on bus 0 get `rootBus` ("pci.0" or
 // "pcie.0"), devices behind a bridge get the bridge's qdev id as their bus.
 std::vector<OccupiedSlot> flattenQueryPci(const rapidjson::Value& queryPciReturn,
@@ -81,22 +90,20 @@ class Hotplug {
     // After a reattach: devices hotplugged by the previous corrald (from state.json).
     void restore(const std::vector<HotpluggedDevice>& devices);
 
+    // After restore() and reconcile(), for a corrald killed mid-hotplug: adopts virtio-blk/net
+    // devices QEMU has that were not recorded, drops recorded ones it no longer has, and deletes
+    // backends with our naming that no device uses (block nodes <id>-format/<id>-file, netdevs
+    // <id>-netdev, fdsets tagged by attachDisk), so the same id can be attached again.
+    monitor::awaitable<monitor::Result<Recovery>> recover();
+
     std::vector<HotpluggedDevice> devices() const;
-    const SlotAllocator& slots() const { return slots_; }
+    const SlotAllocator& slots() const;
 
   private:
-    monitor::Result<PciSlot> reserve(const std::string& id);
-    monitor::awaitable<monitor::Result<std::vector<OccupiedSlot>>> devicesOnPorts();
-    // Deletes what attachDisk/attachNic added besides the device (rollback and after unplug).
-    monitor::awaitable<void> removeDiskNodes(std::string id, bool format, bool file);
-    monitor::awaitable<void> removeNicBackend(std::string id, bool netdev, bool fd);
-
-    std::shared_ptr<monitor::QmpClient> qmp_;
-    SlotPlan plan_;
-    std::string instanceName_;
-    SlotAllocator slots_;
-    std::set<std::string> busy_;  // ids with an attach or detach in flight
-    std::map<std::string, HotpluggedDevice> devices_;
+    // Every coroutine holds the state it works on: destroying the Hotplug (its qemu exited)
+    // while an attach or detach is suspended frees nothing the coroutine resumes into.
+    struct Impl;
+    std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace corral::hypervisor

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "hypervisor/hotplug.hpp"
-
 #include "supervisor/qemu_vm.hpp"
 
 namespace corral::supervisor {
@@ -18,11 +17,21 @@ OpError hotplugError(const monitor::Error& error) {
         kind == hypervisor::kNoSuchDevice || kind == hypervisor::kOpenFailed)
         return {ErrorKind::InvalidArgument, error.message};
     if (kind == monitor::kTimeout) return {ErrorKind::Timeout, error.message};
+    if (kind == monitor::kDisconnected)
+        return {ErrorKind::Failed,
+                "qemu's monitor closed during the hotplug (did qemu exit?); "
+                "nothing was recorded: " +
+                    error.message};
     return {ErrorKind::Failed, error.message};
 }
 
 OpError noHotplug(const std::string& name) {
     return {ErrorKind::InvalidState, name + " has no QMP connection; hotplug is unavailable."};
+}
+
+// QEMU answered, then exited before we resumed: teardown() already dropped hotplug_ and state.
+OpError exitedDuringHotplug(const std::string& name) {
+    return {ErrorKind::Failed, name + ": qemu exited during the hotplug; nothing was recorded."};
 }
 
 }  // namespace
@@ -31,24 +40,39 @@ asio::awaitable<void> QemuVm::startHotplug(std::vector<hypervisor::DeviceRecord>
     if (!spec_ || !qmp_) co_return;
     hotplug_ =
         std::make_unique<hypervisor::Hotplug>(qmp_->client(), hypervisor::planSlots(*spec_), name_);
+    std::vector<hypervisor::HotpluggedDevice> restored;
+    for (const auto& d : hotplugged) restored.push_back({d.id, d.kind, d.slot, d.path});
+    hotplug_->restore(restored);
+    auto generation = generation_;
     // QEMU's view wins: slots taken by anything it reports stay taken.
     auto reconciled = co_await hotplug_->reconcile();
-    if (!reconciled) log(4, "query-pci reconcile failed: " + reconciled.error().message);
-    // A record QEMU no longer has (detached while state.json could not be written) is dropped.
-    std::vector<hypervisor::HotpluggedDevice> restored;
-    bool stale = false;
-    for (const auto& d : hotplugged) {
-        if (reconciled && std::none_of(reconciled->begin(), reconciled->end(),
-                                       [&](const auto& o) { return o.deviceId == d.id; })) {
-            log(5, "device " + d.id + " in state.json is gone from QEMU; forgetting it");
-            forgetDevice(d.id);
-            stale = true;
-            continue;
-        }
-        restored.push_back({d.id, d.kind, d.slot, d.path});
+    if (generation != generation_) co_return;
+    if (!reconciled) {
+        log(4, "query-pci reconcile failed: " + reconciled.error().message);
+        co_return;
     }
-    hotplug_->restore(restored);
-    if (stale) persist();
+    // A corrald killed mid-hotplug leaves QEMU ahead of (or behind) state.json.
+    auto recovered = co_await hotplug_->recover();
+    if (generation != generation_) co_return;
+    if (!recovered) {
+        log(4, "hotplug recovery failed: " + recovered.error().message);
+        co_return;
+    }
+    for (const auto& what : recovered->removed) log(5, "removed leftover " + what);
+    if (!recovered->changedDevices()) co_return;
+    for (const auto& id : recovered->dropped) {
+        log(5, "device " + id + " in state.json is gone from QEMU; forgetting it");
+        forgetDevice(id);
+    }
+    for (const auto& d : hotplug_->devices()) {
+        if (std::find(recovered->adopted.begin(), recovered->adopted.end(), d.id) ==
+            recovered->adopted.end())
+            continue;
+        log(5, d.kind + " " + d.id + " found in qemu at " + d.slot.toString() + "; adopted");
+        devices_.push_back({d.id, d.kind, d.slot, true, d.path});
+    }
+    persist();
+    if (devicesObserver_) devicesObserver_();
 }
 
 asio::awaitable<std::optional<OpError>> QemuVm::recordDevice(hypervisor::DeviceRecord record,
@@ -92,8 +116,10 @@ asio::awaitable<Outcome<std::string>> QemuVm::attachDiskSteps(std::string id, st
         options.format = hypervisor::DiskFormat::Qcow2;
     std::filesystem::path file = path;
     std::string device = id;
+    auto generation = generation_;
     auto result = co_await hotplug_->attachDisk(std::move(device), std::move(file), options);
     if (!result) co_return hotplugError(result.error());
+    if (generation != generation_) co_return exitedDuringHotplug(name_);
     if (auto slot = hotplug_->slots().slotOf(id)) {
         hypervisor::DeviceRecord record{id, "disk", *slot, true, path};
         auto failed = co_await recordDevice(std::move(record), *result);
@@ -111,8 +137,10 @@ asio::awaitable<Outcome<std::string>> QemuVm::attachNicSteps(std::string id, Nic
     options.bridge = nic.bridge;
     options.mac = nic.mac;
     std::string device = id;
+    auto generation = generation_;
     auto result = co_await hotplug_->attachNic(std::move(device), std::move(options));
     if (!result) co_return hotplugError(result.error());
+    if (generation != generation_) co_return exitedDuringHotplug(name_);
     std::string ifname;
     for (const auto& d : hotplug_->devices())
         if (d.id == id) ifname = d.path;
@@ -127,8 +155,10 @@ asio::awaitable<Outcome<std::string>> QemuVm::attachNicSteps(std::string id, Nic
 
 asio::awaitable<Outcome<Unit>> QemuVm::detachSteps(std::string id) {
     std::string device = id;
+    auto generation = generation_;
     auto result = co_await hotplug_->detach(std::move(device), std::chrono::seconds(30));
     if (!result) co_return hotplugError(result.error());
+    if (generation != generation_) co_return exitedDuringHotplug(name_);
     forgetDevice(id);
     // The device is gone whatever the disk says: a failed write leaves a stale state.json that
     // the next write replaces and that reattach reconciles against QEMU (startHotplug).
