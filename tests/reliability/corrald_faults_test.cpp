@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <chrono>
 #include <fstream>
+#include <iostream>
 #include <string>
 
 #include "tests/integration/supervisor/corrald_fixture.hpp"
@@ -116,7 +117,7 @@ class CorraldFaults : public CorraldFixture {
 };
 
 TEST_F(CorraldFaults, UnresponsiveMonitorIsMarkedWhileOtherInstancesKeepWorking) {
-    extraConfig_ = "[qemu]\ncommand_timeout = \"3s\"\n";
+    extraConfig_ = "[qemu]\ncommand_timeout = \"5s\"\n";
     writeIdleVm("stuck");
     writeIdleVm("fine");
     startCorrald();
@@ -131,12 +132,15 @@ TEST_F(CorraldFaults, UnresponsiveMonitorIsMarkedWhileOtherInstancesKeepWorking)
     auto pausing = callInBackground("stuck", "Pause", "pause-stuck.out");
     auto began = Clock::now();
     // Meanwhile the other instance is served at once.
+    long long slowest = 0;
     for (const char* method : {"Pause", "Resume", "Pause", "Resume"}) {
         auto start = Clock::now();
         auto result = call("fine", method);
         EXPECT_EQ(result.status, 0) << method << ": " << result.output;
-        EXPECT_LT(millisSince(start), 1500) << method << " on the healthy instance was held up";
+        slowest = std::max(slowest, millisSince(start));
     }
+    EXPECT_LT(slowest, 3000) << "the healthy instance was held up";
+    std::cout << "healthy instance: slowest of 4 calls " << slowest << " ms\n";
     EXPECT_TRUE(pausing.running()) << "the stuck Pause should still wait for its timeout";
 
     auto status = pausing.wait(15s);
@@ -144,7 +148,7 @@ TEST_F(CorraldFaults, UnresponsiveMonitorIsMarkedWhileOtherInstancesKeepWorking)
     EXPECT_NE(*status, 0);
     auto answer = readAll(dir_ / "pause-stuck.out");
     EXPECT_NE(answer.find("Timeout"), std::string::npos) << answer;
-    EXPECT_GE(millisSince(began), 2500);
+    EXPECT_GE(millisSince(began), 4500);
     EXPECT_TRUE(waitProperty("stuck", "MonitorState", "s \"unresponsive\"", 5s))
         << property("stuck", "MonitorState") << corraldLog();
     EXPECT_EQ(property("stuck", "State"), "s \"running\"") << "nothing may be killed";
