@@ -90,7 +90,7 @@ fuzz: deps
 	@./tests/fuzz/run-fuzzers.sh $(FUZZ_SECONDS)
 
 fuzz-ci: deps
-	@./tests/fuzz/run-fuzzers.sh 30
+	@FUZZ_SEED=1 ./tests/fuzz/run-fuzzers.sh 30
 
 clean:
 	rm -rf build build-release build-asan

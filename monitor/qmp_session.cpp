@@ -109,7 +109,8 @@ Result<void> QmpSession::handleLine(std::string_view line, std::vector<QmpRecord
         return {};
     }
     if (auto event = message.FindMember("event"); event != message.MemberEnd()) {
-        if (!event->value.IsString()) return protocolError("event name is not a string");
+        if (!event->value.IsString() || event->value.GetStringLength() == 0)
+            return protocolError("event name is not a non-empty string");
         QmpEvent record;
         record.name = event->value.GetString();
         if (auto ts = message.FindMember("timestamp");

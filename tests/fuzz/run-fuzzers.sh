@@ -2,7 +2,8 @@
 # Builds the libFuzzer harnesses with clang 14 (ASan + UBSan) in build-fuzz/ and runs each one
 # for a bounded time, starting from its checked-in corpus. New corpus entries stay in
 # build-fuzz/corpus/; crashes are written to build-fuzz/artifacts/<name>/ and fail the run.
-# Usage: run-fuzzers.sh SECONDS_EACH [NAME...]
+# Usage: run-fuzzers.sh SECONDS_EACH [NAME...]; FUZZ_SEED=N makes a run repeatable (CI uses 1, so a
+# CI failure reproduces; `make fuzz` explores with a new seed each time).
 set -eu
 
 seconds=${1:?usage: run-fuzzers.sh SECONDS_EACH [NAME...]}
@@ -31,6 +32,7 @@ for name in $names; do
     mkdir -p "$work" "$artifacts" "$(dirname "$log")"
     dict="$root/tests/fuzz/dict/$name.dict"
     set -- -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+        ${FUZZ_SEED:+-seed="$FUZZ_SEED"} \
         -artifact_prefix="$artifacts/"
     [ -f "$dict" ] && set -- "$@" -dict="$dict"
     echo "fuzz: $name for ${seconds}s"

@@ -191,6 +191,16 @@ TEST_F(QmpSessionTest, ReplyWithoutIdIsProtocolError) {
     EXPECT_FALSE(session.feed("{\"event\": \"STOP\"}\r\n"));
 }
 
+TEST_F(QmpSessionTest, EventWithAnEmptyNameIsProtocolError) {
+    // Found by the qmp_session fuzzer: an empty name reached subscribers as an event.
+    negotiate();
+    auto records = session.feed(R"({"event": "", "data": {"device": "disk1"}})"
+                                "\r\n");
+    ASSERT_FALSE(records);
+    EXPECT_NE(records.error().message.find("event name"), std::string::npos);
+    EXPECT_EQ(session.state(), QmpSession::State::Failed);
+}
+
 TEST_F(QmpSessionTest, GarbageIsProtocolError) {
     auto records = session.feed("this is not json\r\n");
     ASSERT_FALSE(records);
