@@ -24,7 +24,7 @@ const char* const kUsageText =
     "  status NAME                       all properties of an instance\n"
     "  start|kill|reboot|reset|pause|resume NAME\n"
     "  shutdown NAME [--timeout S]       ACPI powerdown, escalating after S seconds\n"
-    "  attach-disk NAME ID PATH [--readonly]\n"
+    "  attach-disk NAME ID PATH [--readonly] [--format raw|qcow2]\n"
     "  attach-nic NAME ID [--mode user|tap|bridge] [--bridge BR] [--mac MAC]\n"
     "  detach NAME ID\n"
     "  exec NAME [--timeout S] -- ARGV...  run a command in the guest (negotiator agent)\n"
@@ -51,8 +51,8 @@ struct Args {
 
 Args parse(int argc, char** argv) {
     Args a;
-    static const std::set<std::string> withValue = {"--timeout", "--mode", "--bridge", "--mac",
-                                                    "--address"};
+    static const std::set<std::string> withValue = {"--timeout", "--mode",    "--bridge",
+                                                    "--mac",     "--address", "--format"};
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
         if (arg == "--") {
@@ -184,14 +184,16 @@ int run(const Args& a) {
         return kOk;
     }
     if (cmd == "attach-disk") {
-        need(a, 3, "NAME ID PATH [--readonly]");
+        need(a, 3, "NAME ID PATH [--readonly] [--format raw|qcow2]");
         // corrald refuses ".." components: resolve them here as the kernel would (symlinks
         // in the existing part first), so that "../images/d.img" keeps working.
         auto path = std::filesystem::weakly_canonical(std::filesystem::absolute(a.words[3]));
         auto* reply =
             c.callInstance(a.words[1], "AttachDisk", 60 * kSecond, [&](sd_bus_message* m) {
                 sd_bus_message_append(m, "ss", a.words[2].c_str(), path.c_str());
-                appendOptions(m, {}, {{"readonly", a.options.count("--readonly") > 0}});
+                std::map<std::string, std::string> strings;
+                if (a.options.count("--format")) strings["format"] = a.options.at("--format");
+                appendOptions(m, strings, {{"readonly", a.options.count("--readonly") > 0}});
             });
         printValue("pci_address", readString(reply), a.json);
         return kOk;

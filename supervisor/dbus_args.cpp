@@ -111,9 +111,16 @@ Outcome<DiskRequest> validateAttachDisk(std::string_view id, std::string_view pa
                                         const OptionDict& options) {
     if (auto bad = checkDeviceIdArgument(id)) return *bad;
     if (auto bad = checkDiskPath(path)) return *bad;
-    if (auto bad = checkOptions("AttachDisk", options, {{"readonly", 'b'}})) return *bad;
-    DiskRequest request{std::string(id), std::string(path), false};
+    if (auto bad = checkOptions("AttachDisk", options, {{"readonly", 'b'}, {"format", 's'}}))
+        return *bad;
+    DiskRequest request{std::string(id), std::string(path), false, {}};
     if (auto* readonly = find(options, "readonly")) request.readonly = readonly->flag;
+    if (auto* format = find(options, "format")) {
+        if (format->text != "raw" && format->text != "qcow2")
+            return invalid("Option 'format' is " + quoteForMessage(format->text) +
+                           ", not one of raw, qcow2.");
+        request.format = format->text;
+    }
     return request;
 }
 

@@ -35,6 +35,7 @@ struct DiskRequest {
     std::string id;
     std::string path;
     bool readonly = false;
+    std::string format;  // "raw" | "qcow2"; empty: from the file name (.qcow2 or raw)
 };
 
 // InvalidArgument unless `id` is a valid device id (hypervisor::checkDeviceId).

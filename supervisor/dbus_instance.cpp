@@ -129,6 +129,7 @@ int methodAttachDisk(sd_bus_message* m, void* u, sd_bus_error* error) {
     auto call = pending(m, u);
     auto& request = disk.value();
     ref(u).vm->attachDisk(std::move(request.id), std::move(request.path), request.readonly,
+                          std::move(request.format),
                           [call](Outcome<std::string> o) { call.finish(o); });
     return 1;
 }

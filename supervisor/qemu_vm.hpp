@@ -53,7 +53,7 @@ class QemuVm : public Vm, private VmControl {
     std::vector<DeviceInfo> devices() const override;
     void setDevicesObserver(std::function<void()> observer) override;
 
-    void attachDisk(std::string id, std::string path, bool readonly,
+    void attachDisk(std::string id, std::string path, bool readonly, std::string format,
                     Reply<std::string> reply) override;
     void attachNic(std::string id, NicOptions options, Reply<std::string> reply) override;
     void detach(std::string id, Done done) override;
@@ -104,7 +104,7 @@ class QemuVm : public Vm, private VmControl {
                                                                 std::string address);
     void forgetDevice(const std::string& id);
     boost::asio::awaitable<Outcome<std::string>> attachDiskSteps(std::string id, std::string path,
-                                                                 bool readonly);
+                                                                 bool readonly, std::string format);
     boost::asio::awaitable<Outcome<std::string>> attachNicSteps(std::string id, NicOptions options);
     boost::asio::awaitable<Outcome<Unit>> detachSteps(std::string id);
     void teardown();

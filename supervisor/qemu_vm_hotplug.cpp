@@ -109,11 +109,12 @@ void QemuVm::forgetDevice(const std::string& id) {
 }
 
 asio::awaitable<Outcome<std::string>> QemuVm::attachDiskSteps(std::string id, std::string path,
-                                                              bool readonly) {
+                                                              bool readonly, std::string format) {
     hypervisor::DiskOptions options;
     options.readonly = readonly;
-    if (std::filesystem::path(path).extension() == ".qcow2")
-        options.format = hypervisor::DiskFormat::Qcow2;
+    bool qcow2 =
+        format.empty() ? std::filesystem::path(path).extension() == ".qcow2" : format == "qcow2";
+    if (qcow2) options.format = hypervisor::DiskFormat::Qcow2;
     std::filesystem::path file = path;
     std::string device = id;
     auto generation = generation_;
@@ -168,10 +169,12 @@ asio::awaitable<Outcome<Unit>> QemuVm::detachSteps(std::string id) {
     co_return Unit{};
 }
 
-void QemuVm::attachDisk(std::string id, std::string path, bool readonly, Reply<std::string> reply) {
+void QemuVm::attachDisk(std::string id, std::string path, bool readonly, std::string format,
+                        Reply<std::string> reply) {
     if (auto error = instance_.checkUsable()) return reply(*error);
     if (!hotplug_) return reply(noHotplug(name_));
-    run<std::string>(attachDiskSteps(std::move(id), std::move(path), readonly), std::move(reply));
+    run<std::string>(attachDiskSteps(std::move(id), std::move(path), readonly, std::move(format)),
+                     std::move(reply));
 }
 
 void QemuVm::attachNic(std::string id, NicOptions options, Reply<std::string> reply) {

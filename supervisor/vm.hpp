@@ -55,7 +55,8 @@ class Vm {
     virtual void setDevicesObserver(std::function<void()> observer) = 0;
 
     // Hotplug; each answers with the PCI address ("bus:SS.0") or an error.
-    virtual void attachDisk(std::string id, std::string path, bool readonly,
+    // `format`: "raw" or "qcow2"; empty: from the file name (.qcow2 is qcow2, anything else raw).
+    virtual void attachDisk(std::string id, std::string path, bool readonly, std::string format,
                             Reply<std::string> reply) = 0;
     virtual void attachNic(std::string id, NicOptions options, Reply<std::string> reply) = 0;
     virtual void detach(std::string id, Done done) = 0;

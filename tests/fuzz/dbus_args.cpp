@@ -142,8 +142,10 @@ void checkRefusal(const corral::supervisor::OpError& error) {
 
 void checkDisk(const Input& in) {
     auto result = corral::supervisor::validateAttachDisk(in.id, in.path, in.options);
+    auto* format = find(in.options, "format");
     bool expected = referenceDeviceId(in.id) && referenceDiskPath(in.path) &&
-                    referenceKeys(in.options, {}, {"readonly"});
+                    referenceKeys(in.options, {"format"}, {"readonly"}) &&
+                    (!format || format->text == "raw" || format->text == "qcow2");
     FUZZ_CHECK(result.ok() == expected);
     auto again = corral::supervisor::validateAttachDisk(in.id, in.path, in.options);
     FUZZ_CHECK(again.ok() == result.ok());
@@ -156,6 +158,7 @@ void checkDisk(const Input& in) {
     auto* readonly = find(in.options, "readonly");
     FUZZ_CHECK(disk.id == in.id && disk.path == in.path);
     FUZZ_CHECK(disk.readonly == (readonly && readonly->flag));
+    FUZZ_CHECK(disk.format == (format ? format->text : ""));
     FUZZ_CHECK(again.value().readonly == disk.readonly);
 }
 

@@ -65,5 +65,45 @@ TEST_F(QemuUnderCorrald, ReloadWhileRunningThenExitLeavesItStoppedAndStartable) 
     EXPECT_EQ(call("vm1", "Kill").status, 0);
 }
 
+// The image format comes from the file name unless AttachDisk's `format` option says otherwise:
+// a qcow2 image named .img is attached as qcow2 only when asked.
+TEST_F(QemuUnderCorrald, AttachDiskFormatOptionOverridesTheFileName) {
+    writeGuest("fmt");
+    startCorrald();
+    ASSERT_EQ(call("fmt", "Start").status, 0) << corraldLog();
+    for (const char* name : {"asked.img", "guessed.img"}) {
+        auto made =
+            runCommand({"qemu-img", "create", "-q", "-f", "qcow2", (dir_ / name).string(), "16M"},
+                       30s, dir_.path());
+        ASSERT_EQ(made.status, 0) << made.output;
+    }
+    auto asked =
+        call("fmt", "AttachDisk",
+             {"ssa{sv}", "asked", (dir_ / "asked.img").string(), "1", "format", "s", "qcow2"});
+    ASSERT_EQ(asked.status, 0) << asked.output << corraldLog();
+    auto bad = call("fmt", "AttachDisk",
+                    {"ssa{sv}", "bad", (dir_ / "asked.img").string(), "1", "format", "s", "vmdk"});
+    EXPECT_NE(bad.status, 0);
+    EXPECT_NE(bad.output.find("not one of raw, qcow2"), std::string::npos) << bad.output;
+    auto guessed =
+        call("fmt", "AttachDisk", {"ssa{sv}", "guessed", (dir_ / "guessed.img").string(), "0"});
+    ASSERT_EQ(guessed.status, 0) << guessed.output;
+
+    auto nodes =
+        call("fmt", "Monitor",
+             {"s", R"({"execute": "query-named-block-nodes", "arguments": {"flat": true}})"});
+    ASSERT_EQ(nodes.status, 0) << nodes.output;
+    // busctl prints the JSON string with its quotes escaped.
+    EXPECT_NE(nodes.output.find(
+                  R"(\"node-name\":\"asked-format\",\"backing_file_depth\":0,\"drv\":\"qcow2\")"),
+              std::string::npos)
+        << nodes.output;
+    EXPECT_NE(nodes.output.find(
+                  R"(\"node-name\":\"guessed-format\",\"backing_file_depth\":0,\"drv\":\"raw\")"),
+              std::string::npos)
+        << nodes.output;
+    EXPECT_EQ(call("fmt", "Kill").status, 0);
+}
+
 }  // namespace
 }  // namespace corral::test

@@ -58,6 +58,12 @@ TEST(DbusArgs, AttachDiskAcceptsValidRequests) {
     EXPECT_TRUE(readonly.value().readonly);
     EXPECT_FALSE(
         validateAttachDisk("d1", "/tmp/disk.img", {flag("readonly", false)}).value().readonly);
+    EXPECT_EQ(plain.value().format, "");
+    for (const char* format : {"raw", "qcow2"}) {
+        auto given = validateAttachDisk("d1", "/tmp/disk.img", {text("format", format)});
+        ASSERT_TRUE(given) << given.error().message;
+        EXPECT_EQ(given.value().format, format);
+    }
 
     for (const std::string& path : {std::string("/srv/a..b.img"), std::string("/srv/..x/d.img"),
                                     std::string("/srv/./d.img"), "/" + std::string(4094, 'a')}) {
@@ -101,6 +107,16 @@ TEST(DbusArgs, AttachDiskRefusesEachBrokenRule) {
          {flag("readonly", false), flag("readonly", true)},
          {"\"readonly\"", "given twice"}},
         {"binary key", "d1", "/d.img", {flag("\xff\n", true)}, {"Unknown option", "\\xff\\x0a"}},
+        {"unknown format",
+         "d1",
+         "/d.img",
+         {text("format", "vmdk")},
+         {"'format'", "\"vmdk\"", "raw, qcow2"}},
+        {"format as boolean",
+         "d1",
+         "/d.img",
+         {flag("format", true)},
+         {"\"format\"", "must be a string (D-Bus type s)"}},
     };
     for (const auto& c : cases) {
         auto result = validateAttachDisk(c.id, c.path, c.options);

@@ -34,7 +34,7 @@ class RecordingVm : public Vm {
     }
     std::vector<DeviceInfo> devices() const override { return {}; }
     void setDevicesObserver(std::function<void()>) override {}
-    void attachDisk(std::string, std::string, bool, Reply<std::string>) override {}
+    void attachDisk(std::string, std::string, bool, std::string, Reply<std::string>) override {}
     void attachNic(std::string, NicOptions, Reply<std::string>) override {}
     void detach(std::string, Done) override {}
     void guestExecute(std::vector<std::string>, std::string, std::chrono::milliseconds,
