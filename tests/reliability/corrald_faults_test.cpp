@@ -17,6 +17,7 @@
 #include <string>
 
 #include "tests/integration/supervisor/corrald_fixture.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace corral::test {
 namespace {
@@ -24,18 +25,13 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-std::string readAll(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // How many live processes have `needle` in their command line (qemu's names its runtime dir).
 int processesMentioning(const std::string& needle) {
     int count = 0;
     for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
         auto name = entry.path().filename().string();
         if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-        if (readAll(entry.path() / "cmdline").find(needle) != std::string::npos) ++count;
+        if (readFile(entry.path() / "cmdline").find(needle) != std::string::npos) ++count;
     }
     return count;
 }
@@ -146,7 +142,7 @@ TEST_F(CorraldFaults, UnresponsiveMonitorIsMarkedWhileOtherInstancesKeepWorking)
     auto status = pausing.wait(15s);
     ASSERT_TRUE(status.has_value()) << "Pause on a stopped qemu never returned";
     EXPECT_NE(*status, 0);
-    auto answer = readAll(dir_ / "pause-stuck.out");
+    auto answer = readFile(dir_ / "pause-stuck.out");
     EXPECT_NE(answer.find("Timeout"), std::string::npos) << answer;
     EXPECT_GE(millisSince(began), 4500);
     EXPECT_TRUE(waitProperty("stuck", "MonitorState", "s \"unresponsive\"", 5s))

@@ -19,18 +19,12 @@
 
 #include "hypervisor/runtime_dir.hpp"
 #include "tests/integration/supervisor/corrald_fixture.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace corral::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string slurp(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 std::vector<pid_t> allPids() {
     std::vector<pid_t> pids;
@@ -47,11 +41,11 @@ std::vector<pid_t> processesWithArg(const std::string& needle) {
     std::vector<pid_t> found;
     for (pid_t pid : allPids()) {
         auto proc = std::filesystem::path("/proc") / std::to_string(pid);
-        auto stat = slurp(proc / "stat");
+        auto stat = readFile(proc / "stat");
         auto close = stat.rfind(')');
         if (close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] == 'Z')
             continue;
-        if (slurp(proc / "cmdline").find(needle) != std::string::npos) found.push_back(pid);
+        if (readFile(proc / "cmdline").find(needle) != std::string::npos) found.push_back(pid);
     }
     return found;
 }
@@ -60,7 +54,7 @@ std::vector<pid_t> processesWithArg(const std::string& needle) {
 std::vector<pid_t> childrenOf(pid_t parent) {
     std::vector<pid_t> found;
     for (pid_t pid : allPids()) {
-        auto stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+        auto stat = readFile("/proc/" + std::to_string(pid) + "/stat");
         auto close = stat.rfind(')');
         if (close == std::string::npos) continue;
         std::istringstream fields(stat.substr(close + 2));
@@ -69,15 +63,6 @@ std::vector<pid_t> childrenOf(pid_t parent) {
         if (fields >> state >> ppid && ppid == parent) found.push_back(pid);
     }
     return found;
-}
-
-std::size_t fdCount(pid_t pid) {
-    std::size_t count = 0;
-    std::error_code ec;
-    for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
-         !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
-        ++count;
-    return count;
 }
 
 bool contains(const std::string& text, const std::string& part) {
@@ -145,7 +130,7 @@ class DiskFull : public CorraldFixture {
 
 TEST_F(DiskFull, StartWithFullRuntimeDirFailsCleanly) {
     fill();
-    auto fds = fdCount(corrald_.pid());
+    auto fds = openFdCount(corrald_.pid());
 
     auto start = call("vm1", "Start");
     EXPECT_NE(start.status, 0);
@@ -156,7 +141,7 @@ TEST_F(DiskFull, StartWithFullRuntimeDirFailsCleanly) {
     EXPECT_EQ(pid("vm1"), 0);
     EXPECT_TRUE(processesWithArg(paths_.qmpSocket.string()).empty());
     EXPECT_TRUE(childrenOf(corrald_.pid()).empty());
-    EXPECT_EQ(fdCount(corrald_.pid()), fds);
+    EXPECT_EQ(openFdCount(corrald_.pid()), fds);
     EXPECT_FALSE(std::filesystem::exists(paths_.stateFile));
     EXPECT_FALSE(std::filesystem::exists(paths_.stateFile.string() + ".tmp"));
 
@@ -177,28 +162,28 @@ TEST_F(DiskFull, AttachThatCannotBeRecordedIsRolledBackAndDetachIsReconciled) {
     std::filesystem::resize_file(image, 16 << 20);
     auto attachArgs = std::vector<std::string>{"ssa{sv}", "data0", image.string(), "0"};
 
-    auto before = slurp(paths_.stateFile);
+    auto before = readFile(paths_.stateFile);
     fill();
-    auto fds = fdCount(corrald_.pid());
+    auto fds = openFdCount(corrald_.pid());
     auto attach = call("vm1", "AttachDisk", attachArgs);
     EXPECT_NE(attach.status, 0);
     EXPECT_TRUE(contains(attach.output, "disk data0 not attached: " + enospc())) << attach.output;
     std::smatch from;
     ASSERT_TRUE(std::regex_search(attach.output, from, std::regex("rolled back from ([^)]+)\\)")))
         << attach.output;
-    EXPECT_EQ(slurp(paths_.stateFile), before);
+    EXPECT_EQ(readFile(paths_.stateFile), before);
     EXPECT_FALSE(std::filesystem::exists(paths_.stateFile.string() + ".tmp"));
     expectStateParses();
     EXPECT_FALSE(contains(property("vm1", "Devices"), "data0"));
     EXPECT_FALSE(contains(qmp("query-pci"), "data0"));
     EXPECT_FALSE(contains(qmp("query-named-block-nodes"), "data0"));
-    EXPECT_EQ(fdCount(corrald_.pid()), fds);
+    EXPECT_EQ(openFdCount(corrald_.pid()), fds);
     auto nic = call("vm1", "AttachNic", {"sa{sv}", "net1", "1", "mode", "s", "user"});
     EXPECT_NE(nic.status, 0);
     EXPECT_TRUE(contains(nic.output, "nic net1 not attached: " + enospc())) << nic.output;
     EXPECT_FALSE(contains(property("vm1", "Devices"), "net1"));
     EXPECT_FALSE(contains(qmp("query-pci"), "net1"));
-    EXPECT_EQ(slurp(paths_.stateFile), before);
+    EXPECT_EQ(readFile(paths_.stateFile), before);
     EXPECT_EQ(property("vm1", "State"), "s \"running\"");
 
     // With room again the same id attaches, in the slot the rollback gave back.
@@ -206,16 +191,16 @@ TEST_F(DiskFull, AttachThatCannotBeRecordedIsRolledBackAndDetachIsReconciled) {
     attach = call("vm1", "AttachDisk", attachArgs);
     ASSERT_EQ(attach.status, 0) << attach.output << corraldLog();
     EXPECT_EQ(attach.output, "s \"" + from[1].str() + "\"\n");
-    EXPECT_TRUE(contains(slurp(paths_.stateFile), "\"data0\""));
+    EXPECT_TRUE(contains(readFile(paths_.stateFile), "\"data0\""));
 
     // Detach while full: the device goes, state.json stays as it was (stale) and still parses.
-    before = slurp(paths_.stateFile);
+    before = readFile(paths_.stateFile);
     fill();
     auto detach = call("vm1", "Detach", {"s", "data0"});
     EXPECT_EQ(detach.status, 0) << detach.output << corraldLog();
     EXPECT_FALSE(contains(property("vm1", "Devices"), "data0"));
     EXPECT_FALSE(contains(qmp("query-pci"), "data0"));
-    EXPECT_EQ(slurp(paths_.stateFile), before);
+    EXPECT_EQ(readFile(paths_.stateFile), before);
     EXPECT_FALSE(std::filesystem::exists(paths_.stateFile.string() + ".tmp"));
     EXPECT_TRUE(contains(corraldLog(), enospc()));
 

@@ -14,6 +14,7 @@
 
 #include "tests/integration/supervisor/corrald_fixture.hpp"
 #include "tests/support/serial_console.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace corral::test {
 namespace {
@@ -28,15 +29,6 @@ long rssKiB(pid_t pid) {
     while (std::getline(in, line))
         if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
     return 0;
-}
-
-std::size_t fdCount(pid_t pid) {
-    std::error_code ec;
-    std::size_t n = 0;
-    for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
-         !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
-        ++n;
-    return n;
 }
 
 struct Abuse {
@@ -89,7 +81,7 @@ TEST_F(HostileGuestVm, AbusedAgentPortNeverHurtsCorraldOrTheVm) {
     // A first call while nobody answers: corrald's baseline with the channel in use.
     execute("echo", "baseline", "2000000");
     long rssBefore = rssKiB(daemon);
-    auto fdsBefore = fdCount(daemon);
+    auto fdsBefore = openFdCount(daemon);
     for (const auto& abuse : kAbuses) {
         SCOPED_TRACE(abuse.what);
         auto written = console.run(
@@ -124,7 +116,7 @@ TEST_F(HostileGuestVm, AbusedAgentPortNeverHurtsCorraldOrTheVm) {
     EXPECT_TRUE(answered) << corraldLog();
     EXPECT_EQ(pid("evil"), qemu);
     // One reconnected channel at most: nothing left open per abuse.
-    EXPECT_LE(fdCount(daemon), fdsBefore + 2);
+    EXPECT_LE(openFdCount(daemon), fdsBefore + 2);
     std::cout << "corrald RSS " << rssBefore << " KiB before, " << rssAfter
               << " KiB after the abuse\n";
 }

@@ -16,6 +16,7 @@
 #include "tests/integration/hypervisor/hotplug_fixture.hpp"
 #include "tests/integration/supervisor/corrald_fixture.hpp"
 #include "tests/reliability/qmp_queues.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace corral::test {
 namespace {
@@ -246,11 +247,6 @@ TEST_F(HotplugFaults, ClientGoneAfterQemuRanAStepLeavesNothingThatBlocksTheId) {
     EXPECT_TRUE(nic) << nic.error().message;
 }
 
-std::string readAll(const std::filesystem::path& file) {
-    std::ifstream in(file);
-    return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
 // ---- daemon level: corrald on a private bus ----
 
 class DaemonHotplugFaults : public CorraldFixture {
@@ -388,7 +384,7 @@ TEST_F(DaemonHotplugFaults, QemuKilledMidAttachFailsTheCallAndStartWorksAgain) {
     EXPECT_NE(WEXITSTATUS(*status), 0);
     EXPECT_LT(took, 3s);
     printTook(took);
-    EXPECT_THAT(readAll(dir_ / "a.out"), HasSubstr("monitor closed during the hotplug"));
+    EXPECT_THAT(readFile(dir_ / "a.out"), HasSubstr("monitor closed during the hotplug"));
 
     EXPECT_TRUE(waitProperty("vm1", "State", "s \"crashed\"", 10s)) << property("vm1", "State");
     EXPECT_THAT(property("vm1", "Devices"), Not(HasSubstr("d1")));
@@ -442,8 +438,8 @@ TEST_F(DaemonHotplugFaults, CorraldKilledWithTheFirstStepQueuedThenTheIdsAttach)
 TEST_F(DaemonHotplugFaults, CorraldKilledAfterQemuRanTheFirstStepRemovesTheLeftovers) {
     interruptedAttachesThenTheIdsAttach(true);
     // Each interrupted attach left its first step in qemu; the restarted corrald removed it.
-    EXPECT_THAT(readAll(dir_ / "corrald2.log"), HasSubstr("removed leftover fdset"));
-    EXPECT_THAT(readAll(dir_ / "corrald3.log"), HasSubstr("removed leftover netdev n1-netdev"));
+    EXPECT_THAT(readFile(dir_ / "corrald2.log"), HasSubstr("removed leftover fdset"));
+    EXPECT_THAT(readFile(dir_ / "corrald3.log"), HasSubstr("removed leftover netdev n1-netdev"));
 }
 
 // corrald SIGKILLed after qemu ran device_del for a Detach: with no guest OS the unplug never

@@ -1,5 +1,7 @@
 #include "tests/support/process.hpp"
 
+#include "tests/support/temp_dir.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -124,6 +126,18 @@ std::vector<std::string> guestQemuArgs(const std::string& machine, const std::st
             guestInitrd(),
             "-append",
             "console=ttyS0 quiet panic=-1"};
+}
+
+std::string startPrivateBus(Process& daemon, const std::filesystem::path& addressFile) {
+    daemon = Process::spawn(
+        {"dbus-daemon", "--session", "--nofork", "--nopidfile", "--print-address=1"}, addressFile);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+        auto text = readFile(addressFile);
+        if (auto end = text.find('\n'); end != std::string::npos) return text.substr(0, end);
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    throw std::runtime_error("dbus-daemon printed no address");
 }
 
 }  // namespace corral::test

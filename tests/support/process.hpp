@@ -38,6 +38,10 @@ class Process {
     std::optional<int> status_;
 };
 
+// A private dbus-daemon (session configuration) whose address it prints into `addressFile`;
+// returns its address once printed (bounded), the daemon goes to `daemon`. Throws if none comes.
+std::string startPrivateBus(Process& daemon, const std::filesystem::path& addressFile);
+
 // Polls for `path` to exist (a socket QEMU creates a moment after start), bounded.
 bool waitForPath(const std::filesystem::path& path, std::chrono::milliseconds timeout);
 

@@ -1,4 +1,5 @@
 #include "tests/bench/supervisor/bench_daemon.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,13 +17,6 @@ namespace corral::bench {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string readFile(const std::filesystem::path& file) {
-    std::ifstream in(file);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 void check(int r, const std::string& what, const sd_bus_error* error = nullptr) {
     if (r >= 0) return;
@@ -58,7 +52,7 @@ long rssKib(pid_t pid) {
 }
 
 long cpuTicks(pid_t pid) {
-    auto text = readFile("/proc/" + std::to_string(pid) + "/stat");
+    auto text = corral::test::readFile("/proc/" + std::to_string(pid) + "/stat");
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     std::istringstream rest(text.substr(text.rfind(')') + 2));
     std::string field;
@@ -85,18 +79,7 @@ std::string idleInstanceToml(const std::filesystem::path& blankDisk, const std::
 BenchDaemon::BenchDaemon() {
     std::filesystem::create_directories(dir_ / "instances");
     std::filesystem::create_directories(dir_ / "run");
-    auto addressFile = dir_ / "bus.address";
-    dbus_ = corral::test::Process::spawn(
-        {"dbus-daemon", "--session", "--nofork", "--nopidfile", "--print-address=1"}, addressFile);
-    auto deadline = Clock::now() + 10s;
-    while (address_.empty() && Clock::now() < deadline) {
-        auto text = readFile(addressFile);
-        if (text.find('\n') != std::string::npos)
-            address_ = text.substr(0, text.find('\n'));
-        else
-            std::this_thread::sleep_for(10ms);
-    }
-    if (address_.empty()) throw std::runtime_error("dbus-daemon printed no address");
+    address_ = corral::test::startPrivateBus(dbus_, dir_ / "bus.address");
     check(sd_bus_new(&bus_), "sd_bus_new");
     check(sd_bus_set_address(bus_, address_.c_str()), "sd_bus_set_address");
     check(sd_bus_set_bus_client(bus_, 1), "sd_bus_set_bus_client");
@@ -110,7 +93,7 @@ BenchDaemon::~BenchDaemon() {
     // VMs outlive corrald by design: kill them by the pids in their runtime dirs.
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(dir_ / "run", ec)) {
-        pid_t pid = std::atoi(readFile(entry.path() / "qemu.pid").c_str());
+        pid_t pid = std::atoi(corral::test::readFile(entry.path() / "qemu.pid").c_str());
         if (pid > 0) ::kill(pid, SIGKILL);
     }
 }
@@ -132,7 +115,7 @@ void BenchDaemon::startCorrald() {
         if (sd_bus_get_name_creds(bus_, "org.corral1", 0, nullptr) >= 0) return;
         std::this_thread::sleep_for(10ms);
     }
-    throw std::runtime_error("corrald did not take org.corral1: " + readFile(log));
+    throw std::runtime_error("corrald did not take org.corral1: " + corral::test::readFile(log));
 }
 
 std::filesystem::path BenchDaemon::runtimeDir(const std::string& name) const {

@@ -10,19 +10,13 @@
 #include "agent/rpc.hpp"
 #include "tests/integration/agent/fake_qemu_socket.hpp"
 #include "tests/integration/agent/guest_vm.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace corral::test {
 namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-
-std::string readFile(const std::filesystem::path& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
 
 // Accepts the CLI, checks its request and answers it; returns the request body.
 asio::awaitable<std::string> answerOnce(FakeQemuSocket& qemu, std::string reply) {

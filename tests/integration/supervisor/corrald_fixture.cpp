@@ -13,13 +13,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string readFile(const std::filesystem::path& file) {
-    std::ifstream in(file);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 std::string trim(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
     return s;
@@ -43,18 +36,7 @@ CommandResult runCommand(const std::vector<std::string>& argv, std::chrono::mill
 CorraldFixture::CorraldFixture() {
     std::filesystem::create_directories(dir_ / "instances");
     std::filesystem::create_directories(dir_ / "run");
-    auto addressFile = dir_ / "bus.address";
-    dbus_ = Process::spawn(
-        {"dbus-daemon", "--session", "--nofork", "--nopidfile", "--print-address=1"}, addressFile);
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (address_.empty() && std::chrono::steady_clock::now() < deadline) {
-        auto text = readFile(addressFile);
-        if (text.find('\n') != std::string::npos)
-            address_ = text.substr(0, text.find('\n'));
-        else
-            std::this_thread::sleep_for(10ms);
-    }
-    if (address_.empty()) throw std::runtime_error("dbus-daemon printed no address");
+    address_ = startPrivateBus(dbus_, dir_ / "bus.address");
 }
 
 CorraldFixture::~CorraldFixture() {

@@ -7,16 +7,12 @@
 #include <thread>
 
 #include "tests/integration/supervisor/corrald_fixture.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace corral::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string slurp(const std::filesystem::path& file) {
-    std::ifstream in(file);
-    return std::string((std::istreambuf_iterator<char>(in)), {});
-}
 
 class GuestLifecycle : public CorraldFixture {
   protected:
@@ -116,7 +112,7 @@ TEST_F(GuestLifecycle, EveryMethodThroughBusctl) {
     EXPECT_NE(pid("vm1"), before);
     EXPECT_EQ(call("vm1", "Kill").status, 0);
 
-    auto signals = slurp(monitorLog);
+    auto signals = readFile(monitorLog);
     EXPECT_NE(signals.find("Member=PropertiesChanged"), std::string::npos);
     EXPECT_NE(signals.find("\"shutting-down\""), std::string::npos);
     EXPECT_NE(signals.find("\"paused\""), std::string::npos);
