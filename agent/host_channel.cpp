@@ -94,8 +94,8 @@ awaitable<Result<void>> HostChannel::connectLocked(std::chrono::milliseconds win
         pause.expires_after(std::chrono::milliseconds(50));
         co_await pause.async_wait(kTuple);
     }
-    co_return Error{std::string(kConnect), "cannot connect to the guest agent channel " +
-                                               socketPath_ + ": " + ec.message()};
+    co_return Error{Errc::Connect, "cannot connect to the guest agent channel " + socketPath_ +
+                                       ": " + ec.message()};
 }
 
 awaitable<Result<void>> HostChannel::send(std::string frame) {
@@ -103,7 +103,7 @@ awaitable<Result<void>> HostChannel::send(std::string frame) {
     (void)n;
     if (ec) {
         close();
-        co_return Error{std::string(kDisconnected), "write failed: " + ec.message()};
+        co_return Error{Errc::Disconnected, "write failed: " + ec.message()};
     }
     co_return Result<void>();
 }
@@ -114,26 +114,26 @@ awaitable<Result<Reply>> HostChannel::receive() {
         if (auto event = decoder_.next()) {
             if (event->kind != FrameDecoder::Event::Kind::Message) {
                 close();
-                co_return Error{std::string(kProtocol), "bad reply framing: " + event->error};
+                co_return Error{Errc::Protocol, "bad reply framing: " + event->error};
             }
             std::string problem;
             auto reply = parseReply(event->body, problem);
             if (!reply) {
                 close();
-                co_return Error{std::string(kProtocol), "bad reply: " + problem};
+                co_return Error{Errc::Protocol, "bad reply: " + problem};
             }
             co_return *reply;
         }
         auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), kTuple);
         if (ec == asio::error::operation_aborted && socket_.is_open()) {
             // The caller's deadline cancelled us: keep the connection, the next call resyncs.
-            co_return Error{std::string(kTimeout), "cancelled"};
+            co_return Error{Errc::Timeout, "cancelled"};
         }
         if (ec) {
             close();
-            co_return Error{std::string(kDisconnected), ec == asio::error::eof
-                                                            ? "the channel was closed (QEMU gone?)"
-                                                            : "read failed: " + ec.message()};
+            co_return Error{Errc::Disconnected, ec == asio::error::eof
+                                                    ? "the channel was closed (QEMU gone?)"
+                                                    : "read failed: " + ec.message()};
         }
         decoder_.feed(std::string_view(buffer.data(), n));
     }
@@ -186,16 +186,16 @@ awaitable<Result<Reply>> HostChannel::call(Call request, std::chrono::millisecon
             // No request ids in this protocol: the late reply must never be taken for the next
             // call's, so the next call first resynchronises.
             needSync_ = true;
-            co_return Error{std::string(kTimeout),
+            co_return Error{Errc::Timeout,
                             where + ": no reply within " + std::to_string(timeout.count()) + " ms"};
         }
         result = std::get<0>(std::move(winner));
     } else {
         result = co_await exchange(std::move(frame));
     }
-    if (!result && result.error().kind == kProtocol) needSync_ = true;
+    if (!result && result.error().kind == Errc::Protocol) needSync_ = true;
     if (!result) co_return Error{result.error().kind, where + ": " + result.error().message};
-    if (!result->success) co_return Error{std::string(kRemote), result->error};
+    if (!result->success) co_return Error{Errc::Remote, result->error};
     co_return result;
 }
 
@@ -209,15 +209,15 @@ awaitable<Result<std::vector<std::string>>> HostChannel::listCommands(
         co_return std::vector<std::string>{};
     }
     if (auto* list = std::get_if<std::vector<std::string>>(&reply->result)) co_return *list;
-    co_return Error{std::string(kProtocol), "list_commands via " + socketPath_ +
-                                                ": the guest answered a string, not a list"};
+    co_return Error{Errc::Protocol, "list_commands via " + socketPath_ +
+                                        ": the guest answered a string, not a list"};
 }
 
 awaitable<Result<std::string>> HostChannel::execute(std::vector<std::string> argv,
                                                     std::optional<std::string> input,
                                                     std::chrono::milliseconds timeout) {
     if (argv.empty()) {
-        co_return Error{std::string(kInvalid), "execute needs at least a command name"};
+        co_return Error{Errc::InvalidArgument, "execute needs at least a command name"};
     }
     Call request{"execute", std::move(argv), {}};
     if (input) request.kw["input"] = std::move(input);
@@ -230,7 +230,7 @@ awaitable<Result<std::string>> HostChannel::execute(std::vector<std::string> arg
     if (std::holds_alternative<std::monostate>(reply->result)) {
         co_return Result<std::string>(boost::system::in_place_value);
     }
-    co_return Error{std::string(kProtocol),
+    co_return Error{Errc::Protocol,
                     "execute via " + socketPath_ + ": the guest answered a list, not text"};
 }
 

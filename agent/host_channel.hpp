@@ -36,7 +36,7 @@ class HostChannel : public std::enable_shared_from_this<HostChannel> {
     boost::asio::awaitable<Result<std::vector<std::string>>> listCommands(
         std::chrono::milliseconds timeout);
 
-    // Calls execute(*argv, input=input): the command's stdout, or a kRemote error that carries
+    // Calls execute(*argv, input=input): the command's stdout, or a Errc::Remote error that carries
     // the guest's message (exit code, stderr tail). A zero timeout waits forever.
     boost::asio::awaitable<Result<std::string>> execute(std::vector<std::string> argv,
                                                         std::optional<std::string> input,
@@ -47,7 +47,7 @@ class HostChannel : public std::enable_shared_from_this<HostChannel> {
     // answer, so a late reply is never taken for a newer call's. A protocol error closes the
     // connection; the next call reconnects.
     bool connected() const;
-    // Drops the connection; calls in flight end with kDisconnected.
+    // Drops the connection; calls in flight end with Errc::Disconnected.
     void close();
 
     const std::string& socketPath() const { return socketPath_; }

@@ -39,7 +39,7 @@ awaitable<Result<int>> addTaggedFd(monitor::QmpClient& qmp, int fd, const std::s
         monitor::kDefaultCommandTimeout, std::move(fds));
     if (!reply) co_return reply.error();
     if (!reply->IsObject() || !reply->HasMember("fdset-id") || !(*reply)["fdset-id"].IsInt()) {
-        co_return makeError(monitor::kProtocol, "add-fd",
+        co_return makeError(Errc::Protocol, "add-fd",
                             "reply lacks fdset-id: " + monitor::toJsonString(*reply));
     }
     co_return (*reply)["fdset-id"].GetInt();
@@ -93,12 +93,12 @@ bool Hotplug::Impl::canHotAddNic() const {
 }
 
 Result<PciSlot> Hotplug::Impl::reserve(const std::string& id) {
-    if (auto why = checkDeviceId(id)) return makeError(kInvalidArgument, id, *why);
+    if (auto why = checkDeviceId(id)) return makeError(Errc::InvalidArgument, id, *why);
     if (busy_.count(id) || devices_.count(id) || plan_.find(id)) {
-        return makeError(kDeviceExists, id, "a device with this id already exists");
+        return makeError(Errc::DeviceExists, id, "a device with this id already exists");
     }
     auto slot = slots_.allocate(id);
-    if (!slot) return makeError(kNoFreeSlot, id, slots_.exhaustedMessage());
+    if (!slot) return makeError(Errc::NoFreeSlot, id, slots_.exhaustedMessage());
     busy_.insert(id);
     return *slot;
 }
@@ -106,13 +106,13 @@ Result<PciSlot> Hotplug::Impl::reserve(const std::string& id) {
 awaitable<Result<std::string>> Hotplug::Impl::attachDisk(std::string id, std::filesystem::path path,
                                                          DiskOptions options) {
     if (!canHotAddDisk()) {
-        co_return makeError(kNotSupported, id, "this qemu cannot hotplug disks over QMP");
+        co_return makeError(Errc::NotSupported, id, "this qemu cannot hotplug disks over QMP");
     }
     auto slot = reserve(id);
     if (!slot) co_return slot.error();
     OwnedFd image{::open(path.c_str(), (options.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC)};
     if (image.fd < 0) {
-        auto error = makeError(kOpenFailed, id,
+        auto error = makeError(Errc::OpenFailed, id,
                                "cannot open " + path.string() + ": " + std::strerror(errno));
         slots_.release(id);
         busy_.erase(id);
@@ -195,15 +195,16 @@ awaitable<void> Hotplug::Impl::removeDiskNodes(std::string id, bool format, bool
 
 awaitable<Result<std::string>> Hotplug::Impl::attachNic(std::string id, NicOptions options) {
     if (!canHotAddNic()) {
-        co_return makeError(kNotSupported, id, "this qemu cannot hotplug NICs over QMP");
+        co_return makeError(Errc::NotSupported, id, "this qemu cannot hotplug NICs over QMP");
     }
     std::string mac = options.mac.empty() ? derivedMac(instanceName_, id) : options.mac;
     auto normalized = normalizeMac(mac);
     if (!normalized) {
-        co_return makeError(kInvalidArgument, id, "\"" + mac + "\" is not a unicast MAC address");
+        co_return makeError(Errc::InvalidArgument, id,
+                            "\"" + mac + "\" is not a unicast MAC address");
     }
     if (options.mode == NicMode::Bridge && options.bridge.empty()) {
-        co_return makeError(kInvalidArgument, id, "mode bridge needs a bridge name");
+        co_return makeError(Errc::InvalidArgument, id, "mode bridge needs a bridge name");
     }
     auto slot = reserve(id);
     if (!slot) co_return slot.error();
@@ -257,7 +258,7 @@ awaitable<void> Hotplug::Impl::removeNicBackend(std::string id, bool netdev, boo
 awaitable<Result<void>> Hotplug::Impl::detach(std::string id, std::chrono::milliseconds timeout) {
     auto it = devices_.find(id);
     if (it == devices_.end() || busy_.count(id)) {
-        co_return makeError(kNoSuchDevice, id,
+        co_return makeError(Errc::NoSuchDevice, id,
                             plan_.find(id) ? "boot-time devices cannot be detached"
                                            : "no hotplugged device with this id");
     }
@@ -281,11 +282,11 @@ awaitable<Result<void>> Hotplug::Impl::detach(std::string id, std::chrono::milli
     if (!event || event->name != "DEVICE_DELETED") {
         busy_.erase(id);
         if (!event) {
-            co_return makeError(kUnplugFailed, id,
+            co_return makeError(Errc::UnplugFailed, id,
                                 "the guest did not release the device (" + event.error().message +
                                     "); it stays attached");
         }
-        co_return makeError(kUnplugFailed, id, "the guest refused the unplug request");
+        co_return makeError(Errc::UnplugFailed, id, "the guest refused the unplug request");
     }
     if (kind == "disk") {
         co_await removeDiskNodes(id, true, true);

@@ -17,15 +17,6 @@
 
 namespace corral::hypervisor {
 
-// Error kinds of our own (besides the monitor's and QMP's classes).
-inline constexpr std::string_view kNoFreeSlot = "NoFreeSlot";
-inline constexpr std::string_view kInvalidArgument = "InvalidArgument";
-inline constexpr std::string_view kDeviceExists = "DeviceExists";
-inline constexpr std::string_view kNoSuchDevice = "NoSuchDevice";
-inline constexpr std::string_view kOpenFailed = "OpenFailed";
-inline constexpr std::string_view kUnplugFailed = "UnplugFailed";
-inline constexpr std::string_view kNotSupported = "NotSupported";
-
 struct DiskOptions {
     DiskFormat format = DiskFormat::Raw;
     bool readonly = false;

@@ -72,23 +72,4 @@ LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
     return {std::move(plan), std::move(paths), std::move(state), std::move(process)};
 }
 
-monitor::awaitable<monitor::Result<ReattachedInstance>> reattachInstance(
-    boost::asio::any_io_executor executor, RuntimePaths paths, std::chrono::milliseconds window) {
-    std::string why;
-    auto state = readState(paths, why);
-    if (!state) co_return monitor::makeError(kNotOurs, paths.dir.string(), why);
-    // qemu writes its own pidfile; a disagreement means state.json is stale.
-    if (auto pid = readPidFile(paths); pid && *pid != state->pid) {
-        co_return monitor::makeError(kNotOurs, paths.dir.string(),
-                                     "qemu.pid says " + std::to_string(*pid) +
-                                         " but state.json says " + std::to_string(state->pid));
-    }
-    auto process = QemuProcess::adopt(executor, state->pid, state->argv, why);
-    if (!process) co_return monitor::makeError(kNotOurs, paths.dir.string(), why);
-    auto qmp = monitor::QmpClient::create(executor);
-    auto connected = co_await qmp->connect(paths.qmpSocket.string(), window);
-    if (!connected) co_return connected.error();
-    co_return ReattachedInstance{std::move(*state), std::move(*process), std::move(qmp)};
-}
-
 }  // namespace corral::hypervisor

@@ -1,16 +1,12 @@
 // Starting and re-finding a qemu the way corrald does it: runtime dir, slot plan, argv, taps,
-// spawn (paused, -S) and state.json; and, after a corrald restart, the reverse: state.json +
-// qemu.pid -> a live qemu proven to be ours -> pidfd and a fresh QMP connection.
+// spawn (paused, -S) and state.json.
 #pragma once
 
-#include <chrono>
-#include <memory>
 #include <string>
 
 #include "hypervisor/qemu_argv.hpp"
 #include "hypervisor/qemu_process.hpp"
 #include "hypervisor/runtime_dir.hpp"
-#include "monitor/qmp_client.hpp"
 
 namespace corral::hypervisor {
 
@@ -32,20 +28,5 @@ LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
 // of the spec ("" for user mode) or is empty when the names are unknown.
 std::vector<DeviceRecord> bootDeviceRecords(const InstanceSpec& spec, const SlotPlan& plan,
                                             const std::vector<std::string>& tapNames);
-
-struct ReattachedInstance {
-    RuntimeState state;
-    QemuProcess process;
-    std::shared_ptr<monitor::QmpClient> qmp;
-};
-
-// Error kind when there is no live qemu of ours to reattach to.
-inline constexpr std::string_view kNotOurs = "NotOurs";
-
-// Reads state.json and qemu.pid, adopts the pid only if it is alive and its cmdline equals the
-// saved argv, then reconnects QMP within `window`.
-monitor::awaitable<monitor::Result<ReattachedInstance>> reattachInstance(
-    boost::asio::any_io_executor executor, RuntimePaths paths,
-    std::chrono::milliseconds window = std::chrono::seconds(10));
 
 }  // namespace corral::hypervisor

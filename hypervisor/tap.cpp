@@ -12,10 +12,12 @@
 #include <cstring>
 
 namespace corral::hypervisor {
+
+using corral::Errc;
 namespace {
 
 monitor::Error tapError(const std::string& what) {
-    return monitor::makeError("TapFailed", "tap", what + ": " + std::strerror(errno));
+    return monitor::makeError(Errc::OpenFailed, "tap", what + ": " + std::strerror(errno));
 }
 
 // Runs an interface ioctl on a throwaway socket.
@@ -49,7 +51,7 @@ TapDevice::~TapDevice() {
 
 monitor::Result<TapDevice> openTap(const std::string& ifname, const std::string& bridge) {
     if (ifname.size() >= IFNAMSIZ || bridge.size() >= IFNAMSIZ) {
-        return monitor::makeError("InvalidArgument", "tap",
+        return monitor::makeError(Errc::InvalidArgument, "tap",
                                   "interface names have at most 15 bytes");
     }
     int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);

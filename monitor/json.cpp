@@ -46,13 +46,13 @@ bool nestingWithin(std::string_view text, std::size_t limit) {
 
 Result<Json> parseJson(std::string_view text) {
     if (!nestingWithin(text, kMaxJsonDepth)) {
-        return makeError(kProtocol, "JSON",
+        return makeError(Errc::Protocol, "JSON",
                          "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     }
     Json doc;
     doc.Parse(text.data(), text.size());
     if (doc.HasParseError()) {
-        return makeError(kProtocol, "JSON",
+        return makeError(Errc::Protocol, "JSON",
                          std::string(rapidjson::GetParseError_En(doc.GetParseError())) +
                              " at offset " + std::to_string(doc.GetErrorOffset()));
     }

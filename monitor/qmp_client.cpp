@@ -66,10 +66,10 @@ awaitable<Result<void>> QmpClient::connect(std::string socketPath,
                                            std::chrono::milliseconds window) {
     using namespace asio::experimental::awaitable_operators;
     auto self = shared_from_this();
-    if (started_) co_return makeError(kProtocol, "connect", "a client connects only once");
+    if (started_) co_return makeError(Errc::Protocol, "connect", "a client connects only once");
     started_ = true;
     if (socketPath.size() >= sizeof(sockaddr_un::sun_path)) {
-        co_return makeError(kConnect, "connect", "socket path too long: " + socketPath);
+        co_return makeError(Errc::Connect, "connect", "socket path too long: " + socketPath);
     }
     const auto deadline = Clock::now() + clampWait(window);
     const asio::local::stream_protocol::endpoint endpoint(socketPath);
@@ -89,7 +89,7 @@ awaitable<Result<void>> QmpClient::connect(std::string socketPath,
         socket_.close(ignored);
         if (Clock::now() + kConnectRetryDelay >= deadline) {
             closed_ = true;
-            co_return makeError(kConnect, socketPath,
+            co_return makeError(Errc::Connect, socketPath,
                                 "not accepting within " + describeMs(window) + ": " + why);
         }
         timer.expires_after(kConnectRetryDelay);
@@ -167,14 +167,14 @@ void QmpClient::sweepDeadlines() {
         }
         pending.abandoned = true;
         session_.abandon(it->first);
-        complete(pending, makeError(kTimeout, pending.command,
+        complete(pending, makeError(Errc::Timeout, pending.command,
                                     "no reply within " + describeMs(pending.timeout)));
         it = calls_.erase(it);
     }
     if (greetingWait_ && !greetingWait_->result) {
         if (greetingWait_->deadline <= now) {
             complete(*greetingWait_,
-                     makeError(kTimeout, "greeting",
+                     makeError(Errc::Timeout, "greeting",
                                "none within " + describeMs(greetingWait_->timeout)));
         } else {
             next = std::min(next, greetingWait_->deadline);
@@ -186,7 +186,7 @@ void QmpClient::sweepDeadlines() {
 awaitable<Result<Json>> QmpClient::execute(std::string command, Json args,
                                            std::chrono::milliseconds timeout,
                                            std::vector<int> fds) {
-    if (!connected_) co_return makeError(kDisconnected, command, "not connected");
+    if (!connected_) co_return makeError(Errc::Disconnected, command, "not connected");
     co_return co_await call(session_.execute(command, args), command, timeout, std::move(fds));
 }
 
@@ -204,7 +204,7 @@ awaitable<Result<Json>> QmpClient::call(Result<QmpOutgoing> outgoing, std::strin
         if (copy < 0) {
             session_.abandon(id);
             co_return makeError(
-                kProtocol, command,
+                Errc::Protocol, command,
                 "cannot pass fd " + std::to_string(fd) + ": " + std::strerror(errno));
         }
         line->fds.push_back(copy);
@@ -235,7 +235,8 @@ awaitable<Result<int>> QmpClient::addFd(int fd, std::optional<int> fdset,
     if (!reply) co_return reply.error();
     auto id = reply->IsObject() ? reply->FindMember("fdset-id") : reply->MemberEnd();
     if (!reply->IsObject() || id == reply->MemberEnd() || !id->value.IsInt()) {
-        co_return makeError(kProtocol, "add-fd", "reply lacks fdset-id: " + toJsonString(*reply));
+        co_return makeError(Errc::Protocol, "add-fd",
+                            "reply lacks fdset-id: " + toJsonString(*reply));
     }
     co_return id->value.GetInt();
 }
@@ -252,7 +253,7 @@ awaitable<Result<std::string>> QmpClient::humanMonitorCommand(std::string line,
                                   JsonObject().set("command-line", line).take(), timeout);
     if (!reply) co_return reply.error();
     if (!reply->IsString()) {
-        co_return makeError(kProtocol, "human-monitor-command",
+        co_return makeError(Errc::Protocol, "human-monitor-command",
                             "reply is not a string: " + toJsonString(*reply));
     }
     co_return std::string(reply->GetString(), reply->GetStringLength());
@@ -261,7 +262,7 @@ awaitable<Result<std::string>> QmpClient::humanMonitorCommand(std::string line,
 EventWatch QmpClient::watchEvent(EventPredicate pred) {
     auto state = std::make_shared<EventWatch::State>(executor_, std::move(pred));
     if (closed_) {
-        state->result = makeError(kDisconnected, "event wait", "not connected");
+        state->result = makeError(Errc::Disconnected, "event wait", "not connected");
     } else {
         watches_.push_back(state);
     }
@@ -279,13 +280,13 @@ EventWatch::EventWatch(std::shared_ptr<State> state) : state_(std::move(state)) 
 
 awaitable<Result<QmpEvent>> EventWatch::wait(std::chrono::milliseconds timeout) {
     auto state = state_;
-    if (!state) co_return makeError(kProtocol, "event wait", "watch was never armed");
+    if (!state) co_return makeError(Errc::Protocol, "event wait", "watch was never armed");
     if (!state->result) {
         state->timer.expires_after(clampWait(timeout));
         co_await state->timer.async_wait(as_tuple(use_awaitable));
     }
     if (!state->result) {
-        co_return makeError(kTimeout, "event wait",
+        co_return makeError(Errc::Timeout, "event wait",
                             "no matching event within " + describeMs(timeout));
     }
     if (!*state->result) co_return state->result->error();
@@ -318,7 +319,7 @@ bool QmpClient::connected() const {
 }
 
 void QmpClient::close() {
-    shutdown(makeError(kDisconnected, "QMP", "closed by its owner"), false);
+    shutdown(makeError(Errc::Disconnected, "QMP", "closed by its owner"), false);
 }
 
 Subscription::Subscription(std::weak_ptr<QmpClient> client, std::uint64_t id)

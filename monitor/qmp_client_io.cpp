@@ -32,7 +32,7 @@ void QmpClient::enqueue(std::shared_ptr<Outbound> line) {
     if (writeQueue_.empty()) {
         int error = 0;
         if (!trySend(*line, error)) {
-            shutdown(makeError(kDisconnected, "QMP",
+            shutdown(makeError(Errc::Disconnected, "QMP",
                                std::string("write failed: ") + std::strerror(error)),
                      true);
             return;
@@ -92,7 +92,7 @@ awaitable<void> QmpClient::writeLoop(std::shared_ptr<QmpClient> /*keepAlive*/) {
         }
         int error = 0;
         if (!trySend(*line, error)) {
-            shutdown(makeError(kDisconnected, "QMP",
+            shutdown(makeError(Errc::Disconnected, "QMP",
                                std::string("write failed: ") + std::strerror(error)),
                      true);
             co_return;
@@ -104,7 +104,8 @@ awaitable<void> QmpClient::writeLoop(std::shared_ptr<QmpClient> /*keepAlive*/) {
         auto [ec] =
             co_await socket_.async_wait(asio::socket_base::wait_write, as_tuple(use_awaitable));
         if (ec && !closed_) {
-            shutdown(makeError(kDisconnected, "QMP", "write wait failed: " + ec.message()), true);
+            shutdown(makeError(Errc::Disconnected, "QMP", "write wait failed: " + ec.message()),
+                     true);
         }
     }
 }
@@ -129,12 +130,12 @@ awaitable<void> QmpClient::readLoop(std::shared_ptr<QmpClient> /*keepAlive*/) {
             if (ec) {
                 std::string why = ec == asio::error::eof ? std::string("QEMU closed the connection")
                                                          : "read failed: " + ec.message();
-                shutdown(makeError(kDisconnected, "QMP", why), true);
+                shutdown(makeError(Errc::Disconnected, "QMP", why), true);
                 break;
             }
             auto records = session_.feed(std::string_view(buffer.data(), n));
             if (!records) {
-                shutdown(makeError(kDisconnected, "QMP", records.error().message), true);
+                shutdown(makeError(Errc::Disconnected, "QMP", records.error().message), true);
                 break;
             }
             for (auto& record : *records) dispatch(record);
@@ -142,7 +143,7 @@ awaitable<void> QmpClient::readLoop(std::shared_ptr<QmpClient> /*keepAlive*/) {
     } catch (const std::exception& e) {
         // Only our own bugs or a throwing disconnect handler get here: fail loudly, never hang.
         log(std::string("reader failed: ") + e.what());
-        shutdown(makeError(kDisconnected, "QMP", std::string("internal error: ") + e.what()),
+        shutdown(makeError(Errc::Disconnected, "QMP", std::string("internal error: ") + e.what()),
                  false);
     }
     guard.armed = false;
@@ -225,12 +226,12 @@ void QmpClient::shutdown(const Error& error, bool notify) {
     auto calls = std::move(calls_);
     calls_.clear();
     for (auto& [id, call] : calls) {
-        complete(*call, Error{std::string(kDisconnected), call->command + ": " + detail});
+        complete(*call, Error{Errc::Disconnected, call->command + ": " + detail});
     }
     if (greetingWait_ && !greetingWait_->result) complete(*greetingWait_, error);
     for (auto& weak : watches_) {
         if (auto watch = weak.lock()) {
-            watch->result = Error{std::string(kDisconnected), "event wait: " + detail};
+            watch->result = Error{Errc::Disconnected, "event wait: " + detail};
             watch->timer.cancel();
         }
     }

@@ -62,11 +62,11 @@ Error QmpSession::protocolError(std::string detail) {
         state_ = State::Failed;
         failure_ = detail;
     }
-    return makeError(kProtocol, "QMP", detail);
+    return makeError(Errc::Protocol, "QMP", detail);
 }
 
 Result<std::vector<QmpRecord>> QmpSession::feed(std::string_view bytes) {
-    if (state_ == State::Failed) return makeError(kProtocol, "QMP", failure_);
+    if (state_ == State::Failed) return makeError(Errc::Protocol, "QMP", failure_);
     std::vector<QmpRecord> out;
     while (!bytes.empty()) {
         auto newline = bytes.find('\n');
@@ -161,7 +161,7 @@ Result<void> QmpSession::handleReply(Json& message, std::vector<QmpRecord>& out)
             auto d = error.FindMember("desc");
             if (d != error.MemberEnd() && d->value.IsString()) desc = d->value.GetString();
         }
-        reply.result = makeError(kind, reply.command, desc);
+        reply.result = makeRemoteError(kind, reply.command, desc);
     }
     if (reply.id == capabilitiesId_) {
         if (reply.result) {
@@ -177,7 +177,7 @@ Result<void> QmpSession::handleReply(Json& message, std::vector<QmpRecord>& out)
 
 Result<QmpOutgoing> QmpSession::negotiate() {
     if (state_ != State::Negotiating || capabilitiesId_ != 0) {
-        return makeError(kProtocol, "qmp_capabilities",
+        return makeError(Errc::Protocol, "qmp_capabilities",
                          "only valid once, after the greeting and before any command");
     }
     auto outgoing = buildLine("qmp_capabilities", rapidjson::Value());
@@ -187,7 +187,7 @@ Result<QmpOutgoing> QmpSession::negotiate() {
 
 Result<QmpOutgoing> QmpSession::execute(std::string_view command, const rapidjson::Value& args) {
     if (state_ != State::Ready) {
-        return makeError(kProtocol, command,
+        return makeError(Errc::Protocol, command,
                          state_ == State::Failed ? "session failed: " + failure_
                                                  : std::string("capabilities not negotiated yet"));
     }
@@ -196,7 +196,7 @@ Result<QmpOutgoing> QmpSession::execute(std::string_view command, const rapidjso
 
 Result<QmpOutgoing> QmpSession::buildLine(std::string_view command, const rapidjson::Value& args) {
     if (!args.IsNull() && !args.IsObject()) {
-        return makeError(kProtocol, command, "arguments must be a JSON object");
+        return makeError(Errc::Protocol, command, "arguments must be a JSON object");
     }
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);

@@ -8,6 +8,8 @@
 #include <utility>
 #include <variant>
 
+#include "common/error.hpp"
+
 namespace corral::supervisor {
 
 enum class ErrorKind {
@@ -29,6 +31,14 @@ struct OpError {
 
 // D-Bus error name for a kind, e.g. "org.corral1.Error.Busy".
 const char* dbusErrorName(ErrorKind kind);
+
+// Which of the VM's channels an error of the lower layers came through.
+enum class Channel { Monitor, Agent };
+
+// The one mapping from the lower layers' error model to what callers see: a timeout stays a
+// timeout, a request refused for its arguments is InvalidArgument, an agent that cannot be
+// reached is AgentUnavailable; the rest failed. The sentence says which channel broke.
+OpError toOpError(const corral::Error& error, Channel channel);
 
 // A value or an OpError.
 template <typename T>

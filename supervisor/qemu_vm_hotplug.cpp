@@ -11,20 +11,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-OpError hotplugError(const monitor::Error& error) {
-    std::string_view kind = error.kind;
-    if (kind == hypervisor::kInvalidArgument || kind == hypervisor::kDeviceExists ||
-        kind == hypervisor::kNoSuchDevice || kind == hypervisor::kOpenFailed)
-        return {ErrorKind::InvalidArgument, error.message};
-    if (kind == monitor::kTimeout) return {ErrorKind::Timeout, error.message};
-    if (kind == monitor::kDisconnected)
-        return {ErrorKind::Failed,
-                "qemu's monitor closed during the hotplug (did qemu exit?); "
-                "nothing was recorded: " +
-                    error.message};
-    return {ErrorKind::Failed, error.message};
-}
-
 OpError noHotplug(const std::string& name) {
     return {ErrorKind::InvalidState, name + " has no QMP connection; hotplug is unavailable."};
 }
@@ -119,7 +105,7 @@ asio::awaitable<Outcome<std::string>> QemuVm::attachDiskSteps(std::string id, st
     std::string device = id;
     auto generation = generation_;
     auto result = co_await hotplug_->attachDisk(std::move(device), std::move(file), options);
-    if (!result) co_return hotplugError(result.error());
+    if (!result) co_return toOpError(result.error(), Channel::Monitor);
     if (generation != generation_) co_return exitedDuringHotplug(name_);
     if (auto slot = hotplug_->slots().slotOf(id)) {
         hypervisor::DeviceRecord record{id, "disk", *slot, true, path};
@@ -140,7 +126,7 @@ asio::awaitable<Outcome<std::string>> QemuVm::attachNicSteps(std::string id, Nic
     std::string device = id;
     auto generation = generation_;
     auto result = co_await hotplug_->attachNic(std::move(device), std::move(options));
-    if (!result) co_return hotplugError(result.error());
+    if (!result) co_return toOpError(result.error(), Channel::Monitor);
     if (generation != generation_) co_return exitedDuringHotplug(name_);
     std::string ifname;
     for (const auto& d : hotplug_->devices())
@@ -158,7 +144,7 @@ asio::awaitable<Outcome<Unit>> QemuVm::detachSteps(std::string id) {
     std::string device = id;
     auto generation = generation_;
     auto result = co_await hotplug_->detach(std::move(device), std::chrono::seconds(30));
-    if (!result) co_return hotplugError(result.error());
+    if (!result) co_return toOpError(result.error(), Channel::Monitor);
     if (generation != generation_) co_return exitedDuringHotplug(name_);
     forgetDevice(id);
     // The device is gone whatever the disk says: a failed write leaves a stale state.json that

@@ -15,28 +15,20 @@ using namespace std::chrono_literals;
 
 namespace {
 
-OpError agentError(const agent::Error& error) {
-    if (error.kind == agent::kTimeout) return {ErrorKind::Timeout, error.message};
-    if (error.kind == agent::kConnect || error.kind == agent::kDisconnected)
-        return {ErrorKind::AgentUnavailable,
-                error.message + " (is negotiator-guest running in the guest?)"};
-    return {ErrorKind::Failed, error.message};
-}
-
 asio::awaitable<Outcome<std::string>> executeIn(std::shared_ptr<agent::HostChannel> channel,
                                                 std::vector<std::string> argv, std::string input,
                                                 std::chrono::milliseconds timeout) {
     std::optional<std::string> in;
     if (!input.empty()) in = std::move(input);
     auto result = co_await channel->execute(std::move(argv), std::move(in), timeout);
-    if (!result) co_return agentError(result.error());
+    if (!result) co_return toOpError(result.error(), Channel::Agent);
     co_return *result;
 }
 
 asio::awaitable<Outcome<std::vector<std::string>>> listIn(
     std::shared_ptr<agent::HostChannel> channel) {
     auto result = co_await channel->listCommands(10s);
-    if (!result) co_return agentError(result.error());
+    if (!result) co_return toOpError(result.error(), Channel::Agent);
     co_return *result;
 }
 

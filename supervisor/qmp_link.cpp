@@ -5,15 +5,6 @@
 
 namespace corral::supervisor {
 
-namespace {
-
-OpError toOpError(const monitor::Error& error) {
-    if (error.kind == monitor::kTimeout) return {ErrorKind::Timeout, error.message};
-    return {ErrorKind::Failed, error.message};
-}
-
-}  // namespace
-
 struct QmpLink::Subscription {
     monitor::Subscription handle;
 };
@@ -30,7 +21,7 @@ boost::asio::awaitable<Status> QmpLink::connect(std::string socket,
                                                 std::chrono::milliseconds window) {
     // Arguments are named before co_await: g++ 12 may destroy temporaries in it twice.
     auto result = co_await client_->connect(std::move(socket), window);
-    if (!result) co_return toOpError(result.error());
+    if (!result) co_return toOpError(result.error(), Channel::Monitor);
     co_return okStatus();
 }
 
@@ -39,7 +30,7 @@ boost::asio::awaitable<Status> QmpLink::command(std::string name) {
     std::vector<int> noFds;
     auto result =
         co_await client_->execute(std::move(name), std::move(none), timeout_, std::move(noFds));
-    if (!result) co_return toOpError(result.error());
+    if (!result) co_return toOpError(result.error(), Channel::Monitor);
     co_return okStatus();
 }
 
@@ -49,7 +40,7 @@ boost::asio::awaitable<Outcome<RunStatus>> QmpLink::queryStatus() {
     std::vector<int> noFds;
     auto result =
         co_await client_->execute(std::move(command), std::move(none), timeout_, std::move(noFds));
-    if (!result) co_return toOpError(result.error());
+    if (!result) co_return toOpError(result.error(), Channel::Monitor);
     const auto& value = *result;
     if (!value.IsObject() || !value.HasMember("running") || !value["running"].IsBool())
         co_return OpError{ErrorKind::Failed, "query-status: reply without 'running'"};
@@ -77,7 +68,7 @@ boost::asio::awaitable<Outcome<std::string>> QmpLink::passthrough(std::string js
     std::vector<int> noFds;
     auto result =
         co_await client_->execute(std::move(command), std::move(args), timeout_, std::move(noFds));
-    if (!result) co_return toOpError(result.error());
+    if (!result) co_return toOpError(result.error(), Channel::Monitor);
     co_return monitor::toJsonString(*result);
 }
 

@@ -63,12 +63,12 @@ class HostileGuest : public ::testing::Test {
             runBounded(io_, channel_->execute({"uptime"}, std::nullopt, timeout), timeout + 5s);
         elapsed_ = Clock::now() - started;
         if (!result) ADD_FAILURE() << "execute did not complete within its timeout + 5 s";
-        if (!result) return agent::Error{"TestHang", "no completion"};
+        if (!result) return agent::Error{Errc::Timeout, "test: no completion within the bound"};
         return std::move(*result);
     }
 
     // The hostile call failed with `kind`, in time and without buffering what the peer sent.
-    void expectFailure(const Result<std::string>& result, std::string_view kind,
+    void expectFailure(const Result<std::string>& result, Errc kind,
                        std::chrono::milliseconds timeout) {
         ASSERT_FALSE(result.has_value()) << "hostile peer produced a value: " << *result;
         EXPECT_EQ(result.error().kind, kind) << result.error().message;
@@ -80,13 +80,13 @@ class HostileGuest : public ::testing::Test {
     }
 
     // After the hostile peer is gone, a good agent is usable again. A call that finds the old
-    // connection dead fails fast with kDisconnected (nothing is retried behind the caller's back,
-    // the command may have run); the call after it reconnects.
+    // connection dead fails fast with Errc::Disconnected (nothing is retried behind the caller's
+    // back, the command may have run); the call after it reconnects.
     void expectRecoveryWithGoodAgent() {
         FakePeer good(socket_, serveGoodAgent);
         auto result = execute(5s);
         if (!result) {
-            EXPECT_EQ(result.error().kind, agent::kDisconnected) << result.error().message;
+            EXPECT_EQ(result.error().kind, Errc::Disconnected) << result.error().message;
             EXPECT_LE(elapsed_, 1s);
             result = execute(5s);
         }
@@ -119,7 +119,7 @@ TEST_F(HostileGuest, LengthPrefixOf4GiBFailsWithoutAllocating) {
             if (!connection.write("4294967296\n")) return;
             streamFiller(connection, 256 * kMiB);
         });
-        expectFailure(execute(5s), agent::kProtocol, 5s);
+        expectFailure(execute(5s), Errc::Protocol, 5s);
     }
     expectRecoveryWithGoodAgent();
 }
@@ -131,7 +131,7 @@ TEST_F(HostileGuest, GarbageFailsAsProtocolError) {
             if (!connection.write("HTTP/1.1 200 OK\r\n\r\n\xff\xfe garbage")) return;
             connection.holdOpen();
         });
-        expectFailure(execute(5s), agent::kProtocol, 5s);
+        expectFailure(execute(5s), Errc::Protocol, 5s);
     }
     expectRecoveryWithGoodAgent();
 }
@@ -143,7 +143,7 @@ TEST_F(HostileGuest, HalfFrameThenSilenceTimesOut) {
             if (!connection.write("100\n{\"success\": tr")) return;
             connection.holdOpen();
         });
-        expectFailure(execute(1s), agent::kTimeout, 1s);
+        expectFailure(execute(1s), Errc::Timeout, 1s);
         EXPECT_GE(elapsed_, 1s);
     }
     expectRecoveryWithGoodAgent();
@@ -158,7 +158,7 @@ TEST_F(HostileGuest, MessageBodyBeyondTheCapIsRefused) {
             streamFiller(connection, agent::kDefaultMaxMessage + 1);
             connection.holdOpen();
         });
-        expectFailure(execute(5s), agent::kProtocol, 5s);
+        expectFailure(execute(5s), Errc::Protocol, 5s);
     }
     expectRecoveryWithGoodAgent();
 }
@@ -191,7 +191,7 @@ TEST_F(HostileGuest, LateReplyIsNeverTakenForTheNextCall) {
         auto late = agent::encodeFrame(agent::encodeReply(agent::Reply::ok("late")));
         if (connection.write(late)) serveGoodAgent(connection);
     });
-    expectFailure(execute(1s), agent::kTimeout, 1s);
+    expectFailure(execute(1s), Errc::Timeout, 1s);
     auto next = execute(5s);
     ASSERT_TRUE(next.has_value()) << next.error().message;
     EXPECT_EQ(*next, "good:uptime");
@@ -209,7 +209,7 @@ TEST_F(HostileGuest, DeeplyNestedReplyIsRefusedWithoutCrashing) {
                 if (connection.write(agent::encodeFrame(body))) connection.holdOpen();
             });
             auto result = execute(5s);
-            std::exit(!result.has_value() && result.error().kind == agent::kProtocol ? 0 : 1);
+            std::exit(!result.has_value() && result.error().kind == Errc::Protocol ? 0 : 1);
         },
         ::testing::ExitedWithCode(0), "");
 }

@@ -95,7 +95,7 @@ class HostileQemu : public ::testing::Test {
     monitor::Result<void> connect() {
         auto result = runBounded(io_, client_->connect(socket_.native(), 5s), 15s);
         if (!result) ADD_FAILURE() << "connect did not complete";
-        if (!result) return monitor::Error{"TestHang", "no completion"};
+        if (!result) return monitor::Error{Errc::Timeout, "test: no completion within the bound"};
         return std::move(*result);
     }
 
@@ -105,7 +105,7 @@ class HostileQemu : public ::testing::Test {
                                  timeout + 5s);
         elapsed_ = Clock::now() - started;
         if (!result) ADD_FAILURE() << "execute did not complete within its timeout + 5 s";
-        if (!result) return monitor::Error{"TestHang", "no completion"};
+        if (!result) return monitor::Error{Errc::Timeout, "test: no completion within the bound"};
         return std::move(*result);
     }
 
@@ -142,9 +142,8 @@ TEST_F(HostileQemu, EndlessLineFailsThePendingCall) {
     client_->setLogSink([](std::string_view) {});
     auto result = execute(10s);
     ASSERT_FALSE(result.has_value());
-    EXPECT_TRUE(result.error().kind == monitor::kProtocol ||
-                result.error().kind == monitor::kDisconnected)
-        << result.error().kind << ": " << result.error().message;
+    EXPECT_TRUE(result.error().kind == Errc::Protocol || result.error().kind == Errc::Disconnected)
+        << corral::toString(result.error().kind) << ": " << result.error().message;
     EXPECT_LT(elapsed_, 10s);
     EXPECT_FALSE(client_->connected());
     expectBoundedMemory();
@@ -162,9 +161,8 @@ TEST_F(HostileQemu, GarbageFailsThePendingCall) {
     client_->setLogSink([](std::string_view) {});
     auto result = execute(5s);
     ASSERT_FALSE(result.has_value());
-    EXPECT_TRUE(result.error().kind == monitor::kProtocol ||
-                result.error().kind == monitor::kDisconnected)
-        << result.error().kind << ": " << result.error().message;
+    EXPECT_TRUE(result.error().kind == Errc::Protocol || result.error().kind == Errc::Disconnected)
+        << corral::toString(result.error().kind) << ": " << result.error().message;
     EXPECT_LT(elapsed_, 5s);
     EXPECT_FALSE(client_->connected());
 }
@@ -174,9 +172,9 @@ TEST_F(HostileQemu, EndlessGreetingFailsTheConnect) {
                   [](PeerConnection& connection) { streamEndlessLine(connection, 16 * kMiB); });
     auto connected = connect();
     ASSERT_FALSE(connected.has_value());
-    EXPECT_TRUE(connected.error().kind == monitor::kProtocol ||
-                connected.error().kind == monitor::kDisconnected)
-        << connected.error().kind << ": " << connected.error().message;
+    EXPECT_TRUE(connected.error().kind == Errc::Protocol ||
+                connected.error().kind == Errc::Disconnected)
+        << corral::toString(connected.error().kind) << ": " << connected.error().message;
     EXPECT_NE(connected.error().message.find("line longer than"), std::string::npos)
         << connected.error().message;
     expectBoundedMemory();
@@ -190,7 +188,7 @@ TEST_F(HostileQemu, SilentMonitorTimesOutEachCommand) {
     for (int attempt = 0; attempt < 2; ++attempt) {
         auto result = execute(500ms);
         ASSERT_FALSE(result.has_value());
-        EXPECT_EQ(result.error().kind, monitor::kTimeout) << result.error().message;
+        EXPECT_EQ(result.error().kind, Errc::Timeout) << result.error().message;
         EXPECT_GE(elapsed_, 500ms);
         EXPECT_LT(elapsed_, 2s);
     }

@@ -78,7 +78,7 @@ TEST_F(AgentGuest, HostCallsGuestCommands) {
 
     auto failed = execute({"fail"});
     ASSERT_FALSE(failed);
-    EXPECT_EQ(failed.error().kind, agent::kRemote);
+    EXPECT_EQ(failed.error().kind, Errc::Remote);
     EXPECT_EQ(failed.error().message, "command 'fail' failed with exit code 3: bad thing");
 
     // Found by basename in the command directories first, like the original agent...
@@ -97,7 +97,7 @@ TEST_F(AgentGuest, TimeoutsLeaveTheChannelUsable) {
     // The host gives up first; the guest's late reply must not be taken for the next call's.
     auto early = execute({"slow"}, std::nullopt, 1s);
     ASSERT_FALSE(early);
-    EXPECT_EQ(early.error().kind, agent::kTimeout);
+    EXPECT_EQ(early.error().kind, Errc::Timeout);
     auto names = listCommands(40s);
     ASSERT_TRUE(names) << names.error().message;
     EXPECT_EQ(*names, (Strings{"say", "slow"}));
@@ -105,7 +105,7 @@ TEST_F(AgentGuest, TimeoutsLeaveTheChannelUsable) {
     // The guest agent's own limit (10 s by default) kills the command and says so.
     auto limited = execute({"slow"}, std::nullopt, 40s);
     ASSERT_FALSE(limited);
-    EXPECT_EQ(limited.error().kind, agent::kRemote);
+    EXPECT_EQ(limited.error().kind, Errc::Remote);
     EXPECT_NE(limited.error().message.find("timed out"), std::string::npos)
         << limited.error().message;
     auto after = execute({"say", "still here"});

@@ -164,7 +164,7 @@ TEST_F(HostChannelTest, LateReplyAfterTimeoutIsNeverTakenForTheNextCall) {
     runOn(io_, spawnAnswer(io_, qemu_, {}));
     auto first = runOn(io_, channel_->execute({"slow"}, std::nullopt, 200ms));
     ASSERT_FALSE(first);
-    EXPECT_EQ(first.error().kind, agent::kTimeout);
+    EXPECT_EQ(first.error().kind, Errc::Timeout);
     // The guest now answers the old call late, then the probe, then the new call.
     auto late = encodeFrame(R"({"success":true,"result":"stale"})");
     auto probe = encodeFrame(R"({"success":false,"error":"unknown method 'corral_sync_1'"})");
@@ -179,7 +179,7 @@ TEST_F(HostChannelTest, GarbageReplyIsAProtocolErrorAndReconnects) {
     runOn(io_, spawnAnswer(io_, qemu_, {"nonsense\n"}));
     auto r = runOn(io_, channel_->listCommands(5s));
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().kind, agent::kProtocol);
+    EXPECT_EQ(r.error().kind, Errc::Protocol);
     EXPECT_FALSE(channel_->connected());
 }
 
@@ -187,7 +187,7 @@ TEST_F(HostChannelTest, RemoteErrorCarriesTheGuestMessage) {
     runOn(io_, spawnAnswer(io_, qemu_, {encodeFrame(R"({"success":false,"error":"nope"})")}));
     auto r = runOn(io_, channel_->execute({"x"}, std::string("in"), 5s));
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().kind, agent::kRemote);
+    EXPECT_EQ(r.error().kind, Errc::Remote);
     EXPECT_EQ(r.error().message, "nope");
 }
 
@@ -195,7 +195,7 @@ TEST_F(HostChannelTest, PeerGoneIsDisconnected) {
     qemu_.disconnect();
     auto r = runOn(io_, channel_->listCommands(5s));
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().kind, agent::kDisconnected);
+    EXPECT_EQ(r.error().kind, Errc::Disconnected);
 }
 
 TEST(HostChannelConnect, MissingSocketFailsWithinTheWindow) {
@@ -205,7 +205,7 @@ TEST(HostChannelConnect, MissingSocketFailsWithinTheWindow) {
     auto start = std::chrono::steady_clock::now();
     auto r = runOn(io, channel->connect(300ms));
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().kind, agent::kConnect);
+    EXPECT_EQ(r.error().kind, Errc::Connect);
     EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
 }
 

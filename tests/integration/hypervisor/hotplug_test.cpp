@@ -26,7 +26,7 @@ TEST_F(Hotplugging, Q35FillsRootPortsThenGivesTheClearError) {
 
     auto third = attachNic("net2");
     ASSERT_FALSE(third);
-    EXPECT_EQ(third.error().kind, kNoFreeSlot);
+    EXPECT_EQ(third.error().kind, Errc::NoFreeSlot);
     EXPECT_THAT(third.error().message,
                 ::testing::HasSubstr("no free hotplug slot: 2 of 2 used; raise "
                                      "machine.hotplug_slots"));
@@ -72,7 +72,7 @@ TEST_F(Hotplugging, FailedAttachLeavesNothingBehind) {
 
     auto missing = attachDisk("data", "/nonexistent/disk.img");
     ASSERT_FALSE(missing);
-    EXPECT_EQ(missing.error().kind, kOpenFailed);
+    EXPECT_EQ(missing.error().kind, Errc::OpenFailed);
     EXPECT_THAT(missing.error().message,
                 ::testing::HasSubstr("cannot open /nonexistent/disk.img: No such file"));
 
@@ -83,17 +83,17 @@ TEST_F(Hotplugging, FailedAttachLeavesNothingBehind) {
 
     auto badId = attachDisk("corral-x", image("x.img"));
     ASSERT_FALSE(badId);
-    EXPECT_EQ(badId.error().kind, kInvalidArgument);
+    EXPECT_EQ(badId.error().kind, Errc::InvalidArgument);
 
     NicOptions multicast;
     multicast.mac = "01:00:5e:00:00:01";
     auto badMac = attachNic("net1", multicast);
     ASSERT_FALSE(badMac);
-    EXPECT_EQ(badMac.error().kind, kInvalidArgument);
+    EXPECT_EQ(badMac.error().kind, Errc::InvalidArgument);
 
     auto unknown = detach("nope");
     ASSERT_FALSE(unknown);
-    EXPECT_EQ(unknown.error().kind, kNoSuchDevice);
+    EXPECT_EQ(unknown.error().kind, Errc::NoSuchDevice);
     auto bootTime = detach("corral-vserial");
     ASSERT_FALSE(bootTime);
     EXPECT_THAT(bootTime.error().message, ::testing::HasSubstr("boot-time devices"));
@@ -107,7 +107,7 @@ TEST_F(Hotplugging, FailedAttachLeavesNothingBehind) {
     ASSERT_TRUE(retry) << retry.error().message;
     auto duplicate = attachDisk("data", image("raw2.img"));
     ASSERT_FALSE(duplicate);
-    EXPECT_EQ(duplicate.error().kind, kDeviceExists);
+    EXPECT_EQ(duplicate.error().kind, Errc::DeviceExists);
 }
 
 }  // namespace

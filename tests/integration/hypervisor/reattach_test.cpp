@@ -1,13 +1,12 @@
-// Reattach after a corrald restart: state.json + qemu.pid lead back to our live qemu (pidfd and
-// a new QMP connection); a foreign or stale pid is refused.
+// Reattach after a corrald restart: state.json leads back to our live qemu (pidfd and a new QMP
+// connection); a foreign or stale pid is refused.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 
-#include <fstream>
-
 #include "hypervisor/launch.hpp"
+#include "monitor/qmp_client.hpp"
 #include "tests/integration/hypervisor/run_async.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -37,19 +36,26 @@ struct Reaper {
     }
 };
 
-awaitable<std::string> reattachAndQuery(any_io_executor ex, RuntimePaths paths) {
-    auto again = co_await reattachInstance(ex, paths);
-    if (!again) co_return "error: " + again.error().message;
-    auto status = co_await again->qmp->execute("query-status");
-    again->qmp->close();
+// What corrald's reattach does with state.json: adopt the pid only if its command line is the
+// saved argv, then talk QMP to it.
+awaitable<std::string> adoptAndQuery(any_io_executor ex, RuntimeState state, RuntimePaths paths) {
+    std::string why;
+    auto process = QemuProcess::adopt(ex, state.pid, state.argv, why);
+    if (!process) co_return "error: " + why;
+    auto qmp = monitor::QmpClient::create(ex);
+    auto connected = co_await qmp->connect(paths.qmpSocket.string(), 10s);
+    if (!connected) co_return "error: " + connected.error().message;
+    auto status = co_await qmp->execute("query-status");
+    qmp->close();
     if (!status) co_return "error: " + status.error().message;
-    co_return std::to_string(again->process.pid()) + " " + (*status)["status"].GetString();
+    co_return std::to_string(process->pid()) + " " + (*status)["status"].GetString();
 }
 
-awaitable<std::string> reattachError(any_io_executor ex, RuntimePaths paths) {
-    auto again = co_await reattachInstance(ex, paths);
-    if (again) co_return "unexpectedly reattached to " + std::to_string(again->process.pid());
-    co_return again.error().kind + ": " + again.error().message;
+std::string adoptError(boost::asio::io_context& io, const RuntimeState& state) {
+    std::string why;
+    auto process = QemuProcess::adopt(io.get_executor(), state.pid, state.argv, why);
+    if (process) return "unexpectedly adopted " + std::to_string(process->pid());
+    return why;
 }
 
 TEST(Reattach, FindsOurQemuAgainAndRefusesOthers) {
@@ -64,33 +70,23 @@ TEST(Reattach, FindsOurQemuAgainAndRefusesOthers) {
         paths = launched.paths;
         ASSERT_TRUE(test::waitForPath(paths.pidFile, 10s));
     }
-    auto found =
-        test::runAsync(io, [&](any_io_executor ex) { return reattachAndQuery(ex, paths); });
-    EXPECT_EQ(found, std::to_string(reaper.pid) + " prelaunch");
-
     std::string error;
     auto state = *readState(paths, error);
+    auto found =
+        test::runAsync(io, [&](any_io_executor ex) { return adoptAndQuery(ex, state, paths); });
+    EXPECT_EQ(found, std::to_string(reaper.pid) + " prelaunch");
+
     auto foreign = test::Process::spawn({"sleep", "30"});
-    state.pid = foreign.pid();
-    ASSERT_EQ(writeState(paths, state), std::nullopt);
-    std::filesystem::remove(paths.pidFile);
-    auto refused = test::runAsync(io, [&](any_io_executor ex) { return reattachError(ex, paths); });
-    EXPECT_THAT(refused, HasSubstr("NotOurs"));
-    EXPECT_THAT(refused, HasSubstr("command line differs"));
+    auto other = state;
+    other.pid = foreign.pid();
+    EXPECT_THAT(adoptError(io, other), HasSubstr("command line differs"));
 
-    std::ofstream(paths.pidFile) << reaper.pid << "\n";
-    auto stale = test::runAsync(io, [&](any_io_executor ex) { return reattachError(ex, paths); });
-    EXPECT_THAT(stale, HasSubstr("qemu.pid says"));
-
-    std::filesystem::remove(paths.pidFile);
-    state.pid = 0x3ffffff;
-    ASSERT_EQ(writeState(paths, state), std::nullopt);
-    auto gone = test::runAsync(io, [&](any_io_executor ex) { return reattachError(ex, paths); });
-    EXPECT_THAT(gone, HasSubstr("is not running"));
+    other.pid = 0x3ffffff;
+    EXPECT_THAT(adoptError(io, other), HasSubstr("is not running"));
 
     std::filesystem::remove(paths.stateFile);
-    auto missing = test::runAsync(io, [&](any_io_executor ex) { return reattachError(ex, paths); });
-    EXPECT_THAT(missing, HasSubstr("cannot open"));
+    EXPECT_FALSE(readState(paths, error));
+    EXPECT_THAT(error, HasSubstr("cannot open"));
 }
 
 }  // namespace

@@ -78,16 +78,16 @@ TEST_F(QmpClientQemuTest, QueryPciListsTheHostBridge) {
 TEST_F(QmpClientQemuTest, MapsErrorRepliesToTheirClass) {
     auto missing = run("device_del", JsonObject().set("id", "nope").take());
     ASSERT_FALSE(missing);
-    EXPECT_EQ(missing.error().kind, "DeviceNotFound");
+    EXPECT_EQ(missing.error().remoteClass, "DeviceNotFound");
     EXPECT_EQ(missing.error().message.rfind("device_del: DeviceNotFound: ", 0), 0u);
 
     auto unknown = run("no-such-command");
     ASSERT_FALSE(unknown);
-    EXPECT_EQ(unknown.error().kind, "CommandNotFound");
+    EXPECT_EQ(unknown.error().remoteClass, "CommandNotFound");
 
     auto badArgs = run("device_add", JsonObject().set("driver", "no-such-driver").take());
     ASSERT_FALSE(badArgs);
-    EXPECT_EQ(badArgs.error().kind, "GenericError");
+    EXPECT_EQ(badArgs.error().remoteClass, "GenericError");
     EXPECT_TRUE(run("query-status"));  // the session is still usable
 }
 
@@ -190,10 +190,10 @@ TEST_F(QmpClientQemuTest, QemuKilledMidCallFailsThePendingCallFast) {
     ASSERT_TRUE(reply);
     EXPECT_LT(std::chrono::steady_clock::now() - killedAt, 2s);
     ASSERT_FALSE(*reply);
-    EXPECT_EQ(reply->error().kind, "Disconnected");
+    EXPECT_EQ(reply->error().kind, corral::Errc::Disconnected);
     EXPECT_TRUE(notified);
     EXPECT_FALSE(client->connected());
-    EXPECT_EQ(run("query-status").error().kind, "Disconnected");
+    EXPECT_EQ(run("query-status").error().kind, corral::Errc::Disconnected);
 }
 
 }  // namespace

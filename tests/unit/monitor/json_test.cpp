@@ -38,7 +38,7 @@ TEST(JsonBuilder, CopiesForeignValues) {
 TEST(Json, ParseReportsOffset) {
     auto bad = parseJson("{\"a\": }");
     ASSERT_FALSE(bad);
-    EXPECT_EQ(bad.error().kind, "Protocol");
+    EXPECT_EQ(bad.error().kind, corral::Errc::Protocol);
     EXPECT_NE(bad.error().message.find("offset 6"), std::string::npos);
     auto good = parseJson("[1,2]");
     ASSERT_TRUE(good);
@@ -57,7 +57,7 @@ TEST(Json, RefusesDeepNestingWithoutRecursing) {
 }
 
 TEST(Error, ValueThrowsWithMessage) {
-    Result<int> failed = makeError("DeviceNotFound", "device_del", "Device 'x' not found");
+    Result<int> failed = makeRemoteError("DeviceNotFound", "device_del", "Device 'x' not found");
     EXPECT_EQ(failed.error().message, "device_del: DeviceNotFound: Device 'x' not found");
     EXPECT_THROW((void)failed.value(), std::runtime_error);
 }

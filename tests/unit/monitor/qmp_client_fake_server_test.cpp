@@ -64,9 +64,10 @@ TEST_F(QmpClientFakeTest, ConnectGivesUpAfterTheWindow) {
     auto start = std::chrono::steady_clock::now();
     auto connected = runAwait(io, client->connect(socket.string(), 200ms));
     ASSERT_FALSE(connected);
-    EXPECT_EQ(connected.error().kind, "Connect");
+    EXPECT_EQ(connected.error().kind, corral::Errc::Connect);
     EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
-    EXPECT_EQ(runAwait(io, client->execute("query-status")).error().kind, "Disconnected");
+    EXPECT_EQ(runAwait(io, client->execute("query-status")).error().kind,
+              corral::Errc::Disconnected);
 }
 
 TEST_F(QmpClientFakeTest, PerCommandTimeoutFiresAndLaterCommandsStillWork) {
@@ -76,7 +77,7 @@ TEST_F(QmpClientFakeTest, PerCommandTimeoutFiresAndLaterCommandsStillWork) {
     });
     auto silent = runAwait(io, client->execute("never", Json(), 100ms));
     ASSERT_FALSE(silent);
-    EXPECT_EQ(silent.error().kind, "Timeout");
+    EXPECT_EQ(silent.error().kind, corral::Errc::Timeout);
     EXPECT_EQ(silent.error().message, "never: Timeout: no reply within 100 ms");
     auto status = runAwait(io, client->execute("query-status"));
     ASSERT_TRUE(status) << status.error().message;
@@ -92,7 +93,7 @@ TEST_F(QmpClientFakeTest, EofMidLineFailsPendingCallAndNotifies) {
     client->onDisconnect([&](const Error& error) { notified = error; });
     auto reply = runAwait(io, client->execute("query-status", Json(), 10s));
     ASSERT_FALSE(reply);
-    EXPECT_EQ(reply.error().kind, "Disconnected");
+    EXPECT_EQ(reply.error().kind, corral::Errc::Disconnected);
     EXPECT_NE(reply.error().message.find("query-status"), std::string::npos);
     ASSERT_TRUE(notified);
     EXPECT_FALSE(client->connected());
@@ -102,7 +103,7 @@ TEST_F(QmpClientFakeTest, MalformedLineDisconnectsWithProtocolReason) {
     auto client = connectTo([](auto&, auto&, auto&) { return Action{"}}}garbage{{{\r\n"}; });
     auto reply = runAwait(io, client->execute("query-status", Json(), 10s));
     ASSERT_FALSE(reply);
-    EXPECT_EQ(reply.error().kind, "Disconnected");
+    EXPECT_EQ(reply.error().kind, corral::Errc::Disconnected);
     EXPECT_NE(reply.error().message.find("malformed line"), std::string::npos);
 }
 
@@ -131,7 +132,7 @@ TEST_F(QmpClientFakeTest, EventWaitDoesNotBlockOtherCommands) {
     });
     // While nothing matches yet, ordinary commands go out and come back.
     auto early = runAwait(io, watch.wait(50ms));
-    EXPECT_EQ(early.error().kind, "Timeout");
+    EXPECT_EQ(early.error().kind, corral::Errc::Timeout);
     EXPECT_TRUE(runAwait(io, client->execute("query-status")));
     ASSERT_TRUE(runAwait(io, client->execute("device_del")));
     auto deleted = runAwait(io, watch.wait(5s));
@@ -174,10 +175,10 @@ TEST_F(QmpClientFakeTest, CloseFailsPendingCallsAndEventWaits) {
     auto watch = client->watchEvent([](const QmpEvent&) { return true; });
     test::runFor(io, 50ms);
     client->close();
-    EXPECT_EQ(runAwait(io, watch.wait(30s)).error().kind, "Disconnected");
+    EXPECT_EQ(runAwait(io, watch.wait(30s)).error().kind, corral::Errc::Disconnected);
     test::runFor(io, 20ms);
     ASSERT_TRUE(pending);
-    EXPECT_EQ(pending->error().kind, "Disconnected");
+    EXPECT_EQ(pending->error().kind, corral::Errc::Disconnected);
 }
 
 TEST_F(QmpClientFakeTest, SubscriptionStopsWhenHandleIsDestroyed) {

@@ -54,7 +54,7 @@ TEST_F(QmpSessionTest, RefusesCommandsBeforeNegotiation) {
     feedOk(kGreeting);
     auto refused = session.execute("query-status", Json());
     ASSERT_FALSE(refused);
-    EXPECT_EQ(refused.error().kind, "Protocol");
+    EXPECT_EQ(refused.error().kind, corral::Errc::Protocol);
     auto caps = session.negotiate();
     ASSERT_TRUE(caps);
     EXPECT_EQ(caps->line,
@@ -106,7 +106,7 @@ TEST_F(QmpSessionTest, MapsErrorReplyToClassAndDesc) {
     ASSERT_EQ(records.size(), 1u);
     const auto& reply = std::get<QmpReply>(records[0]);
     ASSERT_FALSE(reply.result);
-    EXPECT_EQ(reply.result.error().kind, "GenericError");
+    EXPECT_EQ(reply.result.error().remoteClass, "GenericError");
     EXPECT_EQ(reply.result.error().message,
               "device_add: GenericError: Duplicate ID 'disk1' for device");
 }
@@ -186,7 +186,7 @@ TEST_F(QmpSessionTest, ReplyWithoutIdIsProtocolError) {
     auto records = session.feed(R"({"error": {"class": "GenericError", "desc": "bad"}})"
                                 "\r\n");
     ASSERT_FALSE(records);
-    EXPECT_EQ(records.error().kind, "Protocol");
+    EXPECT_EQ(records.error().kind, corral::Errc::Protocol);
     EXPECT_EQ(session.state(), QmpSession::State::Failed);
     EXPECT_FALSE(session.feed("{\"event\": \"STOP\"}\r\n"));
 }
@@ -278,7 +278,8 @@ std::string describe(const std::vector<QmpRecord>& records) {
             out += "event:" + event->name + ";";
         } else if (const auto* reply = std::get_if<QmpReply>(&record)) {
             out += "reply:" + std::to_string(reply->id) + ":" +
-                   (reply->result ? toJsonString(*reply->result) : reply->result.error().kind) +
+                   (reply->result ? toJsonString(*reply->result)
+                                  : std::string(toString(reply->result.error().kind))) +
                    ";";
         } else {
             out += "greeting;";
@@ -320,7 +321,7 @@ TEST(QmpSessionSplits, SameRecordsWhateverTheSplit) {
     // stream's id 1 is unknown and dropped, ids 2 and 3 are answered.
     const std::string expected = run({kGreeting.size()});
     EXPECT_EQ(expected,
-              "greeting;event:STOP;reply:2:GenericError;event:RESUME;reply:3:[1,\"\xc3\xa9\"];");
+              "greeting;event:STOP;reply:2:Remote;event:RESUME;reply:3:[1,\"\xc3\xa9\"];");
     std::mt19937 random(42);
     for (int round = 0; round < 300; ++round) {
         std::vector<std::size_t> cuts;
