@@ -22,12 +22,13 @@ struct DirectLaunch {
 DirectLaunch directLaunchOf(BenchDaemon& d, const std::string& name,
                             const std::filesystem::path& dir);
 
-// Starts the launch's qemu and waits, bounded, until its QMP answers what corrald's Start asks
-// before it replies: greeting, qmp_capabilities, cont (the argv has -S), then query-status says
-// running. The qemu keeps running; it is killed when the returned Process goes.
+// Starts the launch's qemu and waits, bounded, until its QMP answers: greeting, qmp_capabilities,
+// query-status. No cont: the guest stays paused as -S leaves it (corrald's Start goes on to cont;
+// a baseline whose guests run as each becomes ready measures the scheduler instead, see
+// docs/performance.md). The qemu is killed when the returned Process goes.
 corral::test::Process startDirect(const DirectLaunch& launch);
 
-// Starts every launch at once, one thread each, until each one's QMP answered as startDirect;
+// Starts every launch at once, one thread each, until each one's QMP answered as in startDirect;
 // returns the seconds until the last was ready. All of them are killed before it returns.
 double startAllDirect(const std::vector<DirectLaunch>& launches);
 

@@ -84,32 +84,39 @@ int onPropertiesChanged(sd_bus_message* m, void* data, sd_bus_error*) {
     return 0;
 }
 
-// Spawns corrald, then reads Version (timed) about once a millisecond and, once corrald answers,
-// ListInstances, until all r.vms are reported running; fills r's restart figures.
-void spawnAndPoll(BenchDaemon& d, RestartRun& r) {
+// What a client polling a freshly spawned corrald saw.
+struct Poll {
+    double doneMs = 0;  // spawn until ListInstances reported the expected number running
+    double firstAnswerMs = 0;
+    int reads = 0;
+    int refused = 0;
     std::vector<double> answeredUs;
+};
+
+// Spawns corrald, then reads Version (timed) about once a millisecond and, once corrald answers,
+// ListInstances, until `running` instances are reported running.
+Poll spawnAndPoll(BenchDaemon& d, unsigned running) {
+    Poll poll;
     auto start = Clock::now();
     d.spawnCorrald();
     for (auto deadline = start + 60s;; std::this_thread::sleep_for(1ms)) {
         auto read = Clock::now();
         bool answered = d.readVersion();
-        ++r.reads;
+        ++poll.reads;
         if (!answered) {
-            ++r.refused;
+            ++poll.refused;
         } else {
-            answeredUs.push_back(microsSince(read));
-            if (answeredUs.size() == 1) r.firstAnswerMs = microsSince(start) / 1000;
-            if (d.listInstances("running") == static_cast<unsigned>(r.vms)) break;
+            poll.answeredUs.push_back(microsSince(read));
+            if (poll.answeredUs.size() == 1) poll.firstAnswerMs = microsSince(start) / 1000;
+            if (d.listInstances("running") == running) break;
         }
-        if (!d.corraldRunning())
-            throw std::runtime_error("the restarted corrald exited: " + d.corraldLog());
+        if (!d.corraldRunning()) throw std::runtime_error("corrald exited: " + d.corraldLog());
         if (Clock::now() > deadline)
-            throw std::runtime_error(
-                "the restarted corrald did not report all VMs running in 60 s: " + d.corraldLog());
+            throw std::runtime_error("corrald did not report " + std::to_string(running) +
+                                     " running in 60 s: " + d.corraldLog());
     }
-    r.allReportedMs = microsSince(start) / 1000;
-    r.answered = {percentile(answeredUs, 50), percentile(answeredUs, 99)};
-    r.answeredMaxUs = percentile(answeredUs, 100);
+    poll.doneMs = microsSince(start) / 1000;
+    return poll;
 }
 
 }  // namespace
@@ -205,17 +212,23 @@ ScaleRun measureScale(int vms, int samples, double idleSeconds) {
 RestartRun measureRestart(int vms) {
     BenchDaemon d;
     auto names = writeIdleInstances(d, vms);
-    d.startCorrald();
+    RestartRun r;
+    r.vms = vms;
+    r.coldStartMs = spawnAndPoll(d, 0).doneMs;
     d.callAll(names, "Start");
     std::vector<pid_t> pids;
     for (const auto& name : names) pids.push_back(d.pid(name));
 
-    RestartRun r;
-    r.vms = vms;
     r.stopMs = d.stopCorrald();
     for (size_t i = 0; i < names.size(); ++i)
         if (::kill(pids[i], 0) != 0) throw std::runtime_error(names[i] + " died with corrald");
-    spawnAndPoll(d, r);
+    auto poll = spawnAndPoll(d, static_cast<unsigned>(vms));
+    r.allReportedMs = poll.doneMs;
+    r.firstAnswerMs = poll.firstAnswerMs;
+    r.reads = poll.reads;
+    r.refused = poll.refused;
+    r.answered = {percentile(poll.answeredUs, 50), percentile(poll.answeredUs, 99)};
+    r.answeredMaxUs = percentile(poll.answeredUs, 100);
     for (size_t i = 0; i < names.size(); ++i)
         if (d.pid(names[i]) != pids[i]) throw std::runtime_error(names[i] + " was relaunched");
     return r;

@@ -16,7 +16,7 @@ struct Latency {
 struct StartOverhead {
     int runs = 0;
     double dbusP50Ms = 0;      // Start() call until its reply (state running)
-    double directP50Ms = 0;    // same argv spawned by the bench until QMP answered `cont`
+    double directP50Ms = 0;    // same argv spawned by the bench until QMP answered query-status
     double overheadP50Ms = 0;  // p50 of the per-pair difference
 };
 
@@ -31,7 +31,8 @@ struct ScalePoint {
 struct ScaleRun {
     int vms = 0;
     double allRunningS = 0;      // the Start calls issued at once until every reply
-    double directAllReadyS = 0;  // the same argvs launched by the bench at once until QMP answered
+    double directAllReadyS = 0;  // the same argvs launched by the bench at once, until each QMP
+                                 // answered query-status (guests left paused)
     long rssBeforeKib = 0;
     long rssAfterKib = 0;
     Latency listWhileStuck;  // while one instance waits on a Detach the guest never acks
@@ -42,6 +43,7 @@ struct ScaleRun {
 
 struct RestartRun {
     int vms = 0;
+    double coldStartMs = 0;    // first corrald, the VMs defined but stopped, until it answered
     double stopMs = 0;         // SIGTERM until corrald exited (its VMs kept running)
     double allReportedMs = 0;  // new corrald spawned until ListInstances shows every VM running
     double firstAnswerMs = 0;  // spawned until the first Version read corrald answered

@@ -71,24 +71,27 @@ std::string restartJson(const ScaleRun& s, const RestartRun& r) {
     std::snprintf(text, sizeof(text),
                   R"(,"parallel_start":{"vms":%d,"dbus_all_running_s":%.3f,)"
                   R"("direct_all_ready_s":%.3f,"ratio":%.3f},)"
-                  R"("restart":{"vms":%d,"stop_ms":%.1f,"all_reported_ms":%.1f,)"
+                  R"("restart":{"vms":%d,"cold_start_ms":%.1f,"stop_ms":%.1f,)"
+                  R"("all_reported_ms":%.1f,)"
                   R"("per_vm_ms":%.3f,"first_answer_ms":%.1f,"reads":%d,"refused":%d,)"
                   R"("answered_p50_us":%.1f,"answered_p99_us":%.1f,"answered_max_us":%.1f})",
                   s.vms, s.allRunningS, s.directAllReadyS, s.allRunningS / s.directAllReadyS, r.vms,
-                  r.stopMs, r.allReportedMs, r.allReportedMs / r.vms, r.firstAnswerMs, r.reads,
-                  r.refused, r.answered.p50Us, r.answered.p99Us, r.answeredMaxUs);
+                  r.coldStartMs, r.stopMs, r.allReportedMs, r.allReportedMs / r.vms,
+                  r.firstAnswerMs, r.reads, r.refused, r.answered.p50Us, r.answered.p99Us,
+                  r.answeredMaxUs);
     return text;
 }
 
 void printRestart(const ScaleRun& s, const RestartRun& r) {
     std::printf(
         "parallel start: %d Starts over D-Bus at once %.2f s | the same argvs launched directly "
-        "at once ->QMP running %.2f s | ratio %.2fx\n",
+        "at once ->QMP answers (paused) %.2f s | ratio %.2fx\n",
         s.vms, s.allRunningS, s.directAllReadyS, s.allRunningS / s.directAllReadyS);
     std::printf(
         "restart: %d running VMs, corrald stopped in %.0f ms; started again, all reported "
-        "running after %.1f ms (%.2f ms per VM)\n",
-        r.vms, r.stopMs, r.allReportedMs, r.allReportedMs / r.vms);
+        "running after %.1f ms (%.2f ms per VM; with the %d stopped, nothing to reattach, "
+        "corrald answered after %.1f ms)\n",
+        r.vms, r.stopMs, r.allReportedMs, r.allReportedMs / r.vms, r.vms, r.coldStartMs);
     std::printf(
         "         Version reads meanwhile: %d sent, %d refused (name not owned yet), first "
         "answered after %.1f ms; answered p50 %.0f us p99 %.0f us max %.0f us\n",
