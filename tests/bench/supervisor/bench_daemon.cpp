@@ -120,7 +120,7 @@ BenchDaemon::~BenchDaemon() {
         pid_t pid = std::atoi(corral::test::readFile(entry.path() / "qemu.pid").c_str());
         if (pid > 0) ::kill(pid, SIGKILL);
     }
-    for (int pidfd : qemuPidfds_) {
+    for (auto [pid, pidfd] : qemuPidfds_) {
         ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
         ::close(pidfd);
     }
@@ -244,9 +244,12 @@ pid_t BenchDaemon::pid(const std::string& name) {
     check(sd_bus_get_property_trivial(bus_, "org.corral1", objectPath(name).c_str(),
                                       "org.corral1.Instance", "Pid", &error.e, 'u', &value),
           "Pid of " + name, &error.e);
-    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(value), 0));
-    if (pidfd >= 0) qemuPidfds_.push_back(pidfd);
-    return static_cast<pid_t>(value);
+    auto pid = static_cast<pid_t>(value);
+    if (!qemuPidfds_.contains(pid)) {
+        int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+        if (pidfd >= 0) qemuPidfds_.emplace(pid, pidfd);
+    }
+    return pid;
 }
 
 void BenchDaemon::attachDisk(const std::string& name, const std::string& id,

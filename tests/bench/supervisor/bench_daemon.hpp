@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -100,7 +101,7 @@ class BenchDaemon {
     corral::test::Process corrald_;
     std::string address_;
     sd_bus* bus_ = nullptr;
-    std::vector<int> qemuPidfds_;
+    std::map<pid_t, int> qemuPidfds_;  // pid -> pidfd, one for every qemu pid the bus reported
 };
 
 }  // namespace corral::bench

@@ -209,28 +209,37 @@ ScaleRun measureScale(int vms, int samples, double idleSeconds) {
     return r;
 }
 
-RestartRun measureRestart(int vms) {
+RestartRun measureRestart(int vms, int runs) {
     BenchDaemon d;
     auto names = writeIdleInstances(d, vms);
     RestartRun r;
     r.vms = vms;
+    r.runs = runs;
     r.coldStartMs = spawnAndPoll(d, 0).doneMs;
     d.callAll(names, "Start");
     std::vector<pid_t> pids;
     for (const auto& name : names) pids.push_back(d.pid(name));
 
-    r.stopMs = d.stopCorrald();
-    for (size_t i = 0; i < names.size(); ++i)
-        if (::kill(pids[i], 0) != 0) throw std::runtime_error(names[i] + " died with corrald");
-    auto poll = spawnAndPoll(d, static_cast<unsigned>(vms));
-    r.allReportedMs = poll.doneMs;
-    r.firstAnswerMs = poll.firstAnswerMs;
-    r.reads = poll.reads;
-    r.refused = poll.refused;
-    r.answered = {percentile(poll.answeredUs, 50), percentile(poll.answeredUs, 99)};
-    r.answeredMaxUs = percentile(poll.answeredUs, 100);
-    for (size_t i = 0; i < names.size(); ++i)
-        if (d.pid(names[i]) != pids[i]) throw std::runtime_error(names[i] + " was relaunched");
+    std::vector<double> stopMs, allMs, firstMs, answeredUs;
+    for (int run = 0; run < runs; ++run) {
+        stopMs.push_back(d.stopCorrald());
+        for (size_t i = 0; i < names.size(); ++i)
+            if (::kill(pids[i], 0) != 0) throw std::runtime_error(names[i] + " died with corrald");
+        auto poll = spawnAndPoll(d, static_cast<unsigned>(vms));
+        allMs.push_back(poll.doneMs);
+        firstMs.push_back(poll.firstAnswerMs);
+        r.reads += poll.reads;
+        r.refused += poll.refused;
+        answeredUs.insert(answeredUs.end(), poll.answeredUs.begin(), poll.answeredUs.end());
+        for (size_t i = 0; i < names.size(); ++i)
+            if (d.pid(names[i]) != pids[i]) throw std::runtime_error(names[i] + " was relaunched");
+    }
+    r.stopP50Ms = percentile(stopMs, 50);
+    r.allReportedP50Ms = percentile(allMs, 50);
+    r.allReportedMaxMs = percentile(allMs, 100);
+    r.firstAnswerP50Ms = percentile(firstMs, 50);
+    r.answered = {percentile(answeredUs, 50), percentile(answeredUs, 99)};
+    r.answeredMaxUs = percentile(answeredUs, 100);
     return r;
 }
 

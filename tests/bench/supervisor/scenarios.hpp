@@ -43,13 +43,15 @@ struct ScaleRun {
 
 struct RestartRun {
     int vms = 0;
-    double coldStartMs = 0;    // first corrald, the VMs defined but stopped, until it answered
-    double stopMs = 0;         // SIGTERM until corrald exited (its VMs kept running)
-    double allReportedMs = 0;  // new corrald spawned until ListInstances shows every VM running
-    double firstAnswerMs = 0;  // spawned until the first Version read corrald answered
-    int reads = 0;             // Version reads sent until all were reported, one per ms or so
-    int refused = 0;           // of those, refused by the bus: nobody owned org.corral1 yet
-    Latency answered;          // the reads corrald answered
+    int runs = 0;                 // restarts of the same corrald over the same running VMs
+    double coldStartMs = 0;       // first corrald, the VMs defined but stopped, until it answered
+    double stopP50Ms = 0;         // SIGTERM until corrald exited (its VMs kept running)
+    double allReportedP50Ms = 0;  // new corrald spawned until ListInstances shows all running
+    double allReportedMaxMs = 0;
+    double firstAnswerP50Ms = 0;  // spawned until the first Version read corrald answered
+    int reads = 0;                // Version reads sent until all were reported, one per ms or so
+    int refused = 0;              // of those, refused by the bus: nobody owned org.corral1 yet
+    Latency answered;             // the reads corrald answered, all restarts together
     double answeredMaxUs = 0;
 };
 
@@ -68,9 +70,10 @@ std::vector<ScalePoint> measureScaleCurve(const std::vector<int>& counts, int sa
 // the VMs killed and their argvs launched by the bench at once (the start's baseline).
 ScaleRun measureScale(int vms, int samples, double idleSeconds);
 
-// `vms` started under one corrald, corrald stopped and started again: time until the new one
-// reports every VM running (the same pids: reattached, not relaunched), reads polled meanwhile.
-RestartRun measureRestart(int vms);
+// `vms` started under one corrald, then `runs` times: corrald stopped and started again, time
+// until the new one reports every VM running (the same pids: reattached, not relaunched), reads
+// polled meanwhile.
+RestartRun measureRestart(int vms, int runs);
 
 // kill -9 of an instance's qemu, `runs` times, until the State=crashed signal.
 CrashEvents measureCrashEvents(int runs);
