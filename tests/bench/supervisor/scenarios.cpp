@@ -1,5 +1,7 @@
 #include "tests/bench/supervisor/scenarios.hpp"
 
+#include <unistd.h>
+
 #include <csignal>
 #include <functional>
 #include <random>
@@ -220,13 +222,15 @@ RestartRun measureRestart(int vms, int runs) {
     std::vector<pid_t> pids;
     for (const auto& name : names) pids.push_back(d.pid(name));
 
-    std::vector<double> stopMs, allMs, firstMs, answeredUs;
+    std::vector<double> stopMs, allMs, firstMs, cpuMs, answeredUs;
     for (int run = 0; run < runs; ++run) {
         stopMs.push_back(d.stopCorrald());
         for (size_t i = 0; i < names.size(); ++i)
             if (::kill(pids[i], 0) != 0) throw std::runtime_error(names[i] + " died with corrald");
         auto poll = spawnAndPoll(d, static_cast<unsigned>(vms));
         allMs.push_back(poll.doneMs);
+        cpuMs.push_back(1000.0 * static_cast<double>(cpuTicks(d.corraldPid())) /
+                        static_cast<double>(sysconf(_SC_CLK_TCK)));
         firstMs.push_back(poll.firstAnswerMs);
         r.reads += poll.reads;
         r.refused += poll.refused;
@@ -238,6 +242,7 @@ RestartRun measureRestart(int vms, int runs) {
     r.allReportedP50Ms = percentile(allMs, 50);
     r.allReportedMaxMs = percentile(allMs, 100);
     r.firstAnswerP50Ms = percentile(firstMs, 50);
+    r.cpuP50Ms = percentile(cpuMs, 50);
     r.answered = {percentile(answeredUs, 50), percentile(answeredUs, 99)};
     r.answeredMaxUs = percentile(answeredUs, 100);
     return r;

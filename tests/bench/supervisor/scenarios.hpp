@@ -49,6 +49,7 @@ struct RestartRun {
     double allReportedP50Ms = 0;  // new corrald spawned until ListInstances shows all running
     double allReportedMaxMs = 0;
     double firstAnswerP50Ms = 0;  // spawned until the first Version read corrald answered
+    double cpuP50Ms = 0;          // CPU the new corrald had used by then (10 ms ticks)
     int reads = 0;                // Version reads sent until all were reported, one per ms or so
     int refused = 0;              // of those, refused by the bus: nobody owned org.corral1 yet
     Latency answered;             // the reads corrald answered, all restarts together
