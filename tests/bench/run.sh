@@ -70,11 +70,15 @@ if "supervisor" in results:
     s = results["supervisor"]
     o, sc, c = s["start_overhead"], s["scale"], s["crash_event"]
     rows.append((f'Start -> running ms (p50, {o["runs"]} runs)', f'{o["dbus_start_p50_ms"]:.1f}', f'{o["direct_qmp_ready_p50_ms"]:.1f} direct qemu', f'{o["overhead_p50_ms"]:+.1f} ms'))
-    rows.append((f'{sc["vms"]} VMs at once: s to all running', f'{sc["all_running_s"]:.2f}', "-", "-"))
+    p = s["parallel_start"]
+    rows.append((f'{sc["vms"]} VMs at once: s to all running', f'{sc["all_running_s"]:.2f}', f'{p["direct_all_ready_s"]:.2f} direct qemu', f'x{p["ratio"]:.2f}'))
     rows.append(("corrald RSS MiB before / after", f'{sc["rss_before_kib"]/1024:.1f} / {sc["rss_after_kib"]/1024:.1f}', "libvirtd ~40 idle", f'{sc["rss_per_vm_kib"]:.0f} KiB/VM'))
     rows.append(("ListInstances p50/p99 us, Detach stuck", f'{sc["list_while_stuck"]["p50_us"]:.0f} / {sc["list_while_stuck"]["p99_us"]:.0f}', "-", "-"))
     rows.append(("State read p50/p99 us, Detach stuck", f'{sc["property_while_stuck"]["p50_us"]:.0f} / {sc["property_while_stuck"]["p99_us"]:.0f}', "-", "-"))
     rows.append((f'corrald idle CPU % ({sc["idle_window_s"]:.0f} s)', f'{sc["idle_cpu_percent"]:.2f}', "-", "-"))
+    rs = s["restart"]
+    rows.append((f'restart, {rs["vms"]} running: ms to all reported (p50)', f'{rs["all_reported_p50_ms"]:.0f}', "goal 1 ms/VM", f'{rs["per_vm_ms"]:.2f} ms/VM'))
+    rows.append(("reads during reattach p50/p99/max us", f'{rs["answered_p50_us"]:.0f} / {rs["answered_p99_us"]:.0f} / {rs["answered_max_us"]:.0f}', "-", f'{rs["reads"] - rs["refused"]}/{rs["reads"]} answered'))
     rows.append((f'kill -9 -> State=crashed ms p50/p99', f'{c["p50_us"]/1000:.1f} / {c["p99_us"]/1000:.1f}', "-", "-"))
     g = s.get("guest")
     if g:

@@ -1,9 +1,11 @@
 #include "tests/bench/monitor/raw_qmp_client.hpp"
 
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
@@ -29,6 +31,9 @@ RawQmpClient::RawQmpClient(const std::string& socketPath) {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    // Every read is bounded: a qemu that stops answering fails the bench instead of hanging it.
+    timeval timeout{30, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     readLine();  // greeting
     if (roundTrip(R"({"execute": "qmp_capabilities"})").find("return") == std::string::npos) {
         throw std::runtime_error("raw client: qmp_capabilities failed");
@@ -60,7 +65,11 @@ std::string RawQmpClient::readLine() {
         }
         char chunk[4096];
         ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-        if (n <= 0) throw std::runtime_error("raw client: connection closed");
+        if (n < 0)
+            throw std::runtime_error(errno == EAGAIN
+                                         ? "raw client: no reply within 30 s"
+                                         : "raw client: " + std::string(strerror(errno)));
+        if (n == 0) throw std::runtime_error("raw client: connection closed");
         buffer_.append(chunk, static_cast<std::size_t>(n));
     }
 }

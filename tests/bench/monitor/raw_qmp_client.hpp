@@ -15,10 +15,10 @@ class RawQmpClient {
 
     // Sends `line` (without newline) and returns the next line QEMU sends back.
     std::string roundTrip(const std::string& line);
-
-  private:
+    // The next line QEMU sends (an event, or the reply after one); throws after 30 s of silence.
     std::string readLine();
 
+  private:
     int fd_ = -1;
     std::string buffer_;
 };

@@ -1,12 +1,14 @@
 #include "tests/bench/supervisor/bench_daemon.hpp"
 #include "tests/support/temp_dir.hpp"
 
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -30,7 +32,16 @@ struct BusError {
     ~BusError() { sd_bus_error_free(&e); }
 };
 
+std::filesystem::path& corraldBinary() {
+    static std::filesystem::path binary = std::string(CORRAL_BINARY_DIR) + "/supervisor/corrald";
+    return binary;
+}
+
 }  // namespace
+
+void setCorraldBinary(const std::filesystem::path& binary) {
+    corraldBinary() = binary;
+}
 
 double microsSince(Clock::time_point start) {
     return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
@@ -76,6 +87,19 @@ std::string idleInstanceToml(const std::filesystem::path& blankDisk, const std::
     return s.str();
 }
 
+std::filesystem::path blankDisk(const std::filesystem::path& dir, const std::string& name) {
+    auto path = dir / name;
+    std::ofstream(path).close();
+    std::filesystem::resize_file(path, 1 << 20);
+    return path;
+}
+
+std::string vmName(int i) {
+    char name[16];
+    std::snprintf(name, sizeof(name), "vm%03d", i);
+    return name;
+}
+
 BenchDaemon::BenchDaemon() {
     std::filesystem::create_directories(dir_ / "instances");
     std::filesystem::create_directories(dir_ / "run");
@@ -96,26 +120,51 @@ BenchDaemon::~BenchDaemon() {
         pid_t pid = std::atoi(corral::test::readFile(entry.path() / "qemu.pid").c_str());
         if (pid > 0) ::kill(pid, SIGKILL);
     }
+    for (auto [pid, pidfd] : qemuPidfds_) {
+        ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+        ::close(pidfd);
+    }
 }
 
 void BenchDaemon::writeInstance(const std::string& name, const std::string& toml) {
     std::ofstream(dir_ / "instances" / (name + ".toml")) << toml;
 }
 
-void BenchDaemon::startCorrald() {
+void BenchDaemon::spawnCorrald() {
     std::ofstream(dir_ / "corral.toml") << "";
-    auto log = dir_ / "corrald.log";
     corrald_ = corral::test::Process::spawn(
-        {std::string(CORRAL_BINARY_DIR) + "/supervisor/corrald", "--bus-address", address_,
-         "--instances-dir", (dir_ / "instances").string(), "--runtime-dir", (dir_ / "run").string(),
-         "--config", (dir_ / "corral.toml").string()},
-        log);
+        {corraldBinary().string(), "--bus-address", address_, "--instances-dir",
+         (dir_ / "instances").string(), "--runtime-dir", (dir_ / "run").string(), "--config",
+         (dir_ / "corral.toml").string()},
+        dir_ / "corrald.log");
+}
+
+void BenchDaemon::startCorrald() {
+    spawnCorrald();
     auto deadline = Clock::now() + 30s;
     while (Clock::now() < deadline && corrald_.running()) {
         if (sd_bus_get_name_creds(bus_, "org.corral1", 0, nullptr) >= 0) return;
         std::this_thread::sleep_for(10ms);
     }
-    throw std::runtime_error("corrald did not take org.corral1: " + corral::test::readFile(log));
+    throw std::runtime_error("corrald did not take org.corral1: " + corraldLog());
+}
+
+std::string BenchDaemon::corraldLog() const {
+    return corral::test::readFile(dir_ / "corrald.log");
+}
+
+double BenchDaemon::stopCorrald() {
+    auto start = Clock::now();
+    corrald_.kill(SIGTERM);
+    if (!corrald_.wait(20s))
+        throw std::runtime_error("corrald did not stop within 20 s of SIGTERM");
+    double ms = microsSince(start) / 1000;
+    auto deadline = Clock::now() + 5s;
+    while (sd_bus_get_name_creds(bus_, "org.corral1", 0, nullptr) >= 0) {
+        if (Clock::now() > deadline) throw std::runtime_error("org.corral1 outlived corrald");
+        std::this_thread::sleep_for(1ms);
+    }
+    return ms;
 }
 
 std::filesystem::path BenchDaemon::runtimeDir(const std::string& name) const {
@@ -145,7 +194,7 @@ void BenchDaemon::callInstance(const std::string& name, const char* method,
     check(r, std::string(method) + " " + name, &error.e);
 }
 
-void BenchDaemon::startAll(const std::vector<std::string>& names) {
+void BenchDaemon::callAll(const std::vector<std::string>& names, const char* method) {
     struct Pending {
         size_t left;
         std::string firstError;
@@ -162,11 +211,11 @@ void BenchDaemon::startAll(const std::vector<std::string>& names) {
         sd_bus_message* call = nullptr;
         sd_bus_slot* slot = nullptr;
         check(sd_bus_message_new_method_call(bus_, &call, "org.corral1", objectPath(name).c_str(),
-                                             "org.corral1.Instance", "Start"),
+                                             "org.corral1.Instance", method),
               "new call");
         int r = sd_bus_call_async(bus_, &slot, call, onReply, &pending, 300'000'000);
         sd_bus_message_unref(call);
-        check(r, "Start " + name);
+        check(r, method + (" " + name));
         slots.push_back(slot);
     }
     while (pending.left > 0) {
@@ -175,15 +224,15 @@ void BenchDaemon::startAll(const std::vector<std::string>& names) {
         if (r == 0) check(sd_bus_wait(bus_, 1'000'000), "sd_bus_wait");
     }
     for (auto* slot : slots) sd_bus_slot_unref(slot);
-    if (!pending.firstError.empty()) throw std::runtime_error("Start: " + pending.firstError);
+    if (!pending.firstError.empty()) throw std::runtime_error(method + (": " + pending.firstError));
 }
 
-std::string BenchDaemon::state(const std::string& name) {
+std::string BenchDaemon::stringProperty(const std::string& name, const char* property) {
     BusError error;
     char* value = nullptr;
     check(sd_bus_get_property_string(bus_, "org.corral1", objectPath(name).c_str(),
-                                     "org.corral1.Instance", "State", &error.e, &value),
-          "State of " + name, &error.e);
+                                     "org.corral1.Instance", property, &error.e, &value),
+          property + (" of " + name), &error.e);
     std::string result(value);
     free(value);
     return result;
@@ -195,7 +244,12 @@ pid_t BenchDaemon::pid(const std::string& name) {
     check(sd_bus_get_property_trivial(bus_, "org.corral1", objectPath(name).c_str(),
                                       "org.corral1.Instance", "Pid", &error.e, 'u', &value),
           "Pid of " + name, &error.e);
-    return static_cast<pid_t>(value);
+    auto pid = static_cast<pid_t>(value);
+    if (!qemuPidfds_.contains(pid)) {
+        int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+        if (pidfd >= 0) qemuPidfds_.emplace(pid, pidfd);
+    }
+    return pid;
 }
 
 void BenchDaemon::attachDisk(const std::string& name, const std::string& id,
@@ -227,7 +281,7 @@ sd_bus_slot* BenchDaemon::detachAsync(const std::string& name, const std::string
     return slot;
 }
 
-unsigned BenchDaemon::listInstances() {
+unsigned BenchDaemon::listInstances(std::string_view onlyState) {
     BusError error;
     sd_bus_message* reply = nullptr;
     check(sd_bus_call_method(bus_, "org.corral1", "/org/corral1", "org.corral1.Manager",
@@ -237,9 +291,23 @@ unsigned BenchDaemon::listInstances() {
     const char *name, *state, *path;
     uint32_t pid;
     check(sd_bus_message_enter_container(reply, 'a', "(ssuo)"), "ListInstances reply");
-    while (sd_bus_message_read(reply, "(ssuo)", &name, &state, &pid, &path) > 0) ++count;
+    while (sd_bus_message_read(reply, "(ssuo)", &name, &state, &pid, &path) > 0)
+        if (onlyState.empty() || onlyState == state) ++count;
     sd_bus_message_unref(reply);
     return count;
+}
+
+bool BenchDaemon::readVersion() {
+    BusError error;
+    char* value = nullptr;
+    int r = sd_bus_get_property_string(bus_, "org.corral1", "/org/corral1", "org.corral1.Manager",
+                                       "Version", &error.e, &value);
+    free(value);
+    if (r < 0 && (sd_bus_error_has_name(&error.e, SD_BUS_ERROR_SERVICE_UNKNOWN) ||
+                  sd_bus_error_has_name(&error.e, SD_BUS_ERROR_NAME_HAS_NO_OWNER)))
+        return false;
+    check(r, "Version", &error.e);
+    return true;
 }
 
 }  // namespace corral::bench

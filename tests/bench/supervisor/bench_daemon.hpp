@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tests/support/process.hpp"
@@ -32,6 +34,16 @@ long cpuTicks(pid_t pid);
 // Instance TOML: q35 under TCG, no guest (blank read-only disk, SeaBIOS finds nothing to boot).
 std::string idleInstanceToml(const std::filesystem::path& blankDisk, const std::string& onCrash);
 
+// A 1 MiB file of zeros at dir/name: the idle instances' disk.
+std::filesystem::path blankDisk(const std::filesystem::path& dir, const std::string& name);
+
+// The bench's instance names: vm000, vm001, ...
+std::string vmName(int i);
+
+// The corrald every BenchDaemon starts from now on (supervisor-bench --corrald); this build's
+// supervisor/corrald unless set.
+void setCorraldBinary(const std::filesystem::path& binary);
+
 class BenchDaemon {
   public:
     // Starts dbus-daemon and connects; corrald starts with startCorrald() once instances exist.
@@ -41,7 +53,15 @@ class BenchDaemon {
     BenchDaemon& operator=(const BenchDaemon&) = delete;
 
     void writeInstance(const std::string& name, const std::string& toml);
+    // Spawns corrald and waits (bounded) until it owns org.corral1.
     void startCorrald();
+    // Spawns corrald and returns at once (a restart measured from the spawn).
+    void spawnCorrald();
+    // SIGTERM to corrald (its VMs keep running), bounded waits until it exited and the bus
+    // released org.corral1; returns the milliseconds from the signal to corrald's exit.
+    double stopCorrald();
+    bool corraldRunning() { return corrald_.running(); }
+    std::string corraldLog() const;
     pid_t corraldPid() const { return corrald_.pid(); }
     sd_bus* bus() const { return bus_; }
     const std::filesystem::path& dir() const { return dir_.path(); }
@@ -53,19 +73,27 @@ class BenchDaemon {
     void callInstance(const std::string& name, const char* method,
                       std::chrono::seconds timeout = std::chrono::seconds(120),
                       const char* argument = nullptr);
-    // Calls Start on every name at once and waits for all replies; throws if any failed.
-    void startAll(const std::vector<std::string>& names);
+    // Calls `method` (Start, Kill, ...) on every name at once and waits for all replies; throws
+    // if any failed.
+    void callAll(const std::vector<std::string>& names, const char* method);
+    // An Instance property of type string.
+    std::string stringProperty(const std::string& name, const char* property);
     // The State property.
-    std::string state(const std::string& name);
-    // Pid property.
+    std::string state(const std::string& name) { return stringProperty(name, "State"); }
+    // Pid property. The bench keeps a pidfd on that qemu, so the destructor kills it even if
+    // corrald dropped its runtime dir (a reattach gone wrong).
     pid_t pid(const std::string& name);
     // AttachDisk with default options; throws on a D-Bus error.
     void attachDisk(const std::string& name, const std::string& id,
                     const std::filesystem::path& file);
     // Sends Detach without waiting; `*done` becomes true when its reply is processed.
     sd_bus_slot* detachAsync(const std::string& name, const std::string& id, bool* done);
-    // ListInstances, reading every entry of the reply; returns how many there were.
-    unsigned listInstances();
+    // ListInstances, reading every entry of the reply; returns how many there were (only those
+    // whose state is `onlyState`, if given).
+    unsigned listInstances(std::string_view onlyState = {});
+    // Reads the Manager's Version property; false if nobody owns org.corral1 (yet), throws on
+    // any other error.
+    bool readVersion();
 
   private:
     corral::test::TempDir dir_;
@@ -73,6 +101,7 @@ class BenchDaemon {
     corral::test::Process corrald_;
     std::string address_;
     sd_bus* bus_ = nullptr;
+    std::map<pid_t, int> qemuPidfds_;  // pid -> pidfd, one for every qemu pid the bus reported
 };
 
 }  // namespace corral::bench

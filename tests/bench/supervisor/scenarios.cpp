@@ -1,35 +1,20 @@
 #include "tests/bench/supervisor/scenarios.hpp"
 
-#include <rapidjson/document.h>
+#include <unistd.h>
 
 #include <csignal>
-#include <fstream>
 #include <functional>
 #include <random>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
-#include "tests/bench/monitor/raw_qmp_client.hpp"
 #include "tests/bench/supervisor/bench_daemon.hpp"
+#include "tests/bench/supervisor/direct_launch.hpp"
 
 namespace corral::bench {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::filesystem::path blankDisk(const std::filesystem::path& dir, const std::string& name) {
-    auto path = dir / name;
-    std::ofstream(path).close();
-    std::filesystem::resize_file(path, 1 << 20);
-    return path;
-}
-
-std::string vmName(int i) {
-    char name[16];
-    std::snprintf(name, sizeof(name), "vm%03d", i);
-    return name;
-}
 
 // Polls the State property (not timed) until it is `expected`, bounded.
 void waitState(BenchDaemon& d, const std::string& name, const std::string& expected) {
@@ -40,35 +25,20 @@ void waitState(BenchDaemon& d, const std::string& name, const std::string& expec
     }
 }
 
-// The argv corrald saved in state.json, with its runtime dir swapped for `to`.
-std::vector<std::string> savedArgv(const std::filesystem::path& runtimeDir,
-                                   const std::filesystem::path& to) {
-    std::ifstream in(runtimeDir / "state.json");
-    std::stringstream text;
-    text << in.rdbuf();
-    rapidjson::Document doc;
-    doc.Parse(text.str().c_str());
-    if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("argv"))
-        throw std::runtime_error("no argv in " + (runtimeDir / "state.json").string());
-    std::vector<std::string> argv;
-    const std::string from = runtimeDir.string();
-    for (const auto& arg : doc["argv"].GetArray()) {
-        std::string s = arg.GetString();
-        for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at))
-            s.replace(at, from.size(), to.string());
-        argv.push_back(s);
+// Instances vm000, vm001, ... sharing one blank disk; returns their names.
+std::vector<std::string> writeIdleInstances(BenchDaemon& d, int vms) {
+    auto disk = blankDisk(d.dir(), "blank.img");
+    std::vector<std::string> names;
+    for (int i = 0; i < vms; ++i) {
+        names.push_back(vmName(i));
+        d.writeInstance(names.back(), idleInstanceToml(disk, "stop"));
     }
-    return argv;
+    return names;
 }
 
-double directStartMs(const std::vector<std::string>& argv, const std::filesystem::path& dir) {
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
+double directStartMs(const DirectLaunch& launch) {
     auto start = Clock::now();
-    auto qemu = corral::test::Process::spawn(argv, dir / "qemu.log");
-    if (!corral::test::waitForPath(dir / "qmp.sock", 10s))
-        throw std::runtime_error("direct qemu made no qmp.sock");
-    RawQmpClient qmp((dir / "qmp.sock").string());
+    auto qemu = startDirect(launch);
     double ms = microsSince(start) / 1000;
     qemu.kill(SIGKILL);
     qemu.wait(10s);
@@ -116,6 +86,41 @@ int onPropertiesChanged(sd_bus_message* m, void* data, sd_bus_error*) {
     return 0;
 }
 
+// What a client polling a freshly spawned corrald saw.
+struct Poll {
+    double doneMs = 0;  // spawn until ListInstances reported the expected number running
+    double firstAnswerMs = 0;
+    int reads = 0;
+    int refused = 0;
+    std::vector<double> answeredUs;
+};
+
+// Spawns corrald, then reads Version (timed) about once a millisecond and, once corrald answers,
+// ListInstances, until `running` instances are reported running.
+Poll spawnAndPoll(BenchDaemon& d, unsigned running) {
+    Poll poll;
+    auto start = Clock::now();
+    d.spawnCorrald();
+    for (auto deadline = start + 60s;; std::this_thread::sleep_for(1ms)) {
+        auto read = Clock::now();
+        bool answered = d.readVersion();
+        ++poll.reads;
+        if (!answered) {
+            ++poll.refused;
+        } else {
+            poll.answeredUs.push_back(microsSince(read));
+            if (poll.answeredUs.size() == 1) poll.firstAnswerMs = microsSince(start) / 1000;
+            if (d.listInstances("running") == running) break;
+        }
+        if (!d.corraldRunning()) throw std::runtime_error("corrald exited: " + d.corraldLog());
+        if (Clock::now() > deadline)
+            throw std::runtime_error("corrald did not report " + std::to_string(running) +
+                                     " running in 60 s: " + d.corraldLog());
+    }
+    poll.doneMs = microsSince(start) / 1000;
+    return poll;
+}
+
 }  // namespace
 
 StartOverhead measureStartOverhead(int runs) {
@@ -123,7 +128,7 @@ StartOverhead measureStartOverhead(int runs) {
     d.writeInstance("ovh", idleInstanceToml(blankDisk(d.dir(), "blank.img"), "stop"));
     d.startCorrald();
     d.callInstance("ovh", "Start");  // warm-up, and the argv to launch directly
-    auto argv = savedArgv(d.runtimeDir("ovh"), d.dir() / "direct");
+    auto launch = directLaunchOf(d, "ovh", d.dir() / "direct");
     d.callInstance("ovh", "Kill");
     waitState(d, "ovh", "stopped");
 
@@ -138,7 +143,7 @@ StartOverhead measureStartOverhead(int runs) {
         };
         // Alternate which goes first so drift in machine load hits both alike.
         if (i % 2 == 0) dbusRun();
-        direct.push_back(directStartMs(argv, d.dir() / "direct"));
+        direct.push_back(directStartMs(launch));
         if (i % 2 == 1) dbusRun();
         difference.push_back(viaDbus.back() - direct.back());
     }
@@ -147,9 +152,7 @@ StartOverhead measureStartOverhead(int runs) {
 
 std::vector<ScalePoint> measureScaleCurve(const std::vector<int>& counts, int samples) {
     BenchDaemon d;
-    auto disk = blankDisk(d.dir(), "blank.img");
-    for (int i = 0; i < counts.back(); ++i)
-        d.writeInstance(vmName(i), idleInstanceToml(disk, "stop"));
+    writeIdleInstances(d, counts.back());
     d.startCorrald();
     std::vector<ScalePoint> points;
     int started = 0;
@@ -159,7 +162,7 @@ std::vector<ScalePoint> measureScaleCurve(const std::vector<int>& counts, int sa
         ScalePoint p;
         p.vms = count;
         auto start = Clock::now();
-        d.startAll(batch);
+        d.callAll(batch, "Start");
         p.batchStartS = microsSince(start) / 1e6;
         p.rssKib = rssKib(d.corraldPid());
         p.list = listLatency(d, samples, counts.back());
@@ -171,21 +174,19 @@ std::vector<ScalePoint> measureScaleCurve(const std::vector<int>& counts, int sa
 
 ScaleRun measureScale(int vms, int samples, double idleSeconds) {
     BenchDaemon d;
-    auto disk = blankDisk(d.dir(), "blank.img");
-    std::vector<std::string> names;
-    for (int i = 0; i < vms; ++i) {
-        names.push_back(vmName(i));
-        d.writeInstance(names.back(), idleInstanceToml(disk, "stop"));
-    }
+    auto names = writeIdleInstances(d, vms);
     d.startCorrald();
     ScaleRun r;
     r.vms = vms;
     r.rssBeforeKib = rssKib(d.corraldPid());
     auto start = Clock::now();
-    d.startAll(names);
+    d.callAll(names, "Start");
     r.allRunningS = microsSince(start) / 1e6;
-    for (const auto& name : names)
+    std::vector<DirectLaunch> launches;
+    for (const auto& name : names) {
         if (d.state(name) != "running") throw std::runtime_error(name + " is not running");
+        launches.push_back(directLaunchOf(d, name, d.dir() / "direct" / name));
+    }
     r.rssAfterKib = rssKib(d.corraldPid());
 
     long ticks = cpuTicks(d.corraldPid());
@@ -202,6 +203,48 @@ ScaleRun measureScale(int vms, int samples, double idleSeconds) {
     r.propertyWhileStuck = propertyLatency(d, samples, vms);
     if (detached) throw std::runtime_error("the guest-less Detach finished: nothing was stuck");
     sd_bus_slot_unref(slot);
+
+    // The baseline of the start at once, with corrald's VMs gone so both had the machine alone.
+    d.callAll(names, "Kill");
+    for (const auto& name : names) waitState(d, name, "stopped");
+    r.directAllReadyS = startAllDirect(launches);
+    return r;
+}
+
+RestartRun measureRestart(int vms, int runs) {
+    BenchDaemon d;
+    auto names = writeIdleInstances(d, vms);
+    RestartRun r;
+    r.vms = vms;
+    r.runs = runs;
+    r.coldStartMs = spawnAndPoll(d, 0).doneMs;
+    d.callAll(names, "Start");
+    std::vector<pid_t> pids;
+    for (const auto& name : names) pids.push_back(d.pid(name));
+
+    std::vector<double> stopMs, allMs, firstMs, cpuMs, answeredUs;
+    for (int run = 0; run < runs; ++run) {
+        stopMs.push_back(d.stopCorrald());
+        for (size_t i = 0; i < names.size(); ++i)
+            if (::kill(pids[i], 0) != 0) throw std::runtime_error(names[i] + " died with corrald");
+        auto poll = spawnAndPoll(d, static_cast<unsigned>(vms));
+        allMs.push_back(poll.doneMs);
+        cpuMs.push_back(1000.0 * static_cast<double>(cpuTicks(d.corraldPid())) /
+                        static_cast<double>(sysconf(_SC_CLK_TCK)));
+        firstMs.push_back(poll.firstAnswerMs);
+        r.reads += poll.reads;
+        r.refused += poll.refused;
+        answeredUs.insert(answeredUs.end(), poll.answeredUs.begin(), poll.answeredUs.end());
+        for (size_t i = 0; i < names.size(); ++i)
+            if (d.pid(names[i]) != pids[i]) throw std::runtime_error(names[i] + " was relaunched");
+    }
+    r.stopP50Ms = percentile(stopMs, 50);
+    r.allReportedP50Ms = percentile(allMs, 50);
+    r.allReportedMaxMs = percentile(allMs, 100);
+    r.firstAnswerP50Ms = percentile(firstMs, 50);
+    r.cpuP50Ms = percentile(cpuMs, 50);
+    r.answered = {percentile(answeredUs, 50), percentile(answeredUs, 99)};
+    r.answeredMaxUs = percentile(answeredUs, 100);
     return r;
 }
 

@@ -1,5 +1,6 @@
-// The supervisor benchmarks (issue 8, items 2-4): each measures corrald through D-Bus against a
-// baseline in the same run and returns its figures; nothing is judged here.
+// The supervisor benchmarks (issue 8, items 2-4; issue 15's parallel-start and restart
+// baselines): each measures corrald through D-Bus against a baseline in the same run and returns
+// its figures; nothing is judged here.
 #pragma once
 
 #include <string>
@@ -15,7 +16,7 @@ struct Latency {
 struct StartOverhead {
     int runs = 0;
     double dbusP50Ms = 0;      // Start() call until its reply (state running)
-    double directP50Ms = 0;    // same argv spawned by the bench until QMP answered `cont`
+    double directP50Ms = 0;    // same argv spawned by the bench until QMP answered query-status
     double overheadP50Ms = 0;  // p50 of the per-pair difference
 };
 
@@ -29,13 +30,30 @@ struct ScalePoint {
 
 struct ScaleRun {
     int vms = 0;
-    double allRunningS = 0;
+    double allRunningS = 0;      // the Start calls issued at once until every reply
+    double directAllReadyS = 0;  // the same argvs launched by the bench at once, until each QMP
+                                 // answered query-status (guests left paused)
     long rssBeforeKib = 0;
     long rssAfterKib = 0;
     Latency listWhileStuck;  // while one instance waits on a Detach the guest never acks
     Latency propertyWhileStuck;
     double idleCpuPercent = 0;  // corrald's CPU share over the idle window
     double idleWindowS = 0;
+};
+
+struct RestartRun {
+    int vms = 0;
+    int runs = 0;                 // restarts of the same corrald over the same running VMs
+    double coldStartMs = 0;       // first corrald, the VMs defined but stopped, until it answered
+    double stopP50Ms = 0;         // SIGTERM until corrald exited (its VMs kept running)
+    double allReportedP50Ms = 0;  // new corrald spawned until ListInstances shows all running
+    double allReportedMaxMs = 0;
+    double firstAnswerP50Ms = 0;  // spawned until the first Version read corrald answered
+    double cpuP50Ms = 0;          // CPU the new corrald had used by then (10 ms ticks)
+    int reads = 0;                // Version reads sent until all were reported, one per ms or so
+    int refused = 0;              // of those, refused by the bus: nobody owned org.corral1 yet
+    Latency answered;             // the reads corrald answered, all restarts together
+    double answeredMaxUs = 0;
 };
 
 struct CrashEvents {
@@ -49,8 +67,14 @@ StartOverhead measureStartOverhead(int runs);
 // One corrald; VMs added in batches up to each count, figures taken at every count.
 std::vector<ScalePoint> measureScaleCurve(const std::vector<int>& counts, int samples);
 
-// A fresh corrald, `vms` started at once, then latency with a stuck unplug and idle CPU.
+// A fresh corrald, `vms` started at once, then latency with a stuck unplug and idle CPU; last,
+// the VMs killed and their argvs launched by the bench at once (the start's baseline).
 ScaleRun measureScale(int vms, int samples, double idleSeconds);
+
+// `vms` started under one corrald, then `runs` times: corrald stopped and started again, time
+// until the new one reports every VM running (the same pids: reattached, not relaunched), reads
+// polled meanwhile.
+RestartRun measureRestart(int vms, int runs);
 
 // kill -9 of an instance's qemu, `runs` times, until the State=crashed signal.
 CrashEvents measureCrashEvents(int runs);

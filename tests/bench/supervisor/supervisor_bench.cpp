@@ -1,8 +1,11 @@
 // supervisor-bench: corrald measured through D-Bus (sd-bus, as a client would) against baselines
-// in the same run: start overhead vs a direct QEMU launch, scale to N VMs (time, RSS, latency with
-// a stuck unplug, idle CPU), crash events. --quick proves the benches work; figures are printed,
-// never judged. --json FILE writes the figures; --curve FILE the RSS/latency points for a plot.
-// A guest (GuestExecute and hotplug through D-Bus) runs when --guest-image DIR has an image.
+// in the same run: start overhead vs a direct QEMU launch, scale to N VMs (time next to the same N
+// argvs launched directly at once, RSS, latency with a stuck unplug, idle CPU), a corrald restart
+// with N running VMs (time until all are reported, reads answered meanwhile), crash events.
+// --quick proves the benches work; figures are printed, never judged. --json FILE writes the
+// figures; --curve FILE the RSS/latency points for a plot. A guest (GuestExecute and hotplug
+// through D-Bus) runs when --guest-image DIR has an image. --corrald BINARY measures another
+// corrald build with the same bench (before/after a change).
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -10,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "tests/bench/supervisor/bench_daemon.hpp"
 #include "tests/bench/supervisor/guest_scenarios.hpp"
 #include "tests/bench/supervisor/scenarios.hpp"
 
@@ -22,6 +26,7 @@ struct Options {
     std::string json;
     std::string curve;
     std::filesystem::path guestImage = CORRAL_GUEST_IMAGE_DIR;
+    std::filesystem::path corrald;
 };
 
 std::string guestJson(const std::optional<GuestFigures>& g) {
@@ -59,6 +64,41 @@ void writeCurve(const std::string& file, const std::vector<ScalePoint>& points) 
     for (const auto& p : points)
         out << p.vms << ' ' << static_cast<double>(p.rssKib) / 1024 << ' ' << p.list.p50Us << ' '
             << p.list.p99Us << ' ' << p.property.p50Us << '\n';
+}
+
+std::string restartJson(const ScaleRun& s, const RestartRun& r) {
+    char text[768];
+    std::snprintf(text, sizeof(text),
+                  R"(,"parallel_start":{"vms":%d,"dbus_all_running_s":%.3f,)"
+                  R"("direct_all_ready_s":%.3f,"ratio":%.3f},)"
+                  R"("restart":{"vms":%d,"runs":%d,"cold_start_ms":%.1f,"stop_p50_ms":%.1f,)"
+                  R"("all_reported_p50_ms":%.1f,"all_reported_max_ms":%.1f,"per_vm_ms":%.3f,)"
+                  R"("first_answer_p50_ms":%.1f,"corrald_cpu_p50_ms":%.0f,"reads":%d,"refused":%d,)"
+                  R"("answered_p50_us":%.1f,"answered_p99_us":%.1f,"answered_max_us":%.1f})",
+                  s.vms, s.allRunningS, s.directAllReadyS, s.allRunningS / s.directAllReadyS, r.vms,
+                  r.runs, r.coldStartMs, r.stopP50Ms, r.allReportedP50Ms, r.allReportedMaxMs,
+                  r.allReportedP50Ms / r.vms, r.firstAnswerP50Ms, r.cpuP50Ms, r.reads, r.refused,
+                  r.answered.p50Us, r.answered.p99Us, r.answeredMaxUs);
+    return text;
+}
+
+void printRestart(const ScaleRun& s, const RestartRun& r) {
+    std::printf(
+        "parallel start: %d Starts over D-Bus at once %.2f s | the same argvs launched directly "
+        "at once ->QMP answers (paused) %.2f s | ratio %.2fx\n",
+        s.vms, s.allRunningS, s.directAllReadyS, s.allRunningS / s.directAllReadyS);
+    std::printf(
+        "restart (%d runs): %d running VMs, corrald stopped in p50 %.0f ms; started again, all "
+        "reported running after p50 %.1f ms, max %.1f ms (%.2f ms per VM), corrald CPU by "
+        "then p50 %.0f ms; with the %d stopped (nothing to reattach) corrald answered after "
+        "%.1f ms\n",
+        r.runs, r.vms, r.stopP50Ms, r.allReportedP50Ms, r.allReportedMaxMs,
+        r.allReportedP50Ms / r.vms, r.cpuP50Ms, r.vms, r.coldStartMs);
+    std::printf(
+        "         Version reads meanwhile: %d sent, %d refused (name not owned yet), first "
+        "answered after p50 %.1f ms; answered p50 %.0f us p99 %.0f us max %.0f us\n",
+        r.reads, r.refused, r.firstAnswerP50Ms, r.answered.p50Us, r.answered.p99Us,
+        r.answeredMaxUs);
 }
 
 std::string toJson(const StartOverhead& o, const std::vector<ScalePoint>& curve, const ScaleRun& s,
@@ -136,29 +176,35 @@ int main(int argc, char** argv) {
             options.curve = argv[++i];
         } else if (std::strcmp(argv[i], "--guest-image") == 0 && i + 1 < argc) {
             options.guestImage = argv[++i];
+        } else if (std::strcmp(argv[i], "--corrald") == 0 && i + 1 < argc) {
+            options.corrald = argv[++i];
         } else {
             std::fprintf(stderr,
                          "usage: supervisor-bench [--quick] [--json FILE] [--curve FILE] "
-                         "[--guest-image DIR]\n");
+                         "[--guest-image DIR] [--corrald BINARY]\n");
             return 2;
         }
     }
+    if (!options.corrald.empty()) setCorraldBinary(options.corrald);
     const bool q = options.quick;
     try {
         auto overhead = measureStartOverhead(q ? 2 : 20);
         auto curve = measureScaleCurve(
             q ? std::vector<int>{1, 3} : std::vector<int>{1, 10, 50, 100}, q ? 50 : 1000);
-        auto scale = measureScale(q ? 3 : 100, q ? 50 : 1000, q ? 1.0 : 10.0);
+        auto scale = measureScale(q ? 5 : 100, q ? 50 : 1000, q ? 1.0 : 10.0);
+        auto restart = measureRestart(q ? 5 : 100, q ? 2 : 5);
         auto crashes = measureCrashEvents(q ? 2 : 20);
         std::optional<GuestFigures> guest;
         if (std::filesystem::exists(options.guestImage / "vmlinuz"))
             guest = measureGuest(options.guestImage, q ? 2.0 : 10.0, q ? 2 : 10);
         printTable(overhead, curve, scale, crashes);
+        printRestart(scale, restart);
         printGuest(guest);
         if (!options.json.empty()) {
             auto json = toJson(overhead, curve, scale, crashes);
-            json.pop_back();  // the closing brace: the guest figures join the same object
-            std::ofstream(options.json) << json << R"(,"guest":)" << guestJson(guest) << "}\n";
+            json.pop_back();  // the closing brace: the other figures join the same object
+            std::ofstream(options.json) << json << restartJson(scale, restart) << R"(,"guest":)"
+                                        << guestJson(guest) << "}\n";
         }
         if (!options.curve.empty()) writeCurve(options.curve, curve);
     } catch (const std::exception& e) {
