@@ -121,13 +121,15 @@ awaitable<void> QmpClient::readLoop(std::shared_ptr<QmpClient> /*keepAlive*/) {
                 shutdown(makeError(Errc::Disconnected, "QMP", why), true);
                 break;
             }
-            auto records = session_.feed(std::string_view(buffer.data(), n));
-            if (!records) {
-                shutdown(makeError(Errc::Disconnected, "QMP", records.error().message), true);
+            // Records before a bad line still count: their calls are answered.
+            for (auto& record : session_.feed(std::string_view(buffer.data(), n))) {
+                dispatch(record);
+            }
+            settleHandshake();
+            if (session_.state() == QmpSession::State::Failed) {
+                shutdown(makeError(Errc::Disconnected, "QMP", session_.failure().message), true);
                 break;
             }
-            for (auto& record : *records) dispatch(record);
-            settleHandshake();
             flush();  // the greeting queued qmp_capabilities
         }
     } catch (const std::exception& e) {

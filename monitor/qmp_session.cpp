@@ -36,23 +36,21 @@ void QmpSession::failWith(Error why) {
     failure_ = std::move(why);
 }
 
-Error QmpSession::protocolError(std::string detail) {
-    auto error = makeError(Errc::Protocol, "QMP", detail);
-    failWith(error);
-    return error;
+void QmpSession::protocolError(std::string detail) {
+    failWith(makeError(Errc::Protocol, "QMP", detail));
 }
 
-Result<std::vector<QmpRecord>> QmpSession::feed(std::string_view bytes) {
-    if (state_ == State::Failed) return failure_;
+std::vector<QmpRecord> QmpSession::feed(std::string_view bytes) {
     std::vector<QmpRecord> out;
-    while (!bytes.empty()) {
+    while (!bytes.empty() && state_ != State::Failed) {
         auto newline = bytes.find('\n');
         std::string_view piece = bytes.substr(0, newline);
         // Checked before appending: an endless line never grows the buffer past the cap.
         if (buffer_.size() + piece.size() > kMaxLineBytes) {
             buffer_.clear();
             buffer_.shrink_to_fit();
-            return protocolError("line longer than " + std::to_string(kMaxLineBytes) + " bytes");
+            protocolError("line longer than " + std::to_string(kMaxLineBytes) + " bytes");
+            break;
         }
         if (newline == std::string_view::npos) {
             buffer_.append(piece);
@@ -65,14 +63,13 @@ Result<std::vector<QmpRecord>> QmpSession::feed(std::string_view bytes) {
             line = buffer_;
         }
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        auto handled = line.empty() ? Result<void>() : handleLine(line, out);
+        if (!line.empty()) handleLine(line, out);
         buffer_.clear();
-        if (!handled) return handled.error();
     }
     return out;
 }
 
-Result<void> QmpSession::handleLine(std::string_view line, std::vector<QmpRecord>& out) {
+void QmpSession::handleLine(std::string_view line, std::vector<QmpRecord>& out) {
     auto parsed = parseQmpLine(line);
     if (!parsed) return protocolError(parsed.error().message);
     if (auto* greeting = std::get_if<QmpGreeting>(&*parsed)) {
@@ -89,7 +86,6 @@ Result<void> QmpSession::handleLine(std::string_view line, std::vector<QmpRecord
     } else {
         handleAnswer(std::get<QmpAnswer>(*parsed), out);
     }
-    return {};
 }
 
 void QmpSession::handleAnswer(QmpAnswer& answer, std::vector<QmpRecord>& out) {

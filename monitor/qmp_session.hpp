@@ -79,9 +79,11 @@ class QmpSession {
     // Consumes bytes from QEMU; returns the records they complete, in order (the greeting,
     // events, replies to our calls). The greeting queues qmp_capabilities by itself; its reply
     // makes the session Ready (or Failed) and is no record. A protocol error (oversize or
-    // malformed line, reply without id, ...) fails the session for good: close the transport
-    // and call fail().
-    Result<std::vector<QmpRecord>> feed(std::string_view bytes);
+    // malformed line, reply without id, ...) fails the session for good: the records completed
+    // before it are still returned (each call ends exactly once), state() is Failed and failure()
+    // says why; the transport then closes and calls fail(). A failed session (a refused
+    // qmp_capabilities too) reads nothing more.
+    std::vector<QmpRecord> feed(std::string_view bytes);
 
     // Queues an execute line for `command` (`args` null = no arguments), to be answered before
     // now + timeout; returns the call's id. Valid once Ready.
@@ -127,12 +129,12 @@ class QmpSession {
 
     Result<std::uint64_t> enqueue(std::string_view command, const rapidjson::Value& args,
                                   QmpTime deadline, std::chrono::milliseconds timeout);
-    Result<void> handleLine(std::string_view line, std::vector<QmpRecord>& out);
+    void handleLine(std::string_view line, std::vector<QmpRecord>& out);
     void handleAnswer(QmpAnswer& answer, std::vector<QmpRecord>& out);
     // Settles the handshake when `reply` is our qmp_capabilities call; false for other calls.
     bool settleHandshake(const QmpReply& reply);
     void failWith(Error why);
-    Error protocolError(std::string detail);
+    void protocolError(std::string detail);
 
     LogSink log_;
     State state_ = State::AwaitingGreeting;

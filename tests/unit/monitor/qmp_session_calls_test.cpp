@@ -175,7 +175,7 @@ TEST_F(QmpSessionCalls, FailEndsEveryPendingCallAsDisconnected) {
 TEST_F(QmpSessionCalls, FailAfterAProtocolErrorKeepsTheFirstCause) {
     auto a = call("a");
     drain();
-    ASSERT_FALSE(session.feed("not json\r\n"));
+    feedBroken("not json\r\n", "malformed line");
     // The call is still the transport's to end: the caller learns why the connection went.
     EXPECT_EQ(session.pendingCount(), 1u);
     auto ended = session.fail(makeError(Errc::Disconnected, "QMP", "closed after a bad line"));
@@ -214,7 +214,8 @@ TEST(QmpSessionHandshake, NoGreetingInTimeFailsTheSession) {
 TEST(QmpSessionHandshake, UnansweredCapabilitiesFailTheSessionAtTheSameDeadline) {
     QmpSession session([](std::string_view) {});
     session.limitHandshake(kT0, 10s);
-    ASSERT_TRUE(session.feed(kGreeting));
+    session.feed(kGreeting);
+    ASSERT_EQ(session.state(), QmpSession::State::Negotiating);
     auto caps = session.nextWrite();
     ASSERT_TRUE(caps);
     session.commitWrite(caps->bytes.size());
@@ -227,7 +228,8 @@ TEST(QmpSessionHandshake, UnansweredCapabilitiesFailTheSessionAtTheSameDeadline)
 
 TEST(QmpSessionHandshake, TransportLostDuringTheHandshakeIsTheFailure) {
     QmpSession session([](std::string_view) {});
-    ASSERT_TRUE(session.feed(kGreeting));
+    session.feed(kGreeting);
+    ASSERT_EQ(session.state(), QmpSession::State::Negotiating);
     auto why = makeError(Errc::Disconnected, "QMP", "QEMU closed the connection");
     EXPECT_TRUE(session.fail(why).empty());
     expectFailed(session, corral::Errc::Disconnected, why.message);

@@ -33,8 +33,18 @@ class QmpSessionTest : public ::testing::Test {
 
     std::vector<QmpRecord> feedOk(std::string_view bytes) {
         auto records = session.feed(bytes);
-        EXPECT_TRUE(records) << (records ? "" : records.error().message);
-        return records ? std::move(*records) : std::vector<QmpRecord>();
+        EXPECT_NE(session.state(), QmpSession::State::Failed) << session.failure().message;
+        return records;
+    }
+
+    // Feeds bytes that must fail the session with a protocol error whose sentence has `why`.
+    std::vector<QmpRecord> feedBroken(std::string_view bytes, std::string_view why) {
+        auto records = session.feed(bytes);
+        EXPECT_EQ(session.state(), QmpSession::State::Failed);
+        EXPECT_EQ(session.failure().kind, corral::Errc::Protocol);
+        EXPECT_NE(session.failure().message.find(why), std::string::npos)
+            << session.failure().message;
+        return records;
     }
 
     // Sends everything queued, as a socket that takes it all would; returns what went out.
