@@ -96,23 +96,18 @@ awaitable<Result<void>> QmpClient::connect(std::string socketPath,
         co_await timer.async_wait(as_tuple(use_awaitable));
     }
 
-    greetingWait_ = std::make_shared<Call>("greeting", kNegotiateTimeout);
-    auto greeting = greetingWait_;
-    armDeadline(greeting->deadline);
+    session_.limitHandshake(Clock::now(), kNegotiateTimeout);
+    handshake_ = std::make_shared<Call>();
+    auto handshake = handshake_;
+    armDeadline();
     asio::co_spawn(executor_, readLoop(shared_from_this()), logSpawnFailure);
     asio::co_spawn(executor_, writeLoop(shared_from_this()), logSpawnFailure);
-    co_await park(greeting);
-    greetingWait_.reset();
-    if (!*greeting->result) {
-        shutdown(greeting->result->error(), false);
-        co_return greeting->result->error();
+    co_await park(handshake);
+    handshake_.reset();
+    if (!*handshake->result) {
+        shutdown(handshake->result->error(), false);
+        co_return handshake->result->error();
     }
-    auto caps = co_await call(session_.negotiate(), "qmp_capabilities", kNegotiateTimeout, {});
-    if (!caps) {
-        shutdown(caps.error(), false);
-        co_return caps.error();
-    }
-    connected_ = true;
     auto commands = co_await execute("query-commands", Json(), kNegotiateTimeout);
     if (!commands) {
         shutdown(commands.error(), false);
@@ -135,7 +130,8 @@ awaitable<void> QmpClient::park(std::shared_ptr<Call> call) {
         [&call](auto handler) { call->wakeup.emplace(std::move(handler)); }, use_awaitable);
 }
 
-void QmpClient::complete(Call& call, Result<Json> result) {
+void QmpClient::finish(Call& call, Result<Json> result) {
+    call.releaseFds();
     call.result = std::move(result);
     if (call.wakeup) {
         auto wakeup = std::move(*call.wakeup);
@@ -144,75 +140,69 @@ void QmpClient::complete(Call& call, Result<Json> result) {
     }
 }
 
-void QmpClient::armDeadline(Clock::time_point when) {
-    if (when >= armedAt_) return;
-    armedAt_ = when;
-    deadlineTimer_.expires_at(when);
+void QmpClient::deliver(QmpReply& reply) {
+    auto node = calls_.extract(reply.id);
+    if (!node.empty()) finish(*node.mapped(), std::move(reply.result));
+}
+
+void QmpClient::settleHandshake() {
+    if (!handshake_ || handshake_->result) return;
+    switch (session_.state()) {
+        case QmpSession::State::AwaitingGreeting:
+        case QmpSession::State::Negotiating:
+            return;
+        case QmpSession::State::Ready:
+            finish(*handshake_, Json());
+            return;
+        case QmpSession::State::Failed:
+            finish(*handshake_, session_.failure());
+            return;
+    }
+}
+
+void QmpClient::armDeadline() {
+    if (closed_) return;
+    auto next = session_.nextDeadline();
+    if (!next || *next >= armedAt_) return;
+    armedAt_ = *next;
+    deadlineTimer_.expires_at(*next);
     deadlineTimer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
         if (ec) return;
-        if (auto self = weak.lock()) self->sweepDeadlines();
+        if (auto self = weak.lock()) self->onDeadline();
     });
 }
 
-void QmpClient::sweepDeadlines() {
-    armedAt_ = Clock::time_point::max();
-    const auto now = Clock::now();
-    auto next = Clock::time_point::max();
-    for (auto it = calls_.begin(); it != calls_.end();) {
-        Call& pending = *it->second;
-        if (pending.deadline > now) {
-            next = std::min(next, pending.deadline);
-            ++it;
-            continue;
-        }
-        pending.abandoned = true;
-        session_.abandon(it->first);
-        complete(pending, makeError(Errc::Timeout, pending.command,
-                                    "no reply within " + describeMs(pending.timeout)));
-        it = calls_.erase(it);
+void QmpClient::onDeadline() {
+    armedAt_ = QmpTime::max();
+    for (auto& ended : session_.expire(Clock::now())) deliver(ended);
+    if (session_.state() == QmpSession::State::Failed) {
+        // Only the handshake fails the session on time: connect() reports it.
+        shutdown(session_.failure(), false);
+        return;
     }
-    if (greetingWait_ && !greetingWait_->result) {
-        if (greetingWait_->deadline <= now) {
-            complete(*greetingWait_,
-                     makeError(Errc::Timeout, "greeting",
-                               "none within " + describeMs(greetingWait_->timeout)));
-        } else {
-            next = std::min(next, greetingWait_->deadline);
-        }
-    }
-    if (next != Clock::time_point::max()) armDeadline(next);
+    armDeadline();
 }
 
 awaitable<Result<Json>> QmpClient::execute(std::string command, Json args,
                                            std::chrono::milliseconds timeout,
                                            std::vector<int> fds) {
-    if (!connected_) co_return makeError(Errc::Disconnected, command, "not connected");
-    co_return co_await call(session_.execute(command, args), command, timeout, std::move(fds));
-}
-
-awaitable<Result<Json>> QmpClient::call(Result<QmpOutgoing> outgoing, std::string command,
-                                        std::chrono::milliseconds timeout, std::vector<int> fds) {
-    if (!outgoing) co_return outgoing.error();
+    if (!connected()) co_return makeError(Errc::Disconnected, command, "not connected");
     auto self = shared_from_this();
-    const std::uint64_t id = outgoing->id;
-    auto pending = std::make_shared<Call>(command, timeout);
-    auto line = std::make_shared<Outbound>();
-    line->call = pending;
-    line->line = std::move(outgoing->line);
+    auto pending = std::make_shared<Call>();
     for (int fd : fds) {
         int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
         if (copy < 0) {
-            session_.abandon(id);
             co_return makeError(
                 Errc::Protocol, command,
                 "cannot pass fd " + std::to_string(fd) + ": " + std::strerror(errno));
         }
-        line->fds.push_back(copy);
+        pending->fds.push_back(copy);
     }
-    calls_.emplace(id, pending);
-    enqueue(std::move(line));
-
-    armDeadline(pending->deadline);
+    auto id = session_.execute(command, args, Clock::now(), timeout);
+    if (!id) co_return id.error();
+    calls_.emplace(*id, pending);
+    flush();
+    armDeadline();
     co_await park(pending);
     co_return std::move(*pending->result);
 }
@@ -224,21 +214,6 @@ awaitable<Result<void>> QmpClient::getfd(std::string name, int fd,
         co_await execute("getfd", JsonObject().set("fdname", name).take(), timeout, std::move(fds));
     if (!reply) co_return reply.error();
     co_return Result<void>();
-}
-
-awaitable<Result<int>> QmpClient::addFd(int fd, std::optional<int> fdset,
-                                        std::chrono::milliseconds timeout) {
-    JsonObject args;
-    if (fdset) args.set("fdset-id", *fdset);
-    std::vector<int> fds(1, fd);
-    auto reply = co_await execute("add-fd", args.take(), timeout, std::move(fds));
-    if (!reply) co_return reply.error();
-    auto id = reply->IsObject() ? reply->FindMember("fdset-id") : reply->MemberEnd();
-    if (!reply->IsObject() || id == reply->MemberEnd() || !id->value.IsInt()) {
-        co_return makeError(Errc::Protocol, "add-fd",
-                            "reply lacks fdset-id: " + toJsonString(*reply));
-    }
-    co_return id->value.GetInt();
 }
 
 awaitable<Result<void>> QmpClient::removeFd(int fdset, std::chrono::milliseconds timeout) {
@@ -267,13 +242,6 @@ EventWatch QmpClient::watchEvent(EventPredicate pred) {
         watches_.push_back(state);
     }
     return EventWatch(std::move(state));
-}
-
-awaitable<Result<QmpEvent>> QmpClient::waitForEvent(EventPredicate pred,
-                                                    std::chrono::milliseconds timeout) {
-    auto self = shared_from_this();
-    auto watch = watchEvent(std::move(pred));
-    co_return co_await watch.wait(timeout);
 }
 
 EventWatch::EventWatch(std::shared_ptr<State> state) : state_(std::move(state)) {}
@@ -315,7 +283,7 @@ bool QmpClient::supports(std::string_view command) const {
 }
 
 bool QmpClient::connected() const {
-    return connected_;
+    return !closed_ && session_.state() == QmpSession::State::Ready;
 }
 
 void QmpClient::close() {

@@ -14,11 +14,9 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <list>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -92,10 +90,6 @@ class QmpClient : public std::enable_shared_from_this<QmpClient> {
     awaitable<Result<void>> getfd(std::string name, int fd,
                                   std::chrono::milliseconds timeout = kDefaultCommandTimeout);
 
-    // Adds `fd` to an fdset (a new one unless `fdset` is given); returns the fdset id.
-    awaitable<Result<int>> addFd(int fd, std::optional<int> fdset = {},
-                                 std::chrono::milliseconds timeout = kDefaultCommandTimeout);
-
     // Removes a whole fdset.
     awaitable<Result<void>> removeFd(int fdset,
                                      std::chrono::milliseconds timeout = kDefaultCommandTimeout);
@@ -107,10 +101,6 @@ class QmpClient : public std::enable_shared_from_this<QmpClient> {
     // Arms a wait for the first event matching `pred` (see EventWatch).
     EventWatch watchEvent(EventPredicate pred);
 
-    // Shorthand for watchEvent(pred).wait(timeout), for events not caused by our own command.
-    awaitable<Result<QmpEvent>> waitForEvent(EventPredicate pred,
-                                             std::chrono::milliseconds timeout);
-
     // Calls `handler` for every event until the returned handle is destroyed.
     Subscription subscribe(std::function<void(const QmpEvent&)> handler);
 
@@ -120,8 +110,6 @@ class QmpClient : public std::enable_shared_from_this<QmpClient> {
     // Whether the server listed `command` in query-commands.
     bool supports(std::string_view command) const;
     bool connected() const;
-    // QEMU version and capabilities from the greeting.
-    const QmpGreeting& greeting() const { return session_.greeting(); }
 
     // Closes the socket; pending calls and event waits complete with kind "Disconnected".
     void close();
@@ -133,21 +121,22 @@ class QmpClient : public std::enable_shared_from_this<QmpClient> {
 
   private:
     struct Call;
-    struct Outbound;
     friend class Subscription;
 
     explicit QmpClient(boost::asio::any_io_executor executor);
-    awaitable<Result<Json>> call(Result<QmpOutgoing> outgoing, std::string command,
-                                 std::chrono::milliseconds timeout, std::vector<int> fds);
+    awaitable<void> park(std::shared_ptr<Call> call);
+    // Hands a call's end (reply, timeout, disconnect) to its parked caller.
+    void deliver(QmpReply& reply);
+    void finish(Call& call, Result<Json> result);
+    // Wakes connect() once the session has left the handshake, either way.
+    void settleHandshake();
+    // One timer for every deadline: armed at the session's next one, unless already earlier.
+    void armDeadline();
+    void onDeadline();
+    // Sends what the session has queued until the socket would block (then the writer waits).
+    void flush();
     awaitable<void> readLoop(std::shared_ptr<QmpClient> self);
     awaitable<void> writeLoop(std::shared_ptr<QmpClient> self);
-    awaitable<void> park(std::shared_ptr<Call> call);
-    void complete(Call& call, Result<Json> result);
-    void armDeadline(std::chrono::steady_clock::time_point when);
-    void sweepDeadlines();
-    void enqueue(std::shared_ptr<Outbound> line);
-    // Writes as much of `line` as the socket takes now; false + errno on a hard error.
-    bool trySend(Outbound& line, int& error);
     void dispatch(QmpRecord& record);
     void deliverEvent(const QmpEvent& event);
     bool matches(EventWatch::State& watch, const QmpEvent& event);
@@ -161,16 +150,14 @@ class QmpClient : public std::enable_shared_from_this<QmpClient> {
     boost::asio::local::stream_protocol::socket socket_;
     QmpSession session_;
     QmpSession::LogSink log_;
-    bool started_ = false;    // connect() was called
-    bool connected_ = false;  // negotiated and not yet shut down
-    bool closed_ = false;     // shut down for good
-    bool writerIdle_ = true;  // the writer coroutine sleeps on writeWake_
+    bool started_ = false;       // connect() was called
+    bool closed_ = false;        // shut down for good
+    bool writeBlocked_ = false;  // the socket is full: the writer waits until it drains
     std::unordered_map<std::uint64_t, std::shared_ptr<Call>> calls_;
-    std::deque<std::shared_ptr<Outbound>> writeQueue_;
+    std::shared_ptr<Call> handshake_;
     boost::asio::steady_timer writeWake_;
     boost::asio::steady_timer deadlineTimer_;
-    std::chrono::steady_clock::time_point armedAt_ = std::chrono::steady_clock::time_point::max();
-    std::shared_ptr<Call> greetingWait_;
+    QmpTime armedAt_ = QmpTime::max();
     std::list<std::weak_ptr<EventWatch::State>> watches_;
     std::unordered_map<std::uint64_t, std::function<void(const QmpEvent&)>> subscribers_;
     std::uint64_t nextSubscription_ = 1;

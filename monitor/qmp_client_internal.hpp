@@ -1,4 +1,4 @@
-// Private to monitor/: the per-call and per-line state shared by the client's two source files.
+// Private to monitor/: the per-call state shared by the client's two source files.
 #pragma once
 
 #include "monitor/qmp_client.hpp"
@@ -9,7 +9,6 @@
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,17 +17,6 @@
 namespace corral::monitor {
 
 namespace asio = boost::asio;
-
-// Longest single wait we arm: keeps now() + timeout far from overflowing the clock.
-inline constexpr std::chrono::milliseconds kMaxWait = std::chrono::hours(24 * 365);
-
-inline std::string describeMs(std::chrono::milliseconds ms) {
-    return std::to_string(ms.count()) + " ms";
-}
-
-inline std::chrono::milliseconds clampWait(std::chrono::milliseconds wait) {
-    return std::clamp(wait, std::chrono::milliseconds(0), kMaxWait);
-}
 
 // A parked coroutine's completion handler, type-erased and move-only (Boost 1.81 has no
 // any_completion_handler). Waking posts it to its own executor, never resumes it inline.
@@ -59,34 +47,18 @@ class Wakeup {
     std::unique_ptr<Base> impl_;
 };
 
-// One outstanding command (or the greeting). The caller parks on `wakeup`; the reader, the
-// deadline sweep or shutdown fills `result` and wakes it. No timer per call: one sweep timer
-// per client covers every deadline, so a round trip costs no timerfd syscalls.
+// The waiting side of one call (or of the handshake): the session decides how it ends, the
+// client fills `result` and wakes the parked caller. The fds are our duplicates, closed once the
+// first byte of the call's line is out or when the call ends before that.
 struct QmpClient::Call {
-    Call(std::string name, std::chrono::milliseconds limit)
-        : command(std::move(name)),
-          timeout(limit),
-          deadline(std::chrono::steady_clock::now() + clampWait(limit)) {}
-    std::string command;
-    std::chrono::milliseconds timeout;
-    std::chrono::steady_clock::time_point deadline;
-    std::optional<Result<Json>> result;
-    std::optional<Wakeup> wakeup;
-    bool abandoned = false;
-};
-
-// One line in the writer queue with its own duplicates of the fds to pass.
-struct QmpClient::Outbound {
-    std::shared_ptr<Call> call;
-    std::string line;
-    std::vector<int> fds;
-    std::size_t written = 0;
-
-    ~Outbound() { releaseFds(); }
+    ~Call() { releaseFds(); }
     void releaseFds() {
         for (int fd : fds) ::close(fd);
         fds.clear();
     }
+    std::optional<Result<Json>> result;
+    std::optional<Wakeup> wakeup;
+    std::vector<int> fds;
 };
 
 struct EventWatch::State {

@@ -1,4 +1,5 @@
-// The client's I/O half: the reader coroutine, the writer queue and connection teardown.
+// The client's I/O half: the reader coroutine, the writer, event delivery and teardown. What to
+// write and when a call ends is the session's decision; this file only carries it out.
 #include "monitor/qmp_client.hpp"
 #include "monitor/qmp_client_internal.hpp"
 
@@ -10,12 +11,13 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <string_view>
+#include <vector>
 
 namespace corral::monitor {
 
 using boost::asio::as_tuple;
 using boost::asio::use_awaitable;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -25,88 +27,74 @@ QmpEvent copyEvent(const QmpEvent& event) {
     return QmpEvent{event.name, copyJson(event.data), event.seconds, event.micros};
 }
 
+// One sendmsg of `bytes`; `fds` (if any) ride on its first byte, so QEMU has them when it parses
+// the line. Returns the bytes sent, or -1 with errno.
+ssize_t sendSome(int socket, std::string_view bytes, const std::vector<int>* fds) {
+    iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    std::vector<char> control;
+    if (fds && !fds->empty()) {
+        control.resize(CMSG_SPACE(sizeof(int) * fds->size()));
+        msg.msg_control = control.data();
+        msg.msg_controllen = control.size();
+        cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds->size());
+        std::memcpy(CMSG_DATA(cmsg), fds->data(), sizeof(int) * fds->size());
+    }
+    return ::sendmsg(socket, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 }  // namespace
 
-void QmpClient::enqueue(std::shared_ptr<Outbound> line) {
-    // Fast path: nothing queued, so this line may go out right now without a writer round trip.
-    if (writeQueue_.empty()) {
-        int error = 0;
-        if (!trySend(*line, error)) {
+void QmpClient::flush() {
+    while (!closed_ && !writeBlocked_) {
+        auto write = session_.nextWrite();
+        if (!write) return;
+        Call* call = nullptr;
+        if (write->first) {
+            auto it = calls_.find(write->id);
+            if (it != calls_.end()) call = it->second.get();
+        }
+        ssize_t sent = sendSome(socket_.native_handle(), write->bytes, call ? &call->fds : nullptr);
+        if (sent < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                writeBlocked_ = true;
+                writeWake_.cancel();
+                return;
+            }
             shutdown(makeError(Errc::Disconnected, "QMP",
-                               std::string("write failed: ") + std::strerror(error)),
+                               std::string("write failed: ") + std::strerror(errno)),
                      true);
             return;
         }
-        if (line->written == line->line.size()) return;
+        if (call) call->releaseFds();
+        session_.commitWrite(static_cast<std::size_t>(sent));
     }
-    writeQueue_.push_back(std::move(line));
-    if (writerIdle_) writeWake_.cancel();
-}
-
-bool QmpClient::trySend(Outbound& line, int& error) {
-    while (line.written < line.line.size()) {
-        iovec iov{line.line.data() + line.written, line.line.size() - line.written};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        std::vector<char> control;
-        if (!line.fds.empty()) {
-            // The fds ride on the first byte of the line, so QEMU has them when it parses it.
-            control.resize(CMSG_SPACE(sizeof(int) * line.fds.size()));
-            msg.msg_control = control.data();
-            msg.msg_controllen = control.size();
-            cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-            cmsg->cmsg_level = SOL_SOCKET;
-            cmsg->cmsg_type = SCM_RIGHTS;
-            cmsg->cmsg_len = CMSG_LEN(sizeof(int) * line.fds.size());
-            std::memcpy(CMSG_DATA(cmsg), line.fds.data(), sizeof(int) * line.fds.size());
-        }
-        ssize_t sent = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (sent < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
-            error = errno;
-            return false;
-        }
-        line.written += static_cast<std::size_t>(sent);
-        line.releaseFds();
-    }
-    return true;
 }
 
 awaitable<void> QmpClient::writeLoop(std::shared_ptr<QmpClient> /*keepAlive*/) {
+    // Sleeps until flush() finds the socket full, then waits for it to drain and flushes again.
     while (!closed_) {
-        if (writeQueue_.empty()) {
-            writerIdle_ = true;
+        if (!writeBlocked_) {
             writeWake_.expires_at(asio::steady_timer::time_point::max());
             co_await writeWake_.async_wait(as_tuple(use_awaitable));
-            writerIdle_ = false;
-            continue;
-        }
-        auto line = writeQueue_.front();
-        // A call that timed out before any byte left is dropped; a started line is finished,
-        // or QEMU would read the next command glued to half of this one.
-        if (line->written == 0 && line->call->abandoned) {
-            writeQueue_.pop_front();
-            continue;
-        }
-        int error = 0;
-        if (!trySend(*line, error)) {
-            shutdown(makeError(Errc::Disconnected, "QMP",
-                               std::string("write failed: ") + std::strerror(error)),
-                     true);
-            co_return;
-        }
-        if (line->written == line->line.size()) {
-            writeQueue_.pop_front();
             continue;
         }
         auto [ec] =
             co_await socket_.async_wait(asio::socket_base::wait_write, as_tuple(use_awaitable));
-        if (ec && !closed_) {
+        if (closed_) break;
+        if (ec) {
             shutdown(makeError(Errc::Disconnected, "QMP", "write wait failed: " + ec.message()),
                      true);
+            break;
         }
+        writeBlocked_ = false;
+        flush();
     }
 }
 
@@ -133,12 +121,16 @@ awaitable<void> QmpClient::readLoop(std::shared_ptr<QmpClient> /*keepAlive*/) {
                 shutdown(makeError(Errc::Disconnected, "QMP", why), true);
                 break;
             }
-            auto records = session_.feed(std::string_view(buffer.data(), n));
-            if (!records) {
-                shutdown(makeError(Errc::Disconnected, "QMP", records.error().message), true);
+            // Records before a bad line still count: their calls are answered.
+            for (auto& record : session_.feed(std::string_view(buffer.data(), n))) {
+                dispatch(record);
+            }
+            settleHandshake();
+            if (session_.state() == QmpSession::State::Failed) {
+                shutdown(makeError(Errc::Disconnected, "QMP", session_.failure().message), true);
                 break;
             }
-            for (auto& record : *records) dispatch(record);
+            flush();  // the greeting queued qmp_capabilities
         }
     } catch (const std::exception& e) {
         // Only our own bugs or a throwing disconnect handler get here: fail loudly, never hang.
@@ -151,24 +143,17 @@ awaitable<void> QmpClient::readLoop(std::shared_ptr<QmpClient> /*keepAlive*/) {
 
 void QmpClient::releaseWaiters() {
     closed_ = true;
-    connected_ = false;
     auto calls = std::move(calls_);
     calls_.clear();
-    writeQueue_.clear();
     for (auto& [id, call] : calls) call->wakeup.reset();
-    if (auto greeting = std::move(greetingWait_)) greeting->wakeup.reset();
+    if (auto handshake = std::move(handshake_)) handshake->wakeup.reset();
 }
 
 void QmpClient::dispatch(QmpRecord& record) {
-    if (auto* greeting = std::get_if<QmpGreeting>(&record)) {
-        if (greetingWait_ && !greetingWait_->result) complete(*greetingWait_, Json());
-        (void)greeting;
-    } else if (auto* reply = std::get_if<QmpReply>(&record)) {
-        auto node = calls_.extract(reply->id);
-        if (node.empty()) return;
-        complete(*node.mapped(), std::move(reply->result));
-    } else {
-        deliverEvent(std::get<QmpEvent>(record));
+    if (auto* reply = std::get_if<QmpReply>(&record)) {
+        deliver(*reply);
+    } else if (auto* event = std::get_if<QmpEvent>(&record)) {
+        deliverEvent(*event);
     }
 }
 
@@ -214,21 +199,14 @@ void QmpClient::deliverEvent(const QmpEvent& event) {
 void QmpClient::shutdown(const Error& error, bool notify) {
     if (closed_) return;
     closed_ = true;
-    connected_ = false;
     boost::system::error_code ignored;
     socket_.close(ignored);
     writeWake_.cancel();
-    writeQueue_.clear();
-    session_.fail();
-    const std::string detail = error.message;
     deadlineTimer_.cancel();
-    armedAt_ = Clock::time_point::max();
-    auto calls = std::move(calls_);
-    calls_.clear();
-    for (auto& [id, call] : calls) {
-        complete(*call, Error{Errc::Disconnected, call->command + ": " + detail});
-    }
-    if (greetingWait_ && !greetingWait_->result) complete(*greetingWait_, error);
+    armedAt_ = QmpTime::max();
+    for (auto& ended : session_.fail(error)) deliver(ended);
+    settleHandshake();
+    const std::string detail = error.message;
     for (auto& weak : watches_) {
         if (auto watch = weak.lock()) {
             watch->result = Error{Errc::Disconnected, "event wait: " + detail};

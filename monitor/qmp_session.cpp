@@ -1,8 +1,6 @@
 #include "monitor/qmp_session.hpp"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 
@@ -14,68 +12,45 @@ void logToStderr(std::string_view note) {
     std::fprintf(stderr, "qmp: %.*s\n", static_cast<int>(note.size()), note.data());
 }
 
-int intMember(const rapidjson::Value& object, const char* name) {
-    auto it = object.FindMember(name);
-    return it != object.MemberEnd() && it->value.IsInt() ? it->value.GetInt() : 0;
-}
-
-std::int64_t int64Member(const rapidjson::Value& object, const char* name) {
-    auto it = object.FindMember(name);
-    return it != object.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
-}
-
-// Makes `member` (a value inside `doc`) the root of `doc` without copying: the document's pool
-// allocator never frees, so the member's storage stays valid for the document's lifetime.
-void reroot(Json& doc, rapidjson::Value& member) {
-    rapidjson::Value detached;
-    detached.Swap(member);
-    static_cast<rapidjson::Value&>(doc).Swap(detached);
-}
-
-QmpGreeting parseGreeting(const rapidjson::Value& qmp) {
-    QmpGreeting greeting;
-    if (!qmp.IsObject()) return greeting;
-    auto version = qmp.FindMember("version");
-    if (version != qmp.MemberEnd() && version->value.IsObject()) {
-        auto qemu = version->value.FindMember("qemu");
-        if (qemu != version->value.MemberEnd() && qemu->value.IsObject()) {
-            greeting.major = intMember(qemu->value, "major");
-            greeting.minor = intMember(qemu->value, "minor");
-            greeting.micro = intMember(qemu->value, "micro");
-        }
-    }
-    auto caps = qmp.FindMember("capabilities");
-    if (caps != qmp.MemberEnd() && caps->value.IsArray()) {
-        for (const auto& cap : caps->value.GetArray()) {
-            if (cap.IsString()) greeting.capabilities.emplace_back(cap.GetString());
-        }
-    }
-    return greeting;
+void sortById(std::vector<QmpReply>& replies) {
+    std::sort(replies.begin(), replies.end(),
+              [](const QmpReply& a, const QmpReply& b) { return a.id < b.id; });
 }
 
 }  // namespace
 
 QmpSession::QmpSession(LogSink log) : log_(log ? std::move(log) : LogSink(logToStderr)) {}
 
-Error QmpSession::protocolError(std::string detail) {
-    if (state_ != State::Failed) {
-        state_ = State::Failed;
-        failure_ = detail;
+void QmpSession::limitHandshake(QmpTime now, std::chrono::milliseconds timeout) {
+    handshakeTimeout_ = clampWait(timeout);
+    handshakeDeadline_ = now + handshakeTimeout_;
+    if (auto caps = calls_.find(capabilitiesId_); caps != calls_.end()) {
+        caps->second.deadline = *handshakeDeadline_;
+        caps->second.timeout = handshakeTimeout_;
     }
-    return makeError(Errc::Protocol, "QMP", detail);
 }
 
-Result<std::vector<QmpRecord>> QmpSession::feed(std::string_view bytes) {
-    if (state_ == State::Failed) return makeError(Errc::Protocol, "QMP", failure_);
+void QmpSession::failWith(Error why) {
+    if (state_ == State::Failed) return;
+    state_ = State::Failed;
+    failure_ = std::move(why);
+}
+
+void QmpSession::protocolError(std::string detail) {
+    failWith(makeError(Errc::Protocol, "QMP", detail));
+}
+
+std::vector<QmpRecord> QmpSession::feed(std::string_view bytes) {
     std::vector<QmpRecord> out;
-    while (!bytes.empty()) {
+    while (!bytes.empty() && state_ != State::Failed) {
         auto newline = bytes.find('\n');
         std::string_view piece = bytes.substr(0, newline);
         // Checked before appending: an endless line never grows the buffer past the cap.
         if (buffer_.size() + piece.size() > kMaxLineBytes) {
             buffer_.clear();
             buffer_.shrink_to_fit();
-            return protocolError("line longer than " + std::to_string(kMaxLineBytes) + " bytes");
+            protocolError("line longer than " + std::to_string(kMaxLineBytes) + " bytes");
+            break;
         }
         if (newline == std::string_view::npos) {
             buffer_.append(piece);
@@ -88,150 +63,156 @@ Result<std::vector<QmpRecord>> QmpSession::feed(std::string_view bytes) {
             line = buffer_;
         }
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        auto handled = line.empty() ? Result<void>() : handleLine(line, out);
+        if (!line.empty()) handleLine(line, out);
         buffer_.clear();
-        if (!handled) return handled.error();
     }
     return out;
 }
 
-Result<void> QmpSession::handleLine(std::string_view line, std::vector<QmpRecord>& out) {
-    auto parsed = parseJson(line);
-    if (!parsed) return protocolError("malformed line: " + parsed.error().message);
-    Json& message = *parsed;
-    if (!message.IsObject()) return protocolError("line is not a JSON object");
-
-    if (auto qmp = message.FindMember("QMP"); qmp != message.MemberEnd()) {
+void QmpSession::handleLine(std::string_view line, std::vector<QmpRecord>& out) {
+    auto parsed = parseQmpLine(line);
+    if (!parsed) return protocolError(parsed.error().message);
+    if (auto* greeting = std::get_if<QmpGreeting>(&*parsed)) {
         if (state_ != State::AwaitingGreeting) return protocolError("unexpected second greeting");
-        greeting_ = parseGreeting(qmp->value);
+        greeting_ = std::move(*greeting);
         state_ = State::Negotiating;
+        auto caps = enqueue("qmp_capabilities", rapidjson::Value(),
+                            handshakeDeadline_.value_or(QmpTime::max()), handshakeTimeout_);
+        if (!caps) return protocolError(caps.error().message);
+        capabilitiesId_ = *caps;
         out.emplace_back(greeting_);
-        return {};
-    }
-    if (auto event = message.FindMember("event"); event != message.MemberEnd()) {
-        if (!event->value.IsString() || event->value.GetStringLength() == 0)
-            return protocolError("event name is not a non-empty string");
-        QmpEvent record;
-        record.name = event->value.GetString();
-        if (auto ts = message.FindMember("timestamp");
-            ts != message.MemberEnd() && ts->value.IsObject()) {
-            record.seconds = int64Member(ts->value, "seconds");
-            record.micros = int64Member(ts->value, "microseconds");
-        }
-        if (auto data = message.FindMember("data"); data != message.MemberEnd()) {
-            reroot(message, data->value);
-            record.data = std::move(message);
-        }
-        out.emplace_back(std::move(record));
-        return {};
-    }
-    if (message.HasMember("return") || message.HasMember("error")) {
-        return handleReply(message, out);
-    }
-    return protocolError("line is neither greeting, reply nor event");
-}
-
-Result<void> QmpSession::handleReply(Json& message, std::vector<QmpRecord>& out) {
-    auto idMember = message.FindMember("id");
-    if (idMember == message.MemberEnd()) {
-        // QEMU omits the id only when it could not parse our command: we lost track of a call.
-        return protocolError("reply without id: " + toJsonString(message));
-    }
-    if (!idMember->value.IsUint64() || !pending_.contains(idMember->value.GetUint64())) {
-        if (idMember->value.IsUint64() && abandoned_.erase(idMember->value.GetUint64()) > 0) {
-            return {};
-        }
-        ++dropped_;
-        log_("dropped reply with unknown id " + toJsonString(idMember->value));
-        return {};
-    }
-    auto node = pending_.extract(idMember->value.GetUint64());
-    QmpReply reply{node.key(), std::move(node.mapped()), Json()};
-
-    if (auto ret = message.FindMember("return"); ret != message.MemberEnd()) {
-        reroot(message, ret->value);
-        reply.result = std::move(message);
+    } else if (auto* event = std::get_if<QmpEvent>(&*parsed)) {
+        out.emplace_back(std::move(*event));
     } else {
-        const auto& error = message["error"];
-        std::string kind = "GenericError";
-        std::string desc = "(no description)";
-        if (error.IsObject()) {
-            auto cls = error.FindMember("class");
-            if (cls != error.MemberEnd() && cls->value.IsString()) kind = cls->value.GetString();
-            auto d = error.FindMember("desc");
-            if (d != error.MemberEnd() && d->value.IsString()) desc = d->value.GetString();
-        }
-        reply.result = makeRemoteError(kind, reply.command, desc);
+        handleAnswer(std::get<QmpAnswer>(*parsed), out);
     }
-    if (reply.id == capabilitiesId_) {
-        if (reply.result) {
-            state_ = State::Ready;
-        } else {
-            state_ = State::Failed;
-            failure_ = reply.result.error().message;
-        }
-    }
-    out.emplace_back(std::move(reply));
-    return {};
 }
 
-Result<QmpOutgoing> QmpSession::negotiate() {
-    if (state_ != State::Negotiating || capabilitiesId_ != 0) {
-        return makeError(Errc::Protocol, "qmp_capabilities",
-                         "only valid once, after the greeting and before any command");
+void QmpSession::handleAnswer(QmpAnswer& answer, std::vector<QmpRecord>& out) {
+    auto call = answer.id ? calls_.find(*answer.id) : calls_.end();
+    if (call == calls_.end()) {
+        if (answer.id && abandoned_.erase(*answer.id) > 0) return;
+        ++dropped_;
+        log_("dropped reply with unknown id " + answer.idText);
+        return;
     }
-    auto outgoing = buildLine("qmp_capabilities", rapidjson::Value());
-    if (outgoing) capabilitiesId_ = outgoing->id;
-    return outgoing;
+    if (!call->second.onWire) {
+        // QEMU cannot answer a line it has not read: the peer is guessing ids.
+        ++dropped_;
+        log_("dropped reply with id " + answer.idText + ": its command was not sent yet");
+        return;
+    }
+    QmpReply reply{call->first, std::move(call->second.command), Json()};
+    calls_.erase(call);
+    if (answer.ok) {
+        reply.result = std::move(answer.value);
+    } else {
+        reply.result = makeRemoteError(answer.errorClass, reply.command, answer.description);
+    }
+    if (!settleHandshake(reply)) out.emplace_back(std::move(reply));
 }
 
-Result<QmpOutgoing> QmpSession::execute(std::string_view command, const rapidjson::Value& args) {
+bool QmpSession::settleHandshake(const QmpReply& reply) {
+    if (capabilitiesId_ == 0 || reply.id != capabilitiesId_) return false;
+    if (!reply.result) {
+        failWith(reply.result.error());
+    } else if (state_ == State::Negotiating) {
+        state_ = State::Ready;
+    }
+    return true;
+}
+
+Result<std::uint64_t> QmpSession::execute(std::string_view command, const rapidjson::Value& args,
+                                          QmpTime now, std::chrono::milliseconds timeout) {
     if (state_ != State::Ready) {
         return makeError(Errc::Protocol, command,
-                         state_ == State::Failed ? "session failed: " + failure_
+                         state_ == State::Failed ? "session failed: " + failure_.message
                                                  : std::string("capabilities not negotiated yet"));
     }
-    return buildLine(command, args);
+    auto limit = clampWait(timeout);
+    return enqueue(command, args, now + limit, limit);
 }
 
-Result<QmpOutgoing> QmpSession::buildLine(std::string_view command, const rapidjson::Value& args) {
-    if (!args.IsNull() && !args.IsObject()) {
-        return makeError(Errc::Protocol, command, "arguments must be a JSON object");
-    }
-    rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-    std::uint64_t id = nextId_++;
-    writer.StartObject();
-    writer.Key("execute");
-    writer.String(command.data(), static_cast<rapidjson::SizeType>(command.size()));
-    if (args.IsObject()) {
-        writer.Key("arguments");
-        args.Accept(writer);
-    }
-    writer.Key("id");
-    writer.Uint64(id);
-    writer.EndObject();
-    QmpOutgoing outgoing{id, std::string(buffer.GetString(), buffer.GetSize())};
-    outgoing.line.append("\r\n");
-    pending_.emplace(id, std::string(command));
-    return outgoing;
+Result<std::uint64_t> QmpSession::enqueue(std::string_view command, const rapidjson::Value& args,
+                                          QmpTime deadline, std::chrono::milliseconds timeout) {
+    auto line = executeLine(command, args, nextId_);
+    if (!line) return line.error();
+    const std::uint64_t id = nextId_++;
+    calls_.emplace(id, Call{std::string(command), deadline, timeout});
+    queue_.push_back(Line{id, std::move(*line)});
+    return id;
 }
 
-void QmpSession::abandon(std::uint64_t id) {
-    if (pending_.erase(id) > 0) abandoned_.insert(id);
+std::optional<QmpWrite> QmpSession::nextWrite() {
+    while (!queue_.empty()) {
+        const Line& head = queue_.front();
+        if (head.written == 0 && !calls_.contains(head.id)) {
+            queue_.pop_front();  // ended before a byte left: QEMU never sees it
+            continue;
+        }
+        return QmpWrite{head.id, std::string_view(head.bytes).substr(head.written),
+                        head.written == 0};
+    }
+    return std::nullopt;
 }
 
-std::vector<std::uint64_t> QmpSession::fail() {
-    if (state_ != State::Failed) {
-        state_ = State::Failed;
-        if (failure_.empty()) failure_ = "transport closed";
+void QmpSession::commitWrite(std::size_t count) {
+    if (queue_.empty() || count == 0) return;
+    Line& head = queue_.front();
+    if (auto call = calls_.find(head.id); call != calls_.end()) call->second.onWire = true;
+    head.written = std::min(head.bytes.size(), head.written + count);
+    if (head.written == head.bytes.size()) queue_.pop_front();
+}
+
+std::vector<QmpReply> QmpSession::expire(QmpTime now) {
+    std::vector<QmpReply> ended;
+    if (state_ == State::AwaitingGreeting && handshakeDeadline_ && *handshakeDeadline_ <= now) {
+        failWith(
+            makeError(Errc::Timeout, "greeting", "none within " + describeMs(handshakeTimeout_)));
+        return ended;
     }
-    std::vector<std::uint64_t> ids;
-    ids.reserve(pending_.size());
-    for (const auto& [id, command] : pending_) ids.push_back(id);
-    pending_.clear();
+    for (auto it = calls_.begin(); it != calls_.end();) {
+        Call& call = it->second;
+        if (call.deadline > now) {
+            ++it;
+            continue;
+        }
+        if (call.onWire) abandoned_.insert(it->first);
+        auto timedOut =
+            makeError(Errc::Timeout, call.command, "no reply within " + describeMs(call.timeout));
+        QmpReply reply{it->first, std::move(call.command), std::move(timedOut)};
+        it = calls_.erase(it);
+        if (!settleHandshake(reply)) ended.push_back(std::move(reply));
+    }
+    sortById(ended);
+    return ended;
+}
+
+std::optional<QmpTime> QmpSession::nextDeadline() const {
+    std::optional<QmpTime> next;
+    auto consider = [&next](QmpTime when) {
+        if (when != QmpTime::max() && (!next || when < *next)) next = when;
+    };
+    if (state_ == State::AwaitingGreeting && handshakeDeadline_) consider(*handshakeDeadline_);
+    for (const auto& [id, call] : calls_) consider(call.deadline);
+    return next;
+}
+
+std::vector<QmpReply> QmpSession::fail(const Error& why) {
+    failWith(why);
+    std::vector<QmpReply> ended;
+    ended.reserve(calls_.size());
+    for (auto& [id, call] : calls_) {
+        if (id == capabilitiesId_) continue;
+        Error lost{Errc::Disconnected, call.command + ": " + why.message};
+        ended.push_back(QmpReply{id, std::move(call.command), std::move(lost)});
+    }
+    sortById(ended);
+    calls_.clear();
+    queue_.clear();
     abandoned_.clear();
-    return ids;
+    buffer_.clear();
+    return ended;
 }
 
 }  // namespace corral::monitor

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace corral::test {
@@ -17,13 +18,15 @@ const std::vector<std::string> kHostileNames = {
     "a/b", "..",    "../../etc/passwd", std::string(4096, 'x'), "vm-\xc3\xa9",
     "-rf", " web1", "web1\n",           "web1.toml/../web1",    "\xe2\x80\x8bweb1"};
 
+// A valid definition that needs no guest image: nothing here ever boots it.
+constexpr const char* kDefinition =
+    "[machine]\ntype = \"pc\"\naccel = \"tcg\"\n"
+    "[[disk]]\nid = \"root\"\npath = \"/dev/null\"\n";
+
 class DbusInput : public CorraldFixture {
   protected:
-    // A valid definition that needs no guest image: nothing here ever boots it.
     void SetUp() override {
-        writeFile("web1.toml",
-                  "[machine]\ntype = \"pc\"\naccel = \"tcg\"\n"
-                  "[[disk]]\nid = \"root\"\npath = \"/dev/null\"\n");
+        writeFile("web1.toml", kDefinition);
         startCorrald();
     }
 
@@ -53,14 +56,41 @@ TEST_F(DbusInput, HostileInstanceNamesAreRefusedByGetInstance) {
 }
 
 TEST_F(DbusInput, ObjectPathsOfHostileNamesDoNotExist) {
-    // sd_bus_path_encode of "..", "a/b" and "../etc": escaped, never resolved to a file.
+    // Two more instances whose names are the raw tails of hostile paths or need escaping: a
+    // lookup that matched path tails without decoding them would find "a_2fb" at the path of
+    // "a/b", and one that did not encode would miss "a.b".
+    writeFile("a_2fb.toml", kDefinition);
+    writeFile("a.b.toml", kDefinition);
+    auto reload = busctl({"call", "org.corral1", "/org/corral1", "org.corral1.Manager", "Reload"});
+    ASSERT_EQ(reload.status, 0) << reload.output << corraldLog();
+    const std::vector<std::pair<std::string, std::string>> real = {
+        {"web1", "/org/corral1/instance/web1"},
+        {"a_2fb", "/org/corral1/instance/a_5f2fb"},
+        {"a.b", "/org/corral1/instance/a_2eb"}};
+    for (const auto& [name, path] : real) {
+        auto found = busctl({"call", "org.corral1", "/org/corral1", "org.corral1.Manager",
+                             "GetInstance", "s", name});
+        ASSERT_EQ(found.status, 0) << name << ": " << found.output;
+        EXPECT_EQ(found.output, "o \"" + path + "\"\n") << name;
+        // The same call as below, on a path that exists: it answers.
+        auto state = busctl({"get-property", "org.corral1", path, "org.corral1.Instance", "State"});
+        EXPECT_EQ(state.status, 0) << path << ": " << state.output;
+        EXPECT_EQ(state.output, "s \"stopped\"\n") << path;
+    }
+    // sd_bus_path_encode of "..", "a/b" and "../etc", and an empty name: escaped, never
+    // resolved to a file or to another instance.
     for (const auto& path : {"/org/corral1/instance/_2e_2e", "/org/corral1/instance/a_2fb",
                              "/org/corral1/instance/_2e_2e_2fetc", "/org/corral1/instance/_"}) {
         auto result =
             busctl({"get-property", "org.corral1", path, "org.corral1.Instance", "State"});
         EXPECT_NE(result.status, 0) << path << ": " << result.output;
+        EXPECT_NE(result.output.find("Unknown object"), std::string::npos)
+            << path << ": " << result.output;
     }
-    expectStillServing();
+    auto list =
+        busctl({"call", "org.corral1", "/org/corral1", "org.corral1.Manager", "ListInstances"});
+    ASSERT_EQ(list.status, 0) << list.output << corraldLog();
+    EXPECT_EQ(list.output.rfind("a(ssuo) 3 ", 0), 0u) << list.output;
 }
 
 TEST_F(DbusInput, BadDeviceIdsAreRefused) {

@@ -15,7 +15,6 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
-#include <thread>
 
 namespace corral::test {
 namespace {
@@ -28,8 +27,8 @@ constexpr std::size_t kMiB = 1024 * 1024;
 // What a hostile peer may cost us: a few read buffers, never the bytes it sends.
 constexpr std::size_t kMaxGrowth = 48 * kMiB;
 
-// A well-behaved guest agent.
-void serveGoodAgent(PeerConnection& connection) {
+// A well-behaved guest agent; `received` are bytes of the connection already read.
+void serveGoodAgentAfter(PeerConnection& connection, const std::string& received) {
     agent::Dispatcher dispatcher;
     dispatcher.add("list_commands", [](const agent::Call&) {
         return agent::Reply::ok(std::vector<std::string>{"uptime"});
@@ -38,13 +37,22 @@ void serveGoodAgent(PeerConnection& connection) {
         return agent::Reply::ok("good:" + call.args.at(0));
     });
     agent::FrameDecoder decoder;
-    while (auto bytes = connection.read(10s)) {
-        decoder.feed(*bytes);
+    auto answer = [&](std::string_view bytes) {
+        decoder.feed(bytes);
         while (auto event = decoder.next()) {
-            if (event->kind != agent::FrameDecoder::Event::Kind::Message) return;
-            if (!connection.write(agent::encodeFrame(dispatcher.handle(event->body)))) return;
+            if (event->kind != agent::FrameDecoder::Event::Kind::Message) return false;
+            if (!connection.write(agent::encodeFrame(dispatcher.handle(event->body)))) return false;
         }
+        return true;
+    };
+    if (!answer(received)) return;
+    while (auto bytes = connection.read(10s)) {
+        if (!answer(*bytes)) return;
     }
+}
+
+void serveGoodAgent(PeerConnection& connection) {
+    serveGoodAgentAfter(connection, {});
 }
 
 // Streams `total` bytes of filler, as a body nobody should ever buffer.
@@ -185,11 +193,12 @@ TEST_F(HostileGuest, FloodOfRepliesKeepsMemoryBounded) {
 TEST_F(HostileGuest, LateReplyIsNeverTakenForTheNextCall) {
     FakePeer slow(socket_, [](PeerConnection& connection) {
         if (!connection.read(5s)) return;
-        // A slow guest: it answers only after the caller gave up (the next call's bytes wait in
-        // the socket meanwhile), then behaves.
-        std::this_thread::sleep_for(1500ms);
+        // A slow guest: it answers only once the caller gave up and the next call's first bytes
+        // have arrived (the caller times out after 1 s, so they come within 6), then behaves.
+        auto next = connection.read(6s);
+        if (!next) return;
         auto late = agent::encodeFrame(agent::encodeReply(agent::Reply::ok("late")));
-        if (connection.write(late)) serveGoodAgent(connection);
+        if (connection.write(late)) serveGoodAgentAfter(connection, *next);
     });
     expectFailure(execute(1s), Errc::Timeout, 1s);
     auto next = execute(5s);

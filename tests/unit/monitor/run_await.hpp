@@ -1,4 +1,5 @@
-// Drives an io_context until one awaitable completes (bounded), for tests of the QMP client.
+// Drives an io_context until an awaitable completes or a condition holds (bounded), for tests
+// of the QMP client.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -33,12 +34,25 @@ T runAwait(boost::asio::io_context& io, boost::asio::awaitable<T> task,
     return std::move(*out);
 }
 
-// Runs ready handlers for `duration` (lets background coroutines make progress).
-inline void runFor(boost::asio::io_context& io, std::chrono::milliseconds duration) {
-    const auto deadline = std::chrono::steady_clock::now() + duration;
-    while (std::chrono::steady_clock::now() < deadline) {
+// Runs handlers until `done()` holds or `limit` passes; returns whether it holds. For waits on
+// something the test cannot await directly (a detached coroutine's result, a peer's progress).
+template <class Predicate>
+bool runUntil(boost::asio::io_context& io, Predicate done,
+              std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
         if (io.stopped()) io.restart();
         io.run_one_for(std::chrono::milliseconds(10));
+    }
+    return done();
+}
+
+// Runs every handler that is ready, without waiting for timers or I/O: afterwards each
+// coroutine has gone as far as it can without an outside event.
+inline void runReady(boost::asio::io_context& io) {
+    if (io.stopped()) io.restart();
+    while (io.poll() > 0) {
+        if (io.stopped()) io.restart();
     }
 }
 
