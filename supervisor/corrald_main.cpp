@@ -83,8 +83,10 @@ struct Daemon {
     LogSink log = stderrLog();
     AsioClock clock{io.get_executor()};
     std::unique_ptr<ScopeManager> scopes = ScopeManager::connect(io, log);
+    std::unique_ptr<QemuParts> parts = makeQemuParts(io.get_executor());
     VmContext context{io.get_executor(),
                       clock,
+                      *parts,
                       options.runtimeDir,
                       options.commandsDir,
                       log,
