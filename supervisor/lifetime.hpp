@@ -52,13 +52,15 @@ class Lifetime {
     // Starts `work`; once it is done and its frame is gone, `then` gets its value if the owner
     // still lives (so `then` may destroy the owner).
     template <typename T>
-    void spawn(boost::asio::awaitable<T> work, std::string what, std::function<void(T)> then) const {
-        boost::asio::co_spawn(executor_, std::move(work),
-                              [token = std::weak_ptr<State>(token_), what = std::move(what), report = report_,
-                               then = std::move(then)](std::exception_ptr e, T value) {
-                                  if (e) return absorb(e, what, report);
-                                  if (!token.expired()) then(std::move(value));
-                              });
+    void spawn(boost::asio::awaitable<T> work, std::string what,
+               std::function<void(T)> then) const {
+        boost::asio::co_spawn(
+            executor_, std::move(work),
+            [token = std::weak_ptr<State>(token_), what = std::move(what), report = report_,
+             then = std::move(then)](std::exception_ptr e, T value) {
+                if (e) return absorb(e, what, report);
+                if (!token.expired()) then(std::move(value));
+            });
     }
 
     // Starts `work` and always answers `done`: with its result, with `ended` if the owner died

@@ -66,8 +66,8 @@ class Agent final : public AgentLink {
     Agent(asio::any_io_executor executor, const hypervisor::RuntimePaths& paths,
           const std::string& name, const std::filesystem::path& commandsDir)
         : channel_(agent::HostChannel::create(executor, paths.negotiatorHostToGuest.string())),
-          responder_(agent::HostResponder::create(
-              executor, paths.negotiatorGuestToHost.string(), name, commandsDir)) {
+          responder_(agent::HostResponder::create(executor, paths.negotiatorGuestToHost.string(),
+                                                  name, commandsDir)) {
         responder_->start();
     }
     ~Agent() override { close(); }
@@ -119,8 +119,7 @@ class RealParts final : public QemuParts {
                                             const std::string& name) override {
         return std::make_shared<RealHotplug>(qmpClientOf(link), plan, name);
     }
-    std::shared_ptr<AgentLink> agent(const hypervisor::RuntimePaths& paths,
-                                     const std::string& name,
+    std::shared_ptr<AgentLink> agent(const hypervisor::RuntimePaths& paths, const std::string& name,
                                      const std::filesystem::path& commandsDir) override {
         return std::make_shared<Agent>(executor_, paths, name, commandsDir);
     }

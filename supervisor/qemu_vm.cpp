@@ -93,11 +93,10 @@ void QemuVm::track(std::unique_ptr<ProcessHandle> process, hypervisor::RuntimeSt
     running_ = std::make_unique<RunningQemu>(context_, std::move(setup), std::move(process));
     auto& notices = running_->notices();
     runningNotices_.push_back(notices.exited.connect([this](ExitInfo exit) { ended(exit); }));
-    runningNotices_.push_back(notices.shutdown.connect([this](bool guest) {
-        events_.shutdown(guest);
-    }));
     runningNotices_.push_back(
-        notices.runStateChanged.connect([this](bool running) { events_.runStateChanged(running); }));
+        notices.shutdown.connect([this](bool guest) { events_.shutdown(guest); }));
+    runningNotices_.push_back(notices.runStateChanged.connect(
+        [this](bool running) { events_.runStateChanged(running); }));
     runningNotices_.push_back(
         notices.agentChanged.connect([this](bool up) { events_.agentChanged(up); }));
     runningNotices_.push_back(notices.monitorChanged.connect(

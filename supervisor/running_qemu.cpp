@@ -132,8 +132,7 @@ asio::awaitable<Outcome<pid_t>> RunningQemu::startSteps() {
 
 asio::awaitable<bool> RunningQemu::takeOver() {
     auto socket = paths_.qmpSocket.string();
-    auto connected =
-        co_await life_.guard(qmp_->connect(std::move(socket), kReattachConnectWindow));
+    auto connected = co_await life_.guard(qmp_->connect(std::move(socket), kReattachConnectWindow));
     connectAgent();
     if (!connected) {
         log(4, "reattached qemu does not answer on QMP (" + connected.error().message +

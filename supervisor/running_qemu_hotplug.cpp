@@ -97,7 +97,8 @@ void RunningQemu::forgetDevice(const std::string& id) {
 }
 
 asio::awaitable<Outcome<std::string>> RunningQemu::attachDiskSteps(std::string id, std::string path,
-                                                              bool readonly, std::string format) {
+                                                                   bool readonly,
+                                                                   std::string format) {
     hypervisor::DiskOptions options;
     options.readonly = readonly;
     bool qcow2 =
@@ -156,7 +157,7 @@ asio::awaitable<Outcome<Unit>> RunningQemu::detachSteps(std::string id) {
 }
 
 void RunningQemu::attachDisk(std::string id, std::string path, bool readonly, std::string format,
-                        Reply<std::string> reply) {
+                             Reply<std::string> reply) {
     if (!hotplug_) return reply(noHotplug(name_));
     life_.run<std::string>(
         attachDiskSteps(std::move(id), std::move(path), readonly, std::move(format)),

@@ -29,9 +29,9 @@ void RunningQemu::setMonitorState(MonitorState state) {
 std::optional<OpError> RunningQemu::checkMonitor() const {
     if (monitorState_ != MonitorState::Disconnected) return std::nullopt;
     return OpError{ErrorKind::MonitorUnavailable,
-                   name_ + ": corrald has no QMP connection to qemu (pid " +
-                       std::to_string(pid()) + "); another client may hold " +
-                       paths_.qmpSocket.string() + ". corrald keeps reconnecting."};
+                   name_ + ": corrald has no QMP connection to qemu (pid " + std::to_string(pid()) +
+                       "); another client may hold " + paths_.qmpSocket.string() +
+                       ". corrald keeps reconnecting."};
 }
 
 void RunningQemu::subscribe() {

@@ -136,9 +136,7 @@ class FakeQemu::Hotplug final : public HotplugControl {
     void restore(const std::vector<hypervisor::HotpluggedDevice>& devices) override {
         qemu_.restores.push_back(devices);
     }
-    asio::awaitable<Result<hypervisor::Recovery>> recover() override {
-        co_return qemu_.recovery;
-    }
+    asio::awaitable<Result<hypervisor::Recovery>> recover() override { co_return qemu_.recovery; }
     std::vector<hypervisor::HotpluggedDevice> devices() const override {
         return qemu_.devicesInQemu;
     }

@@ -30,8 +30,7 @@ class FakeQemu : public QemuParts {
     std::shared_ptr<QmpLink> qmp(std::chrono::milliseconds timeout) override;
     std::shared_ptr<HotplugControl> hotplug(QmpLink& link, const hypervisor::SlotPlan& plan,
                                             const std::string& name) override;
-    std::shared_ptr<AgentLink> agent(const hypervisor::RuntimePaths& paths,
-                                     const std::string& name,
+    std::shared_ptr<AgentLink> agent(const hypervisor::RuntimePaths& paths, const std::string& name,
                                      const std::filesystem::path& commandsDir) override;
 
     // Processes: pid -> command line of the ones alive.

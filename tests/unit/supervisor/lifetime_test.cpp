@@ -17,8 +17,13 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-// Something outside the owner that a call waits on, answered by the test. (Coroutine lambdas
-// below are named: a temporary closure would die before its coroutine.)
+// Coroutine lambdas take parameters, not captures (g++ 12 pitfall, docs/architecture.md).
+asio::awaitable<void> sleepThenMark(const Lifetime& life, Duration delay, bool& woke) {
+    co_await life.sleep(delay);
+    woke = true;
+}
+
+// Something outside the owner that a call waits on, answered by the test.
 struct Gate {
     explicit Gate(asio::io_context& io) : timer(io, asio::steady_timer::time_point::max()) {}
     asio::awaitable<Status> wait() {
@@ -50,8 +55,9 @@ class LifetimeTest : public ::testing::Test {
 TEST_F(LifetimeTest, GuardHandsOverTheResultWhileTheOwnerLives) {
     Gate gate(io);
     std::optional<Status> answer;
-    life->run<Unit>(life->guard(gate.wait()), [&](Status s) { answer = s; },
-                    OpError{ErrorKind::Failed, "owner gone"});
+    life->run<Unit>(
+        life->guard(gate.wait()), [&](Status s) { answer = s; },
+        OpError{ErrorKind::Failed, "owner gone"});
     settle();
     EXPECT_FALSE(answer);
     gate.timer.cancel();
@@ -64,13 +70,14 @@ TEST_F(LifetimeTest, NothingRunsAfterAGuardedWaitOnceTheOwnerIsGone) {
     Gate gate(io);
     bool after = false;
     std::optional<Status> answer;
-    auto steps = [&]() -> asio::awaitable<Status> {
-        auto status = co_await life->guard(gate.wait());
+    auto steps = [](const Lifetime& life, Gate& gate, bool& after) -> asio::awaitable<Status> {
+        auto status = co_await life.guard(gate.wait());
         after = true;
         co_return status;
     };
-    life->run<Unit>(steps(), [&](Status s) { answer = s; },
-                    OpError{ErrorKind::Failed, "owner gone"});
+    life->run<Unit>(
+        steps(*life, gate, after), [&](Status s) { answer = s; },
+        OpError{ErrorKind::Failed, "owner gone"});
     settle();
     life.reset();
     gate.timer.cancel();
@@ -83,11 +90,7 @@ TEST_F(LifetimeTest, NothingRunsAfterAGuardedWaitOnceTheOwnerIsGone) {
 
 TEST_F(LifetimeTest, SleepFollowsTheClock) {
     bool woke = false;
-    auto sleeper = [&]() -> asio::awaitable<void> {
-        co_await life->sleep(5s);
-        woke = true;
-    };
-    life->spawn(sleeper(), "sleeping");
+    life->spawn(sleepThenMark(*life, 5s, woke), "sleeping");
     settle();
     advance(4900ms);
     EXPECT_FALSE(woke);
@@ -97,11 +100,7 @@ TEST_F(LifetimeTest, SleepFollowsTheClock) {
 
 TEST_F(LifetimeTest, DestroyingTheLifetimeEndsItsSleepersAtOnce) {
     bool woke = false;
-    auto sleeper = [&]() -> asio::awaitable<void> {
-        co_await life->sleep(1h);
-        woke = true;
-    };
-    life->spawn(sleeper(), "sleeping");
+    life->spawn(sleepThenMark(*life, 1h, woke), "sleeping");
     settle();
     ASSERT_EQ(clock.pendingTimers(), 1u);
     life.reset();
@@ -116,11 +115,12 @@ TEST_F(LifetimeTest, DestroyingTheLifetimeEndsItsSleepersAtOnce) {
 TEST_F(LifetimeTest, SleepEndsEarlyWhenWoken) {
     corral::Signal<> wake;
     bool woke = false;
-    auto drainer = [&]() -> asio::awaitable<void> {
-        co_await life->sleep(1s, wake);
+    auto drainer = [](const Lifetime& life, corral::Signal<>& wake,
+                      bool& woke) -> asio::awaitable<void> {
+        co_await life.sleep(1s, wake);
         woke = true;
     };
-    life->spawn(drainer(), "draining");
+    life->spawn(drainer(*life, wake, woke), "draining");
     settle();
     advance(100ms);
     EXPECT_FALSE(woke);
@@ -144,16 +144,18 @@ TEST_F(LifetimeTest, ThenRunsOnlyWhileTheOwnerLivesAndMayEndIt) {
 
 TEST_F(LifetimeTest, ExceptionsOtherThanEndedAreReported) {
     std::optional<Status> answer;
-    life->run<Unit>([]() -> asio::awaitable<Status> {
-        throw std::runtime_error("bad state");
-        co_return okStatus();
-    }(),
-                    [&](Status s) { answer = s; }, OpError{ErrorKind::Failed, "owner gone"});
-    life->spawn([]() -> asio::awaitable<void> {
-        throw std::runtime_error("worse");
-        co_return;
-    }(),
-                "probing");
+    life->run<Unit>(
+        []() -> asio::awaitable<Status> {
+            throw std::runtime_error("bad state");
+            co_return okStatus();
+        }(),
+        [&](Status s) { answer = s; }, OpError{ErrorKind::Failed, "owner gone"});
+    life->spawn(
+        []() -> asio::awaitable<void> {
+            throw std::runtime_error("worse");
+            co_return;
+        }(),
+        "probing");
     settle();
     ASSERT_TRUE(answer);
     EXPECT_EQ(answer->error().message, "bad state");

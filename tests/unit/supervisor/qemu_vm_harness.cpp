@@ -26,9 +26,10 @@ QemuVmHarness::~QemuVmHarness() {
 
 void QemuVmHarness::define(const std::string& extra) {
     std::ofstream(dir / "root.img").close();
-    auto text = "[machine]\ntype = \"pc\"\naccel = \"tcg\"\nmemory = \"128M\"\n"
-                "[[disk]]\nid = \"root\"\npath = \"" +
-                (dir / "root.img").string() + "\"\n" + extra;
+    auto text =
+        "[machine]\ntype = \"pc\"\naccel = \"tcg\"\nmemory = \"128M\"\n"
+        "[[disk]]\nid = \"root\"\npath = \"" +
+        (dir / "root.img").string() + "\"\n" + extra;
     auto definition = hypervisor::parseInstanceSpec(text, dir / "vm1.toml");
     ASSERT_TRUE(definition.spec) << (definition.diagnostics.empty()
                                          ? std::string()
