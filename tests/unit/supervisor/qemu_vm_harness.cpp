@@ -100,6 +100,14 @@ bool QemuVmHarness::hasDevice(const std::string& id) const {
     return false;
 }
 
+bool QemuVmHarness::recordedHotplugged(const std::string& id) const {
+    auto state = stateJson();
+    if (!state) return false;
+    for (const auto& d : state->devices)
+        if (d.id == id && d.hotplugged) return true;
+    return false;
+}
+
 bool QemuVmHarness::logged(const std::string& text) const {
     for (const auto& line : logs)
         if (line.find(text) != std::string::npos) return true;

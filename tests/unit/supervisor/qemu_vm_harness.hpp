@@ -45,7 +45,8 @@ class QemuVmHarness : public ::testing::Test {
     // state.json of a qemu that a previous corrald left running as `pid`, which is declared alive.
     hypervisor::RuntimeState leaveRunning(pid_t pid);
     std::optional<hypervisor::RuntimeState> stateJson() const;
-    bool hasDevice(const std::string& id) const;
+    bool hasDevice(const std::string& id) const;           // in Devices
+    bool recordedHotplugged(const std::string& id) const;  // in state.json
     bool logged(const std::string& text) const;
     const hypervisor::RuntimePaths& paths() const { return paths_; }
     Instance& life() { return vm->lifecycle(); }

@@ -80,6 +80,21 @@ TEST_F(Reattach, ResumesAnInterruptedShutdownWithWhatIsLeftOfItsTimeout) {
     EXPECT_EQ(life().lastExit(), "host-shutdown: guest ignored ACPI powerdown, quit");
 }
 
+TEST_F(Reattach, HotplugRecoveryAdoptsWhatQemuHasAndForgetsWhatItLost) {
+    define();
+    auto left = leaveRunning(5000);
+    left.devices.push_back({"gone", "disk", {"pci.0", 7}, true, "/images/gone.img"});
+    ASSERT_FALSE(hypervisor::writeState(paths(), left));
+    qemu.devicesInQemu = {{"found", "disk", {"pci.0", 8}, ""}};
+    qemu.recovery.adopted = {"found"};
+    qemu.recovery.dropped = {"gone"};
+    ASSERT_TRUE(reattach());
+    EXPECT_TRUE(hasDevice("found"));
+    EXPECT_FALSE(hasDevice("gone"));
+    EXPECT_TRUE(recordedHotplugged("found"));
+    EXPECT_FALSE(recordedHotplugged("gone"));
+}
+
 TEST_F(Reattach, StaleRuntimeDirIsRemoved) {
     define();
     leaveRunning(5000);
