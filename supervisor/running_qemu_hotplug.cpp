@@ -33,7 +33,8 @@ std::vector<hypervisor::DeviceRecord> RunningQemu::hotplugged() const {
 
 asio::awaitable<void> RunningQemu::startHotplug(std::vector<hypervisor::DeviceRecord> hotplugged) {
     if (!plan_) co_return;
-    auto hotplug = hotplug_ = context_.parts.hotplug(*qmp_, *plan_, name_);
+    hotplug_ = context_.parts.hotplug(*qmp_, *plan_, name_);
+    auto hotplug = hotplug_;  // this one, even if a reconnect replaces hotplug_ meanwhile
     std::vector<hypervisor::HotpluggedDevice> restored;
     for (const auto& d : hotplugged) restored.push_back({d.id, d.kind, d.slot, d.path});
     hotplug->restore(restored);
