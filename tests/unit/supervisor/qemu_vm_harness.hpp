@@ -6,6 +6,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,18 @@
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/supervisor/fake_qemu.hpp"
 #include "tests/unit/supervisor/fake_vm.hpp"
+
+namespace corral::supervisor {
+
+// gtest prints states by name.
+inline void PrintTo(State state, std::ostream* out) {
+    *out << toString(state);
+}
+inline void PrintTo(MonitorState state, std::ostream* out) {
+    *out << toString(state);
+}
+
+}  // namespace corral::supervisor
 
 namespace corral::supervisor::test {
 

@@ -144,7 +144,7 @@ TEST_F(MonitorHealth, ExitIsReportedWhenTheMonitorClosesNotAtTheDrainLimit) {
     settle();
     EXPECT_EQ(life().state(), State::Stopped);
     EXPECT_EQ(life().lastExit(), "guest-poweroff");
-    EXPECT_FALSE(std::filesystem::exists(paths().qmpSocket.parent_path() / "state.json"));
+    EXPECT_FALSE(std::filesystem::exists(paths().stateFile));
 }
 
 TEST_F(MonitorHealth, StopAndResumeEventsMoveThePausedState) {
