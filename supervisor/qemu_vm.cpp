@@ -1,8 +1,6 @@
 // QemuVm: the definition, launch, and the operations that the RunningQemu carries out.
 #include "supervisor/qemu_vm.hpp"
 
-#include "hypervisor/slot_plan.hpp"
-
 namespace corral::supervisor {
 
 namespace {
@@ -80,27 +78,16 @@ void QemuVm::setDevicesObserver(std::function<void()> observer) {
 }
 
 void QemuVm::track(std::unique_ptr<ProcessHandle> process, hypervisor::RuntimeState state) {
-    RunningQemu::Setup setup{name_, paths_, std::move(state), std::nullopt, false};
-    if (spec_) {
-        try {
-            setup.plan = hypervisor::planSlots(*spec_);
-        } catch (const std::exception& e) {
-            log(4, std::string("no hotplug: ") + e.what());
-        }
-        setup.agent = spec_->agent.negotiator;
-    }
+    RunningQemu::Setup setup{name_, paths_, std::move(state), spec_ ? &*spec_ : nullptr};
     runningNotices_.clear();
     running_ = std::make_unique<RunningQemu>(context_, std::move(setup), std::move(process));
+    // Instance set events_ once, in its constructor.
     auto& notices = running_->notices();
     runningNotices_.push_back(notices.exited.connect([this](ExitInfo exit) { ended(exit); }));
-    runningNotices_.push_back(
-        notices.shutdown.connect([this](bool guest) { events_.shutdown(guest); }));
-    runningNotices_.push_back(notices.runStateChanged.connect(
-        [this](bool running) { events_.runStateChanged(running); }));
-    runningNotices_.push_back(
-        notices.agentChanged.connect([this](bool up) { events_.agentChanged(up); }));
-    runningNotices_.push_back(notices.monitorChanged.connect(
-        [this](MonitorState state) { events_.monitorChanged(state); }));
+    runningNotices_.push_back(notices.shutdown.connect(events_.shutdown));
+    runningNotices_.push_back(notices.runStateChanged.connect(events_.runStateChanged));
+    runningNotices_.push_back(notices.agentChanged.connect(events_.agentChanged));
+    runningNotices_.push_back(notices.monitorChanged.connect(events_.monitorChanged));
     runningNotices_.push_back(notices.devicesChanged.connect([this] {
         if (devicesObserver_) devicesObserver_();
     }));

@@ -59,7 +59,6 @@ class QemuVm : public Vm, private VmControl {
     // instance is busy.
     std::optional<OpError> checkUsable() const;
     std::optional<hypervisor::RuntimeState> findUnrecorded() const;
-    void resumeShutdown(std::uint64_t deadlineUsec);
     void log(int priority, const std::string& text) const;
 
     VmContext& context_;

@@ -7,7 +7,6 @@
 namespace corral::supervisor {
 
 namespace asio = boost::asio;
-using namespace std::chrono_literals;
 
 // corrald killed between spawning qemu and writing state.json leaves a qemu that only its own
 // pidfile points to. Its command line names this runtime dir's pidfile, so it is ours; it never
@@ -52,25 +51,9 @@ asio::awaitable<void> QemuVm::reattach() {
     } catch (const Lifetime::Ended&) {
         co_return;  // it died while we looked at it
     }
-    auto deadline = running_->state().shutdownDeadlineUsec;
-    instance_.adopt(running_->pid(), running, running_->state().startedAtUsec);
+    const auto& adopted = running_->state();
+    instance_.adopt(running_->pid(), running, adopted.startedAtUsec, adopted.shutdownDeadlineUsec);
     if (devicesObserver_) devicesObserver_();
-    if (deadline != 0) resumeShutdown(deadline);
-}
-
-// The previous corrald died while a Shutdown ran: the caller is gone, the intent is not. The
-// escalation goes on with what is left of its timeout (at least a moment for ACPI).
-void QemuVm::resumeShutdown(std::uint64_t deadlineUsec) {
-    auto now = context_.clock.realtimeUsec();
-    auto left = std::chrono::microseconds(deadlineUsec > now ? deadlineUsec - now : 0);
-    auto timeout = std::max<Duration>(std::chrono::duration_cast<Duration>(left), 1s);
-    log(5, "resuming a shutdown that a corrald restart interrupted (" +
-               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
-               " s left)");
-    // The callback lives in instance_, which dies with this QemuVm.
-    instance_.shutdown(timeout, [this](Status status) {
-        if (!status) log(4, "resumed shutdown: " + status.error().message);
-    });
 }
 
 }  // namespace corral::supervisor

@@ -66,8 +66,6 @@ RunningQemu::RunningQemu(VmContext& context, Setup setup, std::unique_ptr<Proces
       name_(std::move(setup.name)),
       paths_(std::move(setup.paths)),
       state_(std::move(setup.state)),
-      plan_(std::move(setup.plan)),
-      agentWanted_(setup.agent),
       process_(std::move(process)),
       qmp_(context.parts.qmp(context.qmpTimeout)),
       // The report outlives this object in the completions of coroutines it started.
@@ -76,6 +74,14 @@ RunningQemu::RunningQemu(VmContext& context, Setup setup, std::unique_ptr<Proces
                 if (log) log(3, name + ": " + what);
             }) {
     state_.pid = process_->pid();
+    if (setup.spec) {
+        agentWanted_ = setup.spec->agent.negotiator;
+        try {
+            plan_ = hypervisor::planSlots(*setup.spec);
+        } catch (const std::exception& e) {
+            log(4, std::string("no hotplug: ") + e.what());
+        }
+    }
     life_.spawn<ExitInfo>(watchExit(), "watching qemu", [this](ExitInfo exit) { finish(exit); });
 }
 

@@ -31,9 +31,9 @@ class RunningQemu {
     struct Setup {
         std::string name;
         hypervisor::RuntimePaths paths;
-        hypervisor::RuntimeState state;            // what state.json records
-        std::optional<hypervisor::SlotPlan> plan;  // none without a valid definition: no hotplug
-        bool agent = false;                        // the definition has the negotiator channels
+        hypervisor::RuntimeState state;  // what state.json records
+        // The definition (slot plan for hotplug, agent channels); null when it is invalid.
+        const hypervisor::InstanceSpec* spec = nullptr;
     };
 
     // Raised on the io_context.
@@ -125,8 +125,8 @@ class RunningQemu {
     std::string name_;
     hypervisor::RuntimePaths paths_;
     hypervisor::RuntimeState state_;
-    std::optional<hypervisor::SlotPlan> plan_;
-    bool agentWanted_;
+    std::optional<hypervisor::SlotPlan> plan_;  // none: no hotplug
+    bool agentWanted_ = false;
     std::unique_ptr<ProcessHandle> process_;
     std::shared_ptr<QmpLink> qmp_;  // replaced by a reconnect
     std::vector<corral::Connection> qmpSubscriptions_;
