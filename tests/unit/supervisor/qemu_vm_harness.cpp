@@ -7,6 +7,18 @@ namespace corral::supervisor::test {
 
 using namespace std::chrono_literals;
 
+hypervisor::DeviceRecord diskRecord(const std::string& id, unsigned slot, const std::string& path,
+                                    bool hotplugged) {
+    hypervisor::DeviceRecord record;
+    record.id = id;
+    record.kind = "disk";
+    record.slot.bus = "pci.0";
+    record.slot.slot = slot;
+    record.hotplugged = hotplugged;
+    record.path = path;
+    return record;
+}
+
 QemuVmHarness::QemuVmHarness()
     : context{io.get_executor(),
               clock,
@@ -83,7 +95,7 @@ hypervisor::RuntimeState QemuVmHarness::leaveRunning(pid_t pid) {
     state.argv = {"qemu-fake", "-name", "vm1", "-pidfile", paths_.pidFile.string()};
     state.pid = pid;
     state.startedAtUsec = 123;
-    state.devices = {{"root", "disk", {"pci.0", 4}, false, (dir / "root.img").string()}};
+    state.devices = {diskRecord("root", 4, (dir / "root.img").string(), false)};
     EXPECT_FALSE(hypervisor::writeState(paths_, state));
     qemu.live[pid] = state.argv;
     return state;

@@ -18,7 +18,7 @@ using Reattach = QemuVmHarness;
 TEST_F(Reattach, AdoptsALiveQemuWithItsDevicesAndStartTime) {
     define();
     auto left = leaveRunning(5000);
-    left.devices.push_back({"d1", "disk", {"pci.0", 6}, true, "/images/d1.img"});
+    left.devices.push_back(diskRecord("d1", 6, "/images/d1.img"));
     ASSERT_FALSE(hypervisor::writeState(paths(), left));
 
     ASSERT_TRUE(reattach());
@@ -83,9 +83,10 @@ TEST_F(Reattach, ResumesAnInterruptedShutdownWithWhatIsLeftOfItsTimeout) {
 TEST_F(Reattach, HotplugRecoveryAdoptsWhatQemuHasAndForgetsWhatItLost) {
     define();
     auto left = leaveRunning(5000);
-    left.devices.push_back({"gone", "disk", {"pci.0", 7}, true, "/images/gone.img"});
+    left.devices.push_back(diskRecord("gone", 7, "/images/gone.img"));
     ASSERT_FALSE(hypervisor::writeState(paths(), left));
-    qemu.devicesInQemu = {{"found", "disk", {"pci.0", 8}, ""}};
+    auto found = diskRecord("found", 8, "");
+    qemu.devicesInQemu = {{found.id, found.kind, found.slot, found.path}};
     qemu.recovery.adopted = {"found"};
     qemu.recovery.dropped = {"gone"};
     ASSERT_TRUE(reattach());
