@@ -83,13 +83,9 @@ struct Daemon {
     LogSink log = stderrLog();
     AsioClock clock{io.get_executor()};
     std::unique_ptr<ScopeManager> scopes = ScopeManager::connect(io, log);
-    VmContext context{io.get_executor(),
-                      clock,
-                      options.runtimeDir,
-                      options.commandsDir,
-                      log,
-                      scopes.get(),
-                      options.qemuBinary,
+    std::unique_ptr<QemuParts> parts = makeQemuParts(io.get_executor());
+    VmContext context{io.get_executor(),   clock, *parts,       options.runtimeDir,
+                      options.commandsDir, log,   scopes.get(), options.qemuBinary,
                       options.qmpTimeout};
     Registry registry{options.instancesDir,
                       [this](const std::string& name, const corral::hypervisor::LoadResult& def) {

@@ -358,14 +358,6 @@ void Instance::resume(Done done) {
                      }));
 }
 
-void Instance::adopt(pid_t pid, bool running, std::uint64_t startedAtUsec) {
-    pid_ = pid;
-    startedAt_ = startedAtUsec;
-    guestShutdown_ = false;
-    log(5, "reattached to running qemu (pid " + std::to_string(pid) + ")");
-    setState(running ? State::Running : State::Paused, kChangedPid | kChangedStartedAt);
-}
-
 void Instance::markInvalid(const std::string& why) {
     timer_.reset();
     lastExit_ = why;

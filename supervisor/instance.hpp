@@ -79,8 +79,10 @@ class Instance {
     void pause(Done done);
     void resume(Done done);
 
-    // Takes over a live VM found at daemon start (reattach).
-    void adopt(pid_t pid, bool running, std::uint64_t startedAtUsec);
+    // Takes over a live VM found at daemon start (reattach). A Shutdown the previous daemon began
+    // (deadline, CLOCK_REALTIME µs; 0: none) goes on with what is left of its timeout.
+    void adopt(pid_t pid, bool running, std::uint64_t startedAtUsec,
+               std::uint64_t shutdownDeadlineUsec = 0);
     // The definition is broken: no operation is possible until it is fixed and reloaded.
     void markInvalid(const std::string& why);
     // A valid definition replaced an invalid one.
@@ -102,6 +104,7 @@ class Instance {
     void doLaunch();
     void afterLaunch(std::uint64_t generation, Outcome<pid_t> result);
     void beginShutdown(Duration timeout);
+    void resumeShutdown(std::uint64_t deadlineUsec);
     void powerdownTick();
     void escalate();
     void onExited(ExitInfo exit);

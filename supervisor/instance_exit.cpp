@@ -1,4 +1,7 @@
-// What happens when the qemu process ends: the reason is derived from what was in progress.
+// What happens when the qemu process ends (the reason is derived from what was in progress), and
+// taking over one that a previous daemon left running.
+#include <algorithm>
+
 #include "supervisor/instance.hpp"
 
 namespace corral::supervisor {
@@ -96,6 +99,32 @@ void Instance::scheduleRestart() {
         op_ = Op::Start;
         autoRestart_ = true;
         doLaunch();
+    });
+}
+
+void Instance::adopt(pid_t pid, bool running, std::uint64_t startedAtUsec,
+                     std::uint64_t shutdownDeadlineUsec) {
+    pid_ = pid;
+    startedAt_ = startedAtUsec;
+    guestShutdown_ = false;
+    log(5, "reattached to running qemu (pid " + std::to_string(pid) + ")");
+    setState(running ? State::Running : State::Paused, kChangedPid | kChangedStartedAt);
+    if (shutdownDeadlineUsec != 0) resumeShutdown(shutdownDeadlineUsec);
+}
+
+// The caller of the Shutdown went with the previous daemon, the intent did not: the escalation
+// goes on with what is left of its timeout (at least a moment for ACPI).
+void Instance::resumeShutdown(std::uint64_t deadlineUsec) {
+    auto now = clock_.realtimeUsec();
+    auto left = std::chrono::microseconds(deadlineUsec > now ? deadlineUsec - now : 0);
+    auto timeout =
+        std::max<Duration>(std::chrono::duration_cast<Duration>(left), std::chrono::seconds(1));
+    log(5, "resuming a shutdown that a corrald restart interrupted (" +
+               std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
+               " s left)");
+    // Called from finishOp, so never after this Instance is gone.
+    shutdown(timeout, [this](Status status) {
+        if (!status) log(4, "resumed shutdown: " + status.error().message);
     });
 }
 

@@ -5,41 +5,78 @@
 
 namespace corral::supervisor {
 
-struct QmpLink::Subscription {
-    monitor::Subscription handle;
-};
+namespace {
 
-QmpLink::QmpLink(boost::asio::any_io_executor executor, std::chrono::milliseconds timeout)
-    : client_(monitor::QmpClient::create(std::move(executor))), timeout_(timeout) {}
-
-QmpLink::~QmpLink() {
-    subscription_.reset();
-    client_->close();
+std::optional<QmpNotice> noticeOf(const monitor::QmpEvent& event) {
+    if (event.name == "SHUTDOWN") {
+        bool guest = event.data.IsObject() && event.data.HasMember("guest") &&
+                     event.data["guest"].IsBool() && event.data["guest"].GetBool();
+        return QmpNotice{QmpNotice::Kind::Shutdown, guest};
+    }
+    if (event.name == "STOP") return QmpNotice{QmpNotice::Kind::Stop, false};
+    if (event.name == "RESUME") return QmpNotice{QmpNotice::Kind::Resume, false};
+    return std::nullopt;
 }
 
-boost::asio::awaitable<Status> QmpLink::connect(std::string socket,
-                                                std::chrono::milliseconds window) {
+class ClientLink final : public QmpLink {
+  public:
+    ClientLink(boost::asio::any_io_executor executor, std::chrono::milliseconds timeout)
+        : client_(monitor::QmpClient::create(std::move(executor))), timeout_(timeout) {
+        // Both handlers die with the link: the subscription with it, and the disconnect handler
+        // is never called after close(), which the destructor does.
+        subscription_ = client_->subscribe([this](const monitor::QmpEvent& event) {
+            if (auto notice = noticeOf(event)) notices.emit(*notice);
+        });
+        client_->onDisconnect([this](const monitor::Error&) { disconnected.emit(); });
+    }
+    ~ClientLink() override { close(); }
+
+    boost::asio::awaitable<Status> connect(std::string socket,
+                                           std::chrono::milliseconds window) override;
+    boost::asio::awaitable<Status> command(std::string name) override;
+    boost::asio::awaitable<Outcome<RunStatus>> queryStatus() override;
+    boost::asio::awaitable<Outcome<std::string>> passthrough(std::string json) override;
+    bool connected() const override { return client_->connected(); }
+    void close() override {
+        subscription_.reset();
+        client_->close();
+    }
+
+    const std::shared_ptr<monitor::QmpClient>& client() const { return client_; }
+
+  private:
+    std::shared_ptr<monitor::QmpClient> client_;
+    std::chrono::milliseconds timeout_;
+    monitor::Subscription subscription_;
+};
+
+// Every call copies what it needs before it suspends (QmpLink's promise).
+boost::asio::awaitable<Status> ClientLink::connect(std::string socket,
+                                                   std::chrono::milliseconds window) {
+    auto client = client_;
     // Arguments are named before co_await: g++ 12 may destroy temporaries in it twice.
-    auto result = co_await client_->connect(std::move(socket), window);
+    auto result = co_await client->connect(std::move(socket), window);
     if (!result) co_return toOpError(result.error(), Channel::Monitor);
     co_return okStatus();
 }
 
-boost::asio::awaitable<Status> QmpLink::command(std::string name) {
+boost::asio::awaitable<Status> ClientLink::command(std::string name) {
+    auto client = client_;
     monitor::Json none;
     std::vector<int> noFds;
     auto result =
-        co_await client_->execute(std::move(name), std::move(none), timeout_, std::move(noFds));
+        co_await client->execute(std::move(name), std::move(none), timeout_, std::move(noFds));
     if (!result) co_return toOpError(result.error(), Channel::Monitor);
     co_return okStatus();
 }
 
-boost::asio::awaitable<Outcome<RunStatus>> QmpLink::queryStatus() {
+boost::asio::awaitable<Outcome<RunStatus>> ClientLink::queryStatus() {
+    auto client = client_;
     std::string command = "query-status";
     monitor::Json none;
     std::vector<int> noFds;
     auto result =
-        co_await client_->execute(std::move(command), std::move(none), timeout_, std::move(noFds));
+        co_await client->execute(std::move(command), std::move(none), timeout_, std::move(noFds));
     if (!result) co_return toOpError(result.error(), Channel::Monitor);
     const auto& value = *result;
     if (!value.IsObject() || !value.HasMember("running") || !value["running"].IsBool())
@@ -50,7 +87,8 @@ boost::asio::awaitable<Outcome<RunStatus>> QmpLink::queryStatus() {
     co_return status;
 }
 
-boost::asio::awaitable<Outcome<std::string>> QmpLink::passthrough(std::string json) {
+boost::asio::awaitable<Outcome<std::string>> ClientLink::passthrough(std::string json) {
+    auto client = client_;
     auto parsed = monitor::parseJson(json);
     if (!parsed)
         co_return OpError{ErrorKind::InvalidArgument,
@@ -67,38 +105,21 @@ boost::asio::awaitable<Outcome<std::string>> QmpLink::passthrough(std::string js
     if (doc.HasMember("arguments")) args = monitor::copyJson(doc["arguments"]);
     std::vector<int> noFds;
     auto result =
-        co_await client_->execute(std::move(command), std::move(args), timeout_, std::move(noFds));
+        co_await client->execute(std::move(command), std::move(args), timeout_, std::move(noFds));
     if (!result) co_return toOpError(result.error(), Channel::Monitor);
     co_return monitor::toJsonString(*result);
 }
 
-void QmpLink::onNotice(std::function<void(const QmpNotice&)> handler) {
-    subscription_ = std::make_unique<Subscription>();
-    subscription_->handle =
-        client_->subscribe([handler = std::move(handler)](const monitor::QmpEvent& event) {
-            if (event.name == "SHUTDOWN") {
-                bool guest = event.data.IsObject() && event.data.HasMember("guest") &&
-                             event.data["guest"].IsBool() && event.data["guest"].GetBool();
-                handler({QmpNotice::Kind::Shutdown, guest});
-            } else if (event.name == "STOP") {
-                handler({QmpNotice::Kind::Stop, false});
-            } else if (event.name == "RESUME") {
-                handler({QmpNotice::Kind::Resume, false});
-            }
-        });
+}  // namespace
+
+std::shared_ptr<QmpLink> makeQmpLink(boost::asio::any_io_executor executor,
+                                     std::chrono::milliseconds timeout) {
+    return std::make_shared<ClientLink>(std::move(executor), timeout);
 }
 
-void QmpLink::onDisconnect(std::function<void()> handler) {
-    client_->onDisconnect([handler = std::move(handler)](const monitor::Error&) { handler(); });
-}
-
-bool QmpLink::connected() const {
-    return client_->connected();
-}
-
-void QmpLink::close() {
-    subscription_.reset();
-    client_->close();
+std::shared_ptr<monitor::QmpClient> qmpClientOf(QmpLink& link) {
+    auto* real = dynamic_cast<ClientLink*>(&link);
+    return real ? real->client() : nullptr;
 }
 
 }  // namespace corral::supervisor

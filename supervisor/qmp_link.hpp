@@ -1,15 +1,16 @@
-// The supervisor's only door to QMP: plain-typed commands, events and the raw passthrough over
-// a monitor::QmpClient. All JSON handling lives in qmp_link.cpp (DESIGN.md: no RapidJSON
-// values in supervisor/ beyond this one translation unit).
+// The supervisor's only door to QMP: plain-typed commands, events and the raw passthrough. An
+// interface, so that what runs on top of it (monitor health, reattach) is tested against a fake;
+// makeQmpLink() is the real one over a monitor::QmpClient, and all JSON handling lives in
+// qmp_link.cpp (DESIGN.md: no RapidJSON values in supervisor/ beyond that translation unit).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
 
+#include "common/signal.hpp"
 #include "supervisor/op_error.hpp"
 
 namespace corral::monitor {
@@ -31,36 +32,37 @@ struct RunStatus {
     std::string status;
 };
 
+// One QMP connection. A call's coroutine never touches the link after it suspended, so a caller
+// that holds the link (shared_ptr) may outlive whoever made it.
 class QmpLink {
   public:
-    // Every command gets `timeout` to answer.
-    QmpLink(boost::asio::any_io_executor executor, std::chrono::milliseconds timeout);
-    ~QmpLink();
-    QmpLink(const QmpLink&) = delete;
-    QmpLink& operator=(const QmpLink&) = delete;
+    virtual ~QmpLink() = default;
 
     // Connects and negotiates, retrying for `window` while QEMU creates the socket.
-    boost::asio::awaitable<Status> connect(std::string socket, std::chrono::milliseconds window);
+    virtual boost::asio::awaitable<Status> connect(std::string socket,
+                                                   std::chrono::milliseconds window) = 0;
     // Runs a command without arguments ("cont", "system_powerdown", ...).
-    boost::asio::awaitable<Status> command(std::string name);
-    boost::asio::awaitable<Outcome<RunStatus>> queryStatus();
+    virtual boost::asio::awaitable<Status> command(std::string name) = 0;
+    virtual boost::asio::awaitable<Outcome<RunStatus>> queryStatus() = 0;
     // Raw passthrough: `json` is {"execute": ..., "arguments": ...}; returns the reply's
     // "return" value as compact JSON, or the QMP error as an OpError.
-    boost::asio::awaitable<Outcome<std::string>> passthrough(std::string json);
+    virtual boost::asio::awaitable<Outcome<std::string>> passthrough(std::string json) = 0;
+    virtual bool connected() const = 0;
+    // Closes our side: pending calls end with an error; `disconnected` is not raised.
+    virtual void close() = 0;
 
-    void onNotice(std::function<void(const QmpNotice&)> handler);
-    // Called once when QEMU closes the connection (after every event before it was delivered).
-    void onDisconnect(std::function<void()> handler);
-    bool connected() const;
-    void close();
-    // For the hypervisor layer's hotplug, which speaks QMP itself.
-    const std::shared_ptr<monitor::QmpClient>& client() const { return client_; }
-
-  private:
-    std::shared_ptr<monitor::QmpClient> client_;
-    std::chrono::milliseconds timeout_;
-    struct Subscription;
-    std::unique_ptr<Subscription> subscription_;
+    // SHUTDOWN, STOP and RESUME, as they arrive.
+    corral::Signal<const QmpNotice&> notices;
+    // Once, when QEMU closes the connection (after every notice before it was delivered).
+    corral::Signal<> disconnected;
 };
+
+// Every command gets `timeout` to answer.
+std::shared_ptr<QmpLink> makeQmpLink(boost::asio::any_io_executor executor,
+                                     std::chrono::milliseconds timeout);
+
+// The client under a link made by makeQmpLink, for the hypervisor layer's hotplug, which speaks
+// QMP itself.
+std::shared_ptr<monitor::QmpClient> qmpClientOf(QmpLink& link);
 
 }  // namespace corral::supervisor

@@ -43,6 +43,16 @@ std::size_t FakeClock::pendingTimers() const {
     return timers_.size();
 }
 
+std::uint64_t FakeClock::realtimeUsec() const {
+    auto since = std::chrono::duration_cast<std::chrono::microseconds>(now_.time_since_epoch());
+    return 1'700'000'000'000'000ull + static_cast<std::uint64_t>(since.count());
+}
+
+std::optional<TimePoint> FakeClock::nextDue() const {
+    if (timers_.empty()) return std::nullopt;
+    return timers_.begin()->first;
+}
+
 void FakeVm::launch(std::function<void(Outcome<pid_t>)> done) {
     ++launches;
     if (autoLaunchPid) return done(*autoLaunchPid);

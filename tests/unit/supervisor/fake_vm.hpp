@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "supervisor/clock.hpp"
@@ -14,12 +15,15 @@ namespace corral::supervisor::test {
 class FakeClock : public Clock {
   public:
     TimePoint now() const override { return now_; }
-    std::uint64_t realtimeUsec() const override { return 1'700'000'000'000'000ull; }
+    // Moves with now().
+    std::uint64_t realtimeUsec() const override;
     std::unique_ptr<TimerHandle> schedule(Duration delay, std::function<void()> fn) override;
 
     // Moves time forward, running every timer that falls due, in order.
     void advance(Duration by);
     std::size_t pendingTimers() const;
+    // When the next timer falls due, if one is pending.
+    std::optional<TimePoint> nextDue() const;
 
   private:
     struct Entry {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 
 #include "tests/unit/supervisor/fake_vm.hpp"
@@ -269,6 +270,27 @@ TEST_F(InstanceTest, AdoptPublishesRunningOrPaused) {
     EXPECT_EQ(instance.state(), State::Paused);
     EXPECT_EQ(instance.pid(), 999);
     EXPECT_EQ(instance.startedAtUsec(), 123u);
+}
+
+TEST_F(InstanceTest, AdoptResumesAShutdownWithWhatIsLeftOfItsTimeout) {
+    instance.adopt(999, true, 123, clock.realtimeUsec() + 10'000'000);
+    EXPECT_EQ(instance.state(), State::ShuttingDown);
+    ASSERT_FALSE(vm.commands.empty());
+    EXPECT_EQ(vm.commands.front(), VmCommand::Powerdown);
+    clock.advance(9s);
+    EXPECT_EQ(std::count(vm.commands.begin(), vm.commands.end(), VmCommand::Quit), 0);
+    clock.advance(1s);
+    EXPECT_EQ(std::count(vm.commands.begin(), vm.commands.end(), VmCommand::Quit), 1);
+}
+
+TEST_F(InstanceTest, AdoptAfterAShutdownDeadlinePassedStillTriesACPIFirst) {
+    instance.adopt(999, true, 123, clock.realtimeUsec() - 1);
+    EXPECT_EQ(instance.state(), State::ShuttingDown);
+    EXPECT_EQ(vm.commands.front(), VmCommand::Powerdown);
+    clock.advance(999ms);
+    EXPECT_EQ(std::count(vm.commands.begin(), vm.commands.end(), VmCommand::Quit), 0);
+    clock.advance(1ms);
+    EXPECT_EQ(std::count(vm.commands.begin(), vm.commands.end(), VmCommand::Quit), 1);
 }
 
 TEST_F(InstanceTest, AgentConnectionIsAProperty) {

@@ -1,0 +1,137 @@
+// The real seams: hypervisor::QemuProcess, hypervisor::Hotplug, agent::HostChannel and
+// agent::HostResponder behind the interfaces of qemu_parts.hpp.
+#include "supervisor/qemu_parts.hpp"
+
+#include "agent/host_channel.hpp"
+#include "agent/host_responder.hpp"
+#include "hypervisor/launch.hpp"
+
+namespace corral::supervisor {
+
+namespace asio = boost::asio;
+
+namespace {
+
+class Process final : public ProcessHandle {
+  public:
+    explicit Process(hypervisor::QemuProcess process) : process_(std::move(process)) {}
+    pid_t pid() const override { return process_.pid(); }
+    asio::awaitable<hypervisor::ExitStatus> waitExit() override { return process_.waitExit(); }
+    bool kill(int signo) override { return process_.kill(signo); }
+
+  private:
+    hypervisor::QemuProcess process_;
+};
+
+// Each call holds the Hotplug's shared state (hypervisor::Hotplug keeps it in an Impl that its
+// coroutines own), so destroying this mid-call is safe.
+class RealHotplug final : public HotplugControl {
+  public:
+    RealHotplug(std::shared_ptr<monitor::QmpClient> client, const hypervisor::SlotPlan& plan,
+                const std::string& name)
+        : hotplug_(std::move(client), plan, name) {}
+
+    asio::awaitable<Result<std::string>> attachDisk(std::string id, std::filesystem::path path,
+                                                    hypervisor::DiskOptions options) override {
+        return hotplug_.attachDisk(std::move(id), std::move(path), options);
+    }
+    asio::awaitable<Result<std::string>> attachNic(std::string id,
+                                                   hypervisor::NicOptions options) override {
+        return hotplug_.attachNic(std::move(id), std::move(options));
+    }
+    asio::awaitable<Result<void>> detach(std::string id,
+                                         std::chrono::milliseconds timeout) override {
+        return hotplug_.detach(std::move(id), timeout);
+    }
+    asio::awaitable<Result<std::vector<hypervisor::OccupiedSlot>>> reconcile() override {
+        return hotplug_.reconcile();
+    }
+    void restore(const std::vector<hypervisor::HotpluggedDevice>& devices) override {
+        hotplug_.restore(devices);
+    }
+    asio::awaitable<Result<hypervisor::Recovery>> recover() override { return hotplug_.recover(); }
+    std::vector<hypervisor::HotpluggedDevice> devices() const override {
+        return hotplug_.devices();
+    }
+    std::optional<hypervisor::PciSlot> slotOf(const std::string& id) const override {
+        return hotplug_.slots().slotOf(id);
+    }
+
+  private:
+    hypervisor::Hotplug hotplug_;
+};
+
+class Agent final : public AgentLink {
+  public:
+    Agent(asio::any_io_executor executor, const hypervisor::RuntimePaths& paths,
+          const std::string& name, const std::filesystem::path& commandsDir)
+        : channel_(agent::HostChannel::create(executor, paths.negotiatorHostToGuest.string())),
+          responder_(agent::HostResponder::create(executor, paths.negotiatorGuestToHost.string(),
+                                                  name, commandsDir)) {
+        responder_->start();
+    }
+    ~Agent() override { close(); }
+
+    asio::awaitable<Result<std::vector<std::string>>> listCommands(
+        std::chrono::milliseconds timeout) override {
+        auto channel = channel_;  // the call keeps the channel, not this
+        co_return co_await channel->listCommands(timeout);
+    }
+    asio::awaitable<Result<std::string>> execute(std::vector<std::string> argv,
+                                                 std::optional<std::string> input,
+                                                 std::chrono::milliseconds timeout) override {
+        auto channel = channel_;
+        co_return co_await channel->execute(std::move(argv), std::move(input), timeout);
+    }
+    void close() override {
+        channel_->close();
+        responder_->stop();
+    }
+
+  private:
+    std::shared_ptr<agent::HostChannel> channel_;
+    std::shared_ptr<agent::HostResponder> responder_;
+};
+
+class RealParts final : public QemuParts {
+  public:
+    explicit RealParts(asio::any_io_executor executor) : executor_(std::move(executor)) {}
+
+    LaunchedQemu launch(const hypervisor::InstanceSpec& spec,
+                        const std::filesystem::path& runtimeRoot,
+                        const std::string& binary) override {
+        auto launched = hypervisor::launchInstance(executor_, spec, runtimeRoot, binary);
+        return {std::move(launched.state), std::make_unique<Process>(std::move(launched.process))};
+    }
+    std::unique_ptr<ProcessHandle> adopt(pid_t pid, const std::vector<std::string>& argv,
+                                         std::string& why) override {
+        auto process = hypervisor::QemuProcess::adopt(executor_, pid, argv, why);
+        if (!process) return nullptr;
+        return std::make_unique<Process>(std::move(*process));
+    }
+    std::optional<std::vector<std::string>> cmdline(pid_t pid) const override {
+        return hypervisor::processCmdline(pid);
+    }
+    std::shared_ptr<QmpLink> qmp(std::chrono::milliseconds timeout) override {
+        return makeQmpLink(executor_, timeout);
+    }
+    std::shared_ptr<HotplugControl> hotplug(QmpLink& link, const hypervisor::SlotPlan& plan,
+                                            const std::string& name) override {
+        return std::make_shared<RealHotplug>(qmpClientOf(link), plan, name);
+    }
+    std::shared_ptr<AgentLink> agent(const hypervisor::RuntimePaths& paths, const std::string& name,
+                                     const std::filesystem::path& commandsDir) override {
+        return std::make_shared<Agent>(executor_, paths, name, commandsDir);
+    }
+
+  private:
+    asio::any_io_executor executor_;
+};
+
+}  // namespace
+
+std::unique_ptr<QemuParts> makeQemuParts(asio::any_io_executor executor) {
+    return std::make_unique<RealParts>(std::move(executor));
+}
+
+}  // namespace corral::supervisor

@@ -1,0 +1,140 @@
+// One qemu process and everything that lives exactly as long as it: the watch for its exit, the
+// QMP link and its health (prober, reconnect), hotplug bookkeeping, the guest agent channels and
+// what state.json records. Made by QemuVm when it launches or adopts a qemu, destroyed when that
+// qemu is gone. Destruction closes its channels and ends every coroutine it started (Lifetime),
+// so nothing resumes into it; it never kills qemu (a corrald restart leaves VMs running).
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/signal.hpp"
+#include "hypervisor/runtime_dir.hpp"
+#include "hypervisor/slot_plan.hpp"
+#include "supervisor/lifetime.hpp"
+#include "supervisor/qemu_parts.hpp"
+#include "supervisor/vm.hpp"
+#include "supervisor/vm_context.hpp"
+#include "supervisor/vm_control.hpp"
+
+namespace corral::supervisor {
+
+class RunningQemu {
+  public:
+    struct Setup {
+        std::string name;
+        hypervisor::RuntimePaths paths;
+        hypervisor::RuntimeState state;  // what state.json records
+        // The definition (slot plan for hotplug, agent channels); null when it is invalid.
+        const hypervisor::InstanceSpec* spec = nullptr;
+    };
+
+    // Raised on the io_context.
+    struct Notices {
+        // Last of all: the runtime files are gone and a listener may destroy the RunningQemu.
+        corral::Signal<ExitInfo> exited;
+        corral::Signal<bool> shutdown;  // QMP SHUTDOWN; true when the guest initiated it
+        corral::Signal<bool> runStateChanged;
+        corral::Signal<bool> agentChanged;
+        corral::Signal<MonitorState> monitorChanged;
+        corral::Signal<> devicesChanged;
+    };
+
+    // Starts watching `process` at once.
+    RunningQemu(VmContext& context, Setup setup, std::unique_ptr<ProcessHandle> process);
+    ~RunningQemu();
+    RunningQemu(const RunningQemu&) = delete;
+    RunningQemu& operator=(const RunningQemu&) = delete;
+
+    // After a launch: connects QMP and the agent, sets up hotplug and resumes the vCPUs (qemu was
+    // spawned paused). `done` gets the pid, or why not (qemu is killed then).
+    void start(std::function<void(Outcome<pid_t>)> done);
+    // After a reattach: connects to what a previous corrald left (in the background if QMP does
+    // not answer), settles its hotplug bookkeeping and completes a start it interrupted. Returns
+    // whether the vCPUs run. Throws Lifetime::Ended if the qemu went away meanwhile.
+    boost::asio::awaitable<bool> takeOver();
+
+    Notices& notices() { return notices_; }
+    pid_t pid() const { return process_->pid(); }
+    const hypervisor::RuntimeState& state() const { return state_; }
+    MonitorState monitorState() const { return monitorState_; }
+
+    // Writes state.json; the error (also logged) if it could not.
+    std::optional<std::string> persist();
+    // A Shutdown must end by `deadlineUsec` (realtime); recorded for a restarted corrald.
+    void shutdownBegan(std::uint64_t deadlineUsec);
+    void command(VmCommand command, Done done);
+    void signal(int signo) { process_->kill(signo); }
+
+    // The operations of Vm on this qemu (the caller checked that the instance is usable).
+    void attachDisk(std::string id, std::string path, bool readonly, std::string format,
+                    Reply<std::string> reply);
+    void attachNic(std::string id, NicOptions options, Reply<std::string> reply);
+    void detach(std::string id, Done done);
+    void guestExecute(std::vector<std::string> argv, std::string input,
+                      std::chrono::milliseconds timeout, Reply<std::string> reply);
+    void guestListCommands(Reply<std::vector<std::string>> reply);
+    void monitor(std::string json, Reply<std::string> reply);
+
+  private:
+    boost::asio::awaitable<Outcome<pid_t>> startSteps();
+    boost::asio::awaitable<ExitInfo> watchExit();
+    // The process is gone: runtime files, MonitorState none, then `exited`.
+    void finish(ExitInfo exit);
+    void connectAgent();
+    boost::asio::awaitable<void> probeAgent();
+    OpError exitedDuring(const std::string& what) const;
+    void log(int priority, const std::string& text) const;
+
+    // Monitor health (running_qemu_monitor.cpp).
+    void subscribe();
+    void setMonitorState(MonitorState state);
+    // The error for a QMP command while the monitor is not connected, if it is not.
+    std::optional<OpError> checkMonitor() const;
+    // Runs a QMP call; a timeout marks the monitor unresponsive and starts probing it.
+    template <typename T>
+    boost::asio::awaitable<Outcome<T>> watched(boost::asio::awaitable<Outcome<T>> call);
+    boost::asio::awaitable<void> probeMonitor();
+    boost::asio::awaitable<void> reconnectMonitor();
+    // After a (re)connect: hotplug bookkeeping, run state and MonitorState from QEMU.
+    boost::asio::awaitable<Outcome<RunStatus>> syncWithQemu();
+
+    // Hotplug bookkeeping (running_qemu_hotplug.cpp).
+    std::vector<hypervisor::DeviceRecord> hotplugged() const;
+    // Hotplug for the current QMP link; `hotplugged` are devices a previous corrald added.
+    boost::asio::awaitable<void> startHotplug(std::vector<hypervisor::DeviceRecord> hotplugged);
+    // Adds the record and writes state.json; if that fails, drops the record again and detaches
+    // the device from QEMU so no device runs unrecorded. The error says what happened.
+    boost::asio::awaitable<std::optional<OpError>> recordDevice(
+        std::shared_ptr<HotplugControl> hotplug, hypervisor::DeviceRecord record,
+        std::string address);
+    void forgetDevice(const std::string& id);
+    boost::asio::awaitable<Outcome<std::string>> attachDiskSteps(std::string id, std::string path,
+                                                                 bool readonly, std::string format);
+    boost::asio::awaitable<Outcome<std::string>> attachNicSteps(std::string id, NicOptions options);
+    boost::asio::awaitable<Outcome<Unit>> detachSteps(std::string id);
+
+    VmContext& context_;
+    std::string name_;
+    hypervisor::RuntimePaths paths_;
+    hypervisor::RuntimeState state_;
+    std::optional<hypervisor::SlotPlan> plan_;  // none: no hotplug
+    bool agentWanted_ = false;
+    std::unique_ptr<ProcessHandle> process_;
+    std::shared_ptr<QmpLink> qmp_;  // replaced by a reconnect
+    std::vector<corral::Connection> qmpSubscriptions_;
+    MonitorState monitorState_ = MonitorState::None;
+    std::shared_ptr<HotplugControl> hotplug_;  // null until QMP is connected
+    std::shared_ptr<AgentLink> agent_;
+    Notices notices_;
+    Lifetime life_;
+};
+
+}  // namespace corral::supervisor

@@ -1,0 +1,31 @@
+// What every VM of one daemon shares: the io_context, the clock, where runtime dirs and guest
+// commands live, the log, and the parts a running qemu is made of (real ones in corrald, fakes
+// in unit tests).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include "hypervisor/qemu_argv.hpp"
+#include "supervisor/clock.hpp"
+#include "supervisor/instance.hpp"
+#include "supervisor/qemu_parts.hpp"
+#include "supervisor/systemd_scope.hpp"
+
+namespace corral::supervisor {
+
+struct VmContext {
+    boost::asio::any_io_executor executor;
+    Clock& clock;
+    QemuParts& parts;
+    std::filesystem::path runtimeRoot;
+    std::filesystem::path commandsDir;  // guest-to-host commands
+    LogSink log;
+    ScopeManager* scopes = nullptr;  // null when systemd is not there
+    std::string qemuBinary = hypervisor::kDefaultQemuBinary;
+    std::chrono::milliseconds qmpTimeout = std::chrono::seconds(30);  // per QMP command
+};
+
+}  // namespace corral::supervisor
