@@ -83,7 +83,7 @@ int runInstance(Client& client, const std::string& name) {
     if (state == "stopped" || state == "crashed") {
         std::printf("%s: starting\n", name.c_str());
         std::fflush(stdout);
-        sd_bus_message_unref(client.callInstance(name, "Start", kStartTimeoutUsec));
+        client.callInstance(name, "Start", kStartTimeoutUsec);
         props = client.properties(name);
     } else {
         std::printf("%s: already %s (pid %s), following it\n", name.c_str(), state.c_str(),

@@ -152,10 +152,6 @@ std::vector<DeviceInfo> QemuVm::devices() const {
     return out;
 }
 
-void QemuVm::setDevicesObserver(std::function<void()> observer) {
-    devicesObserver_ = std::move(observer);
-}
-
 std::optional<std::string> QemuVm::persist() {
     hypervisor::RuntimeState state{argv_, process_ ? process_->pid() : 0, startedAt_, devices_,
                                    shutdownDeadline_};
@@ -196,7 +192,7 @@ asio::awaitable<Outcome<pid_t>> QemuVm::launchSteps() {
     auto generation = ++generation_;
     pid_t pid = process_->pid();
     if (context_.scopes) context_.scopes->place(name_, pid, spec_->resources);
-    if (devicesObserver_) devicesObserver_();
+    devicesChanged().emit();
     spawnLogged(watchExit(generation), "watching qemu");
 
     qmp_ = std::make_unique<QmpLink>(context_.executor, context_.qmpTimeout);

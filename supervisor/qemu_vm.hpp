@@ -51,7 +51,6 @@ class QemuVm : public Vm, private VmControl {
     VmInfo info() const override;
     void redefine(const hypervisor::LoadResult& definition) override;
     std::vector<DeviceInfo> devices() const override;
-    void setDevicesObserver(std::function<void()> observer) override;
 
     void attachDisk(std::string id, std::string path, bool readonly, std::string format,
                     Reply<std::string> reply) override;
@@ -135,7 +134,6 @@ class QemuVm : public Vm, private VmControl {
     std::shared_ptr<agent::HostChannel> agent_;
     std::shared_ptr<agent::HostResponder> responder_;
     VmEvents events_;
-    std::function<void()> devicesObserver_;
     std::shared_ptr<bool> alive_;
     Instance instance_;  // last: its constructor hands its callbacks to this VmControl
 };

@@ -58,7 +58,7 @@ asio::awaitable<void> QemuVm::startHotplug(std::vector<hypervisor::DeviceRecord>
         devices_.push_back({d.id, d.kind, d.slot, true, d.path});
     }
     persist();
-    if (devicesObserver_) devicesObserver_();
+    devicesChanged().emit();
 }
 
 asio::awaitable<std::optional<OpError>> QemuVm::recordDevice(hypervisor::DeviceRecord record,
@@ -67,7 +67,7 @@ asio::awaitable<std::optional<OpError>> QemuVm::recordDevice(hypervisor::DeviceR
     devices_.push_back(record);
     auto unwritten = persist();
     if (!unwritten) {
-        if (devicesObserver_) devicesObserver_();
+        devicesChanged().emit();
         co_return std::nullopt;
     }
     // A device missing from state.json would be unknown to the next corrald: take it out again.
@@ -83,7 +83,7 @@ asio::awaitable<std::optional<OpError>> QemuVm::recordDevice(hypervisor::DeviceR
     // Still in QEMU: list it, so Detach can be retried.
     if (generation == generation_) {
         devices_.push_back(std::move(record));
-        if (devicesObserver_) devicesObserver_();
+        devicesChanged().emit();
     }
     co_return OpError{ErrorKind::Failed, what + " attached at " + address +
                                              " but not recorded: " + *unwritten +
@@ -150,7 +150,7 @@ asio::awaitable<Outcome<Unit>> QemuVm::detachSteps(std::string id) {
     // The device is gone whatever the disk says: a failed write leaves a stale state.json that
     // the next write replaces and that reattach reconciles against QEMU (startHotplug).
     persist();
-    if (devicesObserver_) devicesObserver_();
+    devicesChanged().emit();
     log(5, "device " + id + " detached");
     co_return Unit{};
 }

@@ -134,7 +134,7 @@ asio::awaitable<void> QemuVm::reattach() {
         spawnLogged(reconnectMonitor(generation), "reconnecting QMP");
     }
     instance_.adopt(process_->pid(), running, startedAt_);
-    if (devicesObserver_) devicesObserver_();
+    devicesChanged().emit();
     if (shutdownDeadline_ != 0) resumeShutdown();
 }
 

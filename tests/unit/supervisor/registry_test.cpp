@@ -33,7 +33,6 @@ class RecordingVm : public Vm {
             instance_.markInvalid("broken");
     }
     std::vector<DeviceInfo> devices() const override { return {}; }
-    void setDevicesObserver(std::function<void()>) override {}
     void attachDisk(std::string, std::string, bool, std::string, Reply<std::string>) override {}
     void attachNic(std::string, NicOptions, Reply<std::string>) override {}
     void detach(std::string, Done) override {}
@@ -53,11 +52,12 @@ class RecordingVm : public Vm {
 class RegistryTest : public ::testing::Test {
   protected:
     RegistryTest() {
-        Registry::Listener listener;
-        listener.added = [this](Vm& vm) { events.push_back("added " + vm.name()); };
-        listener.removed = [this](const std::string& n) { events.push_back("removed " + n); };
-        listener.redefined = [this](Vm& vm) { events.push_back("redefined " + vm.name()); };
-        registry.setListener(listener);
+        subscriptions.push_back(
+            registry.added().connect([this](Vm& vm) { events.push_back("added " + vm.name()); }));
+        subscriptions.push_back(registry.removing().connect(
+            [this](Vm& vm) { events.push_back("removed " + vm.name()); }));
+        subscriptions.push_back(registry.redefined().connect(
+            [this](Vm& vm) { events.push_back("redefined " + vm.name()); }));
     }
     void write(const std::string& file, const std::string& text) {
         std::ofstream(dir / file) << text;
@@ -70,6 +70,7 @@ class RegistryTest : public ::testing::Test {
     corral::test::TempDir dir;
     FakeClock clock;
     std::vector<std::string> events;
+    std::vector<Connection> subscriptions;
     Registry registry{dir.path(),
                       [this](const std::string& name, const hypervisor::LoadResult& def) {
                           return std::make_unique<RecordingVm>(name, clock, def.ok());
