@@ -100,5 +100,30 @@ TEST_F(Corralctl, HostileNamesAndTimeoutsAreRefusedBeforeTheBus) {
     }
 }
 
+TEST_F(Corralctl, RulesOfTheVerbTableAreKeptBeforeTheBus) {
+    // No daemon on this address: every refusal comes from the verb table (exit 2, not 6).
+    auto ctlAlone = [&](std::vector<std::string> args) {
+        std::vector<std::string> argv = {std::string(CORRAL_BINARY_DIR) + "/supervisor/corralctl",
+                                         "--address", "unix:path=" + (dir_ / "nobus").string()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return runCommand(argv, 30s, dir_.path());
+    };
+    auto mac = ctlAlone({"start", "vm", "--mac", "x"});
+    EXPECT_EQ(mac.status, 2) << mac.output;
+    EXPECT_EQ(mac.output.rfind("corralctl: option --mac does not apply to start", 0), 0u)
+        << mac.output;
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"frobnicate"}, {"start"}, {"reload", "extra"}, {"kill", "web1", "--", "x"}}) {
+        auto result = ctlAlone(args);
+        EXPECT_EQ(result.status, 2) << args.front() << ": " << result.output;
+        EXPECT_NE(result.output.find("usage: corralctl"), std::string::npos) << result.output;
+    }
+    auto help = ctlAlone({"--help"});
+    EXPECT_EQ(help.status, 0);
+    EXPECT_NE(help.output.find("\n  attach-disk NAME ID PATH [--readonly] [--format raw|qcow2]\n"),
+              std::string::npos)
+        << help.output;
+}
+
 }  // namespace
 }  // namespace corral::test
