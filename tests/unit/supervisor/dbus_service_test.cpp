@@ -194,10 +194,9 @@ class DbusServiceTest : public ::testing::Test {
     // The registry loaded, then the service on it, as corrald starts.
     void startService() {
         registry_.reload();
-        service_ = std::make_unique<DbusService>(server_, registry_, "/run/test",
-                                                 [this](int, const std::string& line) {
-                                                     logs_.push_back(line);
-                                                 });
+        service_ = std::make_unique<DbusService>(
+            server_, registry_, "/run/test",
+            [this](int, const std::string& line) { logs_.push_back(line); });
     }
 
     StubVm& vm(const std::string& name) { return static_cast<StubVm&>(*registry_.find(name)); }
@@ -260,9 +259,13 @@ TEST_F(DbusServiceTest, ReloadAnnouncesCompleteObjectsToTheBusAndEveryOtherListe
     const std::string web2 = "/org/corral1/instance/web2";
     const auto* announced = waitSignal("InterfacesAdded", kManagerPath);
     ASSERT_NE(announced, nullptr);
+    auto interfaces = announced->names;
+    auto properties = announced->strings;
+    EXPECT_NE(std::find(interfaces.begin(), interfaces.end(), kInstanceInterface),
+              interfaces.end());
     // The object is announced with its real state, not a default that changes a moment later.
-    EXPECT_EQ(announced->strings.at("Name"), "web2");
-    EXPECT_EQ(announced->strings.at("State"), "invalid");
+    EXPECT_EQ(properties["Name"], "web2");
+    EXPECT_EQ(properties["State"], "invalid");
     const auto* instanceNew = waitSignal("InstanceNew", kManagerPath);
     ASSERT_NE(instanceNew, nullptr);
     EXPECT_EQ(instanceNew->names, (std::vector<std::string>{"web2", web2}));
@@ -319,8 +322,8 @@ TEST_F(DbusServiceTest, EveryPropertyAnswersWithItsOwnValue) {
     EXPECT_EQ(std::string(id) + " " + kind + " " + bus + " " + addr, "d1 disk pcie.0 0x5");
     // An unknown name is an error, not the value of some other property.
     auto unknown = get("Nonsense");
-    EXPECT_TRUE(
-        sd_bus_message_is_method_error(unknown.get(), "org.freedesktop.DBus.Error.UnknownProperty"));
+    EXPECT_TRUE(sd_bus_message_is_method_error(unknown.get(),
+                                               "org.freedesktop.DBus.Error.UnknownProperty"));
 }
 
 TEST_F(DbusServiceTest, ListInstancesListsThePublishedObjects) {
@@ -341,10 +344,10 @@ TEST_F(DbusServiceTest, ListInstancesListsThePublishedObjects) {
 TEST_F(DbusServiceTest, ManagerPropertiesAnswerEachWithItsOwnValue) {
     startService();
     auto get = [&](const char* property) {
-        auto reply = call(kManagerPath, "org.freedesktop.DBus.Properties", "Get",
-                          [=](sd_bus_message* m) {
-                              return sd_bus_message_append(m, "ss", kManagerInterface, property);
-                          });
+        auto reply =
+            call(kManagerPath, "org.freedesktop.DBus.Properties", "Get", [=](sd_bus_message* m) {
+                return sd_bus_message_append(m, "ss", kManagerInterface, property);
+            });
         const char* value = "";
         EXPECT_GE(sd_bus_message_read(reply.get(), "v", "s", &value), 0) << property;
         return std::string(value);
@@ -369,8 +372,8 @@ TEST(ChangedProperties, EveryEmittingPropertyIsNamedByABitAndEveryBitNamesOne) {
 TEST(ChangedProperties, ADefinitionChangeNamesEachPropertyOnce) {
     auto names = changedProperties(kChangedDefinition | kChangedDevices | kChangedState);
     std::vector<std::string> got(names.begin(), names.end());
-    EXPECT_EQ(got, (std::vector<std::string>{"State", "Machine", "Vcpus", "MemoryBytes",
-                                             "Devices"}));
+    EXPECT_EQ(got,
+              (std::vector<std::string>{"State", "Machine", "Vcpus", "MemoryBytes", "Devices"}));
     EXPECT_TRUE(changedProperties(0).empty());
 }
 
