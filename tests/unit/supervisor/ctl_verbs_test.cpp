@@ -93,8 +93,7 @@ TEST(CtlVerbs, ArgvAfterDoubleDashOnlyForExec) {
     EXPECT_EQ(*a.option(kTimeout), "5");
     EXPECT_STREQ(refusal({"exec", "web1"}).what(),
                  "usage: corralctl exec NAME [--timeout S] -- ARGV...");
-    EXPECT_STREQ(refusal({"start", "web1", "--", "x"}).what(),
-                 "start takes no arguments after --");
+    EXPECT_STREQ(refusal({"start", "web1", "--", "x"}).what(), "start takes no arguments after --");
 }
 
 TEST(CtlVerbs, InstanceNamesAreCheckedWithoutTheUsage) {
@@ -140,11 +139,10 @@ TEST(CtlVerbs, UsageTextHasAnEntryPerVerbAndEveryOption) {
 TEST(CtlVerbs, EveryExistingVerbIsInTheTable) {
     std::set<std::string_view> names;
     for (const auto& verb : corralctlVerbs()) names.insert(verb.name);
-    EXPECT_EQ(names, (std::set<std::string_view>{"list", "status", "start", "kill", "reboot",
-                                                 "reset", "pause", "resume", "shutdown",
-                                                 "attach-disk", "attach-nic", "detach", "exec",
-                                                 "commands", "console", "run", "monitor",
-                                                 "validate", "reload"}));
+    EXPECT_EQ(names, (std::set<std::string_view>{
+                         "list", "status", "start", "kill", "reboot", "reset", "pause", "resume",
+                         "shutdown", "attach-disk", "attach-nic", "detach", "exec", "commands",
+                         "console", "run", "monitor", "validate", "reload"}));
 }
 
 }  // namespace

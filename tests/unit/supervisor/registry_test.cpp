@@ -109,8 +109,8 @@ TEST_F(RegistryTest, RemovingSubscribersSeeTheVmStillFindable) {
     writeValid("web1");
     registry.reload();
     bool findable = false;
-    auto removing = registry.removing().connect(
-        [&](Vm& vm) { findable = registry.find(vm.name()) == &vm; });
+    auto removing =
+        registry.removing().connect([&](Vm& vm) { findable = registry.find(vm.name()) == &vm; });
     std::filesystem::remove(dir / "web1.toml");
     registry.reload();
     EXPECT_TRUE(findable);
