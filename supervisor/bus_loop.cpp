@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 namespace corral::supervisor {
 
@@ -16,13 +18,16 @@ namespace asio = boost::asio;
 constexpr int kProcessBatch = 64;
 
 std::shared_ptr<BusLoop> BusLoop::attach(asio::io_context& io, sd_bus* bus) {
-    auto loop = std::shared_ptr<BusLoop>(new BusLoop(io, bus));
+    int fd = sd_bus_get_fd(bus);
+    if (fd < 0)
+        throw std::runtime_error(std::string("D-Bus connection has no fd: ") + std::strerror(-fd));
+    auto loop = std::shared_ptr<BusLoop>(new BusLoop(io, bus, fd));
     loop->arm();
     return loop;
 }
 
-BusLoop::BusLoop(asio::io_context& io, sd_bus* bus)
-    : bus_(sd_bus_ref(bus)), fd_(io, sd_bus_get_fd(bus)), timer_(io) {}
+BusLoop::BusLoop(asio::io_context& io, sd_bus* bus, int fd)
+    : bus_(sd_bus_ref(bus)), fd_(io, fd), timer_(io) {}
 
 BusLoop::~BusLoop() {
     detach();

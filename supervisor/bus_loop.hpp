@@ -15,6 +15,7 @@ namespace corral::supervisor {
 class BusLoop : public std::enable_shared_from_this<BusLoop> {
   public:
     // Takes a reference on `bus`; the bus must already be started (sd_bus_open_* / sd_bus_start).
+    // Throws std::runtime_error when sd-bus has no fd for it.
     static std::shared_ptr<BusLoop> attach(boost::asio::io_context& io, sd_bus* bus);
     ~BusLoop();
     BusLoop(const BusLoop&) = delete;
@@ -30,7 +31,7 @@ class BusLoop : public std::enable_shared_from_this<BusLoop> {
     void detach();
 
   private:
-    BusLoop(boost::asio::io_context& io, sd_bus* bus);
+    BusLoop(boost::asio::io_context& io, sd_bus* bus, int fd);
     void arm();
     void wake(std::uint64_t generation);
 

@@ -4,28 +4,69 @@
 #include <functional>
 
 #include "supervisor/dbus_service.hpp"
+#include "supervisor/enum_names.hpp"
 
 namespace corral::supervisor::ctl {
 
 namespace {
 
+// The exit code of each corral error a script may want to tell apart; the rest is kFailed.
+constexpr std::pair<ErrorKind, int> kErrorExits[] = {
+    {ErrorKind::NoSuchInstance, kNoSuchInstance},
+    {ErrorKind::Busy, kBusy},
+    {ErrorKind::InvalidState, kInvalidState},
+    {ErrorKind::InvalidArgument, kUsage},
+};
+
 int exitFor(const char* errorName) {
-    std::string name = errorName ? errorName : "";
-    if (name == "org.corral1.Error.NoSuchInstance") return kNoSuchInstance;
-    if (name == "org.corral1.Error.Busy") return kBusy;
-    if (name == "org.corral1.Error.InvalidState") return kInvalidState;
-    if (name == "org.corral1.Error.InvalidArgument") return kUsage;
+    std::string_view name = errorName ? errorName : "";
+    if (auto kind = parseErrorName(name)) {
+        for (const auto& [k, code] : kErrorExits)
+            if (k == *kind) return code;
+        return kFailed;
+    }
     if (name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
         name == "org.freedesktop.DBus.Error.NameHasNoOwner")
         return kUnreachable;
     return kFailed;
 }
 
-void check(int r, const char* what) {
-    if (r < 0) throw CtlError(kFailed, std::string(what) + ": " + std::strerror(-r));
+// The value of one property, read from inside its variant.
+int readValue(sd_bus_message* reply, const std::string& type, PropertyValue& out) {
+    int r = 0;
+    if (type == "s") {
+        const char* v = nullptr;
+        r = sd_bus_message_read(reply, "s", &v);
+        if (r >= 0) out = std::string(v);
+    } else if (type == "u") {
+        std::uint32_t v = 0;
+        r = sd_bus_message_read(reply, "u", &v);
+        out = std::uint64_t{v};
+    } else if (type == "t") {
+        std::uint64_t v = 0;
+        r = sd_bus_message_read(reply, "t", &v);
+        out = v;
+    } else if (type == "b") {
+        int v = 0;
+        r = sd_bus_message_read(reply, "b", &v);
+        out = v != 0;
+    } else if (type == "a(ssss)") {
+        std::vector<std::vector<std::string>> rows;
+        if ((r = sd_bus_message_enter_container(reply, 'a', "(ssss)")) < 0) return r;
+        const char *a, *b, *c, *d;
+        while ((r = sd_bus_message_read(reply, "(ssss)", &a, &b, &c, &d)) > 0)
+            rows.push_back({a, b, c, d});
+        if (r < 0 || (r = sd_bus_message_exit_container(reply)) < 0) return r;
+        out = std::move(rows);
+    }
+    return r;
 }
 
 }  // namespace
+
+void check(int r, const char* what) {
+    if (r < 0) throw CtlError(kFailed, std::string(what) + ": " + std::strerror(-r));
+}
 
 Client::Client(Bus bus, const std::string& address) {
     int r = 0;
@@ -51,17 +92,16 @@ Client::~Client() {
     sd_bus_flush_close_unref(bus_);
 }
 
-sd_bus_message* Client::call(const std::string& path, const char* interface, const char* method,
-                             std::uint64_t timeoutUsec,
-                             const std::function<void(sd_bus_message*)>& append) {
-    sd_bus_message* m = nullptr;
-    check(sd_bus_message_new_method_call(bus_, &m, kBusName, path.c_str(), interface, method),
+MessageRef Client::call(const std::string& path, const char* interface, const char* method,
+                        std::uint64_t timeoutUsec,
+                        const std::function<int(sd_bus_message*)>& append) {
+    MessageRef m;
+    check(sd_bus_message_new_method_call(bus_, m.put(), kBusName, path.c_str(), interface, method),
           "cannot build the call");
-    if (append) append(m);
+    if (append) check(append(m.get()), "cannot build the call");
     sd_bus_error error = SD_BUS_ERROR_NULL;
-    sd_bus_message* reply = nullptr;
-    int r = sd_bus_call(bus_, m, timeoutUsec, &error, &reply);
-    sd_bus_message_unref(m);
+    MessageRef reply;
+    int r = sd_bus_call(bus_, m.get(), timeoutUsec, &error, reply.put());
     if (r < 0) {
         int code = exitFor(error.name);
         std::string text = error.message ? error.message : std::strerror(-r);
@@ -75,83 +115,62 @@ sd_bus_message* Client::call(const std::string& path, const char* interface, con
 }
 
 std::vector<InstanceRow> Client::list() {
-    auto* reply = call(kManagerPath, kManagerInterface, "ListInstances", 0, {});
+    auto reply = call(kManagerPath, kManagerInterface, "ListInstances", 0, {});
     std::vector<InstanceRow> rows;
-    check(sd_bus_message_enter_container(reply, 'a', "(ssuo)"), "bad reply");
+    check(sd_bus_message_enter_container(reply.get(), 'a', "(ssuo)"), "bad reply");
     const char *name, *state, *path;
     std::uint32_t pid;
-    while (sd_bus_message_read(reply, "(ssuo)", &name, &state, &pid, &path) > 0)
+    int r;
+    while ((r = sd_bus_message_read(reply.get(), "(ssuo)", &name, &state, &pid, &path)) > 0)
         rows.push_back({name, state, pid, path});
-    sd_bus_message_unref(reply);
+    check(r, "bad reply");
     return rows;
 }
 
 std::string Client::instancePath(const std::string& name) {
-    auto* reply = call(kManagerPath, kManagerInterface, "GetInstance", 0,
-                       [&](sd_bus_message* m) { sd_bus_message_append(m, "s", name.c_str()); });
+    auto reply = call(kManagerPath, kManagerInterface, "GetInstance", 0, [&](sd_bus_message* m) {
+        return sd_bus_message_append(m, "s", name.c_str());
+    });
     const char* path = nullptr;
-    check(sd_bus_message_read(reply, "o", &path), "bad reply");
-    std::string out = path;
-    sd_bus_message_unref(reply);
-    return out;
+    check(sd_bus_message_read(reply.get(), "o", &path), "bad reply");
+    return path;
 }
 
 Properties Client::properties(const std::string& name) {
     auto path = instancePath(name);
-    auto* reply = call(path, "org.freedesktop.DBus.Properties", "GetAll", 0, [](sd_bus_message* m) {
-        sd_bus_message_append(m, "s", kInstanceInterface);
+    auto reply = call(path, "org.freedesktop.DBus.Properties", "GetAll", 0, [](sd_bus_message* m) {
+        return sd_bus_message_append(m, "s", kInstanceInterface);
     });
+    sd_bus_message* r = reply.get();
     Properties out;
-    check(sd_bus_message_enter_container(reply, 'a', "{sv}"), "bad reply");
-    while (sd_bus_message_enter_container(reply, 'e', "sv") > 0) {
+    check(sd_bus_message_enter_container(r, 'a', "{sv}"), "bad reply");
+    int more;
+    while ((more = sd_bus_message_enter_container(r, 'e', "sv")) > 0) {
         const char* key = nullptr;
-        sd_bus_message_read(reply, "s", &key);
+        check(sd_bus_message_read(r, "s", &key), "bad reply");
         const char* contents = nullptr;
-        sd_bus_message_peek_type(reply, nullptr, &contents);
+        check(sd_bus_message_peek_type(r, nullptr, &contents), "bad reply");
         std::string type = contents ? contents : "";
-        sd_bus_message_enter_container(reply, 'v', contents);
-        if (type == "s") {
-            const char* v = nullptr;
-            sd_bus_message_read(reply, "s", &v);
-            out[key] = std::string(v);
-        } else if (type == "u") {
-            std::uint32_t v = 0;
-            sd_bus_message_read(reply, "u", &v);
-            out[key] = std::uint64_t{v};
-        } else if (type == "t") {
-            std::uint64_t v = 0;
-            sd_bus_message_read(reply, "t", &v);
-            out[key] = v;
-        } else if (type == "b") {
-            int v = 0;
-            sd_bus_message_read(reply, "b", &v);
-            out[key] = v != 0;
-        } else if (type == "a(ssss)") {
-            std::vector<std::vector<std::string>> rows;
-            sd_bus_message_enter_container(reply, 'a', "(ssss)");
-            const char *a, *b, *c, *d;
-            while (sd_bus_message_read(reply, "(ssss)", &a, &b, &c, &d) > 0)
-                rows.push_back({a, b, c, d});
-            sd_bus_message_exit_container(reply);
-            out[key] = rows;
-        } else {
-            sd_bus_message_skip(reply, contents);
-        }
-        sd_bus_message_exit_container(reply);
-        sd_bus_message_exit_container(reply);
+        check(sd_bus_message_enter_container(r, 'v', contents), "bad reply");
+        PropertyValue value;
+        bool known = type == "s" || type == "u" || type == "t" || type == "b" || type == "a(ssss)";
+        check(known ? readValue(r, type, value) : sd_bus_message_skip(r, contents), "bad reply");
+        if (known) out[key] = std::move(value);
+        check(sd_bus_message_exit_container(r), "bad reply");
+        check(sd_bus_message_exit_container(r), "bad reply");
     }
-    sd_bus_message_unref(reply);
+    check(more, "bad reply");
     return out;
 }
 
-sd_bus_message* Client::callInstance(const std::string& name, const char* method,
-                                     std::uint64_t timeoutUsec,
-                                     const std::function<void(sd_bus_message*)>& append) {
+MessageRef Client::callInstance(const std::string& name, const char* method,
+                                std::uint64_t timeoutUsec,
+                                const std::function<int(sd_bus_message*)>& append) {
     return call(instancePath(name), kInstanceInterface, method, timeoutUsec, append);
 }
 
 void Client::reload() {
-    sd_bus_message_unref(call(kManagerPath, kManagerInterface, "Reload", 0, {}));
+    call(kManagerPath, kManagerInterface, "Reload", 0, {});
 }
 
 }  // namespace corral::supervisor::ctl

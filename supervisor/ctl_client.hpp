@@ -12,6 +12,8 @@
 #include <variant>
 #include <vector>
 
+#include "supervisor/dbus_ref.hpp"
+
 namespace corral::supervisor::ctl {
 
 // Exit codes of corralctl.
@@ -37,6 +39,9 @@ using PropertyValue =
     std::variant<std::string, std::uint64_t, bool, std::vector<std::vector<std::string>>>;
 using Properties = std::map<std::string, PropertyValue>;
 
+// Throws CtlError(kFailed) when an sd-bus call returned an error: `what` says what was done.
+void check(int r, const char* what);
+
 struct InstanceRow {
     std::string name, state;
     std::uint32_t pid = 0;
@@ -54,18 +59,16 @@ class Client {
     std::vector<InstanceRow> list();
     std::string instancePath(const std::string& name);
     Properties properties(const std::string& name);
-    // Calls an org.corral1.Instance method; `append` adds the arguments; returns the reply.
-    // `timeoutUsec` 0 = sd-bus default (25 s).
-    sd_bus_message* callInstance(const std::string& name, const char* method,
-                                 std::uint64_t timeoutUsec,
-                                 const std::function<void(sd_bus_message*)>& append = {});
+    // Calls an org.corral1.Instance method; `append` adds the arguments (returning sd-bus's
+    // code); returns the reply. `timeoutUsec` 0 = sd-bus default (25 s).
+    MessageRef callInstance(const std::string& name, const char* method, std::uint64_t timeoutUsec,
+                            const std::function<int(sd_bus_message*)>& append = {});
     void reload();
     sd_bus* bus() const { return bus_; }
 
   private:
-    sd_bus_message* call(const std::string& path, const char* interface, const char* method,
-                         std::uint64_t timeoutUsec,
-                         const std::function<void(sd_bus_message*)>& append);
+    MessageRef call(const std::string& path, const char* interface, const char* method,
+                    std::uint64_t timeoutUsec, const std::function<int(sd_bus_message*)>& append);
     sd_bus* bus_ = nullptr;
 };
 

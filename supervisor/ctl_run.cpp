@@ -5,6 +5,8 @@
 
 #include <cstdio>
 
+#include "supervisor/enum_names.hpp"
+
 namespace corral::supervisor::ctl {
 namespace {
 
@@ -17,6 +19,16 @@ std::string text(const Properties& props, const char* key) {
     if (const auto* s = std::get_if<std::string>(&it->second)) return *s;
     if (const auto* n = std::get_if<std::uint64_t>(&it->second)) return std::to_string(*n);
     return "";
+}
+
+// The State property, parsed with corrald's own table; nullopt for a state this corralctl does
+// not know (a newer corrald), which is followed like any passing state.
+std::optional<State> stateOf(const Properties& props) {
+    return parseState(text(props, "State"));
+}
+
+bool ended(std::optional<State> state) {
+    return state == State::Stopped || state == State::Crashed;
 }
 
 // Set by the match callbacks; the loop re-reads the properties whenever something changed.
@@ -74,42 +86,43 @@ int runInstance(Client& client, const std::string& name) {
     addMatches(client.bus(), client.instancePath(name), watch);
 
     auto props = client.properties(name);
-    std::string state = text(props, "State");
-    if (state == "invalid") {
+    if (stateOf(props) == State::Invalid) {
         std::fprintf(stderr, "%s: invalid definition: %s\n", name.c_str(),
                      text(props, "LastExit").c_str());
         return kFailed;
     }
-    if (state == "stopped" || state == "crashed") {
+    if (ended(stateOf(props))) {
         std::printf("%s: starting\n", name.c_str());
         std::fflush(stdout);
-        sd_bus_message_unref(client.callInstance(name, "Start", kStartTimeoutUsec));
+        client.callInstance(name, "Start", kStartTimeoutUsec);
         props = client.properties(name);
     } else {
-        std::printf("%s: already %s (pid %s), following it\n", name.c_str(), state.c_str(),
-                    text(props, "Pid").c_str());
+        std::printf("%s: already %s (pid %s), following it\n", name.c_str(),
+                    text(props, "State").c_str(), text(props, "Pid").c_str());
     }
 
     bool ready = false;
     bool announced = false;  // STATUS= already tells systemd the current state
     std::string last;
     while (true) {
-        state = text(props, "State");
+        std::string state = text(props, "State");
+        auto parsed = parseState(state);
         if (state != last) {
-            std::printf("%s: %s%s\n", name.c_str(), state.c_str(),
-                        state == "running" ? (" (pid " + text(props, "Pid") + ")").c_str() : "");
+            std::printf(
+                "%s: %s%s\n", name.c_str(), state.c_str(),
+                parsed == State::Running ? (" (pid " + text(props, "Pid") + ")").c_str() : "");
             std::fflush(stdout);
             announced = false;
             last = state;
         }
-        if ((state == "running" || state == "paused") && !announced) {
+        if ((parsed == State::Running || parsed == State::Paused) && !announced) {
             sd_notifyf(0, "%sSTATUS=%s %s, pid %s", ready ? "" : "READY=1\n", name.c_str(),
                        state.c_str(), text(props, "Pid").c_str());
             ready = announced = true;
         }
-        if (state == "stopped" || state == "crashed") {
+        if (ended(parsed)) {
             std::printf("%s: ended: %s\n", name.c_str(), text(props, "LastExit").c_str());
-            return state == "stopped" ? kOk : kFailed;
+            return parsed == State::Stopped ? kOk : kFailed;
         }
         watch.changed = false;
         while (!watch.changed) {

@@ -1,6 +1,6 @@
 // org.corral1.Instance: properties read the Vm, methods hand off to it and reply when done.
+#include <algorithm>
 #include <cstdlib>
-#include <string_view>
 
 #include "supervisor/dbus_args.hpp"
 #include "supervisor/dbus_internal.hpp"
@@ -20,32 +20,59 @@ PendingCall pending(sd_bus_message* m, void* userdata) {
     return PendingCall(ref(userdata).loop, m);
 }
 
-int getProperty(sd_bus*, const char*, const char*, const char* property, sd_bus_message* reply,
-                void* userdata, sd_bus_error*) {
-    Vm& vm = *ref(userdata).vm;
-    auto& life = vm.lifecycle();
-    std::string_view p(property);
-    if (p == "Name") return sd_bus_message_append(reply, "s", vm.name().c_str());
-    if (p == "State") return sd_bus_message_append(reply, "s", toString(life.state()));
-    if (p == "Pid") return sd_bus_message_append(reply, "u", static_cast<uint32_t>(life.pid()));
-    if (p == "StartedAt") return sd_bus_message_append(reply, "t", life.startedAtUsec());
-    if (p == "AgentConnected") return sd_bus_message_append(reply, "b", life.agentConnected());
-    if (p == "MonitorState")
-        return sd_bus_message_append(reply, "s", toString(life.monitorState()));
-    if (p == "LastExit") return sd_bus_message_append(reply, "s", life.lastExit().c_str());
-    auto info = vm.info();
-    if (p == "Machine") return sd_bus_message_append(reply, "s", info.machine.c_str());
-    if (p == "Vcpus") return sd_bus_message_append(reply, "u", info.vcpus);
-    if (p == "MemoryBytes") return sd_bus_message_append(reply, "t", info.memoryBytes);
-    if (p == "QmpSocket") return sd_bus_message_append(reply, "s", info.qmpSocket.c_str());
-    if (p == "SerialSocket") return sd_bus_message_append(reply, "s", info.serialSocket.c_str());
-    int r = sd_bus_message_open_container(reply, 'a', "(ssss)");
+// One getter per property, each reading one thing: a property missing here is a build error
+// in the vtable below, never another property's value.
+template <int (*Get)(sd_bus_message*, Vm&)>
+int property(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply, void* userdata,
+             sd_bus_error*) {
+    return Get(reply, *ref(userdata).vm);
+}
+
+int getName(sd_bus_message* m, Vm& vm) {
+    return sd_bus_message_append(m, "s", vm.name().c_str());
+}
+int getState(sd_bus_message* m, Vm& vm) {
+    return sd_bus_message_append(m, "s", toString(vm.lifecycle().state()));
+}
+int getPid(sd_bus_message* m, Vm& vm) {
+    return sd_bus_message_append(m, "u", static_cast<uint32_t>(vm.lifecycle().pid()));
+}
+int getStartedAt(sd_bus_message* m, Vm& vm) {
+    return sd_bus_message_append(m, "t", vm.lifecycle().startedAtUsec());
+}
+int getAgentConnected(sd_bus_message* m, Vm& vm) {
+    return sd_bus_message_append(m, "b", vm.lifecycle().agentConnected());
+}
+int getMonitorState(sd_bus_message* m, Vm& vm) {
+    return sd_bus_message_append(m, "s", toString(vm.lifecycle().monitorState()));
+}
+int getLastExit(sd_bus_message* m, Vm& vm) {
+    return sd_bus_message_append(m, "s", vm.lifecycle().lastExit().c_str());
+}
+int getMachine(sd_bus_message* m, Vm& vm) {
+    return sd_bus_message_append(m, "s", vm.info().machine.c_str());
+}
+int getVcpus(sd_bus_message* m, Vm& vm) {
+    return sd_bus_message_append(m, "u", vm.info().vcpus);
+}
+int getMemoryBytes(sd_bus_message* m, Vm& vm) {
+    return sd_bus_message_append(m, "t", vm.info().memoryBytes);
+}
+int getQmpSocket(sd_bus_message* m, Vm& vm) {
+    return sd_bus_message_append(m, "s", vm.info().qmpSocket.c_str());
+}
+int getSerialSocket(sd_bus_message* m, Vm& vm) {
+    return sd_bus_message_append(m, "s", vm.info().serialSocket.c_str());
+}
+int getDevices(sd_bus_message* m, Vm& vm) {
+    int r = sd_bus_message_open_container(m, 'a', "(ssss)");
+    if (r < 0) return r;
     for (const auto& d : vm.devices()) {
-        if (r < 0) return r;
-        r = sd_bus_message_append(reply, "(ssss)", d.id.c_str(), d.kind.c_str(), d.bus.c_str(),
+        r = sd_bus_message_append(m, "(ssss)", d.id.c_str(), d.kind.c_str(), d.bus.c_str(),
                                   d.addr.c_str());
+        if (r < 0) return r;
     }
-    return r < 0 ? r : sd_bus_message_close_container(reply);
+    return sd_bus_message_close_container(m);
 }
 
 int lifecycleCall(sd_bus_message* m, void* userdata, void (Instance::*method)(Done)) {
@@ -201,23 +228,54 @@ constexpr auto kChange = SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE;
 // itself refuses every caller without CAP_SYS_ADMIN, group `corral` included.
 constexpr auto kMethod = SD_BUS_VTABLE_UNPRIVILEGED;
 
+// Which properties each ChangedProperty bit stands for, in the order PropertiesChanged lists
+// them. Every property flagged kChange in the vtable is named by some bit (tested).
+constexpr ChangedName kChangedNames[] = {
+    {kChangedState, "State"},
+    {kChangedPid, "Pid"},
+    {kChangedStartedAt, "StartedAt"},
+    {kChangedAgent, "AgentConnected"},
+    {kChangedMonitor, "MonitorState"},
+    {kChangedLastExit, "LastExit"},
+    {kChangedDefinition, "Machine"},
+    {kChangedDefinition, "Vcpus"},
+    {kChangedDefinition, "MemoryBytes"},
+    {kChangedDefinition, "Devices"},
+    {kChangedDevices, "Devices"},
+};
+
 }  // namespace
+
+std::span<const ChangedName> changedNames() {
+    return kChangedNames;
+}
+
+std::vector<const char*> changedProperties(unsigned changed) {
+    std::vector<const char*> names;
+    for (const auto& row : kChangedNames) {
+        if (!(changed & row.bit)) continue;
+        if (std::find(names.begin(), names.end(), row.property) == names.end())
+            names.push_back(row.property);
+    }
+    return names;
+}
 
 const sd_bus_vtable kInstanceVtable[] = {
     SD_BUS_VTABLE_START(0),
-    SD_BUS_PROPERTY("Name", "s", getProperty, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-    SD_BUS_PROPERTY("State", "s", getProperty, 0, kChange),
-    SD_BUS_PROPERTY("Pid", "u", getProperty, 0, kChange),
-    SD_BUS_PROPERTY("StartedAt", "t", getProperty, 0, kChange),
-    SD_BUS_PROPERTY("Machine", "s", getProperty, 0, kChange),
-    SD_BUS_PROPERTY("Vcpus", "u", getProperty, 0, kChange),
-    SD_BUS_PROPERTY("MemoryBytes", "t", getProperty, 0, kChange),
-    SD_BUS_PROPERTY("QmpSocket", "s", getProperty, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-    SD_BUS_PROPERTY("SerialSocket", "s", getProperty, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-    SD_BUS_PROPERTY("AgentConnected", "b", getProperty, 0, kChange),
-    SD_BUS_PROPERTY("MonitorState", "s", getProperty, 0, kChange),
-    SD_BUS_PROPERTY("Devices", "a(ssss)", getProperty, 0, kChange),
-    SD_BUS_PROPERTY("LastExit", "s", getProperty, 0, kChange),
+    SD_BUS_PROPERTY("Name", "s", property<getName>, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("State", "s", property<getState>, 0, kChange),
+    SD_BUS_PROPERTY("Pid", "u", property<getPid>, 0, kChange),
+    SD_BUS_PROPERTY("StartedAt", "t", property<getStartedAt>, 0, kChange),
+    SD_BUS_PROPERTY("Machine", "s", property<getMachine>, 0, kChange),
+    SD_BUS_PROPERTY("Vcpus", "u", property<getVcpus>, 0, kChange),
+    SD_BUS_PROPERTY("MemoryBytes", "t", property<getMemoryBytes>, 0, kChange),
+    SD_BUS_PROPERTY("QmpSocket", "s", property<getQmpSocket>, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("SerialSocket", "s", property<getSerialSocket>, 0,
+                    SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("AgentConnected", "b", property<getAgentConnected>, 0, kChange),
+    SD_BUS_PROPERTY("MonitorState", "s", property<getMonitorState>, 0, kChange),
+    SD_BUS_PROPERTY("Devices", "a(ssss)", property<getDevices>, 0, kChange),
+    SD_BUS_PROPERTY("LastExit", "s", property<getLastExit>, 0, kChange),
     SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodStart, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Shutdown", SD_BUS_ARGS("t", timeout_usec), SD_BUS_NO_RESULT,
                             methodShutdown, kMethod),

@@ -1,22 +1,43 @@
-// Shared between the two halves of DbusService (manager and instance objects); not public API.
+// Shared between the two halves of DbusService (manager and instance objects) and their tests;
+// not public API.
 #pragma once
 
 #include <systemd/sd-bus.h>
 
+#include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
+#include "common/signal.hpp"
 #include "supervisor/dbus_service.hpp"
 
 namespace corral::supervisor {
 
-// userdata of an instance object: resolved by the fallback vtable's find callback.
+// userdata of an instance object, resolved by the fallback vtable's find callback. It exists
+// exactly while the object is published; destroying it ends its subscriptions.
 struct InstanceRef {
-    DbusService* service;
     Vm* vm;
     std::shared_ptr<BusLoop> loop;
+    std::string path;  // instancePath(vm->name())
+    Connection stateChanged;
+    Connection devicesChanged;
 };
 
 extern const sd_bus_vtable kManagerVtable[];
 extern const sd_bus_vtable kInstanceVtable[];
+
+// One row per property a ChangedProperty bit stands for; a bit may name several properties.
+struct ChangedName {
+    unsigned bit;
+    const char* property;
+};
+
+// Every row, in the order PropertiesChanged lists the properties.
+std::span<const ChangedName> changedNames();
+
+// The properties of org.corral1.Instance that a mask of ChangedProperty bits says changed, each
+// once, in table order.
+std::vector<const char*> changedProperties(unsigned changed);
 
 }  // namespace corral::supervisor

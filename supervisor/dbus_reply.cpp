@@ -4,43 +4,62 @@
 #include <cstdio>
 #include <cstring>
 
+#include "supervisor/dbus_ref.hpp"
+
 namespace corral::supervisor {
+
+namespace {
+
+// A reply that cannot be built or sent has no caller left to tell: say so on the log.
+void warn(int r, const char* what) {
+    std::fprintf(stderr, "<4>cannot %s the D-Bus reply: %s\n", what, std::strerror(-r));
+}
+
+}  // namespace
 
 PendingCall::PendingCall(std::shared_ptr<BusLoop> loop, sd_bus_message* call)
     : loop_(std::move(loop)), call_(sd_bus_message_ref(call), sd_bus_message_unref) {}
 
+void PendingCall::reply(const std::function<int(sd_bus_message*)>& fill) const {
+    MessageRef reply;
+    int r = sd_bus_message_new_method_return(call_.get(), reply.put());
+    if (r >= 0 && fill) r = fill(reply.get());
+    if (r < 0) return warn(r, "build");
+    send(reply.get());
+}
+
 void PendingCall::send(sd_bus_message* reply) const {
     int r = sd_bus_send(sd_bus_message_get_bus(call_.get()), reply, nullptr);
-    if (r < 0) std::fprintf(stderr, "<4>cannot send D-Bus reply: %s\n", std::strerror(-r));
-    sd_bus_message_unref(reply);
+    if (r < 0) warn(r, "send");
     loop_->kick();
 }
 
 void PendingCall::error(const OpError& error) const {
     sd_bus_error e = SD_BUS_ERROR_NULL;
-    sd_bus_error_set(&e, dbusErrorName(error.kind), error.message.c_str());
-    sd_bus_reply_method_error(call_.get(), &e);
+    // Returns the errno the name maps to, not a failure: out of memory, `e` says so itself.
+    (void)sd_bus_error_set(&e, dbusErrorName(error.kind), error.message.c_str());
+    MessageRef reply;
+    int r = sd_bus_message_new_method_error(call_.get(), reply.put(), &e);
     sd_bus_error_free(&e);
-    loop_->kick();
+    if (r < 0) return warn(r, "build");
+    send(reply.get());
 }
 
 void PendingCall::empty() const {
-    sd_bus_reply_method_return(call_.get(), "");
-    loop_->kick();
+    reply({});
 }
 
 void PendingCall::string(const std::string& value) const {
-    sd_bus_reply_method_return(call_.get(), "s", value.c_str());
-    loop_->kick();
+    reply([&](sd_bus_message* m) { return sd_bus_message_append(m, "s", value.c_str()); });
 }
 
 void PendingCall::strings(const std::vector<std::string>& values) const {
-    sd_bus_message* reply = nullptr;
-    if (sd_bus_message_new_method_return(call_.get(), &reply) < 0) return;
-    sd_bus_message_open_container(reply, 'a', "s");
-    for (const auto& value : values) sd_bus_message_append(reply, "s", value.c_str());
-    sd_bus_message_close_container(reply);
-    send(reply);
+    reply([&](sd_bus_message* m) {
+        int r = sd_bus_message_open_container(m, 'a', "s");
+        for (auto it = values.begin(); r >= 0 && it != values.end(); ++it)
+            r = sd_bus_message_append(m, "s", it->c_str());
+        return r < 0 ? r : sd_bus_message_close_container(m);
+    });
 }
 
 void PendingCall::finish(const Status& status) const {

@@ -4,6 +4,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,8 @@ class PendingCall {
     void finish(const Outcome<std::vector<std::string>>& outcome) const;
 
   private:
+    // A method return filled by `fill` (none: empty), then sent.
+    void reply(const std::function<int(sd_bus_message*)>& fill) const;
     void send(sd_bus_message* reply) const;
 
     std::shared_ptr<BusLoop> loop_;

@@ -2,8 +2,9 @@
 // PropertiesChanged signals in step with the registry.
 #include "supervisor/dbus_service.hpp"
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
-#include <map>
 #include <stdexcept>
 
 #include "hypervisor/instance_name.hpp"
@@ -16,6 +17,11 @@ namespace {
 
 void check(int r, const char* what) {
     if (r < 0) throw std::runtime_error(std::string(what) + ": " + std::strerror(-r));
+}
+
+void freeStrv(char** list) {
+    for (char** p = list; p && *p; ++p) free(*p);
+    free(list);
 }
 
 }  // namespace
@@ -34,41 +40,44 @@ struct DbusService::Callbacks {
     static int find(sd_bus*, const char* path, const char*, void* userdata, void** found,
                     sd_bus_error*) {
         char* name = nullptr;
-        if (sd_bus_path_decode(path, kInstancePrefix, &name) <= 0) return 0;
-        std::string n(name);
+        int r = sd_bus_path_decode(path, kInstancePrefix, &name);
+        if (r <= 0) return r;
+        auto& refs = self(userdata).refs_;
+        auto it = refs.find(std::string_view(name));
         free(name);
-        auto& mine = self(userdata).refs_;
-        auto it = mine.find(n);
-        if (it == mine.end()) return 0;
+        if (it == refs.end()) return 0;
         *found = it->second.get();
         return 1;
     }
 
     static int enumerate(sd_bus*, const char*, void* userdata, char*** nodes, sd_bus_error*) {
-        auto vms = self(userdata).registry_.all();
-        auto** list = static_cast<char**>(calloc(vms.size() + 1, sizeof(char*)));
+        auto& refs = self(userdata).refs_;
+        auto** list = static_cast<char**>(calloc(refs.size() + 1, sizeof(char*)));
         if (!list) return -ENOMEM;
-        for (std::size_t i = 0; i < vms.size(); ++i)
-            list[i] = strdup(instancePath(vms[i]->name()).c_str());
+        std::size_t i = 0;
+        for (const auto& [name, ref] : refs) {
+            if (!(list[i++] = strdup(ref->path.c_str()))) {
+                freeStrv(list);
+                return -ENOMEM;
+            }
+        }
         *nodes = list;
         return 1;
     }
 
     static int listInstances(sd_bus_message* m, void* userdata, sd_bus_error*) {
-        sd_bus_message* reply = nullptr;
-        int r = sd_bus_message_new_method_return(m, &reply);
+        MessageRef reply;
+        int r = sd_bus_message_new_method_return(m, reply.put());
         if (r < 0) return r;
-        sd_bus_message_open_container(reply, 'a', "(ssuo)");
-        for (Vm* vm : self(userdata).registry_.all()) {
-            auto& life = vm->lifecycle();
-            sd_bus_message_append(reply, "(ssuo)", vm->name().c_str(), toString(life.state()),
-                                  static_cast<uint32_t>(life.pid()),
-                                  instancePath(vm->name()).c_str());
+        if ((r = sd_bus_message_open_container(reply.get(), 'a', "(ssuo)")) < 0) return r;
+        for (const auto& [name, ref] : self(userdata).refs_) {
+            auto& life = ref->vm->lifecycle();
+            r = sd_bus_message_append(reply.get(), "(ssuo)", name.c_str(), toString(life.state()),
+                                      static_cast<uint32_t>(life.pid()), ref->path.c_str());
+            if (r < 0) return r;
         }
-        sd_bus_message_close_container(reply);
-        r = sd_bus_message_send(reply);
-        sd_bus_message_unref(reply);
-        return r;
+        if ((r = sd_bus_message_close_container(reply.get())) < 0) return r;
+        return sd_bus_send(nullptr, reply.get(), nullptr);
     }
 
     static int getInstance(sd_bus_message* m, void* userdata, sd_bus_error* error) {
@@ -78,14 +87,16 @@ struct DbusService::Callbacks {
         if (auto why = hypervisor::checkInstanceName(name))
             return setError(error, {ErrorKind::InvalidArgument,
                                     "Bad instance name '" + std::string(name) + "': " + *why});
-        if (!self(userdata).registry_.find(name))
+        auto& service = self(userdata);
+        auto it = service.refs_.find(std::string_view(name));
+        if (it == service.refs_.end())
             return setError(
-                error, {ErrorKind::NoSuchInstance,
-                        std::string("No instance named ") + name + "; add " +
-                            (self(userdata).registry_.directory() / (std::string(name) + ".toml"))
-                                .string() +
-                            " and call Reload."});
-        return sd_bus_reply_method_return(m, "o", instancePath(name).c_str());
+                error,
+                {ErrorKind::NoSuchInstance,
+                 std::string("No instance named ") + name + "; add " +
+                     (service.registry_.directory() / (std::string(name) + ".toml")).string() +
+                     " and call Reload."});
+        return sd_bus_reply_method_return(m, "o", it->second->path.c_str());
     }
 
     static int reload(sd_bus_message* m, void* userdata, sd_bus_error*) {
@@ -93,10 +104,13 @@ struct DbusService::Callbacks {
         return sd_bus_reply_method_return(m, "");
     }
 
-    static int getProperty(sd_bus*, const char*, const char*, const char* property,
-                           sd_bus_message* reply, void* userdata, sd_bus_error*) {
-        if (std::strcmp(property, "Version") == 0)
-            return sd_bus_message_append(reply, "s", CORRAL_VERSION);
+    static int getVersion(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply,
+                          void*, sd_bus_error*) {
+        return sd_bus_message_append(reply, "s", CORRAL_VERSION);
+    }
+
+    static int getRuntimeDirectory(sd_bus*, const char*, const char*, const char*,
+                                   sd_bus_message* reply, void* userdata, sd_bus_error*) {
         return sd_bus_message_append(reply, "s", self(userdata).runtimeDirectory_.c_str());
     }
 };
@@ -106,9 +120,9 @@ constexpr auto kMethod = SD_BUS_VTABLE_UNPRIVILEGED;
 
 const sd_bus_vtable kManagerVtable[] = {
     SD_BUS_VTABLE_START(0),
-    SD_BUS_PROPERTY("Version", "s", DbusService::Callbacks::getProperty, 0,
+    SD_BUS_PROPERTY("Version", "s", DbusService::Callbacks::getVersion, 0,
                     SD_BUS_VTABLE_PROPERTY_CONST),
-    SD_BUS_PROPERTY("RuntimeDirectory", "s", DbusService::Callbacks::getProperty, 0,
+    SD_BUS_PROPERTY("RuntimeDirectory", "s", DbusService::Callbacks::getRuntimeDirectory, 0,
                     SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_METHOD_WITH_ARGS("ListInstances", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssuo)", instances),
                             DbusService::Callbacks::listInstances, kMethod),
@@ -121,96 +135,89 @@ const sd_bus_vtable kManagerVtable[] = {
     SD_BUS_VTABLE_END};
 
 DbusService::DbusService(std::shared_ptr<BusLoop> loop, Registry& registry,
-                         std::filesystem::path runtimeDirectory)
-    : loop_(std::move(loop)), registry_(registry), runtimeDirectory_(std::move(runtimeDirectory)) {
+                         std::filesystem::path runtimeDirectory, LogSink log)
+    : loop_(std::move(loop)),
+      registry_(registry),
+      runtimeDirectory_(std::move(runtimeDirectory)),
+      log_(std::move(log)) {
+    // Everything the objects need exists before the first callback can ask for it.
+    for (Vm* vm : registry_.all()) watch(*vm);
+    registryConnections_.push_back(registry_.added().connect([this](Vm& vm) { publish(vm); }));
+    registryConnections_.push_back(
+        registry_.removing().connect([this](Vm& vm) { retract(vm.name()); }));
+    registryConnections_.push_back(registry_.redefined().connect([this](Vm& vm) {
+        if (auto it = refs_.find(vm.name()); it != refs_.end())
+            emitChanged(*it->second, kChangedState | kChangedLastExit | kChangedDefinition);
+    }));
+
     sd_bus* bus = loop_->bus();
-    check(sd_bus_add_object_vtable(bus, &managerSlot_, kManagerPath, kManagerInterface,
+    check(sd_bus_add_object_vtable(bus, managerSlot_.put(), kManagerPath, kManagerInterface,
                                    kManagerVtable, this),
           "cannot register the manager object");
-    check(sd_bus_add_fallback_vtable(bus, &instanceSlot_, kInstancePrefix, kInstanceInterface,
+    check(sd_bus_add_fallback_vtable(bus, instanceSlot_.put(), kInstancePrefix, kInstanceInterface,
                                      kInstanceVtable, Callbacks::find, this),
           "cannot register instance objects");
-    check(sd_bus_add_node_enumerator(bus, &enumeratorSlot_, kInstancePrefix, Callbacks::enumerate,
-                                     this),
+    check(sd_bus_add_node_enumerator(bus, enumeratorSlot_.put(), kInstancePrefix,
+                                     Callbacks::enumerate, this),
           "cannot register the instance enumerator");
-    check(sd_bus_add_object_manager(bus, &objectManagerSlot_, kManagerPath),
+    check(sd_bus_add_object_manager(bus, objectManagerSlot_.put(), kManagerPath),
           "cannot register the object manager");
-    for (Vm* vm : registry_.all()) watch(*vm);
-    Registry::Listener listener;
-    listener.added = [this](Vm& vm) {
-        watch(vm);
-        announce(vm);
-    };
-    listener.removed = [this](const std::string& name) { retract(name); };
-    listener.redefined = [this](Vm& vm) {
-        emitInstanceChanged(vm, kChangedState | kChangedLastExit | kChangedDefinition);
-    };
-    registry_.setListener(std::move(listener));
 }
 
-DbusService::~DbusService() {
-    registry_.setListener({});
-    for (Vm* vm : registry_.all()) {
-        vm->lifecycle().setObserver(nullptr);
-        vm->setDevicesObserver(nullptr);
-    }
-    sd_bus_slot_unref(objectManagerSlot_);
-    sd_bus_slot_unref(enumeratorSlot_);
-    sd_bus_slot_unref(instanceSlot_);
-    sd_bus_slot_unref(managerSlot_);
-    loop_->kick();
-}
+DbusService::~DbusService() = default;
 
 void DbusService::requestName() {
     check(sd_bus_request_name(loop_->bus(), kBusName, 0), "cannot own the name org.corral1");
 }
 
-void DbusService::watch(Vm& vm) {
-    refs_[vm.name()] = std::make_unique<InstanceRef>(InstanceRef{this, &vm, loop_});
-    vm.lifecycle().setObserver([this, &vm](unsigned changed) { emitInstanceChanged(vm, changed); });
-    vm.setDevicesObserver([this, name = vm.name()] { emitDevicesChanged(name); });
+InstanceRef& DbusService::watch(Vm& vm) {
+    auto ref =
+        std::make_unique<InstanceRef>(InstanceRef{&vm, loop_, instancePath(vm.name()), {}, {}});
+    auto& r = *ref;
+    r.stateChanged =
+        vm.lifecycle().changed().connect([this, &r](unsigned changed) { emitChanged(r, changed); });
+    r.devicesChanged = vm.devicesChanged().connect([this, &r] { emitChanged(r, kChangedDevices); });
+    refs_[vm.name()] = std::move(ref);
+    return r;
 }
 
-void DbusService::emitInstanceChanged(Vm& vm, unsigned changed) {
-    std::vector<const char*> names;
-    if (changed & kChangedState) names.push_back("State");
-    if (changed & kChangedPid) names.push_back("Pid");
-    if (changed & kChangedStartedAt) names.push_back("StartedAt");
-    if (changed & kChangedAgent) names.push_back("AgentConnected");
-    if (changed & kChangedMonitor) names.push_back("MonitorState");
-    if (changed & kChangedLastExit) names.push_back("LastExit");
-    if (changed & kChangedDefinition) {
-        for (const char* n : {"Machine", "Vcpus", "MemoryBytes", "Devices"}) names.push_back(n);
-    }
-    if (names.empty()) return;
-    names.push_back(nullptr);
-    sd_bus_emit_properties_changed_strv(loop_->bus(), instancePath(vm.name()).c_str(),
-                                        kInstanceInterface, const_cast<char**>(names.data()));
-    loop_->kick();
-}
-
-void DbusService::emitDevicesChanged(const std::string& name) {
-    sd_bus_emit_properties_changed(loop_->bus(), instancePath(name).c_str(), kInstanceInterface,
-                                   "Devices", nullptr);
-    loop_->kick();
-}
-
-void DbusService::announce(Vm& vm) {
-    auto path = instancePath(vm.name());
-    sd_bus_emit_object_added(loop_->bus(), path.c_str());
-    sd_bus_emit_signal(loop_->bus(), kManagerPath, kManagerInterface, "InstanceNew", "so",
-                       vm.name().c_str(), path.c_str());
+void DbusService::publish(Vm& vm) {
+    auto& ref = watch(vm);
+    sd_bus* bus = loop_->bus();
+    warnIfFailed(sd_bus_emit_object_added(bus, ref.path.c_str()), "InterfacesAdded", vm.name());
+    warnIfFailed(sd_bus_emit_signal(bus, kManagerPath, kManagerInterface, "InstanceNew", "so",
+                                    vm.name().c_str(), ref.path.c_str()),
+                 "InstanceNew", vm.name());
     loop_->kick();
 }
 
 void DbusService::retract(const std::string& name) {
-    auto path = instancePath(name);
+    auto it = refs_.find(name);
+    if (it == refs_.end()) return;
+    auto path = it->second->path;
+    sd_bus* bus = loop_->bus();
     // The object must still resolve while InterfacesRemoved is built; drop the ref afterwards.
-    sd_bus_emit_object_removed(loop_->bus(), path.c_str());
-    refs_.erase(name);
-    sd_bus_emit_signal(loop_->bus(), kManagerPath, kManagerInterface, "InstanceRemoved", "so",
-                       name.c_str(), path.c_str());
+    warnIfFailed(sd_bus_emit_object_removed(bus, path.c_str()), "InterfacesRemoved", name);
+    refs_.erase(it);
+    warnIfFailed(sd_bus_emit_signal(bus, kManagerPath, kManagerInterface, "InstanceRemoved", "so",
+                                    name.c_str(), path.c_str()),
+                 "InstanceRemoved", name);
     loop_->kick();
+}
+
+void DbusService::emitChanged(const InstanceRef& ref, unsigned changed) {
+    auto names = changedProperties(changed);
+    if (names.empty()) return;
+    names.push_back(nullptr);
+    warnIfFailed(
+        sd_bus_emit_properties_changed_strv(loop_->bus(), ref.path.c_str(), kInstanceInterface,
+                                            const_cast<char**>(names.data())),
+        "PropertiesChanged", ref.vm->name());
+    loop_->kick();
+}
+
+void DbusService::warnIfFailed(int r, const char* signal, const std::string& name) const {
+    if (r < 0 && log_) log_(4, name + ": cannot emit " + signal + ": " + std::strerror(-r));
 }
 
 }  // namespace corral::supervisor

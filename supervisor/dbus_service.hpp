@@ -1,16 +1,22 @@
 // The D-Bus face of corrald: org.corral1.Manager at /org/corral1 (with ObjectManager) and one
 // org.corral1.Instance object per VM, served from a fallback vtable and a node enumerator.
-// It only translates: every decision is made by Registry, Instance and Vm.
+// It only translates: every decision is made by Registry, Instance and Vm. It is one subscriber
+// among any number to their signals.
 #pragma once
 
 #include <systemd/sd-bus.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "common/signal.hpp"
 #include "supervisor/bus_loop.hpp"
+#include "supervisor/dbus_ref.hpp"
+#include "supervisor/log.hpp"
 #include "supervisor/registry.hpp"
 
 namespace corral::supervisor {
@@ -28,10 +34,10 @@ std::string instancePath(const std::string& name);
 
 class DbusService {
   public:
-    // Registers the objects on the bus (not yet the name) and hooks the registry's listener
-    // and every existing instance's observers. Throws std::runtime_error on sd-bus failures.
+    // Subscribes to the registry and to every existing instance, then registers the objects on
+    // the bus (not yet the name). Throws std::runtime_error on sd-bus failures.
     DbusService(std::shared_ptr<BusLoop> loop, Registry& registry,
-                std::filesystem::path runtimeDirectory);
+                std::filesystem::path runtimeDirectory, LogSink log = stderrLog());
     ~DbusService();
     DbusService(const DbusService&) = delete;
     DbusService& operator=(const DbusService&) = delete;
@@ -43,21 +49,28 @@ class DbusService {
     struct Callbacks;
 
   private:
-    void watch(Vm& vm);
-    void emitInstanceChanged(Vm& vm, unsigned changed);
-    void emitDevicesChanged(const std::string& name);
-    void announce(Vm& vm);
+    // Makes the object of `vm` resolvable; no signal (used for instances that exist before the
+    // name is owned, and by publish()).
+    InstanceRef& watch(Vm& vm);
+    // A Vm the registry added: resolvable first, then announced.
+    void publish(Vm& vm);
     void retract(const std::string& name);
+    void emitChanged(const InstanceRef& ref, unsigned changed);
+    // Logs a signal that could not be emitted: there is no caller to tell.
+    void warnIfFailed(int r, const char* signal, const std::string& name) const;
 
     std::shared_ptr<BusLoop> loop_;
     Registry& registry_;
     std::filesystem::path runtimeDirectory_;
-    sd_bus_slot* managerSlot_ = nullptr;
-    sd_bus_slot* instanceSlot_ = nullptr;
-    sd_bus_slot* enumeratorSlot_ = nullptr;
-    sd_bus_slot* objectManagerSlot_ = nullptr;
-    // userdata of each instance object, by name; an entry exists exactly while the object does.
-    std::map<std::string, std::unique_ptr<InstanceRef>> refs_;
+    LogSink log_;
+    std::vector<Connection> registryConnections_;
+    // The published instance objects by name; an entry exists exactly while the object does.
+    std::map<std::string, std::unique_ptr<InstanceRef>, std::less<>> refs_;
+    // Declared last, dropped first: no callback runs once the objects are being torn down.
+    SlotRef managerSlot_;
+    SlotRef instanceSlot_;
+    SlotRef enumeratorSlot_;
+    SlotRef objectManagerSlot_;
 };
 
 }  // namespace corral::supervisor

@@ -31,61 +31,11 @@ long long seconds(Duration d) {
 
 }  // namespace
 
-const char* toString(State state) {
-    switch (state) {
-        case State::Stopped:
-            return "stopped";
-        case State::Starting:
-            return "starting";
-        case State::Running:
-            return "running";
-        case State::Paused:
-            return "paused";
-        case State::ShuttingDown:
-            return "shutting-down";
-        case State::Crashed:
-            return "crashed";
-        case State::Invalid:
-            break;
-    }
-    return "invalid";
-}
-
 std::string describe(const ExitInfo& exit) {
     // A reattached qemu is not our child: its status cannot be collected.
     if (!exit.signaled && exit.code < 0) return "exited (status unknown)";
     if (exit.signaled) return "killed by signal " + std::to_string(exit.code);
     return "exited with status " + std::to_string(exit.code);
-}
-
-const char* toString(MonitorState state) {
-    switch (state) {
-        case MonitorState::None:
-            return "none";
-        case MonitorState::Connected:
-            return "connected";
-        case MonitorState::Unresponsive:
-            return "unresponsive";
-        case MonitorState::Disconnected:
-            break;
-    }
-    return "disconnected";
-}
-
-const char* toString(VmCommand command) {
-    switch (command) {
-        case VmCommand::Powerdown:
-            return "system_powerdown";
-        case VmCommand::Quit:
-            return "quit";
-        case VmCommand::Reset:
-            return "system_reset";
-        case VmCommand::Stop:
-            return "stop";
-        case VmCommand::Cont:
-            break;
-    }
-    return "cont";
 }
 
 Instance::Instance(std::string name, VmControl& control, Clock& clock, LifecyclePolicy policy,
@@ -120,16 +70,12 @@ Instance::Instance(std::string name, VmControl& control, Clock& clock, Lifecycle
 
 Instance::~Instance() = default;
 
-void Instance::setObserver(std::function<void(unsigned)> observer) {
-    observer_ = std::move(observer);
-}
-
 void Instance::log(int priority, const std::string& text) const {
     if (log_) log_(priority, name_ + ": " + text);
 }
 
 void Instance::notify(unsigned changed) {
-    if (observer_ && changed != 0) observer_(changed);
+    if (changed != 0) changed_.emit(changed);
 }
 
 void Instance::setState(State state, unsigned extraChanged) {

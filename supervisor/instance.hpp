@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "common/signal.hpp"
 #include "supervisor/clock.hpp"
 #include "supervisor/op_error.hpp"
 #include "supervisor/vm_control.hpp"
@@ -43,6 +44,7 @@ enum ChangedProperty : unsigned {
     kChangedLastExit = 16,
     kChangedDefinition = 32,  // Machine, Vcpus, MemoryBytes, Devices (after Reload)
     kChangedMonitor = 64,
+    kChangedDevices = 128,  // raised through Vm::devicesChanged, not by the Instance
 };
 
 // Priority (syslog numbers: 3 err, 4 warning, 5 notice, 6 info) and one line of text.
@@ -66,8 +68,8 @@ class Instance {
     const LifecyclePolicy& policy() const { return policy_; }
     void setPolicy(LifecyclePolicy policy) { policy_ = policy; }
 
-    // Called with a mask of ChangedProperty bits after every change.
-    void setObserver(std::function<void(unsigned changed)> observer);
+    // Raised with a mask of ChangedProperty bits after every change; any number of subscribers.
+    Signal<unsigned>& changed() { return changed_; }
 
     void start(Done done);
     // timeout 0: the instance's default.
@@ -118,7 +120,7 @@ class Instance {
     Clock& clock_;
     LifecyclePolicy policy_;
     LogSink log_;
-    std::function<void(unsigned)> observer_;
+    Signal<unsigned> changed_;
 
     State state_ = State::Stopped;
     pid_t pid_ = 0;

@@ -73,10 +73,6 @@ std::vector<DeviceInfo> QemuVm::devices() const {
     return out;
 }
 
-void QemuVm::setDevicesObserver(std::function<void()> observer) {
-    devicesObserver_ = std::move(observer);
-}
-
 void QemuVm::track(std::unique_ptr<ProcessHandle> process, hypervisor::RuntimeState state) {
     RunningQemu::Setup setup{name_, paths_, std::move(state), spec_ ? &*spec_ : nullptr};
     runningNotices_.clear();
@@ -88,9 +84,8 @@ void QemuVm::track(std::unique_ptr<ProcessHandle> process, hypervisor::RuntimeSt
     runningNotices_.push_back(notices.runStateChanged.connect(events_.runStateChanged));
     runningNotices_.push_back(notices.agentChanged.connect(events_.agentChanged));
     runningNotices_.push_back(notices.monitorChanged.connect(events_.monitorChanged));
-    runningNotices_.push_back(notices.devicesChanged.connect([this] {
-        if (devicesObserver_) devicesObserver_();
-    }));
+    runningNotices_.push_back(
+        notices.devicesChanged.connect([this] { devicesChanged().emit(); }));
 }
 
 void QemuVm::ended(ExitInfo exit) {
@@ -112,7 +107,7 @@ void QemuVm::launch(std::function<void(Outcome<pid_t>)> done) {
     }
     if (context_.scopes) context_.scopes->place(name_, launched.process->pid(), spec_->resources);
     track(std::move(launched.process), std::move(launched.state));
-    if (devicesObserver_) devicesObserver_();
+    devicesChanged().emit();
     running_->start(std::move(done));
 }
 

@@ -27,7 +27,6 @@ class QemuVm : public Vm, private VmControl {
     VmInfo info() const override;
     void redefine(const hypervisor::LoadResult& definition) override;
     std::vector<DeviceInfo> devices() const override;
-    void setDevicesObserver(std::function<void()> observer) override;
 
     void attachDisk(std::string id, std::string path, bool readonly, std::string format,
                     Reply<std::string> reply) override;
@@ -71,7 +70,6 @@ class QemuVm : public Vm, private VmControl {
     std::vector<corral::Connection> runningNotices_;
     std::vector<hypervisor::DeviceRecord> lastDevices_;  // what the last qemu had, once it exited
     VmEvents events_;
-    std::function<void()> devicesObserver_;
     Instance instance_;  // last: its constructor hands its callbacks to this VmControl
 };
 

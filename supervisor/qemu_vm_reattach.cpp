@@ -53,7 +53,7 @@ asio::awaitable<void> QemuVm::reattach() {
     }
     const auto& adopted = running_->state();
     instance_.adopt(running_->pid(), running, adopted.startedAtUsec, adopted.shutdownDeadlineUsec);
-    if (devicesObserver_) devicesObserver_();
+    devicesChanged().emit();
 }
 
 }  // namespace corral::supervisor

@@ -75,14 +75,14 @@ Registry::Summary Registry::reload() {
         if (auto* vm = find(name)) {
             vm->redefine(result);
             ++summary.reloaded;
-            if (listener_.redefined) listener_.redefined(*vm);
+            redefined_.emit(*vm);
             continue;
         }
         auto vm = factory_(name, result);
         auto& ref = *vm;
         vms_.emplace(name, std::move(vm));
         ++summary.added;
-        if (listener_.added) listener_.added(ref);
+        added_.emit(ref);
     }
 
     for (auto it = vms_.begin(); it != vms_.end();) {
@@ -94,8 +94,7 @@ Registry::Summary Registry::reload() {
             ++it;
             continue;
         }
-        // Listeners see the Vm one last time before it goes.
-        if (listener_.removed) listener_.removed(it->first);
+        removing_.emit(*it->second);
         log_(6, it->first + ": definition removed");
         it = vms_.erase(it);
         ++summary.removed;

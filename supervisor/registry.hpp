@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/signal.hpp"
 #include "hypervisor/instance_spec.hpp"
 #include "supervisor/instance.hpp"
 #include "supervisor/vm.hpp"
@@ -22,15 +23,15 @@ class Registry {
     using Factory = std::function<std::unique_ptr<Vm>(const std::string& name,
                                                       const hypervisor::LoadResult& definition)>;
 
-    struct Listener {
-        std::function<void(Vm&)> added;  // the Vm is complete and in the registry
-        std::function<void(const std::string& name)> removed;
-        std::function<void(Vm&)> redefined;
-    };
-
     Registry(std::filesystem::path directory, Factory factory, LogSink log);
 
-    void setListener(Listener listener) { listener_ = std::move(listener); }
+    // Changes of the set of instances, to any number of subscribers (D-Bus, metrics, an event
+    // log). `added`: the Vm is complete (definition applied, initial state set) and findable.
+    Signal<Vm&>& added() { return added_; }
+    // The Vm is still findable while this runs and is destroyed right after.
+    Signal<Vm&>& removing() { return removing_; }
+    // Vm::redefine ran with the file's new contents.
+    Signal<Vm&>& redefined() { return redefined_; }
 
     struct Summary {
         unsigned added = 0, reloaded = 0, removed = 0, invalid = 0;
@@ -48,7 +49,9 @@ class Registry {
     std::filesystem::path directory_;
     Factory factory_;
     LogSink log_;
-    Listener listener_;
+    Signal<Vm&> added_;
+    Signal<Vm&> removing_;
+    Signal<Vm&> redefined_;
     std::map<std::string, std::unique_ptr<Vm>, std::less<>> vms_;
 };
 

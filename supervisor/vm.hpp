@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/signal.hpp"
 #include "hypervisor/instance_spec.hpp"
 #include "supervisor/instance.hpp"
 
@@ -51,8 +52,8 @@ class Vm {
     // An invalid one marks the instance invalid once it is not running.
     virtual void redefine(const hypervisor::LoadResult& definition) = 0;
     virtual std::vector<DeviceInfo> devices() const = 0;
-    // Called whenever devices() changed.
-    virtual void setDevicesObserver(std::function<void()> observer) = 0;
+    // Raised by the implementation whenever devices() changed; any number of subscribers.
+    Signal<>& devicesChanged() { return devicesChanged_; }
 
     // Hotplug; each answers with the PCI address ("bus:SS.0") or an error.
     // `format`: "raw" or "qcow2"; empty: from the file name (.qcow2 is qcow2, anything else raw).
@@ -68,6 +69,9 @@ class Vm {
 
     // Raw QMP: one JSON command in, the JSON reply out.
     virtual void monitor(std::string json, Reply<std::string> reply) = 0;
+
+  private:
+    Signal<> devicesChanged_;
 };
 
 }  // namespace corral::supervisor

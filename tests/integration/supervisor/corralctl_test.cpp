@@ -16,6 +16,13 @@ class Corralctl : public CorraldFixture {
         argv.insert(argv.end(), args.begin(), args.end());
         return runCommand(argv, 30s, dir_.path());
     }
+    // corralctl pointed at an address where no bus listens: what it refuses, it refuses itself.
+    CommandResult ctlAlone(std::vector<std::string> args) {
+        std::vector<std::string> argv = {std::string(CORRAL_BINARY_DIR) + "/supervisor/corralctl",
+                                         "--address", "unix:path=" + (dir_ / "nobus").string()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return runCommand(argv, 30s, dir_.path());
+    }
 };
 
 TEST_F(Corralctl, ListAsTableAndJson) {
@@ -48,9 +55,7 @@ TEST_F(Corralctl, ExitCodesScriptsCanRelyOn) {
     EXPECT_EQ(ctl({"exec", "web1"}).status, 2);
     EXPECT_EQ(ctl({"status", "web1"}).status, 0);
     EXPECT_EQ(ctl({"reload"}).status, 0);
-    auto unreachable = runCommand({std::string(CORRAL_BINARY_DIR) + "/supervisor/corralctl",
-                                   "--address", "unix:path=" + (dir_ / "nobus").string(), "list"},
-                                  30s, dir_.path());
+    auto unreachable = ctlAlone({"list"});
     EXPECT_EQ(unreachable.status, 6) << unreachable.output;
 }
 
@@ -77,12 +82,6 @@ TEST_F(Corralctl, ValidateNeedsNoDaemon) {
 
 TEST_F(Corralctl, HostileNamesAndTimeoutsAreRefusedBeforeTheBus) {
     // No daemon on this address: a refusal must come from corralctl itself (exit 2, not 6).
-    auto ctlAlone = [&](std::vector<std::string> args) {
-        std::vector<std::string> argv = {std::string(CORRAL_BINARY_DIR) + "/supervisor/corralctl",
-                                         "--address", "unix:path=" + (dir_ / "nobus").string()};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return runCommand(argv, 30s, dir_.path());
-    };
     for (const std::string& name :
          std::vector<std::string>{"../etc", "a/b", "-rf", std::string(4096, 'x'),
                                   std::string("vm-\xc3\xa9"), std::string("web1\n")}) {
@@ -98,6 +97,25 @@ TEST_F(Corralctl, HostileNamesAndTimeoutsAreRefusedBeforeTheBus) {
         EXPECT_NE(result.output.find("--timeout wants seconds"), std::string::npos)
             << result.output;
     }
+}
+
+TEST_F(Corralctl, RulesOfTheVerbTableAreKeptBeforeTheBus) {
+    // No daemon on this address: every refusal comes from the verb table (exit 2, not 6).
+    auto mac = ctlAlone({"start", "vm", "--mac", "x"});
+    EXPECT_EQ(mac.status, 2) << mac.output;
+    EXPECT_EQ(mac.output.rfind("corralctl: option --mac does not apply to start", 0), 0u)
+        << mac.output;
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"frobnicate"}, {"start"}, {"reload", "extra"}, {"kill", "web1", "--", "x"}}) {
+        auto result = ctlAlone(args);
+        EXPECT_EQ(result.status, 2) << args.front() << ": " << result.output;
+        EXPECT_NE(result.output.find("usage: corralctl"), std::string::npos) << result.output;
+    }
+    auto help = ctlAlone({"--help"});
+    EXPECT_EQ(help.status, 0);
+    EXPECT_NE(help.output.find("\n  attach-disk NAME ID PATH [--readonly] [--format raw|qcow2]\n"),
+              std::string::npos)
+        << help.output;
 }
 
 }  // namespace

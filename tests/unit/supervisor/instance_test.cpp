@@ -26,7 +26,7 @@ class InstanceTest : public ::testing::Test {
   protected:
     InstanceTest() {
         vm.autoLaunchPid = 4242;
-        instance.setObserver([this](unsigned changed) {
+        subscription = instance.changed().connect([this](unsigned changed) {
             if (changed & kChangedState) states.push_back(instance.state());
         });
     }
@@ -44,6 +44,7 @@ class InstanceTest : public ::testing::Test {
     Instance instance{"web1", vm, clock, LifecyclePolicy{30s, false},
                       [this](int, const std::string& line) { logs.push_back(line); }};
     std::vector<State> states;
+    Connection subscription;
 };
 
 TEST_F(InstanceTest, StartGoesThroughStartingToRunningWithPid) {
@@ -296,7 +297,7 @@ TEST_F(InstanceTest, AdoptAfterAShutdownDeadlinePassedStillTriesACPIFirst) {
 TEST_F(InstanceTest, AgentConnectionIsAProperty) {
     startRunning();
     unsigned seen = 0;
-    instance.setObserver([&](unsigned changed) { seen |= changed; });
+    auto listener = instance.changed().connect([&](unsigned changed) { seen |= changed; });
     vm.agent(true);
     EXPECT_TRUE(instance.agentConnected());
     EXPECT_TRUE(seen & kChangedAgent);

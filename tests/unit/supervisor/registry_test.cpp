@@ -7,57 +7,22 @@
 #include <fstream>
 
 #include "tests/support/temp_dir.hpp"
-#include "tests/unit/supervisor/fake_vm.hpp"
+#include "tests/unit/supervisor/stub_vm.hpp"
 
 namespace corral::supervisor::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-// A Vm whose lifecycle runs on a FakeVm; records redefinitions.
-class RecordingVm : public Vm {
-  public:
-    RecordingVm(std::string name, FakeClock& clock, bool valid)
-        : name_(std::move(name)), instance_(name_, control_, clock, {}, nullptr) {
-        control_.autoLaunchPid = 100;
-        if (!valid) instance_.markInvalid("broken");
-    }
-    const std::string& name() const override { return name_; }
-    Instance& lifecycle() override { return instance_; }
-    VmInfo info() const override { return {}; }
-    void redefine(const hypervisor::LoadResult& definition) override {
-        ++redefinitions;
-        if (definition.ok())
-            instance_.markValid();
-        else
-            instance_.markInvalid("broken");
-    }
-    std::vector<DeviceInfo> devices() const override { return {}; }
-    void setDevicesObserver(std::function<void()>) override {}
-    void attachDisk(std::string, std::string, bool, std::string, Reply<std::string>) override {}
-    void attachNic(std::string, NicOptions, Reply<std::string>) override {}
-    void detach(std::string, Done) override {}
-    void guestExecute(std::vector<std::string>, std::string, std::chrono::milliseconds,
-                      Reply<std::string>) override {}
-    void guestListCommands(Reply<std::vector<std::string>>) override {}
-    void monitor(std::string, Reply<std::string>) override {}
-
-    int redefinitions = 0;
-
-  private:
-    std::string name_;
-    FakeVm control_;
-    Instance instance_;
-};
-
 class RegistryTest : public ::testing::Test {
   protected:
     RegistryTest() {
-        Registry::Listener listener;
-        listener.added = [this](Vm& vm) { events.push_back("added " + vm.name()); };
-        listener.removed = [this](const std::string& n) { events.push_back("removed " + n); };
-        listener.redefined = [this](Vm& vm) { events.push_back("redefined " + vm.name()); };
-        registry.setListener(listener);
+        subscriptions.push_back(
+            registry.added().connect([this](Vm& vm) { events.push_back("added " + vm.name()); }));
+        subscriptions.push_back(registry.removing().connect(
+            [this](Vm& vm) { events.push_back("removed " + vm.name()); }));
+        subscriptions.push_back(registry.redefined().connect(
+            [this](Vm& vm) { events.push_back("redefined " + vm.name()); }));
     }
     void write(const std::string& file, const std::string& text) {
         std::ofstream(dir / file) << text;
@@ -70,9 +35,10 @@ class RegistryTest : public ::testing::Test {
     corral::test::TempDir dir;
     FakeClock clock;
     std::vector<std::string> events;
+    std::vector<Connection> subscriptions;
     Registry registry{dir.path(),
                       [this](const std::string& name, const hypervisor::LoadResult& def) {
-                          return std::make_unique<RecordingVm>(name, clock, def.ok());
+                          return std::make_unique<StubVm>(name, clock, def.ok());
                       },
                       [](int, const std::string&) {}};
 };
@@ -118,6 +84,59 @@ TEST_F(RegistryTest, RunningInstanceOutlivesItsFile) {
     std::filesystem::remove(dir / "web1.toml");
     EXPECT_EQ(registry.reload().removed, 0u);
     EXPECT_NE(registry.find("web1"), nullptr);
+}
+
+TEST_F(RegistryTest, EverySubscriberHearsEveryChange) {
+    // The fixture's subscriber stays connected; a second one (metrics, an event log) joins.
+    std::vector<std::string> second;
+    auto added = registry.added().connect([&](Vm& vm) { second.push_back("added " + vm.name()); });
+    auto removing =
+        registry.removing().connect([&](Vm& vm) { second.push_back("removed " + vm.name()); });
+    auto redefined =
+        registry.redefined().connect([&](Vm& vm) { second.push_back("redefined " + vm.name()); });
+    writeValid("web1");
+    registry.reload();
+    writeValid("web1");
+    registry.reload();
+    std::filesystem::remove(dir / "web1.toml");
+    registry.reload();
+    std::vector<std::string> expected = {"added web1", "redefined web1", "removed web1"};
+    EXPECT_EQ(events, expected);
+    EXPECT_EQ(second, expected);
+}
+
+TEST_F(RegistryTest, RemovingSubscribersSeeTheVmStillFindable) {
+    writeValid("web1");
+    registry.reload();
+    bool findable = false;
+    auto removing =
+        registry.removing().connect([&](Vm& vm) { findable = registry.find(vm.name()) == &vm; });
+    std::filesystem::remove(dir / "web1.toml");
+    registry.reload();
+    EXPECT_TRUE(findable);
+    EXPECT_EQ(registry.find("web1"), nullptr);
+}
+
+TEST_F(RegistryTest, AddedSubscribersSeeTheVmComplete) {
+    write("broken.toml", "[machine]\ncpus = \"two\"\n");
+    std::optional<State> seen;
+    auto added = registry.added().connect([&](Vm& vm) {
+        if (registry.find(vm.name()) == &vm) seen = vm.lifecycle().state();
+    });
+    registry.reload();
+    EXPECT_EQ(seen, State::Invalid);
+}
+
+TEST_F(RegistryTest, DisconnectedSubscriberHearsNoMore) {
+    int calls = 0;
+    auto added = registry.added().connect([&](Vm&) { ++calls; });
+    writeValid("web1");
+    registry.reload();
+    added.disconnect();
+    writeValid("web2");
+    registry.reload();
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(events, (std::vector<std::string>{"added web1", "redefined web1", "added web2"}));
 }
 
 TEST_F(RegistryTest, MissingDirectoryIsEmpty) {

@@ -1,0 +1,235 @@
+#include "supervisor/ctl_commands.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "hypervisor/instance_spec.hpp"
+#include "supervisor/ctl_console.hpp"
+#include "supervisor/ctl_output.hpp"
+#include "supervisor/ctl_run.hpp"
+
+namespace corral::supervisor::ctl {
+
+namespace {
+
+constexpr std::uint64_t kSecond = 1'000'000;
+
+Client connect(const Args& a) {
+    return Client(a.bus, a.address);
+}
+
+// --timeout in µs, or `fallback` without it. Checked before any bus is opened.
+std::uint64_t timeoutUsec(const Args& a, std::uint64_t fallback) {
+    const std::string* text = a.option(kTimeout);
+    if (!text) return fallback;
+    double value = -1;
+    try {
+        value = std::stod(*text);
+    } catch (const std::exception&) {
+    }
+    // Up to a year: beyond that, and negative or not-a-number values, are typing mistakes.
+    if (!(value >= 0 && value <= 365.0 * 24 * 3600))
+        throw CtlError(kUsage, "--timeout wants seconds (0 to 31536000), got '" + *text + "'");
+    return static_cast<std::uint64_t>(value * kSecond);
+}
+
+std::string readString(const MessageRef& reply) {
+    const char* text = "";
+    check(sd_bus_message_read(reply.get(), "s", &text), "bad reply");
+    return text;
+}
+
+std::vector<std::string> readStrings(const MessageRef& reply) {
+    char** names = nullptr;
+    check(sd_bus_message_read_strv(reply.get(), &names), "bad reply");
+    std::vector<std::string> list;
+    for (char** n = names; n && *n; ++n) {
+        list.emplace_back(*n);
+        free(*n);
+    }
+    free(names);
+    return list;
+}
+
+int appendOptions(sd_bus_message* m, const std::map<std::string, std::string>& strings,
+                  const std::map<std::string, bool>& bools) {
+    int r = sd_bus_message_open_container(m, 'a', "{sv}");
+    for (auto it = strings.begin(); r >= 0 && it != strings.end(); ++it)
+        r = sd_bus_message_append(m, "{sv}", it->first.c_str(), "s", it->second.c_str());
+    for (auto it = bools.begin(); r >= 0 && it != bools.end(); ++it)
+        r = sd_bus_message_append(m, "{sv}", it->first.c_str(), "b", int(it->second));
+    return r < 0 ? r : sd_bus_message_close_container(m);
+}
+
+int validate(const Args& a) {
+    int rc = kOk;
+    for (const auto& file : a.args) {
+        auto result = hypervisor::loadInstanceSpec(file);
+        for (const auto& d : result.diagnostics) std::printf("%s\n", d.format().c_str());
+        if (result.ok())
+            std::printf("%s: ok (instance %s)\n", file.c_str(), result.spec->name.c_str());
+        else
+            rc = kFailed;
+    }
+    return rc;
+}
+
+int list(const Args& a) {
+    printList(connect(a).list(), a.json);
+    return kOk;
+}
+
+int status(const Args& a) {
+    printStatus(connect(a).properties(a.args[0]), a.json);
+    return kOk;
+}
+
+int reload(const Args& a) {
+    connect(a).reload();
+    return kOk;
+}
+
+int lifecycle(const Args& a, const char* method, const char* done) {
+    connect(a).callInstance(a.args[0], method, 120 * kSecond);
+    if (!a.json) std::printf("%s: %s\n", a.args[0].c_str(), done);
+    return kOk;
+}
+
+int shutdown(const Args& a) {
+    auto timeout = timeoutUsec(a, 0);
+    // The instance's own default may be long: wait for the reply as long as it can take.
+    auto wait = (timeout ? timeout : 600 * kSecond) + 30 * kSecond;
+    connect(a).callInstance(a.args[0], "Shutdown", wait, [&](sd_bus_message* m) {
+        return sd_bus_message_append(m, "t", timeout);
+    });
+    if (!a.json) std::printf("%s: stopped\n", a.args[0].c_str());
+    return kOk;
+}
+
+int attachDisk(const Args& a) {
+    // corrald refuses ".." components: resolve them here as the kernel would (symlinks in the
+    // existing part first), so that "../images/d.img" keeps working.
+    auto path = std::filesystem::weakly_canonical(std::filesystem::absolute(a.args[2]));
+    std::map<std::string, std::string> strings;
+    if (const auto* format = a.option(kFormat)) strings["format"] = *format;
+    auto client = connect(a);
+    auto reply = client.callInstance(a.args[0], "AttachDisk", 60 * kSecond, [&](sd_bus_message* m) {
+        int r = sd_bus_message_append(m, "ss", a.args[1].c_str(), path.c_str());
+        return r < 0 ? r : appendOptions(m, strings, {{"readonly", a.has(kReadonly)}});
+    });
+    printValue("pci_address", readString(reply), a.json);
+    return kOk;
+}
+
+int attachNic(const Args& a) {
+    std::map<std::string, std::string> strings;
+    for (auto [option, key] : {std::pair{kMode, "mode"}, {kBridge, "bridge"}, {kMac, "mac"}})
+        if (const auto* value = a.option(option)) strings[key] = *value;
+    auto client = connect(a);
+    auto reply = client.callInstance(a.args[0], "AttachNic", 60 * kSecond, [&](sd_bus_message* m) {
+        int r = sd_bus_message_append(m, "s", a.args[1].c_str());
+        return r < 0 ? r : appendOptions(m, strings, {});
+    });
+    printValue("pci_address", readString(reply), a.json);
+    return kOk;
+}
+
+int detach(const Args& a) {
+    connect(a).callInstance(a.args[0], "Detach", 60 * kSecond, [&](sd_bus_message* m) {
+        return sd_bus_message_append(m, "s", a.args[1].c_str());
+    });
+    return kOk;
+}
+
+int exec(const Args& a) {
+    auto timeout = timeoutUsec(a, 60 * kSecond);
+    auto client = connect(a);
+    auto reply = client.callInstance(
+        a.args[0], "GuestExecute", timeout + 10 * kSecond, [&](sd_bus_message* m) {
+            int r = sd_bus_message_open_container(m, 'a', "s");
+            for (auto it = a.argv.begin(); r >= 0 && it != a.argv.end(); ++it)
+                r = sd_bus_message_append(m, "s", it->c_str());
+            if (r >= 0) r = sd_bus_message_close_container(m);
+            return r < 0 ? r : sd_bus_message_append(m, "st", "", timeout);
+        });
+    auto output = readString(reply);
+    if (a.json)
+        printValue("output", output, true);
+    else
+        std::fwrite(output.data(), 1, output.size(), stdout);
+    return kOk;
+}
+
+int commands(const Args& a) {
+    auto client = connect(a);
+    printLines(readStrings(client.callInstance(a.args[0], "GuestListCommands", 30 * kSecond)),
+               a.json);
+    return kOk;
+}
+
+int monitor(const Args& a) {
+    auto client = connect(a);
+    auto reply = client.callInstance(a.args[0], "Monitor", 60 * kSecond, [&](sd_bus_message* m) {
+        return sd_bus_message_append(m, "s", a.args[1].c_str());
+    });
+    std::printf("%s\n", readString(reply).c_str());
+    return kOk;
+}
+
+int run(const Args& a) {
+    auto client = connect(a);
+    return runInstance(client, a.args[0]);
+}
+
+int console(const Args& a) {
+    auto props = connect(a).properties(a.args[0]);
+    return runConsole(std::get<std::string>(props["SerialSocket"]), a.args[0]);
+}
+
+// name, arguments, min, max, options, takes "-- ARGV", first is NAME, help, run.
+constexpr Verb kVerbs[] = {
+    {"list", "", 0, 0, 0, false, false, "instances and their state", list},
+    {"status", "NAME", 1, 1, 0, false, true, "all properties of an instance", status},
+    {"start", "NAME", 1, 1, 0, false, true, "start the VM; returns once it runs",
+     [](const Args& a) { return lifecycle(a, "Start", "running"); }},
+    {"kill", "NAME", 1, 1, 0, false, true, "kill qemu at once (SIGKILL)",
+     [](const Args& a) { return lifecycle(a, "Kill", "killed"); }},
+    {"reboot", "NAME", 1, 1, 0, false, true, "shut down gracefully, then start again",
+     [](const Args& a) { return lifecycle(a, "Reboot", "rebooted"); }},
+    {"reset", "NAME", 1, 1, 0, false, true, "reset the VM, like the reset button",
+     [](const Args& a) { return lifecycle(a, "Reset", "reset"); }},
+    {"pause", "NAME", 1, 1, 0, false, true, "pause the VM's CPUs",
+     [](const Args& a) { return lifecycle(a, "Pause", "paused"); }},
+    {"resume", "NAME", 1, 1, 0, false, true, "resume a paused VM",
+     [](const Args& a) { return lifecycle(a, "Resume", "running"); }},
+    {"shutdown", "NAME", 1, 1, kTimeout, false, true, "ACPI powerdown, escalating after S seconds",
+     shutdown},
+    {"attach-disk", "NAME ID PATH", 3, 3, kReadonly | kFormat, false, true,
+     "hotplug a disk image; prints its PCI address", attachDisk},
+    {"attach-nic", "NAME ID", 2, 2, kMode | kBridge | kMac, false, true,
+     "hotplug a virtio NIC; prints its PCI address", attachNic},
+    {"detach", "NAME ID", 2, 2, 0, false, true, "unplug a device", detach},
+    {"exec", "NAME", 1, 1, kTimeout, true, true, "run a command in the guest (negotiator agent)",
+     exec},
+    {"commands", "NAME", 1, 1, 0, false, true, "commands the guest agent offers", commands},
+    {"console", "NAME", 1, 1, 0, false, true, "attach to the serial console (Ctrl-] leaves)",
+     console},
+    {"run", "NAME", 1, 1, 0, false, true, "start and follow a VM until it ends (corral@.service)",
+     run},
+    {"monitor", "NAME JSON", 2, 2, 0, false, true,
+     "raw QMP command, e.g. '{\"execute\":\"query-status\"}'", monitor},
+    {"validate", "FILE...", 1, kAnyCount, 0, false, false,
+     "check instance definitions without corrald", validate},
+    {"reload", "", 0, 0, 0, false, false, "rescan the instance definitions", reload},
+};
+
+}  // namespace
+
+std::span<const Verb> corralctlVerbs() {
+    return kVerbs;
+}
+
+}  // namespace corral::supervisor::ctl

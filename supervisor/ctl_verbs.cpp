@@ -1,0 +1,158 @@
+#include "supervisor/ctl_verbs.hpp"
+
+#include <algorithm>
+
+#include "hypervisor/instance_name.hpp"
+
+namespace corral::supervisor::ctl {
+
+namespace {
+
+constexpr OptionInfo kOptions[] = {
+    {kTimeout, "--timeout", "S"},       {kReadonly, "--readonly", ""},
+    {kFormat, "--format", "raw|qcow2"}, {kMode, "--mode", "user|tap|bridge"},
+    {kBridge, "--bridge", "BR"},        {kMac, "--mac", "MAC"},
+};
+
+// Where the help of a verb starts in the usage text; longer entries put it on the next line.
+constexpr std::size_t kHelpColumn = 36;
+
+const OptionInfo* findOption(std::string_view name) {
+    for (const auto& o : kOptions)
+        if (o.name == name) return &o;
+    return nullptr;
+}
+
+std::string_view optionName(Option option) {
+    for (const auto& o : kOptions)
+        if (o.option == option) return o.name;
+    return {};
+}
+
+const Verb* findVerb(std::span<const Verb> verbs, std::string_view name) {
+    for (const auto& v : verbs)
+        if (v.name == name) return &v;
+    return nullptr;
+}
+
+// "--mode, --bridge and --mac"; "no options".
+std::string optionList(unsigned options) {
+    std::vector<std::string_view> names;
+    for (const auto& o : kOptions)
+        if (options & o.option) names.push_back(o.name);
+    if (names.empty()) return "no options";
+    std::string out;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (i > 0) out += i + 1 == names.size() ? " and " : ", ";
+        out += names[i];
+    }
+    return out;
+}
+
+// "attach-disk NAME ID PATH [--readonly] [--format raw|qcow2]".
+std::string synopsis(const Verb& verb) {
+    std::string out(verb.name);
+    if (!verb.arguments.empty()) out.append(" ").append(verb.arguments);
+    for (const auto& o : kOptions) {
+        if (!(verb.options & o.option)) continue;
+        out.append(" [").append(o.name);
+        if (!o.value.empty()) out.append(" ").append(o.value);
+        out.append("]");
+    }
+    if (verb.takesArgv) out += " -- ARGV...";
+    return out;
+}
+
+// Every rule of the verb, in the order a person fixes them: options, counts, then the name.
+void checkAgainstVerb(const Args& a) {
+    const Verb& verb = *a.verb;
+    for (const auto& [option, value] : a.options) {
+        if (verb.options & option) continue;
+        std::string name(verb.name);
+        throw CtlError(kUsage, "option " + std::string(optionName(option)) + " does not apply to " +
+                                   name + " (" + name + " takes " + optionList(verb.options) + ")");
+    }
+    if (!verb.takesArgv && !a.argv.empty())
+        throw CtlError(kUsage, std::string(verb.name) + " takes no arguments after --");
+    if (a.args.size() < verb.minArgs || a.args.size() > verb.maxArgs ||
+        (verb.takesArgv && a.argv.empty()))
+        throw CtlError(kUsage, verbUsage(verb));
+    if (verb.firstIsName)
+        if (auto problem = hypervisor::checkInstanceName(a.args.front()))
+            throw CtlError(kUsage, *problem, false);
+}
+
+}  // namespace
+
+std::span<const OptionInfo> verbOptions() {
+    return kOptions;
+}
+
+const std::string* Args::option(Option o) const {
+    auto it = options.find(o);
+    return it == options.end() ? nullptr : &it->second;
+}
+
+Args parseCommandLine(std::span<const Verb> verbs, const std::vector<std::string>& words) {
+    Args a;
+    std::vector<std::string> positional;
+    for (std::size_t i = 0; i < words.size(); ++i) {
+        const std::string& word = words[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= words.size()) throw CtlError(kUsage, word + " needs a value");
+            return words[++i];
+        };
+        if (word == "--") {
+            a.argv.assign(words.begin() + static_cast<std::ptrdiff_t>(i) + 1, words.end());
+            break;
+        }
+        if (word == "--system") {
+            a.bus = Client::Bus::System;
+        } else if (word == "--session") {
+            a.bus = Client::Bus::Session;
+        } else if (word == "--address") {
+            a.bus = Client::Bus::Address;
+            a.address = value();
+        } else if (word == "--json") {
+            a.json = true;
+        } else if (word == "--help" || word == "-h") {
+            a.help = true;
+        } else if (const auto* o = findOption(word)) {
+            a.options[o->option] = o->value.empty() ? "1" : value();
+        } else if (word.rfind("--", 0) == 0) {
+            throw CtlError(kUsage, "unknown option " + word);
+        } else {
+            positional.push_back(word);
+        }
+    }
+    if (a.help) return a;
+    if (positional.empty()) throw CtlError(kUsage, "");
+    a.verb = findVerb(verbs, positional.front());
+    if (!a.verb) throw CtlError(kUsage, "unknown command '" + positional.front() + "'");
+    a.args.assign(positional.begin() + 1, positional.end());
+    checkAgainstVerb(a);
+    return a;
+}
+
+std::string verbUsage(const Verb& verb) {
+    return "usage: corralctl " + synopsis(verb);
+}
+
+std::string usageText(std::span<const Verb> verbs) {
+    std::string out =
+        "usage: corralctl [--address ADDR | --system | --session] [--json] COMMAND ...\n";
+    for (const auto& verb : verbs) {
+        std::string entry = "  " + synopsis(verb);
+        if (entry.size() + 2 > kHelpColumn)
+            entry += "\n" + std::string(kHelpColumn, ' ');
+        else
+            entry.resize(kHelpColumn, ' ');
+        out += entry + std::string(verb.help) + "\n";
+    }
+    out +=
+        "exit codes: 0 ok, 1 failed, 2 usage, 3 no such instance, 4 busy, 5 wrong state,\n"
+        "            6 corrald not reachable\n";
+    return out;
+}
+
+}  // namespace corral::supervisor::ctl

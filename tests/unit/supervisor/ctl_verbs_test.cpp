@@ -1,0 +1,149 @@
+// corralctl's verb table and the parser and usage text made from it, without a bus: every rule
+// of a verb (options, argument counts, "-- ARGV", the instance name) refuses before any call.
+#include "supervisor/ctl_verbs.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "supervisor/ctl_commands.hpp"
+
+namespace corral::supervisor::ctl {
+namespace {
+
+Args parse(std::vector<std::string> words) {
+    return parseCommandLine(corralctlVerbs(), words);
+}
+
+// The CtlError that parsing `words` throws; fails the test when it does not throw.
+CtlError refusal(std::vector<std::string> words) {
+    try {
+        parse(words);
+    } catch (const CtlError& e) {
+        return e;
+    }
+    ADD_FAILURE() << "accepted: " << ::testing::PrintToString(words);
+    return CtlError(kOk, "");
+}
+
+TEST(CtlVerbs, ParsesAVerbWithItsArgumentsAndOptions) {
+    auto a = parse({"--json", "attach-nic", "web1", "eth1", "--mode", "bridge", "--bridge", "br0"});
+    ASSERT_NE(a.verb, nullptr);
+    EXPECT_EQ(a.verb->name, "attach-nic");
+    EXPECT_EQ(a.args, (std::vector<std::string>{"web1", "eth1"}));
+    EXPECT_TRUE(a.json);
+    ASSERT_NE(a.option(kMode), nullptr);
+    EXPECT_EQ(*a.option(kMode), "bridge");
+    EXPECT_EQ(*a.option(kBridge), "br0");
+    EXPECT_EQ(a.option(kMac), nullptr);
+}
+
+TEST(CtlVerbs, GlobalOptionsGoWithEveryVerbAndAnywhere) {
+    auto a = parse({"list", "--address", "unix:path=/x", "--json"});
+    EXPECT_EQ(a.bus, Client::Bus::Address);
+    EXPECT_EQ(a.address, "unix:path=/x");
+    EXPECT_TRUE(a.json);
+    EXPECT_EQ(parse({"--session", "status", "web1"}).bus, Client::Bus::Session);
+}
+
+TEST(CtlVerbs, UnknownVerbIsAUsageError) {
+    auto e = refusal({"frobnicate", "web1"});
+    EXPECT_EQ(e.exit, kUsage);
+    EXPECT_TRUE(e.showUsage);
+    EXPECT_STREQ(e.what(), "unknown command 'frobnicate'");
+}
+
+TEST(CtlVerbs, NoVerbShowsTheUsage) {
+    auto e = refusal({"--json"});
+    EXPECT_EQ(e.exit, kUsage);
+    EXPECT_TRUE(e.showUsage);
+    EXPECT_STREQ(e.what(), "");
+}
+
+TEST(CtlVerbs, UnknownOptionIsNamed) {
+    EXPECT_STREQ(refusal({"start", "web1", "--force"}).what(), "unknown option --force");
+}
+
+TEST(CtlVerbs, OptionOfAnotherVerbNamesTheOptionAndTheVerb) {
+    auto e = refusal({"start", "vm", "--mac", "x"});
+    EXPECT_EQ(e.exit, kUsage);
+    EXPECT_STREQ(e.what(), "option --mac does not apply to start (start takes no options)");
+    EXPECT_STREQ(refusal({"attach-disk", "vm", "d", "/x", "--mode", "tap"}).what(),
+                 "option --mode does not apply to attach-disk (attach-disk takes --readonly and "
+                 "--format)");
+    EXPECT_STREQ(refusal({"list", "--timeout", "5"}).what(),
+                 "option --timeout does not apply to list (list takes no options)");
+}
+
+TEST(CtlVerbs, WrongArgumentCountsShowTheVerbsUsage) {
+    EXPECT_STREQ(refusal({"start"}).what(), "usage: corralctl start NAME");
+    EXPECT_STREQ(refusal({"start", "a", "b"}).what(), "usage: corralctl start NAME");
+    EXPECT_STREQ(refusal({"attach-disk", "web1", "d1"}).what(),
+                 "usage: corralctl attach-disk NAME ID PATH [--readonly] [--format raw|qcow2]");
+    EXPECT_STREQ(refusal({"reload", "extra"}).what(), "usage: corralctl reload");
+    EXPECT_STREQ(refusal({"validate"}).what(), "usage: corralctl validate FILE...");
+    EXPECT_EQ(parse({"validate", "a.toml", "b.toml", "c.toml"}).args.size(), 3u);
+}
+
+TEST(CtlVerbs, ArgvAfterDoubleDashOnlyForExec) {
+    auto a = parse({"exec", "web1", "--timeout", "5", "--", "ls", "--all"});
+    EXPECT_EQ(a.argv, (std::vector<std::string>{"ls", "--all"}));
+    EXPECT_EQ(*a.option(kTimeout), "5");
+    EXPECT_STREQ(refusal({"exec", "web1"}).what(),
+                 "usage: corralctl exec NAME [--timeout S] -- ARGV...");
+    EXPECT_STREQ(refusal({"start", "web1", "--", "x"}).what(), "start takes no arguments after --");
+}
+
+TEST(CtlVerbs, InstanceNamesAreCheckedWithoutTheUsage) {
+    auto e = refusal({"status", "../etc"});
+    EXPECT_EQ(e.exit, kUsage);
+    EXPECT_FALSE(e.showUsage);
+    EXPECT_NE(std::string(e.what()).find("instance name"), std::string::npos) << e.what();
+    // validate takes files, not names.
+    EXPECT_NO_THROW(parse({"validate", "../etc/web1.toml"}));
+}
+
+TEST(CtlVerbs, OptionWithoutItsValueIsRefused) {
+    EXPECT_STREQ(refusal({"shutdown", "web1", "--timeout"}).what(), "--timeout needs a value");
+    EXPECT_STREQ(refusal({"list", "--address"}).what(), "--address needs a value");
+}
+
+TEST(CtlVerbs, HelpStopsBeforeAnyRule) {
+    auto a = parse({"start", "--mac", "x", "--help"});
+    EXPECT_TRUE(a.help);
+}
+
+// The usage is made from the table: every verb has an entry with its synopsis and help, and
+// every option a verb takes appears in it (tests/docs checks the man page against this text).
+TEST(CtlVerbs, UsageTextHasAnEntryPerVerbAndEveryOption) {
+    auto verbs = corralctlVerbs();
+    auto usage = usageText(verbs);
+    std::set<std::string_view> names;
+    for (const auto& verb : verbs) {
+        EXPECT_TRUE(names.insert(verb.name).second) << verb.name << " is in the table twice";
+        EXPECT_FALSE(verb.help.empty()) << verb.name;
+        auto synopsis = verbUsage(verb).substr(std::string("usage: corralctl ").size());
+        EXPECT_NE(usage.find("\n  " + synopsis), std::string::npos) << synopsis;
+        EXPECT_NE(usage.find(std::string(verb.help) + "\n"), std::string::npos) << verb.help;
+    }
+    for (const auto& option : verbOptions())
+        EXPECT_NE(usage.find(std::string(option.name)), std::string::npos) << option.name;
+    EXPECT_EQ(usage.rfind("usage: corralctl [--address ADDR | --system | --session] [--json] "
+                          "COMMAND ...\n",
+                          0),
+              0u);
+}
+
+TEST(CtlVerbs, EveryExistingVerbIsInTheTable) {
+    std::set<std::string_view> names;
+    for (const auto& verb : corralctlVerbs()) names.insert(verb.name);
+    EXPECT_EQ(names, (std::set<std::string_view>{
+                         "list", "status", "start", "kill", "reboot", "reset", "pause", "resume",
+                         "shutdown", "attach-disk", "attach-nic", "detach", "exec", "commands",
+                         "console", "run", "monitor", "validate", "reload"}));
+}
+
+}  // namespace
+}  // namespace corral::supervisor::ctl

@@ -1,0 +1,55 @@
+// A Vm for tests of what sits above it (registry, D-Bus): its lifecycle is a real Instance on a
+// FakeVm, its definition and devices are whatever the test sets, and setDevices() raises
+// devicesChanged as QemuVm does after a hotplug.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "supervisor/vm.hpp"
+#include "tests/unit/supervisor/fake_vm.hpp"
+
+namespace corral::supervisor::test {
+
+class StubVm : public Vm {
+  public:
+    StubVm(std::string name, FakeClock& clock, bool valid)
+        : name_(std::move(name)), instance_(name_, control, clock, {}, nullptr) {
+        control.autoLaunchPid = 100;
+        if (!valid) instance_.markInvalid("broken");
+    }
+    const std::string& name() const override { return name_; }
+    Instance& lifecycle() override { return instance_; }
+    VmInfo info() const override { return vmInfo; }
+    void redefine(const hypervisor::LoadResult& definition) override {
+        ++redefinitions;
+        if (definition.ok())
+            instance_.markValid();
+        else
+            instance_.markInvalid("broken");
+    }
+    std::vector<DeviceInfo> devices() const override { return devices_; }
+    void setDevices(std::vector<DeviceInfo> devices) {
+        devices_ = std::move(devices);
+        devicesChanged().emit();
+    }
+    void attachDisk(std::string, std::string, bool, std::string, Reply<std::string>) override {}
+    void attachNic(std::string, NicOptions, Reply<std::string>) override {}
+    void detach(std::string, Done) override {}
+    void guestExecute(std::vector<std::string>, std::string, std::chrono::milliseconds,
+                      Reply<std::string>) override {}
+    void guestListCommands(Reply<std::vector<std::string>>) override {}
+    void monitor(std::string, Reply<std::string>) override {}
+
+    FakeVm control;
+    VmInfo vmInfo;
+    int redefinitions = 0;
+
+  private:
+    std::string name_;
+    std::vector<DeviceInfo> devices_;
+    Instance instance_;
+};
+
+}  // namespace corral::supervisor::test
