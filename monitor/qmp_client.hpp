@@ -1,6 +1,8 @@
-// Asynchronous QMP client over a UNIX socket (Boost.Asio, C++20 coroutines). Single-threaded:
-// one reader coroutine, one writer queue, replies routed by id, nothing ever blocks the executor.
-// The reader keeps the client alive while the socket is open: owners call close() when done.
+// Asynchronous QMP client over a UNIX socket (Boost.Asio, C++20 coroutines). Single-threaded,
+// nothing ever blocks the executor. It carries out what its QmpSession decides: writes the lines
+// the session queues, arms one timer at the session's next deadline, and wakes each caller when
+// the session ends its call. The reader keeps the client alive while the socket is open: owners
+// call close() when done.
 #pragma once
 
 #include "monitor/error.hpp"
