@@ -56,7 +56,7 @@ asio::awaitable<void> Lifetime::pause(std::weak_ptr<State> token, Clock& clock, 
 }
 
 void Lifetime::spawn(asio::awaitable<void> work, std::string what) const {
-    asio::co_spawn(executor_, std::move(work),
+    asio::co_spawn(executor_, begun(token_, std::move(work)),
                    [what = std::move(what), report = report_](std::exception_ptr e) {
                        if (e) absorb(e, what, report);
                    });

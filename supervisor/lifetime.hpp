@@ -1,7 +1,8 @@
 // The coroutines one object starts, ended together with it. The owner holds a Lifetime and
 // routes every wait of its coroutines through it: guard() for calls to the outside, sleep() for
-// pauses. Destroying the Lifetime wakes every sleep it handed out, and each guarded wait that
-// resumes afterwards throws Ended instead of returning into the dead owner; the owner closes
+// pauses, and starts them with spawn() or run(). Destroying the Lifetime wakes every sleep it
+// handed out, a coroutine not yet started never starts, and each guarded wait that resumes
+// afterwards throws Ended instead of returning into the dead owner; the owner closes
 // the channels those calls run on in its destructor, so they resume promptly. No coroutine
 // compares a counter to find out whether its object still exists.
 #pragma once
@@ -55,7 +56,7 @@ class Lifetime {
     void spawn(boost::asio::awaitable<T> work, std::string what,
                std::function<void(T)> then) const {
         boost::asio::co_spawn(
-            executor_, std::move(work),
+            executor_, begun(token_, std::move(work)),
             [token = std::weak_ptr<State>(token_), what = std::move(what), report = report_,
              then = std::move(then)](std::exception_ptr e, T value) {
                 if (e) return absorb(e, what, report);
@@ -68,7 +69,7 @@ class Lifetime {
     template <typename T>
     void run(boost::asio::awaitable<Outcome<T>> work, std::function<void(Outcome<T>)> done,
              OpError ended) const {
-        boost::asio::co_spawn(executor_, std::move(work),
+        boost::asio::co_spawn(executor_, begun(token_, std::move(work)),
                               [done = std::move(done), ended = std::move(ended), report = report_](
                                   std::exception_ptr e, Outcome<T> result) {
                                   if (e) result = failure(e, std::move(ended), report);
@@ -78,6 +79,20 @@ class Lifetime {
 
   private:
     struct State;
+
+    // co_spawn starts a coroutine later: by then its owner may be gone, and then its body must
+    // not start at all.
+    template <typename T>
+    static boost::asio::awaitable<T> begun(std::weak_ptr<State> token,
+                                           boost::asio::awaitable<T> work) {
+        if (token.expired()) throw Ended{};
+        if constexpr (std::is_void_v<T>) {
+            co_await std::move(work);
+        } else {
+            T result = co_await std::move(work);
+            co_return result;
+        }
+    }
 
     template <typename T>
     static boost::asio::awaitable<T> guarded(std::weak_ptr<State> token,

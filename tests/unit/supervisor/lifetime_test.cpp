@@ -88,6 +88,28 @@ TEST_F(LifetimeTest, NothingRunsAfterAGuardedWaitOnceTheOwnerIsGone) {
     EXPECT_TRUE(reports.empty());
 }
 
+TEST_F(LifetimeTest, ACoroutineWhoseOwnerDiesBeforeItStartsNeverStarts) {
+    bool started = false, ran = false;
+    auto body = [](bool& started) -> asio::awaitable<Status> {
+        started = true;
+        co_return okStatus();
+    };
+    std::optional<Status> answer;
+    life->run<Unit>(
+        body(started), [&](Status s) { answer = s; }, OpError{ErrorKind::Failed, "owner gone"});
+    auto plain = [](bool& ran) -> asio::awaitable<void> {
+        ran = true;
+        co_return;
+    };
+    life->spawn(plain(ran), "starting");
+    life.reset();  // co_spawn only posted the starts
+    settle();
+    EXPECT_FALSE(started);
+    EXPECT_FALSE(ran);
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->error().message, "owner gone");
+}
+
 TEST_F(LifetimeTest, SleepFollowsTheClock) {
     bool woke = false;
     life->spawn(sleepThenMark(*life, 5s, woke), "sleeping");
