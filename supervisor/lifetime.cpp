@@ -78,8 +78,8 @@ OpError Lifetime::failure(std::exception_ptr e, OpError ended,
                           const std::function<void(const std::string&)>& report) {
     try {
         std::rethrow_exception(e);
-    } catch (const Ended&) {
-        return ended;
+    } catch (const Ended& gone) {
+        return gone.failure.value_or(std::move(ended));
     } catch (const std::exception& ex) {
         if (report) report(ex.what());
         return {ErrorKind::Failed, ex.what()};

@@ -13,6 +13,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -25,8 +26,11 @@ namespace corral::supervisor {
 
 class Lifetime {
   public:
-    // Thrown into a coroutine whose owner is gone; spawn() and run() absorb it.
-    struct Ended {};
+    // Thrown into a coroutine whose owner is gone; spawn() and run() absorb it. It carries the
+    // failure of the call that was awaited, if that call failed on its own.
+    struct Ended {
+        std::optional<OpError> failure;
+    };
 
     // `report` gets one line for a coroutine that failed with an exception other than Ended.
     Lifetime(boost::asio::any_io_executor executor, Clock& clock,
@@ -36,7 +40,9 @@ class Lifetime {
     Lifetime& operator=(const Lifetime&) = delete;
 
     // Awaits `work`; throws Ended if the owner died meanwhile. `work` itself must not touch the
-    // owner after it suspended (it runs on something the owner closes, not on the owner).
+    // owner after it suspended (it runs on something the owner closes, not on the owner). A
+    // failed Outcome travels in Ended: a caller waiting in run() gets the call's own failure
+    // (e.g. "monitor closed during the call") rather than the owner's end.
     template <typename T>
     boost::asio::awaitable<T> guard(boost::asio::awaitable<T> work) const {
         return guarded(token_, std::move(work));
@@ -64,8 +70,8 @@ class Lifetime {
             });
     }
 
-    // Starts `work` and always answers `done`: with its result, with `ended` if the owner died
-    // first, or with Failed if it threw.
+    // Starts `work` and always answers `done`: with its result; if the owner died first, with the
+    // failure of the call it waited for, or else `ended`; with Failed if it threw.
     template <typename T>
     void run(boost::asio::awaitable<Outcome<T>> work, std::function<void(Outcome<T>)> done,
              OpError ended) const {
@@ -102,9 +108,18 @@ class Lifetime {
             if (token.expired()) throw Ended{};
         } else {
             T result = co_await std::move(work);
-            if (token.expired()) throw Ended{};
+            if (token.expired()) throw Ended{failureOf(result)};
             co_return result;
         }
+    }
+    template <typename T>
+    static std::optional<OpError> failureOf(const Outcome<T>& result) {
+        if (result) return std::nullopt;
+        return result.error();
+    }
+    template <typename T>
+    static std::optional<OpError> failureOf(const T&) {
+        return std::nullopt;
     }
     static boost::asio::awaitable<void> pause(std::weak_ptr<State> token, Clock& clock,
                                               Duration delay, corral::Signal<>* wake);
