@@ -56,7 +56,7 @@ asio::awaitable<void> Lifetime::pause(std::weak_ptr<State> token, Clock& clock, 
 }
 
 void Lifetime::spawn(asio::awaitable<void> work, std::string what) const {
-    asio::co_spawn(executor_, std::move(work),
+    asio::co_spawn(executor_, begun(token_, std::move(work)),
                    [what = std::move(what), report = report_](std::exception_ptr e) {
                        if (e) absorb(e, what, report);
                    });
@@ -78,8 +78,8 @@ OpError Lifetime::failure(std::exception_ptr e, OpError ended,
                           const std::function<void(const std::string&)>& report) {
     try {
         std::rethrow_exception(e);
-    } catch (const Ended&) {
-        return ended;
+    } catch (const Ended& gone) {
+        return gone.failure.value_or(std::move(ended));
     } catch (const std::exception& ex) {
         if (report) report(ex.what());
         return {ErrorKind::Failed, ex.what()};

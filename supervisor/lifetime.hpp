@@ -1,7 +1,8 @@
 // The coroutines one object starts, ended together with it. The owner holds a Lifetime and
 // routes every wait of its coroutines through it: guard() for calls to the outside, sleep() for
-// pauses. Destroying the Lifetime wakes every sleep it handed out, and each guarded wait that
-// resumes afterwards throws Ended instead of returning into the dead owner; the owner closes
+// pauses, and starts them with spawn() or run(). Destroying the Lifetime wakes every sleep it
+// handed out, a coroutine not yet started never starts, and each guarded wait that resumes
+// afterwards throws Ended instead of returning into the dead owner; the owner closes
 // the channels those calls run on in its destructor, so they resume promptly. No coroutine
 // compares a counter to find out whether its object still exists.
 #pragma once
@@ -12,6 +13,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -24,8 +26,11 @@ namespace corral::supervisor {
 
 class Lifetime {
   public:
-    // Thrown into a coroutine whose owner is gone; spawn() and run() absorb it.
-    struct Ended {};
+    // Thrown into a coroutine whose owner is gone; spawn() and run() absorb it. It carries the
+    // failure of the call that was awaited, if that call failed on its own.
+    struct Ended {
+        std::optional<OpError> failure;
+    };
 
     // `report` gets one line for a coroutine that failed with an exception other than Ended.
     Lifetime(boost::asio::any_io_executor executor, Clock& clock,
@@ -35,7 +40,9 @@ class Lifetime {
     Lifetime& operator=(const Lifetime&) = delete;
 
     // Awaits `work`; throws Ended if the owner died meanwhile. `work` itself must not touch the
-    // owner after it suspended (it runs on something the owner closes, not on the owner).
+    // owner after it suspended (it runs on something the owner closes, not on the owner). A
+    // failed Outcome travels in Ended: a caller waiting in run() gets the call's own failure
+    // (e.g. "monitor closed during the call") rather than the owner's end.
     template <typename T>
     boost::asio::awaitable<T> guard(boost::asio::awaitable<T> work) const {
         return guarded(token_, std::move(work));
@@ -55,7 +62,7 @@ class Lifetime {
     void spawn(boost::asio::awaitable<T> work, std::string what,
                std::function<void(T)> then) const {
         boost::asio::co_spawn(
-            executor_, std::move(work),
+            executor_, begun(token_, std::move(work)),
             [token = std::weak_ptr<State>(token_), what = std::move(what), report = report_,
              then = std::move(then)](std::exception_ptr e, T value) {
                 if (e) return absorb(e, what, report);
@@ -63,12 +70,12 @@ class Lifetime {
             });
     }
 
-    // Starts `work` and always answers `done`: with its result, with `ended` if the owner died
-    // first, or with Failed if it threw.
+    // Starts `work` and always answers `done`: with its result; if the owner died first, with the
+    // failure of the call it waited for, or else `ended`; with Failed if it threw.
     template <typename T>
     void run(boost::asio::awaitable<Outcome<T>> work, std::function<void(Outcome<T>)> done,
              OpError ended) const {
-        boost::asio::co_spawn(executor_, std::move(work),
+        boost::asio::co_spawn(executor_, begun(token_, std::move(work)),
                               [done = std::move(done), ended = std::move(ended), report = report_](
                                   std::exception_ptr e, Outcome<T> result) {
                                   if (e) result = failure(e, std::move(ended), report);
@@ -79,6 +86,20 @@ class Lifetime {
   private:
     struct State;
 
+    // co_spawn starts a coroutine later: by then its owner may be gone, and then its body must
+    // not start at all.
+    template <typename T>
+    static boost::asio::awaitable<T> begun(std::weak_ptr<State> token,
+                                           boost::asio::awaitable<T> work) {
+        if (token.expired()) throw Ended{};
+        if constexpr (std::is_void_v<T>) {
+            co_await std::move(work);
+        } else {
+            T result = co_await std::move(work);
+            co_return result;
+        }
+    }
+
     template <typename T>
     static boost::asio::awaitable<T> guarded(std::weak_ptr<State> token,
                                              boost::asio::awaitable<T> work) {
@@ -87,9 +108,18 @@ class Lifetime {
             if (token.expired()) throw Ended{};
         } else {
             T result = co_await std::move(work);
-            if (token.expired()) throw Ended{};
+            if (token.expired()) throw Ended{failureOf(result)};
             co_return result;
         }
+    }
+    template <typename T>
+    static std::optional<OpError> failureOf(const Outcome<T>& result) {
+        if (result) return std::nullopt;
+        return result.error();
+    }
+    template <typename T>
+    static std::optional<OpError> failureOf(const T&) {
+        return std::nullopt;
     }
     static boost::asio::awaitable<void> pause(std::weak_ptr<State> token, Clock& clock,
                                               Duration delay, corral::Signal<>* wake);

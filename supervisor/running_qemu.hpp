@@ -106,7 +106,7 @@ class RunningQemu {
     // After a (re)connect: hotplug bookkeeping, run state and MonitorState from QEMU.
     boost::asio::awaitable<Outcome<RunStatus>> syncWithQemu();
 
-    // Hotplug bookkeeping (running_qemu_hotplug.cpp).
+    // Hotplug bookkeeping (qemu_vm_hotplug.cpp).
     std::vector<hypervisor::DeviceRecord> hotplugged() const;
     // Hotplug for the current QMP link; `hotplugged` are devices a previous corrald added.
     boost::asio::awaitable<void> startHotplug(std::vector<hypervisor::DeviceRecord> hotplugged);

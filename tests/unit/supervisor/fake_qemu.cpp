@@ -274,7 +274,7 @@ void FakeQemu::releaseCommands() {
 void FakeQemu::closeHeld(const void* link) {
     for (auto& h : held_) {
         if (h->link != link) continue;
-        h->closed = true;
+        h->closed = !answerInFlight;
         h->released.cancel();
     }
     std::erase_if(held_, [link](const auto& h) { return h->link == link; });

@@ -51,6 +51,8 @@ class FakeQemu : public QemuParts {
     // Commands, hotplug attaches and detaches wait until releaseCommands() or until their link
     // closes.
     bool holdCommands = false;
+    // Held calls succeed even when their link closes: QEMU's answer was already on its way.
+    bool answerInFlight = false;
     int connects = 0;
     int statusQueries = 0;
     std::vector<std::string> commands;  // every command and passthrough, in order

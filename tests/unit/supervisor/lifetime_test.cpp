@@ -29,9 +29,10 @@ struct Gate {
     asio::awaitable<Status> wait() {
         boost::system::error_code ec;
         co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        co_return okStatus();
+        co_return answer;
     }
     asio::steady_timer timer;
+    Status answer = okStatus();
 };
 
 class LifetimeTest : public ::testing::Test {
@@ -86,6 +87,47 @@ TEST_F(LifetimeTest, NothingRunsAfterAGuardedWaitOnceTheOwnerIsGone) {
     ASSERT_TRUE(answer);
     EXPECT_EQ(answer->error().message, "owner gone");
     EXPECT_TRUE(reports.empty());
+}
+
+TEST_F(LifetimeTest, ACallThatFailedIsAnsweredWithItsOwnErrorAfterTheOwnerIsGone) {
+    Gate gate(io);
+    gate.answer = OpError{ErrorKind::Failed, "monitor closed during the call"};
+    std::optional<Status> answer;
+    auto steps = [](const Lifetime& life, Gate& gate) -> asio::awaitable<Status> {
+        auto status = co_await life.guard(gate.wait());
+        co_return status;
+    };
+    life->run<Unit>(
+        steps(*life, gate), [&](Status s) { answer = s; },
+        OpError{ErrorKind::Failed, "owner gone"});
+    settle();
+    life.reset();
+    gate.timer.cancel();
+    settle();
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->error().message, "monitor closed during the call");
+}
+
+TEST_F(LifetimeTest, ACoroutineWhoseOwnerDiesBeforeItStartsNeverStarts) {
+    bool started = false, ran = false;
+    auto body = [](bool& started) -> asio::awaitable<Status> {
+        started = true;
+        co_return okStatus();
+    };
+    std::optional<Status> answer;
+    life->run<Unit>(
+        body(started), [&](Status s) { answer = s; }, OpError{ErrorKind::Failed, "owner gone"});
+    auto plain = [](bool& ran) -> asio::awaitable<void> {
+        ran = true;
+        co_return;
+    };
+    life->spawn(plain(ran), "starting");
+    life.reset();  // co_spawn only posted the starts
+    settle();
+    EXPECT_FALSE(started);
+    EXPECT_FALSE(ran);
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->error().message, "owner gone");
 }
 
 TEST_F(LifetimeTest, SleepFollowsTheClock) {

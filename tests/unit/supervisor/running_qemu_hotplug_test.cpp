@@ -74,8 +74,9 @@ TEST_F(HotplugRecord, DetachForgetsTheDevice) {
     EXPECT_FALSE(recordedHotplugged("d1"));
 }
 
-TEST_F(HotplugRecord, ExitDuringAnAttachAnswersAndRecordsNothing) {
+TEST_F(HotplugRecord, AttachThatQemuAnsweredJustBeforeItExitedRecordsNothing) {
     qemu.holdCommands = true;
+    qemu.answerInFlight = true;
     auto attached = attachD1();
     ASSERT_FALSE(attached.result);
     qemu.exit(4242);
@@ -84,6 +85,16 @@ TEST_F(HotplugRecord, ExitDuringAnAttachAnswersAndRecordsNothing) {
         << (attached.result ? attached.result->error().message : "no answer");
     EXPECT_FALSE(hasDevice("d1"));
     EXPECT_EQ(life().state(), State::Crashed);
+}
+
+TEST_F(HotplugRecord, AttachFailingAsQemuExitsAnswersWithItsOwnError) {
+    qemu.holdCommands = true;
+    auto attached = attachD1();
+    qemu.exit(4242);
+    runFor(1s);  // the RunningQemu ends, and with it the link the attach waits on
+    EXPECT_TRUE(attached.failedWith("monitor closed during the call"))
+        << (attached.result ? attached.result->error().message : "no answer");
+    EXPECT_FALSE(hasDevice("d1"));
 }
 
 TEST_F(HotplugRecord, MonitorClosedDuringAnAttachFailsIt) {

@@ -22,6 +22,20 @@ OpError exitedDuringHotplug(const std::string& name) {
 
 constexpr auto kDetachTimeout = std::chrono::seconds(30);
 
+// A hotplug call with its error as callers see it, so that a call failing because qemu went away
+// is answered with its own error even when the RunningQemu is gone by then (Lifetime::Ended).
+asio::awaitable<Outcome<std::string>> overQmp(asio::awaitable<Result<std::string>> call) {
+    auto result = co_await std::move(call);
+    if (!result) co_return toOpError(result.error(), Channel::Monitor);
+    co_return *result;
+}
+
+asio::awaitable<Outcome<Unit>> overQmp(asio::awaitable<Result<void>> call) {
+    auto result = co_await std::move(call);
+    if (!result) co_return toOpError(result.error(), Channel::Monitor);
+    co_return Unit{};
+}
+
 }  // namespace
 
 std::vector<hypervisor::DeviceRecord> RunningQemu::hotplugged() const {
@@ -108,16 +122,16 @@ asio::awaitable<Outcome<std::string>> RunningQemu::attachDiskSteps(std::string i
     std::filesystem::path file = path;
     std::string device = id;
     auto hotplug = hotplug_;
-    auto result =
-        co_await life_.guard(hotplug->attachDisk(std::move(device), std::move(file), options));
-    if (!result) co_return toOpError(result.error(), Channel::Monitor);
+    auto result = co_await life_.guard(
+        overQmp(hotplug->attachDisk(std::move(device), std::move(file), options)));
+    if (!result) co_return result.error();
     if (auto slot = hotplug->slotOf(id)) {
         hypervisor::DeviceRecord record{id, "disk", *slot, true, path};
-        auto failed = co_await recordDevice(hotplug, std::move(record), *result);
+        auto failed = co_await recordDevice(hotplug, std::move(record), result.value());
         if (failed) co_return *failed;
     }
-    log(5, "disk " + id + " (" + path + ") attached at " + *result);
-    co_return *result;
+    log(5, "disk " + id + " (" + path + ") attached at " + result.value());
+    co_return result.value();
 }
 
 asio::awaitable<Outcome<std::string>> RunningQemu::attachNicSteps(std::string id, NicOptions nic) {
@@ -129,25 +143,26 @@ asio::awaitable<Outcome<std::string>> RunningQemu::attachNicSteps(std::string id
     options.mac = nic.mac;
     std::string device = id;
     auto hotplug = hotplug_;
-    auto result = co_await life_.guard(hotplug->attachNic(std::move(device), std::move(options)));
-    if (!result) co_return toOpError(result.error(), Channel::Monitor);
+    auto result =
+        co_await life_.guard(overQmp(hotplug->attachNic(std::move(device), std::move(options))));
+    if (!result) co_return result.error();
     std::string ifname;
     for (const auto& d : hotplug->devices())
         if (d.id == id) ifname = d.path;
     if (auto slot = hotplug->slotOf(id)) {
         hypervisor::DeviceRecord record{id, "nic", *slot, true, ifname};
-        auto failed = co_await recordDevice(hotplug, std::move(record), *result);
+        auto failed = co_await recordDevice(hotplug, std::move(record), result.value());
         if (failed) co_return *failed;
     }
-    log(5, "nic " + id + " (" + nic.mode + ") attached at " + *result);
-    co_return *result;
+    log(5, "nic " + id + " (" + nic.mode + ") attached at " + result.value());
+    co_return result.value();
 }
 
 asio::awaitable<Outcome<Unit>> RunningQemu::detachSteps(std::string id) {
     std::string device = id;
     auto hotplug = hotplug_;
-    auto result = co_await life_.guard(hotplug->detach(std::move(device), kDetachTimeout));
-    if (!result) co_return toOpError(result.error(), Channel::Monitor);
+    auto result = co_await life_.guard(overQmp(hotplug->detach(std::move(device), kDetachTimeout)));
+    if (!result) co_return result.error();
     forgetDevice(id);
     // The device is gone whatever the disk says: a failed write leaves a stale state.json that
     // the next write replaces and that reattach reconciles against QEMU (startHotplug).
