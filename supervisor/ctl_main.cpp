@@ -9,6 +9,7 @@
 
 #include "hypervisor/instance_name.hpp"
 #include "hypervisor/instance_spec.hpp"
+#include "supervisor/ctl_attach.hpp"
 #include "supervisor/ctl_client.hpp"
 #include "supervisor/ctl_console.hpp"
 #include "supervisor/ctl_output.hpp"
@@ -26,6 +27,7 @@ const char* const kUsageText =
     "  shutdown NAME [--timeout S]       ACPI powerdown, escalating after S seconds\n"
     "  attach-disk NAME ID PATH [--readonly] [--format raw|qcow2]\n"
     "  attach-nic NAME ID [--mode user|tap|bridge] [--bridge BR] [--mac MAC]\n"
+    "  attach NAME KIND ID [--option KEY=VALUE]...  a device of any kind, options as in TOML\n"
     "  detach NAME ID\n"
     "  exec NAME [--timeout S] -- ARGV...  run a command in the guest (negotiator agent)\n"
     "  commands NAME                     commands the guest agent offers\n"
@@ -47,6 +49,7 @@ struct Args {
     std::vector<std::string> words;  // command and its positional arguments
     std::vector<std::string> rest;   // after "--"
     std::map<std::string, std::string> options;
+    std::vector<std::string> deviceOptions;  // --option KEY=VALUE, in order
 };
 
 Args parse(int argc, char** argv) {
@@ -74,6 +77,9 @@ Args parse(int argc, char** argv) {
                 a.bus = Client::Bus::Address;
                 a.address = a.options[arg];
             }
+        } else if (arg == "--option") {
+            if (i + 1 >= argc) throw CtlError(kUsage, arg + " needs a value");
+            a.deviceOptions.emplace_back(argv[++i]);
         } else if (arg == "--help" || arg == "-h") {
             a.help = true;
         } else if (arg.rfind("--", 0) == 0) {
@@ -210,6 +216,10 @@ int run(const Args& a) {
         });
         printValue("pci_address", readString(reply), a.json);
         return kOk;
+    }
+    if (cmd == "attach") {
+        need(a, 3, "NAME KIND ID [--option KEY=VALUE]...");
+        return attachDevice(c, a.words[1], a.words[2], a.words[3], a.deviceOptions, a.json);
     }
     if (cmd == "detach") {
         need(a, 2, "NAME ID");

@@ -146,10 +146,8 @@ VmInfo QemuVm::info() const {
     return info;
 }
 
-std::vector<DeviceInfo> QemuVm::devices() const {
-    std::vector<DeviceInfo> out;
-    for (const auto& d : devices_) out.push_back({d.id, d.kind, d.slot.bus, d.slot.addr()});
-    return out;
+std::vector<hypervisor::Device> QemuVm::devices() const {
+    return devices_;
 }
 
 void QemuVm::setDevicesObserver(std::function<void()> observer) {

@@ -50,12 +50,10 @@ class QemuVm : public Vm, private VmControl {
     Instance& lifecycle() override { return instance_; }
     VmInfo info() const override;
     void redefine(const hypervisor::LoadResult& definition) override;
-    std::vector<DeviceInfo> devices() const override;
+    std::vector<hypervisor::Device> devices() const override;
     void setDevicesObserver(std::function<void()> observer) override;
 
-    void attachDisk(std::string id, std::string path, bool readonly, std::string format,
-                    Reply<std::string> reply) override;
-    void attachNic(std::string id, NicOptions options, Reply<std::string> reply) override;
+    void attachDevice(hypervisor::Device device, Reply<std::string> reply) override;
     void detach(std::string id, Done done) override;
     void guestExecute(std::vector<std::string> argv, std::string input,
                       std::chrono::milliseconds timeout, Reply<std::string> reply) override;
@@ -94,18 +92,16 @@ class QemuVm : public Vm, private VmControl {
     boost::asio::awaitable<void> reconnectMonitor(std::uint64_t generation);
     // After a (re)connect: hotplug bookkeeping, run state and MonitorState from QEMU.
     boost::asio::awaitable<Outcome<RunStatus>> syncWithQemu(std::uint64_t generation);
-    std::vector<hypervisor::DeviceRecord> hotplugged() const;
+    std::vector<hypervisor::Device> hotplugged() const;
     // Hotplug bookkeeping for the current qemu; `hotplugged` are devices a previous corrald
     // added (reattach).
-    boost::asio::awaitable<void> startHotplug(std::vector<hypervisor::DeviceRecord> hotplugged);
+    boost::asio::awaitable<void> startHotplug(std::vector<hypervisor::Device> hotplugged);
     // Adds the record and writes state.json; if that fails, drops the record again and detaches
     // the device from QEMU so no device runs unrecorded. The error says what happened.
-    boost::asio::awaitable<std::optional<OpError>> recordDevice(hypervisor::DeviceRecord record,
+    boost::asio::awaitable<std::optional<OpError>> recordDevice(hypervisor::Device record,
                                                                 std::string address);
     void forgetDevice(const std::string& id);
-    boost::asio::awaitable<Outcome<std::string>> attachDiskSteps(std::string id, std::string path,
-                                                                 bool readonly, std::string format);
-    boost::asio::awaitable<Outcome<std::string>> attachNicSteps(std::string id, NicOptions options);
+    boost::asio::awaitable<Outcome<std::string>> attachSteps(hypervisor::Device device);
     boost::asio::awaitable<Outcome<Unit>> detachSteps(std::string id);
     void teardown();
     // Writes state.json from the current records; the error (also logged) if it could not.
@@ -128,7 +124,7 @@ class QemuVm : public Vm, private VmControl {
     std::vector<std::string> argv_;
     std::uint64_t startedAt_ = 0;
     std::uint64_t shutdownDeadline_ = 0;  // realtime µs; 0: no Shutdown in progress
-    std::vector<hypervisor::DeviceRecord> devices_;
+    std::vector<hypervisor::Device> devices_;
     std::unique_ptr<QmpLink> qmp_;
     MonitorState monitorState_ = MonitorState::None;
     std::unique_ptr<hypervisor::Hotplug> hotplug_;

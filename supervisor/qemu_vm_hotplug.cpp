@@ -1,5 +1,5 @@
-// QemuVm: disk and NIC hotplug through hypervisor::Hotplug; the Devices property and state.json
-// follow every completed attach and detach.
+// QemuVm: hotplug of any device kind through hypervisor::Hotplug; the Devices property and
+// state.json follow every completed attach and detach.
 #include <algorithm>
 
 #include "hypervisor/hotplug.hpp"
@@ -22,13 +22,11 @@ OpError exitedDuringHotplug(const std::string& name) {
 
 }  // namespace
 
-asio::awaitable<void> QemuVm::startHotplug(std::vector<hypervisor::DeviceRecord> hotplugged) {
+asio::awaitable<void> QemuVm::startHotplug(std::vector<hypervisor::Device> hotplugged) {
     if (!spec_ || !qmp_) co_return;
     hotplug_ =
         std::make_unique<hypervisor::Hotplug>(qmp_->client(), hypervisor::planSlots(*spec_), name_);
-    std::vector<hypervisor::HotpluggedDevice> restored;
-    for (const auto& d : hotplugged) restored.push_back({d.id, d.kind, d.slot, d.path});
-    hotplug_->restore(restored);
+    hotplug_->restore(hotplugged);
     auto generation = generation_;
     // QEMU's view wins: slots taken by anything it reports stay taken.
     auto reconciled = co_await hotplug_->reconcile();
@@ -54,14 +52,15 @@ asio::awaitable<void> QemuVm::startHotplug(std::vector<hypervisor::DeviceRecord>
         if (std::find(recovered->adopted.begin(), recovered->adopted.end(), d.id) ==
             recovered->adopted.end())
             continue;
-        log(5, d.kind + " " + d.id + " found in qemu at " + d.slot.toString() + "; adopted");
-        devices_.push_back({d.id, d.kind, d.slot, true, d.path});
+        log(5, std::string(d.kindName()) + " " + d.id + " found in qemu at " + d.slot.toString() +
+                   "; adopted");
+        devices_.push_back(d);
     }
     persist();
     if (devicesObserver_) devicesObserver_();
 }
 
-asio::awaitable<std::optional<OpError>> QemuVm::recordDevice(hypervisor::DeviceRecord record,
+asio::awaitable<std::optional<OpError>> QemuVm::recordDevice(hypervisor::Device record,
                                                              std::string address) {
     forgetDevice(record.id);
     devices_.push_back(record);
@@ -75,7 +74,7 @@ asio::awaitable<std::optional<OpError>> QemuVm::recordDevice(hypervisor::DeviceR
     auto generation = generation_;
     std::string id = record.id;
     auto undone = co_await hotplug_->detach(std::move(id), std::chrono::seconds(30));
-    std::string what = record.kind + " " + record.id;
+    std::string what = std::string(record.kindName()) + " " + record.id;
     if (undone) {
         co_return OpError{ErrorKind::Failed, what + " not attached: " + *unwritten +
                                                  " (rolled back from " + address + ")"};
@@ -94,50 +93,18 @@ void QemuVm::forgetDevice(const std::string& id) {
     std::erase_if(devices_, [&](const auto& d) { return d.id == id; });
 }
 
-asio::awaitable<Outcome<std::string>> QemuVm::attachDiskSteps(std::string id, std::string path,
-                                                              bool readonly, std::string format) {
-    hypervisor::DiskOptions options;
-    options.readonly = readonly;
-    bool qcow2 =
-        format.empty() ? std::filesystem::path(path).extension() == ".qcow2" : format == "qcow2";
-    if (qcow2) options.format = hypervisor::DiskFormat::Qcow2;
-    std::filesystem::path file = path;
-    std::string device = id;
+asio::awaitable<Outcome<std::string>> QemuVm::attachSteps(hypervisor::Device device) {
     auto generation = generation_;
-    auto result = co_await hotplug_->attachDisk(std::move(device), std::move(file), options);
+    auto result = co_await hotplug_->attach(std::move(device));
     if (!result) co_return toOpError(result.error(), Channel::Monitor);
     if (generation != generation_) co_return exitedDuringHotplug(name_);
-    if (auto slot = hotplug_->slots().slotOf(id)) {
-        hypervisor::DeviceRecord record{id, "disk", *slot, true, path};
-        auto failed = co_await recordDevice(std::move(record), *result);
-        if (failed) co_return *failed;
-    }
-    log(5, "disk " + id + " (" + path + ") attached at " + *result);
-    co_return *result;
-}
-
-asio::awaitable<Outcome<std::string>> QemuVm::attachNicSteps(std::string id, NicOptions nic) {
-    hypervisor::NicOptions options;
-    options.mode = nic.mode == "tap"      ? hypervisor::NicMode::Tap
-                   : nic.mode == "bridge" ? hypervisor::NicMode::Bridge
-                                          : hypervisor::NicMode::User;
-    options.bridge = nic.bridge;
-    options.mac = nic.mac;
-    std::string device = id;
-    auto generation = generation_;
-    auto result = co_await hotplug_->attachNic(std::move(device), std::move(options));
-    if (!result) co_return toOpError(result.error(), Channel::Monitor);
-    if (generation != generation_) co_return exitedDuringHotplug(name_);
-    std::string ifname;
-    for (const auto& d : hotplug_->devices())
-        if (d.id == id) ifname = d.path;
-    if (auto slot = hotplug_->slots().slotOf(id)) {
-        hypervisor::DeviceRecord record{id, "nic", *slot, true, ifname};
-        auto failed = co_await recordDevice(std::move(record), *result);
-        if (failed) co_return *failed;
-    }
-    log(5, "nic " + id + " (" + nic.mode + ") attached at " + *result);
-    co_return *result;
+    auto address = result->slot.toString();
+    std::string what = std::string(result->kindName()) + " " + result->id;
+    if (!result->backend.empty()) what += " (" + result->backend + ")";
+    auto failed = co_await recordDevice(std::move(*result), address);
+    if (failed) co_return *failed;
+    log(5, what + " attached at " + address);
+    co_return address;
 }
 
 asio::awaitable<Outcome<Unit>> QemuVm::detachSteps(std::string id) {
@@ -155,18 +122,10 @@ asio::awaitable<Outcome<Unit>> QemuVm::detachSteps(std::string id) {
     co_return Unit{};
 }
 
-void QemuVm::attachDisk(std::string id, std::string path, bool readonly, std::string format,
-                        Reply<std::string> reply) {
+void QemuVm::attachDevice(hypervisor::Device device, Reply<std::string> reply) {
     if (auto error = instance_.checkUsable()) return reply(*error);
     if (!hotplug_) return reply(noHotplug(name_));
-    run<std::string>(attachDiskSteps(std::move(id), std::move(path), readonly, std::move(format)),
-                     std::move(reply));
-}
-
-void QemuVm::attachNic(std::string id, NicOptions options, Reply<std::string> reply) {
-    if (auto error = instance_.checkUsable()) return reply(*error);
-    if (!hotplug_) return reply(noHotplug(name_));
-    run<std::string>(attachNicSteps(std::move(id), std::move(options)), std::move(reply));
+    run<std::string>(attachSteps(std::move(device)), std::move(reply));
 }
 
 void QemuVm::detach(std::string id, Done done) {

@@ -140,8 +140,8 @@ asio::awaitable<Outcome<RunStatus>> QemuVm::syncWithQemu(std::uint64_t generatio
     co_return status;
 }
 
-std::vector<hypervisor::DeviceRecord> QemuVm::hotplugged() const {
-    std::vector<hypervisor::DeviceRecord> out;
+std::vector<hypervisor::Device> QemuVm::hotplugged() const {
+    std::vector<hypervisor::Device> out;
     for (const auto& d : devices_)
         if (d.hotplugged) out.push_back(d);
     return out;

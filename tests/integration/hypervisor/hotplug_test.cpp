@@ -14,8 +14,9 @@ using Hotplugging = test::HotplugFixture;
 
 TEST_F(Hotplugging, Q35FillsRootPortsThenGivesTheClearError) {
     start(MachineType::Q35, 2);
-    EXPECT_TRUE(hotplug_->canHotAddDisk());
-    EXPECT_TRUE(hotplug_->canHotAddNic());
+    EXPECT_TRUE(hotplug_->canHotAdd(*findKind("disk")));
+    EXPECT_TRUE(hotplug_->canHotAdd(*findKind("nic")));
+    EXPECT_FALSE(hotplug_->canHotAdd(rootPortKind()));
     auto disk = attachDisk("data", image("data.img"));
     ASSERT_TRUE(disk) << disk.error().message;
     EXPECT_EQ(*disk, "corral-rp0:00.0");
@@ -77,7 +78,7 @@ TEST_F(Hotplugging, FailedAttachLeavesNothingBehind) {
                 ::testing::HasSubstr("cannot open /nonexistent/disk.img: No such file"));
 
     // Fails at the second blockdev-add, after the file node and the fdset were created.
-    auto wrongFormat = attachDisk("data", image("raw.img"), {DiskFormat::Qcow2, false, {}});
+    auto wrongFormat = attachDisk("data", image("raw.img"), {{"format", "qcow2"}});
     ASSERT_FALSE(wrongFormat);
     EXPECT_THAT(wrongFormat.error().message, ::testing::HasSubstr("qcow2"));
 
@@ -85,9 +86,7 @@ TEST_F(Hotplugging, FailedAttachLeavesNothingBehind) {
     ASSERT_FALSE(badId);
     EXPECT_EQ(badId.error().kind, Errc::InvalidArgument);
 
-    NicOptions multicast;
-    multicast.mac = "01:00:5e:00:00:01";
-    auto badMac = attachNic("net1", multicast);
+    auto badMac = attachNic("net1", {{"mac", "01:00:5e:00:00:01"}});
     ASSERT_FALSE(badMac);
     EXPECT_EQ(badMac.error().kind, Errc::InvalidArgument);
 

@@ -10,7 +10,8 @@ InstanceSpec spec(MachineType type, unsigned disks, unsigned hotplugSlots) {
     s.name = "vm";
     s.machine.type = type;
     s.machine.hotplugSlots = hotplugSlots;
-    for (unsigned i = 0; i < disks; ++i) s.disks.push_back({"d" + std::to_string(i), "/x"});
+    for (unsigned i = 0; i < disks; ++i)
+        s.devices.push_back({"d" + std::to_string(i), findKind("disk"), {}, false, "/x"});
     return s;
 }
 

@@ -32,10 +32,9 @@ class RecordingVm : public Vm {
         else
             instance_.markInvalid("broken");
     }
-    std::vector<DeviceInfo> devices() const override { return {}; }
+    std::vector<hypervisor::Device> devices() const override { return {}; }
     void setDevicesObserver(std::function<void()>) override {}
-    void attachDisk(std::string, std::string, bool, std::string, Reply<std::string>) override {}
-    void attachNic(std::string, NicOptions, Reply<std::string>) override {}
+    void attachDevice(hypervisor::Device, Reply<std::string>) override {}
     void detach(std::string, Done) override {}
     void guestExecute(std::vector<std::string>, std::string, std::chrono::milliseconds,
                       Reply<std::string>) override {}
