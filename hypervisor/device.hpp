@@ -10,12 +10,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
 namespace corral::hypervisor {
-
-class DeviceBackend;
 
 struct PciSlot {
     std::string bus = {};  // "pci.0" (pc), "pcie.0" or a root port id (q35)
@@ -64,13 +63,32 @@ struct OptionSpec {
     bool namesBackend = false;  // the value is the device's Device::backend (a disk image)
 };
 
+// What a kind needs besides its device, in QEMU and on the host; device_backend.hpp has the
+// steps of each.
+enum class Backend {
+    None,    // the device stands alone
+    Block,   // a disk: block nodes on an image
+    Netdev,  // a NIC: a netdev, user mode or a tap
+    Object,  // a QOM object (-object / object-add) described by DeviceKind::object
+};
+
+// A Backend::Object: the object "<id><idSuffix>" of type `qomType`, with properties from the
+// device's options, named by the device property `link`.
+struct ObjectBackend {
+    std::string_view qomType = {};
+    std::string_view idSuffix = {};
+    std::string_view link = {};
+    std::vector<std::pair<std::string_view, std::string_view>> properties = {};  // property, option
+};
+
 struct Device;
 
 struct DeviceKind {
     // "disk": [[disk]] in TOML, AttachDevice's kind, "kind" in state.json and Devices.
     std::string_view name = {};
     std::string_view driver = {};  // QEMU -device driver; QOM lists the device as child<driver>
-    const DeviceBackend& backend;
+    Backend backend = Backend::None;
+    ObjectBackend object = {};  // Backend::Object only
     std::vector<OptionSpec> options = {};
     std::string_view idPrefix = {};  // TOML default ids: <idPrefix><N>
     bool definable = false;          // users define and attach it (false: corral's own plumbing)

@@ -13,7 +13,7 @@ using monitor::Result;
 awaitable<Result<void>> PlugDevice::operator()() const {
     JsonObject args;
     args.set("driver", std::string(device.kind->driver)).set("id", device.id);
-    for (const auto& [property, value] : device.kind->backend.deviceLinks(device))
+    for (const auto& [property, value] : backendOf(*device.kind).deviceLinks(device))
         args.set(property, value);
     for (const auto& option : device.kind->options) {
         if (option.deviceProperty.empty()) continue;
@@ -39,9 +39,19 @@ awaitable<void> DeviceBackend::removeOrphans(monitor::QmpClient&, const Owned&,
     co_return;
 }
 
-const DeviceBackend& noBackend() {
-    static const DeviceBackend backend;
-    return backend;
+const DeviceBackend& backendOf(const DeviceKind& kind) {
+    static const DeviceBackend none;
+    switch (kind.backend) {
+        case Backend::None:
+            return none;
+        case Backend::Block:
+            return blockBackend();
+        case Backend::Netdev:
+            return netdevBackend();
+        case Backend::Object:
+            return objectBackend();
+    }
+    return none;
 }
 
 std::string idBefore(std::string_view name, std::string_view suffix) {

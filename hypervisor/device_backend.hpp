@@ -1,6 +1,8 @@
-// What a device kind needs besides its -device / device_add: block nodes for a disk, a netdev
-// (and a tap) for a NIC, nothing for a device that stands alone. A kind's row names its
-// backend; the argv builder, hotplug and recovery call it and know nothing of disks or NICs.
+// The steps of each Backend (device.hpp): block nodes for a disk, a netdev (and a tap) for a
+// NIC, a QOM object, or nothing for a device that stands alone. A kind's row names its backend;
+// the argv builder, hotplug and recovery call it through backendOf() and know nothing of disks
+// or NICs. Kept apart from the rows so that the pure parts (TOML loader, corralctl, fuzzers)
+// need none of the QMP code.
 #pragma once
 
 #include <functional>
@@ -60,13 +62,17 @@ class DeviceBackend {
                                                    std::vector<std::string>& removed) const;
 };
 
-// No backend: the device stands alone (corral's own devices).
-const DeviceBackend& noBackend();
-// A disk: file and format block nodes "<id>-file" / "<id>-format"; the image fd is passed with
-// add-fd (opaque kFdsetTag + id) at hotplug.
+// The steps of the kind's Backend.
+const DeviceBackend& backendOf(const DeviceKind& kind);
+
+// Backend::Block: file and format block nodes "<id>-file" / "<id>-format"; the image fd is
+// passed with add-fd (opaque kFdsetTag + id) at hotplug.
 const DeviceBackend& blockBackend();
-// A NIC: netdev "<id>-netdev", user mode or a tap corrald opens (fd at spawn, getfd at hotplug).
-const DeviceBackend& netBackend();
+// Backend::Netdev: netdev "<id>-netdev", user mode or a tap corrald opens (fd at spawn, getfd
+// at hotplug).
+const DeviceBackend& netdevBackend();
+// Backend::Object: the kind's ObjectBackend, -object at boot, object-add / object-del.
+const DeviceBackend& objectBackend();
 
 // add-fd opaque of the image fds a disk hotplug passes: recovery removes fdsets carrying it.
 inline constexpr std::string_view kFdsetTag = "corral-hotplug:";

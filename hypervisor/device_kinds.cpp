@@ -1,6 +1,6 @@
-// The device kinds: one row each. Everything corral does with a device follows from its row
-// (device.hpp says what each field means); a new kind is a new row here.
-#include "hypervisor/device_backend.hpp"
+// The device kinds: one row each, plain data. Everything corral does with a device follows from
+// its row (device.hpp says what each field means); a new kind is a new row here.
+#include "hypervisor/device.hpp"
 #include "hypervisor/instance_name.hpp"
 #include "hypervisor/instance_spec.hpp"
 
@@ -27,7 +27,7 @@ const std::vector<DeviceKind>& table() {
     static const std::vector<DeviceKind> kinds = {
         {.name = "disk",
          .driver = "virtio-blk-pci",
-         .backend = blockBackend(),
+         .backend = Backend::Block,
          .options = {{.key = "path",
                       .type = OptionType::Path,
                       .noun = "disk path",
@@ -43,7 +43,7 @@ const std::vector<DeviceKind>& table() {
          .bootable = true},
         {.name = "nic",
          .driver = "virtio-net-pci",
-         .backend = netBackend(),
+         .backend = Backend::Netdev,
          .options = {{.key = "mode", .choices = spellings(kNicModes), .fallback = "user"},
                      {.key = "bridge",
                       .noun = "bridge name",
@@ -61,8 +61,8 @@ const std::vector<DeviceKind>& table() {
          .definable = true,
          .hotpluggable = true,
          .derive = deriveMac},
-        {.name = "virtio-serial", .driver = "virtio-serial-pci", .backend = noBackend()},
-        {.name = "root-port", .driver = "pcie-root-port", .backend = noBackend()},
+        {.name = "virtio-serial", .driver = "virtio-serial-pci"},
+        {.name = "root-port", .driver = "pcie-root-port"},
     };
     return kinds;
 }

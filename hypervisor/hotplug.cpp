@@ -57,7 +57,7 @@ Hotplug::Impl::Impl(std::shared_ptr<monitor::QmpClient> qmp, const SlotPlan& pla
 
 bool Hotplug::Impl::canHotAdd(const DeviceKind& kind) const {
     if (!kind.hotpluggable || !qmp_->supports("device_add")) return false;
-    const auto commands = kind.backend.hotplugCommands();
+    const auto commands = backendOf(kind).hotplugCommands();
     return std::all_of(commands.begin(), commands.end(),
                        [&](std::string_view command) { return qmp_->supports(command); });
 }
@@ -112,7 +112,7 @@ awaitable<Result<Device>> Hotplug::Impl::attach(Device device) {
     device.slot = *slot;
     device.hotplugged = true;
     PlugDevice plug{*qmp_, device};
-    auto attached = co_await device.kind->backend.attach(*qmp_, device, plug);
+    auto attached = co_await backendOf(*device.kind).attach(*qmp_, device, plug);
     busy_.erase(device.id);
     if (!attached) {
         slots_.release(device.id);
@@ -155,7 +155,7 @@ awaitable<Result<void>> Hotplug::Impl::detach(std::string id, std::chrono::milli
         }
         co_return makeError(Errc::UnplugFailed, id, "the guest refused the unplug request");
     }
-    co_await device.kind->backend.remove(*qmp_, device);
+    co_await backendOf(*device.kind).remove(*qmp_, device);
     slots_.release(id);
     devices_.erase(id);
     busy_.erase(id);

@@ -42,8 +42,9 @@ awaitable<Result<Recovery>> Hotplug::Impl::recover() {
     // Each backend once, in the order of the kind table.
     std::vector<const DeviceBackend*> backends;
     for (const auto* kind : deviceKinds()) {
-        if (std::find(backends.begin(), backends.end(), &kind->backend) == backends.end())
-            backends.push_back(&kind->backend);
+        const auto* backend = &backendOf(*kind);
+        if (std::find(backends.begin(), backends.end(), backend) == backends.end())
+            backends.push_back(backend);
     }
     DeviceBackend::Owned owned = [this](const std::string& id) { return owns(id); };
     for (const auto* backend : backends)

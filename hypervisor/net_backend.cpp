@@ -124,7 +124,7 @@ class NetBackend final : public DeviceBackend {
 
 }  // namespace
 
-const DeviceBackend& netBackend() {
+const DeviceBackend& netdevBackend() {
     static const NetBackend backend;
     return backend;
 }

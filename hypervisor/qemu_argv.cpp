@@ -30,9 +30,9 @@ void addDevices(std::vector<std::string>& argv, const InstanceSpec& spec, const 
     for (const auto& device : plan.devices) {
         const auto& kind = *device.kind;
         if (!kind.definable) continue;
-        kind.backend.bootArgs(device, nextFd, argv);
+        backendOf(kind).bootArgs(device, nextFd, argv);
         std::string line = std::string(kind.driver) + ",id=" + device.id;
-        for (const auto& [property, value] : kind.backend.deviceLinks(device))
+        for (const auto& [property, value] : backendOf(kind).deviceLinks(device))
             line += "," + property + "=" + escapeOption(value);
         for (const auto& option : kind.options) {
             if (option.deviceProperty.empty()) continue;
@@ -77,7 +77,7 @@ std::string escapeOption(std::string_view value) {
 std::vector<TapDevice> openBootFds(std::vector<Device>& devices) {
     std::vector<TapDevice> fds;
     for (auto& device : devices) {
-        auto opened = device.kind->backend.openBootFd(device);
+        auto opened = backendOf(*device.kind).openBootFd(device);
         if (!opened) {
             throw std::runtime_error(std::string(device.kindName()) + " " + device.id + ": " +
                                      opened.error().message);

@@ -62,6 +62,32 @@ void loadResources(TomlReader& l, const toml::table& t, ResourcesSpec& r) {
     }
 }
 
+// One option's value as the table gives it, checked against its schema; nullopt when absent
+// or refused (the refusal reported).
+std::optional<OptionValue> readOption(TomlReader& l, const toml::table& t,
+                                      const OptionSpec& option) {
+    std::string key(option.key);
+    if (option.type == OptionType::Bool) {
+        auto* v = l.get<bool>(t, key, "a boolean (true or false)");
+        if (!v) return std::nullopt;
+        return OptionValue(v->get());
+    }
+    if (option.type == OptionType::Path) {
+        std::filesystem::path path;
+        l.readablePath(t, key, path);
+        if (path.empty()) return std::nullopt;
+        return OptionValue(path.string());
+    }
+    auto* v = l.get<std::string>(t, key, "a string");
+    if (!v) return std::nullopt;
+    OptionValue value = v->get();
+    if (auto problem = checkOptionValue(option, value)) {
+        l.valueProblem(v->source(), *problem);
+        return std::nullopt;
+    }
+    return value;
+}
+
 // A device table ([[disk]], [[nic]], ...): each key checked against the kind's option schema.
 std::optional<Device> loadDevice(TomlReader& l, const toml::table& t, const DeviceKind& kind,
                                  std::string id, std::string_view instanceName) {
@@ -70,42 +96,21 @@ std::optional<Device> loadDevice(TomlReader& l, const toml::table& t, const Devi
     std::string section = "[[" + std::string(kind.name) + "]]";
     l.checkKeys(t, known, section);
     Options options;
-    bool ok = true;
+    bool refused = false;
     for (const auto& option : kind.options) {
-        std::string key(option.key);
-        if (option.type == OptionType::Bool) {
-            if (auto* v = l.get<bool>(t, key, "a boolean (true or false)")) options[key] = v->get();
-            ok = ok && (!t.contains(key) || options.count(key));
-            continue;
-        }
-        auto* v = l.get<std::string>(
-            t, key, option.type == OptionType::Path ? "a path string" : "a string");
-        if (!v) {
-            ok = ok && !t.contains(key);
-            continue;
-        }
-        if (option.type == OptionType::Path) {
-            std::filesystem::path path;
-            l.readablePath(t, key, path);
-            if (path.empty()) ok = false;
-            options[key] = path.string();
-            continue;
-        }
-        OptionValue value = v->get();
-        if (auto problem = checkOptionValue(option, value)) {
-            l.valueProblem(v->source(), *problem);
-            ok = false;
-        } else {
-            options[key] = std::move(value);
-        }
+        const toml::node* node = t.get(option.key);
+        if (!node) continue;
+        auto value = readOption(l, t, option);
+        refused = refused || !value;
+        // A refused value still counts as given for the rules between options.
+        options.emplace(option.key, value ? *value : node->value_or(std::string()));
     }
-    if (!ok) return std::nullopt;
     auto problems = completeOptions(kind, options);
     for (const auto& problem : problems) {
         const auto* node = t.get(problem.option->key);
         l.ruleProblem(node ? node->source() : t.source(), section, problem);
     }
-    if (!problems.empty()) return std::nullopt;
+    if (refused || !problems.empty()) return std::nullopt;
     return makeDevice(kind, std::move(id), std::move(options), instanceName);
 }
 

@@ -111,6 +111,40 @@ cpu_weight = 200
     EXPECT_EQ(*s.resources.cpuWeight, 200u);
 }
 
+TEST_F(SpecLoader, DevicesGetEveryDefaultOfTheirKind) {
+    auto result = parseInstanceSpec("[[disk]]\npath = \"" + disk() + "\"\n[[nic]]\n", "vm.toml");
+    ASSERT_TRUE(result.ok()) << result.diagnostics[0].format();
+    const auto& devices = result.spec->devices;
+    ASSERT_EQ(devices.size(), 2u);
+    EXPECT_EQ(devices[0].id, "disk0");
+    EXPECT_EQ(
+        devices[0].options,
+        (Options{
+            {"path", disk()}, {"format", "raw"}, {"readonly", false}, {"cache", "writeback"}}));
+    EXPECT_EQ(devices[1].id, "net0");
+    EXPECT_EQ(devices[1].options, (Options{{"mode", "user"}, {"mac", derivedMac("vm", "net0")}}));
+}
+
+TEST_F(SpecLoader, DeviceTablesFollowTheirSchema) {
+    EXPECT_THAT(errors("[[disk]]\nformat = \"vmdk\"\n"),
+                ElementsAre("vm.toml:1:1: error: [[disk]]: \"path\" is required",
+                            "vm.toml:2:10: error: format: expected one of \"raw\" | \"qcow2\", "
+                            "got \"vmdk\""));
+    EXPECT_THAT(errors("[[disk]]\npath = \"" + disk() + "\"\nreadonly = \"yes\"\n"),
+                ElementsAre("vm.toml:3:12: error: readonly: expected a boolean (true or false), "
+                            "got a string"));
+    EXPECT_THAT(errors("[[disk]]\npath = \"" + disk() + "\"\n[[nic]]\nbridge = \"br0\"\n"),
+                ElementsAre("vm.toml:4:10: error: bridge: only meaningful with mode = \"bridge\""));
+    EXPECT_THAT(errors("[[disk]]\npath = \"" + disk() +
+                       "\"\n[[nic]]\nmode = \"bridge\"\n"
+                       "bridge = \"br/0\"\n"),
+                ElementsAre(::testing::StartsWith(
+                    "vm.toml:5:10: error: bridge: expected a network interface name: ")));
+    EXPECT_THAT(errors("[[disk]]\npath = \"" + disk() + "\"\n[[nick]]\n"),
+                ElementsAre("vm.toml:3:3: error: unknown key \"nick\" in the top level; did you "
+                            "mean \"nic\"?"));
+}
+
 TEST_F(SpecLoader, UnknownKeySuggestsClosestKey) {
     EXPECT_THAT(errors("[boot]\nkernel = \"" + kernel() + "\"\n[machine]\n  memroy = \"1G\"\n"),
                 ElementsAre("vm.toml:4:3: error: unknown key \"memroy\" in [machine]; "
