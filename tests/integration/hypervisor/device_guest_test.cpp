@@ -1,6 +1,6 @@
 // Device kinds end to end under corrald with the real guest (TCG): what the definition and the
-// Attach methods ask for is what the guest kernel sees, also after a corrald upgrade reattached
-// the VM from a state.json of the first format.
+// Attach methods ask for is what the guest kernel sees (disks, NICs, virtio-rng), also after a
+// corrald upgrade reattached the VM from a state.json of the first format.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -107,6 +107,47 @@ TEST_F(DeviceGuest, DeviceRecordedInTheFirstFormatIsDetachedAfterAnUpgrade) {
     auto again = call("g2", "AttachNic", {"sa{sv}", "lan", "0"});
     EXPECT_EQ(again.status, 0) << again.output;
     EXPECT_EQ(call("g2", "Kill").status, 0);
+}
+
+// virtio-rng: the definition's rng is the guest's hw_random source at boot; one hotplugged with
+// AttachDevice joins it and goes again on Detach.
+TEST_F(DeviceGuest, RngOfTheDefinitionFeedsTheGuestAndAHotpluggedOneJoins) {
+    writeGuestWith("r1", "\n[[rng]]\nid = \"entropy\"\nbackend = \"/dev/urandom\"\n");
+    startCorrald();
+    startAndWaitForAgent("r1");
+    const std::string sysfs = "/sys/class/misc/hw_random/";
+    EXPECT_TRUE(waitGuest("r1", "cat " + sysfs + "rng_current", "virtio_rng.0"))
+        << guest("r1", "cat " + sysfs + "rng_current");
+    EXPECT_EQ(guest("r1", "head -c 16 /dev/hwrng | wc -c"), "s \"16\\n\"\n");
+
+    auto attached = call("r1", "AttachDevice", {"ssa{sv}", "rng", "hot", "0"});
+    ASSERT_EQ(attached.status, 0) << attached.output << corraldLog();
+    EXPECT_TRUE(waitGuest("r1", "cat " + sysfs + "rng_available", "virtio_rng.1"))
+        << guest("r1", "cat " + sysfs + "rng_available");
+    EXPECT_THAT(property("r1", "Devices"), HasSubstr("\"hot\" \"rng\""));
+
+    auto detached = call("r1", "Detach", {"s", "hot"});
+    ASSERT_EQ(detached.status, 0) << detached.output << corraldLog();
+    EXPECT_TRUE(waitGuest("r1", "echo $(cat " + sysfs + "rng_available)", "\"virtio_rng.0\\n\""));
+    auto objects =
+        call("r1", "Monitor", {"s", R"({"execute":"qom-list","arguments":{"path":"/objects"}})"});
+    EXPECT_THAT(objects.output, HasSubstr("entropy-rng"));
+    EXPECT_THAT(objects.output, ::testing::Not(HasSubstr("hot-rng")));
+    EXPECT_EQ(call("r1", "Kill").status, 0);
+}
+
+// A guest without an rng gets /dev/hwrng from one hotplugged with `corralctl attach`.
+TEST_F(DeviceGuest, HotpluggedRngBecomesTheGuestsHwrng) {
+    writeGuest("r2");
+    startCorrald();
+    startAndWaitForAgent("r2");
+    const std::string current = "cat /sys/class/misc/hw_random/rng_current";
+    EXPECT_EQ(guest("r2", current), "s \"none\\n\"\n");
+    auto attached = ctl({"attach", "r2", "rng", "entropy"});
+    ASSERT_EQ(attached.status, 0) << attached.output << corraldLog();
+    EXPECT_TRUE(waitGuest("r2", current, "virtio_rng.0")) << guest("r2", current);
+    EXPECT_EQ(guest("r2", "head -c 16 /dev/hwrng | wc -c"), "s \"16\\n\"\n");
+    EXPECT_EQ(call("r2", "Kill").status, 0);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@ namespace corral::hypervisor {
 namespace {
 
 using boost::asio::any_io_executor;
+using ::testing::HasSubstr;
 
 using Hotplugging = test::HotplugFixture;
 
@@ -107,6 +108,48 @@ TEST_F(Hotplugging, FailedAttachLeavesNothingBehind) {
     auto duplicate = attachDisk("data", image("raw2.img"));
     ASSERT_FALSE(duplicate);
     EXPECT_EQ(duplicate.error().kind, Errc::DeviceExists);
+}
+
+// An rng is a device on an rng-random object: attach adds both, a failing object-add leaves
+// nothing, and recovery deletes an object of its naming that no device uses.
+TEST_F(Hotplugging, RngAttachesOnItsObjectAndRecoveryDeletesAnOrphanOne) {
+    start(MachineType::Q35, 2);
+    EXPECT_TRUE(hotplug_->canHotAdd(*findKind("rng")));
+    auto objects = [&] {
+        auto reply = test::runAsync(io_, [&](any_io_executor) {
+            return vm_->qmp->execute("qom-list",
+                                     monitor::JsonObject().set("path", "/objects").take());
+        });
+        return reply ? monitor::toJsonString(*reply) : reply.error().message;
+    };
+    auto rng = attach(test::device("rng", "entropy"));
+    ASSERT_TRUE(rng) << rng.error().message;
+    EXPECT_EQ(*rng, "corral-rp0:00.0");
+    EXPECT_THAT(objects(), HasSubstr(R"({"name":"entropy-rng","type":"child<rng-random>"})"));
+    auto devices = hotplug_->devices();
+    ASSERT_EQ(devices.size(), 1u);
+    EXPECT_EQ(devices[0].backend, "/dev/urandom");
+
+    auto before = objects();
+    auto missing = attach(test::device("rng", "broken", {{"backend", "/nonexistent/rng"}}));
+    ASSERT_FALSE(missing);
+    EXPECT_THAT(missing.error().message, HasSubstr("/nonexistent/rng"));
+    EXPECT_EQ(objects(), before);
+    EXPECT_EQ(hotplug_->slots().used(), 1u);
+
+    // An object-add whose device_add never came (a corrald killed in between).
+    auto orphan = test::runAsync(io_, [&](any_io_executor) {
+        return vm_->qmp->execute("object-add", monitor::JsonObject()
+                                                   .set("qom-type", "rng-random")
+                                                   .set("id", "half-rng")
+                                                   .set("filename", "/dev/urandom")
+                                                   .take());
+    });
+    ASSERT_TRUE(orphan) << orphan.error().message;
+    auto recovered = test::runAsync(io_, [&](any_io_executor) { return hotplug_->recover(); });
+    ASSERT_TRUE(recovered) << recovered.error().message;
+    EXPECT_THAT(recovered->removed, ::testing::ElementsAre("object half-rng"));
+    EXPECT_EQ(objects(), before);
 }
 
 }  // namespace

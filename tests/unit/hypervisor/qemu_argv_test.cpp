@@ -149,6 +149,21 @@ TEST(QemuArgv, NicsUseTapFdsInOrderAndUserMode) {
                              "mac=52:54:00:00:00:03,bus=pcie.0,addr=0x3"}}));
 }
 
+TEST(QemuArgv, RngIsAnRngRandomObjectAndItsDevice) {
+    auto spec = baseSpec(MachineType::Pc);
+    spec.agent.negotiator = false;
+    spec.boot = BootSpec{"/k", "", ""};
+    spec.devices = {device("rng", "entropy", {}),
+                    device("rng", "hw", {{"backend", "/dev/hw,rng"}})};
+    auto argv = buildQemuArgv(spec, planSlots(spec), kPaths);
+    EXPECT_EQ(argv, concat({common("pc,accel=tcg"),
+                            {"-kernel", "/k", "-object",
+                             "rng-random,id=entropy-rng,filename=/dev/urandom", "-device",
+                             "virtio-rng-pci,id=entropy,rng=entropy-rng,bus=pci.0,addr=0x2",
+                             "-object", "rng-random,id=hw-rng,filename=/dev/hw,,rng", "-device",
+                             "virtio-rng-pci,id=hw,rng=hw-rng,bus=pci.0,addr=0x3"}}));
+}
+
 TEST(RuntimePaths, FollowsDesignAndRefusesBadNames) {
     EXPECT_EQ(kPaths.dir, "/run/corral/vm1");
     EXPECT_EQ(kPaths.qmpSocket, "/run/corral/vm1/qmp.sock");

@@ -125,6 +125,25 @@ TEST_F(SpecLoader, DevicesGetEveryDefaultOfTheirKind) {
     EXPECT_EQ(devices[1].options, (Options{{"mode", "user"}, {"mac", derivedMac("vm", "net0")}}));
 }
 
+TEST_F(SpecLoader, RngReadsUrandomUnlessToldOtherwise) {
+    auto result =
+        parseInstanceSpec("[boot]\nkernel = \"" + kernel() +
+                              "\"\n[[rng]]\n[[rng]]\nid = \"hw\"\nbackend = \"" + disk() + "\"\n",
+                          "vm.toml");
+    ASSERT_TRUE(result.ok()) << result.diagnostics[0].format();
+    const auto& devices = result.spec->devices;
+    ASSERT_EQ(devices.size(), 2u);
+    EXPECT_EQ(devices[0].id, "rng0");
+    EXPECT_EQ(devices[0].kindName(), "rng");
+    EXPECT_EQ(devices[0].options, (Options{{"backend", "/dev/urandom"}}));
+    EXPECT_EQ(devices[0].backend, "/dev/urandom");
+    EXPECT_EQ(devices[1].backend, disk());
+    EXPECT_THAT(errors("[boot]\nkernel = \"" + kernel() +
+                       "\"\n[[rng]]\nbackend = \"/nonexistent/rng\"\nfilename = \"x\"\n"),
+                ElementsAre("vm.toml:4:11: error: backend: \"/nonexistent/rng\" does not exist",
+                            "vm.toml:5:1: error: unknown key \"filename\" in [[rng]]"));
+}
+
 TEST_F(SpecLoader, DeviceTablesFollowTheirSchema) {
     EXPECT_THAT(errors("[[disk]]\nformat = \"vmdk\"\n"),
                 ElementsAre("vm.toml:1:1: error: [[disk]]: \"path\" is required",

@@ -57,6 +57,19 @@ TEST(AttachDeviceArgs, NicIsWhatAttachNicTakes) {
     EXPECT_EQ(generic.value().text("mac"), "52:54:00:aa:00:01");
 }
 
+TEST(AttachDeviceArgs, RngTakesAnEntropySource) {
+    auto plain = validateAttachDevice("rng", "r1", {});
+    ASSERT_TRUE(plain) << plain.error().message;
+    EXPECT_EQ(plain.value().options, (hypervisor::Options{{"backend", "/dev/urandom"}}));
+    auto given = validateAttachDevice("rng", "r1", {text("backend", "/dev/hwrng")});
+    ASSERT_TRUE(given) << given.error().message;
+    EXPECT_EQ(given.value().text("backend"), "/dev/hwrng");
+    EXPECT_EQ(refusal("rng", "r1", {text("backend", "urandom")}),
+              "Entropy source \"urandom\" must be absolute.");
+    EXPECT_EQ(refusal("rng", "r1", {flag("backend", true)}),
+              "Option \"backend\" must be a string (D-Bus type s), not a boolean.");
+}
+
 TEST(AttachDeviceArgs, RefusesWithASentenceNamingTheProblem) {
     EXPECT_THAT(refusal("floppy", "f1", {}), HasSubstr("Unknown device kind \"floppy\""));
     EXPECT_THAT(refusal("root-port", "r1", {}), HasSubstr("Unknown device kind \"root-port\""));
