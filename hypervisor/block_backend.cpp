@@ -178,12 +178,9 @@ class BlockBackend final : public DeviceBackend {
                 if (!id.empty() && !owned(id)) orphans.push_back(name);
             }
         }
-        for (const auto& name : orphans) {
-            // QEMU refuses to delete a node in use, so nothing a device holds can go here.
-            auto deleted =
-                co_await qmp.execute("blockdev-del", JsonObject().set("node-name", name).take());
-            if (deleted) removed.push_back("block node " + name);
-        }
+        // QEMU refuses to delete a node in use, so nothing a device holds can go here.
+        co_await deleteEach(qmp, "blockdev-del", "node-name", "block node", std::move(orphans),
+                            removed);
     }
 
     static awaitable<void> removeTaggedFdsets(monitor::QmpClient& qmp,

@@ -46,11 +46,11 @@ const DeviceKind* findKind(std::string_view name) {
     return nullptr;
 }
 
-std::string definableKindList() {
+std::string attachableKinds() {
     std::string out;
     for (const auto* kind : deviceKinds()) {
-        if (!kind->definable) continue;
-        out += (out.empty() ? "\"" : ", \"") + std::string(kind->name) + "\"";
+        if (kind->definable && kind->hotpluggable)
+            out += (out.empty() ? "" : ", ") + std::string(kind->name);
     }
     return out;
 }

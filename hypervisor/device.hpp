@@ -126,7 +126,7 @@ const DeviceKind* findKind(std::string_view name);
 const DeviceKind& agentPortKind();
 const DeviceKind& rootPortKind();
 
-// "\"disk\", \"nic\"": the definable kinds, for messages.
-std::string definableKindList();
+// "disk, nic, ...": the kinds that can be attached to a running VM, for messages.
+std::string attachableKinds();
 
 }  // namespace corral::hypervisor

@@ -54,6 +54,15 @@ const DeviceBackend& backendOf(const DeviceKind& kind) {
     return none;
 }
 
+awaitable<void> deleteEach(monitor::QmpClient& qmp, std::string command, std::string key,
+                           std::string what, std::vector<std::string> names,
+                           std::vector<std::string>& removed) {
+    for (const auto& name : names) {
+        auto deleted = co_await qmp.execute(command, JsonObject().set(key, name).take());
+        if (deleted) removed.push_back(what + " " + name);
+    }
+}
+
 std::string idBefore(std::string_view name, std::string_view suffix) {
     if (name.size() <= suffix.size() || !name.ends_with(suffix)) return {};
     return std::string(name.substr(0, name.size() - suffix.size()));

@@ -77,6 +77,12 @@ const DeviceBackend& objectBackend();
 // add-fd opaque of the image fds a disk hotplug passes: recovery removes fdsets carrying it.
 inline constexpr std::string_view kFdsetTag = "corral-hotplug:";
 
+// Recovery: runs `command` {`key`: name} for each of `names`, and for each that QEMU deleted adds
+// "<what> <name>" to `removed`.
+monitor::awaitable<void> deleteEach(monitor::QmpClient& qmp, std::string command, std::string key,
+                                    std::string what, std::vector<std::string> names,
+                                    std::vector<std::string>& removed);
+
 // "<id><suffix>" -> "<id>", or "" if `name` does not end with `suffix` after a non-empty id.
 std::string idBefore(std::string_view name, std::string_view suffix);
 

@@ -36,23 +36,12 @@ inline constexpr auto kNicModes = makeStringTable<NicMode>(
 inline constexpr auto kOnCrash =
     makeStringTable<OnCrash>({{OnCrash::Restart, "restart"}, {OnCrash::Stop, "stop"}});
 
+// The machine and accelerator as QEMU's -machine takes them (and the Machine property shows).
 inline std::string_view toString(MachineType v) {
     return kMachineTypes.toString(v);
 }
 inline std::string_view toString(Accel v) {
     return kAccels.toString(v);
-}
-inline std::string_view toString(DiskFormat v) {
-    return kDiskFormats.toString(v);
-}
-inline std::string_view toString(DiskCache v) {
-    return kDiskCaches.toString(v);
-}
-inline std::string_view toString(NicMode v) {
-    return kNicModes.toString(v);
-}
-inline std::string_view toString(OnCrash v) {
-    return kOnCrash.toString(v);
 }
 
 // The spellings of a table, in its order: the choices of an option or TOML key.

@@ -115,10 +115,7 @@ class NetBackend final : public DeviceBackend {
             std::string id = idBefore(name, kNetdevSuffix);
             if (!id.empty() && !owned(id)) orphans.emplace_back(name);
         }
-        for (const auto& name : orphans) {
-            auto deleted = co_await qmp.execute("netdev_del", JsonObject().set("id", name).take());
-            if (deleted) removed.push_back("netdev " + name);
-        }
+        co_await deleteEach(qmp, "netdev_del", "id", "netdev", std::move(orphans), removed);
     }
 };
 

@@ -93,10 +93,7 @@ class QomObjectBackend final : public DeviceBackend {
                 if (!id.empty() && !owned(id)) orphans.push_back(name);
             }
         }
-        for (const auto& name : orphans) {
-            auto deleted = co_await qmp.execute("object-del", JsonObject().set("id", name).take());
-            if (deleted) removed.push_back("object " + name);
-        }
+        co_await deleteEach(qmp, "object-del", "id", "object", std::move(orphans), removed);
     }
 };
 

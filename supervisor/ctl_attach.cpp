@@ -17,12 +17,8 @@ using hypervisor::OptionValue;
 const DeviceKind& attachableKind(const std::string& name) {
     const DeviceKind* kind = hypervisor::findKind(name);
     if (kind && kind->definable && kind->hotpluggable) return *kind;
-    std::string kinds;
-    for (const auto* k : hypervisor::deviceKinds()) {
-        if (k->definable && k->hotpluggable)
-            kinds += (kinds.empty() ? "" : ", ") + std::string(k->name);
-    }
-    throw CtlError(kUsage, "unknown device kind '" + name + "'; attach takes " + kinds);
+    throw CtlError(kUsage, "unknown device kind '" + name + "'; attach takes " +
+                               hypervisor::attachableKinds());
 }
 
 // KEY=VALUE -> the key and its value in the type of the schema.

@@ -166,13 +166,8 @@ Outcome<hypervisor::Device> validateAttachDevice(std::string_view kind, std::str
                                                  const OptionDict& options) {
     const DeviceKind* found = hypervisor::findKind(kind);
     if (!found || !found->definable || !found->hotpluggable) {
-        std::string kinds;
-        for (const auto* k : hypervisor::deviceKinds()) {
-            if (k->definable && k->hotpluggable)
-                kinds += (kinds.empty() ? "" : ", ") + std::string(k->name);
-        }
         return invalid("Unknown device kind " + quoteForMessage(kind) + "; AttachDevice takes " +
-                       kinds + ".");
+                       hypervisor::attachableKinds() + ".");
     }
     if (auto bad = checkDeviceIdArgument(id)) return *bad;
     auto read = readOptions("AttachDevice(\"" + std::string(found->name) + "\")", *found, options);

@@ -8,7 +8,7 @@
 #include <regex>
 
 #include "hypervisor/runtime_dir.hpp"
-#include "tests/integration/supervisor/corrald_fixture.hpp"
+#include "tests/integration/hypervisor/corralctl_run.hpp"
 
 namespace corral::test {
 namespace {
@@ -19,11 +19,8 @@ using ::testing::Not;
 
 class AttachDevice : public CorraldFixture {
   protected:
-    CommandResult ctl(std::vector<std::string> args) {
-        std::vector<std::string> argv = {std::string(CORRAL_BINARY_DIR) + "/supervisor/corralctl",
-                                         "--address", address_};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return runCommand(argv, 60s, dir_.path());
+    CommandResult ctl(const std::vector<std::string>& args) {
+        return corralctl(address_, args, dir_.path());
     }
 
     std::filesystem::path image(const std::string& name) {

@@ -8,7 +8,7 @@
 #include <regex>
 #include <thread>
 
-#include "tests/integration/supervisor/corrald_fixture.hpp"
+#include "tests/integration/hypervisor/corralctl_run.hpp"
 
 namespace corral::test {
 namespace {
@@ -18,11 +18,8 @@ using ::testing::HasSubstr;
 
 class DeviceGuest : public CorraldFixture {
   protected:
-    CommandResult ctl(std::vector<std::string> args) {
-        std::vector<std::string> argv = {std::string(CORRAL_BINARY_DIR) + "/supervisor/corralctl",
-                                         "--address", address_};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return runCommand(argv, 60s, dir_.path());
+    CommandResult ctl(const std::vector<std::string>& args) {
+        return corralctl(address_, args, dir_.path());
     }
 
     // The test guest with `extra` TOML (device tables) after its own.
