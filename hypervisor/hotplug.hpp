@@ -22,7 +22,7 @@ namespace corral::hypervisor {
 struct Recovery {
     std::vector<std::string> adopted;  // complete devices QEMU has that nobody recorded
     std::vector<std::string> dropped;  // recorded devices QEMU no longer has
-    std::vector<std::string> removed;  // leftover block nodes, netdevs and fdsets deleted
+    std::vector<std::string> removed;  // leftover block nodes, fdsets, netdevs, objects deleted
 
     bool changedDevices() const { return !adopted.empty() || !dropped.empty(); }
 };

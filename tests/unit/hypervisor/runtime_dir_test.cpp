@@ -34,28 +34,34 @@ TEST(RuntimeDir, CreatesDirWithMode0750AndStateWith0600) {
     EXPECT_FALSE(std::filesystem::exists(paths.dir));
 }
 
+// A state.json record, field by field.
+Device record(std::string id, std::string_view kind, PciSlot slot, bool hotplugged,
+              std::string backend, Options options = {}) {
+    Device device;
+    device.id = std::move(id);
+    device.kind = findKind(kind);
+    device.slot = std::move(slot);
+    device.hotplugged = hotplugged;
+    device.backend = std::move(backend);
+    device.options = std::move(options);
+    return device;
+}
+
 TEST(RuntimeDir, StateRoundTripsEveryOptionOfEveryDevice) {
     test::TempDir root;
     auto paths = RuntimePaths::forInstance(root.path(), "vm1");
     createRuntimeDir(paths);
-    Device disk{
-        "root",
-        findKind("disk"),
-        {"pci.0", 3},
-        false,
-        "/d/root.img",
-        {{"path", "/d/root.img"}, {"format", "qcow2"}, {"readonly", true}, {"cache", "none"}}};
-    Device nic{"hot",
-               findKind("nic"),
-               {"corral-rp0", 0},
-               true,
-               "tap7",
-               {{"mode", "bridge"}, {"bridge", "br0"}, {"mac", "52:54:00:00:00:07"}}};
-    Device port{"corral-rp0", &rootPortKind(), {"pcie.0", 2}, false, "", {}};
-    RuntimeState state{{"qemu-system-x86_64", "-name", "guest=vm1,x=\"q\""},
-                       1234,
-                       1700000000123456ull,
-                       {disk, nic, port}};
+    RuntimeState state;
+    state.argv = {"qemu-system-x86_64", "-name", "guest=vm1,x=\"q\""};
+    state.pid = 1234;
+    state.startedAtUsec = 1700000000123456ull;
+    state.devices.push_back(record(
+        "root", "disk", {"pci.0", 3}, false, "/d/root.img",
+        {{"path", "/d/root.img"}, {"format", "qcow2"}, {"readonly", true}, {"cache", "none"}}));
+    state.devices.push_back(
+        record("hot", "nic", {"corral-rp0", 0}, true, "tap7",
+               {{"mode", "bridge"}, {"bridge", "br0"}, {"mac", "52:54:00:00:00:07"}}));
+    state.devices.push_back(record("corral-rp0", "root-port", {"pcie.0", 2}, false, ""));
     ASSERT_EQ(writeState(paths, state), std::nullopt);
     std::string error;
     auto back = readState(paths, error);
@@ -155,7 +161,7 @@ RuntimeState bigState() {
     RuntimeState state{{"qemu-system-x86_64"}, 42, 7, {}};
     for (int i = 0; i < 200; ++i)
         state.devices.push_back(
-            {"disk" + std::to_string(i), findKind("disk"), {"pci.0", 3}, true, "/d"});
+            record("disk" + std::to_string(i), "disk", {"pci.0", 3}, true, "/d"));
     return state;
 }
 
