@@ -1,16 +1,11 @@
 #include "hypervisor/hotplug.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
+#include "hypervisor/device_backend.hpp"
+#include "hypervisor/device_options.hpp"
 #include "hypervisor/hotplug_impl.hpp"
 #include "hypervisor/instance_name.hpp"
-#include "hypervisor/qemu_argv.hpp"
-#include "hypervisor/tap.hpp"
 
 namespace corral::hypervisor {
 
@@ -21,29 +16,6 @@ using monitor::makeError;
 using monitor::Result;
 
 namespace {
-
-// Closes an fd we opened once it has been handed to QEMU (or the attach failed).
-struct OwnedFd {
-    int fd = -1;
-    ~OwnedFd() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
-// add-fd with an opaque tag naming the device, so an fdset left by an interrupted attach can be
-// told apart from anyone else's.
-awaitable<Result<int>> addTaggedFd(monitor::QmpClient& qmp, int fd, const std::string& id) {
-    std::vector<int> fds(1, fd);
-    auto reply = co_await qmp.execute(
-        "add-fd", JsonObject().set("opaque", std::string(kFdsetTag) + id).take(),
-        monitor::kDefaultCommandTimeout, std::move(fds));
-    if (!reply) co_return reply.error();
-    if (!reply->IsObject() || !reply->HasMember("fdset-id") || !(*reply)["fdset-id"].IsInt()) {
-        co_return makeError(Errc::Protocol, "add-fd",
-                            "reply lacks fdset-id: " + monitor::toJsonString(*reply));
-    }
-    co_return (*reply)["fdset-id"].GetInt();
-}
 
 void flatten(const rapidjson::Value& devices, const std::string& bus,
              std::vector<OccupiedSlot>& out) {
@@ -83,13 +55,34 @@ Hotplug::Impl::Impl(std::shared_ptr<monitor::QmpClient> qmp, const SlotPlan& pla
                     std::string instanceName)
     : qmp_(std::move(qmp)), plan_(plan), instanceName_(std::move(instanceName)), slots_(plan) {}
 
-bool Hotplug::Impl::canHotAddDisk() const {
-    return qmp_->supports("device_add") && qmp_->supports("blockdev-add") &&
-           qmp_->supports("add-fd") && qmp_->supports("remove-fd");
+bool Hotplug::Impl::canHotAdd(const DeviceKind& kind) const {
+    if (!kind.hotpluggable || !qmp_->supports("device_add")) return false;
+    const auto commands = backendOf(kind).hotplugCommands();
+    return std::all_of(commands.begin(), commands.end(),
+                       [&](std::string_view command) { return qmp_->supports(command); });
 }
 
-bool Hotplug::Impl::canHotAddNic() const {
-    return qmp_->supports("device_add") && qmp_->supports("netdev_add") && qmp_->supports("getfd");
+Result<void> Hotplug::Impl::complete(Device& device) const {
+    const auto& kind = *device.kind;
+    auto refuse = [&](const std::string& why) {
+        return makeError(Errc::InvalidArgument, device.id, why);
+    };
+    for (auto& [key, value] : device.options) {
+        const auto* option = kind.option(key);
+        if (!option) return refuse(std::string(kind.name) + " has no option \"" + key + "\"");
+        if (std::holds_alternative<bool>(value) != (option->type == OptionType::Bool))
+            return refuse("option \"" + key + "\" has the wrong type");
+        if (auto problem = checkOptionValue(*option, value))
+            return refuse(
+                "option \"" + key + "\": \"" + problem->value + "\" is not " +
+                (option->choices.empty() ? std::string(option->expected) : "one of its choices"));
+    }
+    auto problems = completeOptions(kind, device.options);
+    if (!problems.empty())
+        return refuse("option \"" + std::string(problems.front().option->key) +
+                      "\" is missing or does not fit the other options");
+    device = makeDevice(kind, std::move(device.id), std::move(device.options), instanceName_);
+    return Result<void>();
 }
 
 Result<PciSlot> Hotplug::Impl::reserve(const std::string& id) {
@@ -103,156 +96,30 @@ Result<PciSlot> Hotplug::Impl::reserve(const std::string& id) {
     return *slot;
 }
 
-awaitable<Result<std::string>> Hotplug::Impl::attachDisk(std::string id, std::filesystem::path path,
-                                                         DiskOptions options) {
-    if (!canHotAddDisk()) {
-        co_return makeError(Errc::NotSupported, id, "this qemu cannot hotplug disks over QMP");
+awaitable<Result<Device>> Hotplug::Impl::attach(Device device) {
+    if (!device.kind || !device.kind->hotpluggable) {
+        co_return makeError(Errc::InvalidArgument, device.id,
+                            std::string(device.kindName()) + " devices cannot be hotplugged");
     }
-    auto slot = reserve(id);
+    if (!canHotAdd(*device.kind)) {
+        co_return makeError(
+            Errc::NotSupported, device.id,
+            "this qemu cannot hotplug a " + std::string(device.kind->name) + " over QMP");
+    }
+    if (auto completed = complete(device); !completed) co_return completed.error();
+    auto slot = reserve(device.id);
     if (!slot) co_return slot.error();
-    OwnedFd image{::open(path.c_str(), (options.readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC)};
-    if (image.fd < 0) {
-        auto error = makeError(Errc::OpenFailed, id,
-                               "cannot open " + path.string() + ": " + std::strerror(errno));
-        slots_.release(id);
-        busy_.erase(id);
-        co_return error;
+    device.slot = *slot;
+    device.hotplugged = true;
+    PlugDevice plug{*qmp_, device};
+    auto attached = co_await backendOf(*device.kind).attach(*qmp_, device, plug);
+    busy_.erase(device.id);
+    if (!attached) {
+        slots_.release(device.id);
+        co_return attached.error();
     }
-    auto fdset = co_await addTaggedFd(*qmp_, image.fd, id);
-    ::close(std::exchange(image.fd, -1));
-    if (!fdset) {
-        slots_.release(id);
-        busy_.erase(id);
-        co_return fdset.error();
-    }
-    JsonObject cache;
-    cache.set("direct", options.cache == DiskCache::None)
-        .set("no-flush", options.cache == DiskCache::Unsafe);
-    // Each step runs only if all before it worked; `failure` keeps the first error.
-    std::optional<monitor::Error> failure;
-    bool fileAdded = false;
-    bool formatAdded = false;
-    auto file = co_await qmp_->execute("blockdev-add",
-                                       JsonObject()
-                                           .set("driver", "file")
-                                           .set("node-name", fileNodeName(id))
-                                           .set("filename", "/dev/fdset/" + std::to_string(*fdset))
-                                           .set("read-only", options.readonly)
-                                           .set("cache", cache)
-                                           .take());
-    if (file) {
-        fileAdded = true;
-    } else {
-        failure = file.error();
-    }
-    if (!failure) {
-        auto format =
-            co_await qmp_->execute("blockdev-add", JsonObject()
-                                                       .set("driver", toString(options.format))
-                                                       .set("node-name", formatNodeName(id))
-                                                       .set("file", fileNodeName(id))
-                                                       .set("read-only", options.readonly)
-                                                       .take());
-        if (format) {
-            formatAdded = true;
-        } else {
-            failure = format.error();
-        }
-    }
-    if (!failure) {
-        auto device = co_await qmp_->execute("device_add", JsonObject()
-                                                               .set("driver", "virtio-blk-pci")
-                                                               .set("id", id)
-                                                               .set("drive", formatNodeName(id))
-                                                               .set("bus", slot->bus)
-                                                               .set("addr", slot->addr())
-                                                               .take());
-        if (!device) failure = device.error();
-    }
-    // QEMU holds its own dup of the image fd now (or nothing, on failure): drop the fdset.
-    co_await qmp_->removeFd(*fdset);
-    if (failure) {
-        co_await removeDiskNodes(id, formatAdded, fileAdded);
-        slots_.release(id);
-        busy_.erase(id);
-        co_return *failure;
-    }
-    busy_.erase(id);
-    devices_[id] = {id, "disk", *slot, path.string()};
-    co_return slot->toString();
-}
-
-awaitable<void> Hotplug::Impl::removeDiskNodes(std::string id, bool format, bool file) {
-    if (format) {
-        co_await qmp_->execute("blockdev-del",
-                               JsonObject().set("node-name", formatNodeName(id)).take());
-    }
-    if (file) {
-        co_await qmp_->execute("blockdev-del",
-                               JsonObject().set("node-name", fileNodeName(id)).take());
-    }
-}
-
-awaitable<Result<std::string>> Hotplug::Impl::attachNic(std::string id, NicOptions options) {
-    if (!canHotAddNic()) {
-        co_return makeError(Errc::NotSupported, id, "this qemu cannot hotplug NICs over QMP");
-    }
-    std::string mac = options.mac.empty() ? derivedMac(instanceName_, id) : options.mac;
-    auto normalized = normalizeMac(mac);
-    if (!normalized) {
-        co_return makeError(Errc::InvalidArgument, id,
-                            "\"" + mac + "\" is not a unicast MAC address");
-    }
-    if (options.mode == NicMode::Bridge && options.bridge.empty()) {
-        co_return makeError(Errc::InvalidArgument, id, "mode bridge needs a bridge name");
-    }
-    auto slot = reserve(id);
-    if (!slot) co_return slot.error();
-    auto fail = [&](const monitor::Error& error) {
-        slots_.release(id);
-        busy_.erase(id);
-        return error;
-    };
-    std::string fdName = "corral-fd-" + id;
-    std::string tapName;
-    JsonObject netdev;
-    netdev.set("id", netdevId(id));
-    if (options.mode == NicMode::User) {
-        netdev.set("type", "user");
-    } else {
-        auto tap = openTap(options.ifname,
-                           options.mode == NicMode::Bridge ? options.bridge : std::string());
-        if (!tap) co_return fail(tap.error());
-        tapName = tap->name();
-        auto passed = co_await qmp_->getfd(fdName, tap->fd());
-        if (!passed) co_return fail(passed.error());
-        netdev.set("type", "tap").set("fd", fdName).set("vhost", false);
-    }  // our copy of the tap fd is closed here: QEMU holds its own
-    auto backend = co_await qmp_->execute("netdev_add", netdev.take());
-    if (!backend) {
-        if (options.mode != NicMode::User) co_await removeNicBackend(id, false, true);
-        co_return fail(backend.error());
-    }
-    auto device = co_await qmp_->execute("device_add", JsonObject()
-                                                           .set("driver", "virtio-net-pci")
-                                                           .set("id", id)
-                                                           .set("netdev", netdevId(id))
-                                                           .set("mac", *normalized)
-                                                           .set("bus", slot->bus)
-                                                           .set("addr", slot->addr())
-                                                           .take());
-    if (!device) {
-        co_await removeNicBackend(id, true, false);
-        co_return fail(device.error());
-    }
-    busy_.erase(id);
-    devices_[id] = {id, "nic", *slot, tapName};
-    co_return slot->toString();
-}
-
-awaitable<void> Hotplug::Impl::removeNicBackend(std::string id, bool netdev, bool fd) {
-    if (netdev) co_await qmp_->execute("netdev_del", JsonObject().set("id", netdevId(id)).take());
-    if (fd) co_await qmp_->execute("closefd", JsonObject().set("fdname", "corral-fd-" + id).take());
+    devices_[device.id] = device;
+    co_return device;
 }
 
 awaitable<Result<void>> Hotplug::Impl::detach(std::string id, std::chrono::milliseconds timeout) {
@@ -262,7 +129,7 @@ awaitable<Result<void>> Hotplug::Impl::detach(std::string id, std::chrono::milli
                             plan_.find(id) ? "boot-time devices cannot be detached"
                                            : "no hotplugged device with this id");
     }
-    std::string kind = it->second.kind;
+    Device device = it->second;
     busy_.insert(id);
     // Armed before device_del so an event arriving with the reply is not missed. virtio also
     // reports its backend (path .../virtio-backend, no "device"): the id match skips it.
@@ -288,11 +155,7 @@ awaitable<Result<void>> Hotplug::Impl::detach(std::string id, std::chrono::milli
         }
         co_return makeError(Errc::UnplugFailed, id, "the guest refused the unplug request");
     }
-    if (kind == "disk") {
-        co_await removeDiskNodes(id, true, true);
-    } else {
-        co_await removeNicBackend(id, true, false);
-    }
+    co_await backendOf(*device.kind).remove(*qmp_, device);
     slots_.release(id);
     devices_.erase(id);
     busy_.erase(id);
@@ -350,12 +213,12 @@ awaitable<Result<std::vector<OccupiedSlot>>> Hotplug::Impl::devicesOnPorts() {
     co_return out;
 }
 
-void Hotplug::Impl::restore(const std::vector<HotpluggedDevice>& devices) {
+void Hotplug::Impl::restore(const std::vector<Device>& devices) {
     for (const auto& device : devices) devices_[device.id] = device;
 }
 
-std::vector<HotpluggedDevice> Hotplug::Impl::devices() const {
-    std::vector<HotpluggedDevice> out;
+std::vector<Device> Hotplug::Impl::devices() const {
+    std::vector<Device> out;
     for (const auto& [id, device] : devices_) out.push_back(device);
     return out;
 }
@@ -364,31 +227,17 @@ Hotplug::Hotplug(std::shared_ptr<monitor::QmpClient> qmp, const SlotPlan& plan,
                  std::string instanceName)
     : impl_(std::make_shared<Impl>(std::move(qmp), plan, std::move(instanceName))) {}
 
-bool Hotplug::canHotAddDisk() const {
-    return impl_->canHotAddDisk();
-}
-
-bool Hotplug::canHotAddNic() const {
-    return impl_->canHotAddNic();
+bool Hotplug::canHotAdd(const DeviceKind& kind) const {
+    return impl_->canHotAdd(kind);
 }
 
 // Each public coroutine is a stateless lambda given impl_ as a parameter: the frame owns the
 // state from its creation, before it first runs (asio awaitables start lazily).
-awaitable<Result<std::string>> Hotplug::attachDisk(std::string id, std::filesystem::path path,
-                                                   DiskOptions options) {
-    auto run = [](std::shared_ptr<Impl> impl, std::string id, std::filesystem::path path,
-                  DiskOptions options) -> awaitable<Result<std::string>> {
-        co_return co_await impl->attachDisk(std::move(id), std::move(path), options);
+awaitable<Result<Device>> Hotplug::attach(Device device) {
+    auto run = [](std::shared_ptr<Impl> impl, Device device) -> awaitable<Result<Device>> {
+        co_return co_await impl->attach(std::move(device));
     };
-    return run(impl_, std::move(id), std::move(path), options);
-}
-
-awaitable<Result<std::string>> Hotplug::attachNic(std::string id, NicOptions options) {
-    auto run = [](std::shared_ptr<Impl> impl, std::string id,
-                  NicOptions options) -> awaitable<Result<std::string>> {
-        co_return co_await impl->attachNic(std::move(id), std::move(options));
-    };
-    return run(impl_, std::move(id), std::move(options));
+    return run(impl_, std::move(device));
 }
 
 awaitable<Result<void>> Hotplug::detach(std::string id, std::chrono::milliseconds timeout) {
@@ -413,11 +262,11 @@ awaitable<Result<Recovery>> Hotplug::recover() {
     return run(impl_);
 }
 
-void Hotplug::restore(const std::vector<HotpluggedDevice>& devices) {
+void Hotplug::restore(const std::vector<Device>& devices) {
     impl_->restore(devices);
 }
 
-std::vector<HotpluggedDevice> Hotplug::devices() const {
+std::vector<Device> Hotplug::devices() const {
     return impl_->devices();
 }
 

@@ -1,7 +1,8 @@
-// Disk and NIC hotplug on top of QmpClient, with the slot bookkeeping of SlotAllocator.
-// Each attach either completes or rolls back everything it added; each detach frees the slot
-// only once QEMU reported DEVICE_DELETED for the device. If the daemon dies in between, the next
-// one's recover() settles what was left half-done.
+// Hotplug of any hotpluggable device kind on top of QmpClient, with the slot bookkeeping of
+// SlotAllocator; the kind's row (device.hpp) says what its device and backend need. Each attach
+// either completes or rolls back everything it added; each detach frees the slot only once QEMU
+// reported DEVICE_DELETED for the device. If the daemon dies in between, the next one's
+// recover() settles what was left half-done.
 #pragma once
 
 #include <chrono>
@@ -17,31 +18,11 @@
 
 namespace corral::hypervisor {
 
-struct DiskOptions {
-    DiskFormat format = DiskFormat::Raw;
-    bool readonly = false;
-    DiskCache cache = DiskCache::Writeback;
-};
-
-struct NicOptions {
-    NicMode mode = NicMode::User;
-    std::string bridge;  // mode Bridge
-    std::string ifname;  // tap name; empty: the kernel picks one
-    std::string mac;     // empty: derived from instance name and id
-};
-
-struct HotpluggedDevice {
-    std::string id;
-    std::string kind;  // "disk" | "nic"
-    PciSlot slot;
-    std::string path;  // disk image or tap interface name
-};
-
 // What recover() changed to make the bookkeeping match QEMU after an interrupted hotplug.
 struct Recovery {
     std::vector<std::string> adopted;  // complete devices QEMU has that nobody recorded
     std::vector<std::string> dropped;  // recorded devices QEMU no longer has
-    std::vector<std::string> removed;  // leftover block nodes, netdevs and fdsets deleted
+    std::vector<std::string> removed;  // leftover block nodes, fdsets, netdevs, objects deleted
 
     bool changedDevices() const { return !adopted.empty() || !dropped.empty(); }
 };
@@ -56,19 +37,14 @@ class Hotplug {
     Hotplug(std::shared_ptr<monitor::QmpClient> qmp, const SlotPlan& plan,
             std::string instanceName);
 
-    // The CheckDiskHotAddSupport/CheckNicHotAddSupport of Ganeti: from query-commands.
-    bool canHotAddDisk() const;
-    bool canHotAddNic() const;
+    // Whether this qemu has the QMP commands a hotplug of `kind` needs (from query-commands; the
+    // CheckDiskHotAddSupport/CheckNicHotAddSupport of Ganeti).
+    bool canHotAdd(const DeviceKind& kind) const;
 
-    // Opens `path` here (O_CLOEXEC), add-fd, blockdev-add file+format nodes, device_add with
-    // bus/addr, remove-fd. Returns the PCI address (PciSlot::toString()).
-    monitor::awaitable<monitor::Result<std::string>> attachDisk(std::string id,
-                                                                std::filesystem::path path,
-                                                                DiskOptions options);
-
-    // tap/bridge: open a tap, getfd, netdev_add, device_add; user: netdev_add user. Returns the
-    // PCI address.
-    monitor::awaitable<monitor::Result<std::string>> attachNic(std::string id, NicOptions options);
+    // Adds `device` (id, kind and options; the kind's defaults and derived values are filled
+    // in) at a free hotplug slot: the backend's steps around device_add with bus/addr. Returns
+    // the device as recorded, with its slot and backend.
+    monitor::awaitable<monitor::Result<Device>> attach(Device device);
 
     // device_del, wait (bounded) for DEVICE_DELETED of `id`, then drop its backend and slot.
     monitor::awaitable<monitor::Result<void>> detach(
@@ -79,15 +55,16 @@ class Hotplug {
     monitor::awaitable<monitor::Result<std::vector<OccupiedSlot>>> reconcile();
 
     // After a reattach: devices hotplugged by the previous corrald (from state.json).
-    void restore(const std::vector<HotpluggedDevice>& devices);
+    void restore(const std::vector<Device>& devices);
 
-    // After restore() and reconcile(), for a corrald killed mid-hotplug: adopts virtio-blk/net
-    // devices QEMU has that were not recorded, drops recorded ones it no longer has, and deletes
-    // backends with our naming that no device uses (block nodes <id>-format/<id>-file, netdevs
-    // <id>-netdev, fdsets tagged by attachDisk), so the same id can be attached again.
+    // After restore() and reconcile(), for a corrald killed mid-hotplug: adopts devices of a
+    // hotpluggable kind that QEMU has in a hotplug slot but nobody recorded, drops recorded ones
+    // it no longer has, and lets each backend delete what carries its naming but no device
+    // uses, so the same id can be attached again.
     monitor::awaitable<monitor::Result<Recovery>> recover();
 
-    std::vector<HotpluggedDevice> devices() const;
+    // The hotplugged devices, in id order.
+    std::vector<Device> devices() const;
     const SlotAllocator& slots() const;
 
   private:

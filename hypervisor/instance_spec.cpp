@@ -10,41 +10,6 @@
 
 namespace corral::hypervisor {
 
-const char* toString(MachineType type) {
-    return type == MachineType::Pc ? "pc" : "q35";
-}
-const char* toString(DiskFormat format) {
-    return format == DiskFormat::Raw ? "raw" : "qcow2";
-}
-
-const char* toString(DiskCache cache) {
-    switch (cache) {
-        case DiskCache::None:
-            return "none";
-        case DiskCache::Writeback:
-            return "writeback";
-        case DiskCache::Unsafe:
-            return "unsafe";
-    }
-    return "?";
-}
-
-const char* toString(NicMode mode) {
-    switch (mode) {
-        case NicMode::Tap:
-            return "tap";
-        case NicMode::Bridge:
-            return "bridge";
-        case NicMode::User:
-            return "user";
-    }
-    return "?";
-}
-
-const char* toString(OnCrash onCrash) {
-    return onCrash == OnCrash::Restart ? "restart" : "stop";
-}
-
 std::string Diagnostic::format() const {
     return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": error: " + message;
 }

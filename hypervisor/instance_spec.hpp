@@ -9,24 +9,52 @@
 #include <string>
 #include <vector>
 
+#include "common/string_table.hpp"
+#include "hypervisor/device.hpp"
+
 namespace corral::hypervisor {
 
 enum class MachineType { Pc, Q35 };
+enum class Accel { Kvm, Tcg, KvmOrTcg };
 enum class DiskFormat { Raw, Qcow2 };
 enum class DiskCache { None, Writeback, Unsafe };
-enum class NicMode { Tap, Bridge, User };
+enum class NicMode { User, Tap, Bridge };
 enum class OnCrash { Restart, Stop };
 
-// "pc" / "q35" and friends, as written in TOML and given to QEMU.
-const char* toString(MachineType type);
-const char* toString(DiskFormat format);
-const char* toString(DiskCache cache);
-const char* toString(NicMode mode);
-const char* toString(OnCrash onCrash);
+// The one spelling of each value, as written in TOML, sent over D-Bus and given to QEMU.
+inline constexpr auto kMachineTypes =
+    makeStringTable<MachineType>({{MachineType::Pc, "pc"}, {MachineType::Q35, "q35"}});
+inline constexpr auto kAccels = makeStringTable<Accel>(
+    {{Accel::Kvm, "kvm"}, {Accel::Tcg, "tcg"}, {Accel::KvmOrTcg, "kvm:tcg"}});
+inline constexpr auto kDiskFormats =
+    makeStringTable<DiskFormat>({{DiskFormat::Raw, "raw"}, {DiskFormat::Qcow2, "qcow2"}});
+inline constexpr auto kDiskCaches = makeStringTable<DiskCache>({{DiskCache::None, "none"},
+                                                                {DiskCache::Writeback, "writeback"},
+                                                                {DiskCache::Unsafe, "unsafe"}});
+inline constexpr auto kNicModes = makeStringTable<NicMode>(
+    {{NicMode::User, "user"}, {NicMode::Tap, "tap"}, {NicMode::Bridge, "bridge"}});
+inline constexpr auto kOnCrash =
+    makeStringTable<OnCrash>({{OnCrash::Restart, "restart"}, {OnCrash::Stop, "stop"}});
+
+// The machine and accelerator as QEMU's -machine takes them (and the Machine property shows).
+inline std::string_view toString(MachineType v) {
+    return kMachineTypes.toString(v);
+}
+inline std::string_view toString(Accel v) {
+    return kAccels.toString(v);
+}
+
+// The spellings of a table, in its order: the choices of an option or TOML key.
+template <typename E, std::size_t N>
+std::vector<std::string_view> spellings(const StringTable<E, N>& table) {
+    std::vector<std::string_view> out;
+    for (const auto& entry : table.entries()) out.push_back(entry.second);
+    return out;
+}
 
 struct MachineSpec {
     MachineType type = MachineType::Q35;
-    std::string accel = "kvm:tcg";  // "kvm" | "tcg" | "kvm:tcg"
+    Accel accel = Accel::KvmOrTcg;
     unsigned cpus = 1;
     std::uint64_t memoryBytes = 512ull << 20;
     unsigned hotplugSlots = 8;  // q35: free pcie-root-ports created at boot
@@ -36,21 +64,6 @@ struct BootSpec {
     std::filesystem::path kernel;
     std::filesystem::path initrd;  // empty: none
     std::string cmdline;
-};
-
-struct DiskSpec {
-    std::string id;
-    std::filesystem::path path;
-    DiskFormat format = DiskFormat::Raw;
-    bool readonly = false;
-    DiskCache cache = DiskCache::Writeback;
-};
-
-struct NicSpec {
-    std::string id;
-    NicMode mode = NicMode::User;
-    std::string bridge;  // mode Bridge only
-    std::string mac;     // always set after loading (derived from name and id if not given)
 };
 
 struct AgentSpec {
@@ -72,9 +85,9 @@ struct InstanceSpec {
     std::string name;
     std::filesystem::path source;  // the TOML file it came from
     MachineSpec machine;
-    std::optional<BootSpec> boot;  // nullopt: boot from the first disk
-    std::vector<DiskSpec> disks;
-    std::vector<NicSpec> nics;
+    std::optional<BootSpec> boot;  // nullopt: boot from the first bootable device (a disk)
+    // [[disk]], [[nic]], ...: kinds in table order, each in file order; no slot assigned yet.
+    std::vector<Device> devices;
     AgentSpec agent;
     LifecycleSpec lifecycle;
     ResourcesSpec resources;

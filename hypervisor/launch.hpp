@@ -17,16 +17,11 @@ struct LaunchedInstance {
     QemuProcess process;
 };
 
-// Creates the runtime dir, opens taps for tap/bridge NICs, spawns qemu paused and writes
-// state.json. Throws (std::system_error / std::runtime_error) with a sentence on failure;
-// a qemu that was started is killed again before throwing. `binary` replaces argv[0].
+// Creates the runtime dir, opens the fds the devices' backends take (taps), spawns qemu paused and
+// writes state.json. Throws (std::system_error / std::runtime_error) with a sentence on failure; a
+// qemu that was started is killed again before throwing. `binary` replaces argv[0].
 LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
                                 const InstanceSpec& spec, const std::filesystem::path& runtimeRoot,
                                 const std::string& binary = kDefaultQemuBinary);
-
-// state.json's records of the devices on qemu's command line; `tapNames` holds one entry per NIC
-// of the spec ("" for user mode) or is empty when the names are unknown.
-std::vector<DeviceRecord> bootDeviceRecords(const InstanceSpec& spec, const SlotPlan& plan,
-                                            const std::vector<std::string>& tapNames);
 
 }  // namespace corral::hypervisor

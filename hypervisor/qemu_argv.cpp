@@ -2,20 +2,11 @@
 
 #include <stdexcept>
 
+#include "hypervisor/device_backend.hpp"
 #include "hypervisor/instance_name.hpp"
 
 namespace corral::hypervisor {
 namespace {
-
-// QEMU option syntax: a comma inside a value is written as two commas.
-std::string escape(const std::string& value) {
-    std::string out;
-    for (char c : value) {
-        out += c;
-        if (c == ',') out += ',';
-    }
-    return out;
-}
 
 std::string at(const SlotPlan& plan, const std::string& id) {
     auto slot = plan.find(id);
@@ -24,44 +15,36 @@ std::string at(const SlotPlan& plan, const std::string& id) {
 }
 
 std::string socketChardev(const std::string& id, const std::filesystem::path& path) {
-    return "socket,id=" + id + ",path=" + escape(path.string()) + ",server=on,wait=off";
+    return "socket,id=" + id + ",path=" + escapeOption(path.string()) + ",server=on,wait=off";
 }
 
 std::string memoryMiB(std::uint64_t bytes) {
     return std::to_string((bytes + (1u << 20) - 1) >> 20) + "M";
 }
 
-void addDisks(std::vector<std::string>& argv, const InstanceSpec& spec, const SlotPlan& plan) {
-    bool first = true;
-    for (const auto& disk : spec.disks) {
-        std::string readOnly = disk.readonly ? "on" : "off";
-        std::string cache = disk.cache == DiskCache::None     ? ",cache.direct=on"
-                            : disk.cache == DiskCache::Unsafe ? ",cache.no-flush=on"
-                                                              : "";
-        argv.insert(argv.end(),
-                    {"-blockdev",
-                     "driver=file,node-name=" + fileNodeName(disk.id) + ",filename=" +
-                         escape(disk.path.string()) + ",read-only=" + readOnly + cache,
-                     "-blockdev",
-                     std::string("driver=") + toString(disk.format) +
-                         ",node-name=" + formatNodeName(disk.id) +
-                         ",file=" + fileNodeName(disk.id) + ",read-only=" + readOnly,
-                     "-device",
-                     "virtio-blk-pci,id=" + disk.id + ",drive=" + formatNodeName(disk.id) +
-                         at(plan, disk.id) + (first && !spec.boot ? ",bootindex=1" : "")});
-        first = false;
-    }
-}
-
-void addNics(std::vector<std::string>& argv, const InstanceSpec& spec, const SlotPlan& plan) {
-    int tapFd = kFirstTapFd;
-    for (const auto& nic : spec.nics) {
-        std::string netdev = nic.mode == NicMode::User
-                                 ? "user,id=" + netdevId(nic.id)
-                                 : "tap,id=" + netdevId(nic.id) + ",fd=" + std::to_string(tapFd++);
-        argv.insert(argv.end(), {"-netdev", netdev, "-device",
-                                 "virtio-net-pci,id=" + nic.id + ",netdev=" + netdevId(nic.id) +
-                                     ",mac=" + nic.mac + at(plan, nic.id)});
+// Each device of a definable kind: its backend's arguments, then -device with the properties
+// that link it to the backend, those its options carry, and its slot.
+void addDevices(std::vector<std::string>& argv, const InstanceSpec& spec, const SlotPlan& plan) {
+    int nextFd = kFirstPassedFd;
+    bool bootSet = spec.boot.has_value();
+    for (const auto& device : plan.devices) {
+        const auto& kind = *device.kind;
+        if (!kind.definable) continue;
+        backendOf(kind).bootArgs(device, nextFd, argv);
+        std::string line = std::string(kind.driver) + ",id=" + device.id;
+        for (const auto& [property, value] : backendOf(kind).deviceLinks(device))
+            line += "," + property + "=" + escapeOption(value);
+        for (const auto& option : kind.options) {
+            if (option.deviceProperty.empty()) continue;
+            line += "," + std::string(option.deviceProperty) + "=" +
+                    escapeOption(device.text(option.key));
+        }
+        line += at(plan, device.id);
+        if (kind.bootable && !bootSet) {
+            line += ",bootindex=1";
+            bootSet = true;
+        }
+        argv.insert(argv.end(), {"-device", line});
     }
 }
 
@@ -82,49 +65,65 @@ RuntimePaths RuntimePaths::forInstance(const std::filesystem::path& runtimeRoot,
     return p;
 }
 
-std::string fileNodeName(std::string_view diskId) {
-    return std::string(diskId) + "-file";
+std::string escapeOption(std::string_view value) {
+    std::string out;
+    for (char c : value) {
+        out += c;
+        if (c == ',') out += ',';
+    }
+    return out;
 }
-std::string formatNodeName(std::string_view diskId) {
-    return std::string(diskId) + "-format";
-}
-std::string netdevId(std::string_view nicId) {
-    return std::string(nicId) + "-netdev";
+
+std::vector<TapDevice> openBootFds(std::vector<Device>& devices) {
+    std::vector<TapDevice> fds;
+    for (auto& device : devices) {
+        auto opened = backendOf(*device.kind).openBootFd(device);
+        if (!opened) {
+            throw std::runtime_error(std::string(device.kindName()) + " " + device.id + ": " +
+                                     opened.error().message);
+        }
+        if (!*opened) continue;
+        device.backend = (*opened)->name();
+        fds.push_back(std::move(**opened));
+    }
+    return fds;
 }
 
 std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan& plan,
                                        const RuntimePaths& paths) {
-    std::vector<std::string> argv = {
-        kDefaultQemuBinary,
-        "-name",
-        "guest=" + spec.name + ",debug-threads=on",
-        "-machine",
-        std::string(toString(spec.machine.type)) + ",accel=" + spec.machine.accel,
-        "-smp",
-        std::to_string(spec.machine.cpus),
-        "-m",
-        memoryMiB(spec.machine.memoryBytes),
-        "-nodefaults",
-        "-no-user-config",
-        "-display",
-        "none",
-        "-S",
-        "-msg",
-        "timestamp=on",
-        "-pidfile",
-        paths.pidFile.string(),
-        "-chardev",
-        socketChardev("corral-qmp", paths.qmpSocket),
-        "-mon",
-        "chardev=corral-qmp,mode=control",
-        "-chardev",
-        socketChardev("corral-serial", paths.serialSocket),
-        "-serial",
-        "chardev:corral-serial"};
+    std::vector<std::string> argv = {kDefaultQemuBinary,
+                                     "-name",
+                                     "guest=" + spec.name + ",debug-threads=on",
+                                     "-machine",
+                                     std::string(toString(spec.machine.type)) +
+                                         ",accel=" + std::string(toString(spec.machine.accel)),
+                                     "-smp",
+                                     std::to_string(spec.machine.cpus),
+                                     "-m",
+                                     memoryMiB(spec.machine.memoryBytes),
+                                     "-nodefaults",
+                                     "-no-user-config",
+                                     "-display",
+                                     "none",
+                                     "-S",
+                                     "-msg",
+                                     "timestamp=on",
+                                     "-pidfile",
+                                     paths.pidFile.string(),
+                                     "-chardev",
+                                     socketChardev("corral-qmp", paths.qmpSocket),
+                                     "-mon",
+                                     "chardev=corral-qmp,mode=control",
+                                     "-chardev",
+                                     socketChardev("corral-serial", paths.serialSocket),
+                                     "-serial",
+                                     "chardev:corral-serial"};
     if (spec.agent.negotiator) {
         argv.insert(
             argv.end(),
-            {"-device", "virtio-serial-pci,id=corral-vserial" + at(plan, "corral-vserial"),
+            {"-device",
+             std::string(agentPortKind().driver) + ",id=" + std::string(kAgentPortId) +
+                 at(plan, std::string(kAgentPortId)),
              "-chardev", socketChardev("corral-h2g", paths.negotiatorHostToGuest), "-device",
              "virtserialport,bus=corral-vserial.0,chardev=corral-h2g,name=" +
                  std::string(kHostToGuestPort),
@@ -141,13 +140,13 @@ std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan&
             argv.insert(argv.end(), {"-append", spec.boot->cmdline});
         }
     }
-    addDisks(argv, spec, plan);
-    addNics(argv, spec, plan);
+    addDevices(argv, spec, plan);
     unsigned index = 0;
     for (const auto& port : plan.hotplugPorts) {
-        argv.insert(argv.end(), {"-device", "pcie-root-port,id=" + port + at(plan, port) +
-                                                ",chassis=" + std::to_string(index + 1) +
-                                                ",port=" + std::to_string(0x10 + index)});
+        argv.insert(argv.end(),
+                    {"-device", std::string(rootPortKind().driver) + ",id=" + port +
+                                    at(plan, port) + ",chassis=" + std::to_string(index + 1) +
+                                    ",port=" + std::to_string(0x10 + index)});
         ++index;
     }
     return argv;

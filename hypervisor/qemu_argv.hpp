@@ -8,6 +8,7 @@
 
 #include "hypervisor/instance_spec.hpp"
 #include "hypervisor/slot_plan.hpp"
+#include "hypervisor/tap.hpp"
 
 namespace corral::hypervisor {
 
@@ -32,9 +33,10 @@ struct RuntimePaths {
 inline constexpr std::string_view kHostToGuestPort = "negotiator-host-to-guest.0";
 inline constexpr std::string_view kGuestToHostPort = "negotiator-guest-to-host.0";
 
-// NICs in tap/bridge mode get their tap fd from the spawner: the k-th such NIC (in spec order)
-// uses fd kFirstTapFd + k in qemu (QemuProcess::spawn's `passFds` places them there).
-inline constexpr int kFirstTapFd = 3;
+// Devices whose backend takes an fd at spawn (NICs in tap/bridge mode) get it from the spawner:
+// the k-th such fd, in argv order, is fd kFirstPassedFd + k in qemu (QemuProcess::spawn's
+// `passFds` places them there; openBootFds opens them in that order).
+inline constexpr int kFirstPassedFd = 3;
 
 // The emulator corrald runs unless `[qemu] binary` in corral.toml names another (looked up in PATH
 // unless absolute).
@@ -45,9 +47,11 @@ inline constexpr const char* kDefaultQemuBinary = "qemu-system-x86_64";
 std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan& plan,
                                        const RuntimePaths& paths);
 
-// QEMU ids of a disk's block nodes and of a NIC's netdev, shared by argv and hotplug.
-std::string fileNodeName(std::string_view diskId);
-std::string formatNodeName(std::string_view diskId);
-std::string netdevId(std::string_view nicId);
+// Opens the fds the boot devices' backends take (taps), in argv order, and names each in its
+// Device::backend. Throws std::runtime_error naming the device; what was opened is closed.
+std::vector<TapDevice> openBootFds(std::vector<Device>& devices);
+
+// QEMU option syntax: a comma inside a value is written as two commas.
+std::string escapeOption(std::string_view value);
 
 }  // namespace corral::hypervisor

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <system_error>
+#include <variant>
 
 namespace corral::hypervisor {
 namespace {
@@ -39,20 +40,68 @@ std::string serialize(const RuntimeState& state) {
         w.Key("id");
         w.String(d.id);
         w.Key("kind");
-        w.String(d.kind);
+        w.String(d.kindName().data(), static_cast<rapidjson::SizeType>(d.kindName().size()));
         w.Key("bus");
         w.String(d.slot.bus);
         w.Key("slot");
         w.Uint(d.slot.slot);
         w.Key("hotplugged");
         w.Bool(d.hotplugged);
+        // The key the first format had for it, so an older corrald still reads the file.
         w.Key("path");
-        w.String(d.path);
+        w.String(d.backend);
+        w.Key("options");
+        w.StartObject();
+        for (const auto& [key, value] : d.options) {
+            w.Key(key.c_str(), static_cast<rapidjson::SizeType>(key.size()));
+            if (auto* text = std::get_if<std::string>(&value))
+                w.String(*text);
+            else
+                w.Bool(std::get<bool>(value));
+        }
+        w.EndObject();
         w.EndObject();
     }
     w.EndArray();
     w.EndObject();
     return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::optional<std::string> stringAt(const rapidjson::Value& object, const char* key) {
+    if (!object.HasMember(key) || !object[key].IsString()) return std::nullopt;
+    return std::string(object[key].GetString(), object[key].GetStringLength());
+}
+
+// One entry of "devices"; "options" is absent in the first format. nullopt and `error` set if
+// the entry is unusable.
+std::optional<Device> readDevice(const rapidjson::Value& d, std::string& error) {
+    auto fail = [&](std::string why) {
+        error = std::move(why);
+        return std::nullopt;
+    };
+    if (!d.IsObject()) return fail("a device entry is not an object");
+    auto id = stringAt(d, "id"), kind = stringAt(d, "kind"), bus = stringAt(d, "bus"),
+         path = stringAt(d, "path");
+    if (!id || !kind || !bus || !path || !d.HasMember("slot") || !d["slot"].IsUint() ||
+        !d.HasMember("hotplugged") || !d["hotplugged"].IsBool()) {
+        return fail("a device entry is incomplete");
+    }
+    const DeviceKind* known = findKind(*kind);
+    if (!known) return fail("device " + *id + " has the unknown kind \"" + *kind + "\"");
+    Device device{*id, known, {*bus, d["slot"].GetUint()}, d["hotplugged"].GetBool(), *path, {}};
+    if (!d.HasMember("options")) return std::optional<Device>(std::move(device));
+    if (!d["options"].IsObject()) return fail("device " + *id + ": \"options\" is not an object");
+    for (const auto& [key, value] : d["options"].GetObject()) {
+        std::string name(key.GetString(), key.GetStringLength());
+        if (value.IsString()) {
+            device.options.emplace(name, std::string(value.GetString(), value.GetStringLength()));
+        } else if (value.IsBool()) {
+            device.options.emplace(name, value.GetBool());
+        } else {
+            return fail("device " + *id + ": option \"" + name + "\" is not a string or a boolean");
+        }
+    }
+    return std::optional<Device>(std::move(device));
 }
 
 // One wording for every step: the caller cares which file could not be written and why, not
@@ -134,17 +183,10 @@ std::optional<RuntimeState> readState(const RuntimePaths& paths, std::string& er
     }
     if (!doc.HasMember("devices") || !doc["devices"].IsArray()) return bad("\"devices\" missing");
     for (const auto& d : doc["devices"].GetArray()) {
-        auto str = [&](const char* key) -> std::optional<std::string> {
-            if (!d.IsObject() || !d.HasMember(key) || !d[key].IsString()) return std::nullopt;
-            return std::string(d[key].GetString(), d[key].GetStringLength());
-        };
-        auto id = str("id"), kind = str("kind"), bus = str("bus"), path = str("path");
-        if (!id || !kind || !bus || !path || !d.HasMember("slot") || !d["slot"].IsUint() ||
-            !d.HasMember("hotplugged") || !d["hotplugged"].IsBool()) {
-            return bad("a device entry is incomplete");
-        }
-        state.devices.push_back(
-            {*id, *kind, {*bus, d["slot"].GetUint()}, d["hotplugged"].GetBool(), *path});
+        std::string why;
+        auto device = readDevice(d, why);
+        if (!device) return bad(why.c_str());
+        state.devices.push_back(std::move(*device));
     }
     return state;
 }

@@ -13,19 +13,11 @@
 
 namespace corral::hypervisor {
 
-struct DeviceRecord {
-    std::string id;
-    std::string kind;  // "virtio-serial" | "disk" | "nic" | "root-port"
-    PciSlot slot;
-    bool hotplugged = false;
-    std::string path;  // disks: the image; nics: the tap interface (may be empty)
-};
-
 struct RuntimeState {
     std::vector<std::string> argv;
     pid_t pid = 0;
     std::uint64_t startedAtUsec = 0;  // CLOCK_REALTIME
-    std::vector<DeviceRecord> devices;
+    std::vector<Device> devices;      // boot-time and hotplugged, each with all its options
     // A Shutdown in progress ends by then (CLOCK_REALTIME); 0: none. A restarted corrald resumes
     // it.
     std::uint64_t shutdownDeadlineUsec = 0;
@@ -38,7 +30,8 @@ void createRuntimeDir(const RuntimePaths& paths);
 // <state.json>: <errno text>", with the previous state.json untouched and the temp file removed.
 std::optional<std::string> writeState(const RuntimePaths& paths, const RuntimeState& state);
 
-// Reads state.json; on failure returns nullopt and sets `error` to a sentence naming the file.
+// Reads state.json, also as the first format wrote it (devices without "options"); on failure
+// returns nullopt and sets `error` to a sentence naming the file.
 std::optional<RuntimeState> readState(const RuntimePaths& paths, std::string& error);
 
 // The pid in qemu.pid, if the file exists and holds one.

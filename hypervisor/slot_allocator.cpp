@@ -14,7 +14,7 @@ SlotAllocator::SlotAllocator(const SlotPlan& plan) : machine_(plan.machine) {
         PciSlot candidate{plan.rootBus(), slot};
         bool taken = std::find(reserved.begin(), reserved.end(), slot) != reserved.end() ||
                      std::any_of(plan.devices.begin(), plan.devices.end(),
-                                 [&](const PlannedDevice& d) { return d.slot == candidate; });
+                                 [&](const Device& d) { return d.slot == candidate; });
         if (!taken) candidates_.push_back(candidate);
     }
 }

@@ -10,18 +10,6 @@ namespace {
 constexpr unsigned kRootSlots = 32;
 }
 
-std::string PciSlot::toString() const {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, ":%02x.0", slot);
-    return bus + buf;
-}
-
-std::string PciSlot::addr() const {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "0x%x", slot);
-    return buf;
-}
-
 std::string SlotPlan::rootBus() const {
     return machine == MachineType::Pc ? "pci.0" : "pcie.0";
 }
@@ -49,7 +37,7 @@ SlotPlan planSlots(const InstanceSpec& spec) {
     plan.machine = spec.machine.type;
     auto reserved = reservedRootSlots(plan.machine);
     unsigned next = 0;
-    auto place = [&](const std::string& id, const char* kind) {
+    auto place = [&](Device device) {
         while (next < kRootSlots &&
                std::find(reserved.begin(), reserved.end(), next) != reserved.end()) {
             ++next;
@@ -58,16 +46,16 @@ SlotPlan planSlots(const InstanceSpec& spec) {
             throw std::invalid_argument(
                 "too many PCI devices for the root bus " + plan.rootBus() + ": " +
                 std::to_string(kRootSlots - reserved.size()) +
-                " slots are available for disks, NICs, the agent port and hotplug ports");
+                " slots are available for devices, the agent port and hotplug ports");
         }
-        plan.devices.push_back({id, kind, {plan.rootBus(), next++}});
+        device.slot = {plan.rootBus(), next++};
+        plan.devices.push_back(std::move(device));
     };
-    if (spec.agent.negotiator) place("corral-vserial", "virtio-serial");
-    for (const auto& disk : spec.disks) place(disk.id, "disk");
-    for (const auto& nic : spec.nics) place(nic.id, "nic");
+    if (spec.agent.negotiator) place({std::string(kAgentPortId), &agentPortKind()});
+    for (const auto& device : spec.devices) place(device);
     if (plan.machine == MachineType::Q35) {
         for (unsigned i = 0; i < spec.machine.hotplugSlots; ++i) {
-            place(rootPortId(i), "root-port");
+            place({rootPortId(i), &rootPortKind()});
             plan.hotplugPorts.push_back(rootPortId(i));
         }
     }

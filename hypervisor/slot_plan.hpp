@@ -11,26 +11,11 @@
 
 namespace corral::hypervisor {
 
-struct PciSlot {
-    std::string bus;  // "pci.0" (pc), "pcie.0" or a root port id (q35)
-    unsigned slot = 0;
-
-    // "bus:SS.0" with the slot in hex, e.g. "pci.0:05.0"; what AttachDisk returns.
-    std::string toString() const;
-    // The value of QEMU's addr= property, e.g. "0x5".
-    std::string addr() const;
-    bool operator==(const PciSlot&) const = default;
-};
-
-struct PlannedDevice {
-    std::string id;    // QEMU device id
-    std::string kind;  // "virtio-serial" | "disk" | "nic" | "root-port"
-    PciSlot slot;
-};
-
 struct SlotPlan {
     MachineType machine = MachineType::Q35;
-    std::vector<PlannedDevice> devices;     // boot-time devices, in argv order
+    // Boot-time devices with their slots, in argv order: the agent port, the definition's
+    // devices, the hotplug root ports. What state.json records for a freshly started qemu.
+    std::vector<Device> devices;
     std::vector<std::string> hotplugPorts;  // q35: ids of the root ports left free for hotplug
 
     // Root bus of the machine: "pci.0" or "pcie.0".
@@ -41,11 +26,14 @@ struct SlotPlan {
 // Root-bus slots QEMU itself occupies and nobody may use: host bridge, PIIX3 / ICH9 functions.
 std::vector<unsigned> reservedRootSlots(MachineType machine);
 
-// Places virtio-serial (if the agent is on), disks, NICs and (q35) hotplug root ports on the
-// root bus in that order. Throws std::invalid_argument if they do not fit on the root bus.
+// Places virtio-serial (if the agent is on), the definition's devices and (q35) hotplug root
+// ports on the root bus in that order. Throws std::invalid_argument if they do not fit.
 SlotPlan planSlots(const InstanceSpec& spec);
 
 // Id of the i-th hotplug root port ("corral-rp<i>"); user device ids may not start with "corral".
 std::string rootPortId(unsigned index);
+
+// Id of the agent's virtio-serial controller.
+inline constexpr std::string_view kAgentPortId = "corral-vserial";
 
 }  // namespace corral::hypervisor

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "hypervisor/instance_spec.hpp"
+#include "supervisor/ctl_attach.hpp"
 #include "supervisor/ctl_console.hpp"
 #include "supervisor/ctl_output.hpp"
 #include "supervisor/ctl_run.hpp"
@@ -137,6 +138,11 @@ int attachNic(const Args& a) {
     return kOk;
 }
 
+int attach(const Args& a) {
+    auto client = connect(a);
+    return attachDevice(client, a.args[0], a.args[1], a.args[2], a.deviceOptions, a.json);
+}
+
 int detach(const Args& a) {
     connect(a).callInstance(a.args[0], "Detach", 60 * kSecond, [&](sd_bus_message* m) {
         return sd_bus_message_append(m, "s", a.args[1].c_str());
@@ -211,6 +217,8 @@ constexpr Verb kVerbs[] = {
      "hotplug a disk image; prints its PCI address", attachDisk},
     {"attach-nic", "NAME ID", 2, 2, kMode | kBridge | kMac, false, true,
      "hotplug a virtio NIC; prints its PCI address", attachNic},
+    {"attach", "NAME KIND ID", 3, 3, kDeviceOption, false, true,
+     "hotplug a device of any kind, options as in TOML", attach},
     {"detach", "NAME ID", 2, 2, 0, false, true, "unplug a device", detach},
     {"exec", "NAME", 1, 1, kTimeout, true, true, "run a command in the guest (negotiator agent)",
      exec},

@@ -12,6 +12,7 @@ constexpr OptionInfo kOptions[] = {
     {kTimeout, "--timeout", "S"},       {kReadonly, "--readonly", ""},
     {kFormat, "--format", "raw|qcow2"}, {kMode, "--mode", "user|tap|bridge"},
     {kBridge, "--bridge", "BR"},        {kMac, "--mac", "MAC"},
+    {kDeviceOption, "--option", "KEY=VALUE"},
 };
 
 // Where the help of a verb starts in the usage text; longer entries put it on the next line.
@@ -58,6 +59,7 @@ std::string synopsis(const Verb& verb) {
         out.append(" [").append(o.name);
         if (!o.value.empty()) out.append(" ").append(o.value);
         out.append("]");
+        if (o.option == kDeviceOption) out.append("...");
     }
     if (verb.takesArgv) out += " -- ARGV...";
     return out;
@@ -119,6 +121,7 @@ Args parseCommandLine(std::span<const Verb> verbs, const std::vector<std::string
             a.help = true;
         } else if (const auto* o = findOption(word)) {
             a.options[o->option] = o->value.empty() ? "1" : value();
+            if (o->option == kDeviceOption) a.deviceOptions.push_back(a.options[o->option]);
         } else if (word.rfind("--", 0) == 0) {
             throw CtlError(kUsage, "unknown option " + word);
         } else {

@@ -22,6 +22,7 @@ enum Option : unsigned {
     kMode = 1u << 3,
     kBridge = 1u << 4,
     kMac = 1u << 5,
+    kDeviceOption = 1u << 6,  // --option KEY=VALUE, repeatable
 };
 
 struct OptionInfo {
@@ -59,6 +60,7 @@ struct Args {
     std::vector<std::string> args;          // after the verb
     std::vector<std::string> argv;          // after "--"
     std::map<Option, std::string> options;  // a flag's value is "1"
+    std::vector<std::string> deviceOptions;  // every --option KEY=VALUE, in command-line order
 
     bool has(Option option) const { return options.count(option) > 0; }
     // nullptr when the option was not given.

@@ -1,76 +1,34 @@
 #include "supervisor/dbus_args.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <climits>
-#include <initializer_list>
+#include <filesystem>
 #include <set>
 
+#include "hypervisor/device_options.hpp"
 #include "hypervisor/instance_name.hpp"
-#include "hypervisor/instance_spec.hpp"
 
 namespace corral::supervisor {
 namespace {
 
+using hypervisor::DeviceKind;
+using hypervisor::OptionProblem;
+using hypervisor::OptionSpec;
 using hypervisor::quoteForMessage;
 
 OpError invalid(std::string message) {
     return OpError{ErrorKind::InvalidArgument, std::move(message)};
 }
 
-// A known option and the one D-Bus type it takes ('s' or 'b').
-struct KnownOption {
-    std::string_view key;
-    char type;
-};
-
 std::string typeName(char type) {
     return type == 'b' ? "a boolean" : "a string";
 }
 
-// At most kMaxOptionEntries, each key once, known to `method`, and of its type: a readonly sent
-// as the string "true" is refused rather than read as false.
-std::optional<OpError> checkOptions(std::string_view method, const OptionDict& options,
-                                    std::initializer_list<KnownOption> known) {
-    if (options.size() > kMaxOptionEntries) {
-        return invalid(std::string(method) + " takes at most " + std::to_string(kMaxOptionEntries) +
-                       " options; got more.");
-    }
-    std::set<std::string_view> seen;
-    for (const auto& entry : options) {
-        auto key = quoteForMessage(entry.key);
-        if (!seen.insert(entry.key).second) {
-            return invalid("Option " + key + " is given twice; send each option once.");
-        }
-        const KnownOption* option = nullptr;
-        for (const auto& k : known) {
-            if (k.key == entry.key) option = &k;
-        }
-        if (!option) {
-            std::string list;
-            for (const auto& k : known) {
-                list += (list.empty() ? "" : ", ") + std::string(k.key) + " (" + k.type + ")";
-            }
-            return invalid("Unknown option " + key + " for " + std::string(method) + "; it takes " +
-                           list + ".");
-        }
-        std::string expected = typeName(option->type) + " (D-Bus type " + option->type + ")";
-        if (entry.type != "s" && entry.type != "b") {
-            return invalid("Option " + key + " has D-Bus type " + quoteForMessage(entry.type) +
-                           ", but options must be a string or a boolean: " + key + " is " +
-                           expected + ".");
-        }
-        if (entry.type[0] != option->type) {
-            return invalid("Option " + key + " must be " + expected + ", not " +
-                           typeName(entry.type[0]) + ".");
-        }
-    }
-    return std::nullopt;
-}
-
-const OptionEntry* find(const OptionDict& options, std::string_view key) {
-    for (const auto& entry : options) {
-        if (entry.key == key) return &entry;
-    }
-    return nullptr;
+std::string capitalized(std::string_view text) {
+    std::string out(text);
+    if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
+    return out;
 }
 
 bool hasDotDotComponent(std::string_view path) {
@@ -83,21 +41,118 @@ bool hasDotDotComponent(std::string_view path) {
     return false;
 }
 
-std::optional<OpError> checkDiskPath(std::string_view path) {
-    if (path.empty()) return invalid("Disk path must not be empty; give an absolute path.");
+// A path corrald opens on behalf of the caller; `noun` names it ("disk path").
+std::optional<OpError> checkPath(std::string_view noun, std::string_view path) {
+    auto what = capitalized(noun);
+    if (path.empty()) return invalid(what + " must not be empty; give an absolute path.");
     auto quoted = quoteForMessage(path);
     if (path.find('\0') != std::string_view::npos) {
-        return invalid("Disk path " + quoted + " contains a NUL byte.");
+        return invalid(what + " " + quoted + " contains a NUL byte.");
     }
     if (path.size() >= PATH_MAX) {
-        return invalid("Disk path is " + std::to_string(path.size()) + " bytes long; at most " +
+        return invalid(what + " is " + std::to_string(path.size()) + " bytes long; at most " +
                        std::to_string(PATH_MAX - 1) + " are allowed (PATH_MAX).");
     }
-    if (path.front() != '/') return invalid("Disk path " + quoted + " must be absolute.");
+    if (path.front() != '/') return invalid(what + " " + quoted + " must be absolute.");
     if (hasDotDotComponent(path)) {
-        return invalid("Disk path " + quoted + " must not contain a \"..\" component.");
+        return invalid(what + " " + quoted + " must not contain a \"..\" component.");
     }
     return std::nullopt;
+}
+
+// The schema's verdict in the words of a D-Bus error.
+OpError refusal(const OptionProblem& problem) {
+    const OptionSpec& option = *problem.option;
+    std::string key = quoteForMessage(option.key);
+    std::string value = quoteForMessage(problem.value);
+    switch (problem.what) {
+        case OptionProblem::What::NotAChoice: {
+            std::string list;
+            for (auto choice : option.choices)
+                list += (list.empty() ? "" : ", ") + std::string(choice);
+            return invalid("Option '" + std::string(option.key) + "' is " + value +
+                           ", which is not one of " + list + ".");
+        }
+        case OptionProblem::What::BadValue:
+            if (!problem.reason.empty())
+                return invalid("Bad " + std::string(option.noun) + ": " + problem.reason + ".");
+            return invalid("Option " + key + " must be " + std::string(option.expected) + ", not " +
+                           value + ".");
+        case OptionProblem::What::Missing:
+            return invalid("Option " + key + " is required (the " + std::string(option.noun) +
+                           ").");
+        case OptionProblem::What::Needs:
+            return invalid(capitalized(option.onlyWith->key) + " " +
+                           quoteForMessage(option.onlyWith->value) + " needs the option " + key +
+                           " (the " + std::string(option.noun) + ").");
+        case OptionProblem::What::OnlyWith:
+            return invalid("Option " + key + " is only meaningful with " +
+                           std::string(option.onlyWith->key) + " " +
+                           quoteForMessage(option.onlyWith->value) + ", not " +
+                           std::string(option.onlyWith->key) + " " + value + ".");
+    }
+    return invalid("Option " + key + " is refused.");
+}
+
+// The options of `kind` that `method` takes (all of them when `only` is empty): at most
+// kMaxOptionEntries, each key once, known, of its type (a readonly sent as the string "true" is
+// refused rather than read as false) and valid by the schema.
+Outcome<hypervisor::Options> readOptions(std::string_view method, const DeviceKind& kind,
+                                         const OptionDict& options,
+                                         const std::vector<std::string_view>& only = {}) {
+    if (options.size() > kMaxOptionEntries) {
+        return invalid(std::string(method) + " takes at most " + std::to_string(kMaxOptionEntries) +
+                       " options; got more.");
+    }
+    hypervisor::Options out;
+    std::set<std::string_view> seen;
+    for (const auto& entry : options) {
+        auto key = quoteForMessage(entry.key);
+        if (!seen.insert(entry.key).second) {
+            return invalid("Option " + key + " is given twice; send each option once.");
+        }
+        const OptionSpec* option = kind.option(entry.key);
+        if (option && !only.empty() && std::find(only.begin(), only.end(), entry.key) == only.end())
+            option = nullptr;
+        if (!option) {
+            return invalid("Unknown option " + key + " for " + std::string(method) + "; it takes " +
+                           hypervisor::optionList(kind, only) + ".");
+        }
+        char type = hypervisor::dbusType(*option);
+        std::string expected = typeName(type) + " (D-Bus type " + type + ")";
+        if (entry.type != "s" && entry.type != "b") {
+            return invalid("Option " + key + " has D-Bus type " + quoteForMessage(entry.type) +
+                           ", but options must be a string or a boolean: " + key + " is " +
+                           expected + ".");
+        }
+        if (entry.type[0] != type) {
+            return invalid("Option " + key + " must be " + expected + ", not " +
+                           typeName(entry.type[0]) + ".");
+        }
+        hypervisor::OptionValue value = entry.text;
+        if (type == 'b') value = entry.flag;
+        if (option->type == hypervisor::OptionType::Path) {
+            if (auto bad = checkPath(option->noun, entry.text)) return *bad;
+        } else if (auto problem = hypervisor::checkOptionValue(*option, value)) {
+            return refusal(*problem);
+        }
+        out.emplace(entry.key, std::move(value));
+    }
+    return out;
+}
+
+// The device once the rules between its options hold and the defaults are in.
+Outcome<hypervisor::Device> complete(const DeviceKind& kind, std::string_view id,
+                                     hypervisor::Options options) {
+    auto problems = hypervisor::completeOptions(kind, options);
+    if (!problems.empty()) return refusal(problems.front());
+    hypervisor::Device device{std::string(id), &kind};
+    device.options = std::move(options);
+    return device;
+}
+
+const DeviceKind& kindNamed(std::string_view name) {
+    return *hypervisor::findKind(name);
 }
 
 }  // namespace
@@ -107,61 +162,41 @@ std::optional<OpError> checkDeviceIdArgument(std::string_view id) {
     return std::nullopt;
 }
 
-Outcome<DiskRequest> validateAttachDisk(std::string_view id, std::string_view path,
-                                        const OptionDict& options) {
-    if (auto bad = checkDeviceIdArgument(id)) return *bad;
-    if (auto bad = checkDiskPath(path)) return *bad;
-    if (auto bad = checkOptions("AttachDisk", options, {{"readonly", 'b'}, {"format", 's'}}))
-        return *bad;
-    DiskRequest request{std::string(id), std::string(path), false, {}};
-    if (auto* readonly = find(options, "readonly")) request.readonly = readonly->flag;
-    if (auto* format = find(options, "format")) {
-        if (format->text != "raw" && format->text != "qcow2")
-            return invalid("Option 'format' is " + quoteForMessage(format->text) +
-                           ", not one of raw, qcow2.");
-        request.format = format->text;
+Outcome<hypervisor::Device> validateAttachDevice(std::string_view kind, std::string_view id,
+                                                 const OptionDict& options) {
+    const DeviceKind* found = hypervisor::findKind(kind);
+    if (!found || !found->definable || !found->hotpluggable) {
+        return invalid("Unknown device kind " + quoteForMessage(kind) + "; AttachDevice takes " +
+                       hypervisor::attachableKinds() + ".");
     }
-    return request;
+    if (auto bad = checkDeviceIdArgument(id)) return *bad;
+    auto read = readOptions("AttachDevice(\"" + std::string(found->name) + "\")", *found, options);
+    if (!read) return read.error();
+    return complete(*found, id, std::move(read.value()));
 }
 
-Outcome<NicOptions> validateAttachNic(std::string_view id, const OptionDict& options) {
+Outcome<hypervisor::Device> validateAttachDisk(std::string_view id, std::string_view path,
+                                               const OptionDict& options) {
+    const auto& disk = kindNamed("disk");
     if (auto bad = checkDeviceIdArgument(id)) return *bad;
-    if (auto bad =
-            checkOptions("AttachNic", options, {{"mode", 's'}, {"bridge", 's'}, {"mac", 's'}})) {
-        return *bad;
+    if (auto bad = checkPath(disk.option("path")->noun, path)) return *bad;
+    auto read = readOptions("AttachDisk", disk, options, {"readonly", "format"});
+    if (!read) return read.error();
+    auto& given = read.value();
+    given.emplace("path", std::string(path));
+    if (!given.count("format")) {
+        bool qcow2 = std::filesystem::path(path).extension() == ".qcow2";
+        given.emplace("format", std::string(qcow2 ? "qcow2" : "raw"));
     }
-    NicOptions nic;
-    if (auto* mode = find(options, "mode")) nic.mode = mode->text;
-    if (nic.mode != "user" && nic.mode != "tap" && nic.mode != "bridge") {
-        return invalid("NIC mode " + quoteForMessage(nic.mode) +
-                       " is not one of user, tap, bridge.");
-    }
-    auto* bridge = find(options, "bridge");
-    if (bridge && nic.mode != "bridge") {
-        return invalid("Option \"bridge\" is only meaningful with mode \"bridge\", not mode " +
-                       quoteForMessage(nic.mode) + ".");
-    }
-    if (!bridge && nic.mode == "bridge") {
-        return invalid(
-            "Mode \"bridge\" needs the option \"bridge\" (the bridge's interface name).");
-    }
-    if (bridge) {
-        if (auto why = hypervisor::checkInterfaceName(bridge->text)) {
-            return invalid("Bad bridge name: " + *why + ".");
-        }
-        nic.bridge = bridge->text;
-    }
-    if (auto* mac = find(options, "mac")) {
-        auto normalized = hypervisor::normalizeMac(mac->text);
-        if (!normalized) {
-            return invalid(
-                "Option \"mac\" must be a unicast MAC address such as \"52:54:00:12:34:56\" "
-                "(six hex pairs, first octet even), not " +
-                quoteForMessage(mac->text) + ".");
-        }
-        nic.mac = *normalized;
-    }
-    return nic;
+    return complete(disk, id, std::move(given));
+}
+
+Outcome<hypervisor::Device> validateAttachNic(std::string_view id, const OptionDict& options) {
+    const auto& nic = kindNamed("nic");
+    if (auto bad = checkDeviceIdArgument(id)) return *bad;
+    auto read = readOptions("AttachNic", nic, options);
+    if (!read) return read.error();
+    return complete(nic, id, std::move(read.value()));
 }
 
 }  // namespace corral::supervisor

@@ -1,7 +1,8 @@
 // The arguments of the Instance methods that take a device id, a path or an option dictionary,
-// in plain types, and the rules that decide whether corrald acts on them. No sd-bus here: the
-// D-Bus adaptor only copies the message into these types, so the rules are unit-tested and
-// fuzzed without a bus.
+// in plain types, and the rules that decide whether corrald acts on them: an option dictionary
+// is read against the device kind's schema (hypervisor/device.hpp), so the rules of a kind
+// exist once for TOML and D-Bus. No sd-bus here: the D-Bus adaptor only copies the message into
+// these types, so the rules are unit-tested and fuzzed without a bus.
 #pragma once
 
 #include <cstddef>
@@ -30,25 +31,25 @@ using OptionDict = std::vector<OptionEntry>;
 // are: a reader may stop after kMaxOptionEntries + 1 entries instead of copying a huge message.
 inline constexpr std::size_t kMaxOptionEntries = 16;
 
-// An AttachDisk call that passed every rule.
-struct DiskRequest {
-    std::string id;
-    std::string path;
-    bool readonly = false;
-    std::string format;  // "raw" | "qcow2"; empty: from the file name (.qcow2 or raw)
-};
-
 // InvalidArgument unless `id` is a valid device id (hypervisor::checkDeviceId).
 std::optional<OpError> checkDeviceIdArgument(std::string_view id);
 
-// AttachDisk(s id, s path, a{sv} options): a device id, an absolute path shorter than PATH_MAX
-// with no NUL and no ".." component, and only the option readonly (b), each key once.
-Outcome<DiskRequest> validateAttachDisk(std::string_view id, std::string_view path,
-                                        const OptionDict& options);
+// AttachDevice(s kind, s id, a{sv} options): a kind that can be attached to a running VM, a
+// device id, and the options of the kind's schema: the keys of its TOML table, with the same
+// types (s or b), rules and defaults, each key once. The device is returned with its options
+// complete but for values derived from the instance name (a NIC's MAC), which hotplug fills in.
+Outcome<hypervisor::Device> validateAttachDevice(std::string_view kind, std::string_view id,
+                                                 const OptionDict& options);
 
-// AttachNic(s id, a{sv} options): a device id and the options mode (s: user, tap or bridge,
-// default user), bridge (s: an interface name, required with mode bridge and refused otherwise)
-// and mac (s: a unicast xx:xx:xx:xx:xx:xx, returned in lower case), each key once.
-Outcome<NicOptions> validateAttachNic(std::string_view id, const OptionDict& options);
+// AttachDisk(s id, s path, a{sv} options): a device id, an absolute path shorter than PATH_MAX
+// with no NUL and no ".." component, and only the options readonly (b) and format (s: raw or
+// qcow2; default from the file name: .qcow2 is qcow2, anything else raw), each key once.
+Outcome<hypervisor::Device> validateAttachDisk(std::string_view id, std::string_view path,
+                                               const OptionDict& options);
+
+// AttachNic(s id, a{sv} options): AttachDevice("nic", id, options): the options mode (s: user,
+// tap or bridge, default user), bridge (s: an interface name, required with mode bridge and
+// refused otherwise) and mac (s: a unicast xx:xx:xx:xx:xx:xx, kept in lower case).
+Outcome<hypervisor::Device> validateAttachNic(std::string_view id, const OptionDict& options);
 
 }  // namespace corral::supervisor

@@ -68,8 +68,8 @@ int getDevices(sd_bus_message* m, Vm& vm) {
     int r = sd_bus_message_open_container(m, 'a', "(ssss)");
     if (r < 0) return r;
     for (const auto& d : vm.devices()) {
-        r = sd_bus_message_append(m, "(ssss)", d.id.c_str(), d.kind.c_str(), d.bus.c_str(),
-                                  d.addr.c_str());
+        r = sd_bus_message_append(m, "(ssss)", d.id.c_str(), std::string(d.kindName()).c_str(),
+                                  d.slot.bus.c_str(), d.slot.addr().c_str());
         if (r < 0) return r;
     }
     return sd_bus_message_close_container(m);
@@ -144,6 +144,15 @@ int readOptions(sd_bus_message* m, OptionDict& out) {
     return sd_bus_message_exit_container(m);
 }
 
+// Hands a validated device to the Vm; the reply waits for the hotplug.
+int attach(sd_bus_message* m, void* u, sd_bus_error* error, Outcome<hypervisor::Device> device) {
+    if (!device) return setError(error, device.error());
+    auto call = pending(m, u);
+    ref(u).vm->attachDevice(std::move(device.value()),
+                            [call](Outcome<std::string> o) { call.finish(o); });
+    return 1;
+}
+
 int methodAttachDisk(sd_bus_message* m, void* u, sd_bus_error* error) {
     const char* id = nullptr;
     const char* path = nullptr;
@@ -151,14 +160,7 @@ int methodAttachDisk(sd_bus_message* m, void* u, sd_bus_error* error) {
     if (r < 0) return r;
     OptionDict options;
     if ((r = readOptions(m, options)) < 0) return r;
-    auto disk = validateAttachDisk(id, path, options);
-    if (!disk) return setError(error, disk.error());
-    auto call = pending(m, u);
-    auto& request = disk.value();
-    ref(u).vm->attachDisk(std::move(request.id), std::move(request.path), request.readonly,
-                          std::move(request.format),
-                          [call](Outcome<std::string> o) { call.finish(o); });
-    return 1;
+    return attach(m, u, error, validateAttachDisk(id, path, options));
 }
 
 int methodAttachNic(sd_bus_message* m, void* u, sd_bus_error* error) {
@@ -167,12 +169,17 @@ int methodAttachNic(sd_bus_message* m, void* u, sd_bus_error* error) {
     if (r < 0) return r;
     OptionDict options;
     if ((r = readOptions(m, options)) < 0) return r;
-    auto nic = validateAttachNic(id, options);
-    if (!nic) return setError(error, nic.error());
-    auto call = pending(m, u);
-    ref(u).vm->attachNic(id, std::move(nic.value()),
-                         [call](Outcome<std::string> o) { call.finish(o); });
-    return 1;
+    return attach(m, u, error, validateAttachNic(id, options));
+}
+
+int methodAttachDevice(sd_bus_message* m, void* u, sd_bus_error* error) {
+    const char* kind = nullptr;
+    const char* id = nullptr;
+    int r = sd_bus_message_read(m, "ss", &kind, &id);
+    if (r < 0) return r;
+    OptionDict options;
+    if ((r = readOptions(m, options)) < 0) return r;
+    return attach(m, u, error, validateAttachDevice(kind, id, options));
 }
 
 int methodDetach(sd_bus_message* m, void* u, sd_bus_error* error) {
@@ -288,6 +295,8 @@ const sd_bus_vtable kInstanceVtable[] = {
                             SD_BUS_RESULT("s", pci_address), methodAttachDisk, kMethod),
     SD_BUS_METHOD_WITH_ARGS("AttachNic", SD_BUS_ARGS("s", id, "a{sv}", options),
                             SD_BUS_RESULT("s", pci_address), methodAttachNic, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("AttachDevice", SD_BUS_ARGS("s", kind, "s", id, "a{sv}", options),
+                            SD_BUS_RESULT("s", pci_address), methodAttachDevice, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Detach", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, methodDetach,
                             kMethod),
     SD_BUS_METHOD_WITH_ARGS("GuestExecute", SD_BUS_ARGS("as", argv, "s", input, "t", timeout_usec),

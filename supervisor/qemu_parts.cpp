@@ -31,13 +31,8 @@ class RealHotplug final : public HotplugControl {
                 const std::string& name)
         : hotplug_(std::move(client), plan, name) {}
 
-    asio::awaitable<Result<std::string>> attachDisk(std::string id, std::filesystem::path path,
-                                                    hypervisor::DiskOptions options) override {
-        return hotplug_.attachDisk(std::move(id), std::move(path), options);
-    }
-    asio::awaitable<Result<std::string>> attachNic(std::string id,
-                                                   hypervisor::NicOptions options) override {
-        return hotplug_.attachNic(std::move(id), std::move(options));
+    asio::awaitable<Result<hypervisor::Device>> attach(hypervisor::Device device) override {
+        return hotplug_.attach(std::move(device));
     }
     asio::awaitable<Result<void>> detach(std::string id,
                                          std::chrono::milliseconds timeout) override {
@@ -46,16 +41,11 @@ class RealHotplug final : public HotplugControl {
     asio::awaitable<Result<std::vector<hypervisor::OccupiedSlot>>> reconcile() override {
         return hotplug_.reconcile();
     }
-    void restore(const std::vector<hypervisor::HotpluggedDevice>& devices) override {
+    void restore(const std::vector<hypervisor::Device>& devices) override {
         hotplug_.restore(devices);
     }
     asio::awaitable<Result<hypervisor::Recovery>> recover() override { return hotplug_.recover(); }
-    std::vector<hypervisor::HotpluggedDevice> devices() const override {
-        return hotplug_.devices();
-    }
-    std::optional<hypervisor::PciSlot> slotOf(const std::string& id) const override {
-        return hotplug_.slots().slotOf(id);
-    }
+    std::vector<hypervisor::Device> devices() const override { return hotplug_.devices(); }
 
   private:
     hypervisor::Hotplug hotplug_;

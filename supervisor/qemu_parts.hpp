@@ -39,17 +39,13 @@ class ProcessHandle {
 class HotplugControl {
   public:
     virtual ~HotplugControl() = default;
-    virtual boost::asio::awaitable<Result<std::string>> attachDisk(
-        std::string id, std::filesystem::path path, hypervisor::DiskOptions options) = 0;
-    virtual boost::asio::awaitable<Result<std::string>> attachNic(
-        std::string id, hypervisor::NicOptions options) = 0;
+    virtual boost::asio::awaitable<Result<hypervisor::Device>> attach(hypervisor::Device device) = 0;
     virtual boost::asio::awaitable<Result<void>> detach(std::string id,
                                                         std::chrono::milliseconds timeout) = 0;
     virtual boost::asio::awaitable<Result<std::vector<hypervisor::OccupiedSlot>>> reconcile() = 0;
-    virtual void restore(const std::vector<hypervisor::HotpluggedDevice>& devices) = 0;
+    virtual void restore(const std::vector<hypervisor::Device>& devices) = 0;
     virtual boost::asio::awaitable<Result<hypervisor::Recovery>> recover() = 0;
-    virtual std::vector<hypervisor::HotpluggedDevice> devices() const = 0;
-    virtual std::optional<hypervisor::PciSlot> slotOf(const std::string& id) const = 0;
+    virtual std::vector<hypervisor::Device> devices() const = 0;
 };
 
 // The guest agent: calls over the host-to-guest channel, and the guest-to-host responder that

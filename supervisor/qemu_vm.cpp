@@ -66,11 +66,8 @@ VmInfo QemuVm::info() const {
     return info;
 }
 
-std::vector<DeviceInfo> QemuVm::devices() const {
-    std::vector<DeviceInfo> out;
-    for (const auto& d : running_ ? running_->state().devices : lastDevices_)
-        out.push_back({d.id, d.kind, d.slot.bus, d.slot.addr()});
-    return out;
+std::vector<hypervisor::Device> QemuVm::devices() const {
+    return running_ ? running_->state().devices : lastDevices_;
 }
 
 void QemuVm::track(std::unique_ptr<ProcessHandle> process, hypervisor::RuntimeState state) {
@@ -130,16 +127,9 @@ std::optional<OpError> QemuVm::checkUsable() const {
     return std::nullopt;
 }
 
-void QemuVm::attachDisk(std::string id, std::string path, bool readonly, std::string format,
-                        Reply<std::string> reply) {
+void QemuVm::attachDevice(hypervisor::Device device, Reply<std::string> reply) {
     if (auto error = checkUsable()) return reply(*error);
-    running_->attachDisk(std::move(id), std::move(path), readonly, std::move(format),
-                         std::move(reply));
-}
-
-void QemuVm::attachNic(std::string id, NicOptions options, Reply<std::string> reply) {
-    if (auto error = checkUsable()) return reply(*error);
-    running_->attachNic(std::move(id), std::move(options), std::move(reply));
+    running_->attachDevice(std::move(device), std::move(reply));
 }
 
 void QemuVm::detach(std::string id, Done done) {

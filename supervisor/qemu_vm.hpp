@@ -26,11 +26,9 @@ class QemuVm : public Vm, private VmControl {
     Instance& lifecycle() override { return instance_; }
     VmInfo info() const override;
     void redefine(const hypervisor::LoadResult& definition) override;
-    std::vector<DeviceInfo> devices() const override;
+    std::vector<hypervisor::Device> devices() const override;
 
-    void attachDisk(std::string id, std::string path, bool readonly, std::string format,
-                    Reply<std::string> reply) override;
-    void attachNic(std::string id, NicOptions options, Reply<std::string> reply) override;
+    void attachDevice(hypervisor::Device device, Reply<std::string> reply) override;
     void detach(std::string id, Done done) override;
     void guestExecute(std::vector<std::string> argv, std::string input,
                       std::chrono::milliseconds timeout, Reply<std::string> reply) override;
@@ -68,7 +66,7 @@ class QemuVm : public Vm, private VmControl {
     hypervisor::RuntimePaths paths_;
     std::unique_ptr<RunningQemu> running_;
     std::vector<corral::Connection> runningNotices_;
-    std::vector<hypervisor::DeviceRecord> lastDevices_;  // what the last qemu had, once it exited
+    std::vector<hypervisor::Device> lastDevices_;  // what the last qemu had, once it exited
     VmEvents events_;
     Instance instance_;  // last: its constructor hands its callbacks to this VmControl
 };

@@ -1,4 +1,4 @@
-// RunningQemu: disk and NIC hotplug through HotplugControl (hypervisor::Hotplug in corrald);
+// RunningQemu: hotplug of any device kind through HotplugControl (hypervisor::Hotplug in corrald);
 // the device records, and with them state.json and the Devices property, follow every completed
 // attach and detach.
 #include <algorithm>
@@ -24,10 +24,11 @@ constexpr auto kDetachTimeout = std::chrono::seconds(30);
 
 // A hotplug call with its error as callers see it, so that a call failing because qemu went away
 // is answered with its own error even when the RunningQemu is gone by then (Lifetime::Ended).
-asio::awaitable<Outcome<std::string>> overQmp(asio::awaitable<Result<std::string>> call) {
+asio::awaitable<Outcome<hypervisor::Device>> overQmp(
+    asio::awaitable<Result<hypervisor::Device>> call) {
     auto result = co_await std::move(call);
     if (!result) co_return toOpError(result.error(), Channel::Monitor);
-    co_return *result;
+    co_return std::move(*result);
 }
 
 asio::awaitable<Outcome<Unit>> overQmp(asio::awaitable<Result<void>> call) {
@@ -38,20 +39,18 @@ asio::awaitable<Outcome<Unit>> overQmp(asio::awaitable<Result<void>> call) {
 
 }  // namespace
 
-std::vector<hypervisor::DeviceRecord> RunningQemu::hotplugged() const {
-    std::vector<hypervisor::DeviceRecord> out;
+std::vector<hypervisor::Device> RunningQemu::hotplugged() const {
+    std::vector<hypervisor::Device> out;
     for (const auto& d : state_.devices)
         if (d.hotplugged) out.push_back(d);
     return out;
 }
 
-asio::awaitable<void> RunningQemu::startHotplug(std::vector<hypervisor::DeviceRecord> hotplugged) {
+asio::awaitable<void> RunningQemu::startHotplug(std::vector<hypervisor::Device> hotplugged) {
     if (!plan_) co_return;
     hotplug_ = context_.parts.hotplug(*qmp_, *plan_, name_);
     auto hotplug = hotplug_;  // this one, even if a reconnect replaces hotplug_ meanwhile
-    std::vector<hypervisor::HotpluggedDevice> restored;
-    for (const auto& d : hotplugged) restored.push_back({d.id, d.kind, d.slot, d.path});
-    hotplug->restore(restored);
+    hotplug->restore(hotplugged);
     // QEMU's view wins: slots taken by anything it reports stay taken.
     auto reconciled = co_await life_.guard(hotplug->reconcile());
     if (!reconciled) {
@@ -74,15 +73,16 @@ asio::awaitable<void> RunningQemu::startHotplug(std::vector<hypervisor::DeviceRe
         if (std::find(recovered->adopted.begin(), recovered->adopted.end(), d.id) ==
             recovered->adopted.end())
             continue;
-        log(5, d.kind + " " + d.id + " found in qemu at " + d.slot.toString() + "; adopted");
-        state_.devices.push_back({d.id, d.kind, d.slot, true, d.path});
+        log(5, std::string(d.kindName()) + " " + d.id + " found in qemu at " + d.slot.toString() +
+                   "; adopted");
+        state_.devices.push_back(d);
     }
     persist();
     notices_.devicesChanged.emit();
 }
 
 asio::awaitable<std::optional<OpError>> RunningQemu::recordDevice(
-    std::shared_ptr<HotplugControl> hotplug, hypervisor::DeviceRecord record, std::string address) {
+    std::shared_ptr<HotplugControl> hotplug, hypervisor::Device record, std::string address) {
     forgetDevice(record.id);
     state_.devices.push_back(record);
     auto unwritten = persist();
@@ -94,7 +94,7 @@ asio::awaitable<std::optional<OpError>> RunningQemu::recordDevice(
     forgetDevice(record.id);
     std::string id = record.id;
     auto undone = co_await life_.guard(hotplug->detach(std::move(id), kDetachTimeout));
-    std::string what = record.kind + " " + record.id;
+    std::string what = std::string(record.kindName()) + " " + record.id;
     if (undone) {
         co_return OpError{ErrorKind::Failed, what + " not attached: " + *unwritten +
                                                  " (rolled back from " + address + ")"};
@@ -111,51 +111,17 @@ void RunningQemu::forgetDevice(const std::string& id) {
     std::erase_if(state_.devices, [&](const auto& d) { return d.id == id; });
 }
 
-asio::awaitable<Outcome<std::string>> RunningQemu::attachDiskSteps(std::string id, std::string path,
-                                                                   bool readonly,
-                                                                   std::string format) {
-    hypervisor::DiskOptions options;
-    options.readonly = readonly;
-    bool qcow2 =
-        format.empty() ? std::filesystem::path(path).extension() == ".qcow2" : format == "qcow2";
-    if (qcow2) options.format = hypervisor::DiskFormat::Qcow2;
-    std::filesystem::path file = path;
-    std::string device = id;
+asio::awaitable<Outcome<std::string>> RunningQemu::attachSteps(hypervisor::Device device) {
     auto hotplug = hotplug_;
-    auto result = co_await life_.guard(
-        overQmp(hotplug->attachDisk(std::move(device), std::move(file), options)));
+    auto result = co_await life_.guard(overQmp(hotplug->attach(std::move(device))));
     if (!result) co_return result.error();
-    if (auto slot = hotplug->slotOf(id)) {
-        hypervisor::DeviceRecord record{id, "disk", *slot, true, path};
-        auto failed = co_await recordDevice(hotplug, std::move(record), result.value());
-        if (failed) co_return *failed;
-    }
-    log(5, "disk " + id + " (" + path + ") attached at " + result.value());
-    co_return result.value();
-}
-
-asio::awaitable<Outcome<std::string>> RunningQemu::attachNicSteps(std::string id, NicOptions nic) {
-    hypervisor::NicOptions options;
-    options.mode = nic.mode == "tap"      ? hypervisor::NicMode::Tap
-                   : nic.mode == "bridge" ? hypervisor::NicMode::Bridge
-                                          : hypervisor::NicMode::User;
-    options.bridge = nic.bridge;
-    options.mac = nic.mac;
-    std::string device = id;
-    auto hotplug = hotplug_;
-    auto result =
-        co_await life_.guard(overQmp(hotplug->attachNic(std::move(device), std::move(options))));
-    if (!result) co_return result.error();
-    std::string ifname;
-    for (const auto& d : hotplug->devices())
-        if (d.id == id) ifname = d.path;
-    if (auto slot = hotplug->slotOf(id)) {
-        hypervisor::DeviceRecord record{id, "nic", *slot, true, ifname};
-        auto failed = co_await recordDevice(hotplug, std::move(record), result.value());
-        if (failed) co_return *failed;
-    }
-    log(5, "nic " + id + " (" + nic.mode + ") attached at " + result.value());
-    co_return result.value();
+    auto address = result.value().slot.toString();
+    std::string what = std::string(result.value().kindName()) + " " + result.value().id;
+    if (!result.value().backend.empty()) what += " (" + result.value().backend + ")";
+    auto failed = co_await recordDevice(hotplug, std::move(result.value()), address);
+    if (failed) co_return *failed;
+    log(5, what + " attached at " + address);
+    co_return address;
 }
 
 asio::awaitable<Outcome<Unit>> RunningQemu::detachSteps(std::string id) {
@@ -172,17 +138,9 @@ asio::awaitable<Outcome<Unit>> RunningQemu::detachSteps(std::string id) {
     co_return Unit{};
 }
 
-void RunningQemu::attachDisk(std::string id, std::string path, bool readonly, std::string format,
-                             Reply<std::string> reply) {
+void RunningQemu::attachDevice(hypervisor::Device device, Reply<std::string> reply) {
     if (!hotplug_) return reply(noHotplug(name_));
-    life_.run<std::string>(
-        attachDiskSteps(std::move(id), std::move(path), readonly, std::move(format)),
-        std::move(reply), exitedDuringHotplug(name_));
-}
-
-void RunningQemu::attachNic(std::string id, NicOptions options, Reply<std::string> reply) {
-    if (!hotplug_) return reply(noHotplug(name_));
-    life_.run<std::string>(attachNicSteps(std::move(id), std::move(options)), std::move(reply),
+    life_.run<std::string>(attachSteps(std::move(device)), std::move(reply),
                            exitedDuringHotplug(name_));
 }
 

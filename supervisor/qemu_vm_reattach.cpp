@@ -22,7 +22,7 @@ std::optional<hypervisor::RuntimeState> QemuVm::findUnrecorded() const {
     state.pid = *pid;
     state.startedAtUsec = context_.clock.realtimeUsec();
     if (spec_)
-        state.devices = hypervisor::bootDeviceRecords(*spec_, hypervisor::planSlots(*spec_), {});
+        state.devices = hypervisor::planSlots(*spec_).devices;
     return state;
 }
 

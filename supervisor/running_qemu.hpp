@@ -74,9 +74,7 @@ class RunningQemu {
     void signal(int signo) { process_->kill(signo); }
 
     // The operations of Vm on this qemu (the caller checked that the instance is usable).
-    void attachDisk(std::string id, std::string path, bool readonly, std::string format,
-                    Reply<std::string> reply);
-    void attachNic(std::string id, NicOptions options, Reply<std::string> reply);
+    void attachDevice(hypervisor::Device device, Reply<std::string> reply);
     void detach(std::string id, Done done);
     void guestExecute(std::vector<std::string> argv, std::string input,
                       std::chrono::milliseconds timeout, Reply<std::string> reply);
@@ -107,18 +105,16 @@ class RunningQemu {
     boost::asio::awaitable<Outcome<RunStatus>> syncWithQemu();
 
     // Hotplug bookkeeping (qemu_vm_hotplug.cpp).
-    std::vector<hypervisor::DeviceRecord> hotplugged() const;
+    std::vector<hypervisor::Device> hotplugged() const;
     // Hotplug for the current QMP link; `hotplugged` are devices a previous corrald added.
-    boost::asio::awaitable<void> startHotplug(std::vector<hypervisor::DeviceRecord> hotplugged);
+    boost::asio::awaitable<void> startHotplug(std::vector<hypervisor::Device> hotplugged);
     // Adds the record and writes state.json; if that fails, drops the record again and detaches
     // the device from QEMU so no device runs unrecorded. The error says what happened.
     boost::asio::awaitable<std::optional<OpError>> recordDevice(
-        std::shared_ptr<HotplugControl> hotplug, hypervisor::DeviceRecord record,
+        std::shared_ptr<HotplugControl> hotplug, hypervisor::Device record,
         std::string address);
     void forgetDevice(const std::string& id);
-    boost::asio::awaitable<Outcome<std::string>> attachDiskSteps(std::string id, std::string path,
-                                                                 bool readonly, std::string format);
-    boost::asio::awaitable<Outcome<std::string>> attachNicSteps(std::string id, NicOptions options);
+    boost::asio::awaitable<Outcome<std::string>> attachSteps(hypervisor::Device device);
     boost::asio::awaitable<Outcome<Unit>> detachSteps(std::string id);
 
     VmContext& context_;

@@ -16,19 +16,6 @@
 
 namespace corral::supervisor {
 
-struct DeviceInfo {
-    std::string id;
-    std::string kind;  // "disk" | "nic" | "virtio-serial" | "root-port"
-    std::string bus;
-    std::string addr;  // "0x5"
-};
-
-struct NicOptions {
-    std::string mode = "user";  // "user" | "tap" | "bridge"
-    std::string bridge;
-    std::string mac;  // empty: derived from the instance name and id
-};
-
 // What an instance's definition says, in plain types (also for an invalid definition).
 struct VmInfo {
     std::string machine;  // "q35" | "pc" | "" when invalid
@@ -51,15 +38,14 @@ class Vm {
     // A reloaded definition: applied now when no qemu runs, otherwise at the next start.
     // An invalid one marks the instance invalid once it is not running.
     virtual void redefine(const hypervisor::LoadResult& definition) = 0;
-    virtual std::vector<DeviceInfo> devices() const = 0;
+    // Boot-time and hotplugged devices of the running qemu (empty when none runs).
+    virtual std::vector<hypervisor::Device> devices() const = 0;
     // Raised by the implementation whenever devices() changed; any number of subscribers.
     Signal<>& devicesChanged() { return devicesChanged_; }
 
-    // Hotplug; each answers with the PCI address ("bus:SS.0") or an error.
-    // `format`: "raw" or "qcow2"; empty: from the file name (.qcow2 is qcow2, anything else raw).
-    virtual void attachDisk(std::string id, std::string path, bool readonly, std::string format,
-                            Reply<std::string> reply) = 0;
-    virtual void attachNic(std::string id, NicOptions options, Reply<std::string> reply) = 0;
+    // Hotplug of a device whose options passed its kind's schema (supervisor/dbus_args);
+    // answers with the PCI address ("bus:SS.0") or an error.
+    virtual void attachDevice(hypervisor::Device device, Reply<std::string> reply) = 0;
     virtual void detach(std::string id, Done done) = 0;
 
     // Guest agent calls over the negotiator host-to-guest channel.

@@ -1,6 +1,6 @@
-// Fuzzes the validators of AttachDisk and AttachNic arguments against an independent reading of
-// their rules. Input: the device id on the first line, the disk path on the second, then one
-// option per line as "key<TAB>signature<TAB>value" (value "1" is true for a "b"). Every input
+// Fuzzes the validators of AttachDisk, AttachNic and AttachDevice arguments against an independent
+// reading of their rules. Input: the device id on the first line, the disk path on the second, then
+// one option per line as "key<TAB>signature<TAB>value" (value "1" is true for a "b"). Every input
 // is given to both validators. A refusal goes back to the caller as a D-Bus error message,
 // which sd-bus only sends if it is valid UTF-8, so it must be plain printable text.
 #include "supervisor/dbus_args.hpp"
@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <set>
 #include <string>
 #include <string_view>
@@ -156,10 +157,12 @@ void checkDisk(const Input& in) {
     }
     const auto& disk = result.value();
     auto* readonly = find(in.options, "readonly");
-    FUZZ_CHECK(disk.id == in.id && disk.path == in.path);
-    FUZZ_CHECK(disk.readonly == (readonly && readonly->flag));
-    FUZZ_CHECK(disk.format == (format ? format->text : ""));
-    FUZZ_CHECK(again.value().readonly == disk.readonly);
+    bool qcow2Name = std::filesystem::path(in.path).extension() == ".qcow2";
+    FUZZ_CHECK(disk.id == in.id && disk.text("path") == in.path);
+    FUZZ_CHECK(disk.flag("readonly") == (readonly && readonly->flag));
+    FUZZ_CHECK(disk.text("format") == (format ? format->text : qcow2Name ? "qcow2" : "raw"));
+    FUZZ_CHECK(disk.text("cache") == "writeback");
+    FUZZ_CHECK(again.value().flag("readonly") == disk.flag("readonly"));
 }
 
 void checkNic(const Input& in) {
@@ -183,10 +186,22 @@ void checkNic(const Input& in) {
         return;
     }
     const auto& nic = result.value();
-    FUZZ_CHECK(nic.mode == modeText);
-    FUZZ_CHECK(nic.bridge == (bridge ? bridge->text : ""));
-    FUZZ_CHECK(nic.mac == (mac ? lower(mac->text) : ""));
-    FUZZ_CHECK(again.value().mac == nic.mac && again.value().bridge == nic.bridge);
+    FUZZ_CHECK(nic.text("mode") == modeText);
+    FUZZ_CHECK(nic.text("bridge") == (bridge ? bridge->text : ""));
+    FUZZ_CHECK(nic.text("mac") == (mac ? lower(mac->text) : ""));
+    FUZZ_CHECK(again.value().text("mac") == nic.text("mac") &&
+               again.value().text("bridge") == nic.text("bridge"));
+}
+
+// AttachDevice("nic", ...) takes exactly what AttachNic takes; the second line read as a kind
+// is refused unless the kind table has a row of that name.
+void checkDevice(const Input& in) {
+    auto nic = corral::supervisor::validateAttachDevice("nic", in.id, in.options);
+    FUZZ_CHECK(nic.ok() == corral::supervisor::validateAttachNic(in.id, in.options).ok());
+    if (!nic) checkRefusal(nic.error());
+    auto other = corral::supervisor::validateAttachDevice(in.path, in.id, in.options);
+    if (!corral::hypervisor::findKind(in.path)) FUZZ_CHECK(!other);
+    if (!other) checkRefusal(other.error());
 }
 
 }  // namespace
@@ -195,5 +210,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto input = parse(std::string_view(reinterpret_cast<const char*>(data), size));
     checkDisk(input);
     checkNic(input);
+    checkDevice(input);
     return 0;
 }

@@ -47,7 +47,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(!corral::hypervisor::checkInstanceName(spec.name).has_value());
         FUZZ_CHECK(spec.machine.cpus >= 1);
         FUZZ_CHECK(spec.machine.memoryBytes > 0);
-        for (const auto& nic : spec.nics) FUZZ_CHECK(!nic.mac.empty());
+        // Every option of every device is filled in: given, defaulted or derived (a NIC's MAC).
+        for (const auto& device : spec.devices) {
+            for (const auto& option : device.kind->options)
+                FUZZ_CHECK(device.options.count(option.key) || !option.fallback);
+            if (device.kind->name == "nic") FUZZ_CHECK(!device.text("mac").empty());
+        }
     }
     return 0;
 }

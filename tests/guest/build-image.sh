@@ -1,6 +1,6 @@
 #!/bin/sh
 # Build the guest test image: Debian's kernel and a busybox initramfs with the virtio modules
-# and (when given) our static negotiator-guest.
+# (console, block, net, rng) and (when given) our static negotiator-guest.
 #
 #   build-image.sh OUTDIR [NEGOTIATOR_GUEST_BINARY]
 #
@@ -55,7 +55,7 @@ for applet in $("$busybox" --list); do
 done
 
 modules="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_console
-virtio_blk failover net_failover virtio_net button evdev"
+virtio_blk failover net_failover virtio_net virtio-rng button evdev"
 mdir="$work/kernel/lib/modules/$kver"
 for m in $modules; do
     f=$(find "$mdir" -name "$m.ko*" | head -n1)

@@ -101,9 +101,8 @@ TEST_F(HotplugFaults, QemuKilledMidAttachFailsPromptlyAndLeaksNothing) {
     int fds = fdsBeforeVm();
     startBare(MachineType::Q35, 2);
     auto disk = image("data.img");
-    std::string id = "data";
-    DiskOptions options;
-    auto [result, took] = killQemuDuring(hotplug_->attachDisk(id, disk, options));
+    auto [result, took] =
+        killQemuDuring(hotplug_->attach(device("disk", "data", {{"path", disk.string()}})));
     ASSERT_FALSE(result);
     EXPECT_EQ(result.error().kind, Errc::Disconnected) << result.error().message;
     EXPECT_LT(took, 3s);
@@ -135,10 +134,8 @@ TEST_F(HotplugFaults, QemuKilledMidDetachFailsPromptlyAndLeaksNothing) {
 // attach must still end cleanly (under ASan: no use after free).
 TEST_F(HotplugFaults, HotplugDestroyedMidAttachStillEndsCleanly) {
     startBare(MachineType::Pc, 0);
-    std::string id = "data";
     auto disk = image("data.img");
-    DiskOptions options;
-    auto work = hotplug_->attachDisk(id, disk, options);
+    auto work = hotplug_->attach(device("disk", "data", {{"path", disk.string()}}));
     hotplug_.reset();
     auto [result, took] = killQemuDuring(std::move(work));
     ASSERT_FALSE(result);
@@ -176,7 +173,7 @@ TEST_F(HotplugFaults, RecoverRemovesLeftoversAndAdoptsCompleteDevices) {
 
     hotplug_ = std::make_unique<Hotplug>(vm_->qmp, vm_->plan, vm_->spec.name);
     // state.json recorded "gone", which the guest released while nobody listened.
-    hotplug_->restore({{"gone", "nic", {"corral-rp2", 0}, ""}});
+    hotplug_->restore({{"gone", hypervisor::findKind("nic"), {"corral-rp2", 0}, true}});
     auto reconciled = runAsync(io_, [&](any_io_executor) { return hotplug_->reconcile(); });
     ASSERT_TRUE(reconciled) << reconciled.error().message;
     auto began = Clock::now();
@@ -195,7 +192,7 @@ TEST_F(HotplugFaults, RecoverRemovesLeftoversAndAdoptsCompleteDevices) {
     auto devices = hotplug_->devices();
     ASSERT_EQ(devices.size(), 1u);
     EXPECT_EQ(devices[0].id, "full");
-    EXPECT_EQ(devices[0].kind, "disk");
+    EXPECT_EQ(devices[0].kindName(), "disk");
     EXPECT_EQ(devices[0].slot.toString(), "corral-rp1:00.0");
     auto after = state();
     EXPECT_THAT(after, Not(HasSubstr("half-")));
@@ -217,10 +214,8 @@ TEST_F(HotplugFaults, ClientGoneAfterQemuRanAStepLeavesNothingThatBlocksTheId) {
     startBare(MachineType::Pc, 0);
     pid_t pid = vm_->process->pid();
     ::kill(pid, SIGSTOP);
-    std::string nicId = "nic0";
-    NicOptions nicOptions;
-    auto interrupted =
-        boost::asio::co_spawn(io_, hotplug_->attachNic(nicId, nicOptions), boost::asio::use_future);
+    auto interrupted = boost::asio::co_spawn(io_, hotplug_->attach(device("nic", "nic0")),
+                                             boost::asio::use_future);
     io_.restart();
     ASSERT_TRUE(waitQueued(vm_->paths.qmpSocket, dir_.path(), [&] { io_.poll(); }));
     // qemu runs the command; its reply waits unread because io_ is not run meanwhile.

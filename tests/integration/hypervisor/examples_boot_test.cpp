@@ -87,12 +87,13 @@ TEST_P(Example, StartsInQemuWithDevicesAtPlannedSlots) {
     for (const auto& d : loaded.diagnostics) ADD_FAILURE() << d.format();
     ASSERT_TRUE(loaded.ok());
     auto spec = *loaded.spec;
-    spec.machine.accel = "tcg";  // KVM guests hang on the build machines
+    spec.machine.accel = Accel::Tcg;  // KVM guests hang on the build machines
     auto plan = planSlots(spec);
     // Taps and the bridges they join live in a private namespace, never on the host.
     test::NetNamespace netns;
-    for (const auto& nic : spec.nics) {
-        if (!nic.bridge.empty()) netns.run({"ip", "link", "add", nic.bridge, "type", "bridge"});
+    for (const auto& device : spec.devices) {
+        auto bridge = std::string(device.text("bridge"));
+        if (!bridge.empty()) netns.run({"ip", "link", "add", bridge, "type", "bridge"});
     }
 
     boost::asio::io_context io;

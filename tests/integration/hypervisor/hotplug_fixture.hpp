@@ -17,18 +17,23 @@ namespace corral::test {
 using boost::asio::any_io_executor;
 using boost::asio::awaitable;
 using hypervisor::BootSpec;
-using hypervisor::DiskOptions;
+using hypervisor::Device;
 using hypervisor::Hotplug;
 using hypervisor::InstanceSpec;
 using hypervisor::MachineType;
-using hypervisor::NicOptions;
+using hypervisor::Options;
 using monitor::Result;
+
+// A device to hotplug: kind, id and the options given (hotplug fills in the rest).
+inline Device device(std::string_view kind, std::string id, Options options = {}) {
+    return Device{std::move(id), hypervisor::findKind(kind), {}, false, {}, std::move(options)};
+}
 
 inline InstanceSpec hypervisorSpec(MachineType type, unsigned hotplugSlots) {
     InstanceSpec spec;
     spec.name = type == MachineType::Pc ? "hp-pc" : "hp-q35";
     spec.machine.type = type;
-    spec.machine.accel = "tcg";
+    spec.machine.accel = hypervisor::Accel::Tcg;
     spec.machine.memoryBytes = 256ull << 20;
     spec.machine.hotplugSlots = hotplugSlots;
     spec.boot = BootSpec{guestKernel(), guestInitrd(), "console=ttyS0 quiet"};
@@ -58,14 +63,21 @@ class HotplugFixture : public ::testing::Test {
         ASSERT_TRUE(reconciled) << reconciled.error().message;
     }
 
-    Result<std::string> attachDisk(std::string id, std::filesystem::path path,
-                                   DiskOptions options = {}) {
-        return runAsync(io_,
-                        [&](any_io_executor) { return hotplug_->attachDisk(id, path, options); });
+    // The PCI address the device got.
+    Result<std::string> attach(Device device) {
+        auto attached = runAsync(io_, [&](any_io_executor) { return hotplug_->attach(device); });
+        if (!attached) return attached.error();
+        return attached->slot.toString();
     }
 
-    Result<std::string> attachNic(std::string id, NicOptions options = {}) {
-        return runAsync(io_, [&](any_io_executor) { return hotplug_->attachNic(id, options); });
+    Result<std::string> attachDisk(std::string id, std::filesystem::path path,
+                                   Options options = {}) {
+        options.emplace("path", path.string());
+        return attach(device("disk", std::move(id), std::move(options)));
+    }
+
+    Result<std::string> attachNic(std::string id, Options options = {}) {
+        return attach(device("nic", std::move(id), std::move(options)));
     }
 
     Result<void> detach(std::string id) {

@@ -70,11 +70,8 @@ TEST_P(GuestHotplug, DiskAndBridgedNicAppearInGuestAndGoAway) {
     EXPECT_THAT(blocks->text, HasSubstr("vda 16384"));
     auto diskGuest = msSince(start);
 
-    NicOptions nic;
-    nic.mode = hypervisor::NicMode::Bridge;
-    nic.bridge = "br0";
-    nic.mac = "52:54:00:99:00:02";
-    auto added = attachNic("lan", nic);
+    auto added =
+        attachNic("lan", {{"mode", "bridge"}, {"bridge", "br0"}, {"mac", "52:54:00:99:00:02"}});
     ASSERT_TRUE(added) << added.error().message;
     auto link = console.run(until("[ -e /sys/class/net/eth0 ]") +
                                 " && cat /sys/class/net/eth0/address"
@@ -97,7 +94,7 @@ TEST_P(GuestHotplug, DiskAndBridgedNicAppearInGuestAndGoAway) {
     std::printf(
         "[ figures ] %s: disk attach %lld ms (QMP), %lld ms (seen by guest); "
         "detach (DEVICE_DELETED) disk %lld ms, nic %lld ms\n",
-        toString(GetParam()), diskQmp, diskGuest, diskDetach, nicDetach);
+        std::string(toString(GetParam())).c_str(), diskQmp, diskGuest, diskDetach, nicDetach);
     auto after = console.run(until("! ls /sys/block/vda /sys/class/net/eth0 >/dev/null 2>&1") +
                                  "; ls /sys/block /sys/class/net",
                              60s);

@@ -9,13 +9,15 @@ namespace corral::hypervisor {
 namespace {
 
 using boost::asio::any_io_executor;
+using ::testing::HasSubstr;
 
 using Hotplugging = test::HotplugFixture;
 
 TEST_F(Hotplugging, Q35FillsRootPortsThenGivesTheClearError) {
     start(MachineType::Q35, 2);
-    EXPECT_TRUE(hotplug_->canHotAddDisk());
-    EXPECT_TRUE(hotplug_->canHotAddNic());
+    EXPECT_TRUE(hotplug_->canHotAdd(*findKind("disk")));
+    EXPECT_TRUE(hotplug_->canHotAdd(*findKind("nic")));
+    EXPECT_FALSE(hotplug_->canHotAdd(rootPortKind()));
     auto disk = attachDisk("data", image("data.img"));
     ASSERT_TRUE(disk) << disk.error().message;
     EXPECT_EQ(*disk, "corral-rp0:00.0");
@@ -77,7 +79,7 @@ TEST_F(Hotplugging, FailedAttachLeavesNothingBehind) {
                 ::testing::HasSubstr("cannot open /nonexistent/disk.img: No such file"));
 
     // Fails at the second blockdev-add, after the file node and the fdset were created.
-    auto wrongFormat = attachDisk("data", image("raw.img"), {DiskFormat::Qcow2, false, {}});
+    auto wrongFormat = attachDisk("data", image("raw.img"), {{"format", "qcow2"}});
     ASSERT_FALSE(wrongFormat);
     EXPECT_THAT(wrongFormat.error().message, ::testing::HasSubstr("qcow2"));
 
@@ -85,9 +87,7 @@ TEST_F(Hotplugging, FailedAttachLeavesNothingBehind) {
     ASSERT_FALSE(badId);
     EXPECT_EQ(badId.error().kind, Errc::InvalidArgument);
 
-    NicOptions multicast;
-    multicast.mac = "01:00:5e:00:00:01";
-    auto badMac = attachNic("net1", multicast);
+    auto badMac = attachNic("net1", {{"mac", "01:00:5e:00:00:01"}});
     ASSERT_FALSE(badMac);
     EXPECT_EQ(badMac.error().kind, Errc::InvalidArgument);
 
@@ -108,6 +108,48 @@ TEST_F(Hotplugging, FailedAttachLeavesNothingBehind) {
     auto duplicate = attachDisk("data", image("raw2.img"));
     ASSERT_FALSE(duplicate);
     EXPECT_EQ(duplicate.error().kind, Errc::DeviceExists);
+}
+
+// An rng is a device on an rng-random object: attach adds both, a failing object-add leaves
+// nothing, and recovery deletes an object of its naming that no device uses.
+TEST_F(Hotplugging, RngAttachesOnItsObjectAndRecoveryDeletesAnOrphanOne) {
+    start(MachineType::Q35, 2);
+    EXPECT_TRUE(hotplug_->canHotAdd(*findKind("rng")));
+    auto objects = [&] {
+        auto reply = test::runAsync(io_, [&](any_io_executor) {
+            return vm_->qmp->execute("qom-list",
+                                     monitor::JsonObject().set("path", "/objects").take());
+        });
+        return reply ? monitor::toJsonString(*reply) : reply.error().message;
+    };
+    auto rng = attach(test::device("rng", "entropy"));
+    ASSERT_TRUE(rng) << rng.error().message;
+    EXPECT_EQ(*rng, "corral-rp0:00.0");
+    EXPECT_THAT(objects(), HasSubstr(R"({"name":"entropy-rng","type":"child<rng-random>"})"));
+    auto devices = hotplug_->devices();
+    ASSERT_EQ(devices.size(), 1u);
+    EXPECT_EQ(devices[0].backend, "/dev/urandom");
+
+    auto before = objects();
+    auto missing = attach(test::device("rng", "broken", {{"backend", "/nonexistent/rng"}}));
+    ASSERT_FALSE(missing);
+    EXPECT_THAT(missing.error().message, HasSubstr("/nonexistent/rng"));
+    EXPECT_EQ(objects(), before);
+    EXPECT_EQ(hotplug_->slots().used(), 1u);
+
+    // An object-add whose device_add never came (a corrald killed in between).
+    auto orphan = test::runAsync(io_, [&](any_io_executor) {
+        return vm_->qmp->execute("object-add", monitor::JsonObject()
+                                                   .set("qom-type", "rng-random")
+                                                   .set("id", "half-rng")
+                                                   .set("filename", "/dev/urandom")
+                                                   .take());
+    });
+    ASSERT_TRUE(orphan) << orphan.error().message;
+    auto recovered = test::runAsync(io_, [&](any_io_executor) { return hotplug_->recover(); });
+    ASSERT_TRUE(recovered) << recovered.error().message;
+    EXPECT_THAT(recovered->removed, ::testing::ElementsAre("object half-rng"));
+    EXPECT_EQ(objects(), before);
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ using ::testing::HasSubstr;
 InstanceSpec pausedSpec() {
     InstanceSpec spec;
     spec.name = "reattach";
-    spec.machine.accel = "tcg";
+    spec.machine.accel = Accel::Tcg;
     spec.machine.memoryBytes = 128ull << 20;
     spec.boot = BootSpec{test::guestKernel(), test::guestInitrd(), ""};
     return spec;

@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "hypervisor/device_options.hpp"
 #include "hypervisor/qemu_argv.hpp"
 
 namespace corral::hypervisor {
@@ -57,11 +58,18 @@ Argv agent(const std::string& bus, const std::string& addr) {
             "name=negotiator-guest-to-host.0"};
 }
 
+// A device of `kind` as the loader makes it: the given options, the defaults, derived values.
+Device device(std::string_view kind, std::string id, Options options) {
+    const auto& row = *findKind(kind);
+    EXPECT_TRUE(completeOptions(row, options).empty()) << id;
+    return makeDevice(row, std::move(id), std::move(options), "vm1");
+}
+
 InstanceSpec baseSpec(MachineType type) {
     InstanceSpec spec;
     spec.name = "vm1";
     spec.machine.type = type;
-    spec.machine.accel = "tcg";
+    spec.machine.accel = Accel::Tcg;
     spec.machine.cpus = 2;
     spec.machine.memoryBytes = 1ull << 30;
     return spec;
@@ -100,8 +108,9 @@ TEST(QemuArgv, Q35HasRootPortsForHotplug) {
 TEST(QemuArgv, BootFromDiskWithEscapedPathAndCacheModes) {
     auto spec = baseSpec(MachineType::Pc);
     spec.agent.negotiator = false;
-    spec.disks = {{"root", "/d/a,b.qcow2", DiskFormat::Qcow2, false, DiskCache::None},
-                  {"data", "/d/data.img", DiskFormat::Raw, true, DiskCache::Unsafe}};
+    spec.devices = {
+        device("disk", "root", {{"path", "/d/a,b.qcow2"}, {"format", "qcow2"}, {"cache", "none"}}),
+        device("disk", "data", {{"path", "/d/data.img"}, {"readonly", true}, {"cache", "unsafe"}})};
     auto argv = buildQemuArgv(spec, planSlots(spec), kPaths);
     EXPECT_EQ(argv,
               concat({common("pc,accel=tcg"),
@@ -123,9 +132,10 @@ TEST(QemuArgv, NicsUseTapFdsInOrderAndUserMode) {
     spec.machine.hotplugSlots = 0;
     spec.agent.negotiator = false;
     spec.boot = BootSpec{"/k", "", ""};
-    spec.nics = {{"lan", NicMode::Bridge, "br0", "52:54:00:00:00:01"},
-                 {"slirp", NicMode::User, "", "52:54:00:00:00:02"},
-                 {"back", NicMode::Tap, "", "52:54:00:00:00:03"}};
+    spec.devices = {
+        device("nic", "lan", {{"mode", "bridge"}, {"bridge", "br0"}, {"mac", "52:54:00:00:00:01"}}),
+        device("nic", "slirp", {{"mac", "52:54:00:00:00:02"}}),
+        device("nic", "back", {{"mode", "tap"}, {"mac", "52:54:00:00:00:03"}})};
     auto argv = buildQemuArgv(spec, planSlots(spec), kPaths);
     EXPECT_EQ(argv, concat({common("q35,accel=tcg"),
                             {"-kernel", "/k", "-netdev", "tap,id=lan-netdev,fd=3", "-device",
@@ -137,6 +147,21 @@ TEST(QemuArgv, NicsUseTapFdsInOrderAndUserMode) {
                              "-netdev", "tap,id=back-netdev,fd=4", "-device",
                              "virtio-net-pci,id=back,netdev=back-netdev,"
                              "mac=52:54:00:00:00:03,bus=pcie.0,addr=0x3"}}));
+}
+
+TEST(QemuArgv, RngIsAnRngRandomObjectAndItsDevice) {
+    auto spec = baseSpec(MachineType::Pc);
+    spec.agent.negotiator = false;
+    spec.boot = BootSpec{"/k", "", ""};
+    spec.devices = {device("rng", "entropy", {}),
+                    device("rng", "hw", {{"backend", "/dev/hw,rng"}})};
+    auto argv = buildQemuArgv(spec, planSlots(spec), kPaths);
+    EXPECT_EQ(argv, concat({common("pc,accel=tcg"),
+                            {"-kernel", "/k", "-object",
+                             "rng-random,id=entropy-rng,filename=/dev/urandom", "-device",
+                             "virtio-rng-pci,id=entropy,rng=entropy-rng,bus=pci.0,addr=0x2",
+                             "-object", "rng-random,id=hw-rng,filename=/dev/hw,,rng", "-device",
+                             "virtio-rng-pci,id=hw,rng=hw-rng,bus=pci.0,addr=0x3"}}));
 }
 
 TEST(RuntimePaths, FollowsDesignAndRefusesBadNames) {

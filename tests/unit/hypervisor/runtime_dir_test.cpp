@@ -34,15 +34,34 @@ TEST(RuntimeDir, CreatesDirWithMode0750AndStateWith0600) {
     EXPECT_FALSE(std::filesystem::exists(paths.dir));
 }
 
-TEST(RuntimeDir, StateRoundTrips) {
+// A state.json record, field by field.
+Device record(std::string id, std::string_view kind, PciSlot slot, bool hotplugged,
+              std::string backend, Options options = {}) {
+    Device device;
+    device.id = std::move(id);
+    device.kind = findKind(kind);
+    device.slot = std::move(slot);
+    device.hotplugged = hotplugged;
+    device.backend = std::move(backend);
+    device.options = std::move(options);
+    return device;
+}
+
+TEST(RuntimeDir, StateRoundTripsEveryOptionOfEveryDevice) {
     test::TempDir root;
     auto paths = RuntimePaths::forInstance(root.path(), "vm1");
     createRuntimeDir(paths);
-    RuntimeState state{{"qemu-system-x86_64", "-name", "guest=vm1,x=\"q\""},
-                       1234,
-                       1700000000123456ull,
-                       {{"root", "disk", {"pci.0", 3}, false, "/d/root.img"},
-                        {"hot", "nic", {"corral-rp0", 0}, true, ""}}};
+    RuntimeState state;
+    state.argv = {"qemu-system-x86_64", "-name", "guest=vm1,x=\"q\""};
+    state.pid = 1234;
+    state.startedAtUsec = 1700000000123456ull;
+    state.devices.push_back(record(
+        "root", "disk", {"pci.0", 3}, false, "/d/root.img",
+        {{"path", "/d/root.img"}, {"format", "qcow2"}, {"readonly", true}, {"cache", "none"}}));
+    state.devices.push_back(
+        record("hot", "nic", {"corral-rp0", 0}, true, "tap7",
+               {{"mode", "bridge"}, {"bridge", "br0"}, {"mac", "52:54:00:00:00:07"}}));
+    state.devices.push_back(record("corral-rp0", "root-port", {"pcie.0", 2}, false, ""));
     ASSERT_EQ(writeState(paths, state), std::nullopt);
     std::string error;
     auto back = readState(paths, error);
@@ -50,10 +69,71 @@ TEST(RuntimeDir, StateRoundTrips) {
     EXPECT_EQ(back->argv, state.argv);
     EXPECT_EQ(back->pid, 1234);
     EXPECT_EQ(back->startedAtUsec, 1700000000123456ull);
-    ASSERT_EQ(back->devices.size(), 2u);
-    EXPECT_EQ(back->devices[1].slot, (PciSlot{"corral-rp0", 0}));
-    EXPECT_TRUE(back->devices[1].hotplugged);
-    EXPECT_EQ(back->devices[0].path, "/d/root.img");
+    ASSERT_EQ(back->devices.size(), 3u);
+    for (std::size_t i = 0; i < 3; ++i) {
+        const auto& was = state.devices[i];
+        const auto& is = back->devices[i];
+        EXPECT_EQ(is.id, was.id);
+        EXPECT_EQ(is.kind, was.kind) << was.id;
+        EXPECT_EQ(is.slot, was.slot) << was.id;
+        EXPECT_EQ(is.hotplugged, was.hotplugged) << was.id;
+        EXPECT_EQ(is.backend, was.backend) << was.id;
+        EXPECT_EQ(is.options, was.options) << was.id;
+    }
+}
+
+// What the first corrald wrote: devices without their options. A corrald upgraded while VMs run
+// reattaches to them with this file.
+TEST(RuntimeDir, ReadsTheFirstFormat) {
+    test::TempDir root;
+    auto paths = RuntimePaths::forInstance(root.path(), "vm1");
+    createRuntimeDir(paths);
+    std::filesystem::copy_file(CORRAL_SOURCE_DIR "/tests/unit/hypervisor/state-v1.json",
+                               paths.stateFile);
+    std::string error;
+    auto state = readState(paths, error);
+    ASSERT_TRUE(state) << error;
+    EXPECT_EQ(state->pid, 31337);
+    EXPECT_EQ(state->startedAtUsec, 1764579600000000ull);
+    EXPECT_EQ(state->shutdownDeadlineUsec, 0u);
+    ASSERT_EQ(state->devices.size(), 6u);
+    std::vector<std::string> kinds;
+    for (const auto& d : state->devices) kinds.emplace_back(d.kindName());
+    EXPECT_EQ(kinds, (std::vector<std::string>{"virtio-serial", "disk", "nic", "root-port",
+                                               "root-port", "nic"}));
+    const auto& disk = state->devices[1];
+    EXPECT_EQ(disk.id, "root");
+    EXPECT_EQ(disk.slot, (PciSlot{"pcie.0", 2}));
+    EXPECT_EQ(disk.backend, "/var/lib/corral/disks/web1.qcow2");
+    EXPECT_FALSE(disk.hotplugged);
+    EXPECT_TRUE(disk.options.empty());
+    const auto& hot = state->devices[5];
+    EXPECT_EQ(hot.id, "eth1");
+    EXPECT_EQ(hot.slot, (PciSlot{"corral-rp0", 0}));
+    EXPECT_TRUE(hot.hotplugged);
+    EXPECT_EQ(hot.backend, "tap3");
+
+    // Written again (after the next attach), the devices keep what the first format had.
+    ASSERT_EQ(writeState(paths, *state), std::nullopt);
+    auto again = readState(paths, error);
+    ASSERT_TRUE(again) << error;
+    EXPECT_EQ(again->devices[5].backend, "tap3");
+    EXPECT_EQ(again->devices[5].kind, findKind("nic"));
+}
+
+TEST(RuntimeDir, UnknownKindOrOptionTypeIsAnError) {
+    test::TempDir root;
+    auto paths = RuntimePaths::forInstance(root.path(), "vm1");
+    createRuntimeDir(paths);
+    std::string head = R"({"argv":["q"],"pid":1,"started_at_usec":1,"devices":[{"id":"x",)"
+                       R"("bus":"pci.0","slot":3,"hotplugged":true,"path":"",)";
+    std::string error;
+    std::ofstream(paths.stateFile) << head << R"("kind":"floppy"}]})";
+    EXPECT_FALSE(readState(paths, error));
+    EXPECT_NE(error.find("unknown kind \"floppy\""), std::string::npos) << error;
+    std::ofstream(paths.stateFile) << head << R"("kind":"disk","options":{"readonly":1}}]})";
+    EXPECT_FALSE(readState(paths, error));
+    EXPECT_NE(error.find("\"readonly\" is not a string or a boolean"), std::string::npos) << error;
 }
 
 TEST(RuntimeDir, CorruptOrMissingStateIsAnErrorNotACrash) {
@@ -80,7 +160,8 @@ std::string slurp(const std::filesystem::path& file) {
 RuntimeState bigState() {
     RuntimeState state{{"qemu-system-x86_64"}, 42, 7, {}};
     for (int i = 0; i < 200; ++i)
-        state.devices.push_back({"disk" + std::to_string(i), "disk", {"pci.0", 3}, true, "/d"});
+        state.devices.push_back(
+            record("disk" + std::to_string(i), "disk", {"pci.0", 3}, true, "/d"));
     return state;
 }
 

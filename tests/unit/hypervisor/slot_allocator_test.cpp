@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "hypervisor/device_options.hpp"
 #include "hypervisor/slot_allocator.hpp"
 
 namespace corral::hypervisor {
@@ -10,7 +11,8 @@ InstanceSpec spec(MachineType type, unsigned disks, unsigned hotplugSlots) {
     s.name = "vm";
     s.machine.type = type;
     s.machine.hotplugSlots = hotplugSlots;
-    for (unsigned i = 0; i < disks; ++i) s.disks.push_back({"d" + std::to_string(i), "/x"});
+    for (unsigned i = 0; i < disks; ++i)
+        s.devices.push_back(makeDevice(*findKind("disk"), "d" + std::to_string(i), {}, s.name));
     return s;
 }
 

@@ -40,7 +40,7 @@ TEST_F(SpecLoader, FillsDefaults) {
     const auto& spec = *result.spec;
     EXPECT_EQ(spec.name, "web1");
     EXPECT_EQ(spec.machine.type, MachineType::Q35);
-    EXPECT_EQ(spec.machine.accel, "kvm:tcg");
+    EXPECT_EQ(spec.machine.accel, Accel::KvmOrTcg);
     EXPECT_EQ(spec.machine.cpus, 1u);
     EXPECT_EQ(spec.machine.memoryBytes, 512ull << 20);
     EXPECT_EQ(spec.machine.hotplugSlots, 8u);
@@ -87,21 +87,81 @@ cpu_weight = 200
     EXPECT_EQ(s.name, "db.1");
     EXPECT_EQ(s.machine.type, MachineType::Pc);
     EXPECT_EQ(s.machine.memoryBytes, 2ull << 30);
-    ASSERT_EQ(s.disks.size(), 1u);
-    EXPECT_EQ(s.disks[0].format, DiskFormat::Qcow2);
-    EXPECT_TRUE(s.disks[0].readonly);
-    EXPECT_EQ(s.disks[0].cache, DiskCache::None);
-    ASSERT_EQ(s.nics.size(), 2u);
-    EXPECT_EQ(s.nics[0].mac, "52:54:00:ab:cd:01");
-    EXPECT_EQ(s.nics[0].bridge, "br0");
-    EXPECT_EQ(s.nics[1].id, "net1");
-    EXPECT_EQ(s.nics[1].mac.substr(0, 9), "52:54:00:");
+    EXPECT_EQ(s.machine.accel, Accel::Tcg);
+    ASSERT_EQ(s.devices.size(), 3u);
+    const auto& root = s.devices[0];
+    EXPECT_EQ(root.kindName(), "disk");
+    EXPECT_EQ(root.text("path"), disk());
+    EXPECT_EQ(root.backend, disk());
+    EXPECT_EQ(root.text("format"), "qcow2");
+    EXPECT_TRUE(root.flag("readonly"));
+    EXPECT_EQ(root.text("cache"), "none");
+    const auto& lan = s.devices[1];
+    EXPECT_EQ(lan.kindName(), "nic");
+    EXPECT_EQ(lan.text("mode"), "bridge");
+    EXPECT_EQ(lan.text("mac"), "52:54:00:ab:cd:01");
+    EXPECT_EQ(lan.text("bridge"), "br0");
+    EXPECT_EQ(s.devices[2].id, "net1");
+    EXPECT_EQ(s.devices[2].text("mac"), derivedMac("db.1", "net1"));
     EXPECT_FALSE(s.agent.negotiator);
     EXPECT_EQ(s.lifecycle.shutdownTimeout, std::chrono::seconds(90));
     EXPECT_EQ(s.lifecycle.onCrash, OnCrash::Restart);
     EXPECT_TRUE(s.lifecycle.autostart);
     EXPECT_EQ(*s.resources.memoryMax, 3ull << 30);
     EXPECT_EQ(*s.resources.cpuWeight, 200u);
+}
+
+TEST_F(SpecLoader, DevicesGetEveryDefaultOfTheirKind) {
+    auto result = parseInstanceSpec("[[disk]]\npath = \"" + disk() + "\"\n[[nic]]\n", "vm.toml");
+    ASSERT_TRUE(result.ok()) << result.diagnostics[0].format();
+    const auto& devices = result.spec->devices;
+    ASSERT_EQ(devices.size(), 2u);
+    EXPECT_EQ(devices[0].id, "disk0");
+    EXPECT_EQ(
+        devices[0].options,
+        (Options{
+            {"path", disk()}, {"format", "raw"}, {"readonly", false}, {"cache", "writeback"}}));
+    EXPECT_EQ(devices[1].id, "net0");
+    EXPECT_EQ(devices[1].options, (Options{{"mode", "user"}, {"mac", derivedMac("vm", "net0")}}));
+}
+
+TEST_F(SpecLoader, RngReadsUrandomUnlessToldOtherwise) {
+    auto result =
+        parseInstanceSpec("[boot]\nkernel = \"" + kernel() +
+                              "\"\n[[rng]]\n[[rng]]\nid = \"hw\"\nbackend = \"" + disk() + "\"\n",
+                          "vm.toml");
+    ASSERT_TRUE(result.ok()) << result.diagnostics[0].format();
+    const auto& devices = result.spec->devices;
+    ASSERT_EQ(devices.size(), 2u);
+    EXPECT_EQ(devices[0].id, "rng0");
+    EXPECT_EQ(devices[0].kindName(), "rng");
+    EXPECT_EQ(devices[0].options, (Options{{"backend", "/dev/urandom"}}));
+    EXPECT_EQ(devices[0].backend, "/dev/urandom");
+    EXPECT_EQ(devices[1].backend, disk());
+    EXPECT_THAT(errors("[boot]\nkernel = \"" + kernel() +
+                       "\"\n[[rng]]\nbackend = \"/nonexistent/rng\"\nfilename = \"x\"\n"),
+                ElementsAre("vm.toml:4:11: error: backend: \"/nonexistent/rng\" does not exist",
+                            "vm.toml:5:1: error: unknown key \"filename\" in [[rng]]"));
+}
+
+TEST_F(SpecLoader, DeviceTablesFollowTheirSchema) {
+    EXPECT_THAT(errors("[[disk]]\nformat = \"vmdk\"\n"),
+                ElementsAre("vm.toml:1:1: error: [[disk]]: \"path\" is required",
+                            "vm.toml:2:10: error: format: expected one of \"raw\" | \"qcow2\", "
+                            "got \"vmdk\""));
+    EXPECT_THAT(errors("[[disk]]\npath = \"" + disk() + "\"\nreadonly = \"yes\"\n"),
+                ElementsAre("vm.toml:3:12: error: readonly: expected a boolean (true or false), "
+                            "got a string"));
+    EXPECT_THAT(errors("[[disk]]\npath = \"" + disk() + "\"\n[[nic]]\nbridge = \"br0\"\n"),
+                ElementsAre("vm.toml:4:10: error: bridge: only meaningful with mode = \"bridge\""));
+    EXPECT_THAT(errors("[[disk]]\npath = \"" + disk() +
+                       "\"\n[[nic]]\nmode = \"bridge\"\n"
+                       "bridge = \"br/0\"\n"),
+                ElementsAre(::testing::StartsWith(
+                    "vm.toml:5:10: error: bridge: expected a network interface name: ")));
+    EXPECT_THAT(errors("[[disk]]\npath = \"" + disk() + "\"\n[[nick]]\n"),
+                ElementsAre("vm.toml:3:3: error: unknown key \"nick\" in the top level; did you "
+                            "mean \"nic\"?"));
 }
 
 TEST_F(SpecLoader, UnknownKeySuggestsClosestKey) {

@@ -136,13 +136,22 @@ TEST(CtlVerbs, UsageTextHasAnEntryPerVerbAndEveryOption) {
               0u);
 }
 
+TEST(CtlVerbs, DeviceOptionsRepeatInOrderAndOnlyForAttach) {
+    auto a = parseCommandLine(corralctlVerbs(), {"attach", "vm1", "disk", "d1", "--option",
+                                                 "path=/x.img", "--option", "readonly=true"});
+    EXPECT_EQ(a.deviceOptions, (std::vector<std::string>{"path=/x.img", "readonly=true"}));
+    EXPECT_THROW(parseCommandLine(corralctlVerbs(), {"detach", "vm1", "d1", "--option", "a=b"}),
+                 CtlError);
+}
+
 TEST(CtlVerbs, EveryExistingVerbIsInTheTable) {
     std::set<std::string_view> names;
     for (const auto& verb : corralctlVerbs()) names.insert(verb.name);
     EXPECT_EQ(names, (std::set<std::string_view>{
-                         "list", "status", "start", "kill", "reboot", "reset", "pause", "resume",
-                         "shutdown", "attach-disk", "attach-nic", "detach", "exec", "commands",
-                         "console", "run", "monitor", "validate", "reload"}));
+                         "list",       "status", "start",   "kill",     "reboot",
+                         "reset",      "pause",  "resume",  "shutdown", "attach-disk",
+                         "attach-nic", "attach", "detach",  "exec",     "commands",
+                         "console",    "run",    "monitor", "validate", "reload"}));
 }
 
 }  // namespace

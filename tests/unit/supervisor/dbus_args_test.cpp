@@ -50,19 +50,21 @@ TEST(DbusArgs, AttachDiskAcceptsValidRequests) {
     auto plain = validateAttachDisk("d1", "/var/lib/corral/d1.qcow2", {});
     ASSERT_TRUE(plain) << plain.error().message;
     EXPECT_EQ(plain.value().id, "d1");
-    EXPECT_EQ(plain.value().path, "/var/lib/corral/d1.qcow2");
-    EXPECT_FALSE(plain.value().readonly);
+    EXPECT_EQ(plain.value().text("path"), "/var/lib/corral/d1.qcow2");
+    EXPECT_FALSE(plain.value().flag("readonly"));
 
     auto readonly = validateAttachDisk("d1", "/tmp/disk.img", {flag("readonly", true)});
     ASSERT_TRUE(readonly) << readonly.error().message;
-    EXPECT_TRUE(readonly.value().readonly);
-    EXPECT_FALSE(
-        validateAttachDisk("d1", "/tmp/disk.img", {flag("readonly", false)}).value().readonly);
-    EXPECT_EQ(plain.value().format, "");
+    EXPECT_TRUE(readonly.value().flag("readonly"));
+    EXPECT_FALSE(validateAttachDisk("d1", "/tmp/disk.img", {flag("readonly", false)})
+                     .value()
+                     .flag("readonly"));
+    EXPECT_EQ(plain.value().text("format"), "qcow2");  // from the file name
+    EXPECT_EQ(readonly.value().text("format"), "raw");
     for (const char* format : {"raw", "qcow2"}) {
         auto given = validateAttachDisk("d1", "/tmp/disk.img", {text("format", format)});
         ASSERT_TRUE(given) << given.error().message;
-        EXPECT_EQ(given.value().format, format);
+        EXPECT_EQ(given.value().text("format"), format);
     }
 
     for (const std::string& path : {std::string("/srv/a..b.img"), std::string("/srv/..x/d.img"),
@@ -128,22 +130,22 @@ TEST(DbusArgs, AttachDiskRefusesEachBrokenRule) {
 TEST(DbusArgs, AttachNicAcceptsValidRequests) {
     auto plain = validateAttachNic("n1", {});
     ASSERT_TRUE(plain) << plain.error().message;
-    EXPECT_EQ(plain.value().mode, "user");
-    EXPECT_EQ(plain.value().bridge, "");
-    EXPECT_EQ(plain.value().mac, "");
+    EXPECT_EQ(plain.value().text("mode"), "user");
+    EXPECT_EQ(plain.value().text("bridge"), "");
+    EXPECT_EQ(plain.value().text("mac"), "");
 
     auto tap = validateAttachNic("n1", {text("mode", "tap"), text("mac", "52:54:00:AB:cd:01")});
     ASSERT_TRUE(tap) << tap.error().message;
-    EXPECT_EQ(tap.value().mode, "tap");
-    EXPECT_EQ(tap.value().mac, "52:54:00:ab:cd:01");
+    EXPECT_EQ(tap.value().text("mode"), "tap");
+    EXPECT_EQ(tap.value().text("mac"), "52:54:00:ab:cd:01");
 
     for (const std::string& name :
          {std::string("br0"), std::string("br-lan.100"), std::string("b"), std::string(15, 'x'),
           std::string("..."), std::string("br@0")}) {
         auto bridge = validateAttachNic("n1", {text("bridge", name), text("mode", "bridge")});
         ASSERT_TRUE(bridge) << name << ": " << bridge.error().message;
-        EXPECT_EQ(bridge.value().mode, "bridge");
-        EXPECT_EQ(bridge.value().bridge, name);
+        EXPECT_EQ(bridge.value().text("mode"), "bridge");
+        EXPECT_EQ(bridge.value().text("bridge"), name);
     }
 }
 

@@ -219,6 +219,16 @@ class DbusServiceTest : public ::testing::Test {
 
 const std::string kWeb1 = "/org/corral1/instance/web1";
 
+// A disk as the Devices property lists it.
+hypervisor::Device diskAt(const std::string& id, const std::string& bus, unsigned slot) {
+    hypervisor::Device d;
+    d.id = id;
+    d.kind = hypervisor::findKind("disk");
+    d.slot.bus = bus;
+    d.slot.slot = slot;
+    return d;
+}
+
 TEST_F(DbusServiceTest, StateChangesReachTheBusAndEveryOtherListener) {
     writeValid("web1");
     startService();
@@ -240,7 +250,7 @@ TEST_F(DbusServiceTest, DeviceChangesReachTheBusAndEveryOtherListener) {
     startService();
     int heard = 0;
     auto eventLog = vm("web1").devicesChanged().connect([&] { ++heard; });
-    vm("web1").setDevices({{"d1", "disk", "pcie.0", "0x5"}});
+    vm("web1").setDevices({diskAt("d1", "pcie.0", 5)});
     const auto* changed = waitSignal("PropertiesChanged", kWeb1);
     ASSERT_NE(changed, nullptr);
     EXPECT_EQ(changed->names, (std::vector<std::string>{"Devices"}));
@@ -287,7 +297,7 @@ TEST_F(DbusServiceTest, EveryPropertyAnswersWithItsOwnValue) {
     startService();
     auto& v = vm("web1");
     v.vmInfo = {"q35", 2, 1ull << 30, "/run/test/web1/qmp.sock", "/run/test/web1/serial.sock"};
-    v.setDevices({{"d1", "disk", "pcie.0", "0x5"}});
+    v.setDevices({diskAt("d1", "pcie.0", 5)});
     auto reply = call(kWeb1, "org.freedesktop.DBus.Properties", "GetAll", [](sd_bus_message* m) {
         return sd_bus_message_append(m, "s", kInstanceInterface);
     });

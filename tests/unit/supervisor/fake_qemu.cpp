@@ -104,21 +104,12 @@ class FakeQemu::Hotplug final : public HotplugControl {
   public:
     Hotplug(FakeQemu& qemu, const void* link) : qemu_(qemu), link_(link) {}
 
-    asio::awaitable<Result<std::string>> attachDisk(std::string id, std::filesystem::path path,
-                                                    hypervisor::DiskOptions) override {
+    asio::awaitable<Result<hypervisor::Device>> attach(hypervisor::Device device) override {
         auto& qemu = qemu_;
-        qemu.attached.push_back(id);
+        qemu.attached.push_back(device.id);
         if (qemu.holdCommands && !co_await qemu.hold(link_))
-            co_return disconnected("device_add " + id);
-        co_return qemu.plug(id, "disk", path.string());
-    }
-    asio::awaitable<Result<std::string>> attachNic(std::string id,
-                                                   hypervisor::NicOptions) override {
-        auto& qemu = qemu_;
-        qemu.attached.push_back(id);
-        if (qemu.holdCommands && !co_await qemu.hold(link_))
-            co_return disconnected("device_add " + id);
-        co_return qemu.plug(id, "nic", "tap7");
+            co_return disconnected("device_add " + device.id);
+        co_return qemu.plug(std::move(device));
     }
     asio::awaitable<Result<void>> detach(std::string id, std::chrono::milliseconds) override {
         auto& qemu = qemu_;
@@ -133,29 +124,24 @@ class FakeQemu::Hotplug final : public HotplugControl {
         ++qemu_.reconciles;
         co_return std::vector<hypervisor::OccupiedSlot>{};
     }
-    void restore(const std::vector<hypervisor::HotpluggedDevice>& devices) override {
+    void restore(const std::vector<hypervisor::Device>& devices) override {
         qemu_.restores.push_back(devices);
     }
     asio::awaitable<Result<hypervisor::Recovery>> recover() override { co_return qemu_.recovery; }
-    std::vector<hypervisor::HotpluggedDevice> devices() const override {
-        return qemu_.devicesInQemu;
-    }
-    std::optional<hypervisor::PciSlot> slotOf(const std::string& id) const override {
-        for (const auto& d : qemu_.devicesInQemu)
-            if (d.id == id) return d.slot;
-        return std::nullopt;
-    }
+    std::vector<hypervisor::Device> devices() const override { return qemu_.devicesInQemu; }
 
   private:
     FakeQemu& qemu_;
     const void* link_;
 };
 
-Result<std::string> FakeQemu::plug(const std::string& id, const std::string& kind,
-                                   const std::string& path) {
+Result<hypervisor::Device> FakeQemu::plug(hypervisor::Device device) {
     if (attachError) return *attachError;
-    devicesInQemu.push_back({id, kind, attachSlot, path});
-    return attachAddress;
+    device.slot = attachSlot;
+    device.hotplugged = true;
+    if (device.backend.empty()) device.backend = device.kindName() == "nic" ? "tap7" : "";
+    devicesInQemu.push_back(device);
+    return device;
 }
 
 class FakeQemu::Agent final : public AgentLink {
@@ -196,7 +182,7 @@ LaunchedQemu FakeQemu::launch(const hypervisor::InstanceSpec& spec,
     state.argv = {binary, "-name", spec.name, "-pidfile", paths.pidFile.string()};
     state.pid = nextPid++;
     state.startedAtUsec = 1'700'000'000'000'000ull;
-    state.devices = hypervisor::bootDeviceRecords(spec, plan, {});
+    state.devices = plan.devices;
     if (auto error = hypervisor::writeState(paths, state)) throw std::runtime_error(*error);
     live[state.pid] = state.argv;
     auto pid = state.pid;

@@ -64,16 +64,15 @@ class FakeQemu : public QemuParts {
 
     // Hotplug, for every Hotplug made: what it was told and what it answers.
     int hotplugsMade = 0;
-    std::vector<std::vector<hypervisor::HotpluggedDevice>> restores;  // each restore()
+    std::vector<std::vector<hypervisor::Device>> restores;  // each restore()
     int reconciles = 0;
     hypervisor::Recovery recovery;               // what recover() reports
-    std::string attachAddress = "pci.0:05.0";    // an attach's answer ...
-    hypervisor::PciSlot attachSlot{"pci.0", 5};  // ... and where the device lands
+    hypervisor::PciSlot attachSlot{"pci.0", 5};  // where an attached device lands
     std::optional<Error> attachError;
     std::deque<Result<void>> detachResults;  // front first; then success
     std::vector<std::string> attached;       // ids, in order
     std::vector<std::string> detached;
-    std::vector<hypervisor::HotpluggedDevice> devicesInQemu;  // what devices() lists
+    std::vector<hypervisor::Device> devicesInQemu;  // what devices() lists
 
     // Agent: what list_commands answers (an error until the guest "boots").
     std::optional<std::vector<std::string>> agentCommands;
@@ -102,8 +101,7 @@ class FakeQemu : public QemuParts {
     };
     boost::asio::awaitable<Status> answer(const void* link, bool connected, std::string what);
     // An attach that QEMU carries out.
-    Result<std::string> plug(const std::string& id, const std::string& kind,
-                             const std::string& path);
+    Result<hypervisor::Device> plug(hypervisor::Device device);
     boost::asio::awaitable<bool> hold(const void* link);  // false: the link closed meanwhile
     void closeHeld(const void* link);
     std::shared_ptr<ProcessState> processState(pid_t pid);

@@ -7,15 +7,15 @@ namespace corral::supervisor::test {
 
 using namespace std::chrono_literals;
 
-hypervisor::DeviceRecord diskRecord(const std::string& id, unsigned slot, const std::string& path,
-                                    bool hotplugged) {
-    hypervisor::DeviceRecord record;
+hypervisor::Device diskRecord(const std::string& id, unsigned slot, const std::string& path,
+                              bool hotplugged) {
+    hypervisor::Device record;
     record.id = id;
-    record.kind = "disk";
+    record.kind = hypervisor::findKind("disk");
     record.slot.bus = "pci.0";
     record.slot.slot = slot;
     record.hotplugged = hotplugged;
-    record.path = path;
+    record.backend = path;
     return record;
 }
 

@@ -42,7 +42,7 @@ struct Answer {
 
 // A disk record as state.json keeps it, on pci.0. (Named fields: g++ 12 -O3 warns on nested
 // braces of these.)
-hypervisor::DeviceRecord diskRecord(const std::string& id, unsigned slot, const std::string& path,
+hypervisor::Device diskRecord(const std::string& id, unsigned slot, const std::string& path,
                                     bool hotplugged = true);
 
 class QemuVmHarness : public ::testing::Test {

@@ -86,7 +86,7 @@ TEST_F(Reattach, HotplugRecoveryAdoptsWhatQemuHasAndForgetsWhatItLost) {
     left.devices.push_back(diskRecord("gone", 7, "/images/gone.img"));
     ASSERT_FALSE(hypervisor::writeState(paths(), left));
     auto found = diskRecord("found", 8, "");
-    qemu.devicesInQemu = {{found.id, found.kind, found.slot, found.path}};
+    qemu.devicesInQemu = {found};
     qemu.recovery.adopted = {"found"};
     qemu.recovery.dropped = {"gone"};
     ASSERT_TRUE(reattach());

@@ -18,7 +18,7 @@ class HotplugRecord : public QemuVmHarness {
     // AttachDisk of d1, as far as it gets without the clock moving.
     Answer<std::string> attachD1() {
         Answer<std::string> attached;
-        vm->attachDisk("d1", "/images/d1.img", false, "", attached.reply());
+        vm->attachDevice(diskRecord("d1", 0, "/images/d1.img"), attached.reply());
         settle();
         return attached;
     }
@@ -55,7 +55,10 @@ TEST_F(HotplugRecord, FailedRollbackKeepsTheDeviceListedForARetriedDetach) {
     breakStateJson(paths());
     qemu.detachResults = {Error{Errc::UnplugFailed, "device_del n1: guest refused"}};
     Answer<std::string> attached;
-    vm->attachNic("n1", {}, attached.reply());
+    hypervisor::Device nic;
+    nic.id = "n1";
+    nic.kind = hypervisor::findKind("nic");
+    vm->attachDevice(std::move(nic), attached.reply());
     settle();
     ASSERT_TRUE(attached.result);
     EXPECT_TRUE(attached.failedWith("nic n1 attached at pci.0:05.0 but not recorded: cannot write"))
@@ -114,7 +117,7 @@ TEST_F(HotplugRecord, ReconnectRestoresTheHotpluggedDevices) {
     ASSERT_EQ(qemu.restores.size(), 2u);
     ASSERT_EQ(qemu.restores[1].size(), 1u);
     EXPECT_EQ(qemu.restores[1][0].id, "d1");
-    EXPECT_EQ(qemu.restores[1][0].path, "/images/d1.img");
+    EXPECT_EQ(qemu.restores[1][0].backend, "/images/d1.img");
 }
 
 }  // namespace

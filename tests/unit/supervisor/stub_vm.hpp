@@ -29,13 +29,12 @@ class StubVm : public Vm {
         else
             instance_.markInvalid("broken");
     }
-    std::vector<DeviceInfo> devices() const override { return devices_; }
-    void setDevices(std::vector<DeviceInfo> devices) {
+    std::vector<hypervisor::Device> devices() const override { return devices_; }
+    void setDevices(std::vector<hypervisor::Device> devices) {
         devices_ = std::move(devices);
         devicesChanged().emit();
     }
-    void attachDisk(std::string, std::string, bool, std::string, Reply<std::string>) override {}
-    void attachNic(std::string, NicOptions, Reply<std::string>) override {}
+    void attachDevice(hypervisor::Device, Reply<std::string>) override {}
     void detach(std::string, Done) override {}
     void guestExecute(std::vector<std::string>, std::string, std::chrono::milliseconds,
                       Reply<std::string>) override {}
@@ -48,7 +47,7 @@ class StubVm : public Vm {
 
   private:
     std::string name_;
-    std::vector<DeviceInfo> devices_;
+    std::vector<hypervisor::Device> devices_;
     Instance instance_;
 };
 

@@ -1,0 +1,58 @@
+#include "hypervisor/device.hpp"
+
+#include <cstdio>
+
+namespace corral::hypervisor {
+
+std::string PciSlot::toString() const {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, ":%02x.0", slot);
+    return bus + buf;
+}
+
+std::string PciSlot::addr() const {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0x%x", slot);
+    return buf;
+}
+
+const OptionSpec* DeviceKind::option(std::string_view key) const {
+    for (const auto& spec : options)
+        if (spec.key == key) return &spec;
+    return nullptr;
+}
+
+std::string_view Device::text(std::string_view key) const {
+    auto it = options.find(key);
+    if (it == options.end()) return {};
+    auto* value = std::get_if<std::string>(&it->second);
+    return value ? std::string_view(*value) : std::string_view();
+}
+
+bool Device::flag(std::string_view key) const {
+    auto it = options.find(key);
+    if (it == options.end()) return false;
+    auto* value = std::get_if<bool>(&it->second);
+    return value && *value;
+}
+
+std::string_view Device::kindName() const {
+    return kind ? kind->name : std::string_view();
+}
+
+const DeviceKind* findKind(std::string_view name) {
+    for (const auto* kind : deviceKinds())
+        if (kind->name == name) return kind;
+    return nullptr;
+}
+
+std::string attachableKinds() {
+    std::string out;
+    for (const auto* kind : deviceKinds()) {
+        if (kind->definable && kind->hotpluggable)
+            out += (out.empty() ? "" : ", ") + std::string(kind->name);
+    }
+    return out;
+}
+
+}  // namespace corral::hypervisor
