@@ -51,6 +51,13 @@ std::string text(const rapidjson::Value& v) {
     return {v.GetString(), v.GetStringLength()};
 }
 
+std::string encodeJson(const rapidjson::Value& v) {
+    rapidjson::StringBuffer buffer;
+    AsciiWriter w(buffer);
+    v.Accept(w);
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
 }  // namespace
 
 std::string sanitizeUtf8(std::string_view in) {
@@ -98,8 +105,10 @@ std::string encodeCall(const Call& call) {
     w.StartObject();
     for (const auto& [key, value] : call.kw) {
         writeString(w, key);
-        if (value) {
-            writeString(w, *value);
+        if (value.kind == KwArg::Kind::Text) {
+            writeString(w, value.value);
+        } else if (value.kind == KwArg::Kind::Json) {
+            w.RawValue(value.value.data(), value.value.size(), rapidjson::kObjectType);
         } else {
             w.Null();
         }
@@ -126,6 +135,14 @@ std::string encodeReply(const Reply& reply) {
     return {buffer.GetString(), buffer.GetSize()};
 }
 
+std::string encodeReplyWithin(const Reply& reply, std::size_t maxMessage) {
+    auto body = encodeReply(reply);
+    if (body.size() <= maxMessage) return body;
+    return encodeReply(Reply::fail("the reply of " + std::to_string(body.size()) +
+                                   " bytes exceeds the message limit of " +
+                                   std::to_string(maxMessage) + " bytes"));
+}
+
 std::variant<Call, Reply> parseCall(std::string_view body) {
     rapidjson::Document doc;
     std::string problem;
@@ -148,12 +165,11 @@ std::variant<Call, Reply> parseCall(std::string_view body) {
         if (!kw->value.IsObject()) return Reply::fail("invalid request: 'kw' is not an object");
         for (const auto& member : kw->value.GetObject()) {
             if (member.value.IsNull()) {
-                call.kw[text(member.name)] = std::nullopt;
+                call.kw[text(member.name)] = KwArg();
             } else if (member.value.IsString()) {
-                call.kw[text(member.name)] = text(member.value);
+                call.kw[text(member.name)] = KwArg(text(member.value));
             } else {
-                return Reply::fail("invalid request: keyword argument '" + text(member.name) +
-                                   "' is not a string or null");
+                call.kw[text(member.name)] = KwArg::json(encodeJson(member.value));
             }
         }
     }
@@ -207,10 +223,10 @@ Reply Dispatcher::dispatch(const Call& call) const {
     }
 }
 
-std::string Dispatcher::handle(std::string_view body) const {
+std::string Dispatcher::handle(std::string_view body, std::size_t maxReply) const {
     auto parsed = parseCall(body);
     if (auto* reply = std::get_if<Reply>(&parsed)) return encodeReply(*reply);
-    return encodeReply(dispatch(std::get<Call>(parsed)));
+    return encodeReplyWithin(dispatch(std::get<Call>(parsed)), maxReply);
 }
 
 }  // namespace corral::agent

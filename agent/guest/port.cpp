@@ -133,7 +133,7 @@ int serve(const fs::path& device, const Dispatcher& dispatcher, const ServeOptio
             using Kind = FrameDecoder::Event::Kind;
             if (event->kind == Kind::Message) {
                 inGarbage = false;
-                reply(fd, dispatcher.handle(event->body), options);
+                reply(fd, dispatcher.handle(event->body, options.maxMessage), options);
                 continue;
             }
             // One error reply per run of garbage, however long the run.

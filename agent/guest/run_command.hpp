@@ -8,11 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "agent/codec.hpp"
+
 namespace corral::agent::guest {
 
+// The daemon's defaults: python-negotiator bounds neither, so a command may run for an hour and
+// its output may fill a whole message.
 struct RunLimits {
-    std::chrono::milliseconds timeout{std::chrono::seconds(10)};
-    std::size_t maxOutput = 4 * 1024 * 1024;
+    std::chrono::milliseconds timeout{std::chrono::hours(1)};
+    std::size_t maxOutput = kDefaultMaxMessage;
 };
 
 struct RunResult {

@@ -72,7 +72,7 @@ TEST_F(NegotiatorHostCli, DaemonAnswersTheGuestWithItsCommands) {
                                   "web1", "--commands-dir", (dir_ / "cmds").string()},
                                  dir_ / "daemon.log");
     auto reply = runOn(io_, callOnce(qemu_, R"({"method":"execute","args":["hello"]})"));
-    EXPECT_EQ(reply, R"({"success":true,"result":"hello web1\n"})");
+    EXPECT_EQ(reply, R"({"success":true,"result":"hello web1"})");
     daemon.kill(SIGTERM);
     auto status = daemon.wait(10s);
     ASSERT_TRUE(status) << "negotiator-host --daemon ignored SIGTERM";
