@@ -38,6 +38,7 @@ asio::awaitable<std::string> guestSendRaw(FakeQemuSocket& qemu, std::string byte
 
 class HostResponderTest : public ::testing::Test {
   protected:
+    static constexpr auto kPartial = 300ms;
     void SetUp() override {
         std::filesystem::create_directory(dir_ / "cmds");
         script("who", "echo \"guest=$NEGOTIATOR_GUEST args=$*\"\ncat\n");
@@ -49,6 +50,7 @@ class HostResponderTest : public ::testing::Test {
         limits.commandTimeout = 1s;
         limits.maxOutput = 100000;
         limits.reconnectDelay = 50ms;
+        limits.partialTimeout = kPartial;
         responder_ = agent::HostResponder::create(io_.get_executor(), socket(), "vm1",
                                                   dir_ / "cmds", limits);
         responder_->start();
@@ -126,6 +128,15 @@ TEST_F(HostResponderTest, BadFramingIsAnsweredThenTheConnectionStartsAfresh) {
     ASSERT_TRUE(runOn(io_, qemu_.accept(5s)));
     EXPECT_EQ(call({"list_commands", {}, {}}).find("\"success\":true"), 1u);
     EXPECT_EQ(openFdCount(), fdsBefore);
+}
+
+TEST_F(HostResponderTest, HalfAMessageTimesOutAndTheNextRequestIsAnswered) {
+    // A guest that died mid-write: its half frame must not swallow the next guest's request.
+    runOn(io_, qemu_.send("100\n{\"method\": \"execute\", \"args\": [\"wh"));
+    io_.restart();
+    io_.run_for(kPartial + 200ms);  // the silence under test: no event marks its end
+    EXPECT_EQ(call({"execute", {"who", "next"}, {}}),
+              R"({"success":true,"result":"guest=vm1 args=next"})");
 }
 
 TEST_F(HostResponderTest, ReconnectsWhenQemuDropsTheSocket) {
