@@ -35,16 +35,18 @@ Supported options:
                            /sys/class/virtio-ports/*/name.
       --max-output=BYTES   Daemon: largest command output returned (default 16777216, the
                            message limit).
-      --commands-only      Daemon: run only commands from /usr/lib/negotiator/commands and
-                           /usr/lib/negotiator/builtin-commands (otherwise other names run
-                           from PATH).
+      --commands-dir=DIR   Daemon: the user commands the host may run (default
+                           /usr/lib/negotiator/commands), looked up before the built-in
+                           commands of /usr/lib/negotiator/builtin-commands.
+      --commands-only      Daemon: run only commands from those two directories (otherwise
+                           other names run from PATH).
   -v, --verbose            Increase logging verbosity (can be repeated).
   -q, --quiet              Decrease logging verbosity (can be repeated).
   -h, --help               Show this message and exit.
 
 Only one action runs: -d before -l before -e, as in python-negotiator. Unlike it: SECONDS may
-have a fraction, the daemon bounds each command's time and output, and runs names found in
-neither commands directory from PATH unless --commands-only is given.
+have a fraction, -l sorts, the daemon bounds each command's time and output, and runs names
+found in neither commands directory from PATH unless --commands-only is given.
 )";
 
 // Exit status of a command line the original would refuse too (its getopt error path).
@@ -100,6 +102,7 @@ int main(int argc, char** argv) {
                                      {"timeout", required_argument, nullptr, 't'},
                                      {"character-device", required_argument, nullptr, 'c'},
                                      {"max-output", required_argument, nullptr, 'm'},
+                                     {"commands-dir", required_argument, nullptr, 'C'},
                                      {"commands-only", no_argument, nullptr, 'o'},
                                      {"verbose", no_argument, nullptr, 'v'},
                                      {"quiet", no_argument, nullptr, 'q'},
@@ -131,6 +134,9 @@ int main(int argc, char** argv) {
                 break;
             case 'o':
                 commands.commandsOnly = true;
+                break;
+            case 'C':
+                commands.dirs.front() = optarg;
                 break;
             case 'm':
                 commands.limits.maxOutput = std::strtoull(optarg, &end, 10);

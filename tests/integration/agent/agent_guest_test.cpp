@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 
@@ -21,6 +22,16 @@ using namespace std::chrono_literals;
 using agent::HostChannel;
 using agent::HostResponder;
 using Strings = std::vector<std::string>;
+
+// list_commands' answer: the image's built-in commands and `user` (sorted, as the agent sends it).
+Strings withBuiltins(Strings user) {
+    for (const char* name :
+         {"find-disk-usage", "find-distribution-codename", "find-distribution-release",
+          "find-distributor-id", "find-ip-addresses"})
+        user.emplace_back(name);
+    std::sort(user.begin(), user.end());
+    return user;
+}
 
 // Installs a shell script in the guest's user commands directory (body uses printf escapes).
 void installGuestCommand(GuestVm& vm, const std::string& name, const std::string& body) {
@@ -65,7 +76,7 @@ TEST_F(AgentGuest, HostCallsGuestCommands) {
 
     auto names = listCommands();
     ASSERT_TRUE(names) << names.error().message;
-    EXPECT_EQ(*names, (Strings{"fail", "greet", "lines"}));
+    EXPECT_EQ(*names, withBuiltins({"fail", "greet", "lines"}));
 
     std::string unicode = "h\xC3\xA9llo w\xC3\xB6rld \xE2\x82\xAC \xF0\x9F\x98\x80\n";
     auto greeted = execute({"greet", "a b", "\xC3\xBC"}, unicode);
@@ -100,7 +111,7 @@ TEST_F(AgentGuest, TimeoutsLeaveTheChannelUsable) {
     EXPECT_EQ(early.error().kind, agent::kTimeout);
     auto names = listCommands(40s);
     ASSERT_TRUE(names) << names.error().message;
-    EXPECT_EQ(*names, (Strings{"say", "slow"}));
+    EXPECT_EQ(*names, withBuiltins({"say", "slow"}));
 
     // The guest agent's own limit (-t in daemon mode) kills the command and says so.
     auto pid = agentPid();
@@ -147,7 +158,11 @@ TEST_F(AgentGuest, GuestCallsHostCommands) {
         std::string::npos)
         << failed.error().message;
 
-    for (std::string bad : {"../hostcmd", "/bin/true", "missing"}) {
+    // Found by basename in the host's directory, as the original host does; nothing else runs.
+    auto byPath = execute({"to-host", "-e", "../hostcmd x"});
+    ASSERT_TRUE(byPath) << byPath.error().message;
+    EXPECT_EQ(*byPath, "guest=testvm args=x");
+    for (std::string bad : {"/bin/true", "missing"}) {
         auto refused = execute({"to-host", "-e", bad});
         ASSERT_FALSE(refused) << bad;
         EXPECT_TRUE(refused.error().message.find("refused") != std::string::npos ||
