@@ -11,6 +11,7 @@
 #include "hypervisor/instance_spec.hpp"
 #include "supervisor/ctl_client.hpp"
 #include "supervisor/ctl_console.hpp"
+#include "supervisor/ctl_guest_info.hpp"
 #include "supervisor/ctl_output.hpp"
 #include "supervisor/ctl_run.hpp"
 
@@ -159,7 +160,9 @@ int run(const Args& a) {
     }
     if (cmd == "status") {
         need(a, 1, "NAME");
-        printStatus(c.properties(a.words[1]), a.json);
+        auto properties = c.properties(a.words[1]);
+        addGuestInfo(c, a.words[1], properties);
+        printStatus(properties, a.json);
         return kOk;
     }
     if (cmd == "reload") {

@@ -19,4 +19,7 @@ struct InstanceRef {
 extern const sd_bus_vtable kManagerVtable[];
 extern const sd_bus_vtable kInstanceVtable[];
 
+// Instance.GuestInfo() (dbus_guest_info.cpp).
+int methodGuestInfo(sd_bus_message* m, void* userdata, sd_bus_error* error);
+
 }  // namespace corral::supervisor

@@ -1,0 +1,35 @@
+#include "supervisor/ctl_guest_info.hpp"
+
+namespace corral::supervisor::ctl {
+
+namespace {
+
+// Four built-in commands, each answered at once by a healthy agent.
+constexpr std::uint64_t kGuestInfoUsec = 45'000'000;
+
+}  // namespace
+
+void addGuestInfo(Client& client, const std::string& name, Properties& properties) {
+    auto agent = properties.find("AgentConnected");
+    if (agent == properties.end() || !std::get<bool>(agent->second)) return;
+    sd_bus_message* reply = nullptr;
+    try {
+        reply = client.callInstance(name, "GuestInfo", kGuestInfoUsec);
+    } catch (const CtlError&) {
+        return;  // the agent went away meanwhile: the properties alone
+    }
+    const char *os = "", *release = "", *codename = "";
+    std::vector<std::string> addresses;
+    if (sd_bus_message_read(reply, "sss", &os, &release, &codename) >= 0 &&
+        sd_bus_message_enter_container(reply, 'a', "s") >= 0) {
+        properties["GuestOS"] = std::string(os);
+        properties["GuestRelease"] = std::string(release);
+        properties["GuestCodename"] = std::string(codename);
+        for (const char* a = nullptr; sd_bus_message_read(reply, "s", &a) > 0;)
+            addresses.emplace_back(a);
+        properties["GuestAddresses"] = std::move(addresses);
+    }
+    sd_bus_message_unref(reply);
+}
+
+}  // namespace corral::supervisor::ctl
