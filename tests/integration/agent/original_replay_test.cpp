@@ -3,13 +3,8 @@
 // its daemons did, and our CLIs, given its daemons' answers, send the same calls and print and
 // exit as its CLIs did. Ports are raw ptys (a virtio port for the guest side) and a stand-in
 // for QEMU's chardev socket (the host side); no VM, no original needed.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <poll.h>
-#include <stdlib.h>
 #include <sys/wait.h>
-#include <termios.h>
-#include <unistd.h>
 
 #include <sstream>
 
@@ -17,6 +12,7 @@
 #include "agent/rpc.hpp"
 #include "tests/integration/agent/fake_qemu_socket.hpp"
 #include "tests/integration/agent/guest_vm.hpp"
+#include "tests/integration/agent/raw_pty.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/agent/negotiator_fixtures.hpp"
 
@@ -24,57 +20,6 @@ namespace corral::test {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
-
-// A pty in raw mode: the slave stands for the guest's virtio port, the test holds the master.
-class RawPty {
-  public:
-    RawPty() {
-        master_ = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (master_ < 0 || ::grantpt(master_) != 0 || ::unlockpt(master_) != 0)
-            throw std::runtime_error("no pty");
-        slavePath_ = ::ptsname(master_);
-        // Held open so that the master never reads EIO while no client has the port open.
-        slave_ = ::open(slavePath_.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
-        termios raw{};
-        ::tcgetattr(slave_, &raw);
-        ::cfmakeraw(&raw);
-        ::tcsetattr(slave_, TCSANOW, &raw);
-    }
-    ~RawPty() {
-        ::close(slave_);
-        ::close(master_);
-    }
-    RawPty(const RawPty&) = delete;
-    RawPty& operator=(const RawPty&) = delete;
-
-    const std::string& slavePath() const { return slavePath_; }
-    void write(const std::string& bytes) {
-        ASSERT_EQ(::write(master_, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
-    }
-    // The next frame's body written to the port, or nullopt when none comes within `timeout`.
-    std::optional<std::string> readFrame(std::chrono::milliseconds timeout) {
-        auto deadline = Clock::now() + timeout;
-        for (;;) {
-            if (auto event = decoder_.next()) return event->body;
-            auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-            pollfd p{master_, POLLIN, 0};
-            if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)
-                return std::nullopt;
-            char buffer[65536];
-            auto n = ::read(master_, buffer, sizeof buffer);
-            if (n <= 0) return std::nullopt;
-            decoder_.feed(std::string_view(buffer, static_cast<std::size_t>(n)));
-        }
-    }
-
-  private:
-    int master_ = -1;
-    int slave_ = -1;
-    std::string slavePath_;
-    agent::FrameDecoder decoder_;
-};
 
 std::string commandsDir() {
     return (negotiatorFixtures() / "commands").string();
@@ -149,7 +94,7 @@ TEST_F(OriginalReplay, OurGuestAgentAnswersTheOriginalsRequestsAsItsGuestDid) {
     auto cases = select("", "guest");
     ASSERT_GE(cases.size(), 15u);
     for (const auto* c : cases) {
-        port.write(c->requestBytes);
+        ASSERT_TRUE(port.write(c->requestBytes));
         for (const auto& original : c->replies) {
             auto ours = port.readFrame(20s);
             ASSERT_TRUE(ours) << c->name << ": no answer\n" << readFile(dir_ / "agent.log");
@@ -228,7 +173,9 @@ TEST_F(OriginalReplay, OurGuestCliGivenTheOriginalsAnswersBehavesAsItsCli) {
             auto request = port.readFrame(10s);
             ASSERT_TRUE(request) << c->name << ": our CLI sent nothing";
             calls.push_back(callOf(*request));
-            if (!c->timedOut()) port.write(agent::encodeFrame(reply));
+            if (!c->timedOut()) {
+                ASSERT_TRUE(port.write(agent::encodeFrame(reply)));
+            }
         }
         for (const auto& request : c->requests) expected.push_back(callOf(request));
         EXPECT_EQ(calls, expected) << c->name;
