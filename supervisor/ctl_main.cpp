@@ -234,6 +234,8 @@ int run(const Args& a) {
                                          sd_bus_message_append(m, "st", "", timeout);
                                      });
         auto output = readString(reply);
+        // The agent strips a one-line output, as python-negotiator's does: the line ends here.
+        if (!a.json && !output.empty() && output.back() != '\n') output += '\n';
         if (a.json)
             printValue("output", output, true);
         else
