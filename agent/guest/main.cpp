@@ -166,7 +166,11 @@ int main(int argc, char** argv) {
         if (timeout && timeout->count() > 0) commands.limits.timeout = *timeout;
         auto port = device(devicePath, kHostToGuestPort);
         if (!port) return 1;
-        return serve(*port, makeDispatcher(std::move(commands)), ServeOptions{});
+        HangupWatch hangup;
+        commands.limits.hangup = &hangup;
+        ServeOptions options;
+        options.hangup = &hangup;
+        return serve(*port, makeDispatcher(std::move(commands)), options);
     }
     auto port = device(devicePath, kGuestToHostPort);
     if (!port) return 1;

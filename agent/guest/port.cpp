@@ -133,7 +133,13 @@ int serve(const fs::path& device, const Dispatcher& dispatcher, const ServeOptio
             using Kind = FrameDecoder::Event::Kind;
             if (event->kind == Kind::Message) {
                 inGarbage = false;
-                reply(fd, dispatcher.handle(event->body, options.maxMessage), options);
+                if (options.hangup) *options.hangup = HangupWatch{fd, false};
+                auto answer = dispatcher.handle(event->body, options.maxMessage);
+                if (options.hangup && options.hangup->hungUp) {
+                    log(0, "reply dropped: the host hung up while the command ran");
+                    continue;
+                }
+                reply(fd, answer, options);
                 continue;
             }
             // One error reply per run of garbage, however long the run.

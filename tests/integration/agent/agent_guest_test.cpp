@@ -10,9 +10,11 @@
 #include <fstream>
 #include <regex>
 
+#include "agent/codec.hpp"
 #include "agent/error.hpp"
 #include "agent/host_channel.hpp"
 #include "agent/host_responder.hpp"
+#include "agent/rpc.hpp"
 #include "tests/integration/agent/guest_vm.hpp"
 
 namespace corral::test {
@@ -172,16 +174,23 @@ TEST_F(AgentGuest, GuestCallsHostCommands) {
     responder->stop();
 }
 
-// Sends raw bytes on a fresh connection to the host->guest socket and returns what comes back.
-std::string rawExchange(const std::string& path, const std::string& bytes) {
+// A new connection to a channel socket, or -1.
+int connectTo(const std::string& path) {
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
         ::close(fd);
-        return "connect failed";
+        return -1;
     }
+    return fd;
+}
+
+// Sends raw bytes on a fresh connection to the host->guest socket and returns what comes back.
+std::string rawExchange(const std::string& path, const std::string& bytes) {
+    int fd = connectTo(path);
+    if (fd < 0) return "connect failed";
     timeval tv{20, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     (void)!::write(fd, bytes.data(), bytes.size());
@@ -194,6 +203,32 @@ std::string rawExchange(const std::string& path, const std::string& bytes) {
     }
     ::close(fd);
     return reply;
+}
+
+TEST_F(AgentGuest, AHostThatGaveUpIsNotAnsweredWhenTheNextOneAsks) {
+    // What python-negotiator's CLI does on its -t: it closes the socket and the next CLI
+    // connects anew. The late answer to the abandoned call must not be the next CLI's answer.
+    channel_->close();
+    int fd = connectTo(vm_->hostToGuest());
+    ASSERT_GE(fd, 0);
+    auto abandoned = agent::encodeFrame(agent::encodeCall(
+        {"execute", {"sh", "-c", "echo abandoned-call-runs >/dev/console; sleep 3"}, {}}));
+    ASSERT_EQ(::write(fd, abandoned.data(), abandoned.size()),
+              static_cast<ssize_t>(abandoned.size()));
+    ASSERT_TRUE(vm_->console().waitFor(std::regex("abandoned-call-runs"), 20s))
+        << vm_->console().transcript();
+    ::close(fd);  // gives up while the command runs
+    // The next CLI is a new process: by the time it connects the agent has seen the hangup.
+    bool seen = false;
+    for (auto deadline = std::chrono::steady_clock::now() + 20s;
+         !seen && std::chrono::steady_clock::now() < deadline;) {
+        auto log = vm_->console().run("grep -c 'hung up' /tmp/negotiator-guest.log", 10s);
+        seen = log && log->status == 0;
+    }
+    ASSERT_TRUE(seen) << vm_->console().transcript();
+    auto next = agent::encodeFrame(agent::encodeCall({"execute", {"echo", "fresh"}, {}}));
+    EXPECT_EQ(rawExchange(vm_->hostToGuest(), next),
+              agent::encodeFrame(R"({"success":true,"result":"fresh"})"));
 }
 
 TEST_F(AgentGuest, SurvivesMalformedInputReconnectsAndAgentRestart) {
