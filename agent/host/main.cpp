@@ -159,7 +159,11 @@ int runActions(const Options& o) {
         if (action.kind == 'd') {
             code = daemon(o);
         } else if (!o.socket.empty() && action.kind != 'g') {
-            if (!channel) channel = HostChannel::create(io.get_executor(), o.socket);
+            if (!channel) {
+                channel = HostChannel::create(io.get_executor(), o.socket);
+                // A late reply to another client's abandoned call may be waiting for us.
+                channel->synchroniseBeforeNextCall();
+            }
             code = viaSocket(io, channel, action, o.callTimeout());
         } else {
             if (!bus) bus.emplace(o.busAddress);

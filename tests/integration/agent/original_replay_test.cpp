@@ -1,8 +1,9 @@
 // The bytes captured from python-negotiator 0.12.2 (tests/fixtures/negotiator) against our
 // programs: our guest agent and our host daemon answer every request of the original's clients as
-// its daemons did, and our CLIs, given its daemons' answers, send the same calls and print and
-// exit as its CLIs did. Ports are raw ptys (a virtio port for the guest side) and a stand-in
-// for QEMU's chardev socket (the host side); no VM, no original needed.
+// its daemons did, and our CLIs, given its daemons' answers, send the same calls (after a probe
+// that the original answers as any unknown method) and print and exit as its CLIs did. Ports are
+// raw ptys (a virtio port for the guest side) and a stand-in for QEMU's chardev socket (the host
+// side); no VM, no original needed.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -126,12 +127,29 @@ TEST_F(OriginalReplay, OurHostDaemonAnswersTheOriginalsRequestsAsItsHostDid) {
     EXPECT_TRUE(daemon.wait(10s));
 }
 
-// Plays the original's guest daemon for our negotiator-host: checks each call, answers with the
-// recorded reply (none for the case where the original CLI gave up first).
+// The original's answer to a probe named `method` (its reply to handmade-probe, renamed).
+std::string probeAnswer(const std::string& probe) {
+    auto parsed = agent::parseCall(probe);
+    auto* call = std::get_if<agent::Call>(&parsed);
+    if (!call || call->method.rfind("corral_sync_", 0) != 0) return "not a probe: " + probe;
+    for (const auto& c : loadNegotiatorCases()) {
+        if (c.name != "handmade-probe") continue;
+        auto reply = c.replies.at(0);
+        return agent::encodeFrame(reply.replace(reply.find("corral_sync_1"), 13, call->method));
+    }
+    return "no handmade-probe fixture";
+}
+
+// Plays the original's guest daemon for our negotiator-host: answers its probe as the original
+// does, checks each call, answers with the recorded reply (none for the case where the original
+// CLI gave up first).
 boost::asio::awaitable<std::vector<std::string>> answerAsTheOriginal(FakeQemuSocket& qemu,
                                                                      const NegotiatorCase& c) {
     std::vector<std::string> calls;
     if (!co_await qemu.accept(10s)) co_return calls;
+    auto probe = co_await qemu.receive(10s);
+    if (!probe) co_return calls;
+    co_await qemu.send(probeAnswer(*probe));
     for (const auto& reply : c.replies) {
         auto request = co_await qemu.receive(10s);
         if (!request) co_return calls;
@@ -169,6 +187,9 @@ TEST_F(OriginalReplay, OurGuestCliGivenTheOriginalsAnswersBehavesAsItsCli) {
         for (const auto& a : c->args) argv.push_back(a == "@PTY@" ? port.slavePath() : a);
         auto cli = spawnSplit(argv, dir_ / "out.log", dir_ / "err.log");
         std::vector<std::string> calls, expected;
+        auto probe = port.readFrame(10s);
+        ASSERT_TRUE(probe) << c->name << ": our CLI sent nothing";
+        ASSERT_TRUE(port.write(probeAnswer(*probe))) << c->name;
         for (const auto& reply : c->replies) {
             auto request = port.readFrame(10s);
             ASSERT_TRUE(request) << c->name << ": our CLI sent nothing";
