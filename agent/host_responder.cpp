@@ -125,7 +125,18 @@ awaitable<void> HostResponder::serveConnection() {
             if (event->kind == FrameDecoder::Event::Kind::Message) {
                 auto parsed = parseCall(event->body);
                 if (auto* call = std::get_if<Call>(&parsed)) {
+                    bool runs = call->method == "execute";
                     reply = co_await answer(std::move(*call));
+                    // A guest asks once and waits: a request sent while the command ran comes
+                    // from a client that gave up on this one (its -t); it must not get the reply.
+                    boost::system::error_code ignored;
+                    if (runs && socket_.available(ignored) > 0) {
+                        std::fprintf(stderr,
+                                     "negotiator responder on %s: a new request came while a "
+                                     "command ran; its caller gave up, the reply is dropped\n",
+                                     socketPath_.c_str());
+                        continue;
+                    }
                 } else {
                     reply = std::get<Reply>(std::move(parsed));
                 }

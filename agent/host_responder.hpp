@@ -1,6 +1,8 @@
 // Host end of a VM's negotiator-guest-to-host.0 port: answers the guest's list_commands and
 // execute calls with the commands of the host commands directory, and nothing else: unlike
-// python-negotiator's host there is no built-in command and no other method. Runs on corrald's
+// python-negotiator's host there is no built-in command and no other method. A guest client
+// asks once and waits for the answer, so a request that arrives while a command runs means the
+// caller gave up on it (the original CLI's -t): that reply is dropped. Runs on corrald's
 // single-threaded io_context: commands run as child processes watched through pidfds and pipes,
 // nothing blocks.
 #pragma once

@@ -139,6 +139,20 @@ TEST_F(HostResponderTest, HalfAMessageTimesOutAndTheNextRequestIsAnswered) {
               R"({"success":true,"result":"guest=vm1 args=next"})");
 }
 
+TEST_F(HostResponderTest, AReplyIsNotSentToAGuestThatAskedAgainMeanwhile) {
+    // python-negotiator's guest CLI on its -t: it gives up, the next one asks anew.
+    script("nap", "touch \"$1\"; sleep 0.5; echo late\n");
+    auto started = dir_ / "nap-started";
+    runOn(io_, qemu_.send(encodeFrame(encodeCall({"execute", {"nap", started.string()}, {}}))));
+    io_.restart();
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!std::filesystem::exists(started) && std::chrono::steady_clock::now() < deadline)
+        io_.run_one_for(10ms);
+    ASSERT_TRUE(std::filesystem::exists(started));
+    EXPECT_EQ(call({"execute", {"who", "again"}, {}}),
+              R"({"success":true,"result":"guest=vm1 args=again"})");
+}
+
 TEST_F(HostResponderTest, ReconnectsWhenQemuDropsTheSocket) {
     qemu_.disconnect();
     ASSERT_TRUE(runOn(io_, qemu_.accept(5s)));
