@@ -135,10 +135,43 @@ std::string encodeReply(const Reply& reply) {
     return {buffer.GetString(), buffer.GetSize()};
 }
 
+std::size_t encodedLength(std::string_view text) {
+    std::size_t n = 2;  // the quotes
+    for (std::size_t i = 0; i < text.size();) {
+        auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x80) {
+            // Valid UTF-8 (invalid bytes become U+FFFD, also one \uXXXX): \uXXXX, or a
+            // surrogate pair for a 4-byte sequence.
+            std::size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            n += len == 4 ? 12 : 6;
+            i += len;
+            continue;
+        }
+        bool shortEscape =
+            c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t';
+        n += shortEscape ? 2 : c < 0x20 ? 6 : 1;
+        ++i;
+    }
+    return n;
+}
+
+std::size_t encodedLength(const Reply& reply) {
+    if (!reply.success) return encodedLength(reply.error) + 26;  // {"success":false,"error":}
+    std::size_t value = 4;                                       // null
+    if (auto* text = std::get_if<std::string>(&reply.result)) value = encodedLength(*text);
+    if (auto* list = std::get_if<std::vector<std::string>>(&reply.result)) {
+        value = 2 + (list->empty() ? 0 : list->size() - 1);
+        for (const auto& item : *list) value += encodedLength(item);
+    }
+    return value + 26;  // {"success":true,"result":}
+}
+
 std::string encodeReplyWithin(const Reply& reply, std::size_t maxMessage) {
-    auto body = encodeReply(reply);
-    if (body.size() <= maxMessage) return body;
-    return encodeReply(Reply::fail("the reply of " + std::to_string(body.size()) +
+    // Measured before it is built: escaping can make a reply six times its text (NUL bytes),
+    // which must not be allocated just to be refused.
+    auto size = encodedLength(reply);
+    if (size <= maxMessage) return encodeReply(reply);
+    return encodeReply(Reply::fail("the reply of " + std::to_string(size) +
                                    " bytes exceeds the message limit of " +
                                    std::to_string(maxMessage) + " bytes"));
 }

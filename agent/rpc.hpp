@@ -64,6 +64,10 @@ std::string encodeReply(const Reply& reply);
 // encodeReply(), or an error reply saying so when that would not fit in `maxMessage` bytes: a
 // frame the peer refuses as oversized would leave it with no answer at all.
 std::string encodeReplyWithin(const Reply& reply, std::size_t maxMessage);
+// The size of encodeReply(reply) (and of one encoded string, quotes included), without building
+// it. Strings must be valid UTF-8, as sanitizeUtf8() makes them.
+std::size_t encodedLength(const Reply& reply);
+std::size_t encodedLength(std::string_view text);
 
 // Parses a request body; on malformed input returns the error reply to send back instead.
 std::variant<Call, Reply> parseCall(std::string_view body);

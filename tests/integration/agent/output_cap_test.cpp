@@ -41,6 +41,8 @@ class OutputCap : public ::testing::Test {
         std::ofstream(dir_ / "cmds" / "big")
             << "#!/bin/sh\nhead -c \"$1\" /dev/zero | tr '\\0' x\n";
         ::chmod((dir_ / "cmds" / "big").c_str(), 0755);
+        std::ofstream(dir_ / "cmds" / "nuls") << "#!/bin/sh\nhead -c \"$1\" /dev/zero\n";
+        ::chmod((dir_ / "cmds" / "nuls").c_str(), 0755);
     }
     // Runs negotiator-guest -d on a pty with `options` and returns what `big BYTES` answers.
     std::vector<std::string> guest(std::vector<std::string> options,
@@ -104,6 +106,29 @@ TEST_F(OutputCap, GuestAgentReturnsWhatFitsAMessageByDefault) {
 
 TEST_F(OutputCap, GuestAgentMaxOutputCapsLower) {
     expectCap(guest({"--max-output=1000"}, {1000, 1001}));
+}
+
+// Peak resident memory of a process, from /proc.
+std::size_t peakKiB(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("VmHWM:", 0) == 0) return std::stoul(line.substr(6));
+    return 0;
+}
+
+TEST_F(OutputCap, GuestAgentRefusesAnOverlongReplyWithoutBuildingIt) {
+    // 8 MiB of NUL bytes is 48 MiB escaped: refused from its measure, not built (a guest of
+    // 256 MiB was OOM-killed building such a reply for 15 MiB).
+    RawPty port;
+    auto agent = Process::spawn({NEGOTIATOR_GUEST, "-d", "-c", port.slavePath(), "--commands-dir",
+                                 (dir_ / "cmds").string()},
+                                dir_ / "guest.log");
+    auto frame = agent::encodeFrame(
+        agent::encodeCall(agent::Call{"execute", {"nuls", std::to_string(8 * kMiB)}, {}}));
+    ASSERT_TRUE(port.write(frame));
+    EXPECT_EQ(outcome(port.readFrame(60s)),
+              "error: the reply of 50331676 bytes exceeds the message limit of 16777216 bytes");
+    EXPECT_LT(peakKiB(agent.pid()), 40u * 1024) << "the agent built the reply it refused";
 }
 
 TEST_F(OutputCap, HostDaemonReturnsWhatFitsAMessageByDefault) {

@@ -58,12 +58,25 @@ TEST(Rpc, KeepsKeywordArgumentsOfAnyType) {
               R"({"method":"execute","args":["ls"],"kw":{"capture":true,"l":[1,"\u00E9"],"n":3}})");
 }
 
+TEST(Rpc, EncodedLengthIsKnownWithoutEncoding) {
+    std::string every;
+    for (int c = 1; c < 0x80; ++c) every += static_cast<char>(c);
+    every += std::string("\0", 1) + "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80";
+    for (const auto& reply :
+         {Reply::ok(every), Reply::ok(std::string()), Reply::ok({}), Reply::fail(every),
+          Reply::ok(std::vector<std::string>{}), Reply::ok(std::vector<std::string>{"a", every})})
+        EXPECT_EQ(encodedLength(reply), encodeReply(reply).size()) << encodeReply(reply);
+}
+
 TEST(Rpc, ReplyTooLargeForAMessageBecomesAnError) {
     auto ok = Reply::ok(std::string(100, 'x'));
     EXPECT_EQ(encodeReplyWithin(ok, 200), encodeReply(ok));
     EXPECT_EQ(encodeReplyWithin(ok, 100),
               R"({"success":false,"error":"the reply of 128 bytes exceeds the message limit of )"
               R"(100 bytes"})");
+    // NUL bytes are six bytes each once escaped: refused without building the 6 MiB reply.
+    auto nuls = Reply::ok(std::string(1024 * 1024, '\0'));
+    EXPECT_EQ(encodeReplyWithin(nuls, 4 * 1024 * 1024).find("the reply of 6291484 bytes"), 26u);
 }
 
 TEST(Rpc, ArgsAndKwAreOptional) {
