@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/codec.hpp"
+
 namespace corral::agent {
 
 struct CommandOutcome {
@@ -26,7 +28,7 @@ struct CommandSpec {
     std::optional<std::string> input;  // fed to stdin, then stdin is closed
     std::vector<std::string> env;      // the command's whole environment ("NAME=value")
     std::chrono::milliseconds timeout{std::chrono::seconds(10)};
-    std::size_t maxOutput = 4 * 1024 * 1024;
+    std::size_t maxOutput = kDefaultMaxMessage;
 };
 
 // Runs `spec` to completion; never throws on command failure (reported in the outcome).

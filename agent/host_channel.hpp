@@ -49,6 +49,9 @@ class HostChannel : public std::enable_shared_from_this<HostChannel> {
     bool connected() const;
     // Drops the connection; calls in flight end with Errc::Disconnected.
     void close();
+    // For a client that cannot know what others did on this channel before it (a CLI run): an
+    // earlier client may have left a call unanswered, so the next call synchronises first.
+    void synchroniseBeforeNextCall() { needSync_ = true; }
 
     const std::string& socketPath() const { return socketPath_; }
 

@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -12,10 +13,12 @@
 
 #include "agent/async_command.hpp"
 #include "agent/commands.hpp"
+#include "agent/methods.hpp"
 
 namespace corral::agent {
 
 namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
 using asio::awaitable;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kCommandPath =
@@ -93,23 +96,54 @@ awaitable<void> HostResponder::run() {
 awaitable<void> HostResponder::serveConnection() {
     FrameDecoder decoder(limits_.maxMessage);
     std::array<char, 65536> buffer;
+    asio::steady_timer partial(executor_);
     for (;;) {
-        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), kTuple);
-        if (ec) co_return;
+        std::size_t n = 0;
+        if (decoder.midMessage()) {
+            // A virtio port shows no reconnect: a guest that died mid-write leaves half a frame
+            // that the next request must not complete.
+            partial.expires_after(limits_.partialTimeout);
+            auto got = co_await (socket_.async_read_some(asio::buffer(buffer), kTuple) ||
+                                 partial.async_wait(kTuple));
+            if (got.index() == 1) {
+                std::fprintf(stderr, "negotiator responder on %s: dropping an incomplete message\n",
+                             socketPath_.c_str());
+                decoder.reset();
+                continue;
+            }
+            auto [ec, count] = std::get<0>(got);
+            if (ec) co_return;
+            n = count;
+        } else {
+            auto [ec, count] = co_await socket_.async_read_some(asio::buffer(buffer), kTuple);
+            if (ec) co_return;
+            n = count;
+        }
         decoder.feed(std::string_view(buffer.data(), n));
         while (auto event = decoder.next()) {
             Reply reply;
             if (event->kind == FrameDecoder::Event::Kind::Message) {
                 auto parsed = parseCall(event->body);
                 if (auto* call = std::get_if<Call>(&parsed)) {
+                    bool runs = call->method == "execute";
                     reply = co_await answer(std::move(*call));
+                    // A guest asks once and waits: a request sent while the command ran comes
+                    // from a client that gave up on this one (its -t); it must not get the reply.
+                    boost::system::error_code ignored;
+                    if (runs && socket_.available(ignored) > 0) {
+                        std::fprintf(stderr,
+                                     "negotiator responder on %s: a new request came while a "
+                                     "command ran; its caller gave up, the reply is dropped\n",
+                                     socketPath_.c_str());
+                        continue;
+                    }
                 } else {
                     reply = std::get<Reply>(std::move(parsed));
                 }
             } else {
                 reply = Reply::fail("protocol error: " + event->error);
             }
-            auto frame = encodeFrame(encodeReply(reply));
+            auto frame = encodeFrame(encodeReplyWithin(reply, limits_.maxMessage));
             auto [wec, written] = co_await asio::async_write(socket_, asio::buffer(frame), kTuple);
             (void)written;
             // After garbage or a refused length, start afresh on a new connection rather than
@@ -121,21 +155,19 @@ awaitable<void> HostResponder::serveConnection() {
 
 awaitable<Reply> HostResponder::answer(Call call) {
     if (call.method == "list_commands") {
-        if (!call.args.empty() || !call.kw.empty()) {
-            co_return Reply::fail("list_commands() takes no arguments");
-        }
+        if (auto refused = checkListCommands(call)) co_return *refused;
         co_return Reply::ok(listCommands({commandsDir_}));
     }
     if (call.method != "execute") co_return Reply::fail("unknown method '" + call.method + "'");
-    if (call.args.empty()) co_return Reply::fail("execute() needs a command name");
-    for (const auto& [key, value] : call.kw) {
-        if (key != "input")
-            co_return Reply::fail("execute() got an unexpected keyword '" + key + "'");
-    }
-    // The guest is not trusted: only plain names from the commands directory run, without a shell.
-    const auto& name = call.args[0];
+    auto read = readExecute(call);
+    if (auto* refused = std::get_if<Reply>(&read)) co_return *refused;
+    auto request = std::get<ExecuteRequest>(std::move(read));
+    // The guest is not trusted: only files of the commands directory run, without a shell,
+    // found by the basename of argv[0] as the original finds them.
+    auto name = commandName(request.argv[0]);
     if (!isSafeCommandName(name)) {
-        co_return Reply::fail("refused command name '" + name + "': only plain names are allowed");
+        co_return Reply::fail("refused command name '" + request.argv[0] +
+                              "': it names no file in " + commandsDir_.string());
     }
     auto program = findCommand(name, {commandsDir_});
     if (!program) {
@@ -145,12 +177,11 @@ awaitable<Reply> HostResponder::answer(Call call) {
     // Nothing of corrald's own environment reaches a command the guest asked for.
     std::vector<std::string> env = {"PATH=" + std::string(kCommandPath), "LANG=C.UTF-8",
                                     "NEGOTIATOR_GUEST=" + instanceName_};
-    CommandSpec spec{program->string(),      call.args,        {}, std::move(env),
-                     limits_.commandTimeout, limits_.maxOutput};
-    if (auto input = call.kw.find("input"); input != call.kw.end()) spec.input = input->second;
+    CommandSpec spec{program->string(), std::move(request.argv), std::move(request.input),
+                     std::move(env),    limits_.commandTimeout,  limits_.maxOutput};
     auto outcome = co_await runCommand(executor_, std::move(spec));
     if (!outcome.ok) co_return Reply::fail(outcome.error);
-    co_return Reply::ok(sanitizeUtf8(outcome.output));
+    co_return Reply::ok(capturedOutput(sanitizeUtf8(outcome.output)));
 }
 
 }  // namespace corral::agent

@@ -1,5 +1,8 @@
 // Host end of a VM's negotiator-guest-to-host.0 port: answers the guest's list_commands and
-// execute calls with the commands of the host commands directory. Runs on corrald's
+// execute calls with the commands of the host commands directory, and nothing else: unlike
+// python-negotiator's host there is no built-in command and no other method. A guest client
+// asks once and waits for the answer, so a request that arrives while a command runs means the
+// caller gave up on it (the original CLI's -t): that reply is dropped. Runs on corrald's
 // single-threaded io_context: commands run as child processes watched through pidfds and pipes,
 // nothing blocks.
 #pragma once
@@ -24,9 +27,12 @@ class HostResponder : public std::enable_shared_from_this<HostResponder> {
   public:
     struct Limits {
         std::chrono::milliseconds commandTimeout{std::chrono::seconds(10)};
-        std::size_t maxOutput = 4 * 1024 * 1024;      // stdout bytes; more is an error
-        std::size_t maxMessage = kDefaultMaxMessage;  // request frame cap
+        std::size_t maxOutput = kDefaultMaxMessage;   // stdout bytes; more is an error
+        std::size_t maxMessage = kDefaultMaxMessage;  // request and reply frame cap
         std::chrono::milliseconds reconnectDelay{std::chrono::milliseconds(200)};
+        // A request started but not continued for this long is dropped (its guest went away
+        // mid-write), so that the next request is not read as the rest of its body.
+        std::chrono::milliseconds partialTimeout{std::chrono::seconds(2)};
     };
 
     // `instanceName` goes into NEGOTIATOR_GUEST for every command.

@@ -51,6 +51,13 @@ std::string text(const rapidjson::Value& v) {
     return {v.GetString(), v.GetStringLength()};
 }
 
+std::string encodeJson(const rapidjson::Value& v) {
+    rapidjson::StringBuffer buffer;
+    AsciiWriter w(buffer);
+    v.Accept(w);
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
 }  // namespace
 
 std::string sanitizeUtf8(std::string_view in) {
@@ -98,8 +105,10 @@ std::string encodeCall(const Call& call) {
     w.StartObject();
     for (const auto& [key, value] : call.kw) {
         writeString(w, key);
-        if (value) {
-            writeString(w, *value);
+        if (value.kind == KwArg::Kind::Text) {
+            writeString(w, value.value);
+        } else if (value.kind == KwArg::Kind::Json) {
+            w.RawValue(value.value.data(), value.value.size(), rapidjson::kObjectType);
         } else {
             w.Null();
         }
@@ -126,6 +135,47 @@ std::string encodeReply(const Reply& reply) {
     return {buffer.GetString(), buffer.GetSize()};
 }
 
+std::size_t encodedLength(std::string_view text) {
+    std::size_t n = 2;  // the quotes
+    for (std::size_t i = 0; i < text.size();) {
+        auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x80) {
+            // Valid UTF-8 (invalid bytes become U+FFFD, also one \uXXXX): \uXXXX, or a
+            // surrogate pair for a 4-byte sequence.
+            std::size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            n += len == 4 ? 12 : 6;
+            i += len;
+            continue;
+        }
+        bool shortEscape =
+            c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t';
+        n += shortEscape ? 2 : c < 0x20 ? 6 : 1;
+        ++i;
+    }
+    return n;
+}
+
+std::size_t encodedLength(const Reply& reply) {
+    if (!reply.success) return encodedLength(reply.error) + 26;  // {"success":false,"error":}
+    std::size_t value = 4;                                       // null
+    if (auto* text = std::get_if<std::string>(&reply.result)) value = encodedLength(*text);
+    if (auto* list = std::get_if<std::vector<std::string>>(&reply.result)) {
+        value = 2 + (list->empty() ? 0 : list->size() - 1);
+        for (const auto& item : *list) value += encodedLength(item);
+    }
+    return value + 26;  // {"success":true,"result":}
+}
+
+std::string encodeReplyWithin(const Reply& reply, std::size_t maxMessage) {
+    // Measured before it is built: escaping can make a reply six times its text (NUL bytes),
+    // which must not be allocated just to be refused.
+    auto size = encodedLength(reply);
+    if (size <= maxMessage) return encodeReply(reply);
+    return encodeReply(Reply::fail("the reply of " + std::to_string(size) +
+                                   " bytes exceeds the message limit of " +
+                                   std::to_string(maxMessage) + " bytes"));
+}
+
 std::variant<Call, Reply> parseCall(std::string_view body) {
     rapidjson::Document doc;
     std::string problem;
@@ -148,12 +198,11 @@ std::variant<Call, Reply> parseCall(std::string_view body) {
         if (!kw->value.IsObject()) return Reply::fail("invalid request: 'kw' is not an object");
         for (const auto& member : kw->value.GetObject()) {
             if (member.value.IsNull()) {
-                call.kw[text(member.name)] = std::nullopt;
+                call.kw[text(member.name)] = KwArg();
             } else if (member.value.IsString()) {
-                call.kw[text(member.name)] = text(member.value);
+                call.kw[text(member.name)] = KwArg(text(member.value));
             } else {
-                return Reply::fail("invalid request: keyword argument '" + text(member.name) +
-                                   "' is not a string or null");
+                call.kw[text(member.name)] = KwArg::json(encodeJson(member.value));
             }
         }
     }
@@ -207,10 +256,10 @@ Reply Dispatcher::dispatch(const Call& call) const {
     }
 }
 
-std::string Dispatcher::handle(std::string_view body) const {
+std::string Dispatcher::handle(std::string_view body, std::size_t maxReply) const {
     auto parsed = parseCall(body);
     if (auto* reply = std::get_if<Reply>(&parsed)) return encodeReply(*reply);
-    return encodeReply(dispatch(std::get<Call>(parsed)));
+    return encodeReplyWithin(dispatch(std::get<Call>(parsed)), maxReply);
 }
 
 }  // namespace corral::agent

@@ -8,7 +8,7 @@ std::optional<std::vector<std::string>> splitCommandLine(std::string_view line) 
     bool inWord = false;
     for (std::size_t i = 0; i < line.size(); ++i) {
         char c = line[i];
-        if (c == ' ' || c == '\t' || c == '\n') {
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
             if (inWord) words.push_back(std::move(word));
             word.clear();
             inWord = false;
@@ -28,7 +28,7 @@ std::optional<std::vector<std::string>> splitCommandLine(std::string_view line) 
                 if (i >= line.size()) return std::nullopt;
                 if (line[i] == '"') break;
                 if (line[i] == '\\' && i + 1 < line.size() &&
-                    std::string_view("\"\\$`").find(line[i + 1]) != std::string_view::npos) {
+                    (line[i + 1] == '"' || line[i + 1] == '\\')) {
                     ++i;
                 }
                 word += line[i];

@@ -1,6 +1,6 @@
-// Splits a command line the way POSIX shells (and Python's shlex.split) do for plain words:
-// whitespace separates, single quotes are literal, double quotes allow \" \\ \$ \`, backslash
-// escapes outside quotes. No expansion of any kind.
+// Splits a command line as Python's shlex.split() does, which the original CLIs use: space, tab,
+// CR and LF separate, single quotes are literal, inside double quotes only \" and \\ are escapes,
+// a backslash outside quotes escapes any character. No expansion of any kind.
 #pragma once
 
 #include <optional>

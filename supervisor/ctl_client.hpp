@@ -35,8 +35,8 @@ struct CtlError : std::runtime_error {
     bool showUsage;  // a malformed command line: the usage text follows the message
 };
 
-using PropertyValue =
-    std::variant<std::string, std::uint64_t, bool, std::vector<std::vector<std::string>>>;
+using PropertyValue = std::variant<std::string, std::uint64_t, bool,
+                                   std::vector<std::vector<std::string>>, std::vector<std::string>>;
 using Properties = std::map<std::string, PropertyValue>;
 
 // Throws CtlError(kFailed) when an sd-bus call returned an error: `what` says what was done.

@@ -9,6 +9,7 @@
 #include "hypervisor/instance_spec.hpp"
 #include "supervisor/ctl_attach.hpp"
 #include "supervisor/ctl_console.hpp"
+#include "supervisor/ctl_guest_info.hpp"
 #include "supervisor/ctl_output.hpp"
 #include "supervisor/ctl_run.hpp"
 
@@ -84,7 +85,10 @@ int list(const Args& a) {
 }
 
 int status(const Args& a) {
-    printStatus(connect(a).properties(a.args[0]), a.json);
+    auto client = connect(a);
+    auto properties = client.properties(a.args[0]);
+    addGuestInfo(client, a.args[0], properties);
+    printStatus(properties, a.json);
     return kOk;
 }
 
@@ -162,6 +166,8 @@ int exec(const Args& a) {
             return r < 0 ? r : sd_bus_message_append(m, "st", "", timeout);
         });
     auto output = readString(reply);
+    // The agent strips a one-line output, as python-negotiator's does: the line ends here.
+    if (!a.json && !output.empty() && output.back() != '\n') output += '\n';
     if (a.json)
         printValue("output", output, true);
     else

@@ -48,6 +48,10 @@ std::string jsonValue(const PropertyValue& value) {
     if (auto* n = std::get_if<std::uint64_t>(&value)) return std::to_string(*n);
     if (auto* b = std::get_if<bool>(&value)) return *b ? "true" : "false";
     std::string out = "[";
+    if (auto* list = std::get_if<std::vector<std::string>>(&value)) {
+        for (const auto& item : *list) out += (out.size() > 1 ? "," : "") + jsonQuote(item);
+        return out + "]";
+    }
     const char* keys[] = {"id", "kind", "bus", "addr"};
     for (const auto& row : std::get<std::vector<std::vector<std::string>>>(value)) {
         out += out.size() > 1 ? ",{" : "{";
@@ -68,9 +72,10 @@ void printStatus(const Properties& properties, bool json) {
         std::printf("%s}\n", out.c_str());
         return;
     }
-    static const char* order[] = {"Name",         "State",          "LastExit",  "Pid",
-                                  "StartedAt",    "Machine",        "Vcpus",     "MemoryBytes",
-                                  "MonitorState", "AgentConnected", "QmpSocket", "SerialSocket"};
+    static const char* order[] = {"Name",          "State",          "LastExit",  "Pid",
+                                  "StartedAt",     "Machine",        "Vcpus",     "MemoryBytes",
+                                  "MonitorState",  "AgentConnected", "GuestOS",   "GuestRelease",
+                                  "GuestCodename", "GuestAddresses", "QmpSocket", "SerialSocket"};
     for (const char* key : order) {
         auto it = properties.find(key);
         if (it == properties.end()) continue;
@@ -78,6 +83,8 @@ void printStatus(const Properties& properties, bool json) {
         if (auto* s = std::get_if<std::string>(&it->second)) text = s->empty() ? "-" : *s;
         if (auto* n = std::get_if<std::uint64_t>(&it->second)) text = std::to_string(*n);
         if (auto* b = std::get_if<bool>(&it->second)) text = *b ? "yes" : "no";
+        if (auto* list = std::get_if<std::vector<std::string>>(&it->second))
+            for (const auto& item : *list) text += (text.empty() ? "" : " ") + item;
         std::printf("%16s: %s\n", key, text.c_str());
     }
     auto devices = properties.find("Devices");

@@ -303,6 +303,9 @@ const sd_bus_vtable kInstanceVtable[] = {
                             SD_BUS_RESULT("s", output), methodGuestExecute, kMethod),
     SD_BUS_METHOD_WITH_ARGS("GuestListCommands", SD_BUS_NO_ARGS, SD_BUS_RESULT("as", commands),
                             methodGuestListCommands, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("GuestInfo", SD_BUS_NO_ARGS,
+                            SD_BUS_RESULT("s", os_id, "s", release, "s", codename, "as", addresses),
+                            methodGuestInfo, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Monitor", SD_BUS_ARGS("s", qmp_json), SD_BUS_RESULT("s", reply),
                             methodMonitor, kMethod),
     SD_BUS_VTABLE_END};

@@ -40,4 +40,7 @@ std::span<const ChangedName> changedNames();
 // once, in table order.
 std::vector<const char*> changedProperties(unsigned changed);
 
+// Instance.GuestInfo() (dbus_guest_info.cpp).
+int methodGuestInfo(sd_bus_message* m, void* userdata, sd_bus_error* error);
+
 }  // namespace corral::supervisor

@@ -62,6 +62,17 @@ void PendingCall::strings(const std::vector<std::string>& values) const {
     });
 }
 
+void PendingCall::values(const std::function<int(sd_bus_message*)>& append) const {
+    sd_bus_message* reply = nullptr;
+    if (sd_bus_message_new_method_return(call_.get(), &reply) < 0) return;
+    if (int r = append(reply); r < 0) {
+        sd_bus_message_unref(reply);
+        return error(
+            {ErrorKind::Failed, std::string("cannot build the reply: ") + std::strerror(-r)});
+    }
+    send(reply);
+}
+
 void PendingCall::finish(const Status& status) const {
     if (!status) return error(status.error());
     empty();

@@ -22,6 +22,8 @@ class PendingCall {
     void empty() const;
     void string(const std::string& value) const;
     void strings(const std::vector<std::string>& values) const;
+    // Replies with what `append` adds to the method return (it returns sd-bus's result).
+    void values(const std::function<int(sd_bus_message*)>& append) const;
     // Replies with the outcome: an error, or nothing / the value.
     void finish(const Status& status) const;
     void finish(const Outcome<std::string>& outcome) const;

@@ -133,7 +133,13 @@ int serve(const fs::path& device, const Dispatcher& dispatcher, const ServeOptio
             using Kind = FrameDecoder::Event::Kind;
             if (event->kind == Kind::Message) {
                 inGarbage = false;
-                reply(fd, dispatcher.handle(event->body), options);
+                if (options.hangup) *options.hangup = HangupWatch{fd, false};
+                auto answer = dispatcher.handle(event->body, options.maxMessage);
+                if (options.hangup && options.hangup->hungUp) {
+                    log(0, "reply dropped: the host hung up while the command ran");
+                    continue;
+                }
+                reply(fd, answer, options);
                 continue;
             }
             // One error reply per run of garbage, however long the run.
@@ -147,6 +153,42 @@ int serve(const fs::path& device, const Dispatcher& dispatcher, const ServeOptio
     }
 }
 
+namespace {
+
+// Reads the next reply from the host, until the deadline; a failed Reply says what went wrong.
+// `transport` is set when the failure is not the host's answer.
+Reply nextReply(int fd, const fs::path& device, FrameDecoder& decoder, const std::string& what,
+                Clock::time_point deadline, bool& transport) {
+    transport = true;
+    std::string buffer(65536, '\0');
+    for (;;) {
+        if (auto event = decoder.next()) {
+            if (event->kind != FrameDecoder::Event::Kind::Message)
+                return Reply::fail("protocol error from the host: " + event->error);
+            std::string problem;
+            auto parsed = parseReply(event->body, problem);
+            if (!parsed) return Reply::fail("protocol error from the host: " + problem);
+            transport = false;
+            return *parsed;
+        }
+        if (Clock::now() >= deadline)
+            return Reply::fail("timed out waiting for the host's reply to " + what);
+        auto n = ::read(fd, buffer.data(), buffer.size());
+        if (n > 0) {
+            decoder.feed(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            return Reply::fail("read from " + device.string() + " failed: " + std::strerror(errno));
+        pollfd p{fd, POLLIN, 0};
+        ::poll(&p, 1, msUntil(deadline));
+        if (n == 0 || ((p.revents & POLLHUP) && !(p.revents & POLLIN)))
+            pause(std::chrono::milliseconds(20));
+    }
+}
+
+}  // namespace
+
 Reply callHost(const fs::path& device, const Call& call, std::chrono::milliseconds timeout) {
     auto deadline = timeout.count() > 0 ? Clock::now() + timeout : Clock::time_point::max();
     int fd = openPort(device, deadline);
@@ -155,38 +197,23 @@ Reply callHost(const fs::path& device, const Call& call, std::chrono::millisecon
         int fd;
         ~Closer() { ::close(fd); }
     } closer{fd};
-    if (!writeAll(fd, encodeFrame(encodeCall(call)), deadline)) {
+    // An earlier client may have left a call unanswered (its timeout ran out): its late reply
+    // must not be taken for ours. A probe with a unique method name goes first; every host
+    // answers it with an error naming it, and replies before that one are dropped.
+    auto token = "corral_sync_" + std::to_string(::getpid());
+    auto frames = encodeFrame(encodeCall(Call{token, {}, {}})) + encodeFrame(encodeCall(call));
+    if (!writeAll(fd, frames, deadline)) {
         return Reply::fail("timed out sending " + call.method + " to the host on " +
                            device.string() + " (is the host side connected?)");
     }
     FrameDecoder decoder;
-    std::string buffer(65536, '\0');
+    bool transport = false;
     for (;;) {
-        if (Clock::now() >= deadline) {
-            return Reply::fail("timed out waiting for the host's reply to " + call.method);
-        }
-        auto n = ::read(fd, buffer.data(), buffer.size());
-        if (n > 0) {
-            decoder.feed(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
-            if (auto event = decoder.next()) {
-                if (event->kind != FrameDecoder::Event::Kind::Message) {
-                    return Reply::fail("protocol error from the host: " + event->error);
-                }
-                std::string problem;
-                if (auto parsed = parseReply(event->body, problem)) return *parsed;
-                return Reply::fail("protocol error from the host: " + problem);
-            }
-            continue;
-        }
-        if (n < 0 && errno != EAGAIN && errno != EINTR) {
-            return Reply::fail("read from " + device.string() + " failed: " + std::strerror(errno));
-        }
-        pollfd p{fd, POLLIN, 0};
-        ::poll(&p, 1, msUntil(deadline));
-        if (n == 0 || ((p.revents & POLLHUP) && !(p.revents & POLLIN))) {
-            pause(std::chrono::milliseconds(20));
-        }
+        auto reply = nextReply(fd, device, decoder, call.method, deadline, transport);
+        if (transport) return reply;
+        if (!reply.success && reply.error.find(token) != std::string::npos) break;
     }
+    return nextReply(fd, device, decoder, call.method, deadline, transport);
 }
 
 }  // namespace corral::agent::guest

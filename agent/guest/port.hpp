@@ -10,6 +10,7 @@
 #include <string>
 
 #include "agent/codec.hpp"
+#include "agent/guest/run_command.hpp"
 #include "agent/rpc.hpp"
 
 namespace corral::agent::guest {
@@ -27,6 +28,9 @@ struct ServeOptions {
     std::chrono::milliseconds idlePoll{std::chrono::milliseconds(100)};
     // A message started but not continued for this long is dropped (its host went away).
     std::chrono::milliseconds partialTimeout{std::chrono::seconds(2)};
+    // The dispatcher's commands watch the port through this (RunLimits::hangup); a call whose
+    // host hung up meanwhile gets no reply.
+    HangupWatch* hangup = nullptr;
 };
 
 // Serves requests on `device` forever (returns only if it cannot be opened for good).

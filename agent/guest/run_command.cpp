@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "agent/commands.hpp"
+#include "agent/guest/port.hpp"
 #include "agent/spawn.hpp"
 
 namespace corral::agent::guest {
@@ -95,13 +96,22 @@ RunResult runCommand(const std::string& program, const std::vector<std::string>&
     std::string failure;
     char buffer[65536];
     while ((out.read >= 0 || err.read >= 0) && failure.empty()) {
-        pollfd fds[3] = {{out.read, POLLIN, 0}, {err.read, POLLIN, 0}, {in.write, POLLOUT, 0}};
-        int n = ::poll(fds, 3, bounded ? remainingMs(deadline) : -1);
+        auto* hangup = limits.hangup;
+        int watched = hangup && !hangup->hungUp ? hangup->fd : -1;
+        pollfd fds[4] = {{out.read, POLLIN, 0},
+                         {err.read, POLLIN, 0},
+                         {in.write, POLLOUT, 0},
+                         {watched, 0, 0}};  // POLLHUP is reported without asking
+        int n = ::poll(fds, 4, bounded ? remainingMs(deadline) : -1);
         if (n < 0 && errno == EINTR) continue;
         if (n == 0 || (bounded && Clock::now() >= deadline)) {
             failure = "command '" + name + "' timed out after " +
                       std::to_string(limits.timeout.count() / 1000.0).substr(0, 5) + " s";
             break;
+        }
+        if (watched >= 0 && (fds[3].revents & (POLLHUP | POLLERR))) {
+            hangup->hungUp = true;
+            log(0, "the host hung up while '" + name + "' ran: its reply will be dropped");
         }
         for (int i = 0; i < 2; ++i) {
             if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;

@@ -8,11 +8,25 @@
 #include <string>
 #include <vector>
 
+#include "agent/codec.hpp"
+
 namespace corral::agent::guest {
 
+// The port a call came in on, watched while its command runs: a hangup there means the host that
+// asked has gone (its own timeout ran out), and a host that connects next must not be handed the
+// answer to the call it never made. A port shows a hangup only while the host is away: one
+// that reconnects before the agent looks (within microseconds) still gets the late reply.
+struct HangupWatch {
+    int fd = -1;
+    bool hungUp = false;
+};
+
+// The daemon's defaults: python-negotiator bounds neither, so a command may run for an hour and
+// its output may fill a whole message.
 struct RunLimits {
-    std::chrono::milliseconds timeout{std::chrono::seconds(10)};
-    std::size_t maxOutput = 4 * 1024 * 1024;
+    std::chrono::milliseconds timeout{std::chrono::hours(1)};
+    std::size_t maxOutput = kDefaultMaxMessage;
+    HangupWatch* hangup = nullptr;  // set by the daemon; polled while the command runs
 };
 
 struct RunResult {

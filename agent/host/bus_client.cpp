@@ -6,6 +6,8 @@
 #include <cstring>
 #include <regex>
 
+#include "agent/cli_support.hpp"
+
 namespace corral::agent {
 
 namespace {
@@ -14,7 +16,9 @@ constexpr const char* kService = "org.corral1";
 constexpr const char* kInstanceInterface = "org.corral1.Instance";
 // Slack over the guest call's own timeout so that corrald, not D-Bus, reports a timeout.
 constexpr std::uint64_t kBusSlackUsec = 5'000'000;
-constexpr std::uint64_t kCorraldDefaultUsec = 60'000'000;
+// A zero timeout means none, as with the original; corrald takes 0 for its own default, so
+// "none" is sent as the longest timeout the original could have had.
+constexpr std::uint64_t kNoLimitUsec = static_cast<std::uint64_t>(kMaxTimeoutSeconds) * 1'000'000;
 
 int fail(const std::string& message) {
     std::fprintf(stderr, "negotiator-host: %s\n", message.c_str());
@@ -85,10 +89,12 @@ int BusClient::listGuests() {
     r = sd_bus_message_enter_container(reply, 'a', "(ssuo)");
     const char *name = nullptr, *state = nullptr, *path = nullptr;
     std::uint32_t pid = 0;
+    std::vector<std::string> running;
     while (r >= 0 && sd_bus_message_read(reply, "(ssuo)", &name, &state, &pid, &path) > 0) {
-        if (std::strcmp(state, "running") == 0) std::printf("%s\n", name);
+        if (std::strcmp(state, "running") == 0) running.emplace_back(name);
     }
     sd_bus_message_unref(reply);
+    std::fputs(printableList(std::move(running)).c_str(), stdout);
     return 0;
 }
 
@@ -106,11 +112,13 @@ int BusClient::listCommands(const std::string& guest) {
     sd_bus_error_free(&error);
     sd_bus_message_unref(reply);
     if (r < 0) return fail(guest + ": " + message);
+    std::vector<std::string> list;
     for (char** n = names; n && *n; ++n) {
-        std::printf("%s\n", *n);
+        list.emplace_back(*n);
         std::free(*n);
     }
     std::free(names);
+    std::fputs(printableList(std::move(list)).c_str(), stdout);
     return 0;
 }
 
@@ -125,13 +133,13 @@ int BusClient::execute(const std::string& guest, const std::vector<std::string>&
     std::vector<char*> strv;
     for (const auto& a : argv) strv.push_back(const_cast<char*>(a.c_str()));
     strv.push_back(nullptr);
-    auto usec = static_cast<std::uint64_t>(timeout.count()) * 1000;
+    auto usec =
+        timeout.count() > 0 ? static_cast<std::uint64_t>(timeout.count()) * 1000 : kNoLimitUsec;
     if (r >= 0) r = sd_bus_message_append_strv(request, strv.data());
     if (r >= 0) r = sd_bus_message_append(request, "st", "", usec);
     sd_bus_error error = SD_BUS_ERROR_NULL;
     sd_bus_message* reply = nullptr;
-    // corrald applies its own default to a zero timeout; D-Bus must not give up before it.
-    auto busUsec = (usec ? usec : kCorraldDefaultUsec) + kBusSlackUsec;
+    auto busUsec = usec + kBusSlackUsec;
     if (r >= 0) r = sd_bus_call(bus_, request, busUsec, &error, &reply);
     const char* output = nullptr;
     if (r >= 0) r = sd_bus_message_read(reply, "s", &output);
@@ -139,7 +147,7 @@ int BusClient::execute(const std::string& guest, const std::vector<std::string>&
     if (r < 0) {
         code = fail(guest + ": " + describe(error, r));
     } else {
-        std::fputs(output, stdout);
+        std::fputs(printableOutput(output).c_str(), stdout);
     }
     sd_bus_error_free(&error);
     sd_bus_message_unref(reply);

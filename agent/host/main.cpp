@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "agent/cli_support.hpp"
 #include "agent/commands.hpp"
 #include "agent/host/bus_client.hpp"
 #include "agent/host_channel.hpp"
@@ -33,60 +34,91 @@ Supported options:
   -c, --list-commands      List the commands that the guest exposes to its host.
   -e, --execute=COMMAND    Execute COMMAND inside GUEST_NAME and copy its standard output to ours;
                            a nonzero exit in the guest makes us exit nonzero.
-  -t, --timeout=SECONDS    Seconds before a remote call times out. Default 10. 0 means never
-                           with --socket, and corrald's default (60 s) through corrald.
+  -t, --timeout=SECONDS    Seconds before a remote call times out; 0 or less: never. Default 10.
+                           Daemon mode: the time limit of each command (default one hour).
   -d, --daemon             Answer the guest's calls on --socket (the guest-to-host channel) with
                            the commands in --commands-dir.
       --socket=PATH        Use this channel socket directly instead of asking corrald.
       --name=NAME          Guest name given to commands as NEGOTIATOR_GUEST (daemon mode).
       --commands-dir=DIR   Commands the guest may run (default /usr/lib/negotiator/commands).
+      --max-output=BYTES   Daemon: largest command output returned (default 16777216, the
+                           message limit).
       --bus-address=ADDR   Talk to corrald on this D-Bus address instead of the system bus.
   -v, --verbose            Accepted for compatibility with python-negotiator; no effect.
   -q, --quiet              Accepted for compatibility with python-negotiator; no effect.
   -h, --help               Show this message and exit.
+
+Actions run in the order given, as in python-negotiator. Unlike it: SECONDS may have a fraction,
+-d answers on one --socket instead of every libvirt guest, and runs only files of --commands-dir
+(no built-in commands, no shell) with a bounded time and output.
 )";
 
-struct Options {
-    char action = 0;
-    std::string command, socket, name = "guest", commandsDir = kUserCommandsDir, busAddress;
-    std::string guest;
-    std::chrono::milliseconds timeout{10000};
+// Exit status of a command line the original refuses too (its getopt and assert error path).
+constexpr int kBadUsage = 1;
+
+int usageError(const std::string& message) {
+    std::fprintf(stderr, "negotiator-host: %s (see --help)\n", message.c_str());
+    return kBadUsage;
+}
+
+struct Action {
+    char kind;            // 'g', 'c', 'e' or 'd'
+    std::string command;  // 'e' only
 };
 
-// Runs one channel call on a private io_context; returns the exit code.
-int viaSocket(const Options& o) {
-    asio::io_context io;
-    auto channel = HostChannel::create(io.get_executor(), o.socket);
+struct Options {
+    std::vector<Action> actions;
+    std::string socket, name = "guest", commandsDir = kUserCommandsDir, busAddress;
+    std::string guest;
+    std::optional<std::chrono::milliseconds> timeout;
+    std::size_t maxOutput = kDefaultMaxMessage;
+    std::chrono::milliseconds callTimeout() const {
+        return timeout.value_or(std::chrono::seconds(10));
+    }
+};
+
+void print(const std::string& text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+}
+
+// One call on the channel socket; returns the exit code.
+int viaSocket(asio::io_context& io, const std::shared_ptr<HostChannel>& channel,
+              const Action& action, std::chrono::milliseconds timeout) {
+    std::optional<std::vector<std::string>> words;
+    if (action.kind == 'e') {
+        words = splitCommandLine(action.command);
+        if (!words || words->empty()) {
+            std::fprintf(stderr, "negotiator-host: cannot split command '%s'\n",
+                         action.command.c_str());
+            return 1;
+        }
+    }
     int code = 1;
-    auto task = [](std::shared_ptr<HostChannel> channel, Options o,
+    auto task = [](std::shared_ptr<HostChannel> channel,
+                   std::optional<std::vector<std::string>> argv, std::chrono::milliseconds timeout,
                    int& code) -> asio::awaitable<void> {
-        if (o.action == 'c') {
-            auto names = co_await channel->listCommands(o.timeout);
+        if (!argv) {
+            auto names = co_await channel->listCommands(timeout);
             if (!names) {
                 std::fprintf(stderr, "negotiator-host: %s\n", names.error().message.c_str());
                 co_return;
             }
-            for (const auto& n : *names) std::printf("%s\n", n.c_str());
+            print(printableList(*names));
         } else {
-            auto argv = splitCommandLine(o.command);
-            if (!argv || argv->empty()) {
-                std::fprintf(stderr, "negotiator-host: cannot parse command '%s'\n",
-                             o.command.c_str());
-                co_return;
-            }
-            auto words = std::move(*argv);
-            auto out = co_await channel->execute(std::move(words), std::nullopt, o.timeout);
+            auto out = co_await channel->execute(std::move(*argv), std::nullopt, timeout);
             if (!out) {
                 std::fprintf(stderr, "negotiator-host: %s\n", out.error().message.c_str());
                 co_return;
             }
-            std::fwrite(out->data(), 1, out->size(), stdout);
+            print(printableOutput(*out));
         }
         code = 0;
     };
-    asio::co_spawn(io, task(channel, o, code), [](std::exception_ptr e) {
+    asio::co_spawn(io, task(channel, std::move(words), timeout, code), [](std::exception_ptr e) {
         if (e) std::rethrow_exception(e);
     });
+    io.restart();
     io.run();
     return code;
 }
@@ -94,7 +126,9 @@ int viaSocket(const Options& o) {
 int daemon(const Options& o) {
     asio::io_context io;
     HostResponder::Limits limits;
-    if (o.timeout.count() > 0) limits.commandTimeout = o.timeout;
+    limits.commandTimeout = std::chrono::hours(1);
+    if (o.timeout && o.timeout->count() > 0) limits.commandTimeout = *o.timeout;
+    limits.maxOutput = o.maxOutput;
     auto responder =
         HostResponder::create(io.get_executor(), o.socket, o.name, o.commandsDir, limits);
     responder->start();
@@ -104,11 +138,47 @@ int daemon(const Options& o) {
     return 0;
 }
 
+int viaBus(BusClient& bus, const Options& o, const Action& action) {
+    if (action.kind == 'g') return bus.listGuests();
+    if (action.kind == 'c') return bus.listCommands(o.guest);
+    auto words = splitCommandLine(action.command);
+    if (!words || words->empty()) {
+        std::fprintf(stderr, "negotiator-host: cannot split command '%s'\n",
+                     action.command.c_str());
+        return 1;
+    }
+    return bus.execute(o.guest, *words, o.callTimeout());
+}
+
+int runActions(const Options& o) {
+    asio::io_context io;
+    std::shared_ptr<HostChannel> channel;
+    std::optional<BusClient> bus;
+    for (const auto& action : o.actions) {
+        int code = 0;
+        if (action.kind == 'd') {
+            code = daemon(o);
+        } else if (!o.socket.empty() && action.kind != 'g') {
+            if (!channel) {
+                channel = HostChannel::create(io.get_executor(), o.socket);
+                // A late reply to another client's abandoned call may be waiting for us.
+                channel->synchroniseBeforeNextCall();
+            }
+            code = viaSocket(io, channel, action, o.callTimeout());
+        } else {
+            if (!bus) bus.emplace(o.busAddress);
+            code = viaBus(*bus, o, action);
+        }
+        if (code != 0) return code;
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
-    enum { kSocket = 256, kName, kCommandsDir, kBusAddress };
+    enum { kSocket = 256, kName, kCommandsDir, kBusAddress, kMaxOutput };
     static const option options[] = {{"list-guests", no_argument, nullptr, 'g'},
                                      {"list-commands", no_argument, nullptr, 'c'},
                                      {"execute", required_argument, nullptr, 'e'},
@@ -117,31 +187,28 @@ int main(int argc, char** argv) {
                                      {"socket", required_argument, nullptr, kSocket},
                                      {"name", required_argument, nullptr, kName},
                                      {"commands-dir", required_argument, nullptr, kCommandsDir},
+                                     {"max-output", required_argument, nullptr, kMaxOutput},
                                      {"bus-address", required_argument, nullptr, kBusAddress},
                                      {"verbose", no_argument, nullptr, 'v'},
                                      {"quiet", no_argument, nullptr, 'q'},
                                      {"help", no_argument, nullptr, 'h'},
                                      {nullptr, 0, nullptr, 0}};
     Options o;
-    for (int c; (c = getopt_long(argc, argv, "gce:t:dvqh", options, nullptr)) != -1;) {
+    // "+": options end at the first operand, as with the original's getopt.
+    for (int c; (c = getopt_long(argc, argv, "+gce:t:dvqh", options, nullptr)) != -1;) {
         char* end = nullptr;
-        double seconds = 0;
         switch (c) {
             case 'g':
             case 'c':
             case 'd':
-                o.action = static_cast<char>(c);
+                o.actions.push_back({static_cast<char>(c), {}});
                 break;
             case 'e':
-                o.action = 'e', o.command = optarg;
+                o.actions.push_back({'e', optarg});
                 break;
             case 't':
-                seconds = std::strtod(optarg, &end);
-                if (*end != '\0' || !(seconds >= 0 && seconds <= 31536000)) {
-                    std::fprintf(stderr, "negotiator-host: invalid timeout '%s'\n", optarg);
-                    return 2;
-                }
-                o.timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+                o.timeout = parseTimeout(optarg);
+                if (!o.timeout) return usageError(std::string("invalid timeout '") + optarg + "'");
                 break;
             case kSocket:
                 o.socket = optarg;
@@ -151,6 +218,12 @@ int main(int argc, char** argv) {
                 break;
             case kCommandsDir:
                 o.commandsDir = optarg;
+                break;
+            case kMaxOutput:
+                o.maxOutput = std::strtoull(optarg, &end, 10);
+                if (*end != '\0' || *optarg == '\0' || *optarg == '-' || o.maxOutput == 0)
+                    return usageError(std::string("invalid --max-output '") + optarg +
+                                      "' (bytes, > 0)");
                 break;
             case kBusAddress:
                 o.busAddress = optarg;
@@ -162,35 +235,23 @@ int main(int argc, char** argv) {
                 std::fputs(kUsage, stdout);
                 return 0;
             default:
-                std::fputs(kUsage, stderr);
-                return 2;
+                return usageError("cannot parse the command line");
         }
     }
-    if (optind < argc) o.guest = argv[optind];
-    if (o.action == 0) {
-        std::fputs(kUsage, stderr);
-        return 2;
+    if (o.actions.empty()) {
+        std::fputs(kUsage, stdout);
+        return 0;
     }
-    if (o.action == 'd') {
-        if (o.socket.empty()) {
-            std::fputs("negotiator-host: --daemon needs --socket (corrald answers guests itself)\n",
-                       stderr);
-            return 2;
-        }
-        return daemon(o);
+    auto operands = argc - optind;
+    bool needsGuest = false, hasDaemon = false;
+    for (const auto& a : o.actions) {
+        needsGuest |= a.kind == 'c' || a.kind == 'e';
+        hasDaemon |= a.kind == 'd';
     }
-    if (!o.socket.empty() && o.action != 'g') return viaSocket(o);
-    BusClient bus(o.busAddress);
-    if (o.action == 'g') return bus.listGuests();
-    if (o.guest.empty()) {
-        std::fputs("negotiator-host: GUEST_NAME is missing (or give --socket PATH)\n", stderr);
-        return 2;
-    }
-    if (o.action == 'c') return bus.listCommands(o.guest);
-    auto words = splitCommandLine(o.command);
-    if (!words || words->empty()) {
-        std::fprintf(stderr, "negotiator-host: cannot parse command '%s'\n", o.command.c_str());
-        return 2;
-    }
-    return bus.execute(o.guest, *words, o.timeout);
+    if (operands > 1 || (needsGuest && o.socket.empty() && operands != 1))
+        return usageError("give the guest's name as the one operand (or --socket PATH)");
+    if (operands == 1) o.guest = argv[optind];
+    if (hasDaemon && o.socket.empty())
+        return usageError("--daemon needs --socket (corrald answers its guests itself)");
+    return runActions(o);
 }

@@ -33,7 +33,7 @@ corral::agent::Dispatcher makeDispatcher() {
         if (call.args.empty()) throw std::runtime_error("execute needs a command");
         auto input = call.kw.find("input");
         std::string echoed = call.args.front();
-        if (input != call.kw.end() && input->second) echoed += *input->second;
+        if (input != call.kw.end()) echoed += input->second.value;
         return Reply::ok(echoed);
     });
     return dispatcher;

@@ -1,15 +1,18 @@
 #!/bin/sh
 # Build the guest test image: Debian's kernel and a busybox initramfs with the virtio modules
-# (console, block, net, rng) and (when given) our static negotiator-guest.
+# (console, block, net, rng) and (when given) our static negotiator-guest and its built-in
+# commands.
 #
-#   build-image.sh OUTDIR [NEGOTIATOR_GUEST_BINARY]
+#   build-image.sh OUTDIR [NEGOTIATOR_GUEST_BINARY [BUILTIN_COMMANDS_DIR]]
 #
 # Writes OUTDIR/vmlinuz and OUTDIR/initrd.img. The result is cached by content: it is rebuilt only
-# when this script, the init script, the kernel package, busybox or the agent binary change.
+# when this script, the init script, the kernel package, busybox, the agent binary or its
+# built-in commands change.
 set -eu
 
 out=$1
 agent=${2:-}
+builtins=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -25,7 +28,10 @@ busybox=/bin/busybox
 
 agent_sum=none
 [ -n "$agent" ] && agent_sum=$(sha256sum "$agent" | cut -d' ' -f1)
-key=$( (cat "$0" "$here/init.sh"; echo "$kpkg"; sha256sum "$busybox"; echo "$agent_sum") | sha256sum | cut -c1-16)
+builtins_sum=none
+[ -n "$builtins" ] && builtins_sum=$(cat "$builtins"/* | sha256sum | cut -d' ' -f1)
+key=$( (cat "$0" "$here/init.sh"; echo "$kpkg"; sha256sum "$busybox"; echo "$agent_sum $builtins_sum") |
+    sha256sum | cut -c1-16)
 
 if [ -f "$out/image.key" ] && [ "$(cat "$out/image.key")" = "$key" ] &&
    [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ]; then
@@ -54,8 +60,9 @@ for applet in $("$busybox" --list); do
     [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
 done
 
+# fat, vfat and the two code pages: a test can mount a disk and see it in find-disk-usage.
 modules="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_console
-virtio_blk failover net_failover virtio_net virtio-rng button evdev"
+virtio_blk failover net_failover virtio_net virtio-rng button evdev fat vfat nls_cp437 nls_ascii"
 mdir="$work/kernel/lib/modules/$kver"
 for m in $modules; do
     f=$(find "$mdir" -name "$m.ko*" | head -n1)
@@ -79,10 +86,27 @@ if [ -n "$agent" ]; then
         cp -L "$lib" "$root$lib"
     done
 fi
+if [ -n "$builtins" ]; then
+    # As agent/CMakeLists.txt installs them: find-distribution answers under three names.
+    bdir="$root/usr/lib/negotiator/builtin-commands"
+    mkdir -p "$bdir"
+    for name in find-distributor-id find-distribution-release find-distribution-codename; do
+        cp "$builtins/find-distribution" "$bdir/$name"
+    done
+    cp "$builtins/find-disk-usage" "$builtins/find-ip-addresses" "$bdir/"
+    chmod 0755 "$bdir"/*
+fi
 echo "root:x:0:0:root:/:/bin/sh" > "$root/etc/passwd"
-
+# What find-distributor-id and friends (and GuestInfo) report for this image.
+cat > "$root/etc/os-release" <<'OSRELEASE'
+PRETTY_NAME="Corral test guest 1 (busybox)"
+NAME="Corral test guest"
+ID=corral
+VERSION_ID=1
+VERSION_CODENAME=busybox
+OSRELEASE
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initrd.img"
 mv "$work/vmlinuz" "$out/vmlinuz"
 mv "$work/initrd.img" "$out/initrd.img"
 echo "$key" > "$out/image.key"
-echo "build-image: $kpkg + busybox$( [ -n "$agent" ] && echo " + negotiator-guest") -> $out"
+echo "build-image: $kpkg + busybox$( [ -n "$agent" ] && echo " + negotiator-guest")$( [ -n "$builtins" ] && echo " + built-in commands") -> $out"

@@ -12,6 +12,16 @@ for m in $(cat /lib/modules/order); do
 done
 # Hotplugged disks and NICs appear through the kernel's own device nodes (devtmpfs).
 ip link set lo up
+# A NIC present at boot gets QEMU user networking's guest address (or corral.ip=ADDR/PREFIX from
+# the kernel command line), so that find-ip-addresses has something to report.
+if [ -e /sys/class/net/eth0 ]; then
+    address=10.0.2.15/24
+    for word in $(cat /proc/cmdline); do
+        case $word in corral.ip=*) address=${word#corral.ip=} ;; esac
+    done
+    ip addr add "$address" dev eth0 && ip link set eth0 up &&
+        echo "corral-guest: eth0 $address"
+fi
 for p in /sys/class/virtio-ports/*; do
     [ -e "$p/name" ] && echo "corral-guest: virtio-port $(basename "$p") $(cat "$p/name")"
 done

@@ -1,6 +1,7 @@
 // What an untrusted guest may run on the host through the guest-to-host port (HostResponder):
-// only plain names from the commands directory, no shell, bounded time and output, and an
-// environment that carries NEGOTIATOR_GUEST but nothing of corrald's own.
+// only files of the commands directory (found by basename, as python-negotiator does), no shell,
+// bounded time and output, and an environment that carries NEGOTIATOR_GUEST but nothing of
+// corrald's own.
 #include "agent/codec.hpp"
 #include "agent/host_responder.hpp"
 #include "agent/rpc.hpp"
@@ -129,16 +130,22 @@ TEST_F(GuestCommands, EnvironmentCarriesOnlyTheGuestName) {
         << "corrald's environment leaked into a guest-to-host command";
 }
 
-TEST_F(GuestCommands, OnlyPlainNamesFromTheCommandsDirectoryRun) {
-    std::vector<std::string> names = {"../commands/showenv", "/usr/bin/env", "..", ".",
-                                      "sub/showenv",         "showenv;id",   "",   "env"};
+TEST_F(GuestCommands, OnlyFilesOfTheCommandsDirectoryRun) {
+    std::vector<std::string> names = {"/usr/bin/env", "..", ".", "showenv;id", "", "env", "dir/"};
     std::vector<std::string> frames;
     for (const auto& name : names) frames.push_back(executeFrame({name}));
+    // A path is looked up by its basename, and only there: these run showenv of the directory.
+    std::vector<std::string> basenames = {"../commands/showenv", "sub/showenv", "/usr/bin/showenv"};
+    for (const auto& name : basenames) frames.push_back(executeFrame({name}));
     auto replies = run(frames, 20s);
-    ASSERT_EQ(replies.size(), names.size());
+    ASSERT_EQ(replies.size(), names.size() + basenames.size());
     for (std::size_t i = 0; i < names.size(); ++i) {
         EXPECT_FALSE(replies[i].success) << "'" << names[i] << "' ran: " << text(replies[i]);
         EXPECT_FALSE(replies[i].error.empty());
+    }
+    for (std::size_t i = names.size(); i < replies.size(); ++i) {
+        ASSERT_TRUE(replies[i].success) << replies[i].error;
+        EXPECT_NE(text(replies[i]).find("NEGOTIATOR_GUEST=vm1"), std::string::npos);
     }
 }
 

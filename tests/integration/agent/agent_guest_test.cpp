@@ -6,12 +6,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 
+#include "agent/codec.hpp"
 #include "agent/error.hpp"
 #include "agent/host_channel.hpp"
 #include "agent/host_responder.hpp"
+#include "agent/rpc.hpp"
 #include "tests/integration/agent/guest_vm.hpp"
 
 namespace corral::test {
@@ -21,6 +24,16 @@ using namespace std::chrono_literals;
 using agent::HostChannel;
 using agent::HostResponder;
 using Strings = std::vector<std::string>;
+
+// list_commands' answer: the image's built-in commands and `user` (sorted, as the agent sends it).
+Strings withBuiltins(Strings user) {
+    for (const char* name :
+         {"find-disk-usage", "find-distribution-codename", "find-distribution-release",
+          "find-distributor-id", "find-ip-addresses"})
+        user.emplace_back(name);
+    std::sort(user.begin(), user.end());
+    return user;
+}
 
 // Installs a shell script in the guest's user commands directory (body uses printf escapes).
 void installGuestCommand(GuestVm& vm, const std::string& name, const std::string& body) {
@@ -65,7 +78,7 @@ TEST_F(AgentGuest, HostCallsGuestCommands) {
 
     auto names = listCommands();
     ASSERT_TRUE(names) << names.error().message;
-    EXPECT_EQ(*names, (Strings{"fail", "greet", "lines"}));
+    EXPECT_EQ(*names, withBuiltins({"fail", "greet", "lines"}));
 
     std::string unicode = "h\xC3\xA9llo w\xC3\xB6rld \xE2\x82\xAC \xF0\x9F\x98\x80\n";
     auto greeted = execute({"greet", "a b", "\xC3\xBC"}, unicode);
@@ -88,7 +101,7 @@ TEST_F(AgentGuest, HostCallsGuestCommands) {
     // ...and otherwise from PATH.
     auto outside = execute({"echo", "plain"});
     ASSERT_TRUE(outside) << outside.error().message;
-    EXPECT_EQ(*outside, "plain\n");
+    EXPECT_EQ(*outside, "plain");
 }
 
 TEST_F(AgentGuest, TimeoutsLeaveTheChannelUsable) {
@@ -100,9 +113,14 @@ TEST_F(AgentGuest, TimeoutsLeaveTheChannelUsable) {
     EXPECT_EQ(early.error().kind, Errc::Timeout);
     auto names = listCommands(40s);
     ASSERT_TRUE(names) << names.error().message;
-    EXPECT_EQ(*names, (Strings{"say", "slow"}));
+    EXPECT_EQ(*names, withBuiltins({"say", "slow"}));
 
-    // The guest agent's own limit (10 s by default) kills the command and says so.
+    // The guest agent's own limit (-t in daemon mode) kills the command and says so.
+    auto pid = agentPid();
+    ASSERT_FALSE(pid.empty());
+    auto restart = vm_->console().run(
+        "kill " + pid + " && (negotiator-guest --daemon -t 3 >/tmp/ng2.log 2>&1 &)", 20s);
+    ASSERT_TRUE(restart && restart->status == 0) << vm_->console().transcript();
     auto limited = execute({"slow"}, std::nullopt, 40s);
     ASSERT_FALSE(limited);
     EXPECT_EQ(limited.error().kind, Errc::Remote);
@@ -110,7 +128,7 @@ TEST_F(AgentGuest, TimeoutsLeaveTheChannelUsable) {
         << limited.error().message;
     auto after = execute({"say", "still here"});
     ASSERT_TRUE(after) << after.error().message;
-    EXPECT_EQ(*after, "still here\n");
+    EXPECT_EQ(*after, "still here");
 }
 
 TEST_F(AgentGuest, GuestCallsHostCommands) {
@@ -133,7 +151,7 @@ TEST_F(AgentGuest, GuestCallsHostCommands) {
 
     auto ran = execute({"to-host", "-e", "hostcmd a 'b c'"});
     ASSERT_TRUE(ran) << ran.error().message;
-    EXPECT_EQ(*ran, "guest=testvm args=a b c\n");
+    EXPECT_EQ(*ran, "guest=testvm args=a b c");
 
     auto failed = execute({"to-host", "--execute=hostfail"});
     ASSERT_FALSE(failed);
@@ -142,7 +160,11 @@ TEST_F(AgentGuest, GuestCallsHostCommands) {
         std::string::npos)
         << failed.error().message;
 
-    for (std::string bad : {"../hostcmd", "/bin/true", "missing"}) {
+    // Found by basename in the host's directory, as the original host does; nothing else runs.
+    auto byPath = execute({"to-host", "-e", "../hostcmd x"});
+    ASSERT_TRUE(byPath) << byPath.error().message;
+    EXPECT_EQ(*byPath, "guest=testvm args=x");
+    for (std::string bad : {"/bin/true", "missing"}) {
         auto refused = execute({"to-host", "-e", bad});
         ASSERT_FALSE(refused) << bad;
         EXPECT_TRUE(refused.error().message.find("refused") != std::string::npos ||
@@ -152,16 +174,23 @@ TEST_F(AgentGuest, GuestCallsHostCommands) {
     responder->stop();
 }
 
-// Sends raw bytes on a fresh connection to the host->guest socket and returns what comes back.
-std::string rawExchange(const std::string& path, const std::string& bytes) {
+// A new connection to a channel socket, or -1.
+int connectTo(const std::string& path) {
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
         ::close(fd);
-        return "connect failed";
+        return -1;
     }
+    return fd;
+}
+
+// Sends raw bytes on a fresh connection to the host->guest socket and returns what comes back.
+std::string rawExchange(const std::string& path, const std::string& bytes) {
+    int fd = connectTo(path);
+    if (fd < 0) return "connect failed";
     timeval tv{20, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     (void)!::write(fd, bytes.data(), bytes.size());
@@ -174,6 +203,32 @@ std::string rawExchange(const std::string& path, const std::string& bytes) {
     }
     ::close(fd);
     return reply;
+}
+
+TEST_F(AgentGuest, AHostThatGaveUpIsNotAnsweredWhenTheNextOneAsks) {
+    // What python-negotiator's CLI does on its -t: it closes the socket and the next CLI
+    // connects anew. The late answer to the abandoned call must not be the next CLI's answer.
+    channel_->close();
+    int fd = connectTo(vm_->hostToGuest());
+    ASSERT_GE(fd, 0);
+    auto abandoned = agent::encodeFrame(agent::encodeCall(
+        {"execute", {"sh", "-c", "echo abandoned-call-runs >/dev/console; sleep 3"}, {}}));
+    ASSERT_EQ(::write(fd, abandoned.data(), abandoned.size()),
+              static_cast<ssize_t>(abandoned.size()));
+    ASSERT_TRUE(vm_->console().waitFor(std::regex("abandoned-call-runs"), 20s))
+        << vm_->console().transcript();
+    ::close(fd);  // gives up while the command runs
+    // The next CLI is a new process: by the time it connects the agent has seen the hangup.
+    bool seen = false;
+    for (auto deadline = std::chrono::steady_clock::now() + 20s;
+         !seen && std::chrono::steady_clock::now() < deadline;) {
+        auto log = vm_->console().run("grep -c 'hung up' /tmp/negotiator-guest.log", 10s);
+        seen = log && log->status == 0;
+    }
+    ASSERT_TRUE(seen) << vm_->console().transcript();
+    auto next = agent::encodeFrame(agent::encodeCall({"execute", {"echo", "fresh"}, {}}));
+    EXPECT_EQ(rawExchange(vm_->hostToGuest(), next),
+              agent::encodeFrame(R"({"success":true,"result":"fresh"})"));
 }
 
 TEST_F(AgentGuest, SurvivesMalformedInputReconnectsAndAgentRestart) {
@@ -205,7 +260,7 @@ TEST_F(AgentGuest, SurvivesMalformedInputReconnectsAndAgentRestart) {
     installGuestCommand(*vm_, "say", "echo \"$@\"\\n");
     auto echoed = execute({"say", "after restart"});
     ASSERT_TRUE(echoed) << echoed.error().message;
-    EXPECT_EQ(*echoed, "after restart\n");
+    EXPECT_EQ(*echoed, "after restart");
     auto outside = execute({"echo", "plain"});
     ASSERT_FALSE(outside) << "--commands-only ran a command from PATH";
     EXPECT_NE(outside.error().message.find("unknown command 'echo'"), std::string::npos)

@@ -18,9 +18,16 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-// Accepts the CLI, checks its request and answers it; returns the request body.
+// Accepts the CLI, answers its synchronising probe (an unknown method, as every agent answers
+// it), then its request; returns the request body.
 asio::awaitable<std::string> answerOnce(FakeQemuSocket& qemu, std::string reply) {
     if (!co_await qemu.accept(10s)) co_return "no connection";
+    auto probe = co_await qemu.receive(10s);
+    auto parsed = agent::parseCall(probe.value_or(""));
+    auto* call = std::get_if<agent::Call>(&parsed);
+    if (!call || call->method.rfind("corral_sync_", 0) != 0) co_return "no probe first";
+    co_await qemu.send(agent::encodeFrame(
+        agent::encodeReply(agent::Reply::fail("unknown method '" + call->method + "'"))));
     auto request = co_await qemu.receive(10s);
     co_await qemu.send(agent::encodeFrame(reply));
     co_return request.value_or("no request");
@@ -72,7 +79,7 @@ TEST_F(NegotiatorHostCli, DaemonAnswersTheGuestWithItsCommands) {
                                   "web1", "--commands-dir", (dir_ / "cmds").string()},
                                  dir_ / "daemon.log");
     auto reply = runOn(io_, callOnce(qemu_, R"({"method":"execute","args":["hello"]})"));
-    EXPECT_EQ(reply, R"({"success":true,"result":"hello web1\n"})");
+    EXPECT_EQ(reply, R"({"success":true,"result":"hello web1"})");
     daemon.kill(SIGTERM);
     auto status = daemon.wait(10s);
     ASSERT_TRUE(status) << "negotiator-host --daemon ignored SIGTERM";

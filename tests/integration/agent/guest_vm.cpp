@@ -6,7 +6,7 @@ namespace corral::test {
 
 using namespace std::chrono_literals;
 
-GuestVm::GuestVm(const std::string& machine) {
+GuestVm::GuestVm(const std::string& machine, std::vector<std::string> extraArgs) {
     auto args = guestQemuArgs(machine);
     auto serial = (dir_ / "serial.sock").string();
     std::vector<std::string> extra = {
@@ -18,6 +18,7 @@ GuestVm::GuestVm(const std::string& machine) {
         "-chardev", "socket,id=g2h,path=" + guestToHost() + ",server=on,wait=off",
         "-device",  "virtserialport,bus=vs0.0,chardev=g2h,name=negotiator-guest-to-host.0"};
     args.insert(args.end(), extra.begin(), extra.end());
+    args.insert(args.end(), extraArgs.begin(), extraArgs.end());
     qemu_ = Process::spawn(args, dir_ / "qemu.log");
     if (!waitForPath(serial, 10s)) throw std::runtime_error("qemu did not create " + serial);
     console_ = std::make_unique<SerialConsole>(serial);

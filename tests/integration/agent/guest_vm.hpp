@@ -11,6 +11,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "tests/support/process.hpp"
 #include "tests/support/serial_console.hpp"
@@ -21,7 +22,8 @@ namespace corral::test {
 class GuestVm {
   public:
     // Boots and waits for userspace; throws std::runtime_error with the transcript if it fails.
-    explicit GuestVm(const std::string& machine = "pc");
+    // `extraArgs` go to qemu after the ports (disks, NICs).
+    explicit GuestVm(const std::string& machine = "pc", std::vector<std::string> extraArgs = {});
 
     std::string hostToGuest() const { return (dir_ / "h2g.sock").string(); }
     std::string guestToHost() const { return (dir_ / "g2h.sock").string(); }

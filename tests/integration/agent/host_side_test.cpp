@@ -38,6 +38,7 @@ asio::awaitable<std::string> guestSendRaw(FakeQemuSocket& qemu, std::string byte
 
 class HostResponderTest : public ::testing::Test {
   protected:
+    static constexpr auto kPartial = 300ms;
     void SetUp() override {
         std::filesystem::create_directory(dir_ / "cmds");
         script("who", "echo \"guest=$NEGOTIATOR_GUEST args=$*\"\ncat\n");
@@ -49,6 +50,7 @@ class HostResponderTest : public ::testing::Test {
         limits.commandTimeout = 1s;
         limits.maxOutput = 100000;
         limits.reconnectDelay = 50ms;
+        limits.partialTimeout = kPartial;
         responder_ = agent::HostResponder::create(io_.get_executor(), socket(), "vm1",
                                                   dir_ / "cmds", limits);
         responder_->start();
@@ -83,11 +85,17 @@ TEST_F(HostResponderTest, FailureStatesExitCodeAndStderr) {
               R"({"success":false,"error":"command 'fail' failed with exit code 5: it broke"})");
 }
 
-TEST_F(HostResponderTest, RefusesPathsAndUnknownNames) {
-    for (std::string name : {"../cmds/who", "/bin/sh", "..", "who/x"}) {
+TEST_F(HostResponderTest, LooksUpTheBasenameInTheDirectoryOnly) {
+    for (std::string name : {"..", "dir/", "."}) {
         auto reply = call({"execute", {name}, {}});
         EXPECT_NE(reply.find("refused command name"), std::string::npos) << reply;
     }
+    for (std::string name : {"/bin/sh", "who/x"}) {
+        auto reply = call({"execute", {name}, {}});
+        EXPECT_NE(reply.find("unknown command"), std::string::npos) << reply;
+    }
+    EXPECT_EQ(call({"execute", {"../cmds/who", "x"}, {}}),
+              R"({"success":true,"result":"guest=vm1 args=x"})");
     EXPECT_NE(call({"execute", {"sh", "-c", "id"}, {}}).find("unknown command 'sh'"),
               std::string::npos);
     EXPECT_NE(call({"execute", {}, {}}).find("needs a command name"), std::string::npos);
@@ -104,7 +112,7 @@ TEST_F(HostResponderTest, BoundsTimeAndOutput) {
 
 TEST_F(HostResponderTest, CommandsInheritOnlyTheirPipes) {
     // ls itself opens the directory: stdin, stdout, stderr and that one.
-    EXPECT_EQ(call({"execute", {"fds"}, {}}), R"({"success":true,"result":"4\n"})");
+    EXPECT_EQ(call({"execute", {"fds"}, {}}), R"({"success":true,"result":"4"})");
 }
 
 TEST_F(HostResponderTest, BadFramingIsAnsweredThenTheConnectionStartsAfresh) {
@@ -120,6 +128,29 @@ TEST_F(HostResponderTest, BadFramingIsAnsweredThenTheConnectionStartsAfresh) {
     ASSERT_TRUE(runOn(io_, qemu_.accept(5s)));
     EXPECT_EQ(call({"list_commands", {}, {}}).find("\"success\":true"), 1u);
     EXPECT_EQ(openFdCount(), fdsBefore);
+}
+
+TEST_F(HostResponderTest, HalfAMessageTimesOutAndTheNextRequestIsAnswered) {
+    // A guest that died mid-write: its half frame must not swallow the next guest's request.
+    runOn(io_, qemu_.send("100\n{\"method\": \"execute\", \"args\": [\"wh"));
+    io_.restart();
+    io_.run_for(kPartial + 200ms);  // the silence under test: no event marks its end
+    EXPECT_EQ(call({"execute", {"who", "next"}, {}}),
+              R"({"success":true,"result":"guest=vm1 args=next"})");
+}
+
+TEST_F(HostResponderTest, AReplyIsNotSentToAGuestThatAskedAgainMeanwhile) {
+    // python-negotiator's guest CLI on its -t: it gives up, the next one asks anew.
+    script("nap", "touch \"$1\"; sleep 0.5; echo late\n");
+    auto started = dir_ / "nap-started";
+    runOn(io_, qemu_.send(encodeFrame(encodeCall({"execute", {"nap", started.string()}, {}}))));
+    io_.restart();
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!std::filesystem::exists(started) && std::chrono::steady_clock::now() < deadline)
+        io_.run_one_for(10ms);
+    ASSERT_TRUE(std::filesystem::exists(started));
+    EXPECT_EQ(call({"execute", {"who", "again"}, {}}),
+              R"({"success":true,"result":"guest=vm1 args=again"})");
 }
 
 TEST_F(HostResponderTest, ReconnectsWhenQemuDropsTheSocket) {

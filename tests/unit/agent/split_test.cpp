@@ -15,6 +15,13 @@ TEST(SplitCommandLine, SplitsOnWhitespaceAndHonoursQuotes) {
     EXPECT_EQ(splitCommandLine("   "), Words{});
 }
 
+TEST(SplitCommandLine, EscapesInsideDoubleQuotesAreShlexs) {
+    // shlex keeps the backslash before anything but a quote or a backslash.
+    EXPECT_EQ(splitCommandLine(R"(echo "\$HOME" "\`x\`" "a\\b" "\n")"),
+              (Words{"echo", "\\$HOME", "\\`x\\`", "a\\b", "\\n"}));
+    EXPECT_EQ(splitCommandLine("a\r\nb"), (Words{"a", "b"}));
+}
+
 TEST(SplitCommandLine, RejectsUnterminatedQuotes) {
     EXPECT_FALSE(splitCommandLine("echo 'a"));
     EXPECT_FALSE(splitCommandLine("echo \"a"));
