@@ -71,7 +71,7 @@ TEST_F(DeviceGuest, DefinedAndAttachedDevicesReachTheGuest) {
         << guest("g1", "ls /sys/class/net");
     auto detached = ctl({"detach", "g1", "lan"});
     EXPECT_EQ(detached.status, 0) << detached.output;
-    EXPECT_TRUE(waitGuest("g1", "echo $(ls /sys/class/net)", "\"lo\\n\""));
+    EXPECT_TRUE(waitGuest("g1", "echo $(ls /sys/class/net)", "\"lo\""));
     EXPECT_THAT(property("g1", "Devices"), ::testing::Not(HasSubstr("\"lan\"")));
     EXPECT_EQ(call("g1", "Kill").status, 0);
 }
@@ -95,7 +95,7 @@ TEST_F(DeviceGuest, DeviceRecordedInTheFirstFormatIsDetachedAfterAnUpgrade) {
     ASSERT_TRUE(waitProperty("g2", "State", "s \"running\"", 20s)) << corraldLog();
     auto detached = call("g2", "Detach", {"s", "lan"});
     ASSERT_EQ(detached.status, 0) << detached.output << corraldLog();
-    EXPECT_TRUE(waitGuest("g2", "echo $(ls /sys/class/net)", "\"lo\\n\""));
+    EXPECT_TRUE(waitGuest("g2", "echo $(ls /sys/class/net)", "\"lo\""));
     EXPECT_THAT(call("g2", "Monitor",
                      {"s", R"({"execute":"human-monitor-command",)"
                            R"("arguments":{"command-line":"info network"}})"})
@@ -115,7 +115,7 @@ TEST_F(DeviceGuest, RngOfTheDefinitionFeedsTheGuestAndAHotpluggedOneJoins) {
     const std::string sysfs = "/sys/class/misc/hw_random/";
     EXPECT_TRUE(waitGuest("r1", "cat " + sysfs + "rng_current", "virtio_rng.0"))
         << guest("r1", "cat " + sysfs + "rng_current");
-    EXPECT_EQ(guest("r1", "head -c 16 /dev/hwrng | wc -c"), "s \"16\\n\"\n");
+    EXPECT_EQ(guest("r1", "head -c 16 /dev/hwrng | wc -c"), "s \"16\"\n");
 
     auto attached = call("r1", "AttachDevice", {"ssa{sv}", "rng", "hot", "0"});
     ASSERT_EQ(attached.status, 0) << attached.output << corraldLog();
@@ -125,7 +125,7 @@ TEST_F(DeviceGuest, RngOfTheDefinitionFeedsTheGuestAndAHotpluggedOneJoins) {
 
     auto detached = call("r1", "Detach", {"s", "hot"});
     ASSERT_EQ(detached.status, 0) << detached.output << corraldLog();
-    EXPECT_TRUE(waitGuest("r1", "echo $(cat " + sysfs + "rng_available)", "\"virtio_rng.0\\n\""));
+    EXPECT_TRUE(waitGuest("r1", "echo $(cat " + sysfs + "rng_available)", "\"virtio_rng.0\""));
     auto objects =
         call("r1", "Monitor", {"s", R"({"execute":"qom-list","arguments":{"path":"/objects"}})"});
     EXPECT_THAT(objects.output, HasSubstr("entropy-rng"));
@@ -139,11 +139,11 @@ TEST_F(DeviceGuest, HotpluggedRngBecomesTheGuestsHwrng) {
     startCorrald();
     startAndWaitForAgent("r2");
     const std::string current = "cat /sys/class/misc/hw_random/rng_current";
-    EXPECT_EQ(guest("r2", current), "s \"none\\n\"\n");
+    EXPECT_EQ(guest("r2", current), "s \"none\"\n");
     auto attached = ctl({"attach", "r2", "rng", "entropy"});
     ASSERT_EQ(attached.status, 0) << attached.output << corraldLog();
     EXPECT_TRUE(waitGuest("r2", current, "virtio_rng.0")) << guest("r2", current);
-    EXPECT_EQ(guest("r2", "head -c 16 /dev/hwrng | wc -c"), "s \"16\\n\"\n");
+    EXPECT_EQ(guest("r2", "head -c 16 /dev/hwrng | wc -c"), "s \"16\"\n");
     EXPECT_EQ(call("r2", "Kill").status, 0);
 }
 
