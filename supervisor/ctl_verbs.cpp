@@ -9,9 +9,12 @@ namespace corral::supervisor::ctl {
 namespace {
 
 constexpr OptionInfo kOptions[] = {
-    {kTimeout, "--timeout", "S"},       {kReadonly, "--readonly", ""},
-    {kFormat, "--format", "raw|qcow2"}, {kMode, "--mode", "user|tap|bridge"},
-    {kBridge, "--bridge", "BR"},        {kMac, "--mac", "MAC"},
+    {kTimeout, "--timeout", "S"},
+    {kReadonly, "--readonly", ""},
+    {kFormat, "--format", "raw|qcow2"},
+    {kMode, "--mode", "user|tap|bridge"},
+    {kBridge, "--bridge", "BR"},
+    {kMac, "--mac", "MAC"},
     {kDeviceOption, "--option", "KEY=VALUE"},
 };
 

@@ -57,9 +57,9 @@ struct Args {
     bool json = false;
     bool help = false;  // --help: nothing else was checked, verb may be null
     const Verb* verb = nullptr;
-    std::vector<std::string> args;          // after the verb
-    std::vector<std::string> argv;          // after "--"
-    std::map<Option, std::string> options;  // a flag's value is "1"
+    std::vector<std::string> args;           // after the verb
+    std::vector<std::string> argv;           // after "--"
+    std::map<Option, std::string> options;   // a flag's value is "1"
     std::vector<std::string> deviceOptions;  // every --option KEY=VALUE, in command-line order
 
     bool has(Option option) const { return options.count(option) > 0; }

@@ -39,7 +39,8 @@ class ProcessHandle {
 class HotplugControl {
   public:
     virtual ~HotplugControl() = default;
-    virtual boost::asio::awaitable<Result<hypervisor::Device>> attach(hypervisor::Device device) = 0;
+    virtual boost::asio::awaitable<Result<hypervisor::Device>> attach(
+        hypervisor::Device device) = 0;
     virtual boost::asio::awaitable<Result<void>> detach(std::string id,
                                                         std::chrono::milliseconds timeout) = 0;
     virtual boost::asio::awaitable<Result<std::vector<hypervisor::OccupiedSlot>>> reconcile() = 0;

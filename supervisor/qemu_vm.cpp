@@ -81,8 +81,7 @@ void QemuVm::track(std::unique_ptr<ProcessHandle> process, hypervisor::RuntimeSt
     runningNotices_.push_back(notices.runStateChanged.connect(events_.runStateChanged));
     runningNotices_.push_back(notices.agentChanged.connect(events_.agentChanged));
     runningNotices_.push_back(notices.monitorChanged.connect(events_.monitorChanged));
-    runningNotices_.push_back(
-        notices.devicesChanged.connect([this] { devicesChanged().emit(); }));
+    runningNotices_.push_back(notices.devicesChanged.connect([this] { devicesChanged().emit(); }));
 }
 
 void QemuVm::ended(ExitInfo exit) {

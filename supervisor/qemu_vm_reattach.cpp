@@ -21,8 +21,7 @@ std::optional<hypervisor::RuntimeState> QemuVm::findUnrecorded() const {
     state.argv = *argv;
     state.pid = *pid;
     state.startedAtUsec = context_.clock.realtimeUsec();
-    if (spec_)
-        state.devices = hypervisor::planSlots(*spec_).devices;
+    if (spec_) state.devices = hypervisor::planSlots(*spec_).devices;
     return state;
 }
 

@@ -111,8 +111,7 @@ class RunningQemu {
     // Adds the record and writes state.json; if that fails, drops the record again and detaches
     // the device from QEMU so no device runs unrecorded. The error says what happened.
     boost::asio::awaitable<std::optional<OpError>> recordDevice(
-        std::shared_ptr<HotplugControl> hotplug, hypervisor::Device record,
-        std::string address);
+        std::shared_ptr<HotplugControl> hotplug, hypervisor::Device record, std::string address);
     void forgetDevice(const std::string& id);
     boost::asio::awaitable<Outcome<std::string>> attachSteps(hypervisor::Device device);
     boost::asio::awaitable<Outcome<Unit>> detachSteps(std::string id);

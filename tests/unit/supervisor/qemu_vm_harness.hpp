@@ -43,7 +43,7 @@ struct Answer {
 // A disk record as state.json keeps it, on pci.0. (Named fields: g++ 12 -O3 warns on nested
 // braces of these.)
 hypervisor::Device diskRecord(const std::string& id, unsigned slot, const std::string& path,
-                                    bool hotplugged = true);
+                              bool hotplugged = true);
 
 class QemuVmHarness : public ::testing::Test {
   protected:
