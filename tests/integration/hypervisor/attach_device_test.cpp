@@ -44,6 +44,9 @@ class AttachDevice : public CorraldFixture {
             if (device.id == id) return &device;
         return nullptr;
     }
+    // The result points into `state`: a temporary would leave it dangling.
+    static const hypervisor::Device* find(hypervisor::RuntimeState&& state,
+                                          const std::string& id) = delete;
 
     // A QMP command through corrald's Monitor method; busctl prints the JSON with escaped quotes.
     std::string qmp(const std::string& name, const std::string& json) {
@@ -150,7 +153,8 @@ TEST_F(AttachDevice, StateOfTheFirstFormatIsReattached) {
     ASSERT_TRUE(waitProperty("old1", "State", "s \"running\"", 20s)) << corraldLog();
     EXPECT_EQ(this->pid("old1"), pid);
     EXPECT_THAT(property("old1", "Devices"), HasSubstr("\"n1\" \"nic\""));
-    const auto* n1 = find(state("old1"), "n1");
+    auto recorded = state("old1");
+    const auto* n1 = find(recorded, "n1");
     ASSERT_NE(n1, nullptr);
     EXPECT_TRUE(n1->hotplugged);
     auto again = call("old1", "AttachNic", {"sa{sv}", "n1", "0"});
