@@ -63,14 +63,13 @@ void PendingCall::strings(const std::vector<std::string>& values) const {
 }
 
 void PendingCall::values(const std::function<int(sd_bus_message*)>& append) const {
-    sd_bus_message* reply = nullptr;
-    if (sd_bus_message_new_method_return(call_.get(), &reply) < 0) return;
-    if (int r = append(reply); r < 0) {
-        sd_bus_message_unref(reply);
+    MessageRef reply;
+    if (int r = sd_bus_message_new_method_return(call_.get(), reply.put()); r < 0)
+        return warn(r, "build");
+    if (int r = append(reply.get()); r < 0)
         return error(
             {ErrorKind::Failed, std::string("cannot build the reply: ") + std::strerror(-r)});
-    }
-    send(reply);
+    send(reply.get());
 }
 
 void PendingCall::finish(const Status& status) const {
