@@ -22,6 +22,14 @@ LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
                                 const std::string& binary) {
     auto plan = planSlots(spec);
     auto paths = RuntimePaths::forInstance(runtimeRoot, spec.name);
+    // QEMU would fail on the locked pid file while the socket still leads to the other qemu.
+    if (auto holder = socketListener(paths.qmpSocket)) {
+        auto who = *holder ? "pid " + std::to_string(*holder) : std::string("a process");
+        throw std::runtime_error("another qemu of " + spec.name + " (" + who +
+                                 ") is running outside corrald's control and holds " +
+                                 paths.qmpSocket.string() + "; stop it before starting " +
+                                 spec.name);
+    }
     createRuntimeDir(paths);
     auto argv = buildQemuArgv(spec, plan, paths);
     argv.front() = binary;

@@ -4,7 +4,9 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -121,6 +123,26 @@ void createRuntimeDir(const RuntimePaths& paths) {
     if (::chmod(paths.dir.c_str(), 0750) != 0) {
         throw std::system_error(errno, std::generic_category(), "chmod " + paths.dir.string());
     }
+}
+
+std::optional<pid_t> socketListener(const std::filesystem::path& path) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    const auto& text = path.native();
+    if (text.size() >= sizeof address.sun_path) return std::nullopt;
+    std::memcpy(address.sun_path, text.c_str(), text.size() + 1);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return std::nullopt;
+    std::optional<pid_t> listener;
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
+        ucred peer{};
+        socklen_t size = sizeof peer;
+        listener = ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &size) == 0 ? peer.pid : 0;
+    } else if (errno == EAGAIN) {
+        listener = 0;  // a full backlog: someone listens
+    }
+    ::close(fd);
+    return listener;
 }
 
 std::optional<std::string> writeState(const RuntimePaths& paths, const RuntimeState& state) {

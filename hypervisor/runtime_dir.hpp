@@ -26,6 +26,11 @@ struct RuntimeState {
 // Creates `paths.dir` (and the runtime root) with mode 0750. Throws std::system_error.
 void createRuntimeDir(const RuntimePaths& paths);
 
+// Whether a process still listens on the unix socket `path`: its pid (SO_PEERCRED), 0 when it
+// listens but is too busy to take a connection, nullopt when nothing does (no file, a stale
+// socket). Never blocks.
+std::optional<pid_t> socketListener(const std::filesystem::path& path);
+
 // Writes state.json (0600) via a temp file and rename; nullopt on success, else "cannot write
 // <state.json>: <errno text>", with the previous state.json untouched and the temp file removed.
 std::optional<std::string> writeState(const RuntimePaths& paths, const RuntimeState& state);

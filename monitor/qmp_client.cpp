@@ -286,6 +286,14 @@ bool QmpClient::connected() const {
     return !closed_ && session_.state() == QmpSession::State::Ready;
 }
 
+pid_t QmpClient::peerPid() {
+    if (closed_ || !socket_.is_open()) return 0;
+    ucred peer{};
+    socklen_t size = sizeof peer;
+    if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0) return 0;
+    return peer.pid;
+}
+
 void QmpClient::close() {
     shutdown(makeError(Errc::Disconnected, "QMP", "closed by its owner"), false);
 }

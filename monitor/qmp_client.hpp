@@ -5,6 +5,8 @@
 // call close() when done.
 #pragma once
 
+#include <sys/types.h>
+
 #include "monitor/error.hpp"
 #include "monitor/json.hpp"
 #include "monitor/qmp_session.hpp"
@@ -112,6 +114,9 @@ class QmpClient : public std::enable_shared_from_this<QmpClient> {
     // Whether the server listed `command` in query-commands.
     bool supports(std::string_view command) const;
     bool connected() const;
+    // The pid of the process serving the socket (SO_PEERCRED: the one that listened on it), or 0
+    // when not connected.
+    pid_t peerPid();
 
     // Closes the socket; pending calls and event waits complete with kind "Disconnected".
     void close();

@@ -37,6 +37,7 @@ class ClientLink final : public QmpLink {
     boost::asio::awaitable<Outcome<RunStatus>> queryStatus() override;
     boost::asio::awaitable<Outcome<std::string>> passthrough(std::string json) override;
     bool connected() const override { return client_->connected(); }
+    pid_t peerPid() const override { return client_->peerPid(); }
     void close() override {
         subscription_.reset();
         client_->close();

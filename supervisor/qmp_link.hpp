@@ -4,6 +4,8 @@
 // qmp_link.cpp (DESIGN.md: no RapidJSON values in supervisor/ beyond that translation unit).
 #pragma once
 
+#include <sys/types.h>
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
@@ -48,6 +50,9 @@ class QmpLink {
     // "return" value as compact JSON, or the QMP error as an OpError.
     virtual boost::asio::awaitable<Outcome<std::string>> passthrough(std::string json) = 0;
     virtual bool connected() const = 0;
+    // The process serving the monitor socket (0 when not connected): a link is only trusted when
+    // this is the qemu it was opened for.
+    virtual pid_t peerPid() const = 0;
     // Closes our side: pending calls end with an error; `disconnected` is not raised.
     virtual void close() = 0;
 

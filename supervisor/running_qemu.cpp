@@ -123,6 +123,12 @@ asio::awaitable<Outcome<pid_t>> RunningQemu::startSteps() {
         co_return OpError{ErrorKind::Failed, connected.error().message +
                                                  " (qemu.log: " + lastLine(paths_.logFile) + ")"};
     }
+    if (auto foreign = checkMonitorOwner(*qmp_)) {
+        qmp_->close();
+        process_->kill(SIGKILL);
+        co_return OpError{foreign->kind,
+                          foreign->message + " (qemu.log: " + lastLine(paths_.logFile) + ")"};
+    }
     subscribe();
     setMonitorState(MonitorState::Connected);
     connectAgent();
@@ -140,6 +146,12 @@ asio::awaitable<bool> RunningQemu::takeOver() {
     auto socket = paths_.qmpSocket.string();
     auto connected = co_await life_.guard(qmp_->connect(std::move(socket), kReattachConnectWindow));
     connectAgent();
+    if (connected) {
+        if (auto foreign = checkMonitorOwner(*qmp_)) {
+            qmp_->close();
+            connected = *foreign;
+        }
+    }
     if (!connected) {
         log(4, "reattached qemu does not answer on QMP (" + connected.error().message +
                    "); reconnecting in the background");

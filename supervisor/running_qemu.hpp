@@ -96,6 +96,9 @@ class RunningQemu {
     void setMonitorState(MonitorState state);
     // The error for a QMP command while the monitor is not connected, if it is not.
     std::optional<OpError> checkMonitor() const;
+    // Why `link` must not be used, if the socket is served by another process than this qemu (an
+    // orphan of the same instance that held on to the socket).
+    std::optional<OpError> checkMonitorOwner(const QmpLink& link) const;
     // Runs a QMP call; a timeout marks the monitor unresponsive and starts probing it.
     template <typename T>
     boost::asio::awaitable<Outcome<T>> watched(boost::asio::awaitable<Outcome<T>> call);

@@ -76,6 +76,16 @@ asio::awaitable<void> RunningQemu::probeMonitor() {
     }
 }
 
+std::optional<OpError> RunningQemu::checkMonitorOwner(const QmpLink& link) const {
+    auto peer = link.peerPid();
+    if (peer == pid()) return std::nullopt;
+    return OpError{ErrorKind::Failed, name_ + ": " + paths_.qmpSocket.string() +
+                                          " is served by pid " + std::to_string(peer) +
+                                          ", not by " + name_ + "'s qemu (pid " +
+                                          std::to_string(pid()) + "): another qemu of " + name_ +
+                                          " runs outside corrald's control; stop it first"};
+}
+
 asio::awaitable<void> RunningQemu::reconnectMonitor() {
     co_await life_.sleep(kExitGrace);
     if (monitorState_ != MonitorState::Disconnected) {
@@ -88,6 +98,12 @@ asio::awaitable<void> RunningQemu::reconnectMonitor() {
         auto link = context_.parts.qmp(context_.qmpTimeout);
         auto socket = paths_.qmpSocket.string();
         auto connected = co_await life_.guard(link->connect(std::move(socket), kReconnectWindow));
+        if (connected) {
+            if (auto foreign = checkMonitorOwner(*link)) {
+                link->close();
+                connected = *foreign;
+            }
+        }
         if (connected) {
             qmp_->close();
             qmp_ = std::move(link);

@@ -2,6 +2,11 @@
 // slow shutdown not delaying requests to another.
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
 #include "tests/integration/supervisor/corrald_fixture.hpp"
 
 namespace corral::test {
@@ -103,6 +108,61 @@ TEST_F(QemuUnderCorrald, AttachDiskFormatOptionOverridesTheFileName) {
               std::string::npos)
         << nodes.output;
     EXPECT_EQ(call("fmt", "Kill").status, 0);
+}
+
+// Other qemus whose command line names this instance's monitor socket, besides `except`.
+std::vector<pid_t> qemusUsing(const std::string& socket, pid_t except) {
+    std::vector<pid_t> found;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        auto name = entry.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream file(entry.path() / "cmdline");
+        std::string cmdline((std::istreambuf_iterator<char>(file)), {});
+        pid_t pid = std::stoi(name);
+        if (pid != except && cmdline.find(socket) != std::string::npos &&
+            cmdline.find("qemu-system") != std::string::npos)
+            found.push_back(pid);
+    }
+    return found;
+}
+
+// A qemu of the instance that corrald does not manage (left by a lost runtime state) still serves
+// its monitor socket: Start must refuse, naming it, and neither spawn a second qemu nor talk to
+// the orphan; once the orphan is gone, its stale socket does not stand in the way.
+TEST_F(QemuUnderCorrald, StartRefusesWhileAnOrphanedQemuHoldsTheMonitorSocket) {
+    writeGuest("orph");
+    startCorrald();
+    auto run = dir_ / "run" / "orph";
+    std::filesystem::create_directories(run);
+    auto socket = (run / "qmp.sock").string();
+    auto orphan = Process::spawn(
+        {"qemu-system-x86_64", "-machine", "none", "-accel", "tcg", "-S", "-display", "none",
+         "-nodefaults", "-name", "orph", "-qmp", "unix:" + socket + ",server=on,wait=off",
+         "-pidfile", (run / "qemu.pid").string()},
+        dir_ / "orphan.log");
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!std::filesystem::exists(socket) && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+    ASSERT_TRUE(std::filesystem::exists(socket)) << readFile(dir_ / "orphan.log");
+
+    auto refused = call("orph", "Start");
+    EXPECT_NE(refused.status, 0);
+    EXPECT_NE(refused.output.find("another qemu of orph (pid " + std::to_string(orphan.pid()) +
+                                  ") is running outside corrald's control"),
+              std::string::npos)
+        << refused.output;
+    EXPECT_EQ(property("orph", "State"), "s \"stopped\"");
+    EXPECT_EQ(property("orph", "Pid"), "u 0");
+    EXPECT_TRUE(orphan.running());
+    EXPECT_EQ(qemusUsing(socket, orphan.pid()), std::vector<pid_t>{});
+
+    orphan.kill(SIGKILL);
+    ASSERT_TRUE(orphan.wait(10s));
+    ASSERT_TRUE(std::filesystem::exists(socket));  // stale now: nobody listens
+    auto started = call("orph", "Start");
+    EXPECT_EQ(started.status, 0) << started.output << corraldLog();
+    EXPECT_EQ(property("orph", "State"), "s \"running\"");
+    EXPECT_EQ(call("orph", "Kill").status, 0);
 }
 
 }  // namespace

@@ -76,6 +76,9 @@ class FakeQemu::Link final : public QmpLink {
         co_return std::string("{}");
     }
     bool connected() const override { return connected_; }
+    pid_t peerPid() const override {
+        return connected_ ? qemu_.monitorPeer.value_or(qemu_.lastQemu) : 0;
+    }
     void close() override {
         connected_ = false;
         qemu_.closeHeld(this);
@@ -186,6 +189,7 @@ LaunchedQemu FakeQemu::launch(const hypervisor::InstanceSpec& spec,
     if (auto error = hypervisor::writeState(paths, state)) throw std::runtime_error(*error);
     live[state.pid] = state.argv;
     auto pid = state.pid;
+    lastQemu = pid;
     return {std::move(state), std::make_unique<Process>(*this, pid)};
 }
 
@@ -201,6 +205,7 @@ std::unique_ptr<ProcessHandle> FakeQemu::adopt(pid_t pid, const std::vector<std:
         why = "process " + std::to_string(pid) + " is not the qemu started for this instance";
         return nullptr;
     }
+    lastQemu = pid;
     return std::make_unique<Process>(*this, pid);
 }
 

@@ -54,6 +54,9 @@ class FakeQemu : public QemuParts {
     // Held calls succeed even when their link closes: QEMU's answer was already on its way.
     bool answerInFlight = false;
     int connects = 0;
+    // Who serves the monitor socket (SO_PEERCRED); default: the qemu launched or adopted last.
+    std::optional<pid_t> monitorPeer;
+    pid_t lastQemu = 0;
     int statusQueries = 0;
     std::vector<std::string> commands;  // every command and passthrough, in order
     int linksMade = 0;

@@ -172,6 +172,22 @@ TEST_F(Reattach, UnansweredMonitorIsReconnectedInTheBackground) {
     EXPECT_EQ(qemu.restores.size(), 1u);
 }
 
+TEST_F(Reattach, MonitorServedByAnotherProcessIsNotDriven) {
+    define();
+    leaveRunning(5000);
+    qemu.monitorPeer = 777;
+
+    ASSERT_TRUE(reattach());
+    EXPECT_EQ(life().state(), State::Running);
+    EXPECT_EQ(life().monitorState(), MonitorState::Disconnected);
+    EXPECT_TRUE(logged("is served by pid 777, not by vm1's qemu (pid 5000)"));
+    EXPECT_TRUE(qemu.commands.empty());
+    EXPECT_EQ(qemu.statusQueries, 0);
+    qemu.monitorPeer.reset();
+    runFor(5500ms);
+    EXPECT_EQ(life().monitorState(), MonitorState::Connected);
+}
+
 TEST_F(Reattach, QemuThatExitsDuringReattachIsNotAdopted) {
     define();
     leaveRunning(5000);

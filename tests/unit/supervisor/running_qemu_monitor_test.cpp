@@ -42,6 +42,38 @@ TEST_F(MonitorHealth, MonitorThatNeverAnswersFailsTheStartAndKillsQemu) {
     EXPECT_FALSE(std::filesystem::exists(paths().stateFile));
 }
 
+TEST_F(MonitorHealth, MonitorServedByAnotherProcessFailsTheStartAndIsNeverDriven) {
+    define();
+    qemu.monitorPeer = 777;  // an orphaned qemu of the same instance still serves qmp.sock
+    Answer<Unit> started;
+    life().start(started.reply());
+    settle();
+    ASSERT_TRUE(started.result);
+    EXPECT_TRUE(started.failedWith("is served by pid 777, not by vm1's qemu (pid 4242)"))
+        << started.result->error().message;
+    EXPECT_EQ(qemu.commands, std::vector<std::string>{});  // no cont to the stranger
+    EXPECT_EQ(qemu.signals, std::vector<int>{SIGKILL});    // ours is killed
+    qemu.exit(4242, {hypervisor::ExitStatus::Kind::Signaled, SIGKILL});
+    settle();
+    EXPECT_EQ(life().state(), State::Stopped);
+}
+
+TEST_F(MonitorHealth, ReconnectRefusesASocketServedByAnotherProcess) {
+    define();
+    startRunning();
+    auto connects = qemu.connects;
+    qemu.monitorPeer = 777;
+    qemu.dropMonitor();
+    runFor(500ms);
+    EXPECT_EQ(qemu.connects, connects + 1);
+    EXPECT_EQ(life().monitorState(), MonitorState::Disconnected);
+    EXPECT_TRUE(logged("is served by pid 777"));
+    qemu.monitorPeer.reset();
+    runFor(5s);
+    EXPECT_EQ(qemu.connects, connects + 2);
+    EXPECT_EQ(life().monitorState(), MonitorState::Connected);
+}
+
 TEST_F(MonitorHealth, CommandTimeoutMarksUnresponsiveUntilAProbeAnswers) {
     define();
     startRunning();
