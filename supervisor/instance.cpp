@@ -48,8 +48,9 @@ Instance::Instance(std::string name, VmControl& control, Clock& clock, Lifecycle
       alive_(std::make_shared<bool>(true)) {
     VmEvents events;
     events.exited = guarded(alive_, [this](ExitInfo exit) { onExited(exit); });
-    events.shutdown = guarded(alive_, [this](bool guest) {
-        if (guest) guestShutdown_ = true;
+    events.shutdown = guarded(alive_, [this](ShutdownCause cause) {
+        if (cause == ShutdownCause::Guest) guestShutdown_ = true;
+        if (cause == ShutdownCause::MonitorQuit) monitorQuit_ = true;
     });
     events.runStateChanged = guarded(alive_, [this](bool running) {
         if (running && state_ == State::Paused && op_ == Op::None) setState(State::Running);
@@ -132,6 +133,7 @@ void Instance::start(Done done) {
 
 void Instance::doLaunch() {
     guestShutdown_ = false;
+    monitorQuit_ = false;
     killRequested_ = false;
     setState(State::Starting);
     log(6, "starting");

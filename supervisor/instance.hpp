@@ -133,6 +133,7 @@ class Instance {
     Done opDone_;
     std::uint64_t launchGeneration_ = 0;
     bool guestShutdown_ = false;
+    bool monitorQuit_ = false;  // a QMP quit outside a Shutdown (Monitor passthrough)
     Escalation escalation_ = Escalation::Powerdown;
     TimePoint shutdownDeadline_;
     Duration shutdownTimeout_{};

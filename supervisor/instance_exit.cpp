@@ -56,8 +56,10 @@ void Instance::onExited(ExitInfo exit) {
         }
         case State::Running:
         case State::Paused:
-            if (killRequested_ || guestShutdown_) {
-                auto reason = killRequested_ ? "killed" : "guest-poweroff";
+            if (killRequested_ || guestShutdown_ || monitorQuit_) {
+                auto reason = killRequested_   ? "killed"
+                              : guestShutdown_ ? "guest-poweroff"
+                                               : "monitor-quit";
                 log(5, std::string("stopped (") + reason + ")");
                 setLastExit(reason);
                 setState(State::Stopped);
@@ -107,6 +109,7 @@ void Instance::adopt(pid_t pid, bool running, std::uint64_t startedAtUsec,
     pid_ = pid;
     startedAt_ = startedAtUsec;
     guestShutdown_ = false;
+    monitorQuit_ = false;
     log(5, "reattached to running qemu (pid " + std::to_string(pid) + ")");
     setState(running ? State::Running : State::Paused, kChangedPid | kChangedStartedAt);
     if (shutdownDeadlineUsec != 0) resumeShutdown(shutdownDeadlineUsec);

@@ -11,7 +11,10 @@ std::optional<QmpNotice> noticeOf(const monitor::QmpEvent& event) {
     if (event.name == "SHUTDOWN") {
         bool guest = event.data.IsObject() && event.data.HasMember("guest") &&
                      event.data["guest"].IsBool() && event.data["guest"].GetBool();
-        return QmpNotice{QmpNotice::Kind::Shutdown, guest};
+        bool quit = event.data.IsObject() && event.data.HasMember("reason") &&
+                    event.data["reason"].IsString() &&
+                    std::string_view(event.data["reason"].GetString()) == "host-qmp-quit";
+        return QmpNotice{QmpNotice::Kind::Shutdown, guest, quit};
     }
     if (event.name == "STOP") return QmpNotice{QmpNotice::Kind::Stop, false};
     if (event.name == "RESUME") return QmpNotice{QmpNotice::Kind::Resume, false};

@@ -25,6 +25,7 @@ namespace corral::supervisor {
 struct QmpNotice {
     enum class Kind { Shutdown, Stop, Resume } kind;
     bool guest = false;  // Shutdown: initiated by the guest (poweroff inside the VM)
+    bool quit = false;   // Shutdown: asked for by a QMP `quit` (reason "host-qmp-quit")
 };
 
 // query-status: whether the vCPUs run and QEMU's run state ("running", "paused", "prelaunch":

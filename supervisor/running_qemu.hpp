@@ -40,7 +40,7 @@ class RunningQemu {
     struct Notices {
         // Last of all: the runtime files are gone and a listener may destroy the RunningQemu.
         corral::Signal<ExitInfo> exited;
-        corral::Signal<bool> shutdown;  // QMP SHUTDOWN; true when the guest initiated it
+        corral::Signal<ShutdownCause> shutdown;  // QMP SHUTDOWN
         corral::Signal<bool> runStateChanged;
         corral::Signal<bool> agentChanged;
         corral::Signal<MonitorState> monitorChanged;

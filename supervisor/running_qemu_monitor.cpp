@@ -37,7 +37,10 @@ std::optional<OpError> RunningQemu::checkMonitor() const {
 void RunningQemu::subscribe() {
     qmpSubscriptions_.clear();
     qmpSubscriptions_.push_back(qmp_->notices.connect([this](const QmpNotice& notice) {
-        if (notice.kind == QmpNotice::Kind::Shutdown) notices_.shutdown.emit(notice.guest);
+        if (notice.kind == QmpNotice::Kind::Shutdown)
+            notices_.shutdown.emit(notice.guest  ? ShutdownCause::Guest
+                                   : notice.quit ? ShutdownCause::MonitorQuit
+                                                 : ShutdownCause::Other);
         if (notice.kind == QmpNotice::Kind::Stop) notices_.runStateChanged.emit(false);
         if (notice.kind == QmpNotice::Kind::Resume) notices_.runStateChanged.emit(true);
     }));

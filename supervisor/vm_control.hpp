@@ -32,10 +32,15 @@ enum class MonitorState { None, Connected, Unresponsive, Disconnected };
 
 const char* toString(MonitorState state);
 
+// Who asked QEMU to shut down (QMP SHUTDOWN's `guest` and `reason`): the guest (poweroff inside
+// the VM), a `quit` on the monitor (corrald's escalation or an administrator's Monitor call), or
+// anything else (a signal to qemu, ...).
+enum class ShutdownCause { Guest, MonitorQuit, Other };
+
 // Callbacks a VmControl raises on the io_context; set once by the Instance that owns it.
 struct VmEvents {
     std::function<void(ExitInfo)> exited;               // the process is gone (reaped)
-    std::function<void(bool guestInitiated)> shutdown;  // QMP SHUTDOWN
+    std::function<void(ShutdownCause)> shutdown;        // QMP SHUTDOWN
     std::function<void(bool running)> runStateChanged;  // QMP STOP / RESUME
     std::function<void(bool connected)> agentChanged;   // negotiator channel up/down
     std::function<void(MonitorState)> monitorChanged;   // QMP connection health

@@ -126,6 +126,21 @@ std::vector<pid_t> qemusUsing(const std::string& socket, pid_t except) {
     return found;
 }
 
+// {"execute": "quit"} through Monitor is an administrator ending the VM: `stopped`, never a
+// crash (with on_crash = "restart" it would otherwise come back).
+TEST_F(QemuUnderCorrald, QuitThroughMonitorIsAStop) {
+    GuestOptions options;
+    options.onCrash = "restart";
+    writeGuest("quit1", options);
+    startCorrald();
+    ASSERT_EQ(call("quit1", "Start").status, 0) << corraldLog();
+    auto quit = call("quit1", "Monitor", {"s", R"({"execute": "quit"})"});
+    EXPECT_EQ(quit.status, 0) << quit.output;
+    EXPECT_TRUE(waitProperty("quit1", "State", "s \"stopped\"", 10s))
+        << property("quit1", "State") << corraldLog();
+    EXPECT_EQ(property("quit1", "LastExit"), "s \"monitor-quit\"");
+}
+
 // A qemu of the instance that corrald does not manage (left by a lost runtime state) still serves
 // its monitor socket: Start must refuse, naming it, and neither spawn a second qemu nor talk to
 // the orphan; once the orphan is gone, its stale socket does not stand in the way.

@@ -44,7 +44,9 @@ class FakeVm : public VmControl {
     // Completes the pending launch.
     void finishLaunch(Outcome<pid_t> result);
     void exit(ExitInfo info) { events_.exited(info); }
-    void guestShutdown() { events_.shutdown(true); }
+    void guestShutdown() { events_.shutdown(ShutdownCause::Guest); }
+    void monitorQuit() { events_.shutdown(ShutdownCause::MonitorQuit); }
+    void otherShutdown() { events_.shutdown(ShutdownCause::Other); }
     void agent(bool up) { events_.agentChanged(up); }
 
     // When set, launch() completes at once with this pid.

@@ -167,6 +167,33 @@ TEST_F(InstanceTest, GuestPoweroffStopsWithLastExit) {
     EXPECT_EQ(instance.lastExit(), "guest-poweroff");
 }
 
+// An administrator's {"execute": "quit"} through Monitor ends the VM on purpose: a stop, which
+// neither counts as a crash nor triggers on_crash = "restart".
+TEST_F(InstanceTest, QuitOnTheMonitorIsAStopNotACrash) {
+    startRunning();
+    vm.monitorQuit();
+    vm.exit({false, 0});
+    EXPECT_EQ(instance.state(), State::Stopped);
+    EXPECT_EQ(instance.lastExit(), "monitor-quit");
+}
+
+TEST_F(InstanceTest, ShutdownNobodyAskedForStillEndsAsACrash) {
+    startRunning();
+    vm.otherShutdown();
+    vm.exit({false, 0});
+    EXPECT_EQ(instance.state(), State::Crashed);
+    EXPECT_EQ(instance.lastExit(), "crashed: exited with status 0");
+}
+
+TEST_F(InstanceTest, QuitOfAnEarlierRunIsForgottenAtTheNextStart) {
+    startRunning();
+    vm.monitorQuit();
+    vm.exit({false, 0});
+    startRunning();
+    vm.exit({true, 9});
+    EXPECT_EQ(instance.state(), State::Crashed);
+}
+
 TEST_F(InstanceTest, UnexpectedExitIsACrash) {
     startRunning();
     vm.exit({true, 9});
