@@ -108,8 +108,10 @@ MessageRef Client::call(const std::string& path, const char* interface, const ch
         if (code == kUnreachable)
             text = "corrald is not running on this bus (" + text +
                    "); start corrald.service or pass --address";
+        CtlError failure(code, text);
+        if (error.name) failure.dbusError = error.name;
         sd_bus_error_free(&error);
-        throw CtlError(code, text);
+        throw failure;
     }
     return reply;
 }
@@ -167,6 +169,11 @@ MessageRef Client::callInstance(const std::string& name, const char* method,
                                 std::uint64_t timeoutUsec,
                                 const std::function<int(sd_bus_message*)>& append) {
     return call(instancePath(name), kInstanceInterface, method, timeoutUsec, append);
+}
+
+MessageRef Client::callManager(const char* method, std::uint64_t timeoutUsec,
+                               const std::function<int(sd_bus_message*)>& append) {
+    return call(kManagerPath, kManagerInterface, method, timeoutUsec, append);
 }
 
 void Client::reload() {

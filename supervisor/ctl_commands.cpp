@@ -9,6 +9,7 @@
 #include "hypervisor/instance_spec.hpp"
 #include "supervisor/ctl_attach.hpp"
 #include "supervisor/ctl_console.hpp"
+#include "supervisor/ctl_define.hpp"
 #include "supervisor/ctl_guest_info.hpp"
 #include "supervisor/ctl_output.hpp"
 #include "supervisor/ctl_run.hpp"
@@ -238,6 +239,13 @@ constexpr Verb kVerbs[] = {
     {"validate", "FILE...", 1, kAnyCount, 0, false, false,
      "check instance definitions without corrald", validate},
     {"reload", "", 0, 0, 0, false, false, "rescan the instance definitions", reload},
+    {"define", "FILE", 1, 1, 0, false, false, "add an instance from a definition file (root)",
+     defineVerb},
+    {"show", "NAME", 1, 1, 0, false, true, "print an instance's definition", showVerb},
+    {"edit", "NAME", 1, 1, 0, false, true, "edit a definition in $EDITOR, checked before saving",
+     editVerb},
+    {"undefine", "NAME", 1, 1, kRemoveStorage, false, true,
+     "remove a stopped instance (and its images in the storage dirs)", undefineVerb},
 };
 
 }  // namespace
