@@ -32,7 +32,7 @@ struct CtlError : std::runtime_error {
     CtlError(int code, const std::string& message, bool usage = true)
         : std::runtime_error(message), exit(code), showUsage(usage && code == kUsage) {}
     int exit;
-    bool showUsage;      // a malformed command line: the usage text follows the message
+    bool showUsage;         // a malformed command line: the usage text follows the message
     std::string dbusError;  // the D-Bus error name when a call failed ("" otherwise)
 };
 

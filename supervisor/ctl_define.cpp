@@ -83,7 +83,8 @@ void runEditor(const fs::path& file) {
     pid_t pid = fork();
     if (pid < 0) throw CtlError(kFailed, std::string("cannot run the editor: ") + strerror(errno));
     if (pid == 0) {
-        execl("/bin/sh", "sh", "-c", command.c_str(), "sh", file.c_str(), static_cast<char*>(nullptr));
+        execl("/bin/sh", "sh", "-c", command.c_str(), "sh", file.c_str(),
+              static_cast<char*>(nullptr));
         _exit(127);
     }
     int status = 0;
@@ -98,9 +99,12 @@ class EditCopy {
   public:
     EditCopy(const std::string& name, const std::string& text) {
         const char* tmp = std::getenv("TMPDIR");
-        path_ = (fs::path(tmp && *tmp ? tmp : "/tmp") / ("corral-" + name + "-XXXXXX.toml")).string();
+        path_ =
+            (fs::path(tmp && *tmp ? tmp : "/tmp") / ("corral-" + name + "-XXXXXX.toml")).string();
         int fd = mkstemps(path_.data(), 5);
-        if (fd < 0) throw CtlError(kFailed, "cannot create a temporary file: " + std::string(strerror(errno)));
+        if (fd < 0)
+            throw CtlError(kFailed,
+                           "cannot create a temporary file: " + std::string(strerror(errno)));
         bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
         if (::close(fd) < 0 || !written) {
             ::unlink(path_.c_str());
@@ -202,8 +206,7 @@ int undefineVerb(const Args& a) {
     bool removeStorage = a.has(kRemoveStorage);
     auto reply = client.callInstance(a.args[0], "Undefine", kCallTimeout, [&](sd_bus_message* m) {
         int r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && removeStorage)
-            r = sd_bus_message_append(m, "{sv}", "remove_storage", "b", 1);
+        if (r >= 0 && removeStorage) r = sd_bus_message_append(m, "{sv}", "remove_storage", "b", 1);
         return r < 0 ? r : sd_bus_message_close_container(m);
     });
     auto removed = readStrings(reply);

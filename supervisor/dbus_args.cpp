@@ -200,7 +200,8 @@ Outcome<hypervisor::Device> validateAttachNic(std::string_view id, const OptionD
 }
 
 Outcome<std::map<std::string, bool, std::less<>>> validateFlags(
-    std::string_view method, const OptionDict& options, const std::vector<std::string_view>& flags) {
+    std::string_view method, const OptionDict& options,
+    const std::vector<std::string_view>& flags) {
     std::string takes = "no options";
     for (std::size_t i = 0; i < flags.size(); ++i)
         takes = (i == 0 ? "" : takes + ", ") + std::string(flags[i]) + " (b)";

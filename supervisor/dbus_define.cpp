@@ -87,7 +87,8 @@ int methodDefine(sd_bus_message* m, Registry& registry, sd_bus_error* error) {
     if (r < 0) return r;
     OptionDict options;
     if ((r = readOptionDict(m, options)) < 0) return r;
-    if (auto flags = validateFlags("Define", options, {}); !flags) return setError(error, flags.error());
+    if (auto flags = validateFlags("Define", options, {}); !flags)
+        return setError(error, flags.error());
     auto vm = registry.define(name, text);
     if (!vm) return setError(error, vm.error());
     return sd_bus_reply_method_return(m, "o", instancePath(vm.value()->name()).c_str());

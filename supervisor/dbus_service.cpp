@@ -177,8 +177,7 @@ void DbusService::requestName() {
 }
 
 InstanceRef& DbusService::watch(Vm& vm) {
-    auto ref =
-        std::make_unique<InstanceRef>(
+    auto ref = std::make_unique<InstanceRef>(
         InstanceRef{&vm, &registry_, loop_, instancePath(vm.name()), {}, {}});
     auto& r = *ref;
     r.stateChanged =

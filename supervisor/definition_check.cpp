@@ -31,7 +31,8 @@ std::optional<Diagnostic> nameMismatch(std::string_view name, std::string_view t
         return std::nullopt;
     }
     auto* key = root.get_as<std::string>("name");
-    if (!key || key->get() == name || hypervisor::checkInstanceName(key->get())) return std::nullopt;
+    if (!key || key->get() == name || hypervisor::checkInstanceName(key->get()))
+        return std::nullopt;
     const auto& at = key->source().begin;
     return Diagnostic{file.string(), static_cast<int>(at.line), static_cast<int>(at.column),
                       "name: " + quoteForMessage(key->get()) + " differs from the instance name " +
@@ -102,8 +103,8 @@ Outcome<InstanceSpec> checkDefinition(std::string_view name, std::string_view te
         // No "name" key, and the file is not NAME.toml (an instance Reload found elsewhere).
         mismatch = Diagnostic{file.string(), 1, 1,
                               "the file name gives the instance name " +
-                                  quoteForMessage(result.spec->name) + "; set name = " +
-                                  quoteForMessage(name)};
+                                  quoteForMessage(result.spec->name) +
+                                  "; set name = " + quoteForMessage(name)};
         result.spec.reset();
     }
     if (mismatch) {

@@ -74,7 +74,11 @@ int renameNoReplace(const fs::path& from, const fs::path& to) {
 bool busString(std::string_view text) {
     for (std::size_t i = 0; i < text.size();) {
         auto c = static_cast<unsigned char>(text[i]);
-        std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        std::size_t n = c < 0x80           ? 1
+                        : (c >> 5) == 0x6  ? 2
+                        : (c >> 4) == 0xe  ? 3
+                        : (c >> 3) == 0x1e ? 4
+                                           : 0;
         if (c == 0 || n == 0 || i + n > text.size()) return false;
         for (std::size_t k = 1; k < n; ++k)
             if ((static_cast<unsigned char>(text[i + k]) >> 6) != 0x2) return false;
@@ -131,7 +135,8 @@ std::optional<std::string> readDefinitionFile(const fs::path& file, std::string&
             return std::nullopt;
         }
         if (n == 0 && !busString(text)) {
-            problem = file.string() + " is not UTF-8 text without NUL bytes, which D-Bus cannot carry";
+            problem =
+                file.string() + " is not UTF-8 text without NUL bytes, which D-Bus cannot carry";
             return std::nullopt;
         }
         if (n == 0) return text;

@@ -60,24 +60,24 @@ Outcome<std::vector<std::string>> Registry::update(Vm& vm, std::string_view text
     redefined_.emit(vm);
     std::string keys;
     for (const auto& key : pending) keys += (keys.empty() ? "" : ", ") + key;
-    log_(6, vm.name() + ": definition updated" +
-                (keys.empty() ? "" : "; at the next start: " + keys));
+    log_(6,
+         vm.name() + ": definition updated" + (keys.empty() ? "" : "; at the next start: " + keys));
     return pending;
 }
 
 Outcome<std::vector<std::string>> Registry::undefine(Vm& vm, bool removeStorage) {
     auto state = vm.lifecycle().state();
     if (state != State::Stopped && state != State::Crashed && state != State::Invalid) {
-        return OpError{ErrorKind::InvalidState, vm.name() + " is " + toString(state) +
-                                                    "; shut it down before Undefine."};
+        return OpError{ErrorKind::InvalidState,
+                       vm.name() + " is " + toString(state) + "; shut it down before Undefine."};
     }
     std::string name = vm.name();
     if (auto error = removeDefinitionFile(fileOf(name))) return storeFailure(*error);
     std::vector<std::string> removed;
     if (removeStorage) removed = removeImages(vm);
     if (!settings_.runtimeRoot.empty())
-        hypervisor::removeRuntimeDir(hypervisor::RuntimePaths::forInstance(settings_.runtimeRoot,
-                                                                           name));
+        hypervisor::removeRuntimeDir(
+            hypervisor::RuntimePaths::forInstance(settings_.runtimeRoot, name));
     log_(6, name + ": undefined");
     drop(name);
     return removed;
@@ -86,8 +86,9 @@ Outcome<std::vector<std::string>> Registry::undefine(Vm& vm, bool removeStorage)
 std::vector<std::string> Registry::removeImages(const Vm& vm) {
     const auto* spec = vm.activeSpec();
     if (!spec) {
-        log_(4, vm.name() + ": remove_storage: the definition is invalid, so it names no disk "
-                            "images; nothing deleted");
+        log_(4, vm.name() +
+                    ": remove_storage: the definition is invalid, so it names no disk "
+                    "images; nothing deleted");
         return {};
     }
     // An image another definition names is never deleted with this one.

@@ -53,7 +53,8 @@ class DefineAccess : public CorraldFixture {
         auto deadline = std::chrono::steady_clock::now() + 10s;
         while (address_.empty() && std::chrono::steady_clock::now() < deadline) {
             auto text = readFile(dir_ / "open-bus.address");
-            if (auto end = text.find('\n'); end != std::string::npos) address_ = text.substr(0, end);
+            if (auto end = text.find('\n'); end != std::string::npos)
+                address_ = text.substr(0, end);
             std::this_thread::sleep_for(10ms);
         }
         if (address_.empty()) throw std::runtime_error("the open dbus-daemon printed no address");
@@ -64,8 +65,8 @@ class DefineAccess : public CorraldFixture {
         fs::remove_all(socketDir_, ec);
     }
     std::string text(unsigned cpus = 1) const {
-        return "[machine]\naccel = \"tcg\"\ncpus = " + std::to_string(cpus) + "\n[boot]\nkernel = \"" +
-               (dir_ / "vmlinuz").string() + "\"\n";
+        return "[machine]\naccel = \"tcg\"\ncpus = " + std::to_string(cpus) +
+               "\n[boot]\nkernel = \"" + (dir_ / "vmlinuz").string() + "\"\n";
     }
     CommandResult asNobody(std::vector<std::string> argv) {
         argv.insert(argv.begin(), {"runuser", "-u", "nobody", "--"});
@@ -88,8 +89,9 @@ TEST_F(DefineAccess, NonRootCallersAreRefusedByCorraldAndNothingChanges) {
     auto define = busctlAsNobody({"call", "org.corral1", "/org/corral1", "org.corral1.Manager",
                                   "Define", "ssa{sv}", "web1", text(), "0"});
     EXPECT_NE(define.status, 0);
-    EXPECT_NE(define.output.find("Permission denied: Define needs root; the caller runs as uid 65534."),
-              std::string::npos)
+    EXPECT_NE(
+        define.output.find("Permission denied: Define needs root; the caller runs as uid 65534."),
+        std::string::npos)
         << define.output;
     EXPECT_FALSE(fs::exists(dir_ / "instances" / "web1.toml"));
 
@@ -105,7 +107,8 @@ TEST_F(DefineAccess, NonRootCallersAreRefusedByCorraldAndNothingChanges) {
         {"call", "org.corral1", path, "org.corral1.Instance", "Undefine", "a{sv}", "0"});
     EXPECT_NE(undefine.output.find("Permission denied: Undefine needs root;"), std::string::npos)
         << undefine.output;
-    auto get = busctlAsNobody({"call", "org.corral1", path, "org.corral1.Instance", "GetDefinition"});
+    auto get =
+        busctlAsNobody({"call", "org.corral1", path, "org.corral1.Instance", "GetDefinition"});
     EXPECT_NE(get.output.find("Permission denied: GetDefinition needs root or group corral;"),
               std::string::npos)
         << get.output;

@@ -57,7 +57,8 @@ BusResult DefineClient::call(const std::string& path, const char* interface, con
                              const TestOptions* options, char reply) {
     BusResult result;
     sd_bus_message* m = nullptr;
-    int r = sd_bus_message_new_method_call(bus_, &m, "org.corral1", path.c_str(), interface, method);
+    int r =
+        sd_bus_message_new_method_call(bus_, &m, "org.corral1", path.c_str(), interface, method);
     for (std::size_t i = 0; r >= 0 && i < strings.size(); ++i)
         r = sd_bus_message_append_basic(m, signature[i], strings[i].c_str());
     if (r >= 0 && options) r = appendOptions(m, *options);
@@ -104,8 +105,8 @@ BusResult DefineClient::getDefinition(const std::string& name) {
 }
 
 void DefineClient::watchManagerSignals() {
-    int r = sd_bus_match_signal(bus_, &match_, "org.corral1", "/org/corral1",
-                                "org.corral1.Manager", nullptr, onSignal, &signals_);
+    int r = sd_bus_match_signal(bus_, &match_, "org.corral1", "/org/corral1", "org.corral1.Manager",
+                                nullptr, onSignal, &signals_);
     if (r < 0) throw std::runtime_error(std::string("cannot add the match: ") + strerror(-r));
 }
 

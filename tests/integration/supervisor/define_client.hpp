@@ -13,9 +13,9 @@
 namespace corral::test {
 
 struct BusResult {
-    std::string error;    // D-Bus error name, "" on success
-    std::string message;  // the error's message
-    std::string text;     // an "s" or "o" reply
+    std::string error;                 // D-Bus error name, "" on success
+    std::string message;               // the error's message
+    std::string text;                  // an "s" or "o" reply
     std::vector<std::string> strings;  // an "as" reply
 };
 

@@ -70,7 +70,8 @@ TEST_F(DefineGuest, DefinedGuestBootsAndARunningUpdateWaitsForTheNextStart) {
 
     // corralctl edit of the running VM prints everything that waits for the next start.
     auto editor = dir_ / "more-memory";
-    std::ofstream(editor) << "#!/bin/sh\nsed -i 's/^memory = \"256M\"$/memory = \"320M\"/' \"$1\"\n";
+    std::ofstream(editor)
+        << "#!/bin/sh\nsed -i 's/^memory = \"256M\"$/memory = \"320M\"/' \"$1\"\n";
     fs::permissions(editor, fs::perms::owner_all);
     auto edit = runCommand({"env", "EDITOR=" + editor.string(), "TMPDIR=" + dir_.path().string(),
                             std::string(CORRAL_BINARY_DIR) + "/supervisor/corralctl", "--address",

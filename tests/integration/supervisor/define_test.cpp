@@ -70,8 +70,8 @@ TEST_F(DefineTest, DefineWritesTheFileAnnouncesTheInstanceAndReloadKeepsOne) {
     auto definition = client.getDefinition("web1");
     EXPECT_EQ(definition.text, text());  // the comment too
 
-    ASSERT_EQ(busctl({"call", "org.corral1", "/org/corral1", "org.corral1.Manager", "Reload"}).status,
-              0);
+    ASSERT_EQ(
+        busctl({"call", "org.corral1", "/org/corral1", "org.corral1.Manager", "Reload"}).status, 0);
     auto list =
         busctl({"call", "org.corral1", "/org/corral1", "org.corral1.Manager", "ListInstances"});
     EXPECT_EQ(list.output, "a(ssuo) 1 \"web1\" \"stopped\" 0 \"/org/corral1/instance/web1\"\n");
@@ -135,9 +135,15 @@ TEST_F(DefineTest, BadArgumentsAreRefusedClearlyAndNothingIsWritten) {
         {"bad name", "../etc", text(), {}, "Bad instance name \"../etc\": "},
         {"empty name", "", text(), {}, "Bad instance name \"\": "},
         {"empty toml", "web1", "", {}, "The definition is empty"},
-        {"2 MiB toml", "web1", std::string(2u << 20, '#'), {},
+        {"2 MiB toml",
+         "web1",
+         std::string(2u << 20, '#'),
+         {},
          "The definition is 2097152 bytes; at most 1048576 (1 MiB) are accepted."},
-        {"unknown option", "web1", text(), {{"force", 'b'}},
+        {"unknown option",
+         "web1",
+         text(),
+         {{"force", 'b'}},
          "Unknown option \"force\" for Define; it takes no options."},
         {"option of a strange type", "web1", text(), {{"x", 'u'}}, "Unknown option \"x\""},
     };
@@ -206,7 +212,8 @@ TEST_F(DefineTest, UndefineOptionsAreCheckedBeforeAnythingIsRemoved) {
     EXPECT_EQ(r.message,
               "Option \"remove_storage\" must be a boolean (D-Bus type b), not D-Bus type \"s\".");
     auto unknown = client.undefine("web1", {{"purge", 'b'}});
-    EXPECT_EQ(unknown.message, "Unknown option \"purge\" for Undefine; it takes remove_storage (b).");
+    EXPECT_EQ(unknown.message,
+              "Unknown option \"purge\" for Undefine; it takes remove_storage (b).");
     EXPECT_EQ(instanceFiles(), std::vector<std::string>{"web1.toml"});
 }
 
@@ -222,7 +229,8 @@ TEST_F(DefineTest, RemoveStorageDeletesOnlyImagesUnderAllowedDirs) {
     DefineClient client(address_);
     auto disks = "\n[[disk]]\nid = \"data\"\npath = \"" + (dir_ / "storage" / "data.img").string() +
                  "\"\n\n[[disk]]\nid = \"keep\"\npath = \"" +
-                 (dir_ / "elsewhere" / "keep.img").string() + "\"\n\n[[disk]]\nid = \"esc\"\npath = \"" +
+                 (dir_ / "elsewhere" / "keep.img").string() +
+                 "\"\n\n[[disk]]\nid = \"esc\"\npath = \"" +
                  (dir_ / "storage" / "escape.img").string() + "\"\n";
     auto d = client.define("web1", text() + disks);
     ASSERT_TRUE(d.error.empty()) << d.message;
@@ -266,7 +274,8 @@ TEST_F(DefineTest, CorralctlEditSavesTheEditorsChange) {
     DefineClient client(address_);
     ASSERT_TRUE(client.define("web1", text()).error.empty());
     auto editor = script("more-cpus", "sed -i 's/^cpus = 1$/cpus = 2/' \"$1\"\n");
-    auto edit = ctl({"edit", "web1"}, {"VISUAL=", "EDITOR=" + editor, "TMPDIR=" + dir_.path().string()});
+    auto edit =
+        ctl({"edit", "web1"}, {"VISUAL=", "EDITOR=" + editor, "TMPDIR=" + dir_.path().string()});
     EXPECT_EQ(edit.status, 0) << edit.output;
     EXPECT_EQ(edit.output, "web1: updated\n");
     EXPECT_EQ(readFile(file("web1")), text(2));

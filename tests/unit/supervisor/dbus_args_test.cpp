@@ -45,13 +45,14 @@ TEST(DbusArgs, FlagsTakeOnlyTheirBooleansOnce) {
     auto on = validateFlags("Undefine", {flag("remove_storage", true)}, {"remove_storage"});
     ASSERT_TRUE(on) << on.error().message;
     EXPECT_TRUE(on.value().at("remove_storage"));
-    expectRefused(validateFlags("Undefine", {text("remove_storage", "true")}, {"remove_storage"})
-                      .error(),
-                  {"\"remove_storage\"", "boolean", "type b", "\"s\""}, "string for a flag");
-    expectRefused(validateFlags("Undefine", {flag("remove_storage", true), flag("remove_storage", false)},
-                                {"remove_storage"})
-                      .error(),
-                  {"twice"}, "twice");
+    expectRefused(
+        validateFlags("Undefine", {text("remove_storage", "true")}, {"remove_storage"}).error(),
+        {"\"remove_storage\"", "boolean", "type b", "\"s\""}, "string for a flag");
+    expectRefused(
+        validateFlags("Undefine", {flag("remove_storage", true), flag("remove_storage", false)},
+                      {"remove_storage"})
+            .error(),
+        {"twice"}, "twice");
     expectRefused(validateFlags("Undefine", {flag("force", true)}, {"remove_storage"}).error(),
                   {"Unknown option \"force\" for Undefine", "remove_storage (b)"}, "unknown");
     expectRefused(validateFlags("Define", {flag("x", true)}, {}).error(),

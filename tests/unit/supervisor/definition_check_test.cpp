@@ -45,12 +45,13 @@ TEST_F(DefinitionCheck, ValidTextGivesTheSpec) {
 }
 
 TEST_F(DefinitionCheck, EveryDiagnosticWithLineAndColumnOfTheFileItWouldBe) {
-    auto result = checkDefinition("web1", "[machine]\ncpus = 0\nmemory = \"lots\"\nbogus = 1\n", file);
+    auto result =
+        checkDefinition("web1", "[machine]\ncpus = 0\nmemory = \"lots\"\nbogus = 1\n", file);
     ASSERT_FALSE(result);
     EXPECT_EQ(result.error().kind, ErrorKind::InvalidDefinition);
     // The same lines corral-validate prints for that file, in its order.
-    auto expected = hypervisor::parseInstanceSpec(
-        "[machine]\ncpus = 0\nmemory = \"lots\"\nbogus = 1\n", file);
+    auto expected =
+        hypervisor::parseInstanceSpec("[machine]\ncpus = 0\nmemory = \"lots\"\nbogus = 1\n", file);
     ASSERT_GE(expected.diagnostics.size(), 3u);
     std::string lines;
     for (const auto& d : expected.diagnostics) lines += (lines.empty() ? "" : "\n") + d.format();
@@ -122,9 +123,9 @@ TEST_F(DefinitionCheck, ChangedKeysAreNamedInFileOrder) {
     text.replace(text.find("console=ttyS0"), 13, "console=ttyS1");
     text += "\n[resources]\ncpu_weight = 50\n";
     auto b = spec(text + disk("data", "other.img"));
-    EXPECT_EQ(changedKeys(a, b), (std::vector<std::string>{"machine.cpus", "boot.cmdline",
-                                                           "disk.data.path",
-                                                           "resources.cpu_weight"}));
+    EXPECT_EQ(changedKeys(a, b),
+              (std::vector<std::string>{"machine.cpus", "boot.cmdline", "disk.data.path",
+                                        "resources.cpu_weight"}));
 }
 
 TEST_F(DefinitionCheck, AddedAndRemovedDevicesAreNamedWhole) {

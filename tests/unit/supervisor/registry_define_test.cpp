@@ -155,15 +155,17 @@ TEST_F(RegistryDefine, UndefineRemovesFileInstanceAndRuntimeDir) {
 TEST_F(RegistryDefine, RemoveStorageDeletesOnlyImagesInsideTheStorageDirs) {
     auto inside = storage / "data.img";
     auto outside = dir / "keep.img";
-    auto& vm = *registry.define("web1", text(1, disk("data", inside) + disk("keep", outside)))
-                    .value();
+    auto& vm =
+        *registry.define("web1", text(1, disk("data", inside) + disk("keep", outside))).value();
     auto removed = registry.undefine(vm, true);
     ASSERT_TRUE(removed) << removed.error().message;
-    EXPECT_EQ(removed.value(), std::vector<std::string>{fs::canonical(storage).string() + "/data.img"});
+    EXPECT_EQ(removed.value(),
+              std::vector<std::string>{fs::canonical(storage).string() + "/data.img"});
     EXPECT_FALSE(fs::exists(inside));
     EXPECT_TRUE(fs::exists(outside));
     bool named = false;
-    for (const auto& line : logged) named = named || line.find("kept " + outside.string()) != std::string::npos;
+    for (const auto& line : logged)
+        named = named || line.find("kept " + outside.string()) != std::string::npos;
     EXPECT_TRUE(named) << "the kept image is named in the log";
 }
 
