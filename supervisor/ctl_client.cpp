@@ -1,5 +1,6 @@
 #include "supervisor/ctl_client.hpp"
 
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 
@@ -66,6 +67,18 @@ int readValue(sd_bus_message* reply, const std::string& type, PropertyValue& out
 
 void check(int r, const char* what) {
     if (r < 0) throw CtlError(kFailed, std::string(what) + ": " + std::strerror(-r));
+}
+
+std::vector<std::string> readStrings(const MessageRef& reply) {
+    char** names = nullptr;
+    check(sd_bus_message_read_strv(reply.get(), &names), "bad reply");
+    std::vector<std::string> list;
+    for (char** n = names; n && *n; ++n) {
+        list.emplace_back(*n);
+        free(*n);
+    }
+    free(names);
+    return list;
 }
 
 Client::Client(Bus bus, const std::string& address) {

@@ -43,6 +43,9 @@ using Properties = std::map<std::string, PropertyValue>;
 // Throws CtlError(kFailed) when an sd-bus call returned an error: `what` says what was done.
 void check(int r, const char* what);
 
+// The strings of a reply that is one "as" (CtlError(kFailed) if it is not).
+std::vector<std::string> readStrings(const MessageRef& reply);
+
 struct InstanceRow {
     std::string name, state;
     std::uint32_t pid = 0;

@@ -45,18 +45,6 @@ std::string readString(const MessageRef& reply) {
     return text;
 }
 
-std::vector<std::string> readStrings(const MessageRef& reply) {
-    char** names = nullptr;
-    check(sd_bus_message_read_strv(reply.get(), &names), "bad reply");
-    std::vector<std::string> list;
-    for (char** n = names; n && *n; ++n) {
-        list.emplace_back(*n);
-        free(*n);
-    }
-    free(names);
-    return list;
-}
-
 int appendOptions(sd_bus_message* m, const std::map<std::string, std::string>& strings,
                   const std::map<std::string, bool>& bools) {
     int r = sd_bus_message_open_container(m, 'a', "{sv}");

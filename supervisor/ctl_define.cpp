@@ -43,18 +43,6 @@ std::string instanceName(const fs::path& file, const std::string& text) {
     return file.stem().string();
 }
 
-std::vector<std::string> readStrings(const MessageRef& reply) {
-    char** values = nullptr;
-    check(sd_bus_message_read_strv(reply.get(), &values), "bad reply");
-    std::vector<std::string> out;
-    for (char** v = values; v && *v; ++v) {
-        out.emplace_back(*v);
-        free(*v);
-    }
-    free(values);
-    return out;
-}
-
 std::string getDefinition(Client& client, const std::string& name) {
     auto reply = client.callInstance(name, "GetDefinition", kCallTimeout);
     const char* text = "";

@@ -34,6 +34,20 @@ int onSignal(sd_bus_message* m, void* userdata, sd_bus_error*) {
     return 0;
 }
 
+int onPropertiesChanged(sd_bus_message* m, void* userdata, sd_bus_error*) {
+    auto& out = *static_cast<std::vector<std::string>*>(userdata);
+    const char* interface = "";
+    if (sd_bus_message_read(m, "s", &interface) < 0) return 0;
+    if (sd_bus_message_enter_container(m, 'a', "{sv}") < 0) return 0;
+    while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
+        const char* key = "";
+        if (sd_bus_message_read(m, "s", &key) < 0 || sd_bus_message_skip(m, "v") < 0) return 0;
+        out.push_back(std::string("PropertiesChanged ") + key);
+        if (sd_bus_message_exit_container(m) < 0) return 0;
+    }
+    return 0;
+}
+
 }  // namespace
 
 DefineClient::DefineClient(const std::string& address) {
@@ -49,6 +63,7 @@ DefineClient::DefineClient(const std::string& address) {
 
 DefineClient::~DefineClient() {
     sd_bus_slot_unref(match_);
+    sd_bus_slot_unref(propertiesMatch_);
     sd_bus_flush_close_unref(bus_);
 }
 
@@ -107,6 +122,13 @@ BusResult DefineClient::getDefinition(const std::string& name) {
 void DefineClient::watchManagerSignals() {
     int r = sd_bus_match_signal(bus_, &match_, "org.corral1", "/org/corral1", "org.corral1.Manager",
                                 nullptr, onSignal, &signals_);
+    if (r < 0) throw std::runtime_error(std::string("cannot add the match: ") + strerror(-r));
+}
+
+void DefineClient::watchProperties(const std::string& name) {
+    int r = sd_bus_match_signal(bus_, &propertiesMatch_, "org.corral1", instancePath(name).c_str(),
+                                "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                onPropertiesChanged, &signals_);
     if (r < 0) throw std::runtime_error(std::string("cannot add the match: ") + strerror(-r));
 }
 

@@ -37,6 +37,8 @@ class DefineClient {
 
     // Records InstanceNew and InstanceRemoved as "InstanceNew NAME PATH" from now on.
     void watchManagerSignals();
+    // Records PropertiesChanged of the instance as "PropertiesChanged PROPERTY" from now on.
+    void watchProperties(const std::string& name);
     // Processes the bus until `signal` was recorded, bounded.
     bool waitSignal(const std::string& signal, std::chrono::milliseconds timeout);
     // Whether a signal of that member was recorded (after processing what has arrived).
@@ -48,6 +50,7 @@ class DefineClient {
                    const TestOptions* options, char reply);
     sd_bus* bus_ = nullptr;
     sd_bus_slot* match_ = nullptr;
+    sd_bus_slot* propertiesMatch_ = nullptr;
     std::vector<std::string> signals_;
 };
 

@@ -86,7 +86,10 @@ TEST_F(DefineGuest, DefinedGuestBootsAndARunningUpdateWaitsForTheNextStart) {
     EXPECT_EQ(undefine.message, "web1 is running; shut it down before Undefine.");
     EXPECT_TRUE(fs::exists(dir_ / "instances" / "web1.toml"));
 
+    client.watchProperties("web1");
     kill("web1");
+    // Announced, so that a client that caches properties (an ObjectManager proxy) sees it.
+    EXPECT_TRUE(client.waitSignal("PropertiesChanged Vcpus", 10s));
     EXPECT_EQ(property("web1", "Vcpus"), "u 2");
     EXPECT_EQ(property("web1", "MemoryBytes"), "t " + std::to_string(320ull << 20));
     ASSERT_EQ(call("web1", "Start").status, 0) << corraldLog();

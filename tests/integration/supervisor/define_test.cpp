@@ -78,6 +78,24 @@ TEST_F(DefineTest, DefineWritesTheFileAnnouncesTheInstanceAndReloadKeepsOne) {
     EXPECT_FALSE(client.sawSignal("InstanceRemoved"));
 }
 
+TEST_F(DefineTest, DefinesRacingReloadsGiveOneInstanceEach) {
+    startCorrald();
+    std::vector<Process> reloads;
+    for (int i = 0; i < 8; ++i)
+        reloads.push_back(Process::spawn({"busctl", "--address", address_, "call", "org.corral1",
+                                          "/org/corral1", "org.corral1.Manager", "Reload"}));
+    DefineClient client(address_);
+    for (int i = 0; i < 8; ++i)
+        EXPECT_TRUE(client.define("vm" + std::to_string(i), text()).error.empty());
+    for (auto& p : reloads) EXPECT_TRUE(p.wait(20s));
+    ASSERT_EQ(busctl({"call", "org.corral1", "/org/corral1", "org.corral1.Manager", "Reload"}).status,
+              0);
+    auto list =
+        busctl({"call", "org.corral1", "/org/corral1", "org.corral1.Manager", "ListInstances"});
+    EXPECT_EQ(list.output.rfind("a(ssuo) 8 ", 0), 0u) << list.output;
+    EXPECT_EQ(instanceFiles().size(), 8u);
+}
+
 TEST_F(DefineTest, BadDefinitionReportsEveryErrorWithLineAndColumnAndWritesNothing) {
     startCorrald();
     DefineClient client(address_);
