@@ -88,8 +88,8 @@ TEST_F(DefineTest, DefinesRacingReloadsGiveOneInstanceEach) {
     for (int i = 0; i < 8; ++i)
         EXPECT_TRUE(client.define("vm" + std::to_string(i), text()).error.empty());
     for (auto& p : reloads) EXPECT_TRUE(p.wait(20s));
-    ASSERT_EQ(busctl({"call", "org.corral1", "/org/corral1", "org.corral1.Manager", "Reload"}).status,
-              0);
+    ASSERT_EQ(
+        busctl({"call", "org.corral1", "/org/corral1", "org.corral1.Manager", "Reload"}).status, 0);
     auto list =
         busctl({"call", "org.corral1", "/org/corral1", "org.corral1.Manager", "ListInstances"});
     EXPECT_EQ(list.output.rfind("a(ssuo) 8 ", 0), 0u) << list.output;
@@ -321,6 +321,46 @@ TEST_F(DefineTest, CorralctlEditOfABrokenCopyPrintsTheErrorsAndKeepsIt) {
     kept.erase(kept.find('\n'));
     EXPECT_EQ(readFile(kept), text(0));
     EXPECT_EQ(readFile(file("web1")), text());
+}
+
+// On a terminal (script(1) gives corralctl one), a broken copy is offered again; "y" reopens it,
+// anything else discards it.
+TEST_F(DefineTest, CorralctlEditOnATerminalOffersToEditAgain) {
+    startCorrald();
+    DefineClient client(address_);
+    ASSERT_TRUE(client.define("web1", text()).error.empty());
+    // First run breaks the copy, the second one repairs it with 2 CPUs.
+    auto editor = script("twice",
+                         "if [ -e \"$0.ran\" ]; then\n"
+                         "  sed -i 's/^cpus = 0$/cpus = 2/' \"$1\"\n"
+                         "else\n"
+                         "  touch \"$0.ran\"; sed -i 's/^cpus = .*/cpus = 0/' \"$1\"\n"
+                         "fi\n");
+    auto onTerminal = [&](const std::string& answer) {
+        std::string command = "EDITOR=" + editor + " TMPDIR=" + dir_.path().string() + " " +
+                              CORRAL_BINARY_DIR + "/supervisor/corralctl --address " + address_ +
+                              " edit web1";
+        return runCommand(
+            {"sh", "-c", "printf '" + answer + "\\n' | script -qec '" + command + "' /dev/null"},
+            30s, dir_.path());
+    };
+    auto again = onTerminal("y");
+    EXPECT_EQ(again.status, 0) << again.output;
+    EXPECT_NE(again.output.find(file("web1").string() + ":4:8: error: "), std::string::npos)
+        << again.output;
+    EXPECT_NE(again.output.find("edit again? [y/N]"), std::string::npos) << again.output;
+    EXPECT_NE(again.output.find("web1: updated"), std::string::npos) << again.output;
+    EXPECT_EQ(readFile(file("web1")), text(2));
+
+    fs::remove(editor + ".ran");
+    auto no = onTerminal("n");
+    EXPECT_EQ(no.status, 1) << no.output;
+    EXPECT_NE(no.output.find("edit again? [y/N]"), std::string::npos) << no.output;
+    EXPECT_EQ(no.output.find("kept in"), std::string::npos) << no.output;
+    EXPECT_EQ(readFile(file("web1")), text(2));
+    for (const auto& e : fs::directory_iterator(dir_.path()))
+        EXPECT_EQ(e.path().filename().string().rfind("corral-web1-", 0), std::string::npos)
+            << "temp copy left: " << e.path();
 }
 
 }  // namespace
