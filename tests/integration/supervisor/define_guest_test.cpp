@@ -56,6 +56,8 @@ TEST_F(DefineGuest, DefinedGuestBootsAndARunningUpdateWaitsForTheNextStart) {
     auto qemu = pid("web1");
     ASSERT_NE(qemu, 0);
     ASSERT_EQ(qemuCpus("web1"), 1u);
+    // The guest itself boots: its agent connects from inside.
+    ASSERT_TRUE(waitProperty("web1", "AgentConnected", "b true", 180s)) << corraldLog();
 
     auto twoCpus = replaced(text, "cpus = 1", "cpus = 2");
     auto update = client.update("web1", twoCpus);
