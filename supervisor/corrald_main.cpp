@@ -95,7 +95,9 @@ struct Daemon {
     std::shared_ptr<BusLoop> loop;
     std::unique_ptr<DbusService> service;
 
-    explicit Daemon(DaemonOptions o) : options(std::move(o)) {}
+    explicit Daemon(DaemonOptions o) : options(std::move(o)) {
+        registry.configure({options.storageDirs, options.runtimeDir});
+    }
 
     // All instances at once: one VM whose monitor answers slowly (or is held by another client)
     // must not hold up the others or the daemon's readiness.

@@ -1,5 +1,6 @@
 #include "supervisor/ctl_client.hpp"
 
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 
@@ -68,6 +69,18 @@ void check(int r, const char* what) {
     if (r < 0) throw CtlError(kFailed, std::string(what) + ": " + std::strerror(-r));
 }
 
+std::vector<std::string> readStrings(const MessageRef& reply) {
+    char** names = nullptr;
+    check(sd_bus_message_read_strv(reply.get(), &names), "bad reply");
+    std::vector<std::string> list;
+    for (char** n = names; n && *n; ++n) {
+        list.emplace_back(*n);
+        free(*n);
+    }
+    free(names);
+    return list;
+}
+
 Client::Client(Bus bus, const std::string& address) {
     int r = 0;
     if (bus == Bus::System) {
@@ -108,8 +121,10 @@ MessageRef Client::call(const std::string& path, const char* interface, const ch
         if (code == kUnreachable)
             text = "corrald is not running on this bus (" + text +
                    "); start corrald.service or pass --address";
+        CtlError failure(code, text);
+        if (error.name) failure.dbusError = error.name;
         sd_bus_error_free(&error);
-        throw CtlError(code, text);
+        throw failure;
     }
     return reply;
 }
@@ -167,6 +182,11 @@ MessageRef Client::callInstance(const std::string& name, const char* method,
                                 std::uint64_t timeoutUsec,
                                 const std::function<int(sd_bus_message*)>& append) {
     return call(instancePath(name), kInstanceInterface, method, timeoutUsec, append);
+}
+
+MessageRef Client::callManager(const char* method, std::uint64_t timeoutUsec,
+                               const std::function<int(sd_bus_message*)>& append) {
+    return call(kManagerPath, kManagerInterface, method, timeoutUsec, append);
 }
 
 void Client::reload() {

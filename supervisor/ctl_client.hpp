@@ -32,7 +32,8 @@ struct CtlError : std::runtime_error {
     CtlError(int code, const std::string& message, bool usage = true)
         : std::runtime_error(message), exit(code), showUsage(usage && code == kUsage) {}
     int exit;
-    bool showUsage;  // a malformed command line: the usage text follows the message
+    bool showUsage;         // a malformed command line: the usage text follows the message
+    std::string dbusError;  // the D-Bus error name when a call failed ("" otherwise)
 };
 
 using PropertyValue = std::variant<std::string, std::uint64_t, bool,
@@ -41,6 +42,9 @@ using Properties = std::map<std::string, PropertyValue>;
 
 // Throws CtlError(kFailed) when an sd-bus call returned an error: `what` says what was done.
 void check(int r, const char* what);
+
+// The strings of a reply that is one "as" (CtlError(kFailed) if it is not).
+std::vector<std::string> readStrings(const MessageRef& reply);
 
 struct InstanceRow {
     std::string name, state;
@@ -63,6 +67,9 @@ class Client {
     // code); returns the reply. `timeoutUsec` 0 = sd-bus default (25 s).
     MessageRef callInstance(const std::string& name, const char* method, std::uint64_t timeoutUsec,
                             const std::function<int(sd_bus_message*)>& append = {});
+    // Calls an org.corral1.Manager method, as callInstance does.
+    MessageRef callManager(const char* method, std::uint64_t timeoutUsec,
+                           const std::function<int(sd_bus_message*)>& append = {});
     void reload();
     sd_bus* bus() const { return bus_; }
 

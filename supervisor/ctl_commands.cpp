@@ -9,6 +9,7 @@
 #include "hypervisor/instance_spec.hpp"
 #include "supervisor/ctl_attach.hpp"
 #include "supervisor/ctl_console.hpp"
+#include "supervisor/ctl_define.hpp"
 #include "supervisor/ctl_guest_info.hpp"
 #include "supervisor/ctl_output.hpp"
 #include "supervisor/ctl_run.hpp"
@@ -42,18 +43,6 @@ std::string readString(const MessageRef& reply) {
     const char* text = "";
     check(sd_bus_message_read(reply.get(), "s", &text), "bad reply");
     return text;
-}
-
-std::vector<std::string> readStrings(const MessageRef& reply) {
-    char** names = nullptr;
-    check(sd_bus_message_read_strv(reply.get(), &names), "bad reply");
-    std::vector<std::string> list;
-    for (char** n = names; n && *n; ++n) {
-        list.emplace_back(*n);
-        free(*n);
-    }
-    free(names);
-    return list;
 }
 
 int appendOptions(sd_bus_message* m, const std::map<std::string, std::string>& strings,
@@ -238,6 +227,13 @@ constexpr Verb kVerbs[] = {
     {"validate", "FILE...", 1, kAnyCount, 0, false, false,
      "check instance definitions without corrald", validate},
     {"reload", "", 0, 0, 0, false, false, "rescan the instance definitions", reload},
+    {"define", "FILE", 1, 1, 0, false, false, "add an instance from a definition file (root)",
+     defineVerb},
+    {"show", "NAME", 1, 1, 0, false, true, "print an instance's definition", showVerb},
+    {"edit", "NAME", 1, 1, 0, false, true, "edit a definition in $EDITOR, checked before saving",
+     editVerb},
+    {"undefine", "NAME", 1, 1, kRemoveStorage, false, true,
+     "remove a stopped instance (and its images in the storage dirs)", undefineVerb},
 };
 
 }  // namespace

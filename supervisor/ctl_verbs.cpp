@@ -16,6 +16,7 @@ constexpr OptionInfo kOptions[] = {
     {kBridge, "--bridge", "BR"},
     {kMac, "--mac", "MAC"},
     {kDeviceOption, "--option", "KEY=VALUE"},
+    {kRemoveStorage, "--remove-storage", ""},
 };
 
 // Where the help of a verb starts in the usage text; longer entries put it on the next line.

@@ -23,6 +23,7 @@ enum Option : unsigned {
     kBridge = 1u << 4,
     kMac = 1u << 5,
     kDeviceOption = 1u << 6,  // --option KEY=VALUE, repeatable
+    kRemoveStorage = 1u << 7,
 };
 
 struct OptionInfo {

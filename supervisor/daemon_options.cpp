@@ -17,7 +17,8 @@ const char* const kDaemonUsage =
     "serves org.corral1 on D-Bus.\n"
     "  --config FILE        daemon configuration (default /etc/corral/corral.toml; a missing\n"
     "                       default file is fine): [paths] runtime_dir, instances_dir,\n"
-    "                       guest_commands_dir; [qemu] binary, command_timeout\n"
+    "                       guest_commands_dir; [qemu] binary, command_timeout;\n"
+    "                       [storage] allowed_dirs\n"
     "  --system             the system bus (default)\n"
     "  --session            the session bus of the calling user\n"
     "  --bus-address ADDR   any bus, e.g. unix:path=/run/corral-test.sock\n"
@@ -29,25 +30,55 @@ const char* const kDaemonUsage =
 namespace {
 
 // A misspelt key would otherwise be ignored without a word.
+std::string where(const std::filesystem::path& file, const toml::source_region& at) {
+    return file.string() + ":" + std::to_string(at.begin.line) + ":" +
+           std::to_string(at.begin.column) + ": ";
+}
+
+// [storage] allowed_dirs: absolute directories without "." or ".." components; never "/",
+// which would let Undefine delete any file a definition names.
+std::vector<std::filesystem::path> storageDirs(const std::filesystem::path& file,
+                                               const toml::node& node) {
+    const auto* list = node.as_array();
+    if (!list)
+        throw std::runtime_error(where(file, node.source()) +
+                                 "storage.allowed_dirs must be a list of absolute directories");
+    std::vector<std::filesystem::path> dirs;
+    for (const auto& item : *list) {
+        auto text = item.value<std::string>();
+        auto bad = [&](const std::string& why) {
+            return std::runtime_error(where(file, item.source()) + "storage.allowed_dirs: " + why);
+        };
+        if (!text) throw bad("every entry must be a string");
+        std::filesystem::path dir(*text);
+        if (!dir.is_absolute()) throw bad("'" + *text + "' is not an absolute path");
+        for (const auto& part : dir)
+            if (part == "." || part == "..")
+                throw bad("'" + *text + "' has a '" + part.string() + "' component");
+        if (dir.relative_path().empty())
+            throw bad("'/' would let Undefine delete any file; name the image directories");
+        dirs.push_back(dir);
+    }
+    return dirs;
+}
+
 void refuseUnknownKeys(const std::filesystem::path& file, const toml::table& table) {
     static const std::map<std::string_view, std::set<std::string_view>> kKnown = {
         {"paths", {"runtime_dir", "instances_dir", "guest_commands_dir"}},
         {"qemu", {"binary", "command_timeout"}},
-    };
-    auto where = [&](const toml::source_region& at) {
-        return file.string() + ":" + std::to_string(at.begin.line) + ":" +
-               std::to_string(at.begin.column) + ": ";
+        {"storage", {"allowed_dirs"}},
     };
     for (const auto& [section, node] : table) {
         auto known = kKnown.find(section.str());
         if (known == kKnown.end() || !node.is_table())
-            throw std::runtime_error(where(node.source()) + "unknown section '" +
-                                     std::string(section.str()) + "' (known: paths, qemu)");
+            throw std::runtime_error(where(file, node.source()) + "unknown section '" +
+                                     std::string(section.str()) +
+                                     "' (known: paths, qemu, storage)");
         for (const auto& [key, value] : *node.as_table()) {
             if (known->second.count(key.str())) continue;
             std::string list;
             for (auto k : known->second) list += (list.empty() ? "" : ", ") + std::string(k);
-            throw std::runtime_error(where(value.source()) + "unknown key '" +
+            throw std::runtime_error(where(file, value.source()) + "unknown key '" +
                                      std::string(key.str()) + "' in [" +
                                      std::string(section.str()) + "] (known: " + list + ")");
         }
@@ -76,6 +107,8 @@ void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveR
     if (auto v = text("paths", "runtime_dir"); v && !haveRuntime) options.runtimeDir = *v;
     if (auto v = text("paths", "instances_dir"); v && !haveInstances) options.instancesDir = *v;
     if (auto v = text("paths", "guest_commands_dir")) options.commandsDir = *v;
+    if (auto node = table["storage"]["allowed_dirs"]; node)
+        options.storageDirs = storageDirs(file, *node.node());
     if (auto v = text("qemu", "binary")) {
         if (v->empty()) throw std::runtime_error(file.string() + ": qemu.binary is empty");
         options.qemuBinary = *v;

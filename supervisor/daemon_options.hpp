@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace corral::supervisor {
 
@@ -18,6 +19,8 @@ struct DaemonOptions {
     std::string qemuBinary = "qemu-system-x86_64";
     // How long one QMP command may take before the monitor counts as unresponsive.
     std::chrono::milliseconds qmpTimeout = std::chrono::seconds(30);
+    // [storage] allowed_dirs: where Undefine(remove_storage) may delete disk images.
+    std::vector<std::filesystem::path> storageDirs = {"/var/lib/corral"};
     bool help = false;
 };
 

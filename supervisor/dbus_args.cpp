@@ -199,4 +199,31 @@ Outcome<hypervisor::Device> validateAttachNic(std::string_view id, const OptionD
     return complete(nic, id, std::move(read.value()));
 }
 
+Outcome<std::map<std::string, bool, std::less<>>> validateFlags(
+    std::string_view method, const OptionDict& options,
+    const std::vector<std::string_view>& flags) {
+    std::string takes = "no options";
+    for (std::size_t i = 0; i < flags.size(); ++i)
+        takes = (i == 0 ? "" : takes + ", ") + std::string(flags[i]) + " (b)";
+    if (options.size() > kMaxOptionEntries) {
+        return invalid(std::string(method) + " takes at most " + std::to_string(kMaxOptionEntries) +
+                       " options; got more.");
+    }
+    std::map<std::string, bool, std::less<>> out;
+    for (const auto& entry : options) {
+        auto key = quoteForMessage(entry.key);
+        if (out.count(entry.key))
+            return invalid("Option " + key + " is given twice; send each option once.");
+        if (std::find(flags.begin(), flags.end(), entry.key) == flags.end())
+            return invalid("Unknown option " + key + " for " + std::string(method) + "; it takes " +
+                           takes + ".");
+        if (entry.type != "b") {
+            return invalid("Option " + key + " must be a boolean (D-Bus type b), not D-Bus type " +
+                           quoteForMessage(entry.type) + ".");
+        }
+        out.emplace(entry.key, entry.flag);
+    }
+    return out;
+}
+
 }  // namespace corral::supervisor

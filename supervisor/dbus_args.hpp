@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,5 +52,11 @@ Outcome<hypervisor::Device> validateAttachDisk(std::string_view id, std::string_
 // tap or bridge, default user), bridge (s: an interface name, required with mode bridge and
 // refused otherwise) and mac (s: a unicast xx:xx:xx:xx:xx:xx, kept in lower case).
 Outcome<hypervisor::Device> validateAttachNic(std::string_view id, const OptionDict& options);
+
+// The options of a method that takes only booleans (Undefine: remove_storage; Define: none):
+// each key one of `flags`, of type b, given once, at most kMaxOptionEntries entries; the flags
+// given, by key. Refusals are worded as for the Attach methods.
+Outcome<std::map<std::string, bool, std::less<>>> validateFlags(
+    std::string_view method, const OptionDict& options, const std::vector<std::string_view>& flags);
 
 }  // namespace corral::supervisor

@@ -110,40 +110,6 @@ int methodShutdown(sd_bus_message* m, void* u, sd_bus_error*) {
     return 1;
 }
 
-// Copies an a{sv} into plain entries for the validators in dbus_args: strings and booleans with
-// their value, any other type by its signature only, so that the refusal can name it. Stops
-// after kMaxOptionEntries + 1 entries, which the validators refuse whatever follows.
-int readOptions(sd_bus_message* m, OptionDict& out) {
-    int r = sd_bus_message_enter_container(m, 'a', "{sv}");
-    if (r < 0) return r;
-    while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-        const char* key = nullptr;
-        if ((r = sd_bus_message_read(m, "s", &key)) < 0) return r;
-        const char* contents = nullptr;
-        if ((r = sd_bus_message_peek_type(m, nullptr, &contents)) < 0) return r;
-        OptionEntry entry;
-        entry.key = key;
-        entry.type = contents ? contents : "";
-        if (entry.type == "s") {
-            const char* value = nullptr;
-            r = sd_bus_message_read(m, "v", "s", &value);
-            if (r >= 0) entry.text = value;
-        } else if (entry.type == "b") {
-            int value = 0;
-            r = sd_bus_message_read(m, "v", "b", &value);
-            entry.flag = value != 0;
-        } else {
-            r = sd_bus_message_skip(m, "v");
-        }
-        if (r < 0) return r;
-        out.push_back(std::move(entry));
-        if (out.size() > kMaxOptionEntries) return 0;  // refused anyway; read no further
-        if ((r = sd_bus_message_exit_container(m)) < 0) return r;
-    }
-    if (r < 0) return r;
-    return sd_bus_message_exit_container(m);
-}
-
 // Hands a validated device to the Vm; the reply waits for the hotplug.
 int attach(sd_bus_message* m, void* u, sd_bus_error* error, Outcome<hypervisor::Device> device) {
     if (!device) return setError(error, device.error());
@@ -159,7 +125,7 @@ int methodAttachDisk(sd_bus_message* m, void* u, sd_bus_error* error) {
     int r = sd_bus_message_read(m, "ss", &id, &path);
     if (r < 0) return r;
     OptionDict options;
-    if ((r = readOptions(m, options)) < 0) return r;
+    if ((r = readOptionDict(m, options)) < 0) return r;
     return attach(m, u, error, validateAttachDisk(id, path, options));
 }
 
@@ -168,7 +134,7 @@ int methodAttachNic(sd_bus_message* m, void* u, sd_bus_error* error) {
     int r = sd_bus_message_read(m, "s", &id);
     if (r < 0) return r;
     OptionDict options;
-    if ((r = readOptions(m, options)) < 0) return r;
+    if ((r = readOptionDict(m, options)) < 0) return r;
     return attach(m, u, error, validateAttachNic(id, options));
 }
 
@@ -178,7 +144,7 @@ int methodAttachDevice(sd_bus_message* m, void* u, sd_bus_error* error) {
     int r = sd_bus_message_read(m, "ss", &kind, &id);
     if (r < 0) return r;
     OptionDict options;
-    if ((r = readOptions(m, options)) < 0) return r;
+    if ((r = readOptionDict(m, options)) < 0) return r;
     return attach(m, u, error, validateAttachDevice(kind, id, options));
 }
 
@@ -253,6 +219,37 @@ constexpr ChangedName kChangedNames[] = {
 
 }  // namespace
 
+int readOptionDict(sd_bus_message* m, OptionDict& out) {
+    int r = sd_bus_message_enter_container(m, 'a', "{sv}");
+    if (r < 0) return r;
+    while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+        const char* key = nullptr;
+        if ((r = sd_bus_message_read(m, "s", &key)) < 0) return r;
+        const char* contents = nullptr;
+        if ((r = sd_bus_message_peek_type(m, nullptr, &contents)) < 0) return r;
+        OptionEntry entry;
+        entry.key = key;
+        entry.type = contents ? contents : "";
+        if (entry.type == "s") {
+            const char* value = nullptr;
+            r = sd_bus_message_read(m, "v", "s", &value);
+            if (r >= 0) entry.text = value;
+        } else if (entry.type == "b") {
+            int value = 0;
+            r = sd_bus_message_read(m, "v", "b", &value);
+            entry.flag = value != 0;
+        } else {
+            r = sd_bus_message_skip(m, "v");
+        }
+        if (r < 0) return r;
+        out.push_back(std::move(entry));
+        if (out.size() > kMaxOptionEntries) return 0;  // refused anyway; read no further
+        if ((r = sd_bus_message_exit_container(m)) < 0) return r;
+    }
+    if (r < 0) return r;
+    return sd_bus_message_exit_container(m);
+}
+
 std::span<const ChangedName> changedNames() {
     return kChangedNames;
 }
@@ -308,6 +305,12 @@ const sd_bus_vtable kInstanceVtable[] = {
                             methodGuestInfo, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Monitor", SD_BUS_ARGS("s", qmp_json), SD_BUS_RESULT("s", reply),
                             methodMonitor, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("GetDefinition", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", toml),
+                            methodGetDefinition, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("Update", SD_BUS_ARGS("s", toml), SD_BUS_RESULT("as", pending),
+                            methodUpdate, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("Undefine", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("as", removed),
+                            methodUndefine, kMethod),
     SD_BUS_VTABLE_END};
 
 }  // namespace corral::supervisor

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/signal.hpp"
+#include "supervisor/dbus_args.hpp"
 #include "supervisor/dbus_service.hpp"
 
 namespace corral::supervisor {
@@ -18,6 +19,7 @@ namespace corral::supervisor {
 // exactly while the object is published; destroying it ends its subscriptions.
 struct InstanceRef {
     Vm* vm;
+    Registry* registry;
     std::shared_ptr<BusLoop> loop;
     std::string path;  // instancePath(vm->name())
     Connection stateChanged;
@@ -42,5 +44,17 @@ std::vector<const char*> changedProperties(unsigned changed);
 
 // Instance.GuestInfo() (dbus_guest_info.cpp).
 int methodGuestInfo(sd_bus_message* m, void* userdata, sd_bus_error* error);
+
+// Copies an a{sv} into plain entries for the validators in dbus_args: strings and booleans with
+// their value, any other type by its signature only, so that the refusal can name it. Stops
+// after kMaxOptionEntries + 1 entries, which the validators refuse whatever follows.
+int readOptionDict(sd_bus_message* m, OptionDict& out);
+
+// Manager.Define (registry in userdata) and Instance.Update, Undefine, GetDefinition
+// (dbus_define.cpp).
+int methodDefine(sd_bus_message* m, Registry& registry, sd_bus_error* error);
+int methodUpdate(sd_bus_message* m, void* userdata, sd_bus_error* error);
+int methodUndefine(sd_bus_message* m, void* userdata, sd_bus_error* error);
+int methodGetDefinition(sd_bus_message* m, void* userdata, sd_bus_error* error);
 
 }  // namespace corral::supervisor

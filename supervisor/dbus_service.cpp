@@ -99,6 +99,10 @@ struct DbusService::Callbacks {
         return sd_bus_reply_method_return(m, "o", it->second->path.c_str());
     }
 
+    static int define(sd_bus_message* m, void* userdata, sd_bus_error* error) {
+        return methodDefine(m, self(userdata).registry_, error);
+    }
+
     static int reload(sd_bus_message* m, void* userdata, sd_bus_error*) {
         self(userdata).registry_.reload();
         return sd_bus_reply_method_return(m, "");
@@ -130,6 +134,8 @@ const sd_bus_vtable kManagerVtable[] = {
                             DbusService::Callbacks::getInstance, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
                             DbusService::Callbacks::reload, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("Define", SD_BUS_ARGS("s", name, "s", toml, "a{sv}", options),
+                            SD_BUS_RESULT("o", path), DbusService::Callbacks::define, kMethod),
     SD_BUS_SIGNAL_WITH_ARGS("InstanceNew", SD_BUS_ARGS("s", name, "o", path), 0),
     SD_BUS_SIGNAL_WITH_ARGS("InstanceRemoved", SD_BUS_ARGS("s", name, "o", path), 0),
     SD_BUS_VTABLE_END};
@@ -171,8 +177,8 @@ void DbusService::requestName() {
 }
 
 InstanceRef& DbusService::watch(Vm& vm) {
-    auto ref =
-        std::make_unique<InstanceRef>(InstanceRef{&vm, loop_, instancePath(vm.name()), {}, {}});
+    auto ref = std::make_unique<InstanceRef>(
+        InstanceRef{&vm, &registry_, loop_, instancePath(vm.name()), {}, {}});
     auto& r = *ref;
     r.stateChanged =
         vm.lifecycle().changed().connect([this, &r](unsigned changed) { emitChanged(r, changed); });

@@ -49,6 +49,8 @@ inline constexpr auto kErrorNames = makeStringTable<ErrorKind>({
     {ErrorKind::MonitorUnavailable, "org.corral1.Error.MonitorUnavailable"},
     {ErrorKind::Timeout, "org.corral1.Error.Timeout"},
     {ErrorKind::Failed, "org.corral1.Error.Failed"},
+    {ErrorKind::Exists, "org.corral1.Error.Exists"},
+    {ErrorKind::PermissionDenied, "org.corral1.Error.PermissionDenied"},
 });
 
 // "running" -> State::Running; nullopt for anything else.

@@ -21,7 +21,9 @@ enum class ErrorKind {
     AgentUnavailable,
     MonitorUnavailable,  // corrald has no QMP connection to the qemu (it keeps reconnecting)
     Timeout,
-    Failed,  // the operation was attempted and failed (QMP error, spawn failure, ...)
+    Failed,            // the operation was attempted and failed (QMP error, spawn failure, ...)
+    Exists,            // Define: an instance or a file of that name exists already
+    PermissionDenied,  // the caller may not call the method (corrald's own check)
 };
 
 struct OpError {

@@ -88,8 +88,12 @@ void QemuVm::ended(ExitInfo exit) {
     lastDevices_ = running_->state().devices;
     runningNotices_.clear();
     running_.reset();
+    bool redefined = pending_.has_value();
     if (pending_) apply(*pending_);
     events_.exited(exit);
+    // Machine, Vcpus, MemoryBytes now tell what the next start uses (an Update or Reload
+    // meanwhile).
+    if (redefined) instance_.changed().emit(kChangedDefinition);
 }
 
 void QemuVm::launch(std::function<void(Outcome<pid_t>)> done) {

@@ -26,6 +26,9 @@ class QemuVm : public Vm, private VmControl {
     Instance& lifecycle() override { return instance_; }
     VmInfo info() const override;
     void redefine(const hypervisor::LoadResult& definition) override;
+    const hypervisor::InstanceSpec* activeSpec() const override {
+        return spec_ ? &*spec_ : nullptr;
+    }
     std::vector<hypervisor::Device> devices() const override;
 
     void attachDevice(hypervisor::Device device, Reply<std::string> reply) override;

@@ -15,13 +15,34 @@ Registry::Registry(fs::path directory, Factory factory, LogSink log)
 
 Vm* Registry::find(std::string_view name) const {
     auto it = vms_.find(name);
-    return it == vms_.end() ? nullptr : it->second.get();
+    return it == vms_.end() ? nullptr : it->second.vm.get();
 }
 
 std::vector<Vm*> Registry::all() const {
     std::vector<Vm*> out;
-    for (const auto& [name, vm] : vms_) out.push_back(vm.get());
+    for (const auto& [name, entry] : vms_) out.push_back(entry.vm.get());
     return out;
+}
+
+fs::path Registry::fileOf(std::string_view name) const {
+    auto it = vms_.find(name);
+    return it == vms_.end() ? directory_ / (std::string(name) + ".toml") : it->second.file;
+}
+
+Vm& Registry::add(const std::string& name, const hypervisor::LoadResult& definition,
+                  fs::path file) {
+    auto vm = factory_(name, definition);
+    auto& ref = *vm;
+    vms_.emplace(name, Entry{std::move(vm), std::move(file)});
+    added_.emit(ref);
+    return ref;
+}
+
+void Registry::drop(const std::string& name) {
+    auto it = vms_.find(name);
+    if (it == vms_.end()) return;
+    removing_.emit(*it->second.vm);
+    vms_.erase(it);
 }
 
 namespace {
@@ -56,7 +77,8 @@ Registry::Summary Registry::reload() {
     auto files = definitionFiles(directory_, problem);
     if (!problem.empty()) log_(4, problem);
 
-    std::set<std::string, std::less<>> seen;
+    // The file an instance already came from stays its file when another one claims its name.
+    std::map<std::string, std::pair<fs::path, hypervisor::LoadResult>, std::less<>> chosen;
     for (const auto& file : files) {
         auto result = hypervisor::loadInstanceSpec(file);
         std::string name = result.spec ? result.spec->name : file.stem().string();
@@ -64,29 +86,40 @@ Registry::Summary Registry::reload() {
             log_(3, "ignoring " + file.string() + ": " + *why);
             continue;
         }
-        if (!seen.insert(name).second) {
-            log_(3, "ignoring " + file.string() + ": instance " + name + " is already defined");
+        auto it = chosen.find(name);
+        if (it == chosen.end()) {
+            chosen.emplace(name, std::pair{file, std::move(result)});
             continue;
         }
+        auto ignored = file;
+        if (fileOf(name) == file) {
+            ignored = it->second.first;
+            it->second = {file, std::move(result)};
+        }
+        log_(3, "ignoring " + ignored.string() + ": instance " + name + " is already defined");
+    }
+
+    std::set<std::string, std::less<>> seen;
+    for (auto& [name, found] : chosen) {
+        auto& [file, result] = found;
+        seen.insert(name);
         if (!result.ok()) {
             ++summary.invalid;
             log_(3, name + ": invalid definition: " + firstProblem(result));
         }
-        if (auto* vm = find(name)) {
-            vm->redefine(result);
+        if (auto it = vms_.find(name); it != vms_.end()) {
+            it->second.file = file;
+            it->second.vm->redefine(result);
             ++summary.reloaded;
-            redefined_.emit(*vm);
+            redefined_.emit(*it->second.vm);
             continue;
         }
-        auto vm = factory_(name, result);
-        auto& ref = *vm;
-        vms_.emplace(name, std::move(vm));
+        add(name, result, file);
         ++summary.added;
-        added_.emit(ref);
     }
 
     for (auto it = vms_.begin(); it != vms_.end();) {
-        auto state = it->second->lifecycle().state();
+        auto state = it->second.vm->lifecycle().state();
         bool idle = state == State::Stopped || state == State::Crashed || state == State::Invalid;
         if (seen.count(it->first) || !idle) {
             if (!seen.count(it->first))
@@ -94,7 +127,7 @@ Registry::Summary Registry::reload() {
             ++it;
             continue;
         }
-        removing_.emit(*it->second);
+        removing_.emit(*it->second.vm);
         log_(6, it->first + ": definition removed");
         it = vms_.erase(it);
         ++summary.removed;

@@ -38,6 +38,9 @@ class Vm {
     // A reloaded definition: applied now when no qemu runs, otherwise at the next start.
     // An invalid one marks the instance invalid once it is not running.
     virtual void redefine(const hypervisor::LoadResult& definition) = 0;
+    // The definition in force: what the running qemu was started with, or, with none running,
+    // what the next start uses; nullptr when that is invalid (or unknown to a test double).
+    virtual const hypervisor::InstanceSpec* activeSpec() const { return nullptr; }
     // Boot-time and hotplugged devices of the running qemu (empty when none runs).
     virtual std::vector<hypervisor::Device> devices() const = 0;
     // Raised by the implementation whenever devices() changed; any number of subscribers.

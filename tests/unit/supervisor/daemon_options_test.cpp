@@ -78,6 +78,37 @@ TEST_F(DaemonOptionsTest, BadValuesAreRefusedWithFileAndKey) {
     EXPECT_NE(syntax.find("corral.toml:1:"), std::string::npos) << syntax;
 }
 
+TEST_F(DaemonOptionsTest, StorageDirsDefaultAndAreRead) {
+    EXPECT_EQ(parse("").storageDirs, std::vector<std::filesystem::path>{"/var/lib/corral"});
+    auto options = parse("[storage]\nallowed_dirs = [\"/srv/images\", \"/var/lib/corral\"]\n");
+    EXPECT_EQ(options.storageDirs,
+              (std::vector<std::filesystem::path>{"/srv/images", "/var/lib/corral"}));
+    EXPECT_TRUE(parse("[storage]\nallowed_dirs = []\n").storageDirs.empty());
+}
+
+TEST_F(DaemonOptionsTest, BadStorageDirsAreRefusedWithFileLineAndColumn) {
+    struct Case {
+        const char* value;
+        const char* where;
+        const char* why;
+    };
+    for (auto c : {Case{"\"/srv\"", ":2:16: ", "must be a list of absolute directories"},
+                   Case{"[\"images\"]", ":2:17: ", "'images' is not an absolute path"},
+                   Case{"[\"/srv\", 3]", ":2:25: ", "every entry must be a string"},
+                   Case{"[\"/srv/../etc\"]", ":2:17: ", "has a '..' component"},
+                   Case{"[\"/\"]", ":2:17: ", "'/' would let Undefine delete any file"}}) {
+        auto why = refusal(std::string("[storage]\nallowed_dirs = ") + c.value + "\n");
+        EXPECT_NE(why.find(std::string("corral.toml") + c.where + "storage.allowed_dirs"),
+                  std::string::npos)
+            << c.value << ": " << why;
+        EXPECT_NE(why.find(c.why), std::string::npos) << c.value << ": " << why;
+    }
+    auto typo = refusal("[storage]\nallowed_dir = []\n");
+    EXPECT_NE(typo.find("unknown key 'allowed_dir' in [storage] (known: allowed_dirs)"),
+              std::string::npos)
+        << typo;
+}
+
 TEST_F(DaemonOptionsTest, MissingExplicitConfigIsAnError) {
     std::vector<std::string> args = {"corrald", "--config", (dir_ / "absent.toml").string()};
     std::vector<char*> argv;

@@ -38,6 +38,32 @@ void expectRefused(const OpError& error, const std::vector<std::string>& words,
     }
 }
 
+TEST(DbusArgs, FlagsTakeOnlyTheirBooleansOnce) {
+    auto none = validateFlags("Undefine", {}, {"remove_storage"});
+    ASSERT_TRUE(none);
+    EXPECT_TRUE(none.value().empty());
+    auto on = validateFlags("Undefine", {flag("remove_storage", true)}, {"remove_storage"});
+    ASSERT_TRUE(on) << on.error().message;
+    EXPECT_TRUE(on.value().at("remove_storage"));
+    expectRefused(
+        validateFlags("Undefine", {text("remove_storage", "true")}, {"remove_storage"}).error(),
+        {"\"remove_storage\"", "boolean", "type b", "\"s\""}, "string for a flag");
+    expectRefused(
+        validateFlags("Undefine", {flag("remove_storage", true), flag("remove_storage", false)},
+                      {"remove_storage"})
+            .error(),
+        {"twice"}, "twice");
+    expectRefused(validateFlags("Undefine", {flag("force", true)}, {"remove_storage"}).error(),
+                  {"Unknown option \"force\" for Undefine", "remove_storage (b)"}, "unknown");
+    expectRefused(validateFlags("Define", {flag("x", true)}, {}).error(),
+                  {"Unknown option \"x\" for Define; it takes no options."}, "Define takes none");
+    expectRefused(validateFlags("Define", {typed("\xff", "as")}, {}).error(), {"\\xff"},
+                  "a key that is not ASCII");
+    OptionDict many(kMaxOptionEntries + 1, flag("remove_storage", true));
+    expectRefused(validateFlags("Undefine", many, {"remove_storage"}).error(), {"at most 16"},
+                  "too many");
+}
+
 struct DiskCase {
     std::string what;
     std::string id;

@@ -55,7 +55,9 @@ TEST(EnumNames, EveryErrorKindHasItsOwnCorralErrorName) {
                                     ErrorKind::AgentUnavailable,
                                     ErrorKind::MonitorUnavailable,
                                     ErrorKind::Timeout,
-                                    ErrorKind::Failed};
+                                    ErrorKind::Failed,
+                                    ErrorKind::Exists,
+                                    ErrorKind::PermissionDenied};
     expectComplete(kErrorNames, kinds);
     for (ErrorKind kind : kinds)
         EXPECT_EQ(std::string(dbusErrorName(kind)).rfind("org.corral1.Error.", 0), 0u);

@@ -3,6 +3,7 @@
 // devicesChanged as QemuVm does after a hotplug.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,11 +25,15 @@ class StubVm : public Vm {
     VmInfo info() const override { return vmInfo; }
     void redefine(const hypervisor::LoadResult& definition) override {
         ++redefinitions;
+        // As QemuVm: a running VM keeps the definition it was started with.
+        auto state = instance_.state();
+        if (state != State::Running && state != State::Paused) spec = definition.spec;
         if (definition.ok())
             instance_.markValid();
         else
             instance_.markInvalid("broken");
     }
+    const hypervisor::InstanceSpec* activeSpec() const override { return spec ? &*spec : nullptr; }
     std::vector<hypervisor::Device> devices() const override { return devices_; }
     void setDevices(std::vector<hypervisor::Device> devices) {
         devices_ = std::move(devices);
@@ -44,6 +49,7 @@ class StubVm : public Vm {
     FakeVm control;
     VmInfo vmInfo;
     int redefinitions = 0;
+    std::optional<hypervisor::InstanceSpec> spec;  // activeSpec(); tests set it when they need it
 
   private:
     std::string name_;
