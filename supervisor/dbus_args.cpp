@@ -157,6 +157,14 @@ const DeviceKind& kindNamed(std::string_view name) {
 
 }  // namespace
 
+std::optional<OpError> checkTimeoutArgument(std::string_view what, std::uint64_t usec) {
+    if (usec <= kMaxTimeoutUsec) return std::nullopt;
+    return OpError{ErrorKind::InvalidArgument,
+                   std::string(what) + ": " + std::to_string(usec) +
+                       " us is more than the longest timeout, one year (" +
+                       std::to_string(kMaxTimeoutUsec) + " us); 0 means the default"};
+}
+
 std::optional<OpError> checkDeviceIdArgument(std::string_view id) {
     if (auto why = hypervisor::checkDeviceId(id)) return invalid("Bad device id: " + *why + ".");
     return std::nullopt;

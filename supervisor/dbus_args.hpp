@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -31,6 +32,14 @@ using OptionDict = std::vector<OptionEntry>;
 // No method takes more options than this, so a dict with more is refused whatever its entries
 // are: a reader may stop after kMaxOptionEntries + 1 entries instead of copying a huge message.
 inline constexpr std::size_t kMaxOptionEntries = 16;
+
+// The longest timeout a method takes (one year, as corralctl's --timeout): a larger value is a
+// mistake (2^64 - 1 once left a VM shutting down forever), not a wish to wait.
+inline constexpr std::uint64_t kMaxTimeoutUsec = 31'536'000ull * 1'000'000ull;
+
+// InvalidArgument unless `usec` is at most kMaxTimeoutUsec; `what` names the argument
+// ("Shutdown: timeout_usec").
+std::optional<OpError> checkTimeoutArgument(std::string_view what, std::uint64_t usec);
 
 // InvalidArgument unless `id` is a valid device id (hypervisor::checkDeviceId).
 std::optional<OpError> checkDeviceIdArgument(std::string_view id);

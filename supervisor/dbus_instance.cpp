@@ -100,10 +100,12 @@ int methodResume(sd_bus_message* m, void* u, sd_bus_error*) {
     return lifecycleCall(m, u, &Instance::resume);
 }
 
-int methodShutdown(sd_bus_message* m, void* u, sd_bus_error*) {
+int methodShutdown(sd_bus_message* m, void* u, sd_bus_error* error) {
     uint64_t usec = 0;
     int r = sd_bus_message_read(m, "t", &usec);
     if (r < 0) return r;
+    if (auto bad = checkTimeoutArgument("Shutdown: timeout_usec", usec))
+        return setError(error, *bad);
     auto call = pending(m, u);
     ref(u).vm->lifecycle().shutdown(duration_cast<Duration>(microseconds(usec)),
                                     [call](Status s) { call.finish(s); });
@@ -173,6 +175,8 @@ int methodGuestExecute(sd_bus_message* m, void* u, sd_bus_error* error) {
     if ((r = sd_bus_message_read(m, "st", &input, &usec)) < 0) return r;
     if (args.empty())
         return setError(error, {ErrorKind::InvalidArgument, "GuestExecute needs a command."});
+    if (auto bad = checkTimeoutArgument("GuestExecute: timeout_usec", usec))
+        return setError(error, *bad);
     auto timeout =
         usec == 0 ? milliseconds(seconds(60)) : duration_cast<milliseconds>(microseconds(usec));
     auto call = pending(m, u);

@@ -104,6 +104,19 @@ TEST_F(DbusInput, BadDeviceIdsAreRefused) {
     expectStillServing();
 }
 
+// 2^64 - 1 µs once became a negative duration and left a running VM shutting down forever.
+TEST_F(DbusInput, TimeoutsBeyondAYearAreRefused) {
+    expectRefused(call("web1", "Shutdown", {"t", "18446744073709551615"}),
+                  "Shutdown: timeout_usec: 18446744073709551615 us is more than the longest");
+    expectRefused(call("web1", "Shutdown", {"t", "31536000000001"}), "longest timeout, one year");
+    expectRefused(call("web1", "GuestExecute", {"asst", "1", "true", "", "18446744073709551615"}),
+                  "GuestExecute: timeout_usec");
+    // A year itself passes the rule (and then meets the stopped VM).
+    auto year = call("web1", "Shutdown", {"t", "31536000000000"});
+    EXPECT_EQ(year.output.find("longest timeout"), std::string::npos) << year.output;
+    expectStillServing();
+}
+
 TEST_F(DbusInput, RelativeDiskPathIsRefused) {
     expectRefused(call("web1", "AttachDisk", {"ssa{sv}", "d1", "disk.img", "0"}),
                   "must be absolute");

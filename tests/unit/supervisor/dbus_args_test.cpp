@@ -257,5 +257,14 @@ TEST(DbusArgs, DetachIdUsesTheDeviceIdRule) {
     expectRefused(*bad, {"device id", "reserved"}, "reserved id");
 }
 
+TEST(DbusArgs, TimeoutsAreBoundedByAYear) {
+    EXPECT_FALSE(checkTimeoutArgument("Shutdown: timeout_usec", 0));
+    EXPECT_FALSE(checkTimeoutArgument("Shutdown: timeout_usec", kMaxTimeoutUsec));
+    auto bad = checkTimeoutArgument("Shutdown: timeout_usec", kMaxTimeoutUsec + 1);
+    ASSERT_TRUE(bad);
+    expectRefused(*bad, {"Shutdown: timeout_usec", "31536000000001", "one year"}, "year + 1");
+    EXPECT_TRUE(checkTimeoutArgument("GuestExecute: timeout_usec", UINT64_MAX));
+}
+
 }  // namespace
 }  // namespace corral::supervisor
