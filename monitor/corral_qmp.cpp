@@ -35,7 +35,8 @@ Without COMMAND, reads "COMMAND [JSON-ARGS]" lines from stdin (a small qmp-shell
 prints each reply, plus the events that arrived, one JSON object per event line.
 
 Options:
-  --timeout DURATION  connect window and per-command timeout (e.g. 500ms, 10s; default 10s)
+  --timeout DURATION  connect window, greeting wait and per-command timeout
+                      (e.g. 500ms, 10s; default 10s; at most 86400s)
   --hmp               COMMAND is an HMP line, sent via human-monitor-command
   --compact           print JSON on one line
   --help              show this help
@@ -58,10 +59,12 @@ struct Options {
 std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
     long long value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || value < 0) return std::nullopt;
+    if (ec != std::errc() || value <= 0) return std::nullopt;
     std::string_view unit(end, text.data() + text.size() - end);
-    if (unit.empty() || unit == "ms") return std::chrono::milliseconds(value);
-    if (unit == "s") return std::chrono::seconds(value);
+    // At most a day: more is a typo, and it would overflow a deadline.
+    constexpr long long kMaxMs = 86'400'000;
+    if ((unit.empty() || unit == "ms") && value <= kMaxMs) return std::chrono::milliseconds(value);
+    if (unit == "s" && value <= kMaxMs / 1000) return std::chrono::seconds(value);
     return std::nullopt;
 }
 
@@ -229,7 +232,8 @@ int main(int argc, char** argv) {
 
     boost::asio::io_context io;
     auto client = QmpClient::create(io.get_executor());
-    auto connected = runUntilDone(io, client->connect(options.socket, options.timeout));
+    auto connected =
+        runUntilDone(io, client->connect(options.socket, options.timeout, options.timeout));
     if (!connected) {
         std::fprintf(stderr, "corral-qmp: %s\n", connected.error().message.c_str());
         return kExitConnect;

@@ -23,7 +23,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::chrono::milliseconds kNegotiateTimeout = 10s;
 constexpr std::chrono::milliseconds kConnectRetryDelay = 20ms;
 
 void logSpawnFailure(std::exception_ptr failure) {
@@ -62,8 +61,8 @@ void QmpClient::log(std::string_view note) {
     }
 }
 
-awaitable<Result<void>> QmpClient::connect(std::string socketPath,
-                                           std::chrono::milliseconds window) {
+awaitable<Result<void>> QmpClient::connect(std::string socketPath, std::chrono::milliseconds window,
+                                           std::chrono::milliseconds negotiate) {
     using namespace asio::experimental::awaitable_operators;
     auto self = shared_from_this();
     if (started_) co_return makeError(Errc::Protocol, "connect", "a client connects only once");
@@ -96,7 +95,7 @@ awaitable<Result<void>> QmpClient::connect(std::string socketPath,
         co_await timer.async_wait(as_tuple(use_awaitable));
     }
 
-    session_.limitHandshake(Clock::now(), kNegotiateTimeout);
+    session_.limitHandshake(Clock::now(), negotiate);
     handshake_ = std::make_shared<Call>();
     auto handshake = handshake_;
     armDeadline();
@@ -108,7 +107,7 @@ awaitable<Result<void>> QmpClient::connect(std::string socketPath,
         shutdown(handshake->result->error(), false);
         co_return handshake->result->error();
     }
-    auto commands = co_await execute("query-commands", Json(), kNegotiateTimeout);
+    auto commands = co_await execute("query-commands", Json(), negotiate);
     if (!commands) {
         shutdown(commands.error(), false);
         co_return commands.error();

@@ -34,6 +34,8 @@ template <class T>
 using awaitable = boost::asio::awaitable<T>;
 
 inline constexpr std::chrono::milliseconds kDefaultCommandTimeout = 30s;
+// How long the greeting and the capabilities negotiation may take by default.
+inline constexpr std::chrono::milliseconds kDefaultNegotiateTimeout = 10s;
 
 class QmpClient;
 
@@ -80,9 +82,11 @@ class QmpClient : public std::enable_shared_from_this<QmpClient> {
     static std::shared_ptr<QmpClient> create(boost::asio::any_io_executor executor);
 
     // Connects to `socketPath`, retrying until it accepts or `window` has passed (QEMU creates
-    // the socket a moment after it starts), then negotiates and runs query-commands.
+    // the socket a moment after it starts), then negotiates and runs query-commands, each
+    // within `negotiate` (a QEMU that serves another client accepts but does not greet).
     // Errors: kind "Connect" (never accepted), "Protocol" (bad greeting), "Timeout".
-    awaitable<Result<void>> connect(std::string socketPath, std::chrono::milliseconds window);
+    awaitable<Result<void>> connect(std::string socketPath, std::chrono::milliseconds window,
+                                    std::chrono::milliseconds negotiate = kDefaultNegotiateTimeout);
 
     // Runs one command and returns its "return" value. `args` null = no arguments. `fds` go out
     // with the command in one sendmsg (SCM_RIGHTS); they are duplicated, the caller keeps its own.

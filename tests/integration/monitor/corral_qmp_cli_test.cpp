@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -71,6 +74,29 @@ TEST_F(CorralQmpCliTest, UnreachableSocketExitsThree) {
     auto [code, out] = cli({"--timeout", "200ms", (dir / "missing.sock").string(), "query-status"});
     EXPECT_EQ(code, 3);
     EXPECT_NE(out.find("Connect"), std::string::npos) << out;
+}
+
+TEST_F(CorralQmpCliTest, TimeoutsOutsideTheirRangeAreUsageErrors) {
+    for (const char* bad : {"1e3", "0", "-5s", "86401s", "99999999999999999s", "10m"})
+        EXPECT_EQ(cli({"--timeout", bad, socket.string(), "query-status"}).first, 2) << bad;
+    EXPECT_EQ(cli({"--timeout", "86400s", socket.string(), "query-status"}).first, 0);
+}
+
+// QEMU serves one monitor client at a time: a second one is accepted by the kernel but never
+// greeted. --timeout bounds that wait too.
+TEST_F(CorralQmpCliTest, HeldSocketFailsWithinTheTimeout) {
+    int holder = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(holder, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, socket.c_str(), sizeof address.sun_path - 1);
+    ASSERT_EQ(::connect(holder, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    auto begin = std::chrono::steady_clock::now();
+    auto [code, out] = cli({"--timeout", "500ms", socket.string(), "query-status"});
+    auto took = std::chrono::steady_clock::now() - begin;
+    ::close(holder);
+    EXPECT_EQ(code, 3) << out;
+    EXPECT_LT(took, 5s) << out;  // the default 10 s greeting wait no longer applies
 }
 
 TEST_F(CorralQmpCliTest, HmpPassthrough) {
