@@ -173,6 +173,40 @@ step_vm_scope() {
     [ "$cw" = 50 ] || fail "scope CPUWeight=$cw, want 50"
 }
 
+# machinectl's view of the VM: class vm, service corral, its scope as unit, qemu as leader and
+# the instance's Uuid as machine id.
+machineShown() {
+    local pid status id
+    pid=$(prop Pid)
+    c machinectl list --no-legend --no-pager | grep -Eq "^$VM +vm +corral( |$)" ||
+        fail "machinectl list: $(c machinectl list --no-pager 2>&1)"
+    status=$(c machinectl status --no-pager "$VM" 2>&1) || fail "machinectl status $VM: $status"
+    echo "$status" | grep -Eq "Leader: $pid( |$)" || fail "Leader is not qemu $pid: $status"
+    echo "$status" | grep -q "Unit: corral-$VM.scope" || fail "Unit is not corral-$VM.scope: $status"
+    id=$(c machinectl show --property=Id --value "$VM")
+    [ "$id" = "$(prop Uuid | tr -d -)" ] || fail "machine Id $id is not Uuid $(prop Uuid)"
+}
+machineListed() { c machinectl list --no-legend --no-pager | grep -Eq "^$VM "; }
+
+step_machined_registered() {
+    wait_for 10 "$VM in machinectl list" machineListed
+    machineShown
+}
+
+step_machined_after_restart() {
+    wait_for 10 "$VM in machinectl list" machineListed
+    machineShown
+    registeredAgain() {
+        c journalctl --no-pager -o cat -u corrald.service | grep -q "$VM: already registered"
+    }
+    wait_for 10 "corrald's journal line about the registration it found" registeredAgain
+}
+
+step_machined_unregistered() {
+    machineGone() { ! machineListed; }
+    wait_for 10 "$VM gone from machinectl list" machineGone
+}
+
 step_journal() {
     journalHasState() { c journalctl --no-pager -o cat -u "corral@$VM.service" | grep -qi running; }
     # journald receives the unit's stdout asynchronously.
@@ -291,10 +325,13 @@ run_step start-corrald install-deb
 run_step define-instance start-corrald
 run_step start-vm-unit define-instance
 run_step vm-scope start-vm-unit
+run_step machined-registered vm-scope
 run_step journal start-vm-unit
 run_step restart-corrald-keeps-vm start-vm-unit
+run_step machined-after-restart machined-registered restart-corrald-keeps-vm
 run_step policy-denies-non-root start-vm-unit
 run_step stop-vm-unit start-vm-unit
+run_step machined-unregistered machined-registered stop-vm-unit
 run_step guest-poweroff define-instance
 run_step killed-qemu-fails-unit define-instance
 run_step enable-and-reboot define-instance
