@@ -162,7 +162,7 @@ void Machined::remove(const std::string& name) {
         if (!error)
             c.log(6, c.machine.name + ": unregistered from systemd-machined");
         else if (sd_bus_error_has_name(error, "org.freedesktop.machine1.NoSuchMachine"))
-            c.log(7, c.machine.name + ": systemd-machined had already dropped it with its scope");
+            c.log(6, c.machine.name + ": systemd-machined had already dropped it with its scope");
         else if (!machinedMissing(error))
             c.log(5,
                   c.machine.name + ": cannot unregister from systemd-machined: " + describe(error));

@@ -205,6 +205,13 @@ step_machined_after_restart() {
 step_machined_unregistered() {
     machineGone() { ! machineListed; }
     wait_for 10 "$VM gone from machinectl list" machineGone
+    # Which of the two happened first: UnregisterMachine, or machined's own cleanup of the scope.
+    unregisterAnswered() {
+        c journalctl --no-pager -o cat -u corrald.service |
+            grep -E "$VM: (unregistered from|systemd-machined had already dropped)"
+    }
+    wait_for 10 "corrald's journal line about UnregisterMachine" unregisterAnswered
+    unregisterAnswered | tail -n 1
 }
 
 step_journal() {
