@@ -191,6 +191,7 @@ machineListed() { c machinectl list --no-legend --no-pager | grep -Eq "^$VM "; }
 step_machined_registered() {
     wait_for 10 "$VM in machinectl list" machineListed
     machineShown
+    c machinectl status --no-pager "$VM" | head -n 6
 }
 
 step_machined_after_restart() {
@@ -210,7 +211,7 @@ step_machined_unregistered() {
         c journalctl --no-pager -o cat -u corrald.service |
             grep -E "$VM: (unregistered from|systemd-machined had already dropped)"
     }
-    wait_for 10 "corrald's journal line about UnregisterMachine" unregisterAnswered
+    wait_for 10 "corrald's journal line about UnregisterMachine" unregisterAnswered >/dev/null
     unregisterAnswered | tail -n 1
 }
 
