@@ -180,8 +180,9 @@ std::string usageText(std::span<const Verb> verbs) {
     out +=
         "exit codes: 0 ok, 1 failed, 2 usage, 3 no such instance, 4 busy, 5 wrong state,\n"
         "            6 corrald not reachable\n"
-        "-H reaches HOST's system bus over ssh (systemd-stdio-bridge there), giving up after " +
-        std::to_string(kRemoteConnectSeconds) + " s; console and validate work locally only\n";
+        "-H/--host reaches HOST's system bus over ssh (systemd-stdio-bridge there) and gives\n"
+        "up after " +
+        std::to_string(kRemoteConnectSeconds) + " s; console and validate work on this host only\n";
     return out;
 }
 
