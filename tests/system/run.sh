@@ -24,6 +24,9 @@ for f in vmlinuz initrd.img; do
 done
 
 VM=t1
+# Its own network namespace (with CAP_NET_ADMIN in it) and the tun device: corrald opens taps
+# there for the NIC of the machined-network step, never on the host.
+BOOT_OPTIONS=(--bind-ro="$guest":/opt/guest --private-network --bind=/dev/net/tun)
 PASSED=" "
 FAILED=""
 
@@ -99,7 +102,7 @@ step_find_deb() {
 
 step_boot_container() {
     cp "$pkgdir/system-test.deb" "$RIG_RUN/share/corral.deb"
-    rig_boot --bind-ro="$guest":/opt/guest || fail "container boot"
+    rig_boot "${BOOT_OPTIONS[@]}" || fail "container boot"
 }
 
 step_install_deb() {
@@ -215,6 +218,40 @@ step_machined_unregistered() {
     unregisterAnswered | tail -n 1
 }
 
+# A VM with a tap NIC is registered with its interface (RegisterMachineWithNetwork).
+step_machined_network() {
+    c sh -c "cat > /etc/corral/instances/n1.toml" <<EOF
+[machine]
+type = "pc"
+accel = "tcg"
+memory = "128M"
+[boot]
+kernel = "/opt/guest/vmlinuz"
+initrd = "/opt/guest/initrd.img"
+[[nic]]
+id = "eth0"
+mode = "tap"
+[agent]
+negotiator = false
+EOF
+    c systemctl reload corrald.service || fail "systemctl reload corrald"
+    c systemctl start corral@n1.service ||
+        fail "systemctl start corral@n1: $(c journalctl --no-pager -o cat -n 5 -u corral@n1.service)"
+    n1Listed() { c machinectl list --no-legend --no-pager | grep -Eq "^n1 +vm +corral"; }
+    wait_for 10 "n1 in machinectl list" n1Listed
+    local tap status
+    tap=$(c ls /sys/class/net | grep -v '^lo$' | head -n 1)
+    [ -n "$tap" ] || fail "no tap in the container's network namespace"
+    status=$(c machinectl status --no-pager n1 2>&1)
+    echo "$status" | grep -E "Iface:" || fail "machinectl status n1 lists no interface: $status"
+    echo "$status" | grep -Eq "Iface: .*$tap" || fail "the interface is not the tap $tap: $status"
+    c systemctl stop corral@n1.service || fail "systemctl stop corral@n1"
+    n1Gone() { ! n1Listed; }
+    wait_for 10 "n1 gone from machinectl list" n1Gone
+    c rm /etc/corral/instances/n1.toml
+    c systemctl reload corrald.service
+}
+
 step_journal() {
     journalHasState() { c journalctl --no-pager -o cat -u "corral@$VM.service" | grep -qi running; }
     # journald receives the unit's stdout asynchronously.
@@ -286,7 +323,7 @@ step_enable_and_reboot() {
     c systemctl reset-failed "corral@$VM.service" 2>/dev/null || true
     c systemctl enable "corral@$VM.service" 2>/dev/null || fail "systemctl enable corral@$VM"
     rig_poweroff
-    rig_boot --bind-ro="$guest":/opt/guest || fail "container reboot"
+    rig_boot "${BOOT_OPTIONS[@]}" || fail "container reboot"
     wait_for 60 "corral@$VM active after boot" unitIs active
     wait_for 10 "State=running after boot" stateIs running
 }
@@ -334,6 +371,7 @@ run_step define-instance start-corrald
 run_step start-vm-unit define-instance
 run_step vm-scope start-vm-unit
 run_step machined-registered vm-scope
+run_step machined-network machined-registered
 run_step journal start-vm-unit
 run_step restart-corrald-keeps-vm start-vm-unit
 run_step machined-after-restart machined-registered restart-corrald-keeps-vm
