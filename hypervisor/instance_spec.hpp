@@ -58,6 +58,8 @@ struct MachineSpec {
     unsigned cpus = 1;
     std::uint64_t memoryBytes = 512ull << 20;
     unsigned hotplugSlots = 8;  // q35: free pcie-root-ports created at boot
+    // Canonical, lower case. The loader fills in derivedUuid(name) when [machine] has none.
+    std::string uuid;
 };
 
 struct BootSpec {

@@ -4,6 +4,7 @@
 
 #include "hypervisor/device_backend.hpp"
 #include "hypervisor/instance_name.hpp"
+#include "hypervisor/machine_uuid.hpp"
 
 namespace corral::hypervisor {
 namespace {
@@ -91,33 +92,36 @@ std::vector<TapDevice> openBootFds(std::vector<Device>& devices) {
 
 std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan& plan,
                                        const RuntimePaths& paths) {
-    std::vector<std::string> argv = {kDefaultQemuBinary,
-                                     "-name",
-                                     "guest=" + spec.name + ",debug-threads=on",
-                                     "-machine",
-                                     std::string(toString(spec.machine.type)) +
-                                         ",accel=" + std::string(toString(spec.machine.accel)),
-                                     "-smp",
-                                     std::to_string(spec.machine.cpus),
-                                     "-m",
-                                     memoryMiB(spec.machine.memoryBytes),
-                                     "-nodefaults",
-                                     "-no-user-config",
-                                     "-display",
-                                     "none",
-                                     "-S",
-                                     "-msg",
-                                     "timestamp=on",
-                                     "-pidfile",
-                                     paths.pidFile.string(),
-                                     "-chardev",
-                                     socketChardev("corral-qmp", paths.qmpSocket),
-                                     "-mon",
-                                     "chardev=corral-qmp,mode=control",
-                                     "-chardev",
-                                     socketChardev("corral-serial", paths.serialSocket),
-                                     "-serial",
-                                     "chardev:corral-serial"};
+    std::vector<std::string> argv = {
+        kDefaultQemuBinary,
+        "-name",
+        "guest=" + spec.name + ",debug-threads=on",
+        "-uuid",
+        spec.machine.uuid.empty() ? derivedUuid(spec.name) : spec.machine.uuid,
+        "-machine",
+        std::string(toString(spec.machine.type)) +
+            ",accel=" + std::string(toString(spec.machine.accel)),
+        "-smp",
+        std::to_string(spec.machine.cpus),
+        "-m",
+        memoryMiB(spec.machine.memoryBytes),
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-S",
+        "-msg",
+        "timestamp=on",
+        "-pidfile",
+        paths.pidFile.string(),
+        "-chardev",
+        socketChardev("corral-qmp", paths.qmpSocket),
+        "-mon",
+        "chardev=corral-qmp,mode=control",
+        "-chardev",
+        socketChardev("corral-serial", paths.serialSocket),
+        "-serial",
+        "chardev:corral-serial"};
     if (spec.agent.negotiator) {
         argv.insert(
             argv.end(),

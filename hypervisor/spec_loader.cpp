@@ -7,6 +7,7 @@
 #include "hypervisor/device_options.hpp"
 #include "hypervisor/instance_name.hpp"
 #include "hypervisor/instance_spec.hpp"
+#include "hypervisor/machine_uuid.hpp"
 #include "hypervisor/slot_plan.hpp"
 #include "hypervisor/toml_reader.hpp"
 
@@ -14,12 +15,21 @@ namespace corral::hypervisor {
 namespace {
 
 void loadMachine(TomlReader& l, const toml::table& t, MachineSpec& m) {
-    l.checkKeys(t, {"type", "accel", "cpus", "memory", "hotplug_slots"}, "[machine]");
+    l.checkKeys(t, {"type", "accel", "cpus", "memory", "hotplug_slots", "uuid"}, "[machine]");
     if (auto type = l.choice(t, "type", kMachineTypes)) m.type = *type;
     if (auto accel = l.choice(t, "accel", kAccels)) m.accel = *accel;
     l.integer(t, "cpus", 1, 255, m.cpus);
     l.size(t, "memory", 16ull << 20, m.memoryBytes);
     l.integer(t, "hotplug_slots", 0, 24, m.hotplugSlots);
+    if (auto* v = l.get<std::string>(t, "uuid", "a string")) {
+        if (auto bytes = parseUuid(v->get()))
+            m.uuid = formatUuid(*bytes);
+        else
+            l.error(v->source(),
+                    "uuid: expected a UUID such as \"2430af46-a0e4-48af-86b5-d6c00f20cbe7\" (32 "
+                    "hex digits in groups of 8-4-4-4-12), got " +
+                        inQuotes(v->get()));
+    }
 }
 
 void loadBoot(TomlReader& l, const toml::table& t, std::optional<BootSpec>& boot) {
@@ -182,6 +192,7 @@ LoadResult parseInstanceSpec(std::string_view text, const std::filesystem::path&
                                    ", which is invalid: " + *why + "; set \"name\"");
     }
     if (auto* t = l.section(root, "machine")) loadMachine(l, *t, spec.machine);
+    if (spec.machine.uuid.empty()) spec.machine.uuid = derivedUuid(spec.name);
     if (auto* t = l.section(root, "boot")) loadBoot(l, *t, spec.boot);
     loadDevices(l, root, spec);
     if (auto* t = l.section(root, "agent")) {

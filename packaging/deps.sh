@@ -10,7 +10,7 @@ libboost1.81-dev libtomlplusplus-dev rapidjson-dev libsystemd-dev
 libgtest-dev libgmock-dev googletest
 qemu-system-x86 qemu-utils busybox-static cpio kmod
 dbus dbus-daemon dbus-bin iproute2 bridge-utils socat
-systemd-container debootstrap
+systemd-container debootstrap openssh-server openssh-client
 dpkg-dev debhelper lintian fakeroot rpm
 groff-base man-db
 gnuplot-nox

@@ -1,5 +1,6 @@
 #include "supervisor/ctl_client.hpp"
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -81,14 +82,25 @@ std::vector<std::string> readStrings(const MessageRef& reply) {
     return list;
 }
 
-Client::Client(Bus bus, const std::string& address) {
+Client::Client(Bus bus, const std::string& target) {
     int r = 0;
     if (bus == Bus::System) {
         r = sd_bus_open_system(&bus_);
+    } else if (bus == Bus::Remote) {
+        host_ = target;
+        if ((r = sd_bus_open_system_remote(&bus_, target.c_str())) >= 0) {
+            waitUntilReady(target);
+            return;
+        }
+        bus_ = sd_bus_unref(bus_);
+        throw CtlError(kUsage,
+                       "cannot connect to " + target + ": " + std::strerror(-r) +
+                           " (-H takes [user@]host[:port])",
+                       false);
     } else if (bus == Bus::Session) {
         r = sd_bus_open_user(&bus_);
     } else if ((r = sd_bus_new(&bus_)) >= 0 &&
-               (r = sd_bus_set_address(bus_, address.c_str())) >= 0 &&
+               (r = sd_bus_set_address(bus_, target.c_str())) >= 0 &&
                (r = sd_bus_set_bus_client(bus_, 1)) >= 0) {
         r = sd_bus_start(bus_);
     }
@@ -98,6 +110,32 @@ Client::Client(Bus bus, const std::string& address) {
         throw CtlError(kUnreachable, std::string("cannot connect to the D-Bus bus: ") +
                                          std::strerror(-r) +
                                          "; is dbus running? (or pass --address)");
+    }
+}
+
+// sd_bus_open_system_remote only starts ssh: wait, bounded, for the bus handshake to finish, so
+// that a host that does not answer is one sentence after kRemoteConnectSeconds, not a hang.
+void Client::waitUntilReady(const std::string& host) {
+    auto fail = [&](const std::string& why) {
+        // Closing the bus ends the ssh it started.
+        bus_ = sd_bus_flush_close_unref(bus_);
+        return CtlError(kUnreachable, "cannot reach the system bus of " + host + ": " + why);
+    };
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kRemoteConnectSeconds);
+    for (;;) {
+        int r = sd_bus_is_ready(bus_);
+        if (r > 0) return;
+        if (r >= 0) r = sd_bus_process(bus_, nullptr);
+        if (r < 0)
+            throw fail(std::string(std::strerror(-r)) +
+                       " (ssh or systemd-stdio-bridge on the far side failed; ssh says why above)");
+        if (r > 0) continue;
+        auto left = std::chrono::duration_cast<std::chrono::microseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0)
+            throw fail("no answer over ssh within " + std::to_string(kRemoteConnectSeconds) + " s");
+        if ((r = sd_bus_wait(bus_, static_cast<std::uint64_t>(left.count()))) < 0)
+            throw fail(std::strerror(-r));
     }
 }
 
@@ -118,7 +156,9 @@ MessageRef Client::call(const std::string& path, const char* interface, const ch
     if (r < 0) {
         int code = exitFor(error.name);
         std::string text = error.message ? error.message : std::strerror(-r);
-        if (code == kUnreachable)
+        if (code == kUnreachable && !host_.empty())
+            text = "corrald is not running on " + host_ + " (" + text + ")";
+        else if (code == kUnreachable)
             text = "corrald is not running on this bus (" + text +
                    "); start corrald.service or pass --address";
         CtlError failure(code, text);

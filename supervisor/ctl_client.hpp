@@ -52,10 +52,16 @@ struct InstanceRow {
     std::string path;
 };
 
+// How long corralctl -H waits for ssh, the far side's systemd-stdio-bridge and the bus
+// handshake before it gives up on the host.
+inline constexpr int kRemoteConnectSeconds = 15;
+
 class Client {
   public:
-    enum class Bus { System, Session, Address };
-    Client(Bus bus, const std::string& address);
+    // Remote: HOST's system bus over ssh and systemd-stdio-bridge (sd_bus_open_system_remote);
+    // `target` is then "[user@]host", for Address the bus address.
+    enum class Bus { System, Session, Address, Remote };
+    Client(Bus bus, const std::string& target);
     ~Client();
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
@@ -76,7 +82,9 @@ class Client {
   private:
     MessageRef call(const std::string& path, const char* interface, const char* method,
                     std::uint64_t timeoutUsec, const std::function<int(sd_bus_message*)>& append);
+    void waitUntilReady(const std::string& host);
     sd_bus* bus_ = nullptr;
+    std::string host_;  // Remote only
 };
 
 }  // namespace corral::supervisor::ctl

@@ -24,6 +24,12 @@ Client connect(const Args& a) {
     return Client(a.bus, a.address);
 }
 
+// A verb that works on files of this host refuses -H, saying what to do instead.
+void refuseRemote(const Args& a, const std::string& instead) {
+    if (a.bus != Client::Bus::Remote) return;
+    throw CtlError(kUsage, std::string(a.verb->name) + " does not work with -H: " + instead, false);
+}
+
 // --timeout in µs, or `fallback` without it. Checked before any bus is opened.
 std::uint64_t timeoutUsec(const Args& a, std::uint64_t fallback) {
     const std::string* text = a.option(kTimeout);
@@ -56,6 +62,8 @@ int appendOptions(sd_bus_message* m, const std::map<std::string, std::string>& s
 }
 
 int validate(const Args& a) {
+    refuseRemote(a, "it checks files on this host (copy them to " + a.address +
+                        " and run corralctl validate there)");
     int rc = kOk;
     for (const auto& file : a.args) {
         auto result = hypervisor::loadInstanceSpec(file);
@@ -105,8 +113,11 @@ int shutdown(const Args& a) {
 
 int attachDisk(const Args& a) {
     // corrald refuses ".." components: resolve them here as the kernel would (symlinks in the
-    // existing part first), so that "../images/d.img" keeps working.
-    auto path = std::filesystem::weakly_canonical(std::filesystem::absolute(a.args[2]));
+    // existing part first), so that "../images/d.img" keeps working. With -H the path names a
+    // file of that host, which corrald checks there.
+    std::filesystem::path path = a.args[2];
+    if (a.bus != Client::Bus::Remote)
+        path = std::filesystem::weakly_canonical(std::filesystem::absolute(path));
     std::map<std::string, std::string> strings;
     if (const auto* format = a.option(kFormat)) strings["format"] = *format;
     auto client = connect(a);
@@ -186,6 +197,8 @@ int run(const Args& a) {
 }
 
 int console(const Args& a) {
+    refuseRemote(a, "the serial console is a socket on " + a.address + " (run ssh -t " + a.address +
+                        " corralctl console " + a.args[0] + ")");
     auto props = connect(a).properties(a.args[0]);
     return runConsole(std::get<std::string>(props["SerialSocket"]), a.args[0]);
 }

@@ -72,10 +72,11 @@ void printStatus(const Properties& properties, bool json) {
         std::printf("%s}\n", out.c_str());
         return;
     }
-    static const char* order[] = {"Name",          "State",          "LastExit",  "Pid",
-                                  "StartedAt",     "Machine",        "Vcpus",     "MemoryBytes",
-                                  "MonitorState",  "AgentConnected", "GuestOS",   "GuestRelease",
-                                  "GuestCodename", "GuestAddresses", "QmpSocket", "SerialSocket"};
+    static const char* order[] = {"Name",         "State",         "LastExit",       "Pid",
+                                  "StartedAt",    "Machine",       "Uuid",           "Vcpus",
+                                  "MemoryBytes",  "MonitorState",  "AgentConnected", "GuestOS",
+                                  "GuestRelease", "GuestCodename", "GuestAddresses", "QmpSocket",
+                                  "SerialSocket"};
     for (const char* key : order) {
         auto it = properties.find(key);
         if (it == properties.end()) continue;

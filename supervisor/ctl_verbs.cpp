@@ -88,6 +88,17 @@ void checkAgainstVerb(const Args& a) {
             throw CtlError(kUsage, *problem, false);
 }
 
+// -H goes to the system bus of another host: --address and --session name another bus.
+void checkBusChoice(const Args& a, bool address, bool session) {
+    if (a.bus != Client::Bus::Remote) return;
+    if (address || session)
+        throw CtlError(kUsage, std::string("-H/--host reaches HOST's system bus over ssh and ") +
+                                   "cannot go with " + (address ? "--address" : "--session"));
+    const std::string& host = a.address;
+    if (host.empty() || host.front() == '-' || host.find_first_of(" \t\n/") != std::string::npos)
+        throw CtlError(kUsage, "-H/--host wants [user@]host[:port], got '" + host + "'");
+}
+
 }  // namespace
 
 std::span<const OptionInfo> verbOptions() {
@@ -102,6 +113,7 @@ const std::string* Args::option(Option o) const {
 Args parseCommandLine(std::span<const Verb> verbs, const std::vector<std::string>& words) {
     Args a;
     std::vector<std::string> positional;
+    bool address = false, session = false;
     for (std::size_t i = 0; i < words.size(); ++i) {
         const std::string& word = words[i];
         auto value = [&]() -> std::string {
@@ -115,9 +127,17 @@ Args parseCommandLine(std::span<const Verb> verbs, const std::vector<std::string
         if (word == "--system") {
             a.bus = Client::Bus::System;
         } else if (word == "--session") {
-            a.bus = Client::Bus::Session;
+            if (a.bus != Client::Bus::Remote) a.bus = Client::Bus::Session;
+            session = true;
         } else if (word == "--address") {
-            a.bus = Client::Bus::Address;
+            auto text = value();
+            if (a.bus != Client::Bus::Remote) {
+                a.bus = Client::Bus::Address;
+                a.address = text;
+            }
+            address = true;
+        } else if (word == "-H" || word == "--host") {
+            a.bus = Client::Bus::Remote;
             a.address = value();
         } else if (word == "--json") {
             a.json = true;
@@ -133,6 +153,7 @@ Args parseCommandLine(std::span<const Verb> verbs, const std::vector<std::string
         }
     }
     if (a.help) return a;
+    checkBusChoice(a, address, session);
     if (positional.empty()) throw CtlError(kUsage, "");
     a.verb = findVerb(verbs, positional.front());
     if (!a.verb) throw CtlError(kUsage, "unknown command '" + positional.front() + "'");
@@ -147,7 +168,8 @@ std::string verbUsage(const Verb& verb) {
 
 std::string usageText(std::span<const Verb> verbs) {
     std::string out =
-        "usage: corralctl [--address ADDR | --system | --session] [--json] COMMAND ...\n";
+        "usage: corralctl [-H [USER@]HOST | --address ADDR | --system | --session] [--json] "
+        "COMMAND ...\n";
     for (const auto& verb : verbs) {
         std::string entry = "  " + synopsis(verb);
         if (entry.size() + 2 > kHelpColumn)
@@ -158,7 +180,10 @@ std::string usageText(std::span<const Verb> verbs) {
     }
     out +=
         "exit codes: 0 ok, 1 failed, 2 usage, 3 no such instance, 4 busy, 5 wrong state,\n"
-        "            6 corrald not reachable\n";
+        "            6 corrald not reachable\n"
+        "-H/--host reaches HOST's system bus over ssh (systemd-stdio-bridge there) and gives\n"
+        "up after " +
+        std::to_string(kRemoteConnectSeconds) + " s; console and validate work on this host only\n";
     return out;
 }
 

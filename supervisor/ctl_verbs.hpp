@@ -13,8 +13,8 @@
 
 namespace corral::supervisor::ctl {
 
-// Options of single verbs. The global ones (--address, --system, --session, --json, --help) go
-// with any verb.
+// Options of single verbs. The global ones (-H/--host, --address, --system, --session, --json,
+// --help) go with any verb.
 enum Option : unsigned {
     kTimeout = 1u << 0,
     kReadonly = 1u << 1,
@@ -54,7 +54,7 @@ struct Verb {
 // A command line that passed every rule of its verb.
 struct Args {
     Client::Bus bus = Client::Bus::System;
-    std::string address;
+    std::string address;  // --address ADDR, or -H's [user@]host (bus Remote)
     bool json = false;
     bool help = false;  // --help: nothing else was checked, verb may be null
     const Verb* verb = nullptr;

@@ -58,6 +58,9 @@ int getVcpus(sd_bus_message* m, Vm& vm) {
 int getMemoryBytes(sd_bus_message* m, Vm& vm) {
     return sd_bus_message_append(m, "t", vm.info().memoryBytes);
 }
+int getUuid(sd_bus_message* m, Vm& vm) {
+    return sd_bus_message_append(m, "s", vm.info().uuid.c_str());
+}
 int getQmpSocket(sd_bus_message* m, Vm& vm) {
     return sd_bus_message_append(m, "s", vm.info().qmpSocket.c_str());
 }
@@ -217,6 +220,7 @@ constexpr ChangedName kChangedNames[] = {
     {kChangedDefinition, "Machine"},
     {kChangedDefinition, "Vcpus"},
     {kChangedDefinition, "MemoryBytes"},
+    {kChangedDefinition, "Uuid"},
     {kChangedDefinition, "Devices"},
     {kChangedDevices, "Devices"},
 };
@@ -277,6 +281,7 @@ const sd_bus_vtable kInstanceVtable[] = {
     SD_BUS_PROPERTY("Machine", "s", property<getMachine>, 0, kChange),
     SD_BUS_PROPERTY("Vcpus", "u", property<getVcpus>, 0, kChange),
     SD_BUS_PROPERTY("MemoryBytes", "t", property<getMemoryBytes>, 0, kChange),
+    SD_BUS_PROPERTY("Uuid", "s", property<getUuid>, 0, kChange),
     SD_BUS_PROPERTY("QmpSocket", "s", property<getQmpSocket>, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("SerialSocket", "s", property<getSerialSocket>, 0,
                     SD_BUS_VTABLE_PROPERTY_CONST),

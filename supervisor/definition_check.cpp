@@ -127,6 +127,7 @@ std::vector<std::string> changedKeys(const InstanceSpec& before, const InstanceS
     d.compare("machine.cpus", m0.cpus, m1.cpus);
     d.compare("machine.memory", m0.memoryBytes, m1.memoryBytes);
     d.compare("machine.hotplug_slots", m0.hotplugSlots, m1.hotplugSlots);
+    d.compare("machine.uuid", m0.uuid, m1.uuid);
     if (before.boot && after.boot) {
         d.compare("boot.kernel", before.boot->kernel, after.boot->kernel);
         d.compare("boot.initrd", before.boot->initrd, after.boot->initrd);

@@ -63,6 +63,7 @@ VmInfo QemuVm::info() const {
     info.machine = hypervisor::toString(spec_->machine.type);
     info.vcpus = spec_->machine.cpus;
     info.memoryBytes = spec_->machine.memoryBytes;
+    info.uuid = spec_->machine.uuid;
     return info;
 }
 
@@ -88,6 +89,7 @@ void QemuVm::ended(ExitInfo exit) {
     lastDevices_ = running_->state().devices;
     runningNotices_.clear();
     running_.reset();
+    if (context_.scopes) context_.scopes->release(name_);
     bool redefined = pending_.has_value();
     if (pending_) apply(*pending_);
     events_.exited(exit);
@@ -105,7 +107,10 @@ void QemuVm::launch(std::function<void(Outcome<pid_t>)> done) {
     } catch (const std::exception& e) {
         return done(OpError{ErrorKind::Failed, e.what()});
     }
-    if (context_.scopes) context_.scopes->place(name_, launched.process->pid(), spec_->resources);
+    if (context_.scopes)
+        context_.scopes->place(identifyMachine(name_, launched.process->pid(), launched.state.argv,
+                                               launched.state.devices),
+                               spec_->resources);
     track(std::move(launched.process), std::move(launched.state));
     devicesChanged().emit();
     running_->start(std::move(done));

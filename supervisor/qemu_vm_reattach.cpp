@@ -52,6 +52,9 @@ asio::awaitable<void> QemuVm::reattach() {
     }
     const auto& adopted = running_->state();
     instance_.adopt(running_->pid(), running, adopted.startedAtUsec, adopted.shutdownDeadlineUsec);
+    if (context_.scopes)
+        context_.scopes->adopt(
+            identifyMachine(name_, running_->pid(), adopted.argv, adopted.devices));
     devicesChanged().emit();
 }
 

@@ -7,30 +7,42 @@ namespace corral::supervisor {
 
 namespace {
 
-struct PlaceRequest {
-    std::string unit;
-    pid_t pid;
-    LogSink log;
-};
-
-int onReply(sd_bus_message* reply, void* userdata, sd_bus_error*) {
-    auto* request = static_cast<PlaceRequest*>(userdata);
-    if (const sd_bus_error* error = sd_bus_message_get_error(reply))
-        request->log(4, "cannot move qemu (pid " + std::to_string(request->pid) + ") into " +
-                            request->unit + ": " + (error->message ? error->message : error->name));
-    else
-        request->log(6, "qemu (pid " + std::to_string(request->pid) + ") runs in " + request->unit);
-    return 0;
-}
-
-void destroyRequest(void* userdata) {
-    delete static_cast<PlaceRequest*>(userdata);
+std::string unitOf(const std::string& name) {
+    return "corral-" + name + ".scope";
 }
 
 }  // namespace
 
+// StartTransientUnit's reply: the job path to wait for, or the reason there is none.
+struct PlaceReply {
+    ScopeManager* owner;
+    std::string unit;
+    pid_t pid;
+
+    static int handle(sd_bus_message* reply, void* userdata, sd_bus_error*) {
+        auto* request = static_cast<PlaceReply*>(userdata);
+        auto& waiting = request->owner->waiting_;
+        auto it = waiting.find(request->unit);
+        const char* job = nullptr;
+        if (const sd_bus_error* error = sd_bus_message_get_error(reply)) {
+            request->owner->log_(4, "cannot move qemu (pid " + std::to_string(request->pid) +
+                                        ") into " + request->unit + ": " +
+                                        (error->message ? error->message : error->name) +
+                                        "; not registered with systemd-machined");
+            if (it != waiting.end()) waiting.erase(it);
+        } else if (sd_bus_message_read(reply, "o", &job) >= 0 && it != waiting.end()) {
+            it->second.job = job;
+        }
+        return 0;
+    }
+    static void destroy(void* userdata) { delete static_cast<PlaceReply*>(userdata); }
+};
+
 std::unique_ptr<ScopeManager> ScopeManager::connect(boost::asio::io_context& io, LogSink log) {
-    if (!std::filesystem::exists("/run/systemd/system")) return nullptr;
+    if (!std::filesystem::exists("/run/systemd/system")) {
+        log(6, "systemd is not the init system: VMs get no scope and no machined registration");
+        return nullptr;
+    }
     sd_bus* bus = nullptr;
     if (sd_bus_open_system(&bus) < 0) {
         log(4, "systemd is running but its bus is not reachable; VMs stay in corrald's cgroup");
@@ -42,23 +54,59 @@ std::unique_ptr<ScopeManager> ScopeManager::connect(boost::asio::io_context& io,
 }
 
 ScopeManager::ScopeManager(std::shared_ptr<BusLoop> loop, LogSink log)
-    : loop_(std::move(loop)), log_(std::move(log)) {}
+    : loop_(std::move(loop)),
+      log_(std::move(log)),
+      machined_(
+          loop_->bus(), [loop = loop_.get()] { loop->kick(); }, log_) {
+    // systemd sends JobRemoved to the client that queued the job, subscribed or not.
+    int r = sd_bus_match_signal_async(
+        loop_->bus(), &jobMatch_, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+        "org.freedesktop.systemd1.Manager", "JobRemoved", onJobRemoved, nullptr, this);
+    if (r < 0)
+        log_(4, std::string("cannot watch systemd's jobs (") + std::strerror(-r) +
+                    "): VMs will not be registered with systemd-machined");
+}
 
 ScopeManager::~ScopeManager() {
+    sd_bus_slot_unref(jobMatch_);
     loop_->detach();
 }
 
-void ScopeManager::place(const std::string& name, pid_t pid,
+int ScopeManager::onJobRemoved(sd_bus_message* m, void* userdata, sd_bus_error*) {
+    std::uint32_t id = 0;
+    const char *job = nullptr, *unit = nullptr, *result = nullptr;
+    if (sd_bus_message_read(m, "uoss", &id, &job, &unit, &result) >= 0)
+        static_cast<ScopeManager*>(userdata)->jobRemoved(job, unit, result);
+    return 0;
+}
+
+void ScopeManager::jobRemoved(const std::string& job, const std::string& unit,
+                              const std::string& result) {
+    auto it = waiting_.find(unit);
+    if (it == waiting_.end() || it->second.job != job) return;
+    auto machine = std::move(it->second.machine);
+    waiting_.erase(it);
+    if (result != "done") {
+        log_(4, machine.name + ": " + unit + " did not start (" + result +
+                    "); not registered with systemd-machined");
+        return;
+    }
+    log_(6, "qemu (pid " + std::to_string(machine.leader) + ") runs in " + unit);
+    machined_.add(machine);
+}
+
+void ScopeManager::place(const MachineIdentity& machine,
                          const hypervisor::ResourcesSpec& resources) {
     sd_bus* bus = loop_->bus();
-    auto unit = "corral-" + name + ".scope";
+    auto unit = unitOf(machine.name);
+    auto pid = machine.leader;
     sd_bus_message* m = nullptr;
     int r = sd_bus_message_new_method_call(
         bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
         "org.freedesktop.systemd1.Manager", "StartTransientUnit");
     if (r >= 0) r = sd_bus_message_append(m, "ss", unit.c_str(), "fail");
     if (r >= 0) r = sd_bus_message_open_container(m, 'a', "(sv)");
-    auto description = "corral VM " + name;
+    auto description = "corral VM " + machine.name;
     if (r >= 0) r = sd_bus_message_append(m, "(sv)", "Description", "s", description.c_str());
     if (r >= 0) r = sd_bus_message_append(m, "(sv)", "Slice", "s", "machine.slice");
     if (r >= 0) r = sd_bus_message_append(m, "(sv)", "PIDs", "au", 1, static_cast<uint32_t>(pid));
@@ -70,19 +118,29 @@ void ScopeManager::place(const std::string& name, pid_t pid,
     if (r >= 0) r = sd_bus_message_close_container(m);
     if (r >= 0) r = sd_bus_message_append(m, "a(sa(sv))", 0);
     sd_bus_slot* slot = nullptr;
-    auto* request = new PlaceRequest{unit, pid, log_};
-    if (r >= 0) r = sd_bus_call_async(bus, &slot, m, onReply, request, 0);
+    auto* request = new PlaceReply{this, unit, pid};
+    if (r >= 0) r = sd_bus_call_async(bus, &slot, m, PlaceReply::handle, request, 0);
     sd_bus_message_unref(m);
     if (r < 0) {
         delete request;
         log_(4, "cannot ask systemd for " + unit + ": " + std::strerror(-r));
         return;
     }
+    waiting_[unit] = Waiting{machine, ""};
     // The slot owns the request from now on and lives until the reply (or the bus) is gone.
-    sd_bus_slot_set_destroy_callback(slot, destroyRequest);
+    sd_bus_slot_set_destroy_callback(slot, PlaceReply::destroy);
     sd_bus_slot_set_floating(slot, 1);
     sd_bus_slot_unref(slot);
     loop_->kick();
+}
+
+void ScopeManager::adopt(const MachineIdentity& machine) {
+    machined_.add(machine);
+}
+
+void ScopeManager::release(const std::string& name) {
+    waiting_.erase(unitOf(name));
+    machined_.remove(name);
 }
 
 }  // namespace corral::supervisor

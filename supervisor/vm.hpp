@@ -21,6 +21,7 @@ struct VmInfo {
     std::string machine;  // "q35" | "pc" | "" when invalid
     unsigned vcpus = 0;
     std::uint64_t memoryBytes = 0;
+    std::string uuid;  // canonical; "" when invalid
     std::string qmpSocket;
     std::string serialSocket;
 };

@@ -24,6 +24,9 @@ for f in vmlinuz initrd.img; do
 done
 
 VM=t1
+# Its own network namespace (with CAP_NET_ADMIN in it) and the tun device: corrald opens taps
+# there for the NIC of the machined-network step, never on the host.
+BOOT_OPTIONS=(--bind-ro="$guest":/opt/guest --private-network --bind=/dev/net/tun)
 PASSED=" "
 FAILED=""
 
@@ -99,7 +102,7 @@ step_find_deb() {
 
 step_boot_container() {
     cp "$pkgdir/system-test.deb" "$RIG_RUN/share/corral.deb"
-    rig_boot --bind-ro="$guest":/opt/guest || fail "container boot"
+    rig_boot "${BOOT_OPTIONS[@]}" || fail "container boot"
 }
 
 step_install_deb() {
@@ -173,6 +176,82 @@ step_vm_scope() {
     [ "$cw" = 50 ] || fail "scope CPUWeight=$cw, want 50"
 }
 
+# machinectl's view of the VM: class vm, service corral, its scope as unit, qemu as leader and
+# the instance's Uuid as machine id.
+machineShown() {
+    local pid status id
+    pid=$(prop Pid)
+    c machinectl list --no-legend --no-pager | grep -Eq "^$VM +vm +corral( |$)" ||
+        fail "machinectl list: $(c machinectl list --no-pager 2>&1)"
+    status=$(c machinectl status --no-pager "$VM" 2>&1) || fail "machinectl status $VM: $status"
+    echo "$status" | grep -Eq "Leader: $pid( |$)" || fail "Leader is not qemu $pid: $status"
+    echo "$status" | grep -q "Unit: corral-$VM.scope" || fail "Unit is not corral-$VM.scope: $status"
+    id=$(c machinectl show --property=Id --value "$VM")
+    [ "$id" = "$(prop Uuid | tr -d -)" ] || fail "machine Id $id is not Uuid $(prop Uuid)"
+}
+machineListed() { c machinectl list --no-legend --no-pager | grep -Eq "^$VM "; }
+
+step_machined_registered() {
+    wait_for 10 "$VM in machinectl list" machineListed
+    machineShown
+    c machinectl status --no-pager "$VM" | head -n 6
+}
+
+step_machined_after_restart() {
+    wait_for 10 "$VM in machinectl list" machineListed
+    machineShown
+    registeredAgain() {
+        c journalctl --no-pager -o cat -u corrald.service | grep -q "$VM: already registered"
+    }
+    wait_for 10 "corrald's journal line about the registration it found" registeredAgain
+}
+
+step_machined_unregistered() {
+    machineGone() { ! machineListed; }
+    wait_for 10 "$VM gone from machinectl list" machineGone
+    # Which of the two happened first: UnregisterMachine, or machined's own cleanup of the scope.
+    unregisterAnswered() {
+        c journalctl --no-pager -o cat -u corrald.service |
+            grep -E "$VM: (unregistered from|systemd-machined had already dropped)"
+    }
+    wait_for 10 "corrald's journal line about UnregisterMachine" unregisterAnswered >/dev/null
+    unregisterAnswered | tail -n 1
+}
+
+# A VM with a tap NIC is registered with its interface (RegisterMachineWithNetwork).
+step_machined_network() {
+    c sh -c "cat > /etc/corral/instances/n1.toml" <<EOF
+[machine]
+type = "pc"
+accel = "tcg"
+memory = "128M"
+[boot]
+kernel = "/opt/guest/vmlinuz"
+initrd = "/opt/guest/initrd.img"
+[[nic]]
+id = "eth0"
+mode = "tap"
+[agent]
+negotiator = false
+EOF
+    c systemctl reload corrald.service || fail "systemctl reload corrald"
+    c systemctl start corral@n1.service ||
+        fail "systemctl start corral@n1: $(c journalctl --no-pager -o cat -n 5 -u corral@n1.service)"
+    n1Listed() { c machinectl list --no-legend --no-pager | grep -Eq "^n1 +vm +corral"; }
+    wait_for 10 "n1 in machinectl list" n1Listed
+    local tap status
+    tap=$(c ls /sys/class/net | grep -v '^lo$' | head -n 1)
+    [ -n "$tap" ] || fail "no tap in the container's network namespace"
+    status=$(c machinectl status --no-pager n1 2>&1)
+    echo "$status" | grep -E "Iface:" || fail "machinectl status n1 lists no interface: $status"
+    echo "$status" | grep -Eq "Iface: .*$tap" || fail "the interface is not the tap $tap: $status"
+    c systemctl stop corral@n1.service || fail "systemctl stop corral@n1"
+    n1Gone() { ! n1Listed; }
+    wait_for 10 "n1 gone from machinectl list" n1Gone
+    c rm /etc/corral/instances/n1.toml
+    c systemctl reload corrald.service
+}
+
 step_journal() {
     journalHasState() { c journalctl --no-pager -o cat -u "corral@$VM.service" | grep -qi running; }
     # journald receives the unit's stdout asynchronously.
@@ -244,7 +323,7 @@ step_enable_and_reboot() {
     c systemctl reset-failed "corral@$VM.service" 2>/dev/null || true
     c systemctl enable "corral@$VM.service" 2>/dev/null || fail "systemctl enable corral@$VM"
     rig_poweroff
-    rig_boot --bind-ro="$guest":/opt/guest || fail "container reboot"
+    rig_boot "${BOOT_OPTIONS[@]}" || fail "container reboot"
     wait_for 60 "corral@$VM active after boot" unitIs active
     wait_for 10 "State=running after boot" stateIs running
 }
@@ -291,10 +370,14 @@ run_step start-corrald install-deb
 run_step define-instance start-corrald
 run_step start-vm-unit define-instance
 run_step vm-scope start-vm-unit
+run_step machined-registered vm-scope
+run_step machined-network machined-registered
 run_step journal start-vm-unit
 run_step restart-corrald-keeps-vm start-vm-unit
+run_step machined-after-restart machined-registered restart-corrald-keeps-vm
 run_step policy-denies-non-root start-vm-unit
 run_step stop-vm-unit start-vm-unit
+run_step machined-unregistered machined-registered stop-vm-unit
 run_step guest-poweroff define-instance
 run_step killed-qemu-fails-unit define-instance
 run_step enable-and-reboot define-instance

@@ -137,6 +137,25 @@ TEST_F(GuestLifecycle, GuestCallsHostThenPowersOff) {
     EXPECT_EQ(property("vm1", "LastExit"), "s \"guest-poweroff\"");
 }
 
+// [machine] uuid reaches the guest's SMBIOS through qemu's -uuid; without it the UUID derived
+// from the name (hypervisor/machine_uuid.hpp) is the Uuid property.
+TEST_F(GuestLifecycle, TheGuestSeesTheVmUuid) {
+    writeGuest("vm1");
+    auto text = readFile(dir_ / "instances" / "vm1.toml");
+    auto machine = text.find("[machine]\n");
+    ASSERT_NE(machine, std::string::npos);
+    text.insert(machine + 10, "uuid = \"0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D\"\n");
+    writeFile("vm1.toml", text);
+    writeGuest("vm2");
+    startCorrald();
+    ASSERT_TRUE(waitProperty("vm2", "State", "s \"stopped\"", 10s)) << corraldLog();
+    EXPECT_EQ(property("vm2", "Uuid"), "s \"92ae3f64-c4d9-515c-a582-3ab4a07c0fe8\"");
+    EXPECT_EQ(property("vm1", "Uuid"), "s \"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d\"");
+    startAndWaitForAgent("vm1");
+    auto smbios = exec("vm1", "cat /sys/class/dmi/id/product_uuid");
+    EXPECT_EQ(smbios.output, "s \"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d\"\n") << smbios.output;
+}
+
 TEST_F(GuestLifecycle, KillNineIsACrashAndRestarts) {
     GuestOptions options;
     options.onCrash = "restart";

@@ -16,6 +16,8 @@ Argv common(const std::string& machine) {
     return {"qemu-system-x86_64",
             "-name",
             "guest=vm1,debug-threads=on",
+            "-uuid",
+            "8985fc12-7bd3-5da3-be5d-31a56e0d4b9c",  // derived from "vm1"
             "-machine",
             machine,
             "-smp",

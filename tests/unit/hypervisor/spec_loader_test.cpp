@@ -48,6 +48,7 @@ TEST_F(SpecLoader, FillsDefaults) {
     EXPECT_EQ(spec.lifecycle.shutdownTimeout, std::chrono::seconds(120));
     EXPECT_EQ(spec.lifecycle.onCrash, OnCrash::Stop);
     EXPECT_FALSE(spec.resources.memoryMax);
+    EXPECT_EQ(spec.machine.uuid, "77747317-3d21-58b3-98ec-483402fa9547");  // derived from "web1"
 }
 
 TEST_F(SpecLoader, ReadsEveryKey) {
@@ -58,6 +59,7 @@ accel = "tcg"
 cpus = 4
 memory = "2G"
 hotplug_slots = 2
+uuid = "0A1B2C3D-4E5F-4a6b-8c7d-9e0f1a2b3c4d"
 [[disk]]
 id = "root"
 path = ")" + disk() + R"("
@@ -88,6 +90,7 @@ cpu_weight = 200
     EXPECT_EQ(s.machine.type, MachineType::Pc);
     EXPECT_EQ(s.machine.memoryBytes, 2ull << 30);
     EXPECT_EQ(s.machine.accel, Accel::Tcg);
+    EXPECT_EQ(s.machine.uuid, "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d");
     ASSERT_EQ(s.devices.size(), 3u);
     const auto& root = s.devices[0];
     EXPECT_EQ(root.kindName(), "disk");
@@ -193,6 +196,23 @@ TEST_F(SpecLoader, BadValuesSayWhatIsExpected) {
             "vm.toml:6:8: error: cpus: expected an integer from 1 to 255, got 0",
             "vm.toml:8:20: error: shutdown_timeout: expected a positive duration such as "
             "\"120s\", \"500ms\" or \"2m\", got \"soon\""));
+}
+
+TEST_F(SpecLoader, UuidMustBeCanonical) {
+    auto boot = "[boot]\nkernel = \"" + kernel() + "\"\n";
+    auto why = [](const std::string& at, const std::string& got) {
+        return "vm.toml:" + at +
+               ": error: uuid: expected a UUID such as \"2430af46-a0e4-48af-86b5-d6c00f20cbe7\" "
+               "(32 hex digits in groups of 8-4-4-4-12), got \"" +
+               got + "\"";
+    };
+    EXPECT_THAT(errors(boot + "[machine]\nuuid = \"0a1b2c3d4e5f4a6b8c7d9e0f1a2b3c4d\"\n"),
+                ElementsAre(why("4:8", "0a1b2c3d4e5f4a6b8c7d9e0f1a2b3c4d")));
+    EXPECT_THAT(
+        errors(boot + "[machine]\ncpus = 1\nuuid = \"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4g\"\n"),
+        ElementsAre(why("5:8", "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4g")));
+    EXPECT_THAT(errors(boot + "[machine]\nuuid = 7\n"),
+                ElementsAre("vm.toml:4:8: error: uuid: expected a string, got an integer"));
 }
 
 TEST_F(SpecLoader, DuplicateDeviceIdAndMac) {

@@ -48,6 +48,28 @@ TEST(CtlVerbs, GlobalOptionsGoWithEveryVerbAndAnywhere) {
     EXPECT_EQ(parse({"--session", "status", "web1"}).bus, Client::Bus::Session);
 }
 
+TEST(CtlVerbs, HostGoesToThatHostsSystemBus) {
+    for (const char* flag : {"-H", "--host"}) {
+        auto a = parse({"status", flag, "root@example.org", "web1"});
+        EXPECT_EQ(a.bus, Client::Bus::Remote) << flag;
+        EXPECT_EQ(a.address, "root@example.org") << flag;
+    }
+    EXPECT_EQ(parse({"--system", "-H", "db2:2222", "list"}).bus, Client::Bus::Remote);
+}
+
+TEST(CtlVerbs, HostExcludesAddressAndSession) {
+    auto withAddress = refusal({"-H", "db2", "--address", "unix:path=/x", "list"});
+    EXPECT_EQ(withAddress.exit, kUsage);
+    EXPECT_STREQ(withAddress.what(),
+                 "-H/--host reaches HOST's system bus over ssh and cannot go with --address");
+    EXPECT_STREQ(refusal({"--session", "list", "--host", "db2"}).what(),
+                 "-H/--host reaches HOST's system bus over ssh and cannot go with --session");
+    EXPECT_STREQ(refusal({"list", "-H", "-oProxyCommand=x"}).what(),
+                 "-H/--host wants [user@]host[:port], got '-oProxyCommand=x'");
+    EXPECT_STREQ(refusal({"list", "-H", ""}).what(), "-H/--host wants [user@]host[:port], got ''");
+    EXPECT_STREQ(refusal({"list", "-H"}).what(), "-H needs a value");
+}
+
 TEST(CtlVerbs, UnknownVerbIsAUsageError) {
     auto e = refusal({"frobnicate", "web1"});
     EXPECT_EQ(e.exit, kUsage);
@@ -130,10 +152,11 @@ TEST(CtlVerbs, UsageTextHasAnEntryPerVerbAndEveryOption) {
     }
     for (const auto& option : verbOptions())
         EXPECT_NE(usage.find(std::string(option.name)), std::string::npos) << option.name;
-    EXPECT_EQ(usage.rfind("usage: corralctl [--address ADDR | --system | --session] [--json] "
-                          "COMMAND ...\n",
-                          0),
-              0u);
+    EXPECT_EQ(
+        usage.rfind("usage: corralctl [-H [USER@]HOST | --address ADDR | --system | --session] "
+                    "[--json] COMMAND ...\n",
+                    0),
+        0u);
 }
 
 TEST(CtlVerbs, DeviceOptionsRepeatInOrderAndOnlyForAttach) {

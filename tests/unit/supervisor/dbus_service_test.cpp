@@ -296,7 +296,12 @@ TEST_F(DbusServiceTest, EveryPropertyAnswersWithItsOwnValue) {
     writeValid("web1");
     startService();
     auto& v = vm("web1");
-    v.vmInfo = {"q35", 2, 1ull << 30, "/run/test/web1/qmp.sock", "/run/test/web1/serial.sock"};
+    v.vmInfo = {"q35",
+                2,
+                1ull << 30,
+                "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                "/run/test/web1/qmp.sock",
+                "/run/test/web1/serial.sock"};
     v.setDevices({diskAt("d1", "pcie.0", 5)});
     auto reply = call(kWeb1, "org.freedesktop.DBus.Properties", "GetAll", [](sd_bus_message* m) {
         return sd_bus_message_append(m, "s", kInstanceInterface);
@@ -308,6 +313,7 @@ TEST_F(DbusServiceTest, EveryPropertyAnswersWithItsOwnValue) {
                            {"Name", "web1"},
                            {"State", "stopped"},
                            {"Machine", "q35"},
+                           {"Uuid", "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"},
                            {"QmpSocket", "/run/test/web1/qmp.sock"},
                            {"SerialSocket", "/run/test/web1/serial.sock"},
                            {"MonitorState", "none"},
@@ -382,8 +388,8 @@ TEST(ChangedProperties, EveryEmittingPropertyIsNamedByABitAndEveryBitNamesOne) {
 TEST(ChangedProperties, ADefinitionChangeNamesEachPropertyOnce) {
     auto names = changedProperties(kChangedDefinition | kChangedDevices | kChangedState);
     std::vector<std::string> got(names.begin(), names.end());
-    EXPECT_EQ(got,
-              (std::vector<std::string>{"State", "Machine", "Vcpus", "MemoryBytes", "Devices"}));
+    EXPECT_EQ(got, (std::vector<std::string>{"State", "Machine", "Vcpus", "MemoryBytes", "Uuid",
+                                             "Devices"}));
     EXPECT_TRUE(changedProperties(0).empty());
 }
 

@@ -128,6 +128,14 @@ TEST_F(DefinitionCheck, ChangedKeysAreNamedInFileOrder) {
                                         "resources.cpu_weight"}));
 }
 
+TEST_F(DefinitionCheck, AChangedUuidIsPending) {
+    auto a = spec(base());
+    std::string text = base();
+    text.replace(text.find("cpus = 1"), 8,
+                 "cpus = 1\nuuid = \"6f1c3c4e-0c1a-4b8e-9d2f-3a5b7c9d1e2f\"");
+    EXPECT_EQ(changedKeys(a, spec(text)), std::vector<std::string>{"machine.uuid"});
+}
+
 TEST_F(DefinitionCheck, AddedAndRemovedDevicesAreNamedWhole) {
     auto a = spec(base() + disk("data", "data.img"));
     auto b = spec(base() + disk("scratch", "data.img"));
