@@ -12,6 +12,7 @@
 #include "supervisor/ctl_guest_info.hpp"
 #include "supervisor/ctl_output.hpp"
 #include "supervisor/ctl_run.hpp"
+#include "supervisor/ctl_top.hpp"
 
 namespace corral::supervisor::ctl {
 
@@ -238,6 +239,8 @@ constexpr Verb kVerbs[] = {
     {"validate", "FILE...", 1, kAnyCount, 0, false, false,
      "check instance definitions without corrald", validate},
     {"reload", "", 0, 0, 0, false, false, "rescan the instance definitions", reload},
+    {"top", "", 0, 0, kDelay | kIterations, false, false,
+     "live CPU, memory, disk and network use of every instance", top},
 };
 
 }  // namespace

@@ -16,6 +16,8 @@ constexpr OptionInfo kOptions[] = {
     {kBridge, "--bridge", "BR"},
     {kMac, "--mac", "MAC"},
     {kDeviceOption, "--option", "KEY=VALUE"},
+    {kDelay, "--delay", "S"},
+    {kIterations, "--iterations", "N"},
 };
 
 // Where the help of a verb starts in the usage text; longer entries put it on the next line.

@@ -23,6 +23,8 @@ enum Option : unsigned {
     kBridge = 1u << 4,
     kMac = 1u << 5,
     kDeviceOption = 1u << 6,  // --option KEY=VALUE, repeatable
+    kDelay = 1u << 7,
+    kIterations = 1u << 8,
 };
 
 struct OptionInfo {

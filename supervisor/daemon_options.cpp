@@ -17,7 +17,8 @@ const char* const kDaemonUsage =
     "serves org.corral1 on D-Bus.\n"
     "  --config FILE        daemon configuration (default /etc/corral/corral.toml; a missing\n"
     "                       default file is fine): [paths] runtime_dir, instances_dir,\n"
-    "                       guest_commands_dir; [qemu] binary, command_timeout\n"
+    "                       guest_commands_dir; [qemu] binary, command_timeout;\n"
+    "                       [metrics] listen (Prometheus, off by default)\n"
     "  --system             the system bus (default)\n"
     "  --session            the session bus of the calling user\n"
     "  --bus-address ADDR   any bus, e.g. unix:path=/run/corral-test.sock\n"
@@ -33,6 +34,7 @@ void refuseUnknownKeys(const std::filesystem::path& file, const toml::table& tab
     static const std::map<std::string_view, std::set<std::string_view>> kKnown = {
         {"paths", {"runtime_dir", "instances_dir", "guest_commands_dir"}},
         {"qemu", {"binary", "command_timeout"}},
+        {"metrics", {"listen"}},
     };
     auto where = [&](const toml::source_region& at) {
         return file.string() + ":" + std::to_string(at.begin.line) + ":" +
@@ -42,7 +44,7 @@ void refuseUnknownKeys(const std::filesystem::path& file, const toml::table& tab
         auto known = kKnown.find(section.str());
         if (known == kKnown.end() || !node.is_table())
             throw std::runtime_error(where(node.source()) + "unknown section '" +
-                                     std::string(section.str()) + "' (known: paths, qemu)");
+                                     std::string(section.str()) + "' (known: paths, qemu, metrics)");
         for (const auto& [key, value] : *node.as_table()) {
             if (known->second.count(key.str())) continue;
             std::string list;
@@ -86,6 +88,16 @@ void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveR
             throw std::runtime_error(file.string() + ": qemu.command_timeout '" + *v +
                                      "' is not a duration of at least 1ms (e.g. \"30s\")");
         options.qmpTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(*timeout);
+    }
+    if (auto v = text("metrics", "listen")) {
+        auto parsed = parseListenAddress(*v);
+        if (!parsed.address) {
+            const auto& at = table["metrics"]["listen"].node()->source().begin;
+            throw std::runtime_error(file.string() + ":" + std::to_string(at.line) + ":" +
+                                     std::to_string(at.column) + ": metrics.listen '" + *v +
+                                     "': " + parsed.error);
+        }
+        options.metricsListen = parsed.address;
     }
 }
 

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "supervisor/metrics_http.hpp"
+
 namespace corral::supervisor {
 
 struct DaemonOptions {
@@ -18,6 +20,8 @@ struct DaemonOptions {
     std::string qemuBinary = "qemu-system-x86_64";
     // How long one QMP command may take before the monitor counts as unresponsive.
     std::chrono::milliseconds qmpTimeout = std::chrono::seconds(30);
+    // [metrics] listen: where Prometheus scrapes; none (the default) serves no metrics.
+    std::optional<ListenAddress> metricsListen;
     bool help = false;
 };
 

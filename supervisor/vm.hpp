@@ -13,6 +13,7 @@
 #include "common/signal.hpp"
 #include "hypervisor/instance_spec.hpp"
 #include "supervisor/instance.hpp"
+#include "supervisor/stats.hpp"
 
 namespace corral::supervisor {
 
@@ -55,6 +56,10 @@ class Vm {
 
     // Raw QMP: one JSON command in, the JSON reply out.
     virtual void monitor(std::string json, Reply<std::string> reply) = 0;
+
+    // A sample of its resource use (supervisor/stats.hpp); zeros when no qemu runs. Never fails:
+    // a figure that cannot be had stays zero.
+    virtual void sample(Reply<VmSample> reply) = 0;
 
   private:
     Signal<> devicesChanged_;
