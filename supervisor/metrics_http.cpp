@@ -62,6 +62,11 @@ std::string toString(const ListenAddress& address) {
 }
 
 HttpDecision examineRequest(std::string_view received, std::size_t maxHead) {
+    // A method is upper-case letters: anything else (a TLS handshake, binary noise) is refused
+    // at once rather than after the deadline.
+    auto methodEnd = received.find(' ');
+    for (char c : received.substr(0, methodEnd))
+        if (c < 'A' || c > 'Z') return reject(400, "malformed request line");
     auto lineEnd = received.find('\n');
     if (lineEnd == std::string_view::npos) {
         if (received.size() > maxHead) return reject(414, "request line too long");
@@ -88,8 +93,6 @@ HttpDecision examineRequest(std::string_view received, std::size_t maxHead) {
     if (!version.starts_with("HTTP/")) return reject(400, "malformed request line");
     if (version != "HTTP/1.0" && version != "HTTP/1.1")
         return reject(505, "only HTTP/1.0 and HTTP/1.1 are served");
-    for (char c : method)
-        if (c < 'A' || c > 'Z') return reject(400, "malformed method");
     if (method != "GET" && method != "HEAD") return reject(405, "only GET and HEAD are allowed");
     if (target.substr(0, target.find('?')) != "/metrics")
         return reject(404, "only /metrics is served");

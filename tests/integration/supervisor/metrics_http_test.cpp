@@ -26,13 +26,18 @@ class MetricsHttp : public CorraldFixture {
         port_ = freeTcpPort();
         ASSERT_NE(port_, 0);
         extraConfig_ = "[metrics]\nlisten = \"127.0.0.1:" + std::to_string(port_) + "\"\n";
-        writeGuest("web1");
+        defineWeb1();
         startCorrald();
     }
     bool servesMetrics() {
         auto response = httpExchange(port_, kGet);
         return response.starts_with("HTTP/1.1 200 OK\r\n") &&
                response.find("corral_vm_running{instance=\"web1\"} 0\n") != std::string::npos;
+    }
+    // A valid definition that is never booted (the loader only checks that the kernel exists).
+    void defineWeb1() {
+        std::ofstream(dir_ / "vmlinuz").close();
+        writeFile("web1.toml", "[boot]\nkernel = \"" + (dir_ / "vmlinuz").string() + "\"\n");
     }
     unsigned short port_ = 0;
 };
@@ -61,7 +66,8 @@ TEST_F(MetricsHttp, BadRequestsGetAStatusAndTheDaemonKeepsServing) {
     std::vector<Case> cases = {
         {"POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", "HTTP/1.1 405 "},
         {"GET /admin HTTP/1.1\r\n\r\n", "HTTP/1.1 404 "},
-        {std::string("\x16\x03\x01\x02\x00 \xff\xfe garbage\r\n\r\n"), "HTTP/1.1 400 "},
+        {std::string("\x16\x03\x01\x02\x00\x01\xfc\x03\x03", 9), "HTTP/1.1 400 "},
+        {"\xff\xfe garbage\r\n\r\n", "HTTP/1.1 400 "},
         {"GET /" + std::string(20000, 'a') + " HTTP/1.1\r\n\r\n", "HTTP/1.1 414 "},
         {"GET /metrics HTTP/1.1\r\nCookie: " + std::string(20000, 'b') + "\r\n\r\n",
          "HTTP/1.1 431 "},
@@ -117,7 +123,7 @@ TEST_F(MetricsHttp, ConnectionsBeyondTheLimitGet503) {
 TEST_F(MetricsHttp, UnixSocket) {
     auto socket = dir_ / "metrics.sock";
     extraConfig_ = "[metrics]\nlisten = \"unix:" + socket.string() + "\"\n";
-    writeGuest("web1");
+    defineWeb1();
     startCorrald();
     auto curl = runCommand({"curl", "-sS", "--max-time", "10", "--unix-socket", socket.string(),
                             "http://localhost/metrics"},
@@ -144,7 +150,7 @@ TEST_F(MetricsHttp, MalformedListenStopsCorraldWithFileLineAndColumn) {
 }
 
 TEST_F(MetricsHttp, StatsInterfaceOfAStoppedInstanceReadsZeros) {
-    writeGuest("web1");
+    defineWeb1();
     startCorrald();
     auto get = [&](const std::string& prop) {
         auto r = busctl({"get-property", "org.corral1", path("web1"), "org.corral1.Instance.Stats",

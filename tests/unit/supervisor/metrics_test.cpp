@@ -125,6 +125,7 @@ TEST(MetricsHttp, BadRequestsGetTheirStatus) {
     EXPECT_EQ(status("GET /metrics\r\n\r\n"), 400);
     EXPECT_EQ(status("GET /metrics HTTP/2.0\r\n\r\n"), 505);
     EXPECT_EQ(status("get /metrics HTTP/1.1\r\n\r\n"), 400);
+    EXPECT_EQ(status(std::string("\x16\x03\x01\x02\x00", 5)), 400) << "refused before a line ends";
     EXPECT_EQ(status("GET /" + std::string(9000, 'a')), 414);
     EXPECT_EQ(status("GET /metrics HTTP/1.1\r\nX: " + std::string(9000, 'a')), 431);
 }
