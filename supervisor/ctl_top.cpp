@@ -49,8 +49,8 @@ std::string jsonNumber(double value) {
 std::uint64_t readCounter(sd_bus* bus, const std::string& path, const char* property) {
     sd_bus_error error = SD_BUS_ERROR_NULL;
     std::uint64_t value = 0;
-    int r = sd_bus_get_property_trivial(bus, "org.corral1", path.c_str(), kStatsInterface,
-                                        property, &error, 't', &value);
+    int r = sd_bus_get_property_trivial(bus, "org.corral1", path.c_str(), kStatsInterface, property,
+                                        &error, 't', &value);
     sd_bus_error_free(&error);
     check(r, "cannot read the statistics (does corrald serve org.corral1.Instance.Stats?)");
     return value;
@@ -61,11 +61,11 @@ void sumArray(sd_bus* bus, const std::string& path, const char* property, const 
               unsigned strings, unsigned a, unsigned b, std::uint64_t& sumA, std::uint64_t& sumB) {
     sd_bus_error error = SD_BUS_ERROR_NULL;
     MessageRef reply;
-    int r = sd_bus_get_property(bus, "org.corral1", path.c_str(), kStatsInterface, property,
-                                &error, reply.put(), signature);
+    int r = sd_bus_get_property(bus, "org.corral1", path.c_str(), kStatsInterface, property, &error,
+                                reply.put(), signature);
     sd_bus_error_free(&error);
     check(r, "cannot read the statistics");
-    std::string element(signature + 1);                              // "(stttttt)"
+    std::string element(signature + 1);                          // "(stttttt)"
     std::string fields = element.substr(1, element.size() - 2);  // "stttttt"
     check(sd_bus_message_enter_container(reply.get(), 'a', element.c_str()), "bad reply");
     while ((r = sd_bus_message_enter_container(reply.get(), 'r', fields.c_str())) > 0) {
@@ -202,7 +202,8 @@ int top(const Args& a) {
     // On a terminal it runs until interrupted unless --iterations is given.
     long iterations = terminal ? 0 : 1;
     if (a.option(kIterations))
-        iterations = static_cast<long>(parsePositive(a.option(kIterations), 1, "--iterations", 1e9));
+        iterations =
+            static_cast<long>(parsePositive(a.option(kIterations), 1, "--iterations", 1e9));
     Client client(a.bus, a.address);
     auto delayMs = std::chrono::milliseconds(static_cast<long>(delay * 1000));
     std::map<std::string, TopSample> previous;
@@ -218,8 +219,10 @@ int top(const Args& a) {
         if (a.json) {
             std::printf("%s\n", topJson(rows).c_str());
         } else {
-            if (terminal) std::fputs("\033[H\033[2J", stdout);
-            else if (shown > 0) std::fputs("\n", stdout);
+            if (terminal)
+                std::fputs("\033[H\033[2J", stdout);
+            else if (shown > 0)
+                std::fputs("\n", stdout);
             std::fputs(topTable(rows).c_str(), stdout);
         }
         std::fflush(stdout);

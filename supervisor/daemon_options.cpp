@@ -44,7 +44,8 @@ void refuseUnknownKeys(const std::filesystem::path& file, const toml::table& tab
         auto known = kKnown.find(section.str());
         if (known == kKnown.end() || !node.is_table())
             throw std::runtime_error(where(node.source()) + "unknown section '" +
-                                     std::string(section.str()) + "' (known: paths, qemu, metrics)");
+                                     std::string(section.str()) +
+                                     "' (known: paths, qemu, metrics)");
         for (const auto& [key, value] : *node.as_table()) {
             if (known->second.count(key.str())) continue;
             std::string list;

@@ -187,9 +187,9 @@ void DbusService::serveStats(StatsCache& cache) {
     statsSampled_ = cache.sampled().connect([this](const std::string& name) {
         auto it = refs_.find(name);
         if (it == refs_.end()) return;
-        warnIfFailed(sd_bus_emit_properties_changed_strv(
-                         loop_->bus(), it->second->path.c_str(), kStatsInterface,
-                         const_cast<char**>(kStatsProperties)),
+        warnIfFailed(sd_bus_emit_properties_changed_strv(loop_->bus(), it->second->path.c_str(),
+                                                         kStatsInterface,
+                                                         const_cast<char**>(kStatsProperties)),
                      "PropertiesChanged", name);
         loop_->kick();
     });

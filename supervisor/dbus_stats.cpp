@@ -67,9 +67,9 @@ constexpr auto kChange = SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE;
 
 }  // namespace
 
-const char* const kStatsProperties[] = {"SampledAt",  "Source",   "UptimeUsec", "CpuUsec",
-                                        "VcpuUsec",   "MemoryBytes", "Pressure", "Disks",
-                                        "Nics",       nullptr};
+const char* const kStatsProperties[] = {"SampledAt", "Source",      "UptimeUsec", "CpuUsec",
+                                        "VcpuUsec",  "MemoryBytes", "Pressure",   "Disks",
+                                        "Nics",      nullptr};
 
 const sd_bus_vtable kStatsVtable[] = {
     SD_BUS_VTABLE_START(0),

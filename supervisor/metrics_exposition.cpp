@@ -93,8 +93,7 @@ void source(Writer& w, const char* family, const VmSample& s) {
 
 void vcpus(Writer& w, const char* family, const VmSample& s) {
     for (const auto& v : s.vcpus)
-        w.sample(family, {"instance", s.name, "vcpu", std::to_string(v.index)},
-                 seconds(v.cpuUsec));
+        w.sample(family, {"instance", s.name, "vcpu", std::to_string(v.index)}, seconds(v.cpuUsec));
 }
 
 std::string cpu(const VmSample& s) {

@@ -50,8 +50,8 @@ ListenParse parseListenAddress(std::string_view text) {
         out.error = "port '" + std::string(port) + "' is not a number from 1 to 65535";
         return out;
     }
-    out.address =
-        ListenAddress{ListenAddress::Kind::Tcp, std::string(host), static_cast<std::uint16_t>(value), {}};
+    out.address = ListenAddress{
+        ListenAddress::Kind::Tcp, std::string(host), static_cast<std::uint16_t>(value), {}};
     return out;
 }
 

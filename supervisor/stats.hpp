@@ -63,7 +63,7 @@ struct PressureSample {
 // One sample of one VM. A VM without a running qemu has zeros and empty lists.
 struct VmSample {
     std::string name;
-    std::string state;  // Instance state ("running", "stopped", ...)
+    std::string state;     // Instance state ("running", "stopped", ...)
     bool running = false;  // a qemu process exists (running or paused)
     StatsSource source = StatsSource::None;
     std::uint64_t cpuUsec = 0;

@@ -72,9 +72,7 @@ void readNics(const std::vector<hypervisor::Device>& devices, VmSample& out) {
         nic.device = device.id;
         nic.ifname = device.backend;
         auto dir = "/sys/class/net/" + device.backend + "/statistics/";
-        auto get = [&](const char* file) {
-            return readWith(dir + file, parseNumber).value_or(0);
-        };
+        auto get = [&](const char* file) { return readWith(dir + file, parseNumber).value_or(0); };
         // What the tap sends, the guest receives.
         nic.rxBytes = get("tx_bytes");
         nic.rxPackets = get("tx_packets");
@@ -106,7 +104,8 @@ asio::awaitable<Outcome<VmSample>> RunningQemu::sampleSteps(
             auto task = "/proc/" + std::to_string(pid()) + "/task/";
             for (const auto& t : threads.value())
                 out.vcpus.push_back(
-                    {t.index, cpuOfStatFile(task + std::to_string(t.threadId) + "/stat").value_or(0)});
+                    {t.index,
+                     cpuOfStatFile(task + std::to_string(t.threadId) + "/stat").value_or(0)});
         }
     }
     if (monitorState_ != MonitorState::Connected) co_return out;

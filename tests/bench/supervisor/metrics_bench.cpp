@@ -129,9 +129,9 @@ int run(const Options& o) {
                   "\"corrald_cpu_ms_per_scrape\":%.3f,\"exposition_bytes\":%zu,"
                   "\"direct_pass_p50_us\":%.0f,\"direct_pass_p99_us\":%.0f,"
                   "\"direct_cpu_ms_per_pass\":%.3f}",
-                  vms, scrapes, percentile(paced, 50), percentile(paced, 99),
-                  percentile(burst, 50), percentile(burst, 99), cpuMsPerScrape, body.size(),
-                  percentile(direct, 50), percentile(direct, 99), directCpuMs);
+                  vms, scrapes, percentile(paced, 50), percentile(paced, 99), percentile(burst, 50),
+                  percentile(burst, 99), cpuMsPerScrape, body.size(), percentile(direct, 50),
+                  percentile(direct, 99), directCpuMs);
     std::printf("%s\n", json);
     if (!o.json.empty()) std::ofstream(o.json) << json << "\n";
     return 0;

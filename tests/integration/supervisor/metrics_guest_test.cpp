@@ -41,11 +41,11 @@ class MetricsGuest : public CorraldFixture {
                               << "    static_configs:\n      - targets: ['127.0.0.1:"
                               << metricsPort_ << "']\n";
         std::filesystem::create_directories(dir_ / "tsdb");
-        prometheus_ = Process::spawn(
-            {"prometheus", "--config.file=" + config.string(),
-             "--storage.tsdb.path=" + (dir_ / "tsdb").string(),
-             "--web.listen-address=127.0.0.1:" + std::to_string(prometheusPort_)},
-            dir_ / "prometheus.log");
+        prometheus_ =
+            Process::spawn({"prometheus", "--config.file=" + config.string(),
+                            "--storage.tsdb.path=" + (dir_ / "tsdb").string(),
+                            "--web.listen-address=127.0.0.1:" + std::to_string(prometheusPort_)},
+                           dir_ / "prometheus.log");
     }
 
     unsigned short metricsPort_ = 0;
@@ -89,7 +89,8 @@ TEST_F(MetricsGuest, PrometheusSeesTheBusyGuestsCpuRateAndNotTheIdleOnes) {
         std::this_thread::sleep_for(500ms);
     }
     ASSERT_TRUE(busy && idle) << readFile(dir_ / "prometheus.log") << corraldLog();
-    std::printf("PromQL rate over 5 s: busy %.3f, idle %.3f CPU seconds per second\n", *busy, *idle);
+    std::printf("PromQL rate over 5 s: busy %.3f, idle %.3f CPU seconds per second\n", *busy,
+                *idle);
     EXPECT_GT(*busy, 0.5) << "a guest spinning on its vCPU uses about one host CPU";
     EXPECT_LT(*idle, *busy / 4) << "busy " << *busy << ", idle " << *idle;
     auto vcpu = promql("rate(corral_vm_vcpu_seconds_total{instance=\"busy\",vcpu=\"0\"}[5s])");
@@ -101,14 +102,14 @@ TEST_F(MetricsGuest, PrometheusSeesTheBusyGuestsCpuRateAndNotTheIdleOnes) {
 
     // promtool's linter accepts what corrald serves.
     auto exposition = httpBody(httpExchange(metricsPort_, "GET /metrics HTTP/1.0\r\n\r\n"));
-    auto diskLine = exposition.find(
-        "corral_vm_disk_read_bytes_total{instance=\"busy\",device=\"data\"} ");
+    auto diskLine =
+        exposition.find("corral_vm_disk_read_bytes_total{instance=\"busy\",device=\"data\"} ");
     ASSERT_NE(diskLine, std::string::npos) << exposition;
     EXPECT_GE(std::stoull(exposition.substr(exposition.find("} ", diskLine) + 2)), 2u << 20);
     std::ofstream(dir_ / "scrape.txt") << exposition;
-    auto check = runCommand(
-        {"sh", "-c", "promtool check metrics < " + (dir_ / "scrape.txt").string()}, 20s,
-        dir_.path());
+    auto check =
+        runCommand({"sh", "-c", "promtool check metrics < " + (dir_ / "scrape.txt").string()}, 20s,
+                   dir_.path());
     EXPECT_EQ(check.status, 0) << check.output;
     EXPECT_EQ(check.output, "") << check.output;
 

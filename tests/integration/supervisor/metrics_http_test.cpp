@@ -136,11 +136,11 @@ TEST_F(MetricsHttp, UnixSocket) {
 TEST_F(MetricsHttp, MalformedListenStopsCorraldWithFileLineAndColumn) {
     auto config = dir_ / "bad.toml";
     std::ofstream(config) << "[metrics]\nlisten = \"localhost:9477\"\n";
-    auto result = runCommand({std::string(CORRAL_BINARY_DIR) + "/supervisor/corrald",
-                              "--bus-address", address_, "--config", config.string(),
-                              "--instances-dir", (dir_ / "instances").string(), "--runtime-dir",
-                              (dir_ / "run").string()},
-                             20s, dir_.path());
+    auto result =
+        runCommand({std::string(CORRAL_BINARY_DIR) + "/supervisor/corrald", "--bus-address",
+                    address_, "--config", config.string(), "--instances-dir",
+                    (dir_ / "instances").string(), "--runtime-dir", (dir_ / "run").string()},
+                   20s, dir_.path());
     EXPECT_EQ(result.status, 2) << result.output;
     EXPECT_NE(result.output.find(config.string() +
                                  ":2:10: metrics.listen 'localhost:9477': 'localhost' is not a "
@@ -153,8 +153,8 @@ TEST_F(MetricsHttp, StatsInterfaceOfAStoppedInstanceReadsZeros) {
     defineWeb1();
     startCorrald();
     auto get = [&](const std::string& prop) {
-        auto r = busctl({"get-property", "org.corral1", path("web1"), "org.corral1.Instance.Stats",
-                         prop});
+        auto r = busctl(
+            {"get-property", "org.corral1", path("web1"), "org.corral1.Instance.Stats", prop});
         return r.output;
     };
     EXPECT_EQ(get("CpuUsec"), "t 0\n");
@@ -162,8 +162,8 @@ TEST_F(MetricsHttp, StatsInterfaceOfAStoppedInstanceReadsZeros) {
     EXPECT_EQ(get("Disks"), "a(stttttt) 0\n");
     EXPECT_EQ(get("Nics"), "a(sstttttt) 0\n");
     EXPECT_EQ(get("Pressure"), "(ttt) 0 0 0\n");
-    auto introspect = busctl({"introspect", "org.corral1", path("web1"),
-                              "org.corral1.Instance.Stats"});
+    auto introspect =
+        busctl({"introspect", "org.corral1", path("web1"), "org.corral1.Instance.Stats"});
     EXPECT_NE(introspect.output.find(".VcpuUsec"), std::string::npos) << introspect.output;
 }
 

@@ -102,8 +102,9 @@ TEST_F(DaemonOptionsTest, MetricsListenIsRead) {
 TEST_F(DaemonOptionsTest, MalformedMetricsListenNamesFileLineAndColumn) {
     auto file = (dir_ / "corral.toml").string();
     EXPECT_EQ(refusal("[qemu]\n\n[metrics]\nlisten = \"localhost:9477\"\n"),
-              file + ":4:10: metrics.listen 'localhost:9477': 'localhost' is not a numeric IP "
-                     "address (IPv6 goes in brackets: \"[::1]:9477\")");
+              file +
+                  ":4:10: metrics.listen 'localhost:9477': 'localhost' is not a numeric IP "
+                  "address (IPv6 goes in brackets: \"[::1]:9477\")");
     EXPECT_NE(refusal("[metrics]\nlisten = \"127.0.0.1:99999\"\n").find(file + ":2:10: "),
               std::string::npos);
     EXPECT_NE(refusal("[metrics]\nlisen = \"127.0.0.1:9477\"\n").find("unknown key 'lisen'"),

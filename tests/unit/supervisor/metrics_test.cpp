@@ -66,13 +66,16 @@ TEST(MetricsExposition, RunningVmFigures) {
     EXPECT_TRUE(has(text, "corral_vm_vcpu_seconds_total{instance=\"web1\",vcpu=\"1\"} 0.5"));
     EXPECT_TRUE(has(text, "corral_vm_memory_bytes{instance=\"web1\"} 268435456"));
     EXPECT_TRUE(has(text, "corral_vm_pressure_io_waiting_seconds_total{instance=\"web1\"} 0.003"));
-    EXPECT_TRUE(has(text, "corral_vm_disk_read_bytes_total{instance=\"web1\",device=\"disk0\"} 1024"));
+    EXPECT_TRUE(
+        has(text, "corral_vm_disk_read_bytes_total{instance=\"web1\",device=\"disk0\"} 1024"));
     EXPECT_TRUE(
         has(text, "corral_vm_disk_read_time_seconds_total{instance=\"web1\",device=\"disk0\"} 5"));
-    EXPECT_TRUE(has(text, "corral_vm_nic_transmitted_dropped_total{instance=\"web1\",device="
-                          "\"net0\",interface=\"tap-web1\"} 22"));
-    EXPECT_TRUE(has(text, "corral_vm_nic_received_bytes_total{instance=\"web1\",device="
-                          "\"net0\",interface=\"tap-web1\"} 10"));
+    EXPECT_TRUE(has(text,
+                    "corral_vm_nic_transmitted_dropped_total{instance=\"web1\",device="
+                    "\"net0\",interface=\"tap-web1\"} 22"));
+    EXPECT_TRUE(has(text,
+                    "corral_vm_nic_received_bytes_total{instance=\"web1\",device="
+                    "\"net0\",interface=\"tap-web1\"} 10"));
     EXPECT_TRUE(has(text, "corral_vm_uptime_seconds{instance=\"web1\"} 90"));
     EXPECT_TRUE(has(text, "corral_vm_stats_source{instance=\"web1\",source=\"cgroup\"} 1"));
     EXPECT_TRUE(has(text, "corral_vm_running{instance=\"web1\"} 1"));
@@ -97,8 +100,9 @@ TEST(MetricsExposition, LabelValuesAreEscaped) {
     s.disks[0].device = "we\"ird\\id\n";
     std::vector<VmSample> samples = {s};
     auto text = exposition(samples);
-    EXPECT_TRUE(has(text, "corral_vm_disk_read_bytes_total{instance=\"web1\",device="
-                          "\"we\\\"ird\\\\id\\n\"} 1024"))
+    EXPECT_TRUE(has(text,
+                    "corral_vm_disk_read_bytes_total{instance=\"web1\",device="
+                    "\"we\\\"ird\\\\id\\n\"} 1024"))
         << text;
 }
 

@@ -30,8 +30,7 @@ TEST(StatsParse, PressureTakesTheSomeTotal) {
         "some avg10=0.00 avg60=0.12 avg300=0.05 total=4521987\n"
         "full avg10=0.00 avg60=0.10 avg300=0.04 total=4011222\n";
     EXPECT_EQ(parsePressureSome(kIo), 4521987u);
-    EXPECT_EQ(parsePressureSome("full avg10=0.00 avg60=0.00 avg300=0.00 total=9\n"),
-              std::nullopt);
+    EXPECT_EQ(parsePressureSome("full avg10=0.00 avg60=0.00 avg300=0.00 total=9\n"), std::nullopt);
 }
 
 TEST(StatsParse, UnifiedCgroupLineAndOwnScope) {
