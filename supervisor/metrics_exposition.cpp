@@ -53,15 +53,17 @@ struct Family {
     Emit emit;
 };
 
-// A family with one series per running VM.
-template <std::string (*Value)(const VmSample&)>
+// A family with one series per running VM: a counter in µs shown in seconds, or a plain number.
+template <std::uint64_t VmSample::*Field, bool Usec>
 void perVm(Writer& w, const char* family, const VmSample& s) {
-    if (s.running) w.sample(family, {"instance", s.name}, Value(s));
+    if (s.running)
+        w.sample(family, {"instance", s.name}, Usec ? seconds(s.*Field) : integer(s.*Field));
 }
 
-template <std::string (*Value)(const PressureSample&)>
+template <std::uint64_t PressureSample::*Field>
 void pressure(Writer& w, const char* family, const VmSample& s) {
-    if (s.running && s.pressure) w.sample(family, {"instance", s.name}, Value(*s.pressure));
+    if (s.running && s.pressure)
+        w.sample(family, {"instance", s.name}, seconds((*s.pressure).*Field));
 }
 
 template <std::uint64_t DiskSample::*Field, bool Time = false>
@@ -96,25 +98,6 @@ void vcpus(Writer& w, const char* family, const VmSample& s) {
         w.sample(family, {"instance", s.name, "vcpu", std::to_string(v.index)}, seconds(v.cpuUsec));
 }
 
-std::string cpu(const VmSample& s) {
-    return seconds(s.cpuUsec);
-}
-std::string memory(const VmSample& s) {
-    return integer(s.memoryBytes);
-}
-std::string uptime(const VmSample& s) {
-    return seconds(s.uptimeUsec);
-}
-std::string pressureCpu(const PressureSample& p) {
-    return seconds(p.cpuUsec);
-}
-std::string pressureMemory(const PressureSample& p) {
-    return seconds(p.memoryUsec);
-}
-std::string pressureIo(const PressureSample& p) {
-    return seconds(p.ioUsec);
-}
-
 constexpr Family kFamilies[] = {
     {"corral_vm_running", "gauge", "Whether a qemu process runs for the instance (1) or not (0).",
      running},
@@ -123,19 +106,22 @@ constexpr Family kFamilies[] = {
      "Where CPU and memory figures come from: cgroup (the VM's own scope) or process (qemu's "
      "/proc entries, when it has no cgroup of its own).",
      source},
-    {"corral_vm_uptime_seconds", "gauge", "Seconds since qemu was started.", perVm<uptime>},
+    {"corral_vm_uptime_seconds", "gauge", "Seconds since qemu was started.",
+     perVm<&VmSample::uptimeUsec, true>},
     {"corral_vm_cpu_seconds_total", "counter", "CPU time used by the VM (all qemu threads).",
-     perVm<cpu>},
+     perVm<&VmSample::cpuUsec, true>},
     {"corral_vm_vcpu_seconds_total", "counter", "CPU time used by each vCPU thread.", vcpus},
     {"corral_vm_memory_bytes", "gauge",
      "Memory charged to the VM: the scope's memory.current, else qemu's resident set.",
-     perVm<memory>},
+     perVm<&VmSample::memoryBytes, false>},
     {"corral_vm_pressure_cpu_waiting_seconds_total", "counter",
-     "Time some task of the VM's scope waited for a CPU (PSI).", pressure<pressureCpu>},
+     "Time some task of the VM's scope waited for a CPU (PSI).",
+     pressure<&PressureSample::cpuUsec>},
     {"corral_vm_pressure_memory_waiting_seconds_total", "counter",
-     "Time some task of the VM's scope stalled on memory (PSI).", pressure<pressureMemory>},
+     "Time some task of the VM's scope stalled on memory (PSI).",
+     pressure<&PressureSample::memoryUsec>},
     {"corral_vm_pressure_io_waiting_seconds_total", "counter",
-     "Time some task of the VM's scope waited for I/O (PSI).", pressure<pressureIo>},
+     "Time some task of the VM's scope waited for I/O (PSI).", pressure<&PressureSample::ioUsec>},
     {"corral_vm_disk_read_bytes_total", "counter", "Bytes read by the guest from each disk.",
      perDisk<&DiskSample::readBytes>},
     {"corral_vm_disk_written_bytes_total", "counter", "Bytes written by the guest to each disk.",

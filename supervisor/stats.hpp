@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/string_table.hpp"
+
 namespace corral::supervisor {
 
 // One vCPU thread as query-cpus-fast names it.
@@ -51,7 +53,13 @@ struct NicSample {
 // Where CPU and memory came from: the VM's own cgroup (the corral-NAME.scope systemd made), or
 // the qemu process (/proc/PID/stat utime+stime and VmRSS) when it has no cgroup of its own.
 enum class StatsSource { None, Cgroup, Process };
-std::string_view toString(StatsSource source);
+inline constexpr auto kStatsSources =
+    makeStringTable<StatsSource>({{StatsSource::None, "none"},
+                                  {StatsSource::Cgroup, "cgroup"},
+                                  {StatsSource::Process, "process"}});
+inline std::string_view toString(StatsSource source) {
+    return kStatsSources.toString(source);
+}
 
 // PSI "some" totals of the scope: time at least one task waited. Only with a cgroup of its own.
 struct PressureSample {

@@ -36,18 +36,6 @@ std::string_view trimmed(std::string_view s) {
 
 }  // namespace
 
-std::string_view toString(StatsSource source) {
-    switch (source) {
-        case StatsSource::None:
-            return "none";
-        case StatsSource::Cgroup:
-            return "cgroup";
-        case StatsSource::Process:
-            return "process";
-    }
-    return "none";
-}
-
 std::optional<std::uint64_t> parseCpuStat(std::string_view text) {
     return eachLine(text, [](std::string_view line) -> std::optional<std::uint64_t> {
         constexpr std::string_view kKey = "usage_usec ";
