@@ -148,10 +148,10 @@ TEST(CtlVerbs, EveryExistingVerbIsInTheTable) {
     std::set<std::string_view> names;
     for (const auto& verb : corralctlVerbs()) names.insert(verb.name);
     EXPECT_EQ(names, (std::set<std::string_view>{
-                         "list",       "status", "start",   "kill",     "reboot",
-                         "reset",      "pause",  "resume",  "shutdown", "attach-disk",
-                         "attach-nic", "attach", "detach",  "exec",     "commands",
-                         "console",    "run",    "monitor", "validate", "reload"}));
+                         "list",     "status", "start",    "kill",        "reboot",     "reset",
+                         "pause",    "resume", "shutdown", "attach-disk", "attach-nic", "attach",
+                         "detach",   "exec",   "commands", "console",     "run",        "monitor",
+                         "validate", "reload", "top"}));
 }
 
 }  // namespace
