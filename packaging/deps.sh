@@ -14,7 +14,7 @@ systemd-container debootstrap
 dpkg-dev debhelper lintian fakeroot rpm
 groff-base man-db
 gnuplot-nox
-prometheus
+prometheus curl
 "
 
 missing=""
