@@ -206,7 +206,10 @@ int top(const Args& a) {
             static_cast<long>(parsePositive(a.option(kIterations), 1, "--iterations", 1e9));
     Client client(a.bus, a.address);
     auto delayMs = std::chrono::milliseconds(static_cast<long>(delay * 1000));
+    // The baseline is a sample taken after this call began, so that the first rates are about
+    // now, not about whenever the cache was last filled.
     std::map<std::string, TopSample> previous;
+    for (const auto& s : fetchAll(client)) previous[s.name] = s;
     for (const auto& s : fetchNewer(client, previous, std::chrono::seconds(2)))
         previous[s.name] = s;
     for (long shown = 0; iterations == 0 || shown < iterations; ++shown) {
