@@ -57,8 +57,8 @@ class Vm {
     // Raw QMP: one JSON command in, the JSON reply out.
     virtual void monitor(std::string json, Reply<std::string> reply) = 0;
 
-    // A sample of its resource use (supervisor/stats.hpp); zeros when no qemu runs. Never fails:
-    // a figure that cannot be had stays zero.
+    // A sample of its resource use (supervisor/stats.hpp); zeros when no qemu runs. A figure
+    // that cannot be had stays zero; it fails only if qemu exits while it is being sampled.
     virtual void sample(Reply<VmSample> reply) = 0;
 
   private:
