@@ -37,8 +37,9 @@ struct DiskSample {
     std::uint64_t writeTimeNs = 0;
 };
 
-// A tap or bridge NIC's counters (/sys/class/net/IFNAME/statistics), seen from the guest: rx is
-// what the guest received (the tap's tx). User-mode NICs have no host interface and no counters.
+// A tap or bridge NIC's counters (the tap's line in qemu's /proc/PID/net/dev), seen from the
+// guest: rx is what the guest received (the tap's tx). User-mode NICs have no host interface and
+// no counters.
 struct NicSample {
     std::string device;  // the corral device id
     std::string ifname;
@@ -98,6 +99,9 @@ bool isOwnScope(std::string_view cgroup, std::string_view name);
 std::optional<std::uint64_t> parseProcStatCpu(std::string_view text, long ticksPerSecond);
 // /proc/PID/status: VmRSS in bytes.
 std::optional<std::uint64_t> parseStatusRss(std::string_view text);
+// One interface's line of /proc/net/dev, as the host counts: the tap's receive side is what the
+// guest sent. Fields left zero in `NicSample::device`.
+std::optional<NicSample> parseNetDev(std::string_view text, std::string_view ifname);
 // The corral device id in query-blockstats' qdev path ("/machine/peripheral/disk0/virtio-backend"
 // → "disk0"); empty when it is not a user-created device.
 std::string deviceIdOfQdev(std::string_view qdev);

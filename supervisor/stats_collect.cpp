@@ -65,21 +65,25 @@ void readProcess(pid_t pid, const std::string& name, VmSample& out) {
     out.memoryBytes = readWith(proc + "/status", parseStatusRss).value_or(0);
 }
 
-void readNics(const std::vector<hypervisor::Device>& devices, VmSample& out) {
+// The taps live in qemu's network namespace (where corrald opened them): its /proc/PID/net/dev.
+void readNics(pid_t pid, const std::vector<hypervisor::Device>& devices, VmSample& out) {
+    std::optional<std::string> netDev;
     for (const auto& device : devices) {
         if (device.kindName() != "nic" || device.backend.empty()) continue;
+        if (!netDev) netDev = readSmallFile("/proc/" + std::to_string(pid) + "/net/dev");
+        auto host = netDev ? parseNetDev(*netDev, device.backend) : std::nullopt;
         NicSample nic;
         nic.device = device.id;
         nic.ifname = device.backend;
-        auto dir = "/sys/class/net/" + device.backend + "/statistics/";
-        auto get = [&](const char* file) { return readWith(dir + file, parseNumber).value_or(0); };
-        // What the tap sends, the guest receives.
-        nic.rxBytes = get("tx_bytes");
-        nic.rxPackets = get("tx_packets");
-        nic.rxDropped = get("tx_dropped");
-        nic.txBytes = get("rx_bytes");
-        nic.txPackets = get("rx_packets");
-        nic.txDropped = get("rx_dropped");
+        if (host) {
+            // What the tap sends, the guest receives.
+            nic.rxBytes = host->txBytes;
+            nic.rxPackets = host->txPackets;
+            nic.rxDropped = host->txDropped;
+            nic.txBytes = host->rxBytes;
+            nic.txPackets = host->rxPackets;
+            nic.txDropped = host->rxDropped;
+        }
         out.nics.push_back(std::move(nic));
     }
 }
@@ -95,7 +99,7 @@ void RunningQemu::sample(VmSample base, std::vector<hypervisor::Device> devices,
 asio::awaitable<Outcome<VmSample>> RunningQemu::sampleSteps(
     VmSample out, std::vector<hypervisor::Device> devices) {
     readProcess(pid(), name_, out);
-    readNics(devices, out);
+    readNics(pid(), devices, out);
     if (monitorState_ != MonitorState::Connected) co_return out;
     std::string cpusCommand = R"({"execute":"query-cpus-fast"})";
     auto cpus = co_await watched(qmp_->passthrough(std::move(cpusCommand)));

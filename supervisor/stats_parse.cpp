@@ -113,6 +113,35 @@ std::optional<std::uint64_t> parseStatusRss(std::string_view text) {
     });
 }
 
+std::optional<NicSample> parseNetDev(std::string_view text, std::string_view ifname) {
+    return eachLine(text, [ifname](std::string_view line) -> std::optional<NicSample> {
+        auto colon = line.find(':');
+        if (colon == std::string_view::npos || trimmed(line.substr(0, colon)) != ifname)
+            return std::nullopt;
+        // rx: bytes packets errs drop fifo frame compressed multicast; then tx: bytes packets
+        // errs drop ...
+        std::uint64_t field[12] = {};
+        auto rest = line.substr(colon + 1);
+        for (auto& value : field) {
+            while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+            auto end = rest.find(' ');
+            auto parsed = number(rest.substr(0, end));
+            if (!parsed) return std::nullopt;
+            value = *parsed;
+            rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+        }
+        NicSample host;
+        host.ifname = std::string(ifname);
+        host.rxBytes = field[0];
+        host.rxPackets = field[1];
+        host.rxDropped = field[3];
+        host.txBytes = field[8];
+        host.txPackets = field[9];
+        host.txDropped = field[11];
+        return host;
+    });
+}
+
 std::string deviceIdOfQdev(std::string_view qdev) {
     constexpr std::string_view kPrefix = "/machine/peripheral/";
     if (!qdev.starts_with(kPrefix)) return {};

@@ -1,12 +1,14 @@
 // Metrics of real guests (TCG) under corrald: a real Prometheus scrapes corrald every second and
 // PromQL sees the busy guest's CPU rate well above the idle one's; promtool accepts the
-// exposition; the Stats interface through busctl and corralctl top show the same guests.
+// exposition; the Stats interface through busctl and corralctl top show the same guests; a
+// bridged NIC's counters show the guest's traffic.
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
 #include <thread>
 
+#include "tests/integration/hypervisor/net_namespace.hpp"
 #include "tests/integration/supervisor/corrald_fixture.hpp"
 #include "tests/integration/supervisor/metrics_client.hpp"
 
@@ -145,6 +147,63 @@ TEST_F(MetricsGuest, PrometheusSeesTheBusyGuestsCpuRateAndNotTheIdleOnes) {
 
     prometheus_.kill();
     prometheus_.wait(10s);
+}
+
+// The value of the first exposition line starting with `series` ("name{labels}"), if any.
+std::optional<std::uint64_t> seriesValue(const std::string& exposition, const std::string& series) {
+    auto at = exposition.find("\n" + series + " ");
+    if (at == std::string::npos) return std::nullopt;
+    return std::stoull(exposition.substr(at + series.size() + 2));
+}
+
+TEST_F(MetricsGuest, BridgedNicCountersShowTheGuestsTraffic) {
+    // corrald, its tap and the bridge live in a private network namespace.
+    NetNamespace netns;
+    netns.run({"ip", "link", "add", "br0", "type", "bridge"});
+    netns.run({"ip", "addr", "add", "10.99.0.1/24", "dev", "br0"});
+    netns.run({"ip", "link", "set", "br0", "up"});
+    metricsPort_ = freeTcpPort();
+    extraConfig_ = "[metrics]\nlisten = \"127.0.0.1:" + std::to_string(metricsPort_) + "\"\n";
+    writeGuest("net");
+    std::ofstream(dir_ / "instances" / "net.toml", std::ios::app)
+        << "\n[[nic]]\nid = \"lan\"\nmode = \"bridge\"\nbridge = \"br0\"\n"
+        << "mac = \"52:54:00:99:00:02\"\n";
+    startCorrald();
+    startGuest("net");
+    auto ping = call("net", "GuestExecute",
+                     {"asst", "3", "sh", "-c",
+                      "ip addr add 10.99.0.2/24 dev eth0 && ip link set eth0 up && "
+                      "ping -c 5 -w 30 10.99.0.1",
+                      "", "60000000"});
+    ASSERT_EQ(ping.status, 0) << ping.output;
+    ASSERT_NE(ping.output.find("5 packets received"), std::string::npos) << ping.output;
+
+    // The cache is at most about a second old: poll (bounded) for the pings to show.
+    std::string exposition;
+    std::optional<std::uint64_t> sent, received;
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        exposition = httpBody(httpExchange(metricsPort_, "GET /metrics HTTP/1.0\r\n\r\n"));
+        auto line = exposition.find("corral_vm_nic_transmitted_packets_total{instance=\"net\"");
+        if (line != std::string::npos) {
+            auto series = exposition.substr(line, exposition.find(' ', line) - line);
+            sent = seriesValue(exposition, series);
+            auto rx = "corral_vm_nic_received_packets_total" + series.substr(series.find('{'));
+            received = seriesValue(exposition, rx);
+            if (sent && received && *sent >= 5 && *received >= 5) break;
+        }
+        std::this_thread::sleep_for(200ms);
+    }
+    ASSERT_TRUE(sent && received) << exposition << corraldLog();
+    EXPECT_GE(*sent, 5u) << "5 echo requests left the guest";
+    EXPECT_GE(*received, 5u) << "5 echo replies reached it";
+    EXPECT_NE(exposition.find("corral_vm_nic_received_bytes_total{instance=\"net\",device=\"lan\","
+                              "interface=\""),
+              std::string::npos)
+        << exposition;
+    auto nics =
+        busctl({"get-property", "org.corral1", path("net"), "org.corral1.Instance.Stats", "Nics"});
+    EXPECT_TRUE(nics.output.starts_with("a(sstttttt) 1 \"lan\" ")) << nics.output;
 }
 
 }  // namespace

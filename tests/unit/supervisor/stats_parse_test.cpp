@@ -107,5 +107,27 @@ TEST(StatsParse, VcpuThreadsOfQueryCpusFast) {
     EXPECT_EQ(threads.value()[1].threadId, 4302);
 }
 
+TEST(StatsParse, NetDevLineOfOneInterface) {
+    constexpr const char* kNetDev =
+        "Inter-|   Receive                                                |  Transmit\n"
+        " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs "
+        "drop fifo colls carrier compressed\n"
+        "    lo: 73805999   17060    0    0    0     0          0         0 73805999   17060    0"
+        "    0    0     0       0          0\n"
+        "tap-net-lan:    1190      13    0    2    0     0          0         0     1514      "
+        "17    0    4    0     0       0          0\n";
+    auto tap = parseNetDev(kNetDev, "tap-net-lan");
+    ASSERT_TRUE(tap);
+    EXPECT_EQ(tap->rxBytes, 1190u);
+    EXPECT_EQ(tap->rxPackets, 13u);
+    EXPECT_EQ(tap->rxDropped, 2u);
+    EXPECT_EQ(tap->txBytes, 1514u);
+    EXPECT_EQ(tap->txPackets, 17u);
+    EXPECT_EQ(tap->txDropped, 4u);
+    EXPECT_EQ(parseNetDev(kNetDev, "tap-net"), std::nullopt) << "a prefix is not the name";
+    EXPECT_EQ(parseNetDev(kNetDev, "eth0"), std::nullopt);
+    EXPECT_EQ(parseNetDev("  x0: 1 2 3\n", "x0"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace corral::supervisor
