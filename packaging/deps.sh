@@ -14,6 +14,7 @@ systemd-container debootstrap openssh-server openssh-client
 dpkg-dev debhelper lintian fakeroot rpm
 groff-base man-db
 gnuplot-nox
+prometheus curl
 "
 
 missing=""

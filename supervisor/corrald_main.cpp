@@ -21,8 +21,11 @@
 #include "supervisor/daemon_options.hpp"
 #include "supervisor/dbus_service.hpp"
 #include "supervisor/log.hpp"
+#include "supervisor/metrics_exposition.hpp"
+#include "supervisor/metrics_server.hpp"
 #include "supervisor/qemu_vm.hpp"
 #include "supervisor/registry.hpp"
+#include "supervisor/stats_cache.hpp"
 
 namespace asio = boost::asio;
 using namespace corral::supervisor;
@@ -93,7 +96,9 @@ struct Daemon {
                       },
                       log};
     std::shared_ptr<BusLoop> loop;
+    StatsCache stats{registry, clock, {}};
     std::unique_ptr<DbusService> service;
+    std::unique_ptr<MetricsServer> metrics;
 
     explicit Daemon(DaemonOptions o) : options(std::move(o)) {
         registry.configure({options.storageDirs, options.runtimeDir});
@@ -130,6 +135,16 @@ struct Daemon {
         }
         sweepOrphans(options.runtimeDir, registry, log);
         service = std::make_unique<DbusService>(loop, registry, options.runtimeDir);
+        service->serveStats(stats);
+        if (options.metricsListen) {
+            auto render = [this] {
+                auto samples = stats.readAll();
+                return exposition(samples);
+            };
+            metrics = std::make_unique<MetricsServer>(io.get_executor(), *options.metricsListen,
+                                                      render, MetricsServer::Limits{}, log);
+            log(6, "serving metrics on " + toString(*options.metricsListen));
+        }
         service->requestName();
         loop->kick();
         for (Vm* vm : registry.all()) {
@@ -188,6 +203,7 @@ int main(int argc, char** argv) {
             daemon.io.stop();
         });
         daemon.io.run();
+        daemon.metrics.reset();
         daemon.service.reset();
         daemon.loop->detach();
         daemon.scopes.reset();

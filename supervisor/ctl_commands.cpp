@@ -13,6 +13,7 @@
 #include "supervisor/ctl_guest_info.hpp"
 #include "supervisor/ctl_output.hpp"
 #include "supervisor/ctl_run.hpp"
+#include "supervisor/ctl_top.hpp"
 
 namespace corral::supervisor::ctl {
 
@@ -247,6 +248,8 @@ constexpr Verb kVerbs[] = {
      editVerb},
     {"undefine", "NAME", 1, 1, kRemoveStorage, false, true,
      "remove a stopped instance (and its images in the storage dirs)", undefineVerb},
+    {"top", "", 0, 0, kDelay | kIterations, false, false,
+     "live CPU, memory, disk and network use of every instance", top},
 };
 
 }  // namespace

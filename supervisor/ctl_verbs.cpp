@@ -17,6 +17,8 @@ constexpr OptionInfo kOptions[] = {
     {kMac, "--mac", "MAC"},
     {kDeviceOption, "--option", "KEY=VALUE"},
     {kRemoveStorage, "--remove-storage", ""},
+    {kDelay, "--delay", "S"},
+    {kIterations, "--iterations", "N"},
 };
 
 // Where the help of a verb starts in the usage text; longer entries put it on the next line.

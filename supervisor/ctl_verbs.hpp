@@ -24,6 +24,8 @@ enum Option : unsigned {
     kMac = 1u << 5,
     kDeviceOption = 1u << 6,  // --option KEY=VALUE, repeatable
     kRemoveStorage = 1u << 7,
+    kDelay = 1u << 8,
+    kIterations = 1u << 9,
 };
 
 struct OptionInfo {

@@ -18,7 +18,8 @@ const char* const kDaemonUsage =
     "  --config FILE        daemon configuration (default /etc/corral/corral.toml; a missing\n"
     "                       default file is fine): [paths] runtime_dir, instances_dir,\n"
     "                       guest_commands_dir; [qemu] binary, command_timeout;\n"
-    "                       [storage] allowed_dirs\n"
+    "                       [storage] allowed_dirs;\n"
+    "                       [metrics] listen (Prometheus, off by default)\n"
     "  --system             the system bus (default)\n"
     "  --session            the session bus of the calling user\n"
     "  --bus-address ADDR   any bus, e.g. unix:path=/run/corral-test.sock\n"
@@ -67,13 +68,14 @@ void refuseUnknownKeys(const std::filesystem::path& file, const toml::table& tab
         {"paths", {"runtime_dir", "instances_dir", "guest_commands_dir"}},
         {"qemu", {"binary", "command_timeout"}},
         {"storage", {"allowed_dirs"}},
+        {"metrics", {"listen"}},
     };
     for (const auto& [section, node] : table) {
         auto known = kKnown.find(section.str());
         if (known == kKnown.end() || !node.is_table())
             throw std::runtime_error(where(file, node.source()) + "unknown section '" +
                                      std::string(section.str()) +
-                                     "' (known: paths, qemu, storage)");
+                                     "' (known: paths, qemu, storage, metrics)");
         for (const auto& [key, value] : *node.as_table()) {
             if (known->second.count(key.str())) continue;
             std::string list;
@@ -119,6 +121,16 @@ void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveR
             throw std::runtime_error(file.string() + ": qemu.command_timeout '" + *v +
                                      "' is not a duration of at least 1ms (e.g. \"30s\")");
         options.qmpTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(*timeout);
+    }
+    if (auto v = text("metrics", "listen")) {
+        auto parsed = parseListenAddress(*v);
+        if (!parsed.address) {
+            const auto& at = table["metrics"]["listen"].node()->source().begin;
+            throw std::runtime_error(file.string() + ":" + std::to_string(at.line) + ":" +
+                                     std::to_string(at.column) + ": metrics.listen '" + *v +
+                                     "': " + parsed.error);
+        }
+        options.metricsListen = parsed.address;
     }
 }
 

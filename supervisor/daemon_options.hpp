@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "supervisor/metrics_http.hpp"
+
 namespace corral::supervisor {
 
 struct DaemonOptions {
@@ -21,6 +23,8 @@ struct DaemonOptions {
     std::chrono::milliseconds qmpTimeout = std::chrono::seconds(30);
     // [storage] allowed_dirs: where Undefine(remove_storage) may delete disk images.
     std::vector<std::filesystem::path> storageDirs = {"/var/lib/corral"};
+    // [metrics] listen: where Prometheus scrapes; none (the default) serves no metrics.
+    std::optional<ListenAddress> metricsListen;
     bool help = false;
 };
 

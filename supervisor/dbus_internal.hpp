@@ -17,9 +17,12 @@ namespace corral::supervisor {
 
 // userdata of an instance object, resolved by the fallback vtable's find callback. It exists
 // exactly while the object is published; destroying it ends its subscriptions.
+class StatsCache;
+
 struct InstanceRef {
     Vm* vm;
     Registry* registry;
+    StatsCache* stats;  // null unless DbusService::serveStats was called
     std::shared_ptr<BusLoop> loop;
     std::string path;  // instancePath(vm->name())
     Connection stateChanged;
@@ -28,6 +31,9 @@ struct InstanceRef {
 
 extern const sd_bus_vtable kManagerVtable[];
 extern const sd_bus_vtable kInstanceVtable[];
+// org.corral1.Instance.Stats (dbus_stats.cpp) and its properties, null-terminated.
+extern const sd_bus_vtable kStatsVtable[];
+extern const char* const kStatsProperties[];
 
 // One row per property a ChangedProperty bit stands for; a bit may name several properties.
 struct ChangedName {

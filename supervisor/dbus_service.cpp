@@ -10,6 +10,7 @@
 #include "hypervisor/instance_name.hpp"
 #include "supervisor/dbus_internal.hpp"
 #include "supervisor/dbus_reply.hpp"
+#include "supervisor/stats_cache.hpp"
 
 namespace corral::supervisor {
 
@@ -48,6 +49,13 @@ struct DbusService::Callbacks {
         if (it == refs.end()) return 0;
         *found = it->second.get();
         return 1;
+    }
+
+    // The Stats interface exists only once a cache serves it.
+    static int findWithStats(sd_bus* bus, const char* path, const char* interface, void* userdata,
+                             void** found, sd_bus_error* error) {
+        if (!self(userdata).stats_) return 0;
+        return find(bus, path, interface, userdata, found, error);
     }
 
     static int enumerate(sd_bus*, const char*, void* userdata, char*** nodes, sd_bus_error*) {
@@ -176,9 +184,26 @@ void DbusService::requestName() {
     check(sd_bus_request_name(loop_->bus(), kBusName, 0), "cannot own the name org.corral1");
 }
 
+void DbusService::serveStats(StatsCache& cache) {
+    stats_ = &cache;
+    for (auto& [name, ref] : refs_) ref->stats = stats_;
+    check(sd_bus_add_fallback_vtable(loop_->bus(), statsSlot_.put(), kInstancePrefix,
+                                     kStatsInterface, kStatsVtable, Callbacks::findWithStats, this),
+          "cannot register the Stats interface");
+    statsSampled_ = cache.sampled().connect([this](const std::string& name) {
+        auto it = refs_.find(name);
+        if (it == refs_.end()) return;
+        warnIfFailed(sd_bus_emit_properties_changed_strv(loop_->bus(), it->second->path.c_str(),
+                                                         kStatsInterface,
+                                                         const_cast<char**>(kStatsProperties)),
+                     "PropertiesChanged", name);
+        loop_->kick();
+    });
+}
+
 InstanceRef& DbusService::watch(Vm& vm) {
     auto ref = std::make_unique<InstanceRef>(
-        InstanceRef{&vm, &registry_, loop_, instancePath(vm.name()), {}, {}});
+        InstanceRef{&vm, &registry_, stats_, loop_, instancePath(vm.name()), {}, {}});
     auto& r = *ref;
     r.stateChanged =
         vm.lifecycle().changed().connect([this, &r](unsigned changed) { emitChanged(r, changed); });

@@ -28,6 +28,9 @@ inline constexpr const char* kManagerPath = "/org/corral1";
 inline constexpr const char* kManagerInterface = "org.corral1.Manager";
 inline constexpr const char* kInstancePrefix = "/org/corral1/instance";
 inline constexpr const char* kInstanceInterface = "org.corral1.Instance";
+inline constexpr const char* kStatsInterface = "org.corral1.Instance.Stats";
+
+class StatsCache;
 
 // "/org/corral1/instance/<sd_bus_path_encode(name)>".
 std::string instancePath(const std::string& name);
@@ -44,6 +47,9 @@ class DbusService {
 
     // Takes the well-known name; call once the objects are complete (after reattach).
     void requestName();
+    // Adds org.corral1.Instance.Stats to every instance object, served from `cache`; call
+    // before requestName().
+    void serveStats(StatsCache& cache);
 
     // sd-bus callbacks (static trampolines need access).
     struct Callbacks;
@@ -64,6 +70,8 @@ class DbusService {
     std::filesystem::path runtimeDirectory_;
     LogSink log_;
     std::vector<Connection> registryConnections_;
+    StatsCache* stats_ = nullptr;
+    Connection statsSampled_;
     // The published instance objects by name; an entry exists exactly while the object does.
     std::map<std::string, std::unique_ptr<InstanceRef>, std::less<>> refs_;
     // Declared last, dropped first: no callback runs once the objects are being torn down.
@@ -71,6 +79,7 @@ class DbusService {
     SlotRef instanceSlot_;
     SlotRef enumeratorSlot_;
     SlotRef objectManagerSlot_;
+    SlotRef statsSlot_;
 };
 
 }  // namespace corral::supervisor

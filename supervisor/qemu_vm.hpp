@@ -37,6 +37,7 @@ class QemuVm : public Vm, private VmControl {
                       std::chrono::milliseconds timeout, Reply<std::string> reply) override;
     void guestListCommands(Reply<std::vector<std::string>> reply) override;
     void monitor(std::string json, Reply<std::string> reply) override;
+    void sample(Reply<VmSample> reply) override;
 
     // Daemon start: adopts a live qemu left by a previous corrald, or removes a stale runtime
     // dir. Never kills anything (qemu_vm_reattach.cpp).

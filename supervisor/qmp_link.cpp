@@ -121,6 +121,63 @@ std::shared_ptr<QmpLink> makeQmpLink(boost::asio::any_io_executor executor,
     return std::make_shared<ClientLink>(std::move(executor), timeout);
 }
 
+namespace {
+
+std::uint64_t counter(const rapidjson::Value& object, const char* key) {
+    if (!object.HasMember(key) || !object[key].IsUint64()) return 0;
+    return object[key].GetUint64();
+}
+
+std::string text(const rapidjson::Value& object, const char* key) {
+    if (!object.HasMember(key) || !object[key].IsString()) return {};
+    return object[key].GetString();
+}
+
+Outcome<monitor::Json> parseArray(std::string_view json, const char* command) {
+    auto parsed = monitor::parseJson(json);
+    if (!parsed || !parsed->IsArray())
+        return OpError{ErrorKind::Failed, std::string(command) + ": reply is not a JSON array"};
+    return std::move(*parsed);
+}
+
+}  // namespace
+
+Outcome<std::vector<VcpuThread>> parseVcpuThreads(std::string_view json) {
+    auto doc = parseArray(json, "query-cpus-fast");
+    if (!doc) return doc.error();
+    std::vector<VcpuThread> out;
+    for (const auto& cpu : doc.value().GetArray()) {
+        if (!cpu.IsObject() || !cpu.HasMember("cpu-index") || !cpu["cpu-index"].IsUint() ||
+            !cpu.HasMember("thread-id") || !cpu["thread-id"].IsInt())
+            continue;
+        out.push_back({cpu["cpu-index"].GetUint(), cpu["thread-id"].GetInt()});
+    }
+    return out;
+}
+
+Outcome<std::vector<DiskSample>> parseBlockStats(std::string_view json) {
+    auto doc = parseArray(json, "query-blockstats");
+    if (!doc) return doc.error();
+    std::vector<DiskSample> out;
+    for (const auto& entry : doc.value().GetArray()) {
+        if (!entry.IsObject() || !entry.HasMember("stats") || !entry["stats"].IsObject()) continue;
+        DiskSample disk;
+        disk.device = deviceIdOfQdev(text(entry, "qdev"));
+        if (disk.device.empty()) disk.device = text(entry, "device");
+        if (disk.device.empty()) disk.device = text(entry, "node-name");
+        if (disk.device.empty()) continue;
+        const auto& stats = entry["stats"];
+        disk.readBytes = counter(stats, "rd_bytes");
+        disk.writtenBytes = counter(stats, "wr_bytes");
+        disk.readOps = counter(stats, "rd_operations");
+        disk.writeOps = counter(stats, "wr_operations");
+        disk.readTimeNs = counter(stats, "rd_total_time_ns");
+        disk.writeTimeNs = counter(stats, "wr_total_time_ns");
+        out.push_back(std::move(disk));
+    }
+    return out;
+}
+
 std::shared_ptr<monitor::QmpClient> qmpClientOf(QmpLink& link) {
     auto* real = dynamic_cast<ClientLink*>(&link);
     return real ? real->client() : nullptr;

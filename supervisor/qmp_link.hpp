@@ -11,9 +11,12 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/signal.hpp"
 #include "supervisor/op_error.hpp"
+#include "supervisor/stats.hpp"
 
 namespace corral::monitor {
 class QmpClient;
@@ -66,6 +69,11 @@ class QmpLink {
 // Every command gets `timeout` to answer.
 std::shared_ptr<QmpLink> makeQmpLink(boost::asio::any_io_executor executor,
                                      std::chrono::milliseconds timeout);
+
+// The "return" values of query-cpus-fast and query-blockstats, as passthrough() gives them, in
+// plain types.
+Outcome<std::vector<VcpuThread>> parseVcpuThreads(std::string_view json);
+Outcome<std::vector<DiskSample>> parseBlockStats(std::string_view json);
 
 // The client under a link made by makeQmpLink, for the hypervisor layer's hotplug, which speaks
 // QMP itself.

@@ -80,8 +80,12 @@ class RunningQemu {
                       std::chrono::milliseconds timeout, Reply<std::string> reply);
     void guestListCommands(Reply<std::vector<std::string>> reply);
     void monitor(std::string json, Reply<std::string> reply);
+    // Completes `base` with this qemu's figures (stats_collect.cpp); `devices` name its NICs.
+    void sample(VmSample base, std::vector<hypervisor::Device> devices, Reply<VmSample> reply);
 
   private:
+    boost::asio::awaitable<Outcome<VmSample>> sampleSteps(VmSample base,
+                                                          std::vector<hypervisor::Device> devices);
     boost::asio::awaitable<Outcome<pid_t>> startSteps();
     boost::asio::awaitable<ExitInfo> watchExit();
     // The process is gone: runtime files, MonitorState none, then `exited`.

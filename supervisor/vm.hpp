@@ -13,6 +13,7 @@
 #include "common/signal.hpp"
 #include "hypervisor/instance_spec.hpp"
 #include "supervisor/instance.hpp"
+#include "supervisor/stats.hpp"
 
 namespace corral::supervisor {
 
@@ -59,6 +60,10 @@ class Vm {
 
     // Raw QMP: one JSON command in, the JSON reply out.
     virtual void monitor(std::string json, Reply<std::string> reply) = 0;
+
+    // A sample of its resource use (supervisor/stats.hpp); zeros when no qemu runs. A figure
+    // that cannot be had stays zero; it fails only if qemu exits while it is being sampled.
+    virtual void sample(Reply<VmSample> reply) = 0;
 
   private:
     Signal<> devicesChanged_;

@@ -131,7 +131,7 @@ void BenchDaemon::writeInstance(const std::string& name, const std::string& toml
 }
 
 void BenchDaemon::spawnCorrald() {
-    std::ofstream(dir_ / "corral.toml") << "";
+    std::ofstream(dir_ / "corral.toml") << config_;
     corrald_ = corral::test::Process::spawn(
         {corraldBinary().string(), "--bus-address", address_, "--instances-dir",
          (dir_ / "instances").string(), "--runtime-dir", (dir_ / "run").string(), "--config",

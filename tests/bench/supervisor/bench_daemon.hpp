@@ -53,6 +53,8 @@ class BenchDaemon {
     BenchDaemon& operator=(const BenchDaemon&) = delete;
 
     void writeInstance(const std::string& name, const std::string& toml);
+    // The corral.toml the next corrald start reads (empty unless set).
+    void setConfig(std::string toml) { config_ = std::move(toml); }
     // Spawns corrald and waits (bounded) until it owns org.corral1.
     void startCorrald();
     // Spawns corrald and returns at once (a restart measured from the spawn).
@@ -100,6 +102,7 @@ class BenchDaemon {
     corral::test::Process dbus_;
     corral::test::Process corrald_;
     std::string address_;
+    std::string config_;
     sd_bus* bus_ = nullptr;
     std::map<pid_t, int> qemuPidfds_;  // pid -> pidfd, one for every qemu pid the bus reported
 };

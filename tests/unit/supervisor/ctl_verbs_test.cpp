@@ -175,7 +175,7 @@ TEST(CtlVerbs, EveryExistingVerbIsInTheTable) {
                   "list",     "status", "start",    "kill",        "reboot",     "reset",
                   "pause",    "resume", "shutdown", "attach-disk", "attach-nic", "attach",
                   "detach",   "exec",   "commands", "console",     "run",        "monitor",
-                  "validate", "reload", "define",   "show",        "edit",       "undefine"}));
+                  "validate", "reload", "define",   "show",        "edit",       "undefine", "top"}));
 }
 
 }  // namespace

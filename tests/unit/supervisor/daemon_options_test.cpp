@@ -116,5 +116,31 @@ TEST_F(DaemonOptionsTest, MissingExplicitConfigIsAnError) {
     EXPECT_THROW(parseDaemonOptions(3, argv.data()), std::runtime_error);
 }
 
+TEST_F(DaemonOptionsTest, MetricsAreOffByDefault) {
+    EXPECT_FALSE(parse("").metricsListen);
+}
+
+TEST_F(DaemonOptionsTest, MetricsListenIsRead) {
+    auto options = parse("[metrics]\nlisten = \"[::1]:9477\"\n");
+    ASSERT_TRUE(options.metricsListen);
+    EXPECT_EQ(options.metricsListen->host, "::1");
+    EXPECT_EQ(options.metricsListen->port, 9477);
+    auto unix = parse("[metrics]\nlisten = \"unix:/run/corral/metrics.sock\"\n");
+    ASSERT_TRUE(unix.metricsListen);
+    EXPECT_EQ(unix.metricsListen->path, "/run/corral/metrics.sock");
+}
+
+TEST_F(DaemonOptionsTest, MalformedMetricsListenNamesFileLineAndColumn) {
+    auto file = (dir_ / "corral.toml").string();
+    EXPECT_EQ(refusal("[qemu]\n\n[metrics]\nlisten = \"localhost:9477\"\n"),
+              file +
+                  ":4:10: metrics.listen 'localhost:9477': 'localhost' is not a numeric IP "
+                  "address (IPv6 goes in brackets: \"[::1]:9477\")");
+    EXPECT_NE(refusal("[metrics]\nlisten = \"127.0.0.1:99999\"\n").find(file + ":2:10: "),
+              std::string::npos);
+    EXPECT_NE(refusal("[metrics]\nlisen = \"127.0.0.1:9477\"\n").find("unknown key 'lisen'"),
+              std::string::npos);
+}
+
 }  // namespace
 }  // namespace corral::supervisor

@@ -19,6 +19,7 @@
 
 #include "supervisor/dbus_internal.hpp"
 #include "supervisor/dbus_service.hpp"
+#include "supervisor/stats_cache.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/supervisor/stub_vm.hpp"
 
@@ -255,6 +256,39 @@ TEST_F(DbusServiceTest, DeviceChangesReachTheBusAndEveryOtherListener) {
     ASSERT_NE(changed, nullptr);
     EXPECT_EQ(changed->names, (std::vector<std::string>{"Devices"}));
     EXPECT_EQ(heard, 1);
+}
+
+TEST_F(DbusServiceTest, StatsReadAnswersFromTheCacheAndAnnouncesTheRefresh) {
+    writeValid("web1");
+    startService();
+    StatsCache cache(registry_, clock_, {1s, 100});
+    service_->serveStats(cache);
+    auto cpu = [&] {
+        auto reply = call(kWeb1, "org.freedesktop.DBus.Properties", "Get", [](sd_bus_message* m) {
+            return sd_bus_message_append(m, "ss", kStatsInterface, "CpuUsec");
+        });
+        std::uint64_t value = 0;
+        EXPECT_GE(sd_bus_message_read(reply.get(), "v", "t", &value), 0);
+        return value;
+    };
+    EXPECT_EQ(cpu(), 0u);
+    ASSERT_EQ(vm("web1").samples.size(), 1u) << "the read started a refresh";
+    VmSample sample;
+    sample.name = "web1";
+    sample.cpuUsec = 42;
+    sample.sampledAtUsec = 7;
+    vm("web1").samples[0](sample);
+    auto announced = [&] {
+        for (const auto& s : signals_)
+            if (s.member == "PropertiesChanged" &&
+                std::find(s.names.begin(), s.names.end(), "CpuUsec") != s.names.end())
+                return true;
+        return false;
+    };
+    EXPECT_TRUE(runUntil(announced));
+    EXPECT_EQ(cpu(), 42u);
+    EXPECT_EQ(vm("web1").samples.size(), 1u) << "a fresh sample was refreshed again";
+    service_.reset();  // before the cache it reads
 }
 
 TEST_F(DbusServiceTest, ReloadAnnouncesCompleteObjectsToTheBusAndEveryOtherListener) {

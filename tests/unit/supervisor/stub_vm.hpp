@@ -45,11 +45,14 @@ class StubVm : public Vm {
                       Reply<std::string>) override {}
     void guestListCommands(Reply<std::vector<std::string>>) override {}
     void monitor(std::string, Reply<std::string>) override {}
+    // Held until a test answers it.
+    void sample(Reply<VmSample> reply) override { samples.push_back(std::move(reply)); }
 
     FakeVm control;
     VmInfo vmInfo;
     int redefinitions = 0;
     std::optional<hypervisor::InstanceSpec> spec;  // activeSpec(); tests set it when they need it
+    std::vector<Reply<VmSample>> samples;
 
   private:
     std::string name_;
