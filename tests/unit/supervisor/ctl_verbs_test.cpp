@@ -170,12 +170,12 @@ TEST(CtlVerbs, DeviceOptionsRepeatInOrderAndOnlyForAttach) {
 TEST(CtlVerbs, EveryExistingVerbIsInTheTable) {
     std::set<std::string_view> names;
     for (const auto& verb : corralctlVerbs()) names.insert(verb.name);
-    EXPECT_EQ(names,
-              (std::set<std::string_view>{
-                  "list",     "status", "start",    "kill",        "reboot",     "reset",
-                  "pause",    "resume", "shutdown", "attach-disk", "attach-nic", "attach",
-                  "detach",   "exec",   "commands", "console",     "run",        "monitor",
-                  "validate", "reload", "define",   "show",        "edit",       "undefine", "top"}));
+    EXPECT_EQ(names, (std::set<std::string_view>{
+                         "list",       "status", "start",   "kill",     "reboot",
+                         "reset",      "pause",  "resume",  "shutdown", "attach-disk",
+                         "attach-nic", "attach", "detach",  "exec",     "commands",
+                         "console",    "run",    "monitor", "validate", "reload",
+                         "define",     "show",   "edit",    "undefine", "top"}));
 }
 
 }  // namespace
