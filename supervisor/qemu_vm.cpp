@@ -55,6 +55,13 @@ void QemuVm::redefine(const hypervisor::LoadResult& definition) {
     apply(definition);
 }
 
+bool QemuVm::applyResources(const hypervisor::ResourcesSpec& resources) {
+    if (!running_ || !context_.scopes || !spec_) return false;
+    spec_->resources = resources;  // what the running qemu now has
+    context_.scopes->setResources(name_, resources);
+    return true;
+}
+
 VmInfo QemuVm::info() const {
     VmInfo info;
     info.qmpSocket = paths_.qmpSocket.string();

@@ -29,6 +29,7 @@ class QemuVm : public Vm, private VmControl {
     const hypervisor::InstanceSpec* activeSpec() const override {
         return spec_ ? &*spec_ : nullptr;
     }
+    bool applyResources(const hypervisor::ResourcesSpec& resources) override;
     std::vector<hypervisor::Device> devices() const override;
 
     void attachDevice(hypervisor::Device device, Reply<std::string> reply) override;

@@ -1,5 +1,6 @@
 // Registry::define / update / undefine: one instance file written or removed and the registry
 // changed in the same step, so that what Reload later reads is what the registry already has.
+#include <algorithm>
 #include <set>
 #include <system_error>
 
@@ -57,6 +58,11 @@ Outcome<std::vector<std::string>> Registry::update(Vm& vm, std::string_view text
     hypervisor::LoadResult definition;
     definition.spec = std::move(spec.value());
     vm.redefine(definition);
+    // Limits are the one part a running VM takes at once (its scope's MemoryMax, CPUWeight).
+    auto isResource = [](const std::string& key) { return key.starts_with("resources."); };
+    if (std::any_of(pending.begin(), pending.end(), isResource) &&
+        vm.applyResources(definition.spec->resources))
+        std::erase_if(pending, isResource);
     redefined_.emit(vm);
     std::string keys;
     for (const auto& key : pending) keys += (keys.empty() ? "" : ", ") + key;

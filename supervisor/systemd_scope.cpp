@@ -1,5 +1,6 @@
 #include "supervisor/systemd_scope.hpp"
 
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 
@@ -129,6 +130,51 @@ void ScopeManager::place(const MachineIdentity& machine,
     waiting_[unit] = Waiting{machine, ""};
     // The slot owns the request from now on and lives until the reply (or the bus) is gone.
     sd_bus_slot_set_destroy_callback(slot, PlaceReply::destroy);
+    sd_bus_slot_set_floating(slot, 1);
+    sd_bus_slot_unref(slot);
+    loop_->kick();
+}
+
+void ScopeManager::setResources(const std::string& name,
+                                const hypervisor::ResourcesSpec& resources) {
+    sd_bus* bus = loop_->bus();
+    auto unit = unitOf(name);
+    sd_bus_message* m = nullptr;
+    int r = sd_bus_message_new_method_call(bus, &m, "org.freedesktop.systemd1",
+                                           "/org/freedesktop/systemd1",
+                                           "org.freedesktop.systemd1.Manager", "SetUnitProperties");
+    if (r >= 0) r = sd_bus_message_append(m, "sb", unit.c_str(), 1);
+    if (r >= 0) r = sd_bus_message_open_container(m, 'a', "(sv)");
+    // UINT64_MAX: MemoryMax=infinity, CPUWeight unset (systemd's default).
+    if (r >= 0)
+        r = sd_bus_message_append(m, "(sv)", "MemoryMax", "t",
+                                  resources.memoryMax.value_or(UINT64_MAX));
+    if (r >= 0)
+        r = sd_bus_message_append(
+            m, "(sv)", "CPUWeight", "t",
+            resources.cpuWeight ? uint64_t{*resources.cpuWeight} : UINT64_MAX);
+    if (r >= 0) r = sd_bus_message_close_container(m);
+    auto* request = new std::pair<ScopeManager*, std::string>(this, unit);
+    auto handle = [](sd_bus_message* reply, void* userdata, sd_bus_error*) -> int {
+        auto* request = static_cast<std::pair<ScopeManager*, std::string>*>(userdata);
+        if (const sd_bus_error* error = sd_bus_message_get_error(reply))
+            request->first->log_(4, "cannot set the new [resources] on " + request->second + ": " +
+                                        (error->message ? error->message : error->name));
+        else
+            request->first->log_(6, request->second + ": new [resources] set");
+        return 0;
+    };
+    sd_bus_slot* slot = nullptr;
+    if (r >= 0) r = sd_bus_call_async(bus, &slot, m, handle, request, 0);
+    sd_bus_message_unref(m);
+    if (r < 0) {
+        delete request;
+        log_(4, "cannot ask systemd to change " + unit + ": " + std::strerror(-r));
+        return;
+    }
+    sd_bus_slot_set_destroy_callback(slot, [](void* userdata) {
+        delete static_cast<std::pair<ScopeManager*, std::string>*>(userdata);
+    });
     sd_bus_slot_set_floating(slot, 1);
     sd_bus_slot_unref(slot);
     loop_->kick();

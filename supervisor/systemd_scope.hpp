@@ -35,6 +35,9 @@ class ScopeManager {
     void adopt(const MachineIdentity& machine);
     // The VM's qemu ended: unregisters it.
     void release(const std::string& name);
+    // A running VM's new [resources]: set on its scope at runtime (SetUnitProperties), a key
+    // the definition no longer has back to systemd's default. Asynchronous; logs the outcome.
+    void setResources(const std::string& name, const hypervisor::ResourcesSpec& resources);
 
   private:
     ScopeManager(std::shared_ptr<BusLoop> loop, LogSink log);

@@ -43,6 +43,12 @@ class Vm {
     // The definition in force: what the running qemu was started with, or, with none running,
     // what the next start uses; nullptr when that is invalid (or unknown to a test double).
     virtual const hypervisor::InstanceSpec* activeSpec() const { return nullptr; }
+    // Gives the running VM new [resources] now (its systemd scope's limits); false when it has
+    // no scope to change (no qemu, or not under systemd): they wait for the next start then.
+    virtual bool applyResources(const hypervisor::ResourcesSpec& resources) {
+        (void)resources;
+        return false;
+    }
     // Boot-time and hotplugged devices of the running qemu (empty when none runs).
     virtual std::vector<hypervisor::Device> devices() const = 0;
     // Raised by the implementation whenever devices() changed; any number of subscribers.

@@ -176,6 +176,44 @@ step_vm_scope() {
     [ "$cw" = 50 ] || fail "scope CPUWeight=$cw, want 50"
 }
 
+# Under systemd the statistics come from the VM's own scope (cgroup v2 cpu.stat, memory.current,
+# PSI), not from the qemu process: the branch real hosts run.
+step_vm_stats() {
+    local scope cpu mem current pressure
+    stat() { c busctl get-property org.corral1 "$(instancePath)" org.corral1.Instance.Stats "$1"; }
+    fromScope() { [ "$(stat Source 2>/dev/null)" = 's "cgroup"' ]; }
+    # A read answers the cache and starts a refresh: poll until a sample from the scope lands.
+    wait_for 10 "Stats Source=cgroup" fromScope
+    scope=/sys/fs/cgroup/machine.slice/corral-$VM.scope
+    cpu=$(stat CpuUsec | cut -d' ' -f2)
+    [ "${cpu:-0}" -gt 0 ] || fail "CpuUsec=$cpu from the scope"
+    mem=$(stat MemoryBytes | cut -d' ' -f2)
+    current=$(c cat "$scope/memory.current")
+    # The same counter read a moment apart: within a quarter of each other.
+    [ "${mem:-0}" -gt $((current * 3 / 4)) ] && [ "$mem" -lt $((current * 5 / 4)) ] ||
+        fail "MemoryBytes=$mem, the scope's memory.current=$current"
+    pressure=$(stat Pressure)
+    echo "$pressure" | grep -Eq '^\(ttt\) [0-9]+ [0-9]+ [0-9]+$' || fail "Pressure=$pressure"
+    c test -r "$scope/cpu.pressure" || fail "no PSI in $scope"
+}
+
+# Update of a running VM (the define API): new limits reach its scope at once, everything else
+# waits for the next start and is listed as pending.
+step_update_running() {
+    local toml out cw mm
+    toml=$(c cat "/etc/corral/instances/$VM.toml" | sed 's/^cpu_weight = 50$/cpu_weight = 80/;
+        s/^memory_max = "1G"$/memory_max = "2G"/; s/^cpus = 1$/cpus = 2/')
+    out=$(c busctl call org.corral1 "$(instancePath)" org.corral1.Instance Update s "$toml" 2>&1) ||
+        fail "Update: $out"
+    [ "$out" = 'as 1 "machine.cpus"' ] || fail "Update replied '$out', want only machine.cpus pending"
+    cwIs80() { [ "$(c systemctl show -P CPUWeight "corral-$VM.scope")" = 80 ]; }
+    wait_for 10 "the scope's CPUWeight to become 80" cwIs80
+    mm=$(c systemctl show -P MemoryMax "corral-$VM.scope")
+    [ "$mm" = $((2 * 1024 * 1024 * 1024)) ] || fail "scope MemoryMax=$mm, want 2G"
+    stateIs running || fail "State=$(prop State) after Update"
+    [ "$(prop Vcpus)" = 1 ] || fail "Vcpus=$(prop Vcpus): the running VM has 1 until it restarts"
+}
+
 # machinectl's view of the VM: class vm, service corral, its scope as unit, qemu as leader and
 # the instance's Uuid as machine id.
 machineShown() {
@@ -370,6 +408,8 @@ run_step start-corrald install-deb
 run_step define-instance start-corrald
 run_step start-vm-unit define-instance
 run_step vm-scope start-vm-unit
+run_step vm-stats vm-scope
+run_step update-running vm-scope
 run_step machined-registered vm-scope
 run_step machined-network machined-registered
 run_step journal start-vm-unit

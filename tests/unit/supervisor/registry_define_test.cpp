@@ -122,6 +122,21 @@ TEST_F(RegistryDefine, UpdateOfARunningInstanceListsWhatWaitsForTheNextStart) {
     EXPECT_EQ(again.value(), (std::vector<std::string>{"machine.cpus", "resources.cpu_weight"}));
 }
 
+TEST_F(RegistryDefine, ARunningVmWithAScopeTakesNewLimitsAtOnce) {
+    auto& vm = static_cast<StubVm&>(*registry.define("web1", text()).value());
+    vm.scoped = true;
+    vm.lifecycle().start([](Status) {});
+    auto pending = registry.update(vm, text(2, "[resources]\ncpu_weight = 10\n"));
+    ASSERT_TRUE(pending) << pending.error().message;
+    EXPECT_EQ(pending.value(), std::vector<std::string>{"machine.cpus"});
+    EXPECT_EQ(vm.resourceChanges, 1);
+    EXPECT_EQ(vm.activeSpec()->resources.cpuWeight, 10u);
+    // Only a change of the limits reaches the scope.
+    auto again = registry.update(vm, text(3, "[resources]\ncpu_weight = 10\n"));
+    EXPECT_EQ(again.value(), std::vector<std::string>{"machine.cpus"});
+    EXPECT_EQ(vm.resourceChanges, 1);
+}
+
 TEST_F(RegistryDefine, InvalidUpdateKeepsTheFile) {
     auto& vm = *registry.define("web1", text()).value();
     auto pending = registry.update(vm, "name = \"web2\"\n" + text());

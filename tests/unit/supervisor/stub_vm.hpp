@@ -34,6 +34,13 @@ class StubVm : public Vm {
             instance_.markInvalid("broken");
     }
     const hypervisor::InstanceSpec* activeSpec() const override { return spec ? &*spec : nullptr; }
+    // As QemuVm under systemd when `scoped`: the running VM takes new limits at once.
+    bool applyResources(const hypervisor::ResourcesSpec& resources) override {
+        if (!scoped || !spec) return false;
+        spec->resources = resources;
+        ++resourceChanges;
+        return true;
+    }
     std::vector<hypervisor::Device> devices() const override { return devices_; }
     void setDevices(std::vector<hypervisor::Device> devices) {
         devices_ = std::move(devices);
@@ -51,6 +58,8 @@ class StubVm : public Vm {
     FakeVm control;
     VmInfo vmInfo;
     int redefinitions = 0;
+    bool scoped = false;
+    int resourceChanges = 0;
     std::optional<hypervisor::InstanceSpec> spec;  // activeSpec(); tests set it when they need it
     std::vector<Reply<VmSample>> samples;
 
