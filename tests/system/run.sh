@@ -322,6 +322,24 @@ step_policy_denies_non_root() {
         fail "a member of group corral cannot call Manager.Reload"
 }
 
+# The define API's second check, inside corrald: a member of group corral may read a definition
+# (the bus policy lets it call methods) but not Define, Update or Undefine.
+step_group_corral_reads_but_does_not_define() {
+    local out
+    c sh -c 'id op >/dev/null 2>&1 || useradd --no-create-home --groups corral op' ||
+        fail "cannot add user op to group corral"
+    out=$(c runuser -u op -- busctl call org.corral1 "$(instancePath)" org.corral1.Instance \
+        GetDefinition 2>&1) || fail "op (group corral) cannot GetDefinition: $out"
+    echo "$out" | grep -q 'cpu_weight' || fail "GetDefinition gave: $out"
+    out=$(c runuser -u op -- busctl call org.corral1 /org/corral1 org.corral1.Manager Define \
+        ssa{sv} op1 "[machine]" 0 2>&1) && fail "op could Define: $out"
+    echo "$out" | grep -q "Define needs root" || fail "Define by op: $out"
+    c test ! -e /etc/corral/instances/op1.toml || fail "op's Define wrote a file"
+    out=$(c runuser -u op -- busctl call org.corral1 "$(instancePath)" org.corral1.Instance \
+        Undefine a{sv} 0 2>&1) && fail "op could Undefine: $out"
+    echo "$out" | grep -q "Undefine needs root" || fail "Undefine by op: $out"
+}
+
 step_stop_vm_unit() {
     local pid
     pid=$(prop Pid)
@@ -416,6 +434,7 @@ run_step journal start-vm-unit
 run_step restart-corrald-keeps-vm start-vm-unit
 run_step machined-after-restart machined-registered restart-corrald-keeps-vm
 run_step policy-denies-non-root start-vm-unit
+run_step group-corral-reads-but-does-not-define start-vm-unit
 run_step stop-vm-unit start-vm-unit
 run_step machined-unregistered machined-registered stop-vm-unit
 run_step guest-poweroff define-instance
