@@ -35,16 +35,26 @@ std::pair<std::string, OptionValue> convert(const DeviceKind& kind, const std::s
     std::string why;
     auto value = hypervisor::parseOptionText(*option, word.substr(equals + 1), why);
     if (!value) throw CtlError(kUsage, why);
-    // corrald refuses ".." components: resolve them here as the kernel would (symlinks in the
-    // existing part first), so that relative paths keep working.
     if (auto* text = std::get_if<std::string>(&*value);
-        text && option->type == hypervisor::OptionType::Path && !text->empty()) {
-        *text = std::filesystem::weakly_canonical(std::filesystem::absolute(*text)).string();
+        text && option->type == hypervisor::OptionType::Path) {
+        *text = resolveLocalPath(
+            *text, "the " + std::string(kind.name) + " " + key + " (--option " + key + "=)");
     }
     return {key, std::move(*value)};
 }
 
 }  // namespace
+
+std::string resolveLocalPath(const std::string& text, const std::string& what) {
+    if (text.empty()) throw CtlError(kUsage, what + " is empty", false);
+    std::error_code error;
+    auto path = std::filesystem::absolute(text, error);
+    if (!error) path = std::filesystem::weakly_canonical(path, error);
+    if (error)
+        throw CtlError(kUsage, "cannot resolve " + what + " '" + text + "': " + error.message(),
+                       false);
+    return path.string();
+}
 
 int attachDevice(Client& client, const std::string& name, const std::string& kind,
                  const std::string& id, const std::vector<std::string>& options, bool json) {

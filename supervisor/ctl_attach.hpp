@@ -10,6 +10,11 @@
 
 namespace corral::supervisor::ctl {
 
+// The absolute path the kernel would open for `text` (symlinks in its existing part resolved,
+// ".." gone), since corrald refuses ".." components. `what` names it in the errors:
+// CtlError(kUsage) for an empty path or one that cannot be resolved (a loop, a name too long).
+std::string resolveLocalPath(const std::string& text, const std::string& what);
+
 // `options` are the KEY=VALUE words of --option, in command-line order. Prints the PCI address
 // and returns an exit code; a bad kind, key or value is a CtlError(kUsage) before any call.
 int attachDevice(Client& client, const std::string& name, const std::string& kind,

@@ -161,7 +161,8 @@ MessageRef Client::call(const std::string& path, const char* interface, const ch
         else if (code == kUnreachable)
             text = "corrald is not running on this bus (" + text +
                    "); start corrald.service or pass --address";
-        CtlError failure(code, text);
+        // corrald's sentence says what is wrong: no hint at the command line follows it.
+        CtlError failure(code, text, false);
         if (error.name) failure.dbusError = error.name;
         sd_bus_error_free(&error);
         throw failure;

@@ -30,9 +30,9 @@ enum Exit : int {
 // A failure with the line to print and the exit code.
 struct CtlError : std::runtime_error {
     CtlError(int code, const std::string& message, bool usage = true)
-        : std::runtime_error(message), exit(code), showUsage(usage && code == kUsage) {}
+        : std::runtime_error(message), exit(code), hint(usage && code == kUsage) {}
     int exit;
-    bool showUsage;         // a malformed command line: the usage text follows the message
+    bool hint;              // a malformed command line: "Try 'corralctl --help'." follows
     std::string dbusError;  // the D-Bus error name when a call failed ("" otherwise)
 };
 

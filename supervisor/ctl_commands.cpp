@@ -1,7 +1,6 @@
 #include "supervisor/ctl_commands.hpp"
 
 #include <cstdio>
-#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -65,15 +64,13 @@ int appendOptions(sd_bus_message* m, const std::map<std::string, std::string>& s
 int validate(const Args& a) {
     refuseRemote(a, "it checks files on this host (copy them to " + a.address +
                         " and run corralctl validate there)");
+    std::vector<Validation> validations;
     int rc = kOk;
     for (const auto& file : a.args) {
-        auto result = hypervisor::loadInstanceSpec(file);
-        for (const auto& d : result.diagnostics) std::printf("%s\n", d.format().c_str());
-        if (result.ok())
-            std::printf("%s: ok (instance %s)\n", file.c_str(), result.spec->name.c_str());
-        else
-            rc = kFailed;
+        validations.push_back({file, hypervisor::loadInstanceSpec(file)});
+        if (!validations.back().result.ok()) rc = kFailed;
     }
+    printValidations(validations, a.json);
     return rc;
 }
 
@@ -113,12 +110,12 @@ int shutdown(const Args& a) {
 }
 
 int attachDisk(const Args& a) {
-    // corrald refuses ".." components: resolve them here as the kernel would (symlinks in the
-    // existing part first), so that "../images/d.img" keeps working. With -H the path names a
-    // file of that host, which corrald checks there.
-    std::filesystem::path path = a.args[2];
-    if (a.bus != Client::Bus::Remote)
-        path = std::filesystem::weakly_canonical(std::filesystem::absolute(path));
+    // corrald refuses ".." components: resolved here as the kernel would, so that
+    // "../images/d.img" keeps working. With -H the path names a file of that host, which
+    // corrald checks there.
+    std::string path = a.args[2];
+    if (path.empty()) throw CtlError(kUsage, "the disk path is empty", false);
+    if (a.bus != Client::Bus::Remote) path = resolveLocalPath(path, "the disk path");
     std::map<std::string, std::string> strings;
     if (const auto* format = a.option(kFormat)) strings["format"] = *format;
     auto client = connect(a);

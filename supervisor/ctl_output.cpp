@@ -1,7 +1,9 @@
 #include "supervisor/ctl_output.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 
 namespace corral::supervisor::ctl {
 
@@ -62,7 +64,60 @@ std::string jsonValue(const PropertyValue& value) {
     return out + "]";
 }
 
+std::uint64_t nowUsec() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+}
+
 }  // namespace
+
+std::string startedAtText(std::uint64_t startedUsec, std::uint64_t nowUsec) {
+    if (startedUsec == 0) return "-";
+    std::time_t seconds = static_cast<std::time_t>(startedUsec / 1'000'000);
+    std::tm local{};
+    char stamp[40] = "";
+    if (!localtime_r(&seconds, &local) ||
+        std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S%z", &local) == 0)
+        return std::to_string(startedUsec);
+    std::string text = stamp;
+    // strftime's %z is "+0100"; ISO 8601's extended form, like the rest of the stamp, is "+01:00".
+    if (text.size() >= 5) text.insert(text.size() - 2, ":");
+    std::uint64_t up = nowUsec > startedUsec ? (nowUsec - startedUsec) / 1'000'000 : 0;
+    std::string uptime;
+    if (up >= 86400) uptime += std::to_string(up / 86400) + "d ";
+    if (up >= 3600) uptime += std::to_string(up / 3600 % 24) + "h ";
+    if (up >= 60) uptime += std::to_string(up / 60 % 60) + "m ";
+    uptime += std::to_string(up % 60) + "s";
+    return text + " (up " + uptime + ")";
+}
+
+void printValidations(const std::vector<Validation>& validations, bool json) {
+    if (!json) {
+        for (const auto& [file, result] : validations) {
+            for (const auto& d : result.diagnostics) std::printf("%s\n", d.format().c_str());
+            if (result.ok())
+                std::printf("%s: ok (instance %s)\n", file.c_str(), result.spec->name.c_str());
+        }
+        return;
+    }
+    std::string out = "[";
+    for (const auto& [file, result] : validations) {
+        out += (out.size() > 1 ? ",{\"file\":" : "{\"file\":") + jsonQuote(file) +
+               ",\"ok\":" + (result.ok() ? "true" : "false");
+        if (result.ok()) out += ",\"instance\":" + jsonQuote(result.spec->name);
+        out += ",\"diagnostics\":[";
+        for (std::size_t i = 0; i < result.diagnostics.size(); ++i) {
+            const auto& d = result.diagnostics[i];
+            out += (i ? ",{\"file\":" : "{\"file\":") + jsonQuote(d.file) +
+                   ",\"line\":" + std::to_string(d.line) +
+                   ",\"column\":" + std::to_string(d.column) +
+                   ",\"message\":" + jsonQuote(d.message) + "}";
+        }
+        out += "]}";
+    }
+    std::printf("%s]\n", out.c_str());
+}
 
 void printStatus(const Properties& properties, bool json) {
     if (json) {
@@ -82,7 +137,9 @@ void printStatus(const Properties& properties, bool json) {
         if (it == properties.end()) continue;
         std::string text;
         if (auto* s = std::get_if<std::string>(&it->second)) text = s->empty() ? "-" : *s;
-        if (auto* n = std::get_if<std::uint64_t>(&it->second)) text = std::to_string(*n);
+        if (auto* n = std::get_if<std::uint64_t>(&it->second))
+            text = key == std::string_view("StartedAt") ? startedAtText(*n, nowUsec())
+                                                        : std::to_string(*n);
         if (auto* b = std::get_if<bool>(&it->second)) text = *b ? "yes" : "no";
         if (auto* list = std::get_if<std::vector<std::string>>(&it->second))
             for (const auto& item : *list) text += (text.empty() ? "" : " ") + item;

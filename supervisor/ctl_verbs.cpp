@@ -21,6 +21,14 @@ constexpr OptionInfo kOptions[] = {
     {kIterations, "--iterations", "N"},
 };
 
+// The options that go with any verb, as the parser below reads them; for the completion.
+constexpr OptionInfo kGlobalOptions[] = {
+    {Option{}, "-H", "[USER@]HOST"}, {Option{}, "--host", "[USER@]HOST"},
+    {Option{}, "--address", "ADDR"}, {Option{}, "--system", ""},
+    {Option{}, "--session", ""},     {Option{}, "--json", ""},
+    {Option{}, "--help", ""},
+};
+
 // Where the help of a verb starts in the usage text; longer entries put it on the next line.
 constexpr std::size_t kHelpColumn = 36;
 
@@ -156,7 +164,7 @@ Args parseCommandLine(std::span<const Verb> verbs, const std::vector<std::string
     }
     if (a.help) return a;
     checkBusChoice(a, address, session);
-    if (positional.empty()) throw CtlError(kUsage, "");
+    if (positional.empty()) throw CtlError(kUsage, "no command given");
     a.verb = findVerb(verbs, positional.front());
     if (!a.verb) throw CtlError(kUsage, "unknown command '" + positional.front() + "'");
     a.args.assign(positional.begin() + 1, positional.end());
@@ -186,6 +194,32 @@ std::string usageText(std::span<const Verb> verbs) {
         "-H/--host reaches HOST's system bus over ssh (systemd-stdio-bridge there) and gives\n"
         "up after " +
         std::to_string(kRemoteConnectSeconds) + " s; console and validate work on this host only\n";
+    return out;
+}
+
+std::string completionText(std::span<const Verb> verbs, const std::vector<std::string>& request) {
+    auto line = [](const OptionInfo& o) {
+        return std::string(o.name) + (o.value.empty() ? "" : " " + std::string(o.value)) + "\n";
+    };
+    const std::string what = request.empty() ? "" : request[0];
+    const Verb* verb = request.size() == 2 ? findVerb(verbs, request[1]) : nullptr;
+    std::string out;
+    if (what == "verbs" && request.size() == 1) {
+        for (const auto& v : verbs) out += std::string(v.name) + "\n";
+    } else if (what == "options" && (request.size() == 1 || verb)) {
+        for (const auto& o : kGlobalOptions) out += line(o);
+        for (const auto& o : kOptions)
+            if (!verb || (verb->options & o.option)) out += line(o);
+    } else if (what == "arguments" && verb) {
+        std::string_view words = verb->arguments;
+        while (!words.empty()) {
+            auto space = words.find(' ');
+            out += std::string(words.substr(0, space)) + "\n";
+            words = space == std::string_view::npos ? "" : words.substr(space + 1);
+        }
+    } else {
+        throw CtlError(kUsage, "__complete wants verbs, options [VERB] or arguments VERB");
+    }
     return out;
 }
 

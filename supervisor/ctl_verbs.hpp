@@ -81,4 +81,11 @@ std::string verbUsage(const Verb& verb);
 // The whole usage text: the global synopsis, one entry per verb with its help, the exit codes.
 std::string usageText(std::span<const Verb> verbs);
 
+// What the bash completion (etc/bash-completion/corralctl) asks with the hidden
+// `corralctl __complete WHAT [VERB]`, so that it is made from the table and cannot drift, one
+// item per line: "verbs"; "options [VERB]": the global options and VERB's (without VERB, every
+// verb's), each "NAME" or "NAME VALUE" ("--format raw|qcow2"); "arguments VERB": its argument
+// words ("NAME", "ID", "FILE..."). Anything else is a CtlError(kUsage).
+std::string completionText(std::span<const Verb> verbs, const std::vector<std::string>& request);
+
 }  // namespace corral::supervisor::ctl

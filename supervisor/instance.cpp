@@ -278,7 +278,9 @@ void Instance::reset(Done done) {
 
 void Instance::pause(Done done) {
     if (auto error = checkUsable()) return done(*error);
-    if (state_ == State::Paused) return done(okStatus());
+    // A request whose goal is already reached is refused, as Start of a running VM is.
+    if (state_ == State::Paused)
+        return done(OpError{ErrorKind::InvalidState, name_ + " is already paused."});
     op_ = Op::Pause;
     opDone_ = std::move(done);
     control_.command(VmCommand::Stop, guarded(alive_, [this](Status status) {
@@ -293,7 +295,8 @@ void Instance::pause(Done done) {
 
 void Instance::resume(Done done) {
     if (auto error = checkUsable()) return done(*error);
-    if (state_ == State::Running) return done(okStatus());
+    if (state_ == State::Running)
+        return done(OpError{ErrorKind::InvalidState, name_ + " is already running."});
     op_ = Op::Resume;
     opDone_ = std::move(done);
     control_.command(VmCommand::Cont, guarded(alive_, [this](Status status) {

@@ -4,11 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <ctime>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "supervisor/ctl_commands.hpp"
+#include "supervisor/ctl_output.hpp"
 
 namespace corral::supervisor::ctl {
 namespace {
@@ -73,15 +77,15 @@ TEST(CtlVerbs, HostExcludesAddressAndSession) {
 TEST(CtlVerbs, UnknownVerbIsAUsageError) {
     auto e = refusal({"frobnicate", "web1"});
     EXPECT_EQ(e.exit, kUsage);
-    EXPECT_TRUE(e.showUsage);
+    EXPECT_TRUE(e.hint);
     EXPECT_STREQ(e.what(), "unknown command 'frobnicate'");
 }
 
-TEST(CtlVerbs, NoVerbShowsTheUsage) {
+TEST(CtlVerbs, NoVerbIsNamedWithAHint) {
     auto e = refusal({"--json"});
     EXPECT_EQ(e.exit, kUsage);
-    EXPECT_TRUE(e.showUsage);
-    EXPECT_STREQ(e.what(), "");
+    EXPECT_TRUE(e.hint);
+    EXPECT_STREQ(e.what(), "no command given");
 }
 
 TEST(CtlVerbs, UnknownOptionIsNamed) {
@@ -121,7 +125,7 @@ TEST(CtlVerbs, ArgvAfterDoubleDashOnlyForExec) {
 TEST(CtlVerbs, InstanceNamesAreCheckedWithoutTheUsage) {
     auto e = refusal({"status", "../etc"});
     EXPECT_EQ(e.exit, kUsage);
-    EXPECT_FALSE(e.showUsage);
+    EXPECT_FALSE(e.hint);
     EXPECT_NE(std::string(e.what()).find("instance name"), std::string::npos) << e.what();
     // validate takes files, not names.
     EXPECT_NO_THROW(parse({"validate", "../etc/web1.toml"}));
@@ -176,6 +180,61 @@ TEST(CtlVerbs, EveryExistingVerbIsInTheTable) {
                          "attach-nic", "attach", "detach",  "exec",     "commands",
                          "console",    "run",    "monitor", "validate", "reload",
                          "define",     "show",   "edit",    "undefine", "top"}));
+}
+
+// The completion's lists come from the table; every option it offers is one the parser takes,
+// with a value exactly when it shows one.
+TEST(CtlVerbs, CompletionListsAreTheTablesAndTheParsersOwn) {
+    auto verbs = corralctlVerbs();
+    std::string names;
+    for (const auto& verb : verbs) names += std::string(verb.name) + "\n";
+    EXPECT_EQ(completionText(verbs, {"verbs"}), names);
+    std::istringstream options(completionText(verbs, {"options"}));
+    unsigned count = 0;
+    for (std::string line; std::getline(options, line); ++count) {
+        auto space = line.find(' ');
+        std::vector<std::string> words = {line.substr(0, space)};
+        if (space != std::string::npos) words.push_back(line.substr(0, 2) == "-H" ? "h" : "1");
+        words.push_back("list");
+        try {
+            parse(words);
+        } catch (const CtlError& e) {
+            // Only the verb's own rule may refuse it (list takes no options), never the parser.
+            EXPECT_NE(std::string(e.what()).find("does not apply to list"), std::string::npos)
+                << line << ": " << e.what();
+        }
+    }
+    EXPECT_EQ(count, 7 + verbOptions().size());
+    EXPECT_EQ(completionText(verbs, {"options", "attach-disk"}),
+              "-H [USER@]HOST\n--host [USER@]HOST\n--address ADDR\n--system\n--session\n"
+              "--json\n--help\n--readonly\n--format raw|qcow2\n");
+    EXPECT_EQ(completionText(verbs, {"arguments", "attach-disk"}), "NAME\nID\nPATH\n");
+    EXPECT_EQ(completionText(verbs, {"arguments", "list"}), "");
+    EXPECT_THROW(completionText(verbs, {"arguments", "frobnicate"}), CtlError);
+    EXPECT_THROW(completionText(verbs, {}), CtlError);
+}
+
+// StartedAt for people: local time with its offset in ISO 8601, and the uptime.
+TEST(CtlOutput, StartedAtIsLocalTimeWithOffsetAndUptime) {
+    const char* old = std::getenv("TZ");
+    std::string saved = old ? old : "";
+    ::setenv("TZ", "<+0530>-5:30", 1);
+    ::tzset();
+    // 2026-12-01T12:00:00Z
+    const std::uint64_t started = 1'796'126'400ull * 1'000'000;
+    EXPECT_EQ(startedAtText(started, started + 3'723'000'000ull),
+              "2026-12-01T17:30:00+05:30 (up 1h 2m 3s)");
+    EXPECT_EQ(startedAtText(started, started + 2 * 86'400'000'000ull + 5'000'000),
+              "2026-12-01T17:30:00+05:30 (up 2d 0h 0m 5s)");
+    ::setenv("TZ", "UTC0", 1);
+    ::tzset();
+    EXPECT_EQ(startedAtText(started, started), "2026-12-01T12:00:00+00:00 (up 0s)");
+    EXPECT_EQ(startedAtText(0, started), "-");
+    if (old)
+        ::setenv("TZ", saved.c_str(), 1);
+    else
+        ::unsetenv("TZ");
+    ::tzset();
 }
 
 }  // namespace

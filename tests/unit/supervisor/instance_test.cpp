@@ -262,6 +262,35 @@ TEST_F(InstanceTest, PauseAndResumeFollowQmpAnswers) {
     EXPECT_EQ(instance.state(), State::Running);
 }
 
+// One rule for a request whose goal is already reached: it is refused with InvalidState (exit 5
+// in corralctl) and a sentence, for every lifecycle verb, and nothing is sent to qemu.
+TEST_F(InstanceTest, RequestWhoseGoalIsReachedIsInvalidState) {
+    auto refused = [&](void (Instance::*verb)(Done), const std::string& sentence) {
+        auto sent = vm.commands.size();
+        Recorder r;
+        (instance.*verb)(r.done());
+        ASSERT_EQ(r.results.size(), 1u) << sentence;
+        ASSERT_FALSE(r.results[0].ok()) << sentence;
+        EXPECT_EQ(r.results[0].error().kind, ErrorKind::InvalidState) << sentence;
+        EXPECT_EQ(r.results[0].error().message, sentence);
+        EXPECT_EQ(vm.commands.size(), sent) << sentence;
+    };
+    refused(&Instance::kill, "web1 is not running (state stopped).");
+    Recorder stop;
+    instance.shutdown(0s, stop.done());
+    EXPECT_EQ(stop.results.at(0).error().kind, ErrorKind::InvalidState);
+    startRunning();
+    refused(&Instance::start, "web1 is already running.");
+    refused(&Instance::resume, "web1 is already running.");
+    Recorder p;
+    instance.pause(p.done());
+    ASSERT_TRUE(p.lastOk());
+    ASSERT_EQ(instance.state(), State::Paused);
+    refused(&Instance::pause, "web1 is already paused.");
+    refused(&Instance::start, "web1 is already paused.");
+    EXPECT_EQ(instance.state(), State::Paused);
+}
+
 TEST_F(InstanceTest, ResetSendsSystemReset) {
     startRunning();
     Recorder r;
