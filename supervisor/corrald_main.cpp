@@ -17,6 +17,7 @@
 #include "hypervisor/instance_name.hpp"
 #include "hypervisor/qemu_process.hpp"
 #include "hypervisor/runtime_dir.hpp"
+#include "supervisor/autostart.hpp"
 #include "supervisor/bus_loop.hpp"
 #include "supervisor/daemon_options.hpp"
 #include "supervisor/dbus_service.hpp"
@@ -89,7 +90,7 @@ struct Daemon {
     std::unique_ptr<QemuParts> parts = makeQemuParts(io.get_executor());
     VmContext context{io.get_executor(),   clock, *parts,       options.runtimeDir,
                       options.commandsDir, log,   scopes.get(), options.qemuBinary,
-                      options.qmpTimeout};
+                      options.qmpTimeout,  {}};
     Registry registry{options.instancesDir,
                       [this](const std::string& name, const corral::hypervisor::LoadResult& def) {
                           return std::make_unique<QemuVm>(context, name, def);
@@ -102,6 +103,7 @@ struct Daemon {
 
     explicit Daemon(DaemonOptions o) : options(std::move(o)) {
         registry.configure({options.storageDirs, options.runtimeDir});
+        context.definitionFile = [this](const std::string& name) { return registry.fileOf(name); };
     }
 
     // All instances at once: one VM whose monitor answers slowly (or is held by another client)
@@ -120,6 +122,26 @@ struct Daemon {
         }
         boost::system::error_code ec;
         if (*left > 0) co_await allDone->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+
+    // Only the first start after the host booted: a restart or an upgrade of corrald leaves a
+    // VM the administrator shut down stopped.
+    void autostartOncePerBoot() {
+        std::string problem;
+        bool firstOfBoot = claimBoot(options.runtimeDir, readBootId(), problem);
+        if (!problem.empty()) log(4, "autostart marker: " + problem);
+        if (!firstOfBoot) {
+            log(6, "not the first start since boot; autostart skipped");
+            return;
+        }
+        for (Vm* vm : registry.all()) {
+            if (!static_cast<QemuVm*>(vm)->autostart()) continue;
+            auto state = vm->lifecycle().state();
+            if (state != State::Stopped && state != State::Crashed) continue;
+            vm->lifecycle().start([this, name = vm->name()](Status s) {
+                if (!s) log(3, name + ": autostart failed: " + s.error().message);
+            });
+        }
     }
 
     asio::awaitable<void> startUp() {
@@ -147,14 +169,7 @@ struct Daemon {
         }
         service->requestName();
         loop->kick();
-        for (Vm* vm : registry.all()) {
-            if (!static_cast<QemuVm*>(vm)->autostart()) continue;
-            auto state = vm->lifecycle().state();
-            if (state != State::Stopped && state != State::Crashed) continue;
-            vm->lifecycle().start([this, name = vm->name()](Status s) {
-                if (!s) log(3, name + ": autostart failed: " + s.error().message);
-            });
-        }
+        autostartOncePerBoot();
         auto status = "Serving " + std::to_string(registry.all().size()) + " instance(s), " +
                       std::to_string(adopted) + " reattached";
         log(5, status);

@@ -30,6 +30,17 @@ QemuVm::QemuVm(VmContext& context, std::string name, const hypervisor::LoadResul
 // Never kills qemu: a daemon restart must leave VMs running. ~RunningQemu closes our side only.
 QemuVm::~QemuVm() = default;
 
+// A definition whose file was removed is dropped by the next Reload; until then it may not
+// start again (what the file said is no longer what the administrator wants).
+std::optional<OpError> QemuVm::definitionGone() const {
+    if (!context_.definitionFile) return std::nullopt;
+    auto file = context_.definitionFile(name_);
+    std::error_code ec;
+    if (std::filesystem::exists(file, ec) || ec) return std::nullopt;
+    return OpError{ErrorKind::InvalidState, name_ + "'s definition file " + file.string() +
+                                                " was removed; Reload to drop it"};
+}
+
 void QemuVm::log(int priority, const std::string& text) const {
     if (context_.log) context_.log(priority, name_ + ": " + text);
 }
@@ -108,6 +119,7 @@ void QemuVm::ended(ExitInfo exit) {
 void QemuVm::launch(std::function<void(Outcome<pid_t>)> done) {
     if (pending_) apply(*pending_);
     if (!spec_) return done(OpError{ErrorKind::InvalidDefinition, invalidWhy_});
+    if (auto gone = definitionGone()) return done(*gone);
     LaunchedQemu launched;
     try {
         launched = context_.parts.launch(*spec_, context_.runtimeRoot, context_.qemuBinary);

@@ -61,6 +61,7 @@ class QemuVm : public Vm, private VmControl {
     // instance is busy.
     std::optional<OpError> checkUsable() const;
     std::optional<hypervisor::RuntimeState> findUnrecorded() const;
+    std::optional<OpError> definitionGone() const;
     void log(int priority, const std::string& text) const;
 
     VmContext& context_;

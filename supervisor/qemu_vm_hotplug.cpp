@@ -3,6 +3,7 @@
 // attach and detach.
 #include <algorithm>
 
+#include "supervisor/device_clash.hpp"
 #include "supervisor/running_qemu.hpp"
 
 namespace corral::supervisor {
@@ -140,6 +141,7 @@ asio::awaitable<Outcome<Unit>> RunningQemu::detachSteps(std::string id) {
 
 void RunningQemu::attachDevice(hypervisor::Device device, Reply<std::string> reply) {
     if (!hotplug_) return reply(noHotplug(name_));
+    if (auto clash = uniqueValueClash(device, state_.devices, name_)) return reply(*clash);
     life_.run<std::string>(attachSteps(std::move(device)), std::move(reply),
                            exitedDuringHotplug(name_));
 }

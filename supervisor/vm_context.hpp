@@ -6,6 +6,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "hypervisor/qemu_argv.hpp"
@@ -26,6 +27,9 @@ struct VmContext {
     ScopeManager* scopes = nullptr;  // null when systemd is not there
     std::string qemuBinary = hypervisor::kDefaultQemuBinary;
     std::chrono::milliseconds qmpTimeout = std::chrono::seconds(30);  // per QMP command
+    // The file an instance's definition comes from; a launch is refused once it is gone. Empty:
+    // not checked (unit tests).
+    std::function<std::filesystem::path(const std::string& name)> definitionFile;
 };
 
 }  // namespace corral::supervisor

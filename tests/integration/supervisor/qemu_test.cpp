@@ -1,5 +1,6 @@
-// corrald with real qemu processes whose guests are not waited for: autostart, and one VM's
-// slow shutdown not delaying requests to another.
+// corrald with real qemu processes whose guests are not waited for: autostart (once per boot),
+// one VM's slow shutdown not delaying requests to another, Start of a removed definition,
+// hotplugged NICs whose MAC clashes.
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -7,6 +8,7 @@
 #include <iterator>
 #include <thread>
 
+#include "hypervisor/instance_spec.hpp"
 #include "tests/integration/supervisor/corrald_fixture.hpp"
 
 namespace corral::test {
@@ -25,6 +27,105 @@ TEST_F(QemuUnderCorrald, AutostartInstancesRunAfterDaemonStart) {
     EXPECT_TRUE(waitProperty("auto1", "State", "s \"running\"", 20s)) << corraldLog();
     EXPECT_EQ(property("manual1", "State"), "s \"stopped\"");
     EXPECT_EQ(call("auto1", "Kill").status, 0);
+}
+
+// Autostart is for the first corrald start of a boot: the administrator's Kill holds across a
+// corrald restart (an upgrade); a marker naming another boot id (the host rebooted, the runtime
+// dir survived) autostarts again.
+TEST_F(QemuUnderCorrald, AutostartOnlyAtTheFirstDaemonStartOfABoot) {
+    GuestOptions options;
+    options.autostart = true;
+    writeGuest("auto1", options);
+    startCorrald();
+    ASSERT_TRUE(waitProperty("auto1", "State", "s \"running\"", 20s)) << corraldLog();
+    auto marker = dir_ / "run" / "autostart-boot-id";
+    auto bootId = readFile("/proc/sys/kernel/random/boot_id");
+    EXPECT_EQ(readFile(marker), bootId);
+    ASSERT_EQ(call("auto1", "Kill").status, 0);
+
+    killCorrald();
+    startCorrald();
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (corraldLog().find("autostart skipped") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+    EXPECT_NE(corraldLog().find("autostart skipped"), std::string::npos) << corraldLog();
+    EXPECT_EQ(property("auto1", "State"), "s \"stopped\"") << corraldLog();
+    EXPECT_EQ(pid("auto1"), 0);
+
+    std::ofstream(marker, std::ios::trunc) << "00000000-0000-0000-0000-000000000000\n";
+    killCorrald();
+    startCorrald();
+    EXPECT_TRUE(waitProperty("auto1", "State", "s \"running\"", 20s)) << corraldLog();
+    EXPECT_EQ(readFile(marker), bootId);
+    EXPECT_EQ(call("auto1", "Kill").status, 0);
+}
+
+// The file of a stopped instance is removed: Start is refused (the instance goes at the next
+// Reload) instead of starting what the administrator deleted.
+TEST_F(QemuUnderCorrald, StartOfARemovedDefinitionIsRefusedUntilReloadDropsIt) {
+    writeGuest("gone1");
+    startCorrald();
+    std::filesystem::remove(dir_ / "instances" / "gone1.toml");
+    auto start = call("gone1", "Start");
+    EXPECT_NE(start.status, 0);
+    EXPECT_NE(start.output.find("gone1's definition file " +
+                                (dir_ / "instances" / "gone1.toml").string() +
+                                " was removed; Reload to drop it"),
+              std::string::npos)
+        << start.output;
+    EXPECT_EQ(property("gone1", "State"), "s \"stopped\"");
+    EXPECT_EQ(pid("gone1"), 0);
+    auto reload = busctl({"call", "org.corral1", "/org/corral1", "org.corral1.Manager", "Reload"});
+    ASSERT_EQ(reload.status, 0) << reload.output;
+    EXPECT_NE(call("gone1", "Start").status, 0);
+    EXPECT_NE(
+        busctl({"get-property", "org.corral1", path("gone1"), "org.corral1.Instance", "State"})
+            .status,
+        0);
+}
+
+// A hotplugged NIC may not reuse a MAC the VM already has: a boot-time NIC's, a hotplugged one's,
+// or the default MAC derived for its id.
+TEST_F(QemuUnderCorrald, AttachNicWithAMacTheVmHasIsRefusedNamingTheOtherNic) {
+    writeGuest("mac1");
+    std::ofstream(dir_ / "instances" / "mac1.toml", std::ios::app)
+        << "\n[[nic]]\nid = \"boot0\"\nmac = \"52:54:00:00:00:1a\"\n"
+        << "\n[[nic]]\nid = \"boot1\"\nmac = \"" << hypervisor::derivedMac("mac1", "hot2")
+        << "\"\n";
+    startCorrald();
+    ASSERT_EQ(call("mac1", "Start").status, 0) << corraldLog();
+    auto same = call("mac1", "AttachNic", {"sa{sv}", "hot0", "1", "mac", "s", "52:54:00:00:00:1a"});
+    EXPECT_NE(same.status, 0);
+    EXPECT_NE(same.output.find("52:54:00:00:00:1a is already used by nic boot0"), std::string::npos)
+        << same.output;
+    // Spelled differently, the same address.
+    auto upper =
+        call("mac1", "AttachNic", {"sa{sv}", "hot0", "1", "mac", "s", "52:54:00:00:00:1A"});
+    EXPECT_NE(upper.output.find("boot0"), std::string::npos) << upper.output;
+
+    ASSERT_EQ(
+        call("mac1", "AttachNic", {"sa{sv}", "hot1", "1", "mac", "s", "52:54:00:00:00:20"}).status,
+        0)
+        << corraldLog();
+    auto again =
+        call("mac1", "AttachNic", {"sa{sv}", "hot3", "1", "mac", "s", "52:54:00:00:00:20"});
+    EXPECT_NE(again.output.find("is already used by nic hot1"), std::string::npos) << again.output;
+    auto device = call("mac1", "AttachDevice",
+                       {"ssa{sv}", "nic", "hot3", "1", "mac", "s", "52:54:00:00:00:20"});
+    EXPECT_NE(device.output.find("is already used by nic hot1"), std::string::npos)
+        << device.output;
+
+    auto derived = call("mac1", "AttachNic", {"sa{sv}", "hot2", "0"});
+    EXPECT_NE(derived.status, 0);
+    EXPECT_NE(derived.output.find("is already used by nic boot1"), std::string::npos)
+        << derived.output;
+    auto devices = property("mac1", "Devices");
+    EXPECT_EQ(devices.find("hot0"), std::string::npos) << devices;
+    EXPECT_EQ(devices.find("hot2"), std::string::npos) << devices;
+    EXPECT_EQ(devices.find("hot3"), std::string::npos) << devices;
+    EXPECT_NE(devices.find("hot1"), std::string::npos) << devices;
+    EXPECT_EQ(call("mac1", "Kill").status, 0);
 }
 
 TEST_F(QemuUnderCorrald, SlowShutdownDoesNotDelayAnotherInstance) {

@@ -28,7 +28,8 @@ QemuVmHarness::QemuVmHarness()
               [this](int, const std::string& line) { logs.push_back(line); },
               nullptr,
               "qemu-fake",
-              30s},
+              30s,
+              {}},
       paths_(hypervisor::RuntimePaths::forInstance(dir / "run", "vm1")) {}
 
 QemuVmHarness::~QemuVmHarness() {
