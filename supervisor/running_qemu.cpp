@@ -21,13 +21,19 @@ constexpr int kAgentProbes = 300;
 constexpr auto kAgentProbeTimeout = 2s;
 constexpr auto kAgentProbePause = 1s;
 
-// The last non-empty line of qemu.log: usually qemu's own reason for refusing to start.
+// qemu's own reason for refusing to start: the last line of qemu.log in its error form
+// "PROGRAM: message" (a hint such as "Use -machine help ..." may follow it), else the last
+// non-empty line.
 std::string lastLine(const std::filesystem::path& file) {
     std::ifstream in(file);
-    std::string line, last;
-    while (std::getline(in, line))
-        if (!line.empty()) last = line;
-    return last;
+    std::string line, last, lastError;
+    while (std::getline(in, line)) {
+        if (line.empty()) continue;
+        last = line;
+        auto colon = line.find(": ");
+        if (colon != std::string::npos && colon > 0 && line.find(' ') > colon) lastError = line;
+    }
+    return lastError.empty() ? last : lastError;
 }
 
 ExitInfo toExitInfo(const hypervisor::ExitStatus& status) {
@@ -178,7 +184,9 @@ asio::awaitable<bool> RunningQemu::takeOver() {
 asio::awaitable<ExitInfo> RunningQemu::watchExit() {
     auto status = co_await life_.guard(process_->waitExit());
     if (qmp_->connected()) co_await life_.sleep(kDrainLimit, qmp_->disconnected);
-    co_return toExitInfo(status);
+    auto exit = toExitInfo(status);
+    exit.lastLogLine = lastLine(paths_.logFile);
+    co_return exit;
 }
 
 void RunningQemu::finish(ExitInfo exit) {
