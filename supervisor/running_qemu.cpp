@@ -2,6 +2,7 @@
 // the calls that go straight to QMP or the guest agent.
 #include "supervisor/running_qemu.hpp"
 
+#include <cctype>
 #include <csignal>
 #include <fstream>
 
@@ -22,14 +23,18 @@ constexpr auto kAgentProbeTimeout = 2s;
 constexpr auto kAgentProbePause = 1s;
 
 // qemu's own reason for refusing to start: the last line of qemu.log in its error form
-// "PROGRAM: message" (a hint such as "Use -machine help ..." may follow it), else the last
-// non-empty line.
+// "[TIMESTAMP ]PROGRAM: message" (a hint such as "Use -machine help ..." may follow it), without
+// the timestamp (-msg timestamp=on); else the last non-empty line.
 std::string lastLine(const std::filesystem::path& file) {
     std::ifstream in(file);
     std::string line, last, lastError;
     while (std::getline(in, line)) {
         if (line.empty()) continue;
         last = line;
+        auto space = line.find(' ');
+        if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0])) &&
+            space != std::string::npos && line.find('T') < space)
+            line.erase(0, space + 1);
         auto colon = line.find(": ");
         if (colon != std::string::npos && colon > 0 && line.find(' ') > colon) lastError = line;
     }
