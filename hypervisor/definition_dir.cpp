@@ -63,7 +63,8 @@ DefinitionScan scanDefinitions(
             continue;
         }
         auto ignored = file;
-        if (keepSecond && keepSecond(name, file)) {
+        bool second = keepSecond ? keepSecond(name, file) : file.stem() == name;
+        if (second) {
             ignored = found->second.file;
             found->second = DefinitionFile{name, file, std::move(result)};
         }

@@ -35,7 +35,8 @@ struct DefinitionScan {
 std::string unusableDefinitionFile(const std::filesystem::path& file);
 
 // Scans `dir`. Of two files with the same name the first in file order wins unless
-// `keepSecond(name, file)` says the later one does (corrald keeps the file an instance came from).
+// `keepSecond(name, file)` says the later one does; without it, NAME.toml wins (corrald also
+// keeps the file an instance already came from).
 DefinitionScan scanDefinitions(
     const std::filesystem::path& dir,
     const std::function<bool(const std::string&, const std::filesystem::path&)>& keepSecond = {});
