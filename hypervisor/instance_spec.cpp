@@ -8,6 +8,8 @@
 #include <limits>
 #include <sstream>
 
+#include "hypervisor/definition_dir.hpp"
+
 namespace corral::hypervisor {
 
 std::string Diagnostic::format() const {
@@ -80,9 +82,16 @@ std::string derivedMac(std::string_view name, std::string_view id) {
 
 LoadResult loadInstanceSpec(const std::filesystem::path& file) {
     std::ifstream in(file, std::ios::binary);
-    if (!in) {
+    // A missing file is plainly unopenable; a directory, a symlink loop, ... say what they are.
+    std::error_code ec;
+    bool missing =
+        std::filesystem::symlink_status(file, ec).type() == std::filesystem::file_type::not_found;
+    auto unusable = missing ? std::string() : unusableDefinitionFile(file);
+    if (!in || !unusable.empty()) {
         LoadResult result;
-        result.diagnostics.push_back({file.string(), 1, 1, "cannot open the file for reading"});
+        result.diagnostics.push_back(
+            {file.string(), 1, 1,
+             "cannot open the file for reading" + (unusable.empty() ? "" : ": " + unusable)});
         return result;
     }
     std::ostringstream text;

@@ -62,6 +62,11 @@ struct MachineSpec {
     std::string uuid;
 };
 
+// The longest [boot] cmdline accepted. Linux keeps COMMAND_LINE_SIZE bytes of it (2048 on x86
+// by default, larger only in kernels built so) and silently drops the rest; 4096 leaves room
+// for such kernels and refuses what no kernel takes.
+inline constexpr std::size_t kMaxCmdlineBytes = 4096;
+
 struct BootSpec {
     std::filesystem::path kernel;
     std::filesystem::path initrd;  // empty: none

@@ -36,9 +36,19 @@ void loadBoot(TomlReader& l, const toml::table& t, std::optional<BootSpec>& boot
     l.checkKeys(t, {"kernel", "initrd", "cmdline"}, "[boot]");
     BootSpec b;
     if (!t.contains("kernel")) l.error(t.source(), "[boot]: \"kernel\" is required");
-    l.readablePath(t, "kernel", b.kernel);
-    l.readablePath(t, "initrd", b.initrd);
-    if (auto* v = l.get<std::string>(t, "cmdline", "a string")) b.cmdline = v->get();
+    l.readablePath(t, "kernel", b.kernel, TomlReader::PathKind::RegularFile);
+    l.readablePath(t, "initrd", b.initrd, TomlReader::PathKind::RegularFile);
+    if (auto* v = l.get<std::string>(t, "cmdline", "a string")) {
+        if (v->get().size() > kMaxCmdlineBytes) {
+            l.error(v->source(), "cmdline: " + std::to_string(v->get().size()) +
+                                     " bytes is over the limit of " +
+                                     std::to_string(kMaxCmdlineBytes) +
+                                     " bytes (Linux truncates at COMMAND_LINE_SIZE, 2048 on x86 "
+                                     "unless built larger)");
+        } else {
+            b.cmdline = v->get();
+        }
+    }
     boot = b;
 }
 
@@ -74,7 +84,7 @@ void loadResources(TomlReader& l, const toml::table& t, ResourcesSpec& r) {
 
 // One option's value as the table gives it, checked against its schema; nullopt when absent
 // or refused (the refusal reported).
-std::optional<OptionValue> readOption(TomlReader& l, const toml::table& t,
+std::optional<OptionValue> readOption(TomlReader& l, const toml::table& t, const DeviceKind& kind,
                                       const OptionSpec& option) {
     std::string key(option.key);
     if (option.type == OptionType::Bool) {
@@ -84,7 +94,9 @@ std::optional<OptionValue> readOption(TomlReader& l, const toml::table& t,
     }
     if (option.type == OptionType::Path) {
         std::filesystem::path path;
-        l.readablePath(t, key, path);
+        l.readablePath(t, key, path,
+                       kind.backend == Backend::Block ? TomlReader::PathKind::Disk
+                                                      : TomlReader::PathKind::NotDirectory);
         if (path.empty()) return std::nullopt;
         return OptionValue(path.string());
     }
@@ -110,7 +122,7 @@ std::optional<Device> loadDevice(TomlReader& l, const toml::table& t, const Devi
     for (const auto& option : kind.options) {
         const toml::node* node = t.get(option.key);
         if (!node) continue;
-        auto value = readOption(l, t, option);
+        auto value = readOption(l, t, kind, option);
         refused = refused || !value;
         // A refused value still counts as given for the rules between options.
         options.emplace(option.key, value ? *value : node->value_or(std::string()));

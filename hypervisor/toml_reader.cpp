@@ -1,5 +1,6 @@
 #include "hypervisor/toml_reader.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -109,8 +110,28 @@ void TomlReader::boolean(const toml::table& table, std::string_view key, bool& o
     if (auto* value = get<bool>(table, key, "a boolean (true or false)")) out = value->get();
 }
 
+namespace {
+
+// Why `path` (which exists) cannot serve as `kind`; empty when it can. stat follows symlinks, as
+// qemu does when it opens the file.
+std::string unfitFile(const std::filesystem::path& path, TomlReader::PathKind kind) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return "cannot be examined";
+    auto type = st.st_mode & S_IFMT;
+    if (type == S_IFDIR) return "is a directory";
+    if (kind == TomlReader::PathKind::RegularFile && type != S_IFREG)
+        return "is not a regular file";
+    if (kind == TomlReader::PathKind::Disk && type != S_IFREG && type != S_IFBLK) {
+        return type == S_IFCHR ? "is a character device, not a disk image or block device"
+                               : "is neither a regular file nor a block device";
+    }
+    return {};
+}
+
+}  // namespace
+
 void TomlReader::readablePath(const toml::table& table, std::string_view key,
-                              std::filesystem::path& out) {
+                              std::filesystem::path& out, PathKind kind) {
     auto* value = get<std::string>(table, key, "a path string");
     if (!value) return;
     std::filesystem::path path = value->get();
@@ -123,6 +144,8 @@ void TomlReader::readablePath(const toml::table& table, std::string_view key,
     } else if (::access(path.c_str(), R_OK) != 0) {
         error(value->source(),
               std::string(key) + ": " + inQuotes(value->get()) + " is not readable");
+    } else if (auto why = unfitFile(path, kind); !why.empty()) {
+        error(value->source(), std::string(key) + ": " + inQuotes(value->get()) + " " + why);
     } else {
         out = path;
     }

@@ -68,8 +68,12 @@ class TomlReader {
     void integer(const toml::table& table, std::string_view key, std::int64_t min, std::int64_t max,
                  unsigned& out);
     void boolean(const toml::table& table, std::string_view key, bool& out);
-    // A path to a file that must exist and be readable by corrald.
-    void readablePath(const toml::table& table, std::string_view key, std::filesystem::path& out);
+    // What a path may name besides existing and being readable by corrald: anything but a
+    // directory (an entropy source is a character device), a regular file (a kernel), or a
+    // regular file or block device (a disk image).
+    enum class PathKind { NotDirectory, RegularFile, Disk };
+    void readablePath(const toml::table& table, std::string_view key, std::filesystem::path& out,
+                      PathKind kind = PathKind::NotDirectory);
     // The tables of an array of tables such as [[disk]]; reports a plain [disk] as a type error.
     std::vector<const toml::table*> tables(const toml::table& root, std::string_view key);
     const toml::table* section(const toml::table& root, std::string_view key);

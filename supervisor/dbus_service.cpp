@@ -125,6 +125,16 @@ struct DbusService::Callbacks {
                                    sd_bus_message* reply, void* userdata, sd_bus_error*) {
         return sd_bus_message_append(reply, "s", self(userdata).runtimeDirectory_.c_str());
     }
+
+    static int getIgnoredFiles(sd_bus*, const char*, const char*, const char*,
+                               sd_bus_message* reply, void* userdata, sd_bus_error*) {
+        int r = sd_bus_message_open_container(reply, 'a', "(ss)");
+        for (const auto& ignored : self(userdata).registry_.ignoredFiles()) {
+            if (r < 0) return r;
+            r = sd_bus_message_append(reply, "(ss)", ignored.file.c_str(), ignored.reason.c_str());
+        }
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+    }
 };
 
 // Who may call is the D-Bus policy's business (org.corral1.conf), not sd-bus's root-only default.
@@ -136,6 +146,8 @@ const sd_bus_vtable kManagerVtable[] = {
                     SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("RuntimeDirectory", "s", DbusService::Callbacks::getRuntimeDirectory, 0,
                     SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("IgnoredFiles", "a(ss)", DbusService::Callbacks::getIgnoredFiles, 0,
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_METHOD_WITH_ARGS("ListInstances", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssuo)", instances),
                             DbusService::Callbacks::listInstances, kMethod),
     SD_BUS_METHOD_WITH_ARGS("GetInstance", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", path),
@@ -162,6 +174,12 @@ DbusService::DbusService(std::shared_ptr<BusLoop> loop, Registry& registry,
     registryConnections_.push_back(registry_.redefined().connect([this](Vm& vm) {
         if (auto it = refs_.find(vm.name()); it != refs_.end())
             emitChanged(*it->second, kChangedState | kChangedLastExit | kChangedDefinition);
+    }));
+    registryConnections_.push_back(registry_.ignoredChanged().connect([this] {
+        warnIfFailed(sd_bus_emit_properties_changed(loop_->bus(), kManagerPath, kManagerInterface,
+                                                    "IgnoredFiles", nullptr),
+                     "PropertiesChanged", "IgnoredFiles");
+        loop_->kick();
     }));
 
     sd_bus* bus = loop_->bus();

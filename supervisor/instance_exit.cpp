@@ -33,6 +33,8 @@ void Instance::onExited(ExitInfo exit) {
             ++launchGeneration_;  // the launch's own failure report is now redundant
             auto why = killRequested_ ? std::string("killed during start")
                                       : "qemu " + describe(exit) + " during start";
+            if (!killRequested_ && !exit.lastLogLine.empty())
+                why += " (qemu.log: " + exit.lastLogLine + ")";
             log(3, "start failed: " + why);
             if (autoRestart_ && !killRequested_) {
                 autoRestart_ = false;

@@ -4,7 +4,7 @@
 #include <set>
 #include <system_error>
 
-#include "hypervisor/instance_name.hpp"
+#include "hypervisor/definition_dir.hpp"
 
 namespace corral::supervisor {
 
@@ -47,20 +47,6 @@ void Registry::drop(const std::string& name) {
 
 namespace {
 
-std::vector<fs::path> definitionFiles(const fs::path& dir, std::string& problem) {
-    std::vector<fs::path> files;
-    std::error_code ec;
-    fs::directory_iterator it(dir, ec);
-    if (ec) {
-        problem = "cannot read instances directory " + dir.string() + ": " + ec.message();
-        return files;
-    }
-    for (const auto& entry : it)
-        if (entry.path().extension() == ".toml") files.push_back(entry.path());
-    std::sort(files.begin(), files.end());
-    return files;
-}
-
 std::string firstProblem(const hypervisor::LoadResult& result) {
     if (result.diagnostics.empty()) return "invalid definition";
     std::string text = result.diagnostics.front().format();
@@ -73,35 +59,20 @@ std::string firstProblem(const hypervisor::LoadResult& result) {
 
 Registry::Summary Registry::reload() {
     Summary summary;
-    std::string problem;
-    auto files = definitionFiles(directory_, problem);
-    if (!problem.empty()) log_(4, problem);
-
     // The file an instance already came from stays its file when another one claims its name.
-    std::map<std::string, std::pair<fs::path, hypervisor::LoadResult>, std::less<>> chosen;
-    for (const auto& file : files) {
-        auto result = hypervisor::loadInstanceSpec(file);
-        std::string name = result.spec ? result.spec->name : file.stem().string();
-        if (auto why = hypervisor::checkInstanceName(name)) {
-            log_(3, "ignoring " + file.string() + ": " + *why);
-            continue;
-        }
-        auto it = chosen.find(name);
-        if (it == chosen.end()) {
-            chosen.emplace(name, std::pair{file, std::move(result)});
-            continue;
-        }
-        auto ignored = file;
-        if (fileOf(name) == file) {
-            ignored = it->second.first;
-            it->second = {file, std::move(result)};
-        }
-        log_(3, "ignoring " + ignored.string() + ": instance " + name + " is already defined");
+    auto scan = hypervisor::scanDefinitions(
+        directory_,
+        [this](const std::string& name, const fs::path& file) { return fileOf(name) == file; });
+    if (!scan.problem.empty()) log_(4, scan.problem);
+    for (const auto& ignored : scan.ignored)
+        log_(3, "ignoring " + ignored.file.string() + ": " + ignored.reason);
+    if (scan.ignored != ignored_) {
+        ignored_ = std::move(scan.ignored);
+        ignoredChanged_.emit();
     }
 
     std::set<std::string, std::less<>> seen;
-    for (auto& [name, found] : chosen) {
-        auto& [file, result] = found;
+    for (auto& [name, file, result] : scan.definitions) {
         seen.insert(name);
         if (!result.ok()) {
             ++summary.invalid;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/signal.hpp"
+#include "hypervisor/definition_dir.hpp"
 #include "hypervisor/instance_spec.hpp"
 #include "supervisor/instance.hpp"
 #include "supervisor/vm.hpp"
@@ -34,12 +35,16 @@ class Registry {
     Signal<Vm&>& removing() { return removing_; }
     // Vm::redefine ran with the file's new contents.
     Signal<Vm&>& redefined() { return redefined_; }
+    // A reload changed ignoredFiles().
+    Signal<>& ignoredChanged() { return ignoredChanged_; }
 
     struct Summary {
         unsigned added = 0, reloaded = 0, removed = 0, invalid = 0;
     };
-    // Rescans the directory. A file that cannot be read or parsed becomes an invalid instance;
-    // the directory itself missing is reported once and treated as empty.
+    // Rescans the directory. A file that does not parse becomes an invalid instance; one that
+    // defines no instance (a directory, a symlink loop, unreadable, a bad name, a name another
+    // file defines) goes to ignoredFiles() with the reason; the directory itself missing is
+    // reported once and treated as empty.
     Summary reload();
 
     // Where Undefine's remove_storage may delete disk images ([storage] allowed_dirs), and the
@@ -70,6 +75,8 @@ class Registry {
     // Sorted by name.
     std::vector<Vm*> all() const;
     const std::filesystem::path& directory() const { return directory_; }
+    // The *.toml files the last reload ignored, sorted by path.
+    const std::vector<hypervisor::IgnoredFile>& ignoredFiles() const { return ignored_; }
 
   private:
     struct Entry {
@@ -88,6 +95,8 @@ class Registry {
     Signal<Vm&> added_;
     Signal<Vm&> removing_;
     Signal<Vm&> redefined_;
+    Signal<> ignoredChanged_;
+    std::vector<hypervisor::IgnoredFile> ignored_;
     Settings settings_;
     std::map<std::string, Entry, std::less<>> vms_;
 };

@@ -2,6 +2,7 @@
 // the calls that go straight to QMP or the guest agent.
 #include "supervisor/running_qemu.hpp"
 
+#include <cctype>
 #include <csignal>
 #include <fstream>
 
@@ -21,13 +22,23 @@ constexpr int kAgentProbes = 300;
 constexpr auto kAgentProbeTimeout = 2s;
 constexpr auto kAgentProbePause = 1s;
 
-// The last non-empty line of qemu.log: usually qemu's own reason for refusing to start.
+// qemu's own reason for refusing to start: the last line of qemu.log in its error form
+// "[TIMESTAMP ]PROGRAM: message" (a hint such as "Use -machine help ..." may follow it), without
+// the timestamp (-msg timestamp=on); else the last non-empty line.
 std::string lastLine(const std::filesystem::path& file) {
     std::ifstream in(file);
-    std::string line, last;
-    while (std::getline(in, line))
-        if (!line.empty()) last = line;
-    return last;
+    std::string line, last, lastError;
+    while (std::getline(in, line)) {
+        if (line.empty()) continue;
+        last = line;
+        auto space = line.find(' ');
+        if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0])) &&
+            space != std::string::npos && line.find('T') < space)
+            line.erase(0, space + 1);
+        auto colon = line.find(": ");
+        if (colon != std::string::npos && colon > 0 && line.find(' ') > colon) lastError = line;
+    }
+    return lastError.empty() ? last : lastError;
 }
 
 ExitInfo toExitInfo(const hypervisor::ExitStatus& status) {
@@ -178,7 +189,9 @@ asio::awaitable<bool> RunningQemu::takeOver() {
 asio::awaitable<ExitInfo> RunningQemu::watchExit() {
     auto status = co_await life_.guard(process_->waitExit());
     if (qmp_->connected()) co_await life_.sleep(kDrainLimit, qmp_->disconnected);
-    co_return toExitInfo(status);
+    auto exit = toExitInfo(status);
+    exit.lastLogLine = lastLine(paths_.logFile);
+    co_return exit;
 }
 
 void RunningQemu::finish(ExitInfo exit) {

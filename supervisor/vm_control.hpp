@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "supervisor/op_error.hpp"
 
@@ -14,8 +15,13 @@ namespace corral::supervisor {
 
 // How a qemu process ended, as waitpid reports it.
 struct ExitInfo {
+    ExitInfo() = default;
+    ExitInfo(bool signaled_, int code_, std::string lastLogLine_ = {})
+        : signaled(signaled_), code(code_), lastLogLine(std::move(lastLogLine_)) {}
+
     bool signaled = false;
-    int code = 0;  // exit status, or the signal number when signaled
+    int code = 0;             // exit status, or the signal number when signaled
+    std::string lastLogLine;  // the last line qemu wrote to qemu.log (its reason, if it had one)
 };
 
 // "exited with status 1", "killed by signal 9".

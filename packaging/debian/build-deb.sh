@@ -45,4 +45,9 @@ rm -f "$out"/stage/*.deb "$out"/stage/*.buildinfo "$out"/stage/*.changes
 }
 rm -f "$out"/*.deb "$out"/*.buildinfo "$out"/*.changes
 mv "$out"/stage/*.deb "$out"/stage/*.buildinfo "$out"/stage/*.changes "$out"/
+# The documents of docs/ are part of the package (dh_compress may gzip them).
+for f in architecture dbus-api reliability performance; do
+    dpkg-deb -c "$out"/corral_*.deb | grep "/usr/share/doc/corral/$f\.md" >/dev/null ||
+        { echo "build-deb: docs/$f.md is not in the corral package" >&2; exit 1; }
+done
 ls "$out"/*.deb

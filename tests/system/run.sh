@@ -112,6 +112,9 @@ step_install_deb() {
     for f in /usr/sbin/corrald /usr/bin/corralctl /usr/share/dbus-1/system.d/org.corral1.conf; do
         c test -e "$f" || fail "$f is not in the package"
     done
+    for f in architecture dbus-api reliability performance; do
+        c dpkg -L corral | grep "^/usr/share/doc/corral/$f\.md" >/dev/null || fail "docs/$f.md is not in the package"
+    done
 }
 
 step_systemd_analyze_verify() {

@@ -54,6 +54,37 @@ TEST(ValidateCli, PrintsEveryErrorAndExitsOne) {
                   "\"memory\"?\n" + bad.string() + ":5:8: error: path: \"/nope\" does not exist\n");
 }
 
+// A directory is read as corrald reads it: what corrald would ignore is an error with the reason.
+TEST(ValidateCli, DirectoryReportsEveryFileCorraldIgnores) {
+    TempDir dir;
+    std::string boot = "[boot]\nkernel = \"" + guestKernel().string() + "\"\n";
+    std::ofstream(dir / "web1.toml") << boot;
+    std::ofstream(dir / "copy.toml") << "name = \"web1\"\n" << boot;
+    std::filesystem::create_directory(dir / "x.toml");
+    std::filesystem::create_symlink(dir / "loop.toml", dir / "loop.toml");
+    std::ofstream(dir / "notes.txt") << "not a definition";
+
+    auto run = validate({dir.path().string()});
+    EXPECT_EQ(run.exitCode, 1);
+    auto d = dir.path().string();
+    EXPECT_EQ(run.output, d +
+                              "/copy.toml: error: ignored by corrald: instance web1 is already "
+                              "defined by " +
+                              d + "/web1.toml\n" + d +
+                              "/loop.toml: error: ignored by corrald: symlink loop (Too many "
+                              "levels of symbolic links)\n" +
+                              d +
+                              "/x.toml: error: ignored by corrald: is a directory, not a "
+                              "definition file\n");
+
+    std::filesystem::remove(dir / "copy.toml");
+    std::filesystem::remove(dir / "x.toml");
+    std::filesystem::remove(dir / "loop.toml");
+    auto clean = validate({dir.path().string()});
+    EXPECT_EQ(clean.exitCode, 0) << clean.output;
+    EXPECT_EQ(clean.output, "");
+}
+
 TEST(ValidateCli, UsageErrorWithoutFiles) {
     auto run = validate({});
     EXPECT_EQ(run.exitCode, 2);

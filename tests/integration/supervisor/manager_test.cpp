@@ -115,6 +115,38 @@ TEST_F(ManagerTest, ReloadAnnouncesAddedAndRemovedInstances) {
     EXPECT_EQ(property("web2", "State"), "s \"stopped\"");
 }
 
+TEST_F(ManagerTest, IgnoredFilesListsWhatReloadSkipsWithTheReason) {
+    writeGuest("web1");
+    std::ifstream web1(dir_ / "instances" / "web1.toml");
+    writeFile("copy.toml",
+              "name = \"web1\"\n" + std::string(std::istreambuf_iterator<char>(web1), {}));
+    std::filesystem::create_directory(dir_ / "instances" / "x.toml");
+    startCorrald();
+    auto ignored = [this] {
+        return busctl({"get-property", "org.corral1", "/org/corral1", "org.corral1.Manager",
+                       "IgnoredFiles"})
+            .output;
+    };
+    auto instances = (dir_ / "instances").string();
+    EXPECT_EQ(ignored(), "a(ss) 2 \"" + instances +
+                             "/copy.toml\" \"instance web1 is already defined by " + instances +
+                             "/web1.toml\" \"" + instances +
+                             "/x.toml\" \"is a directory, not a definition file\"\n");
+    auto log = dir_ / "monitor.log";
+    auto mon = monitor(log);
+    std::filesystem::remove(dir_ / "instances" / "copy.toml");
+    std::filesystem::create_symlink(dir_ / "instances" / "loop.toml",
+                                    dir_ / "instances" / "loop.toml");
+    auto reload = busctl({"call", "org.corral1", "/org/corral1", "org.corral1.Manager", "Reload"});
+    ASSERT_EQ(reload.status, 0) << reload.output;
+    EXPECT_TRUE(waitText(log, "Member=PropertiesChanged"));
+    EXPECT_TRUE(waitText(log, "IgnoredFiles"));
+    EXPECT_EQ(ignored(),
+              "a(ss) 2 \"" + instances +
+                  "/loop.toml\" \"symlink loop (Too many levels of symbolic links)\" \"" +
+                  instances + "/x.toml\" \"is a directory, not a definition file\"\n");
+}
+
 TEST_F(ManagerTest, MethodsNeedingARunningVmSaySo) {
     writeGuest("web1");
     startCorrald();

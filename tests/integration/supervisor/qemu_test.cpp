@@ -281,5 +281,46 @@ TEST_F(QemuUnderCorrald, StartRefusesWhileAnOrphanedQemuHoldsTheMonitorSocket) {
     EXPECT_EQ(call("orph", "Kill").status, 0);
 }
 
+// qemu refusing at once (a disk it cannot open, an unknown machine) fails the Start with qemu's
+// own last error line, in the D-Bus error and in LastExit.
+TEST_F(QemuUnderCorrald, StartFailureCarriesQemusOwnErrorLine) {
+    auto notQcow2 = dir_ / "not-qcow2.img";
+    std::ofstream(notQcow2) << "not a qcow2 image";
+    writeGuest("baddisk");
+    std::ofstream(dir_ / "instances" / "baddisk.toml", std::ios::app)
+        << "\n[[disk]]\npath = \"" << notQcow2.string() << "\"\nformat = \"qcow2\"\n";
+    auto wrapper = dir_ / "qemu-bogus-machine";
+    std::ofstream(wrapper) << "#!/bin/sh\n"
+                           << "case \"$*\" in *badmachine*) exec qemu-system-x86_64 \"$@\" "
+                              "-machine nonexistent-board ;; esac\n"
+                           << "exec qemu-system-x86_64 \"$@\"\n";
+    std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+    writeGuest("badmachine");
+    extraConfig_ = "[qemu]\nbinary = \"" + wrapper.string() + "\"\n";
+    startCorrald();
+
+    auto disk = call("baddisk", "Start");
+    EXPECT_NE(disk.status, 0);
+    EXPECT_NE(disk.output.find("(qemu.log: qemu-system-x86_64: -blockdev"), std::string::npos)
+        << disk.output;
+    EXPECT_NE(disk.output.find("qcow2"), std::string::npos) << disk.output;
+    auto diskExit = property("baddisk", "LastExit");
+    EXPECT_NE(diskExit.find("start failed: "), std::string::npos) << diskExit;
+    EXPECT_NE(diskExit.find("(qemu.log: qemu-system-x86_64: -blockdev"), std::string::npos)
+        << diskExit;
+    EXPECT_EQ(property("baddisk", "State"), "s \"stopped\"");
+
+    auto machine = call("badmachine", "Start");
+    EXPECT_NE(machine.status, 0);
+    EXPECT_NE(machine.output.find("(qemu.log: qemu-system-x86_64: unsupported machine type)"),
+              std::string::npos)
+        << machine.output;
+    auto machineExit = property("badmachine", "LastExit");
+    EXPECT_NE(machineExit.find("(qemu.log: qemu-system-x86_64: unsupported machine type)"),
+              std::string::npos)
+        << machineExit;
+    EXPECT_EQ(property("badmachine", "State"), "s \"stopped\"");
+}
+
 }  // namespace
 }  // namespace corral::test

@@ -294,5 +294,34 @@ TEST(Units, SizesAndDurations) {
     EXPECT_EQ(parseDuration("1d"), std::nullopt);
 }
 
+TEST_F(SpecLoader, KernelAndInitrdMustBeRegularFiles) {
+    std::string dir = dir_.path().string();
+    EXPECT_THAT(errors("[boot]\nkernel = \"" + dir + "\"\ninitrd = \"/dev/null\"\n"),
+                ElementsAre("vm.toml:2:10: error: kernel: \"" + dir + "\" is a directory",
+                            "vm.toml:3:10: error: initrd: \"/dev/null\" is not a regular file"));
+}
+
+TEST_F(SpecLoader, CmdlineIsBounded) {
+    std::string boot = "[boot]\nkernel = \"" + kernel() + "\"\ncmdline = \"";
+    EXPECT_TRUE(
+        parseInstanceSpec(boot + std::string(kMaxCmdlineBytes, 'x') + "\"\n", "vm.toml").ok());
+    EXPECT_THAT(errors(boot + std::string(1 << 20, 'x') + "\"\n"),
+                ElementsAre("vm.toml:3:11: error: cmdline: 1048576 bytes is over the limit of 4096 "
+                            "bytes (Linux truncates at COMMAND_LINE_SIZE, 2048 on x86 unless built "
+                            "larger)"));
+}
+
+TEST_F(SpecLoader, DiskPathIsAFileOrBlockDevice) {
+    std::string dir = dir_.path().string();
+    EXPECT_THAT(errors("[[disk]]\npath = \"/dev/null\"\n[[disk]]\npath = \"" + dir + "\"\n"),
+                ElementsAre("vm.toml:2:8: error: path: \"/dev/null\" is a character device, not a "
+                            "disk image or block device",
+                            "vm.toml:4:8: error: path: \"" + dir + "\" is a directory"));
+    // The entropy source is a character device and stays accepted.
+    EXPECT_TRUE(
+        parseInstanceSpec(
+            "[[disk]]\npath = \"" + disk() + "\"\n[[rng]]\nbackend = \"/dev/urandom\"\n", "vm.toml")
+            .ok());
+}
 }  // namespace
 }  // namespace corral::hypervisor

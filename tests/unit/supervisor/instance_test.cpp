@@ -84,6 +84,20 @@ TEST_F(InstanceTest, ExitDuringStartFailsTheStart) {
     EXPECT_EQ(instance.lastExit(), "start failed: qemu exited with status 1 during start");
 }
 
+TEST_F(InstanceTest, ExitDuringStartCarriesQemusLastLogLine) {
+    vm.autoLaunchPid.reset();
+    Recorder r;
+    instance.start(r.done());
+    vm.exit({false, 1, "qemu-system-x86_64: -blockdev x: Could not open '/x': Permission denied"});
+    ASSERT_EQ(r.results.size(), 1u);
+    ASSERT_FALSE(r.results[0].ok());
+    auto why = std::string(
+        "qemu exited with status 1 during start (qemu.log: qemu-system-x86_64: "
+        "-blockdev x: Could not open '/x': Permission denied)");
+    EXPECT_EQ(r.results[0].error().message, instance.name() + ": " + why);
+    EXPECT_EQ(instance.lastExit(), "start failed: " + why);
+}
+
 TEST_F(InstanceTest, SecondRequestDuringStartIsBusy) {
     vm.autoLaunchPid.reset();
     Recorder first, second;

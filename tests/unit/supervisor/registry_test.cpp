@@ -27,6 +27,13 @@ class RegistryTest : public ::testing::Test {
     void write(const std::string& file, const std::string& text) {
         std::ofstream(dir / file) << text;
     }
+    // IgnoredFiles as "FILE: reason", FILE relative to the directory.
+    std::vector<std::string> ignored() const {
+        std::vector<std::string> out;
+        for (const auto& f : registry.ignoredFiles())
+            out.push_back(f.file.lexically_relative(dir.path()).string() + ": " + f.reason);
+        return out;
+    }
     void writeValid(const std::string& name) {
         write("vmlinuz", "");  // the loader checks that the kernel exists
         write(name + ".toml", "[boot]\nkernel = \"" + (dir / "vmlinuz").string() + "\"\n");
@@ -145,6 +152,49 @@ TEST_F(RegistryTest, MissingDirectoryIsEmpty) {
         [](const std::string&, const hypervisor::LoadResult&) { return std::unique_ptr<Vm>(); },
         [](int, const std::string&) {});
     EXPECT_EQ(missing.reload().added, 0u);
+}
+
+TEST_F(RegistryTest, EveryIgnoredFileIsListedWithItsReason) {
+    unsigned changes = 0;
+    auto counted = registry.ignoredChanged().connect([&] { ++changes; });
+    writeValid("web1");
+    write("other.toml",
+          "name = \"web1\"\n[boot]\nkernel = \"" + (dir / "vmlinuz").string() + "\"\n");
+    write("bad name!.toml", "[boot]\nkernel = \"/boot/vmlinuz\"\n");
+    std::filesystem::create_directory(dir / "x.toml");
+    std::filesystem::create_symlink(dir / "loop.toml", dir / "loop.toml");
+    registry.reload();
+    EXPECT_EQ(registry.all().size(), 1u);
+    std::vector<std::string> expected = {
+        "bad name!.toml: bad instance name: instance name may contain only letters, digits, "
+        "'_', '.' and '-'; found byte 0x20",
+        "loop.toml: symlink loop (Too many levels of symbolic links)",
+        "other.toml: instance web1 is already defined by " + (dir / "web1.toml").string(),
+        "x.toml: is a directory, not a definition file",
+    };
+    EXPECT_EQ(ignored(), expected);
+    EXPECT_EQ(changes, 1u);
+    registry.reload();
+    EXPECT_EQ(changes, 1u);  // nothing changed, nothing announced
+    std::filesystem::remove(dir / "x.toml");
+    registry.reload();
+    EXPECT_EQ(changes, 2u);
+    EXPECT_EQ(registry.ignoredFiles().size(), 3u);
+}
+
+// NAME.toml wins over another file claiming NAME, and so does the file an instance came from.
+TEST_F(RegistryTest, DuplicateKeepsTheFileTheInstanceCameFrom) {
+    writeValid("web0");
+    write("a.toml", "name = \"web1\"\n[boot]\nkernel = \"" + (dir / "vmlinuz").string() + "\"\n");
+    registry.reload();
+    ASSERT_EQ(registry.fileOf("web1"), dir / "a.toml");
+    writeValid("web1");
+    registry.reload();
+    EXPECT_EQ(registry.fileOf("web1"), dir / "a.toml");
+    ASSERT_EQ(registry.ignoredFiles().size(), 1u);
+    EXPECT_EQ(registry.ignoredFiles()[0].file, dir / "web1.toml");
+    EXPECT_EQ(registry.ignoredFiles()[0].reason,
+              "instance web1 is already defined by " + (dir / "a.toml").string());
 }
 
 }  // namespace
