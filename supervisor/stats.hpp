@@ -93,6 +93,8 @@ std::optional<std::uint64_t> parseNumber(std::string_view text);
 std::optional<std::uint64_t> parsePressureSome(std::string_view text);
 // /proc/PID/cgroup: the cgroup v2 path ("0::/system.slice/corral-a.scope" → that path).
 std::optional<std::string> parseUnifiedCgroup(std::string_view text);
+// /proc/PID/cgroup: the path in the cgroup v1 hierarchy of `controller` ("4:memory:/a.scope").
+std::optional<std::string> parseV1Cgroup(std::string_view text, std::string_view controller);
 // Whether a cgroup path is the VM's own scope: its last component is corral-NAME.scope.
 bool isOwnScope(std::string_view cgroup, std::string_view name);
 // /proc/PID/stat or /proc/PID/task/TID/stat: utime+stime in usec, at `ticksPerSecond`.

@@ -40,14 +40,34 @@ std::optional<std::uint64_t> cpuOfStatFile(const std::string& path) {
     return readWith(path, [](std::string_view t) { return parseProcStatCpu(t, ticksPerSecond()); });
 }
 
+// Where the cgroup v2 hierarchy is mounted: /sys/fs/cgroup (unified), or /sys/fs/cgroup/unified
+// on a host in systemd's hybrid mode, whose controllers (memory among them) are cgroup v1.
+const std::string& unifiedRoot() {
+    static const std::string root = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0
+                                        ? "/sys/fs/cgroup"
+                                        : "/sys/fs/cgroup/unified";
+    return root;
+}
+
+// The scope's memory: memory.current with the v2 memory controller, else (hybrid) the v1
+// memory controller's usage of the same scope.
+std::optional<std::uint64_t> scopeMemory(const std::string& dir, const std::string& cgroups,
+                                         const std::string& name) {
+    if (auto current = readWith(dir + "/memory.current", parseNumber)) return current;
+    auto v1 = parseV1Cgroup(cgroups, "memory");
+    if (!v1 || !isOwnScope(*v1, name)) return std::nullopt;
+    return readWith("/sys/fs/cgroup/memory" + *v1 + "/memory.usage_in_bytes", parseNumber);
+}
+
 // CPU, memory and pressure: the scope's cgroup when qemu has one of its own, else the process.
 void readProcess(pid_t pid, const std::string& name, VmSample& out) {
     auto proc = "/proc/" + std::to_string(pid);
-    auto cgroup = readWith(proc + "/cgroup", parseUnifiedCgroup);
+    auto cgroups = readSmallFile(proc + "/cgroup").value_or("");
+    auto cgroup = parseUnifiedCgroup(cgroups);
     if (cgroup && isOwnScope(*cgroup, name)) {
-        auto dir = "/sys/fs/cgroup" + *cgroup;
+        auto dir = unifiedRoot() + *cgroup;
         auto cpu = readWith(dir + "/cpu.stat", parseCpuStat);
-        auto memory = readWith(dir + "/memory.current", parseNumber);
+        auto memory = scopeMemory(dir, cgroups, name);
         if (cpu && memory) {
             out.source = StatsSource::Cgroup;
             out.cpuUsec = *cpu;

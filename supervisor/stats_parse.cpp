@@ -69,6 +69,26 @@ std::optional<std::string> parseUnifiedCgroup(std::string_view text) {
     });
 }
 
+std::optional<std::string> parseV1Cgroup(std::string_view text, std::string_view controller) {
+    return eachLine(text, [controller](std::string_view line) -> std::optional<std::string> {
+        auto first = line.find(':');
+        if (first == std::string_view::npos) return std::nullopt;
+        auto second = line.find(':', first + 1);
+        if (second == std::string_view::npos) return std::nullopt;
+        // The controllers field is a comma-separated list ("2:cpu,cpuacct:/a").
+        auto list = line.substr(first + 1, second - first - 1);
+        bool named = false;
+        while (!list.empty()) {
+            auto comma = list.find(',');
+            if (list.substr(0, comma) == controller) named = true;
+            list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+        }
+        auto path = trimmed(line.substr(second + 1));
+        if (!named || path.empty() || path.front() != '/') return std::nullopt;
+        return std::string(path);
+    });
+}
+
 bool isOwnScope(std::string_view cgroup, std::string_view name) {
     auto slash = cgroup.rfind('/');
     if (slash == std::string_view::npos) return false;

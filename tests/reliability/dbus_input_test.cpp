@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,16 +20,18 @@ const std::vector<std::string> kHostileNames = {
     "a/b", "..",    "../../etc/passwd", std::string(4096, 'x'), "vm-\xc3\xa9",
     "-rf", " web1", "web1\n",           "web1.toml/../web1",    "\xe2\x80\x8bweb1"};
 
-// A valid definition that needs no guest image: nothing here ever boots it.
-constexpr const char* kDefinition =
-    "[machine]\ntype = \"pc\"\naccel = \"tcg\"\n"
-    "[[disk]]\nid = \"root\"\npath = \"/dev/null\"\n";
-
 class DbusInput : public CorraldFixture {
   protected:
     void SetUp() override {
-        writeFile("web1.toml", kDefinition);
+        std::ofstream(dir_ / "root.img") << "";
+        writeFile("web1.toml", definition());
         startCorrald();
+    }
+
+    // A valid definition that needs no guest image: nothing here ever boots it.
+    std::string definition() const {
+        return "[machine]\ntype = \"pc\"\naccel = \"tcg\"\n[[disk]]\nid = \"root\"\npath = \"" +
+               (dir_ / "root.img").string() + "\"\n";
     }
 
     // corrald still answers, and web1 is still the only instance.
@@ -59,8 +63,8 @@ TEST_F(DbusInput, ObjectPathsOfHostileNamesDoNotExist) {
     // Two more instances whose names are the raw tails of hostile paths or need escaping: a
     // lookup that matched path tails without decoding them would find "a_2fb" at the path of
     // "a/b", and one that did not encode would miss "a.b".
-    writeFile("a_2fb.toml", kDefinition);
-    writeFile("a.b.toml", kDefinition);
+    writeFile("a_2fb.toml", definition());
+    writeFile("a.b.toml", definition());
     auto reload = busctl({"call", "org.corral1", "/org/corral1", "org.corral1.Manager", "Reload"});
     ASSERT_EQ(reload.status, 0) << reload.output << corraldLog();
     const std::vector<std::pair<std::string, std::string>> real = {

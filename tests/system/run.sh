@@ -187,11 +187,18 @@ step_vm_stats() {
     fromScope() { [ "$(stat Source 2>/dev/null)" = 's "cgroup"' ]; }
     # A read answers the cache and starts a refresh: poll until a sample from the scope lands.
     wait_for 10 "Stats Source=cgroup" fromScope
-    scope=/sys/fs/cgroup/machine.slice/corral-$VM.scope
+    # A unified host, or systemd's hybrid mode (cgroup v2 at /sys/fs/cgroup/unified, memory in
+    # the v1 memory controller), as on hosts whose init is not systemd: corrald reads either.
+    if c test -e /sys/fs/cgroup/cgroup.controllers; then
+        scope=/sys/fs/cgroup/machine.slice/corral-$VM.scope
+        current=$(c cat "$scope/memory.current")
+    else
+        scope=/sys/fs/cgroup/unified/machine.slice/corral-$VM.scope
+        current=$(c cat "/sys/fs/cgroup/memory/machine.slice/corral-$VM.scope/memory.usage_in_bytes")
+    fi
     cpu=$(stat CpuUsec | cut -d' ' -f2)
     [ "${cpu:-0}" -gt 0 ] || fail "CpuUsec=$cpu from the scope"
     mem=$(stat MemoryBytes | cut -d' ' -f2)
-    current=$(c cat "$scope/memory.current")
     # The same counter read a moment apart: within a quarter of each other.
     [ "${mem:-0}" -gt $((current * 3 / 4)) ] && [ "$mem" -lt $((current * 5 / 4)) ] ||
         fail "MemoryBytes=$mem, the scope's memory.current=$current"

@@ -33,6 +33,20 @@ TEST(StatsParse, PressureTakesTheSomeTotal) {
     EXPECT_EQ(parsePressureSome("full avg10=0.00 avg60=0.00 avg300=0.00 total=9\n"), std::nullopt);
 }
 
+// A host in systemd's hybrid mode: the v2 hierarchy has no controllers, memory is cgroup v1.
+TEST(StatsParse, V1CgroupOfAController) {
+    const char* hybrid =
+        "9:name=systemd:/machine.slice/corral-web1.scope\n4:memory:/machine.slice/"
+        "corral-web1.scope\n"
+        "2:cpu,cpuacct:/machine.slice\n0::/machine.slice/corral-web1.scope\n";
+    EXPECT_EQ(parseV1Cgroup(hybrid, "memory"), "/machine.slice/corral-web1.scope");
+    EXPECT_EQ(parseV1Cgroup(hybrid, "cpuacct"), "/machine.slice");
+    EXPECT_EQ(parseV1Cgroup(hybrid, "cpu"), "/machine.slice");
+    EXPECT_EQ(parseV1Cgroup(hybrid, "mem"), std::nullopt);
+    EXPECT_EQ(parseV1Cgroup("0::/a.scope\n", "memory"), std::nullopt);
+    EXPECT_EQ(parseV1Cgroup(hybrid, "name=systemd"), "/machine.slice/corral-web1.scope");
+}
+
 TEST(StatsParse, UnifiedCgroupLineAndOwnScope) {
     auto path = parseUnifiedCgroup("0::/machine.slice/corral-web1.scope\n");
     ASSERT_TRUE(path);
