@@ -60,18 +60,20 @@ std::optional<std::uint64_t> scopeMemory(const std::string& dir, const std::stri
 }
 
 // CPU, memory and pressure: the scope's cgroup when qemu has one of its own, else the process.
+// Memory comes from the scope too when a memory controller accounts it (v2 memory.current, or v1
+// on a hybrid host), else from qemu's RSS: a container on a hybrid host, for one, has no memory
+// controller of its own.
 void readProcess(pid_t pid, const std::string& name, VmSample& out) {
     auto proc = "/proc/" + std::to_string(pid);
+    auto rss = [&] { return readWith(proc + "/status", parseStatusRss).value_or(0); };
     auto cgroups = readSmallFile(proc + "/cgroup").value_or("");
     auto cgroup = parseUnifiedCgroup(cgroups);
     if (cgroup && isOwnScope(*cgroup, name)) {
         auto dir = unifiedRoot() + *cgroup;
-        auto cpu = readWith(dir + "/cpu.stat", parseCpuStat);
-        auto memory = scopeMemory(dir, cgroups, name);
-        if (cpu && memory) {
+        if (auto cpu = readWith(dir + "/cpu.stat", parseCpuStat)) {
             out.source = StatsSource::Cgroup;
             out.cpuUsec = *cpu;
-            out.memoryBytes = *memory;
+            out.memoryBytes = scopeMemory(dir, cgroups, name).value_or(rss());
             PressureSample pressure;
             pressure.cpuUsec = readWith(dir + "/cpu.pressure", parsePressureSome).value_or(0);
             pressure.memoryUsec = readWith(dir + "/memory.pressure", parsePressureSome).value_or(0);
@@ -82,7 +84,7 @@ void readProcess(pid_t pid, const std::string& name, VmSample& out) {
     }
     out.source = StatsSource::Process;
     out.cpuUsec = cpuOfStatFile(proc + "/stat").value_or(0);
-    out.memoryBytes = readWith(proc + "/status", parseStatusRss).value_or(0);
+    out.memoryBytes = rss();
 }
 
 // The taps live in qemu's network namespace (where corrald opened them): its /proc/PID/net/dev.

@@ -186,22 +186,35 @@ step_vm_stats() {
     stat() { c busctl get-property org.corral1 "$(instancePath)" org.corral1.Instance.Stats "$1"; }
     fromScope() { [ "$(stat Source 2>/dev/null)" = 's "cgroup"' ]; }
     # A read answers the cache and starts a refresh: poll until a sample from the scope lands.
-    wait_for 10 "Stats Source=cgroup" fromScope
-    # A unified host, or systemd's hybrid mode (cgroup v2 at /sys/fs/cgroup/unified, memory in
-    # the v1 memory controller), as on hosts whose init is not systemd: corrald reads either.
-    if c test -e /sys/fs/cgroup/cgroup.controllers; then
-        scope=/sys/fs/cgroup/machine.slice/corral-$VM.scope
+    if ! (wait_for 10 "Stats Source=cgroup" fromScope); then
+        local pid
+        pid=$(prop Pid)
+        fail "Stats Source=$(stat Source); qemu's cgroups: $(c cat "/proc/$pid/cgroup" | tr '\n' ' ');" \
+            "$(c sh -c "ls -d /sys/fs/cgroup/cgroup.controllers /sys/fs/cgroup/unified/machine.slice/corral-$VM.scope/cpu.stat /sys/fs/cgroup/memory/machine.slice/corral-$VM.scope/memory.usage_in_bytes 2>&1" | tr '\n' ' ')"
+    fi
+    # A unified host, or systemd's hybrid mode (cgroup v2 at /sys/fs/cgroup/unified, controllers
+    # in v1), as in this container on a host whose init is not systemd: corrald reads either. Its
+    # memory figure is the scope's when a memory controller accounts it, else qemu's RSS.
+    local pid unified usage
+    pid=$(prop Pid)
+    unified=/sys/fs/cgroup
+    c test -e $unified/cgroup.controllers || unified=/sys/fs/cgroup/unified
+    scope=$unified/machine.slice/corral-$VM.scope
+    if c test -e "$scope/memory.current"; then
         current=$(c cat "$scope/memory.current")
-    else
-        scope=/sys/fs/cgroup/unified/machine.slice/corral-$VM.scope
+    elif c test -e "/sys/fs/cgroup/memory/machine.slice/corral-$VM.scope/memory.usage_in_bytes"; then
         current=$(c cat "/sys/fs/cgroup/memory/machine.slice/corral-$VM.scope/memory.usage_in_bytes")
+    else
+        current=$(($(c sed -n 's/^VmRSS: *\([0-9]*\) kB$/\1/p' "/proc/$pid/status") * 1024))
     fi
     cpu=$(stat CpuUsec | cut -d' ' -f2)
-    [ "${cpu:-0}" -gt 0 ] || fail "CpuUsec=$cpu from the scope"
+    usage=$(c sed -n 's/^usage_usec //p' "$scope/cpu.stat")
+    [ "${cpu:-0}" -gt 0 ] && [ "$cpu" -le "$usage" ] ||
+        fail "CpuUsec=$cpu, the scope's cpu.stat usage_usec read after it: $usage"
     mem=$(stat MemoryBytes | cut -d' ' -f2)
     # The same counter read a moment apart: within a quarter of each other.
     [ "${mem:-0}" -gt $((current * 3 / 4)) ] && [ "$mem" -lt $((current * 5 / 4)) ] ||
-        fail "MemoryBytes=$mem, the scope's memory.current=$current"
+        fail "MemoryBytes=$mem, the counter it comes from reads $current"
     pressure=$(stat Pressure)
     echo "$pressure" | grep -Eq '^\(ttt\) [0-9]+ [0-9]+ [0-9]+$' || fail "Pressure=$pressure"
     c test -r "$scope/cpu.pressure" || fail "no PSI in $scope"
