@@ -205,7 +205,7 @@ step_vm_stats() {
     elif c test -e "/sys/fs/cgroup/memory/machine.slice/corral-$VM.scope/memory.usage_in_bytes"; then
         current=$(c cat "/sys/fs/cgroup/memory/machine.slice/corral-$VM.scope/memory.usage_in_bytes")
     else
-        current=$(($(c sed -n 's/^VmRSS: *\([0-9]*\) kB$/\1/p' "/proc/$pid/status") * 1024))
+        current=$(($(c awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status") * 1024))
     fi
     cpu=$(stat CpuUsec | cut -d' ' -f2)
     usage=$(c sed -n 's/^usage_usec //p' "$scope/cpu.stat")
