@@ -1,7 +1,7 @@
 #!/bin/sh
 # Build the guest test image: Debian's kernel and a busybox initramfs with the virtio modules
-# (console, block, net, rng) and (when given) our static negotiator-guest and its built-in
-# commands.
+# (console, block, net, rng, scsi), SCSI disks and CD-ROMs, SATA and IDE, e1000e and (when given)
+# our static negotiator-guest and its built-in commands.
 #
 #   build-image.sh OUTDIR [NEGOTIATOR_GUEST_BINARY [BUILTIN_COMMANDS_DIR]]
 #
@@ -61,8 +61,15 @@ for applet in $("$busybox" --list); do
 done
 
 # fat, vfat and the two code pages: a test can mount a disk and see it in find-disk-usage.
+# SCSI disks and CD-ROMs (virtio-scsi, SATA/AHCI, IDE through libata), ISO 9660 and the e1000e
+# NIC: tests of disk buses, [[cdrom]] and NIC models. The CRC modules come first: sd_mod needs
+# them and the image has no modprobe to load them on demand. TPM drivers and EFI are built into
+# Debian's kernel.
 modules="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_console
-virtio_blk failover net_failover virtio_net virtio-rng button evdev fat vfat nls_cp437 nls_ascii"
+virtio_blk failover net_failover virtio_net virtio-rng button evdev fat vfat nls_cp437 nls_ascii
+crct10dif_common crct10dif_generic crc-t10dif crc64 crc64_rocksoft_generic crc64-rocksoft t10-pi
+scsi_common scsi_mod sd_mod cdrom sr_mod isofs libata libahci ahci ata_piix ata_generic virtio_scsi
+e1000e"
 mdir="$work/kernel/lib/modules/$kver"
 for m in $modules; do
     f=$(find "$mdir" -name "$m.ko*" | head -n1)
