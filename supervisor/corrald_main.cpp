@@ -88,9 +88,17 @@ struct Daemon {
     AsioClock clock{io.get_executor()};
     std::unique_ptr<ScopeManager> scopes = ScopeManager::connect(io, log);
     std::unique_ptr<QemuParts> parts = makeQemuParts(io.get_executor());
-    VmContext context{io.get_executor(),   clock, *parts,       options.runtimeDir,
-                      options.commandsDir, log,   scopes.get(), options.qemuBinary,
-                      options.qmpTimeout,  {}};
+    VmContext context{io.get_executor(),
+                      clock,
+                      *parts,
+                      options.runtimeDir,
+                      options.commandsDir,
+                      options.stateDir,
+                      log,
+                      scopes.get(),
+                      options.qemuBinary,
+                      options.qmpTimeout,
+                      {}};
     Registry registry{options.instancesDir,
                       [this](const std::string& name, const corral::hypervisor::LoadResult& def) {
                           return std::make_unique<QemuVm>(context, name, def);

@@ -12,12 +12,12 @@ namespace corral::supervisor {
 
 const char* const kDaemonUsage =
     "usage: corrald [--config FILE] [--bus-address ADDR | --system | --session]\n"
-    "               [--runtime-dir DIR] [--instances-dir DIR]\n"
+    "               [--runtime-dir DIR] [--instances-dir DIR] [--state-dir DIR]\n"
     "Supervises the QEMU VMs defined in the instances directory (one NAME.toml each) and\n"
     "serves org.corral1 on D-Bus.\n"
     "  --config FILE        daemon configuration (default /etc/corral/corral.toml; a missing\n"
     "                       default file is fine): [paths] runtime_dir, instances_dir,\n"
-    "                       guest_commands_dir; [qemu] binary, command_timeout;\n"
+    "                       state_dir, guest_commands_dir; [qemu] binary, command_timeout;\n"
     "                       [storage] allowed_dirs;\n"
     "                       [metrics] listen (Prometheus, off by default)\n"
     "  --system             the system bus (default)\n"
@@ -26,6 +26,8 @@ const char* const kDaemonUsage =
     "  --runtime-dir DIR    sockets, pidfiles and state.json of each VM (default /run/corral);\n"
     "                       must survive corrald restarts: running VMs are reattached\n"
     "  --instances-dir DIR  instance definitions (default /etc/corral/instances)\n"
+    "  --state-dir DIR      what a VM keeps between runs, in DIR/NAME/: UEFI variables, TPM\n"
+    "                       state (default /var/lib/corral)\n"
     "Stopping or restarting corrald never stops a VM. Drive it with corralctl or busctl.\n";
 
 namespace {
@@ -65,7 +67,7 @@ std::vector<std::filesystem::path> storageDirs(const std::filesystem::path& file
 
 void refuseUnknownKeys(const std::filesystem::path& file, const toml::table& table) {
     static const std::map<std::string_view, std::set<std::string_view>> kKnown = {
-        {"paths", {"runtime_dir", "instances_dir", "guest_commands_dir"}},
+        {"paths", {"runtime_dir", "instances_dir", "state_dir", "guest_commands_dir"}},
         {"qemu", {"binary", "command_timeout"}},
         {"storage", {"allowed_dirs"}},
         {"metrics", {"listen"}},
@@ -108,6 +110,7 @@ void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveR
     };
     if (auto v = text("paths", "runtime_dir"); v && !haveRuntime) options.runtimeDir = *v;
     if (auto v = text("paths", "instances_dir"); v && !haveInstances) options.instancesDir = *v;
+    if (auto v = text("paths", "state_dir")) options.stateDir = *v;
     if (auto v = text("paths", "guest_commands_dir")) options.commandsDir = *v;
     if (auto node = table["storage"]["allowed_dirs"]; node)
         options.storageDirs = storageDirs(file, *node.node());
@@ -139,6 +142,7 @@ void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveR
 DaemonOptions parseDaemonOptions(int argc, char** argv) {
     DaemonOptions options;
     bool explicitConfig = false, haveRuntime = false, haveInstances = false;
+    std::optional<std::filesystem::path> stateDir;  // --state-dir wins over the file
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         auto value = [&]() -> std::string {
@@ -163,12 +167,15 @@ DaemonOptions parseDaemonOptions(int argc, char** argv) {
         } else if (arg == "--instances-dir") {
             options.instancesDir = value();
             haveInstances = true;
+        } else if (arg == "--state-dir") {
+            stateDir = value();
         } else {
             throw std::runtime_error("unknown option '" + std::string(arg) + "'");
         }
     }
     if (!options.help)
         readConfig(options.config, explicitConfig, haveRuntime, haveInstances, options);
+    if (stateDir) options.stateDir = *stateDir;
     return options;
 }
 

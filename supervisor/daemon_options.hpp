@@ -17,6 +17,8 @@ struct DaemonOptions {
     std::filesystem::path config = "/etc/corral/corral.toml";
     std::filesystem::path runtimeDir = "/run/corral";
     std::filesystem::path instancesDir = "/etc/corral/instances";
+    // What a VM keeps between its runs (UEFI variables, TPM state): <stateDir>/<name>/.
+    std::filesystem::path stateDir = "/var/lib/corral";
     std::filesystem::path commandsDir = "/usr/lib/negotiator/commands";
     std::string qemuBinary = "qemu-system-x86_64";
     // How long one QMP command may take before the monitor counts as unresponsive.

@@ -23,6 +23,8 @@ struct VmContext {
     QemuParts& parts;
     std::filesystem::path runtimeRoot;
     std::filesystem::path commandsDir;  // guest-to-host commands
+    // What a VM keeps between its runs, under <stateRoot>/<name>/ (UEFI variables, TPM state).
+    std::filesystem::path stateRoot = "/var/lib/corral";
     LogSink log;
     ScopeManager* scopes = nullptr;  // null when systemd is not there
     std::string qemuBinary = hypervisor::kDefaultQemuBinary;

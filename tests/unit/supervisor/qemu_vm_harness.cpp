@@ -25,6 +25,7 @@ QemuVmHarness::QemuVmHarness()
               qemu,
               dir / "run",
               dir / "commands",
+              dir / "state",
               [this](int, const std::string& line) { logs.push_back(line); },
               nullptr,
               "qemu-fake",
