@@ -1,9 +1,12 @@
 #include "supervisor/ctl_client.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <string_view>
 
 #include "supervisor/dbus_service.hpp"
 #include "supervisor/enum_names.hpp"
@@ -156,7 +159,13 @@ MessageRef Client::call(const std::string& path, const char* interface, const ch
     if (r < 0) {
         int code = exitFor(error.name);
         std::string text = error.message ? error.message : std::strerror(-r);
-        if (code == kUnreachable && !host_.empty())
+        if (error.name && std::string_view(error.name) == SD_BUS_ERROR_ACCESS_DENIED)
+            // The bus policy's own text is a dump of the rule that matched.
+            text = std::string("permission denied: ") + method +
+                   " needs root or membership in group corral" +
+                   (host_.empty() ? " (the bus refused uid " + std::to_string(geteuid()) + ")"
+                                  : " on " + host_);
+        else if (code == kUnreachable && !host_.empty())
             text = "corrald is not running on " + host_ + " (" + text + ")";
         else if (code == kUnreachable)
             text = "corrald is not running on this bus (" + text +

@@ -1,66 +1,16 @@
 // Manager.Define and Instance.Update, Undefine, GetDefinition: the caller's credentials checked
 // by corrald itself (the bus policy lets group corral call every method), the arguments read
 // into plain types, the decision left to the Registry.
-#include <grp.h>
-#include <unistd.h>
-
 #include <memory>
 #include <optional>
 
+#include "supervisor/dbus_caller.hpp"
 #include "supervisor/dbus_internal.hpp"
 #include "supervisor/dbus_reply.hpp"
 
 namespace corral::supervisor {
 
 namespace {
-
-enum class Access { Root, RootOrGroup };
-
-// The group the bus policy (org.corral1.conf) lets call methods.
-constexpr const char* kCorralGroup = "corral";
-
-bool inGroup(sd_bus_creds* creds, gid_t group) {
-    gid_t egid = 0;
-    if (sd_bus_creds_get_egid(creds, &egid) >= 0 && egid == group) return true;
-    const gid_t* gids = nullptr;
-    int n = sd_bus_creds_get_supplementary_gids(creds, &gids);
-    for (int i = 0; i < n; ++i)
-        if (gids[i] == group) return true;
-    return false;
-}
-
-std::optional<gid_t> corralGroup() {
-    struct group entry {};
-    struct group* found = nullptr;
-    char buffer[4096];
-    if (getgrnam_r(kCorralGroup, &entry, buffer, sizeof buffer, &found) != 0 || !found)
-        return std::nullopt;
-    return found->gr_gid;
-}
-
-// nullopt if the sender of `m` may call `method`: effective uid 0, or with RootOrGroup also a
-// member of group corral.
-std::optional<OpError> checkCaller(sd_bus_message* m, const char* method, Access access) {
-    sd_bus_creds* raw = nullptr;
-    int r = sd_bus_query_sender_creds(m,
-                                      SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID |
-                                          SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_AUGMENT,
-                                      &raw);
-    std::unique_ptr<sd_bus_creds, sd_bus_creds* (*)(sd_bus_creds*)> creds(raw, sd_bus_creds_unref);
-    uid_t euid = 0;
-    if (r < 0 || sd_bus_creds_get_euid(raw, &euid) < 0) {
-        return OpError{ErrorKind::PermissionDenied, std::string("Permission denied: ") + method +
-                                                        " could not learn the caller's user id."};
-    }
-    if (euid == 0) return std::nullopt;
-    if (access == Access::RootOrGroup) {
-        if (auto group = corralGroup(); group && inGroup(raw, *group)) return std::nullopt;
-    }
-    return OpError{ErrorKind::PermissionDenied,
-                   std::string("Permission denied: ") + method + " needs root" +
-                       (access == Access::RootOrGroup ? " or group corral" : "") +
-                       "; the caller runs as uid " + std::to_string(euid) + "."};
-}
 
 InstanceRef& ref(void* userdata) {
     return *static_cast<InstanceRef*>(userdata);

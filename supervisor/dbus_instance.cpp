@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "supervisor/dbus_args.hpp"
+#include "supervisor/dbus_caller.hpp"
 #include "supervisor/dbus_internal.hpp"
 #include "supervisor/dbus_reply.hpp"
 
@@ -116,8 +117,12 @@ int methodShutdown(sd_bus_message* m, void* u, sd_bus_error* error) {
 }
 
 // Hands a validated device to the Vm; the reply waits for the hotplug.
-int attach(sd_bus_message* m, void* u, sd_bus_error* error, Outcome<hypervisor::Device> device) {
+int attach(sd_bus_message* m, void* u, sd_bus_error* error, const char* method,
+           Outcome<hypervisor::Device> device) {
     if (!device) return setError(error, device.error());
+    if (auto denied =
+            checkDevicePaths(m, method, device.value(), ref(u).registry->settings().storageDirs))
+        return setError(error, *denied);
     auto call = pending(m, u);
     ref(u).vm->attachDevice(std::move(device.value()),
                             [call](Outcome<std::string> o) { call.finish(o); });
@@ -131,7 +136,7 @@ int methodAttachDisk(sd_bus_message* m, void* u, sd_bus_error* error) {
     if (r < 0) return r;
     OptionDict options;
     if ((r = readOptionDict(m, options)) < 0) return r;
-    return attach(m, u, error, validateAttachDisk(id, path, options));
+    return attach(m, u, error, "AttachDisk", validateAttachDisk(id, path, options));
 }
 
 int methodAttachNic(sd_bus_message* m, void* u, sd_bus_error* error) {
@@ -140,7 +145,7 @@ int methodAttachNic(sd_bus_message* m, void* u, sd_bus_error* error) {
     if (r < 0) return r;
     OptionDict options;
     if ((r = readOptionDict(m, options)) < 0) return r;
-    return attach(m, u, error, validateAttachNic(id, options));
+    return attach(m, u, error, "AttachNic", validateAttachNic(id, options));
 }
 
 int methodAttachDevice(sd_bus_message* m, void* u, sd_bus_error* error) {
@@ -150,7 +155,7 @@ int methodAttachDevice(sd_bus_message* m, void* u, sd_bus_error* error) {
     if (r < 0) return r;
     OptionDict options;
     if ((r = readOptionDict(m, options)) < 0) return r;
-    return attach(m, u, error, validateAttachDevice(kind, id, options));
+    return attach(m, u, error, "AttachDevice", validateAttachDevice(kind, id, options));
 }
 
 int methodDetach(sd_bus_message* m, void* u, sd_bus_error* error) {

@@ -54,6 +54,7 @@ class Registry {
         std::filesystem::path runtimeRoot;
     };
     void configure(Settings settings) { settings_ = std::move(settings); }
+    const Settings& settings() const { return settings_; }
 
     // Define(name, toml): checkDefinition, then <directory>/NAME.toml written (never replacing a
     // file), then the Vm added (`added` emitted). Exists when the name is taken or the file is

@@ -1,6 +1,7 @@
-// corrald's own root check of Define, Update, Undefine and GetDefinition, with a caller that
-// really is not root: busctl and corralctl run as `nobody` (runuser) on a private dbus-daemon
-// whose policy lets every user connect and call, so that only corrald can refuse.
+// corrald's own root check of Define, Update, Undefine and GetDefinition, and of the host files
+// a non-root caller may attach, with a caller that really is not root: busctl and corralctl run
+// as `nobody` (runuser) on a private dbus-daemon whose policy lets every user connect and call,
+// so that only corrald can refuse. And what corralctl says when the real bus policy refuses.
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -37,28 +38,42 @@ class DefineAccess : public CorraldFixture {
     DefineAccess() {
         // The fixture's bus lets only root connect: replace it by one every user may use, with
         // its socket where `nobody` can reach it.
-        dbus_.kill(SIGKILL);
-        dbus_.wait(5s);
         char pattern[] = "/tmp/corral-access-XXXXXX";
         if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
         socketDir_ = pattern;
         fs::permissions(socketDir_, fs::perms(0755));
+        restartBus("open-bus", "");
+        std::ofstream(dir_ / "vmlinuz") << "";
+    }
+    // Replaces the bus by one every user may connect to and call on, with its socket where
+    // `nobody` can reach it; `include` (a policy file) comes after the open rules and so
+    // overrides them.
+    void restartBus(const std::string& stem, const std::string& include) {
+        dbus_.kill(SIGKILL);
+        dbus_.wait(5s);
         std::string config = kOpenPolicy;
-        config.replace(config.find("@SOCKET@"), 8, (socketDir_ / "bus").string());
-        std::ofstream(dir_ / "open-bus.conf") << config;
-        dbus_ = Process::spawn({"dbus-daemon", "--config-file=" + (dir_ / "open-bus.conf").string(),
-                                "--nofork", "--nopidfile", "--print-address=1"},
-                               dir_ / "open-bus.address");
+        config.replace(config.find("@SOCKET@"), 8, (socketDir_ / stem).string());
+        if (!include.empty())
+            config.replace(config.find("</busconfig>"), 12,
+                           "  <include>" + include + "</include>\n</busconfig>");
+        std::ofstream(dir_ / (stem + ".conf")) << config;
+        dbus_ =
+            Process::spawn({"dbus-daemon", "--config-file=" + (dir_ / (stem + ".conf")).string(),
+                            "--nofork", "--nopidfile", "--print-address=1"},
+                           dir_ / (stem + ".address"));
         address_.clear();
         auto deadline = std::chrono::steady_clock::now() + 10s;
         while (address_.empty() && std::chrono::steady_clock::now() < deadline) {
-            auto text = readFile(dir_ / "open-bus.address");
-            if (auto end = text.find('\n'); end != std::string::npos)
-                address_ = text.substr(0, end);
+            // Its warnings (e.g. no group corral on this host) share the file: the address is
+            // its own line.
+            auto printed = readFile(dir_ / (stem + ".address"));
+            auto begin = printed.find("unix:path=");
+            auto end = printed.find('\n', begin);
+            if (begin != std::string::npos && end != std::string::npos)
+                address_ = printed.substr(begin, end - begin);
             std::this_thread::sleep_for(10ms);
         }
-        if (address_.empty()) throw std::runtime_error("the open dbus-daemon printed no address");
-        std::ofstream(dir_ / "vmlinuz") << "";
+        if (address_.empty()) throw std::runtime_error("the dbus-daemon printed no address");
     }
     ~DefineAccess() override {
         std::error_code ec;
@@ -122,6 +137,76 @@ TEST_F(DefineAccess, NonRootCallersAreRefusedByCorraldAndNothingChanges) {
               "corralctl: Permission denied: Undefine needs root; the caller runs as uid 65534.\n");
     EXPECT_TRUE(fs::exists(dir_ / "instances" / "web1.toml"));
     EXPECT_EQ(root.getDefinition("web1").text, text());
+}
+
+// Group corral may attach disks, and a disk is a host file the guest can read: outside the
+// storage directories only root may name one, so that AttachDisk of /etc/shadow does not make
+// the group root-equivalent. The rule is corrald's and holds for every attach method.
+TEST_F(DefineAccess, NonRootCallersAttachOnlyFilesInsideTheStorageDirectories) {
+    auto storage = dir_ / "storage";
+    fs::create_directories(storage);
+    std::ofstream(storage / "data.img") << std::string(4096, '\0');
+    fs::create_symlink("/etc/shadow", storage / "shadow-link");
+    extraConfig_ = "[storage]\nallowed_dirs = [\"" + storage.string() + "\"]\n";
+    startCorrald();
+    DefineClient root(address_);
+    ASSERT_TRUE(root.define("web1", text()).error.empty());
+    auto path = "/org/corral1/instance/web1";
+    auto attachDisk = [&](const std::string& file) {
+        return busctlAsNobody({"call", "org.corral1", path, "org.corral1.Instance", "AttachDisk",
+                               "ssa{sv}", "d1", file, "0"});
+    };
+    auto refusal = [&](const std::string& method, const std::string& file) {
+        return "Permission denied: " + method + " of " + file +
+               " needs root; other callers may only attach files inside the storage directories "
+               "([storage] allowed_dirs: " +
+               storage.string() + "), judged after following symlinks.";
+    };
+
+    auto shadow = attachDisk("/etc/shadow");
+    EXPECT_NE(shadow.output.find(refusal("AttachDisk", "/etc/shadow")), std::string::npos)
+        << shadow.output;
+    auto link = attachDisk((storage / "shadow-link").string());
+    EXPECT_NE(link.output.find(refusal("AttachDisk", (storage / "shadow-link").string())),
+              std::string::npos)
+        << link.output;
+    auto device =
+        busctlAsNobody({"call", "org.corral1", path, "org.corral1.Instance", "AttachDevice",
+                        "ssa{sv}", "disk", "d1", "1", "path", "s", "/etc/shadow"});
+    EXPECT_NE(device.output.find(refusal("AttachDevice", "/etc/shadow")), std::string::npos)
+        << device.output;
+
+    // Inside the storage directory the path is fine: what stops it is that web1 is not running.
+    auto inside = attachDisk((storage / "data.img").string());
+    EXPECT_EQ(inside.output.find("Permission denied"), std::string::npos) << inside.output;
+    EXPECT_NE(inside.output.find("web1 is stopped"), std::string::npos) << inside.output;
+    // Root may name any file.
+    auto asRoot = busctl({"call", "org.corral1", path, "org.corral1.Instance", "AttachDisk",
+                          "ssa{sv}", "d1", "/etc/shadow", "0"});
+    EXPECT_EQ(asRoot.output.find("Permission denied"), std::string::npos) << asRoot.output;
+}
+
+// The real bus policy (etc/dbus/org.corral1.conf) refuses a caller who is neither root nor in
+// group corral before corrald sees the call; corralctl says so in one sentence instead of
+// printing the policy rule that matched.
+TEST_F(DefineAccess, ABusPolicyRefusalIsOneSentenceFromCorralctl) {
+    // Everyone may connect, call and own; then the project's policy decides who may call and
+    // own org.corral1.
+    restartBus("policy-bus", (fs::path(CORRAL_SOURCE_DIR) / "etc/dbus/org.corral1.conf").string());
+    writeFile("web1.toml", text());
+    startCorrald();
+
+    auto ctl = asNobody({std::string(CORRAL_BINARY_DIR) + "/supervisor/corralctl", "--address",
+                         address_, "start", "web1"});
+    EXPECT_EQ(ctl.status, 1);
+    EXPECT_EQ(ctl.output,
+              "corralctl: permission denied: Start needs root or membership in group corral (the "
+              "bus refused uid 65534)\n");
+    // Reading is everyone's.
+    auto status = asNobody({std::string(CORRAL_BINARY_DIR) + "/supervisor/corralctl", "--address",
+                            address_, "status", "web1"});
+    EXPECT_EQ(status.status, 0) << status.output;
+    EXPECT_EQ(property("web1", "State"), "s \"stopped\"");
 }
 
 }  // namespace
