@@ -1,6 +1,7 @@
 #include "hypervisor/runtime_dir.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -112,6 +113,17 @@ std::string cannotWrite(const std::filesystem::path& path, int error) {
     return "cannot write " + path.string() + ": " + std::strerror(error);
 }
 
+// Gives `path` to group corral (when the host has it) with `mode`; errno on failure, else 0.
+int shareWithAdmins(const std::filesystem::path& path, mode_t mode) {
+    struct group entry {};
+    struct group* found = nullptr;
+    char buffer[4096];
+    if (getgrnam_r(kAdminGroup, &entry, buffer, sizeof buffer, &found) == 0 && found &&
+        ::chown(path.c_str(), static_cast<uid_t>(-1), found->gr_gid) != 0)
+        return errno;
+    return ::chmod(path.c_str(), mode) == 0 ? 0 : errno;
+}
+
 }  // namespace
 
 void createRuntimeDir(const RuntimePaths& paths) {
@@ -120,9 +132,28 @@ void createRuntimeDir(const RuntimePaths& paths) {
         throw std::system_error(errno, std::generic_category(), "mkdir " + paths.dir.string());
     }
     // mkdir honours the umask and an existing dir may have any mode: set it explicitly.
-    if (::chmod(paths.dir.c_str(), 0750) != 0) {
-        throw std::system_error(errno, std::generic_category(), "chmod " + paths.dir.string());
+    if (int error = shareWithAdmins(paths.dir, 0750)) {
+        throw std::system_error(error, std::generic_category(), "chmod " + paths.dir.string());
     }
+    auto lock = consoleLock(paths);
+    int fd = ::open(lock.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) throw std::system_error(errno, std::generic_category(), "create " + lock.string());
+    ::close(fd);
+    if (int error = shareWithAdmins(lock, 0640))
+        throw std::system_error(error, std::generic_category(), "chmod " + lock.string());
+}
+
+std::filesystem::path consoleLock(const RuntimePaths& paths) {
+    auto lock = paths.serialSocket;
+    lock += ".lock";
+    return lock;
+}
+
+std::optional<std::string> shareConsole(const RuntimePaths& paths) {
+    if (int error = shareWithAdmins(paths.serialSocket, 0660))
+        return "cannot give " + paths.serialSocket.string() + " to group " + kAdminGroup + ": " +
+               std::strerror(error);
+    return std::nullopt;
 }
 
 std::optional<pid_t> socketListener(const std::filesystem::path& path) {

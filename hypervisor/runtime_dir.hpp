@@ -26,6 +26,19 @@ struct RuntimeState {
 // Creates `paths.dir` (and the runtime root) with mode 0750. Throws std::system_error.
 void createRuntimeDir(const RuntimePaths& paths);
 
+// The group whose members may use a VM's serial console, as the D-Bus policy lets them call
+// every method: the runtime dir (0750) and its console lock (0640) belong to it when it exists.
+inline constexpr const char* kAdminGroup = "corral";
+
+// `serialSocket` + ".lock": a console client holds flock(LOCK_EX) on it while attached, so that
+// a second one is refused instead of queueing keystrokes that QEMU reads only once the first
+// leaves (its socket takes one client; a second connection waits, unseen, in the backlog).
+std::filesystem::path consoleLock(const RuntimePaths& paths);
+
+// Lets group corral connect to the serial socket qemu created (0660, group corral; qemu makes it
+// 0600 root). Returns a sentence when it could not, else nullopt.
+std::optional<std::string> shareConsole(const RuntimePaths& paths);
+
 // Whether a process still listens on the unix socket `path`: its pid (SO_PEERCRED), 0 when it
 // listens but is too busy to take a connection, nullopt when nothing does (no file, a stale
 // socket). Never blocks.

@@ -1,6 +1,8 @@
 #include "supervisor/ctl_console.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -9,6 +11,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "supervisor/ctl_client.hpp"
 
@@ -47,9 +50,51 @@ class RawTerminal {
     bool active_ = false;
 };
 
+// Holds the console's lock (socket + ".lock", made by corrald) while it lives; refuses when
+// another client holds it. No lock file (a VM started by an older corrald): no lock.
+class ConsoleLock {
+  public:
+    ConsoleLock(const std::string& socketPath, const std::string& name) {
+        fd_ = ::open((socketPath + ".lock").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd_ < 0) {
+            if (errno == EACCES) refusal_ = permissionDenied(name);
+            return;
+        }
+        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+            refusal_ = errno == EWOULDBLOCK ? name +
+                                                  "'s console is in use by another corralctl "
+                                                  "console; only one may be attached"
+                                            : std::string("cannot lock ") + socketPath +
+                                                  ".lock: " + std::strerror(errno);
+            code_ = errno == EWOULDBLOCK ? kBusy : kFailed;
+        }
+    }
+    ~ConsoleLock() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    ConsoleLock(const ConsoleLock&) = delete;
+    ConsoleLock& operator=(const ConsoleLock&) = delete;
+
+    static std::string permissionDenied(const std::string& name) {
+        return "permission denied: " + name + "'s console needs root or membership in group corral";
+    }
+    const std::string& refusal() const { return refusal_; }
+    int code() const { return code_; }
+
+  private:
+    int fd_ = -1;
+    std::string refusal_;
+    int code_ = kFailed;
+};
+
 }  // namespace
 
 int runConsole(const std::string& socketPath, const std::string& name) {
+    ConsoleLock lock(socketPath, name);
+    if (!lock.refusal().empty()) {
+        std::fprintf(stderr, "corralctl: %s\n", lock.refusal().c_str());
+        return lock.code();
+    }
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
@@ -60,10 +105,11 @@ int runConsole(const std::string& socketPath, const std::string& name) {
     }
     std::memcpy(addr.sun_path, socketPath.c_str(), socketPath.size());
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-        std::fprintf(stderr,
-                     "corralctl: cannot connect to %s: %s (is %s running? another console "
-                     "attached?)\n",
-                     socketPath.c_str(), std::strerror(errno), name.c_str());
+        if (errno == EACCES)
+            std::fprintf(stderr, "corralctl: %s\n", ConsoleLock::permissionDenied(name).c_str());
+        else
+            std::fprintf(stderr, "corralctl: cannot connect to %s: %s (is %s running?)\n",
+                         socketPath.c_str(), std::strerror(errno), name.c_str());
         ::close(fd);
         return kFailed;
     }

@@ -142,6 +142,8 @@ asio::awaitable<Outcome<pid_t>> RunningQemu::startSteps() {
     }
     subscribe();
     setMonitorState(MonitorState::Connected);
+    // qemu made its sockets before it answered on QMP.
+    if (auto problem = hypervisor::shareConsole(paths_)) log(4, *problem);
     connectAgent();
     co_await startHotplug({});
     std::string cont = "cont";

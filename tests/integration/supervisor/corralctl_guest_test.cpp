@@ -1,9 +1,13 @@
 // corralctl against a real guest: one exit-code rule for a request whose goal is already reached
-// (refused, exit 5, corrald's sentence) for every lifecycle verb, and status's StartedAt for
-// people.
+// (refused, exit 5, corrald's sentence) for every lifecycle verb, status's StartedAt for people,
+// and one serial console at a time.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <regex>
+#include <thread>
 
 #include "tests/integration/supervisor/corrald_fixture.hpp"
 
@@ -55,6 +59,65 @@ TEST_F(CorralctlGuest, RequestWhoseGoalIsReachedExitsFiveForEveryVerb) {
     ASSERT_EQ(ctl({"kill", "web1"}).status, 0);
     ASSERT_TRUE(waitProperty("web1", "State", "s \"stopped\"", 30s)) << property("web1", "State");
     expectRefused({"kill", "web1"}, "web1 is not running (state stopped).");
+}
+
+bool waitForText(const std::filesystem::path& file, const std::string& text,
+                 std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (readFile(file).find(text) == std::string::npos) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(50ms);
+    }
+    return true;
+}
+
+// QEMU's console socket takes one client; a second connection used to wait unseen in its
+// backlog, connected to nothing, its keystrokes queued for later. Now it is refused (exit 4),
+// and the console is shared with group corral: the socket 0660 and its lock 0640.
+TEST_F(CorralctlGuest, ASecondConsoleIsRefusedWhileOneIsAttached) {
+    writeGuest("web1");
+    startCorrald();
+    ASSERT_EQ(ctl({"start", "web1"}).status, 0) << corraldLog();
+    auto run = dir_ / "run" / "web1";
+    struct stat st {};
+    ASSERT_EQ(::stat((run / "serial.sock").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0660u);
+    ASSERT_EQ(::stat((run / "serial.sock.lock").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0640u);
+    ASSERT_EQ(::stat(run.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0750u);
+
+    // The first console reads a FIFO the test holds open, so that it stays attached.
+    auto fifo = dir_ / "console-in";
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    int keys = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);
+    ASSERT_GE(keys, 0);
+    auto corralctl = std::string(CORRAL_BINARY_DIR) + "/supervisor/corralctl";
+    auto first = Process::spawn({"sh", "-c", "exec \"$0\" --address \"$1\" console web1 < \"$2\"",
+                                 corralctl, address_, fifo.string()},
+                                dir_ / "console1.log");
+    ASSERT_TRUE(waitForText(dir_ / "console1.log", "Connected to web1's serial console", 20s))
+        << readFile(dir_ / "console1.log");
+    std::string line = "echo console-$((6*7))\n";
+    ASSERT_EQ(::write(keys, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+    EXPECT_TRUE(waitForText(dir_ / "console1.log", "console-42", 60s))
+        << readFile(dir_ / "console1.log");
+
+    auto second = ctl({"console", "web1"});
+    EXPECT_EQ(second.status, 4) << second.output;
+    EXPECT_EQ(second.output,
+              "corralctl: web1's console is in use by another corralctl console; only one may be "
+              "attached\n");
+
+    // Once the first leaves, the console is free again (the second reads EOF and leaves).
+    first.kill(SIGKILL);
+    first.wait(10s);
+    ::close(keys);
+    auto third = ctl({"console", "web1"});
+    EXPECT_EQ(third.status, 0) << third.output;
+    EXPECT_NE(third.output.find("Connected to web1's serial console"), std::string::npos)
+        << third.output;
+    ASSERT_EQ(ctl({"kill", "web1"}).status, 0);
 }
 
 }  // namespace
