@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <fstream>
 #include <limits>
 #include <sstream>
 
 #include "hypervisor/definition_dir.hpp"
+#include "hypervisor/toml_reader.hpp"
 
 namespace corral::hypervisor {
 
@@ -17,6 +19,11 @@ std::string Diagnostic::format() const {
 }
 
 namespace {
+
+// The caller's lack of permission, said as such: corral-validate run by a user on a root file.
+std::string deniedHint(const std::filesystem::path& file) {
+    return ::access(file.c_str(), R_OK) != 0 && errno == EACCES ? nonRootHint() : std::string();
+}
 
 // Splits "2G" into number and suffix; the suffix selects a multiplier from `units`.
 template <typename Units>
@@ -89,9 +96,10 @@ LoadResult loadInstanceSpec(const std::filesystem::path& file) {
     auto unusable = missing ? std::string() : unusableDefinitionFile(file);
     if (!in || !unusable.empty()) {
         LoadResult result;
-        result.diagnostics.push_back(
-            {file.string(), 1, 1,
-             "cannot open the file for reading" + (unusable.empty() ? "" : ": " + unusable)});
+        result.diagnostics.push_back({file.string(), 1, 1,
+                                      unusable.empty()
+                                          ? "cannot open the file for reading"
+                                          : "the file " + unusable + deniedHint(file)});
         return result;
     }
     std::ostringstream text;

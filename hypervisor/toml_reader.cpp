@@ -130,6 +130,13 @@ std::string unfitFile(const std::filesystem::path& path, TomlReader::PathKind ki
 
 }  // namespace
 
+std::string nonRootHint() {
+    uid_t uid = ::geteuid();
+    if (uid == 0) return {};
+    return " by uid " + std::to_string(uid) +
+           " (corrald checks and opens it as root: validate as root)";
+}
+
 void TomlReader::readablePath(const toml::table& table, std::string_view key,
                               std::filesystem::path& out, PathKind kind) {
     auto* value = get<std::string>(table, key, "a path string");
@@ -139,11 +146,15 @@ void TomlReader::readablePath(const toml::table& table, std::string_view key,
         error(value->source(),
               std::string(key) + ": expected an absolute path, got " + inQuotes(value->get()));
     } else if (::access(path.c_str(), F_OK) != 0) {
+        // EACCES: a directory on the way may not be searched by whoever validates.
         error(value->source(),
-              std::string(key) + ": " + inQuotes(value->get()) + " does not exist");
+              std::string(key) + ": " + inQuotes(value->get()) +
+                  (errno == EACCES
+                       ? " cannot be checked: " + std::string(std::strerror(EACCES)) + nonRootHint()
+                       : " does not exist"));
     } else if (::access(path.c_str(), R_OK) != 0) {
-        error(value->source(),
-              std::string(key) + ": " + inQuotes(value->get()) + " is not readable");
+        error(value->source(), std::string(key) + ": " + inQuotes(value->get()) +
+                                   " is not readable" + nonRootHint());
     } else if (auto why = unfitFile(path, kind); !why.empty()) {
         error(value->source(), std::string(key) + ": " + inQuotes(value->get()) + " " + why);
     } else {

@@ -25,6 +25,10 @@ std::string inQuotes(std::string_view s);
 // "\"pc\" | \"q35\"".
 std::string choiceList(const std::vector<std::string_view>& choices);
 
+// " by uid N (corrald checks and opens it as root: validate as root)" when the caller is not
+// root, else "": why a file corrald can use may look unusable to corral-validate.
+std::string nonRootHint();
+
 class TomlReader {
   public:
     explicit TomlReader(std::string file) : file_(std::move(file)) {}

@@ -20,9 +20,10 @@ struct Run {
     std::string output;
 };
 
-Run validate(const std::vector<std::string>& files) {
+Run validate(const std::vector<std::string>& files, const std::vector<std::string>& as = {}) {
     TempDir dir;
-    std::vector<std::string> argv = {CORRAL_VALIDATE_BIN};
+    std::vector<std::string> argv = as;
+    argv.push_back(CORRAL_VALIDATE_BIN);
     argv.insert(argv.end(), files.begin(), files.end());
     auto process = Process::spawn(argv, dir / "out");
     auto status = process.wait(10s);
@@ -52,6 +53,39 @@ TEST(ValidateCli, PrintsEveryErrorAndExitsOne) {
               bad.string() + ":2:8: error: cpus: expected an integer from 1 to 255, got 0\n" +
                   bad.string() + ":3:1: error: unknown key \"memroy\" in [machine]; did you mean " +
                   "\"memory\"?\n" + bad.string() + ":5:8: error: path: \"/nope\" does not exist\n");
+}
+
+// A user validating a definition of root's: a file that is there but hidden from them is not
+// "missing", and the reason says who cannot read it and who will.
+TEST(ValidateCli, AsAUserWhatCannotBeReadSaysWhoCannotReadIt) {
+    TempDir dir;
+    std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
+    auto hidden = dir / "hidden";
+    std::filesystem::create_directory(hidden);
+    std::ofstream(hidden / "vmlinuz") << "";
+    std::filesystem::permissions(hidden, std::filesystem::perms(0700));
+    std::ofstream(dir / "private-kernel") << "";
+    std::filesystem::permissions(dir / "private-kernel", std::filesystem::perms(0600));
+    auto def = dir / "web1.toml";
+    std::ofstream(def) << "[boot]\nkernel = \"" << (hidden / "vmlinuz").string()
+                       << "\"\ninitrd = \"" << (dir / "private-kernel").string() << "\"\n";
+    std::filesystem::permissions(def, std::filesystem::perms(0644));
+    auto secret = dir / "secret.toml";
+    std::ofstream(secret) << "";
+    std::filesystem::permissions(secret, std::filesystem::perms(0600));
+
+    const std::string why = " by uid 65534 (corrald checks and opens it as root: validate as root)";
+    auto run = validate({def.string(), secret.string()}, {"runuser", "-u", "nobody", "--"});
+    EXPECT_EQ(run.exitCode, 1);
+    EXPECT_EQ(run.output,
+              def.string() + ":2:10: error: kernel: \"" + (hidden / "vmlinuz").string() +
+                  "\" cannot be checked: Permission denied" + why + "\n" + def.string() +
+                  ":3:10: error: initrd: \"" + (dir / "private-kernel").string() +
+                  "\" is not readable" + why + "\n" + secret.string() +
+                  ":1:1: error: the file cannot be read: Permission denied" + why + "\n");
+    // Root reads all of it: only the empty secret.toml's lack of [boot] or disk remains, if any.
+    auto asRoot = validate({def.string()});
+    EXPECT_EQ(asRoot.exitCode, 0) << asRoot.output;
 }
 
 // A directory is read as corrald reads it: what corrald would ignore is an error with the reason.
