@@ -84,7 +84,10 @@ void sweepOrphans(const std::filesystem::path& runtimeRoot, const Registry& regi
 struct Daemon {
     DaemonOptions options;
     asio::io_context io;
-    LogSink log = stderrLog();
+    // Set once the registry exists: log lines about its instances carry their unit (log.hpp).
+    const Registry* named = nullptr;
+    LogSink log = stderrLog(
+        6, [this](std::string_view name) { return named && named->find(name) != nullptr; });
     AsioClock clock{io.get_executor()};
     std::unique_ptr<ScopeManager> scopes = ScopeManager::connect(io, log);
     std::unique_ptr<QemuParts> parts = makeQemuParts(io.get_executor());
@@ -110,6 +113,7 @@ struct Daemon {
     std::unique_ptr<MetricsServer> metrics;
 
     explicit Daemon(DaemonOptions o) : options(std::move(o)) {
+        named = &registry;
         registry.configure({options.storageDirs, options.runtimeDir});
         context.definitionFile = [this](const std::string& name) { return registry.fileOf(name); };
     }

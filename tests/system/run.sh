@@ -317,6 +317,15 @@ step_journal() {
     journalHasState() { c journalctl --no-pager -o cat -u "corral@$VM.service" | grep -qi running; }
     # journald receives the unit's stdout asynchronously.
     wait_for 10 "a state line in journalctl -u corral@$VM" journalHasState
+    # corrald's own lines about the VM are in the unit's journal too (OBJECT_SYSTEMD_UNIT), and
+    # under their instance field.
+    corraldLineInUnit() {
+        c journalctl --no-pager -o cat -u "corral@$VM.service" | grep -q "^$VM: started (pid"
+    }
+    wait_for 10 "corrald's '$VM: started' line in journalctl -u corral@$VM" corraldLineInUnit
+    c journalctl --no-pager -o cat CORRAL_INSTANCE="$VM" | grep -q "^$VM: started (pid" ||
+        fail "journalctl CORRAL_INSTANCE=$VM has no '$VM: started' line of corrald"
+    echo "journalctl -u corral@$VM: $(c journalctl --no-pager -o cat -u "corral@$VM.service" | grep -c "^$VM: ") lines of corrald"
 }
 
 step_restart_corrald_keeps_vm() {
