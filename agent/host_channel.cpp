@@ -234,4 +234,21 @@ awaitable<Result<std::string>> HostChannel::execute(std::vector<std::string> arg
                     "execute via " + socketPath_ + ": the guest answered a list, not text"};
 }
 
+awaitable<Result<RunOutcome>> HostChannel::run(RunRequest request,
+                                               std::chrono::milliseconds timeout) {
+    if (request.argv.empty()) {
+        co_return Error{Errc::InvalidArgument, "corral_run needs at least a command name"};
+    }
+    // Named first: g++ 12 destroys a temporary in a co_await's arguments twice.
+    auto frame = makeRunCall(request);
+    auto reply = co_await call(std::move(frame), timeout);
+    if (!reply && reply.error().kind == Errc::Remote && lacksRunMethod(reply.error().message))
+        co_return Error{Errc::NotSupported, reply.error().message};
+    if (!reply) co_return reply.error();
+    std::string problem;
+    auto outcome = readRunReply(reply->result, problem);
+    if (!outcome) co_return Error{Errc::Protocol, problem + " (via " + socketPath_ + ")"};
+    co_return Result<RunOutcome>(boost::system::in_place_value, std::move(*outcome));
+}
+
 }  // namespace corral::agent

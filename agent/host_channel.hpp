@@ -18,6 +18,7 @@
 
 #include "agent/codec.hpp"
 #include "agent/error.hpp"
+#include "agent/methods.hpp"
 #include "agent/rpc.hpp"
 
 namespace corral::agent {
@@ -41,6 +42,13 @@ class HostChannel : public std::enable_shared_from_this<HostChannel> {
     boost::asio::awaitable<Result<std::string>> execute(std::vector<std::string> argv,
                                                         std::optional<std::string> input,
                                                         std::chrono::milliseconds timeout);
+
+    // Calls corral_run(*argv, input_base64=...): the command's exit status, stdout and stderr as
+    // bytes (a command that exits non-zero is a result, not an error). Errc::NotSupported when
+    // the guest's agent has no corral_run (an original negotiator-guest). A zero timeout waits
+    // forever.
+    boost::asio::awaitable<Result<RunOutcome>> run(RunRequest request,
+                                                   std::chrono::milliseconds timeout);
 
     // True while the socket is connected. The protocol has no request ids: after a call timed
     // out the next call first sends a uniquely named probe and drops replies until the probe's

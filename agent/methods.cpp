@@ -1,5 +1,9 @@
 #include "agent/methods.hpp"
 
+#include <charconv>
+
+#include "agent/base64.hpp"
+
 namespace corral::agent {
 
 namespace {
@@ -68,6 +72,59 @@ std::variant<ExecuteRequest, Reply> readExecute(const Call& call) {
         if (input->second.kind == KwArg::Kind::Text) request.input = input->second.value;
     }
     return request;
+}
+
+std::variant<RunRequest, Reply> readRun(const Call& call) {
+    if (call.args.empty()) return Reply::fail("corral_run() needs a command name");
+    RunRequest request{call.args, {}};
+    for (const auto& [key, value] : call.kw) {
+        if (key != "input_base64")
+            return Reply::fail("corral_run(): unknown keyword '" + key.substr(0, 40) + "'");
+        if (value.kind == KwArg::Kind::Null) continue;
+        auto bytes = value.kind == KwArg::Kind::Text ? decodeBase64(value.value) : std::nullopt;
+        if (!bytes) return Reply::fail("corral_run(): input_base64 must be base64 text or null");
+        request.input = std::move(*bytes);
+    }
+    return request;
+}
+
+Call makeRunCall(const RunRequest& request) {
+    Call call{std::string(kRunMethod), request.argv, {}};
+    if (!request.input.empty()) call.kw["input_base64"] = encodeBase64(request.input);
+    return call;
+}
+
+Reply runReply(const RunOutcome& outcome) {
+    return Reply::ok(std::vector<std::string>{
+        std::to_string(outcome.exitStatus), encodeBase64(outcome.out), encodeBase64(outcome.err)});
+}
+
+std::optional<RunOutcome> readRunReply(const Value& result, std::string& problem) {
+    const auto* list = std::get_if<std::vector<std::string>>(&result);
+    if (!list || list->size() != 3) {
+        problem = "corral_run answered something other than [status, stdout, stderr]";
+        return std::nullopt;
+    }
+    RunOutcome outcome;
+    const auto& status = (*list)[0];
+    auto [end, ec] =
+        std::from_chars(status.data(), status.data() + status.size(), outcome.exitStatus);
+    auto out = decodeBase64((*list)[1]);
+    auto err = decodeBase64((*list)[2]);
+    if (ec != std::errc() || end != status.data() + status.size() || outcome.exitStatus < 0 ||
+        outcome.exitStatus > 255 || !out || !err) {
+        problem = "corral_run answered a malformed status or stream";
+        return std::nullopt;
+    }
+    outcome.out = std::move(*out);
+    outcome.err = std::move(*err);
+    return outcome;
+}
+
+bool lacksRunMethod(const std::string& error) {
+    return error.find(std::string(kRunMethod)) != std::string::npos &&
+           (error.find("unknown method") != std::string::npos ||
+            error.find("has no attribute") != std::string::npos);
 }
 
 std::optional<Reply> checkListCommands(const Call& call) {

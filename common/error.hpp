@@ -25,7 +25,7 @@ enum class Errc {
     NoFreeSlot,
     OpenFailed,    // a file or tap device the operation needs could not be opened
     UnplugFailed,  // the guest did not let the device go
-    NotSupported,  // this QEMU lacks a command the operation needs
+    NotSupported,  // the peer lacks what the operation needs (a QEMU command, an agent method)
 };
 
 // "Timeout", "NoFreeSlot", ...

@@ -9,6 +9,7 @@
 #include "supervisor/ctl_attach.hpp"
 #include "supervisor/ctl_console.hpp"
 #include "supervisor/ctl_define.hpp"
+#include "supervisor/ctl_exec.hpp"
 #include "supervisor/ctl_guest_info.hpp"
 #include "supervisor/ctl_output.hpp"
 #include "supervisor/ctl_run.hpp"
@@ -153,24 +154,8 @@ int detach(const Args& a) {
 }
 
 int exec(const Args& a) {
-    auto timeout = timeoutUsec(a, 60 * kSecond);
     auto client = connect(a);
-    auto reply = client.callInstance(
-        a.args[0], "GuestExecute", timeout + 10 * kSecond, [&](sd_bus_message* m) {
-            int r = sd_bus_message_open_container(m, 'a', "s");
-            for (auto it = a.argv.begin(); r >= 0 && it != a.argv.end(); ++it)
-                r = sd_bus_message_append(m, "s", it->c_str());
-            if (r >= 0) r = sd_bus_message_close_container(m);
-            return r < 0 ? r : sd_bus_message_append(m, "st", "", timeout);
-        });
-    auto output = readString(reply);
-    // The agent strips a one-line output, as python-negotiator's does: the line ends here.
-    if (!a.json && !output.empty() && output.back() != '\n') output += '\n';
-    if (a.json)
-        printValue("output", output, true);
-    else
-        std::fwrite(output.data(), 1, output.size(), stdout);
-    return kOk;
+    return runExec(client, a.args[0], a.argv, timeoutUsec(a, 60 * kSecond), a.json);
 }
 
 int commands(const Args& a) {

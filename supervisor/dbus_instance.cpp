@@ -168,16 +168,23 @@ int methodDetach(sd_bus_message* m, void* u, sd_bus_error* error) {
     return 1;
 }
 
-int methodGuestExecute(sd_bus_message* m, void* u, sd_bus_error* error) {
+// An `as` argument: the command line of a guest command.
+int readArgv(sd_bus_message* m, std::vector<std::string>& out) {
     char** argv = nullptr;
     int r = sd_bus_message_read_strv(m, &argv);
     if (r < 0) return r;
-    std::vector<std::string> args;
     for (char** a = argv; a && *a; ++a) {
-        args.emplace_back(*a);
+        out.emplace_back(*a);
         free(*a);
     }
     free(argv);
+    return r;
+}
+
+int methodGuestExecute(sd_bus_message* m, void* u, sd_bus_error* error) {
+    std::vector<std::string> args;
+    int r = readArgv(m, args);
+    if (r < 0) return r;
     const char* input = nullptr;
     uint64_t usec = 0;
     if ((r = sd_bus_message_read(m, "st", &input, &usec)) < 0) return r;
@@ -190,6 +197,39 @@ int methodGuestExecute(sd_bus_message* m, void* u, sd_bus_error* error) {
     auto call = pending(m, u);
     ref(u).vm->guestExecute(std::move(args), input, timeout,
                             [call](Outcome<std::string> o) { call.finish(o); });
+    return 1;
+}
+
+int methodGuestRun(sd_bus_message* m, void* u, sd_bus_error* error) {
+    std::vector<std::string> args;
+    int r = readArgv(m, args);
+    if (r < 0) return r;
+    const void* input = nullptr;
+    size_t size = 0;
+    if ((r = sd_bus_message_read_array(m, 'y', &input, &size)) < 0) return r;
+    uint64_t usec = 0;
+    if ((r = sd_bus_message_read(m, "t", &usec)) < 0) return r;
+    if (args.empty())
+        return setError(error, {ErrorKind::InvalidArgument, "GuestRun needs a command."});
+    if (auto bad = checkTimeoutArgument("GuestRun: timeout_usec", usec))
+        return setError(error, *bad);
+    auto timeout =
+        usec == 0 ? milliseconds(seconds(60)) : duration_cast<milliseconds>(microseconds(usec));
+    auto call = pending(m, u);
+    ref(u).vm->guestRun(
+        std::move(args), std::string(static_cast<const char*>(input), size), timeout,
+        [call](Outcome<agent::RunOutcome> o) {
+            if (!o) return call.error(o.error());
+            call.values([&](sd_bus_message* reply) {
+                const auto& run = o.value();
+                int r = sd_bus_message_append(reply, "u", static_cast<uint32_t>(run.exitStatus));
+                if (r >= 0)
+                    r = sd_bus_message_append_array(reply, 'y', run.out.data(), run.out.size());
+                if (r >= 0)
+                    r = sd_bus_message_append_array(reply, 'y', run.err.data(), run.err.size());
+                return r;
+            });
+        });
     return 1;
 }
 
@@ -312,6 +352,9 @@ const sd_bus_vtable kInstanceVtable[] = {
                             kMethod),
     SD_BUS_METHOD_WITH_ARGS("GuestExecute", SD_BUS_ARGS("as", argv, "s", input, "t", timeout_usec),
                             SD_BUS_RESULT("s", output), methodGuestExecute, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("GuestRun", SD_BUS_ARGS("as", argv, "ay", input, "t", timeout_usec),
+                            SD_BUS_RESULT("u", exit_status, "ay", stdout, "ay", stderr),
+                            methodGuestRun, kMethod),
     SD_BUS_METHOD_WITH_ARGS("GuestListCommands", SD_BUS_NO_ARGS, SD_BUS_RESULT("as", commands),
                             methodGuestListCommands, kMethod),
     SD_BUS_METHOD_WITH_ARGS("GuestInfo", SD_BUS_NO_ARGS,

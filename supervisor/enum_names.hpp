@@ -51,6 +51,7 @@ inline constexpr auto kErrorNames = makeStringTable<ErrorKind>({
     {ErrorKind::Failed, "org.corral1.Error.Failed"},
     {ErrorKind::Exists, "org.corral1.Error.Exists"},
     {ErrorKind::PermissionDenied, "org.corral1.Error.PermissionDenied"},
+    {ErrorKind::NotSupported, "org.corral1.Error.NotSupported"},
 });
 
 // "running" -> State::Running; nullopt for anything else.

@@ -22,6 +22,8 @@ OpError toOpError(const corral::Error& error, Channel channel) {
                 return {ErrorKind::Failed, "cannot connect to qemu's monitor: " + error.message};
             return {ErrorKind::Failed,
                     "qemu's monitor closed during the call (did qemu exit?): " + error.message};
+        case Errc::NotSupported:
+            return {ErrorKind::NotSupported, error.message};
         default:
             return {ErrorKind::Failed, error.message};
     }

@@ -24,6 +24,7 @@ enum class ErrorKind {
     Failed,            // the operation was attempted and failed (QMP error, spawn failure, ...)
     Exists,            // Define: an instance or a file of that name exists already
     PermissionDenied,  // the caller may not call the method (corrald's own check)
+    NotSupported,      // the peer lacks what the operation needs (e.g. the guest agent a method)
 };
 
 struct OpError {

@@ -73,6 +73,11 @@ class Agent final : public AgentLink {
         auto channel = channel_;
         co_return co_await channel->execute(std::move(argv), std::move(input), timeout);
     }
+    asio::awaitable<Result<agent::RunOutcome>> run(agent::RunRequest request,
+                                                   std::chrono::milliseconds timeout) override {
+        auto channel = channel_;
+        co_return co_await channel->run(std::move(request), timeout);
+    }
     void close() override {
         channel_->close();
         responder_->stop();

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/methods.hpp"
 #include "common/error.hpp"
 #include "hypervisor/hotplug.hpp"
 #include "hypervisor/qemu_process.hpp"
@@ -60,6 +61,10 @@ class AgentLink {
     virtual boost::asio::awaitable<Result<std::string>> execute(
         std::vector<std::string> argv, std::optional<std::string> input,
         std::chrono::milliseconds timeout) = 0;
+    // corral_run: exit status and both streams as bytes (agent/methods.hpp); NotSupported from
+    // an agent without it. A zero timeout waits forever.
+    virtual boost::asio::awaitable<Result<agent::RunOutcome>> run(
+        agent::RunRequest request, std::chrono::milliseconds timeout) = 0;
     // Drops both channels; calls in flight end with an error.
     virtual void close() = 0;
 };

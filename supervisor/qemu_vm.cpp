@@ -170,6 +170,12 @@ void QemuVm::guestExecute(std::vector<std::string> argv, std::string input,
     running_->guestExecute(std::move(argv), std::move(input), timeout, std::move(reply));
 }
 
+void QemuVm::guestRun(std::vector<std::string> argv, std::string input,
+                      std::chrono::milliseconds timeout, Reply<agent::RunOutcome> reply) {
+    if (auto error = checkUsable()) return reply(*error);
+    running_->guestRun(std::move(argv), std::move(input), timeout, std::move(reply));
+}
+
 void QemuVm::guestListCommands(Reply<std::vector<std::string>> reply) {
     if (auto error = checkUsable()) return reply(*error);
     running_->guestListCommands(std::move(reply));

@@ -34,6 +34,8 @@ class QemuVm : public Vm, private VmControl {
 
     void attachDevice(hypervisor::Device device, Reply<std::string> reply) override;
     void detach(std::string id, Done done) override;
+    void guestRun(std::vector<std::string> argv, std::string input,
+                  std::chrono::milliseconds timeout, Reply<agent::RunOutcome> reply) override;
     void guestExecute(std::vector<std::string> argv, std::string input,
                       std::chrono::milliseconds timeout, Reply<std::string> reply) override;
     void guestListCommands(Reply<std::vector<std::string>> reply) override;

@@ -64,6 +64,16 @@ asio::awaitable<Outcome<std::string>> executeIn(std::shared_ptr<AgentLink> agent
     co_return *result;
 }
 
+asio::awaitable<Outcome<agent::RunOutcome>> runIn(std::shared_ptr<AgentLink> agent,
+                                                  std::vector<std::string> argv, std::string input,
+                                                  std::chrono::milliseconds timeout) {
+    // Named first: g++ 12 destroys a temporary in a co_await's arguments twice.
+    agent::RunRequest request{std::move(argv), std::move(input)};
+    auto result = co_await agent->run(std::move(request), timeout);
+    if (!result) co_return toOpError(result.error(), Channel::Agent);
+    co_return *result;
+}
+
 asio::awaitable<Outcome<std::vector<std::string>>> listIn(std::shared_ptr<AgentLink> agent) {
     auto result = co_await agent->listCommands(10s);
     if (!result) co_return toOpError(result.error(), Channel::Agent);
@@ -243,6 +253,15 @@ void RunningQemu::guestExecute(std::vector<std::string> argv, std::string input,
                              name_ + " has no negotiator channel; set agent.negotiator = true."});
     life_.run<std::string>(executeIn(agent_, std::move(argv), std::move(input), timeout),
                            std::move(reply), exitedDuring("the guest call"));
+}
+
+void RunningQemu::guestRun(std::vector<std::string> argv, std::string input,
+                           std::chrono::milliseconds timeout, Reply<agent::RunOutcome> reply) {
+    if (!agent_)
+        return reply(OpError{ErrorKind::AgentUnavailable,
+                             name_ + " has no negotiator channel; set agent.negotiator = true."});
+    life_.run<agent::RunOutcome>(runIn(agent_, std::move(argv), std::move(input), timeout),
+                                 std::move(reply), exitedDuring("the guest call"));
 }
 
 void RunningQemu::guestListCommands(Reply<std::vector<std::string>> reply) {

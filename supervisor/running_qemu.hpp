@@ -76,6 +76,8 @@ class RunningQemu {
     // The operations of Vm on this qemu (the caller checked that the instance is usable).
     void attachDevice(hypervisor::Device device, Reply<std::string> reply);
     void detach(std::string id, Done done);
+    void guestRun(std::vector<std::string> argv, std::string input,
+                  std::chrono::milliseconds timeout, Reply<agent::RunOutcome> reply);
     void guestExecute(std::vector<std::string> argv, std::string input,
                       std::chrono::milliseconds timeout, Reply<std::string> reply);
     void guestListCommands(Reply<std::vector<std::string>> reply);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/methods.hpp"
 #include "common/signal.hpp"
 #include "hypervisor/instance_spec.hpp"
 #include "supervisor/instance.hpp"
@@ -62,6 +63,10 @@ class Vm {
     // Guest agent calls over the negotiator host-to-guest channel.
     virtual void guestExecute(std::vector<std::string> argv, std::string input,
                               std::chrono::milliseconds timeout, Reply<std::string> reply) = 0;
+    // corral_run: stdin bytes in; exit status, stdout and stderr out (NotSupported from an
+    // agent without it, e.g. the original negotiator-guest).
+    virtual void guestRun(std::vector<std::string> argv, std::string input,
+                          std::chrono::milliseconds timeout, Reply<agent::RunOutcome> reply) = 0;
     virtual void guestListCommands(Reply<std::vector<std::string>> reply) = 0;
 
     // Raw QMP: one JSON command in, the JSON reply out.

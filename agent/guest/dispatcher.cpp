@@ -15,23 +15,55 @@ std::string dirNames(const std::vector<std::filesystem::path>& dirs) {
     return out;
 }
 
-Reply execute(const GuestCommands& commands, const Call& call) {
-    auto read = readExecute(call);
-    if (auto* refused = std::get_if<Reply>(&read)) return *refused;
-    auto& request = std::get<ExecuteRequest>(read);
-    // The original's lookup: basename of argv[0] in the user, then the built-in directory.
-    // Beyond it, a name found in neither runs from PATH (the host owns its guest anyway, as
-    // with qemu-guest-agent's guest-exec) unless commandsOnly keeps the original's limit.
-    auto name = commandName(request.argv[0]);
+// The original's lookup: basename of argv[0] in the user, then the built-in directory. Beyond
+// it, a name found in neither runs from PATH (the host owns its guest anyway, as with
+// qemu-guest-agent's guest-exec) unless commandsOnly keeps the original's limit. The program to
+// run, or the refusal.
+std::variant<std::string, Reply> program(const GuestCommands& commands,
+                                         const std::vector<std::string>& argv) {
+    auto name = commandName(argv[0]);
     auto found = findCommand(name, commands.dirs);
     if (!found && commands.commandsOnly)
         return Reply::fail("unknown command '" + name + "' (not in " + dirNames(commands.dirs) +
                            ")");
-    auto program = found ? found->string() : request.argv[0];
-    log(1, "execute " + request.argv[0] + " (" + program + ")");
-    auto result = runCommand(program, request.argv, request.input, commands.limits);
+    return found ? found->string() : argv[0];
+}
+
+Reply execute(const GuestCommands& commands, const Call& call) {
+    auto read = readExecute(call);
+    if (auto* refused = std::get_if<Reply>(&read)) return *refused;
+    auto& request = std::get<ExecuteRequest>(read);
+    auto found = program(commands, request.argv);
+    if (auto* refused = std::get_if<Reply>(&found)) return *refused;
+    auto& path = std::get<std::string>(found);
+    log(1, "execute " + request.argv[0] + " (" + path + ")");
+    auto result = runCommand(path, request.argv, request.input, commands.limits);
     if (!result.ok) return Reply::fail(result.error);
     return Reply::ok(capturedOutput(sanitizeUtf8(result.output)));
+}
+
+// Base64 takes 4 bytes for 3: what the command may write so that the reply fits a message.
+// (1 KiB is left for the reply's JSON around the three strings.)
+constexpr std::size_t runOutputLimit(std::size_t maxMessage) {
+    return maxMessage > 4096 ? maxMessage / 4 * 3 - 1024 : maxMessage / 2;
+}
+
+Reply run(const GuestCommands& commands, const Call& call) {
+    auto read = readRun(call);
+    if (auto* refused = std::get_if<Reply>(&read)) return *refused;
+    auto& request = std::get<RunRequest>(read);
+    auto found = program(commands, request.argv);
+    if (auto* refused = std::get_if<Reply>(&found)) return *refused;
+    auto& path = std::get<std::string>(found);
+    log(1, "corral_run " + request.argv[0] + " (" + path + ")");
+    auto limits = commands.limits;
+    limits.keepStderr = true;
+    limits.maxOutput = runOutputLimit(limits.maxOutput);
+    auto result = runCommand(path, request.argv, request.input, limits);
+    // A command that ran answers with its status, whatever it is; only one that could not run
+    // to its end (spawn, timeout, output cap) is a failure.
+    if (result.exitStatus < 0) return Reply::fail(result.error);
+    return runReply({result.exitStatus, std::move(result.output), std::move(result.errors)});
 }
 
 }  // namespace
@@ -43,6 +75,8 @@ Dispatcher makeDispatcher(GuestCommands commands) {
         return Reply::ok(listCommands(dirs));
     });
     dispatcher.add("execute", [commands](const Call& call) { return execute(commands, call); });
+    dispatcher.add(std::string(kRunMethod),
+                   [commands](const Call& call) { return run(commands, call); });
     return dispatcher;
 }
 

@@ -65,6 +65,13 @@ std::optional<int> reap(pid_t pid, Clock::time_point deadline) {
     }
 }
 
+// A command that did not run to its end: no status.
+RunResult notRun(std::string why) {
+    RunResult result;
+    result.error = std::move(why);
+    return result;
+}
+
 }  // namespace
 
 RunResult runCommand(const std::string& program, const std::vector<std::string>& argv,
@@ -73,7 +80,7 @@ RunResult runCommand(const std::string& program, const std::vector<std::string>&
     Pipe in, out, err;
     if (!makePipe(in) || !makePipe(out) || !makePipe(err)) {
         for (Pipe* p : {&in, &out, &err}) closeFd(p->read), closeFd(p->write);
-        return {false, {}, "cannot create pipes for '" + name + "': " + std::strerror(errno)};
+        return notRun("cannot create pipes for '" + name + "': " + std::strerror(errno));
     }
     SpawnRequest request{program, argv, nullptr, {in.read, out.write, err.write}, false, true};
     pid_t pid = -1;
@@ -83,7 +90,7 @@ RunResult runCommand(const std::string& program, const std::vector<std::string>&
     closeFd(err.write);
     if (rc != 0) {
         for (int* fd : {&in.write, &out.read, &err.read}) closeFd(*fd);
-        return {false, {}, "cannot execute '" + name + "': " + std::strerror(rc)};
+        return notRun("cannot execute '" + name + "': " + std::strerror(rc));
     }
 
     for (int fd : {in.write, out.read, err.read}) ::fcntl(fd, F_SETFL, O_NONBLOCK);
@@ -122,8 +129,9 @@ RunResult runCommand(const std::string& program, const std::vector<std::string>&
                 closeFd(i == 0 ? out.read : err.read);
             }
         }
-        if (errors.size() > 2 * kStderrTail) errors = errors.substr(errors.size() - kStderrTail);
-        if (output.size() > limits.maxOutput) {
+        if (!limits.keepStderr && errors.size() > 2 * kStderrTail)
+            errors = errors.substr(errors.size() - kStderrTail);
+        if (output.size() + (limits.keepStderr ? errors.size() : 0) > limits.maxOutput) {
             failure = "command '" + name + "' wrote more than " + std::to_string(limits.maxOutput) +
                       " bytes of output";
         }
@@ -136,15 +144,20 @@ RunResult runCommand(const std::string& program, const std::vector<std::string>&
     for (int* fd : {&in.write, &out.read, &err.read}) closeFd(*fd);
     if (!failure.empty()) {
         killAndReap(pid);
-        return {false, {}, failure};
+        return notRun(failure);
     }
     auto status = reap(pid, deadline);
     if (!status) {
         killAndReap(pid);
-        return {false, {}, "command '" + name + "' timed out after closing its output"};
+        return notRun("command '" + name + "' timed out after closing its output");
     }
-    if (WIFEXITED(*status) && WEXITSTATUS(*status) == 0) return {true, std::move(output), {}};
-    return {false, {}, describeFailure(name, *status, errors)};
+    RunResult ran;
+    ran.exitStatus = WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status);
+    ran.ok = ran.exitStatus == 0;
+    if (!ran.ok) ran.error = describeFailure(name, *status, errors);
+    ran.output = std::move(output);
+    ran.errors = std::move(errors);
+    return ran;
 }
 
 }  // namespace corral::agent::guest

@@ -27,12 +27,19 @@ struct RunLimits {
     std::chrono::milliseconds timeout{std::chrono::hours(1)};
     std::size_t maxOutput = kDefaultMaxMessage;
     HangupWatch* hangup = nullptr;  // set by the daemon; polled while the command runs
+    // Keep all of stderr (within maxOutput, which then bounds stdout and stderr together)
+    // instead of its tail for the error text: corral_run returns it.
+    bool keepStderr = false;
 };
 
 struct RunResult {
-    bool ok = false;
-    std::string output;  // stdout (ok only)
+    bool ok = false;     // ran and exited 0
+    std::string output;  // stdout (also of a command that ran and failed)
     std::string error;   // why it failed: exit code and stderr tail, timeout, output cap, spawn
+    // Set once the command ran to its end: its status as a shell reports it (0..255, 128 + N
+    // for signal N), and its stderr (the tail unless RunLimits::keepStderr).
+    int exitStatus = -1;
+    std::string errors;
 };
 
 // `program` is the path (or PATH-relative name) to execute, `argv[0]` is reported in messages.

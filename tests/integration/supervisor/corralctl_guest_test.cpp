@@ -1,6 +1,6 @@
 // corralctl against a real guest: one exit-code rule for a request whose goal is already reached
 // (refused, exit 5, corrald's sentence) for every lifecycle verb, status's StartedAt for people,
-// and one serial console at a time.
+// one serial console at a time, and exec that behaves as a local command.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -117,6 +117,33 @@ TEST_F(CorralctlGuest, ASecondConsoleIsRefusedWhileOneIsAttached) {
     EXPECT_EQ(third.status, 0) << third.output;
     EXPECT_NE(third.output.find("Connected to web1's serial console"), std::string::npos)
         << third.output;
+    ASSERT_EQ(ctl({"kill", "web1"}).status, 0);
+}
+
+// corralctl exec passes stdin, keeps stdout and stderr apart and byte for byte (a NUL and a byte
+// that is no UTF-8 included), and exits with the guest command's status (corral_run, the
+// agent's own method; the original's execute had none of this).
+TEST_F(CorralctlGuest, ExecPassesStdinAndReturnsTheGuestsStatusAndStreams) {
+    writeGuest("web1");
+    startCorrald();
+    ASSERT_EQ(ctl({"start", "web1"}).status, 0) << corraldLog();
+    ASSERT_TRUE(waitProperty("web1", "AgentConnected", "b true", 60s)) << corraldLog();
+    auto corralctl = std::string(CORRAL_BINARY_DIR) + "/supervisor/corralctl";
+    auto out = dir_ / "exec.out", err = dir_ / "exec.err";
+    auto run = runCommand({"sh", "-c",
+                           "printf 'in\\000\\377put' | \"$0\" --address \"$1\" exec web1 -- sh -c "
+                           "'cat; printf \"oops\\n\" >&2; exit 3' >\"$2\" 2>\"$3\"",
+                           corralctl, address_, out.string(), err.string()},
+                          60s, dir_.path());
+    EXPECT_EQ(run.status, 3) << run.output << readFile(err) << corraldLog();
+    EXPECT_EQ(readFile(out), std::string("in\0\xffput", 7));
+    EXPECT_EQ(readFile(err), "oops\n");
+
+    // A command that succeeds exits 0; one the guest cannot run is corralctl's failure (1).
+    EXPECT_EQ(ctl({"exec", "web1", "--", "true"}).status, 0);
+    auto missing = ctl({"exec", "web1", "--", "/no/such/command"});
+    EXPECT_EQ(missing.status, 1) << missing.output;
+    EXPECT_NE(missing.output.find("/no/such/command"), std::string::npos) << missing.output;
     ASSERT_EQ(ctl({"kill", "web1"}).status, 0);
 }
 

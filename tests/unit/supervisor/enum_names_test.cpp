@@ -57,7 +57,8 @@ TEST(EnumNames, EveryErrorKindHasItsOwnCorralErrorName) {
                                     ErrorKind::Timeout,
                                     ErrorKind::Failed,
                                     ErrorKind::Exists,
-                                    ErrorKind::PermissionDenied};
+                                    ErrorKind::PermissionDenied,
+                                    ErrorKind::NotSupported};
     expectComplete(kErrorNames, kinds);
     for (ErrorKind kind : kinds)
         EXPECT_EQ(std::string(dbusErrorName(kind)).rfind("org.corral1.Error.", 0), 0u);

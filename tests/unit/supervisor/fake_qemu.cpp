@@ -165,6 +165,11 @@ class FakeQemu::Agent final : public AgentLink {
         ++qemu_.agentCalls;
         co_return argv.empty() ? std::string() : argv.front();
     }
+    asio::awaitable<Result<agent::RunOutcome>> run(agent::RunRequest request,
+                                                   std::chrono::milliseconds) override {
+        ++qemu_.agentCalls;
+        co_return agent::RunOutcome{0, request.argv.front(), {}};
+    }
     void close() override {
         if (!closed_) ++qemu_.agentsClosed;
         closed_ = true;

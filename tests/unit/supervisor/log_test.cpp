@@ -19,10 +19,10 @@ InstanceFilter served(std::vector<std::string> names) {
 }
 
 TEST(JournalFields, ALineAboutAServedInstanceNamesItAndItsUnit) {
-    EXPECT_THAT(journalFields(5, "web1: started (pid 42)", served({"web1"})),
-                ElementsAre("MESSAGE=web1: started (pid 42)", "PRIORITY=5",
-                            "SYSLOG_IDENTIFIER=corrald", "CORRAL_INSTANCE=web1",
-                            "OBJECT_SYSTEMD_UNIT=corral@web1.service"));
+    EXPECT_THAT(
+        journalFields(5, "web1: started (pid 42)", served({"web1"})),
+        ElementsAre("MESSAGE=web1: started (pid 42)", "PRIORITY=5", "SYSLOG_IDENTIFIER=corrald",
+                    "CORRAL_INSTANCE=web1", "OBJECT_SYSTEMD_UNIT=corral@web1.service"));
 }
 
 TEST(JournalFields, OtherLinesAreNotTagged) {

@@ -50,6 +50,8 @@ class StubVm : public Vm {
     void detach(std::string, Done) override {}
     void guestExecute(std::vector<std::string>, std::string, std::chrono::milliseconds,
                       Reply<std::string>) override {}
+    void guestRun(std::vector<std::string>, std::string, std::chrono::milliseconds,
+                  Reply<agent::RunOutcome>) override {}
     void guestListCommands(Reply<std::vector<std::string>>) override {}
     void monitor(std::string, Reply<std::string>) override {}
     // Held until a test answers it.
