@@ -98,7 +98,8 @@ struct Daemon {
                       scopes.get(),
                       options.qemuBinary,
                       options.qmpTimeout,
-                      {}};
+                      {},
+                      options.firmware};
     Registry registry{options.instancesDir,
                       [this](const std::string& name, const corral::hypervisor::LoadResult& def) {
                           return std::make_unique<QemuVm>(context, name, def);
@@ -110,7 +111,7 @@ struct Daemon {
     std::unique_ptr<MetricsServer> metrics;
 
     explicit Daemon(DaemonOptions o) : options(std::move(o)) {
-        registry.configure({options.storageDirs, options.runtimeDir});
+        registry.configure({options.storageDirs, options.runtimeDir, options.stateDir});
         context.definitionFile = [this](const std::string& name) { return registry.fileOf(name); };
     }
 

@@ -163,6 +163,17 @@ int methodDetach(sd_bus_message* m, void* u, sd_bus_error* error) {
     return 1;
 }
 
+int methodChangeMedia(sd_bus_message* m, void* u, sd_bus_error* error) {
+    const char* id = nullptr;
+    const char* path = nullptr;
+    int r = sd_bus_message_read(m, "ss", &id, &path);
+    if (r < 0) return r;
+    if (auto bad = checkChangeMediaArguments(id, path)) return setError(error, *bad);
+    auto call = pending(m, u);
+    ref(u).vm->changeMedia(id, path, [call](Status s) { call.finish(s); });
+    return 1;
+}
+
 int methodGuestExecute(sd_bus_message* m, void* u, sd_bus_error* error) {
     char** argv = nullptr;
     int r = sd_bus_message_read_strv(m, &argv);
@@ -305,6 +316,8 @@ const sd_bus_vtable kInstanceVtable[] = {
                             SD_BUS_RESULT("s", pci_address), methodAttachDevice, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Detach", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, methodDetach,
                             kMethod),
+    SD_BUS_METHOD_WITH_ARGS("ChangeMedia", SD_BUS_ARGS("s", id, "s", path), SD_BUS_NO_RESULT,
+                            methodChangeMedia, kMethod),
     SD_BUS_METHOD_WITH_ARGS("GuestExecute", SD_BUS_ARGS("as", argv, "s", input, "t", timeout_usec),
                             SD_BUS_RESULT("s", output), methodGuestExecute, kMethod),
     SD_BUS_METHOD_WITH_ARGS("GuestListCommands", SD_BUS_NO_ARGS, SD_BUS_RESULT("as", commands),

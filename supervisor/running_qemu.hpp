@@ -76,6 +76,8 @@ class RunningQemu {
     // The operations of Vm on this qemu (the caller checked that the instance is usable).
     void attachDevice(hypervisor::Device device, Reply<std::string> reply);
     void detach(std::string id, Done done);
+    // The medium of CD-ROM `id` (running_qemu_media.cpp); `path` "" ejects.
+    void changeMedia(std::string id, std::string path, Done done);
     void guestExecute(std::vector<std::string> argv, std::string input,
                       std::chrono::milliseconds timeout, Reply<std::string> reply);
     void guestListCommands(Reply<std::vector<std::string>> reply);
@@ -122,6 +124,7 @@ class RunningQemu {
     void forgetDevice(const std::string& id);
     boost::asio::awaitable<Outcome<std::string>> attachSteps(hypervisor::Device device);
     boost::asio::awaitable<Outcome<Unit>> detachSteps(std::string id);
+    boost::asio::awaitable<Outcome<Unit>> changeMediaSteps(std::string id, std::string path);
 
     VmContext& context_;
     std::string name_;
