@@ -35,8 +35,8 @@ void copyOnce(const std::filesystem::path& from, const std::filesystem::path& to
     auto temp = to;
     temp += ".new";
     std::filesystem::copy_file(from, temp, std::filesystem::copy_options::overwrite_existing);
-    std::filesystem::permissions(temp, std::filesystem::perms::owner_read |
-                                           std::filesystem::perms::owner_write);
+    std::filesystem::permissions(
+        temp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     int fd = ::open(temp.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
         ::fsync(fd);
@@ -71,8 +71,7 @@ void prepareFirmware(FirmwareSpec& firmware, const FirmwareFiles& files,
 
 std::string firmwareMachineProperties(const FirmwareSpec& firmware) {
     if (firmware.type != FirmwareType::Uefi) return {};
-    std::string out =
-        ",pflash0=" + std::string(kCodeNode) + ",pflash1=" + std::string(kVarsNode);
+    std::string out = ",pflash0=" + std::string(kCodeNode) + ",pflash1=" + std::string(kVarsNode);
     if (firmware.secureBoot) out += ",smm=on";
     return out;
 }

@@ -33,11 +33,11 @@ std::vector<std::pair<std::string, PciSlot>> assignIdePorts(MachineType machine,
     for (const auto& device : devices) {
         if (!usesIdePort(device)) continue;
         if (out.size() == ports.size()) {
-            throw std::invalid_argument(
-                "too many CD-ROMs and sata disks for the " +
-                std::string(machine == MachineType::Pc ? "IDE controller of pc"
-                                                       : "AHCI controller of q35") +
-                ": it has " + std::to_string(ports.size()) + " ports");
+            throw std::invalid_argument("too many CD-ROMs and sata disks for the " +
+                                        std::string(machine == MachineType::Pc
+                                                        ? "IDE controller of pc"
+                                                        : "AHCI controller of q35") +
+                                        ": it has " + std::to_string(ports.size()) + " ports");
         }
         out.emplace_back(device.id, ports[out.size()]);
     }

@@ -30,8 +30,7 @@ class MediaBackend final : public DeviceBackend {
     void bootArgs(const Device& cdrom, int&, std::vector<std::string>& argv) const override {
         if (cdrom.text("path").empty()) return;
         argv.insert(argv.end(), {"-blockdev", "driver=file,node-name=" + mediumNode(cdrom.id) +
-                                                  ",filename=" +
-                                                  escapeOption(cdrom.text("path")) +
+                                                  ",filename=" + escapeOption(cdrom.text("path")) +
                                                   ",read-only=on"});
     }
 
@@ -45,8 +44,9 @@ class MediaBackend final : public DeviceBackend {
 awaitable<Result<void>> insert(monitor::QmpClient& qmp, const std::string& id,
                                const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) co_return makeError(Errc::OpenFailed, id, "cannot open " + path + ": " +
-                                                              std::strerror(errno));
+    if (fd < 0)
+        co_return makeError(Errc::OpenFailed, id,
+                            "cannot open " + path + ": " + std::strerror(errno));
     std::vector<int> fds(1, fd);
     auto added = co_await qmp.execute(
         "add-fd", JsonObject().set("opaque", std::string(kFdsetTag) + id).take(),
@@ -65,8 +65,9 @@ awaitable<Result<void>> insert(monitor::QmpClient& qmp, const std::string& id,
                                          .take());
     co_await qmp.removeFd(fdset);
     if (!node) co_return node.error();
-    auto inserted = co_await qmp.execute(
-        "blockdev-insert-medium", JsonObject().set("id", id).set("node-name", mediumNode(id)).take());
+    auto inserted =
+        co_await qmp.execute("blockdev-insert-medium",
+                             JsonObject().set("id", id).set("node-name", mediumNode(id)).take());
     if (!inserted) {
         co_await qmp.execute("blockdev-del", JsonObject().set("node-name", mediumNode(id)).take());
         co_return inserted.error();
@@ -85,7 +86,8 @@ awaitable<Result<void>> changeMedium(monitor::QmpClient& qmp, std::string id, st
     auto opened = co_await qmp.execute("blockdev-open-tray",
                                        JsonObject().set("id", id).set("force", true).take());
     if (!opened) co_return opened.error();
-    auto removed = co_await qmp.execute("blockdev-remove-medium", JsonObject().set("id", id).take());
+    auto removed =
+        co_await qmp.execute("blockdev-remove-medium", JsonObject().set("id", id).take());
     if (!removed) co_return removed.error();
     // The node the old medium was on; absent for an empty drive (the error is of no interest).
     co_await qmp.execute("blockdev-del", JsonObject().set("node-name", mediumNode(id)).take());

@@ -101,9 +101,8 @@ std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan&
         "-uuid",
         spec.machine.uuid.empty() ? derivedUuid(spec.name) : spec.machine.uuid,
         "-machine",
-        std::string(toString(spec.machine.type)) +
-            ",accel=" + std::string(toString(spec.machine.accel)) +
-            firmwareMachineProperties(spec.firmware),
+        std::string(toString(spec.machine.type)) + ",accel=" +
+            std::string(toString(spec.machine.accel)) + firmwareMachineProperties(spec.firmware),
         "-smp",
         std::to_string(spec.machine.cpus),
         "-m",

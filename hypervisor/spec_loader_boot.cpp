@@ -34,15 +34,15 @@ bool loadBootOrder(TomlReader& l, const toml::table& root, const toml::table& bo
                                         "firmware's boot order (order)");
         }
     }
-    auto* order = l.get<toml::array>(boot, "order",
-                                     "an array of \"cdrom\", \"disk\" and \"network\"");
+    auto* order =
+        l.get<toml::array>(boot, "order", "an array of \"cdrom\", \"disk\" and \"network\"");
     if (!order) return true;
     for (const auto& entry : *order) {
         const auto* text = entry.as_string();
         auto target = text ? kBootTargets.fromString(text->get()) : std::nullopt;
         if (!target) {
-            l.error(entry.source(), "order: expected one of " + choiceList(spellings(kBootTargets)) +
-                                        ", got " +
+            l.error(entry.source(), "order: expected one of " +
+                                        choiceList(spellings(kBootTargets)) + ", got " +
                                         (text ? inQuotes(text->get()) : typeName(entry.type())));
             continue;
         }
@@ -54,8 +54,7 @@ bool loadBootOrder(TomlReader& l, const toml::table& root, const toml::table& bo
         auto kind = bootTargetKind(*target);
         if (!root.contains(kind)) {
             l.error(entry.source(), "order: " + inQuotes(text->get()) +
-                                        " but the definition has no [[" + std::string(kind) +
-                                        "]]");
+                                        " but the definition has no [[" + std::string(kind) + "]]");
             continue;
         }
         spec.bootOrder.push_back(*target);

@@ -4,10 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <cctype>
+#include <cerrno>
 #include <climits>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -180,7 +180,7 @@ std::optional<OpError> checkChangeMediaArguments(std::string_view id, std::strin
     if (path.empty()) return std::nullopt;
     if (auto bad = checkPath("ISO path", path)) return bad;
     std::string name(path);
-    struct stat status{};
+    struct stat status {};
     if (::stat(name.c_str(), &status) != 0 || ::access(name.c_str(), R_OK) != 0)
         return invalid("ISO path " + quoteForMessage(path) + ": " + std::strerror(errno) + ".");
     if (!S_ISREG(status.st_mode))

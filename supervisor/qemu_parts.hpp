@@ -48,7 +48,8 @@ class HotplugControl {
     virtual boost::asio::awaitable<Result<hypervisor::Recovery>> recover() = 0;
     virtual std::vector<hypervisor::Device> devices() const = 0;
     // hypervisor::changeMedium on the CD-ROM `id`; `path` "" ejects.
-    virtual boost::asio::awaitable<Result<void>> changeMedium(std::string id, std::string path) {
+    virtual boost::asio::awaitable<Result<void>> changeMedium(std::string id,
+                                                              std::string /*path*/) {
         co_return makeError(Errc::NotSupported, id, "no media change over this link");
     }
 };

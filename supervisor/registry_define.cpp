@@ -85,7 +85,8 @@ Outcome<std::vector<std::string>> Registry::undefine(Vm& vm, bool removeStorage)
         auto dir = settings_.stateRoot / name;
         std::error_code ec;
         if (fs::remove_all(dir, ec) > 0 && !ec) removed.push_back(dir.string());
-        if (ec) log_(4, name + ": remove_storage: cannot delete " + dir.string() + ": " + ec.message());
+        if (ec)
+            log_(4, name + ": remove_storage: cannot delete " + dir.string() + ": " + ec.message());
     }
     if (!settings_.runtimeRoot.empty())
         hypervisor::removeRuntimeDir(

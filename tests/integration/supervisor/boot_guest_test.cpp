@@ -28,7 +28,7 @@ struct VarsFile {
 };
 
 VarsFile varsFile(const std::filesystem::path& path) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return {};
     return {st.st_ino, readFile(path)};
 }
@@ -37,10 +37,10 @@ class BootGuest : public CorraldFixture {
   protected:
     static void SetUpTestSuite() {
         TempDir scratch;
-        auto built = runCommand({std::string(CORRAL_SOURCE_DIR) +
-                                     "/tests/integration/supervisor/build-isos.sh",
-                                 isoDir().string(), guestKernel().string(), guestInitrd().string()},
-                                300s, scratch.path());
+        auto built = runCommand(
+            {std::string(CORRAL_SOURCE_DIR) + "/tests/integration/supervisor/build-isos.sh",
+             isoDir().string(), guestKernel().string(), guestInitrd().string()},
+            300s, scratch.path());
         ASSERT_EQ(built.status, 0) << built.output;
     }
 
@@ -59,9 +59,9 @@ class BootGuest : public CorraldFixture {
                                       firmware + "\n[boot]\norder = [\"cdrom\"]\n" + devices +
                                       "\n[agent]\nnegotiator = false\n[lifecycle]\n"
                                       "shutdown_timeout = \"3s\"\n");
-        ASSERT_EQ(busctl({"call", "org.corral1", "/org/corral1", "org.corral1.Manager", "Reload"})
-                      .status,
-                  0);
+        ASSERT_EQ(
+            busctl({"call", "org.corral1", "/org/corral1", "org.corral1.Manager", "Reload"}).status,
+            0);
     }
 
     // Starts `name` and connects to its serial console at once, so that nothing the firmware
@@ -97,7 +97,8 @@ TEST_F(BootGuest, UefiBootsTheIsoAndTheGuestSeesMediaChangesAndEject) {
     auto console = start("uefi1");
     ASSERT_TRUE(console->waitFor(kReady, kBootTimeout)) << console->transcript();
     EXPECT_NE(console->transcript().find("BdsDxe: starting"), std::string::npos);
-    auto seen = console->run("test -d /sys/firmware/efi && test -b /dev/sr0 && echo both-there", 30s);
+    auto seen =
+        console->run("test -d /sys/firmware/efi && test -b /dev/sr0 && echo both-there", 30s);
     ASSERT_TRUE(seen);
     EXPECT_EQ(seen->status, 0) << seen->text;
     EXPECT_NE(seen->text.find("both-there"), std::string::npos) << seen->text;
@@ -143,20 +144,22 @@ TEST_F(BootGuest, UefiVariablesAreCreatedAtTheFirstStartAndKeptAfterwards) {
         ASSERT_TRUE(console->waitFor(kReady, kBootTimeout)) << console->transcript();
         kill("vars1");
     }
+    // OVMF wrote its boot entries for the CD-ROM into this VM's store, not into the template.
+    const std::string bootOrder("B\0o\0o\0t\0O\0r\0d\0e\0r\0", 18);  // UTF-16 name
     auto first = varsFile(vars);
     ASSERT_NE(first.inode, 0u);
-    // OVMF wrote its boot entries for the CD-ROM into this VM's store, not into the template.
-    EXPECT_NE(first.content, template_);
+    EXPECT_EQ(template_.find(bootOrder), std::string::npos);
+    EXPECT_NE(first.content.find(bootOrder), std::string::npos);
     EXPECT_EQ(readFile("/usr/share/OVMF/OVMF_VARS_4M.fd"), template_);
     {
         auto console = start("vars1");
         ASSERT_TRUE(console->waitFor(kReady, kBootTimeout)) << console->transcript();
         kill("vars1");
     }
+    // The same file, not a new copy of the template: what OVMF wrote is still there.
     auto second = varsFile(vars);
     EXPECT_EQ(second.inode, first.inode);
-    EXPECT_NE(second.content, template_);
-    EXPECT_NE(second.content.find(std::string("B\0o\0o\0t\0O\0r\0d\0e\0r", 17)), std::string::npos);
+    EXPECT_NE(second.content.find(bootOrder), std::string::npos);
 
     // Undefine with remove_storage takes the state dir with it.
     auto undefined = corralctl({"undefine", "vars1", "--remove-storage"});
@@ -201,8 +204,6 @@ TEST_F(BootGuest, SecureBootRefusesAnUnsignedLoaderAndBootsDebiansSignedChain) {
         EXPECT_EQ(console->transcript().find("Welcome to GRUB"), std::string::npos);
         kill("sb1");
     }
-    auto changed = corralctl({"undefine", "sb1", "--remove-storage"});
-    ASSERT_EQ(changed.status, 0) << changed.output;
     define("sb2", "q35", secure, "[[cdrom]]\nid = \"cd0\"\npath = \"" + iso("signed.iso") + "\"\n");
     auto console = start("sb2");
     ASSERT_TRUE(console->waitFor(kReady, kBootTimeout)) << console->transcript();

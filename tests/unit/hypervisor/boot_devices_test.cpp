@@ -44,7 +44,8 @@ Argv argvOf(const InstanceSpec& spec) {
 // The words of `argv` from the first "-device"/"-blockdev" on: what the devices added.
 Argv devicePart(const Argv& argv) {
     for (std::size_t i = 0; i < argv.size(); ++i)
-        if (argv[i] == "-device" || argv[i] == "-blockdev") return Argv(argv.begin() + i, argv.end());
+        if (argv[i] == "-device" || argv[i] == "-blockdev")
+            return Argv(argv.begin() + i, argv.end());
     return {};
 }
 
@@ -90,14 +91,13 @@ TEST(BootDevicesArgv, CdromOnQ35AhciAndAnEmptyDriveAndASataDisk) {
     spec.devices = {make("disk", "root", {{"path", "/d/r.img"}, {"bus", "sata"}}),
                     make("cdrom", "install", {{"path", "/iso/a,b.iso"}}), make("cdrom", "spare")};
     EXPECT_EQ(devicePart(argvOf(spec)),
-              (Argv{"-blockdev",
-                    "driver=file,node-name=root-file,filename=/d/r.img,read-only=off",
+              (Argv{"-blockdev", "driver=file,node-name=root-file,filename=/d/r.img,read-only=off",
                     "-blockdev", "driver=raw,node-name=root-format,file=root-file,read-only=off",
                     "-device", "ide-hd,id=root,drive=root-format,bus=ide.0,unit=0,bootindex=1",
                     "-blockdev",
                     "driver=file,node-name=install-medium,filename=/iso/a,,b.iso,read-only=on",
-                    "-device", "ide-cd,id=install,drive=install-medium,bus=ide.1,unit=0",
-                    "-device", "ide-cd,id=spare,bus=ide.2,unit=0"}));
+                    "-device", "ide-cd,id=install,drive=install-medium,bus=ide.1,unit=0", "-device",
+                    "ide-cd,id=spare,bus=ide.2,unit=0"}));
 }
 
 TEST(BootDevicesArgv, CdromsTakeNoPciSlot) {
@@ -137,9 +137,11 @@ TEST(FirmwareArgv, UefiMapsCodeReadOnlyAndTheVmsOwnVars) {
     spec.boot = BootSpec{"/boot/vmlinuz", "", ""};
     spec.firmware = {FirmwareType::Uefi, false, "/fw/CODE.fd", "/var/lib/corral/vm1/OVMF_VARS.fd"};
     auto argv = argvOf(spec);
-    EXPECT_THAT(argv, ::testing::Contains("pc,accel=tcg,pflash0=corral-fw-code,pflash1=corral-fw-vars"));
-    EXPECT_THAT(argv, ::testing::Contains(
-                          "driver=file,node-name=corral-fw-code,filename=/fw/CODE.fd,read-only=on"));
+    EXPECT_THAT(argv,
+                ::testing::Contains("pc,accel=tcg,pflash0=corral-fw-code,pflash1=corral-fw-vars"));
+    EXPECT_THAT(argv,
+                ::testing::Contains(
+                    "driver=file,node-name=corral-fw-code,filename=/fw/CODE.fd,read-only=on"));
     EXPECT_THAT(argv, ::testing::Contains("driver=file,node-name=corral-fw-vars,filename=/var/lib/"
                                           "corral/vm1/OVMF_VARS.fd,read-only=off"));
     EXPECT_THAT(argv, ::testing::Not(::testing::Contains("-global")));
@@ -187,7 +189,7 @@ TEST_F(PrepareFirmware, CopiesTheTemplateOnceAndNeverOverwritesIt) {
     EXPECT_EQ(firmware.code, dir_ / "CODE.fd");
     EXPECT_EQ(firmware.vars, state / "OVMF_VARS.fd");
     EXPECT_EQ(read(firmware.vars), "template");
-    struct stat st{};
+    struct stat st {};
     ASSERT_EQ(::stat(firmware.vars.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
     std::ofstream(firmware.vars) << "written by the guest";
@@ -228,12 +230,15 @@ class BootLoader : public ::testing::Test {
 };
 
 TEST_F(BootLoader, ReadsFirmwareCdromsAndOrder) {
-    auto result = parseInstanceSpec("[firmware]\ntype = \"uefi\"\nsecure_boot = true\n"
-                                    "[boot]\norder = [\"cdrom\", \"disk\"]\n"
-                                    "[[disk]]\npath = \"" + path("disk.img") + "\"\nbus = \"sata\"\n"
-                                    "[[cdrom]]\nid = \"install\"\npath = \"" + path("a.iso") +
-                                        "\"\n[[cdrom]]\n",
-                                    "vm.toml");
+    auto result = parseInstanceSpec(
+        "[firmware]\ntype = \"uefi\"\nsecure_boot = true\n"
+        "[boot]\norder = [\"cdrom\", \"disk\"]\n"
+        "[[disk]]\npath = \"" +
+            path("disk.img") +
+            "\"\nbus = \"sata\"\n"
+            "[[cdrom]]\nid = \"install\"\npath = \"" +
+            path("a.iso") + "\"\n[[cdrom]]\n",
+        "vm.toml");
     ASSERT_TRUE(result.ok()) << result.diagnostics.front().format();
     const auto& spec = *result.spec;
     EXPECT_EQ(spec.firmware.type, FirmwareType::Uefi);
@@ -249,11 +254,10 @@ TEST_F(BootLoader, ReadsFirmwareCdromsAndOrder) {
 
 TEST_F(BootLoader, RefusesWhatCannotBoot) {
     EXPECT_THAT(errors("[[cdrom]]\npath = \"" + path("isodir") + "\"\n"),
-                ElementsAre("vm.toml:2:8: error: path: \"" + path("isodir") +
-                            "\" is a directory"));
-    EXPECT_THAT(errors("[[cdrom]]\npath = \"" + path("none.iso") + "\"\n"),
-                ElementsAre("vm.toml:2:8: error: path: \"" + path("none.iso") +
-                            "\" does not exist"));
+                ElementsAre("vm.toml:2:8: error: path: \"" + path("isodir") + "\" is a directory"));
+    EXPECT_THAT(
+        errors("[[cdrom]]\npath = \"" + path("none.iso") + "\"\n"),
+        ElementsAre("vm.toml:2:8: error: path: \"" + path("none.iso") + "\" does not exist"));
     EXPECT_THAT(errors("[firmware]\nsecure_boot = true\n[[cdrom]]\n"),
                 ElementsAre("vm.toml:2:15: error: secure_boot: needs type = \"uefi\" (Secure Boot "
                             "is a feature of UEFI firmware)"));
@@ -274,8 +278,9 @@ TEST_F(BootLoader, RefusesBadOrders) {
                             "vm.toml:2:29: error: order: \"cdrom\" is listed twice",
                             "vm.toml:2:38: error: order: \"network\" but the definition has no "
                             "[[nic]]"));
-    EXPECT_THAT(errors("[boot]\norder = [\"cdrom\"]\ncmdline = \"quiet\"\n" + cdrom),
-                ElementsAre(HasSubstr("vm.toml:3:11: error: cmdline: not together with \"order\"")));
+    EXPECT_THAT(
+        errors("[boot]\norder = [\"cdrom\"]\ncmdline = \"quiet\"\n" + cdrom),
+        ElementsAre(HasSubstr("vm.toml:3:11: error: cmdline: not together with \"order\"")));
     EXPECT_THAT(errors("[boot]\norder = []\n" + cdrom),
                 ElementsAre("vm.toml:2:9: error: order: lists no device class"));
     EXPECT_THAT(errors("[boot]\n" + cdrom),

@@ -5,9 +5,9 @@
 
 #include <set>
 
-#include "hypervisor/ide_ports.hpp"
 #include "hypervisor/device_backend.hpp"
 #include "hypervisor/device_options.hpp"
+#include "hypervisor/ide_ports.hpp"
 #include "hypervisor/qemu_argv.hpp"
 
 namespace corral::hypervisor {
