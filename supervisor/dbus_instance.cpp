@@ -78,6 +78,18 @@ int getDevices(sd_bus_message* m, Vm& vm) {
     return sd_bus_message_close_container(m);
 }
 
+// The CD-ROMs and what is in each now ("" for an empty drive): Devices has no field for it.
+int getMedia(sd_bus_message* m, Vm& vm) {
+    int r = sd_bus_message_open_container(m, 'a', "(ss)");
+    if (r < 0) return r;
+    for (const auto& d : vm.devices()) {
+        if (d.kindName() != "cdrom") continue;
+        r = sd_bus_message_append(m, "(ss)", d.id.c_str(), std::string(d.text("path")).c_str());
+        if (r < 0) return r;
+    }
+    return sd_bus_message_close_container(m);
+}
+
 int lifecycleCall(sd_bus_message* m, void* userdata, void (Instance::*method)(Done)) {
     auto call = pending(m, userdata);
     (ref(userdata).vm->lifecycle().*method)([call](Status s) { call.finish(s); });
@@ -233,7 +245,9 @@ constexpr ChangedName kChangedNames[] = {
     {kChangedDefinition, "MemoryBytes"},
     {kChangedDefinition, "Uuid"},
     {kChangedDefinition, "Devices"},
+    {kChangedDefinition, "Media"},
     {kChangedDevices, "Devices"},
+    {kChangedDevices, "Media"},
 };
 
 }  // namespace
@@ -299,6 +313,7 @@ const sd_bus_vtable kInstanceVtable[] = {
     SD_BUS_PROPERTY("AgentConnected", "b", property<getAgentConnected>, 0, kChange),
     SD_BUS_PROPERTY("MonitorState", "s", property<getMonitorState>, 0, kChange),
     SD_BUS_PROPERTY("Devices", "a(ssss)", property<getDevices>, 0, kChange),
+    SD_BUS_PROPERTY("Media", "a(ss)", property<getMedia>, 0, kChange),
     SD_BUS_PROPERTY("LastExit", "s", property<getLastExit>, 0, kChange),
     SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodStart, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Shutdown", SD_BUS_ARGS("t", timeout_usec), SD_BUS_NO_RESULT,

@@ -106,6 +106,7 @@ TEST_F(BootGuest, UefiBootsTheIsoAndTheGuestSeesMediaChangesAndEject) {
     auto changed = call("uefi1", "ChangeMedia", {"ss", "cd0", iso("marker.iso")});
     ASSERT_EQ(changed.status, 0) << changed.output << corraldLog();
     EXPECT_NE(stateJson("uefi1").find("marker.iso"), std::string::npos) << stateJson("uefi1");
+    EXPECT_EQ(property("uefi1", "Media"), "a(ss) 1 \"cd0\" \"" + iso("marker.iso") + "\"");
     // The drive reports the change (UNIT ATTENTION) on the guest's first command after it; the
     // guest's block layer may see it only then, so the first mount may fail once.
     auto marker = console->run(
@@ -118,6 +119,7 @@ TEST_F(BootGuest, UefiBootsTheIsoAndTheGuestSeesMediaChangesAndEject) {
     auto ejected = corralctl({"cdrom", "uefi1", "cd0", "--eject"});
     ASSERT_EQ(ejected.status, 0) << ejected.output;
     EXPECT_EQ(stateJson("uefi1").find("marker.iso"), std::string::npos) << stateJson("uefi1");
+    EXPECT_EQ(property("uefi1", "Media"), "a(ss) 1 \"cd0\" \"\"");
     auto empty = console->run("dd if=/dev/sr0 of=/dev/null bs=2048 count=1", 60s);
     ASSERT_TRUE(empty);
     EXPECT_NE(empty->status, 0) << empty->text;
