@@ -70,6 +70,7 @@ enum class Backend {
     Block,   // a disk: block nodes on an image
     Netdev,  // a NIC: a netdev, user mode or a tap
     Object,  // a QOM object (-object / object-add) described by DeviceKind::object
+    Media,   // a CD-ROM: a read-only block node on the medium, if there is one (media.hpp)
 };
 
 // A Backend::Object: the object "<id><idSuffix>" of type `qomType`, with properties from the

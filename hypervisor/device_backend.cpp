@@ -50,6 +50,8 @@ const DeviceBackend& backendOf(const DeviceKind& kind) {
             return netdevBackend();
         case Backend::Object:
             return objectBackend();
+        case Backend::Media:
+            return mediaBackend();
     }
     return none;
 }

@@ -74,6 +74,9 @@ const DeviceBackend& netdevBackend();
 // Backend::Object: the kind's ObjectBackend, -object at boot, object-add / object-del.
 const DeviceBackend& objectBackend();
 
+// Backend::Media: a read-only block node "<id>-medium" on the ISO, none for an empty drive.
+const DeviceBackend& mediaBackend();
+
 // add-fd opaque of the image fds a disk hotplug passes: recovery removes fdsets carrying it.
 inline constexpr std::string_view kFdsetTag = "corral-hotplug:";
 

@@ -36,7 +36,8 @@ const std::vector<DeviceKind>& table() {
                       .namesBackend = true},
                      {.key = "format", .choices = spellings(kDiskFormats), .fallback = "raw"},
                      {.key = "readonly", .type = OptionType::Bool, .fallback = false},
-                     {.key = "cache", .choices = spellings(kDiskCaches), .fallback = "writeback"}},
+                     {.key = "cache", .choices = spellings(kDiskCaches), .fallback = "writeback"},
+                     {.key = "bus", .choices = {"virtio", "sata"}}},  // absent: virtio
          .idPrefix = "disk",
          .definable = true,
          .hotpluggable = true,
@@ -77,6 +78,18 @@ const std::vector<DeviceKind>& table() {
          .idPrefix = "rng",
          .definable = true,
          .hotpluggable = true},
+        // On a port of the built-in IDE (pc) / AHCI (q35) controller (ide_ports.hpp), no PCI slot.
+        {.name = "cdrom",
+         .driver = "ide-cd",
+         .backend = Backend::Media,
+         .options = {{.key = "path",
+                      .type = OptionType::Path,
+                      .noun = "ISO image",
+                      .expected = "an absolute path",
+                      .namesBackend = true}},
+         .idPrefix = "cdrom",
+         .definable = true,
+         .bootable = true},
         {.name = "virtio-serial", .driver = "virtio-serial-pci"},
         {.name = "root-port", .driver = "pcie-root-port"},
     };

@@ -5,6 +5,7 @@
 #include "hypervisor/device_backend.hpp"
 #include "hypervisor/device_options.hpp"
 #include "hypervisor/hotplug_impl.hpp"
+#include "hypervisor/ide_ports.hpp"
 #include "hypervisor/instance_name.hpp"
 
 namespace corral::hypervisor {
@@ -107,6 +108,11 @@ awaitable<Result<Device>> Hotplug::Impl::attach(Device device) {
             "this qemu cannot hotplug a " + std::string(device.kind->name) + " over QMP");
     }
     if (auto completed = complete(device); !completed) co_return completed.error();
+    if (usesIdePort(device)) {
+        co_return makeError(Errc::InvalidArgument, device.id,
+                            "a disk on bus \"sata\" cannot be hotplugged (the IDE/AHCI ports "
+                            "are fixed at start); use bus \"virtio\" or add it to the definition");
+    }
     auto slot = reserve(device.id);
     if (!slot) co_return slot.error();
     device.slot = *slot;

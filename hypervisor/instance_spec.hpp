@@ -73,6 +73,25 @@ struct BootSpec {
     std::string cmdline;
 };
 
+// [firmware]: what the machine boots into before any device (firmware.hpp has the files).
+enum class FirmwareType { Bios, Uefi };
+inline constexpr auto kFirmwareTypes =
+    makeStringTable<FirmwareType>({{FirmwareType::Bios, "bios"}, {FirmwareType::Uefi, "uefi"}});
+
+struct FirmwareSpec {
+    FirmwareType type = FirmwareType::Bios;
+    bool secureBoot = false;  // uefi on q35 only: the Secure Boot build with enrolled keys
+    // Filled in at start by prepareFirmware(): the code image qemu maps read-only and this VM's
+    // own copy of the variable store. Empty in a loaded definition.
+    std::filesystem::path code;
+    std::filesystem::path vars;
+};
+
+// [boot] order: the device classes firmware tries, first to last (boot_order.hpp).
+enum class BootTarget { Cdrom, Disk, Network };
+inline constexpr auto kBootTargets = makeStringTable<BootTarget>(
+    {{BootTarget::Cdrom, "cdrom"}, {BootTarget::Disk, "disk"}, {BootTarget::Network, "network"}});
+
 struct AgentSpec {
     bool negotiator = true;
 };
@@ -93,6 +112,8 @@ struct InstanceSpec {
     std::filesystem::path source;  // the TOML file it came from
     MachineSpec machine;
     std::optional<BootSpec> boot;  // nullopt: boot from the first bootable device (a disk)
+    FirmwareSpec firmware;
+    std::vector<BootTarget> bootOrder;  // [boot] order without a kernel; empty: as above
     // [[disk]], [[nic]], ...: kinds in table order, each in file order; no slot assigned yet.
     std::vector<Device> devices;
     AgentSpec agent;

@@ -2,7 +2,10 @@
 
 #include <stdexcept>
 
+#include "hypervisor/boot_order.hpp"
 #include "hypervisor/device_backend.hpp"
+#include "hypervisor/firmware.hpp"
+#include "hypervisor/ide_ports.hpp"
 #include "hypervisor/instance_name.hpp"
 #include "hypervisor/machine_uuid.hpp"
 
@@ -12,6 +15,7 @@ namespace {
 std::string at(const SlotPlan& plan, const std::string& id) {
     auto slot = plan.find(id);
     if (!slot) throw std::invalid_argument("slot plan has no place for device " + id);
+    if (isIdePort(*slot)) return idePortProperties(*slot);
     return ",bus=" + slot->bus + ",addr=" + slot->addr();
 }
 
@@ -27,12 +31,12 @@ std::string memoryMiB(std::uint64_t bytes) {
 // that link it to the backend, those its options carry, and its slot.
 void addDevices(std::vector<std::string>& argv, const InstanceSpec& spec, const SlotPlan& plan) {
     int nextFd = kFirstPassedFd;
-    bool bootSet = spec.boot.has_value();
+    auto bootIndex = bootIndexes(spec, plan.devices);
     for (const auto& device : plan.devices) {
         const auto& kind = *device.kind;
         if (!kind.definable) continue;
         backendOf(kind).bootArgs(device, nextFd, argv);
-        std::string line = std::string(kind.driver) + ",id=" + device.id;
+        std::string line = std::string(deviceDriver(device)) + ",id=" + device.id;
         for (const auto& [property, value] : backendOf(kind).deviceLinks(device))
             line += "," + property + "=" + escapeOption(value);
         for (const auto& option : kind.options) {
@@ -41,10 +45,8 @@ void addDevices(std::vector<std::string>& argv, const InstanceSpec& spec, const 
                     escapeOption(device.text(option.key));
         }
         line += at(plan, device.id);
-        if (kind.bootable && !bootSet) {
-            line += ",bootindex=1";
-            bootSet = true;
-        }
+        if (auto index = bootIndex.find(device.id); index != bootIndex.end())
+            line += ",bootindex=" + std::to_string(index->second);
         argv.insert(argv.end(), {"-device", line});
     }
 }
@@ -99,8 +101,8 @@ std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan&
         "-uuid",
         spec.machine.uuid.empty() ? derivedUuid(spec.name) : spec.machine.uuid,
         "-machine",
-        std::string(toString(spec.machine.type)) +
-            ",accel=" + std::string(toString(spec.machine.accel)),
+        std::string(toString(spec.machine.type)) + ",accel=" +
+            std::string(toString(spec.machine.accel)) + firmwareMachineProperties(spec.firmware),
         "-smp",
         std::to_string(spec.machine.cpus),
         "-m",
@@ -122,6 +124,7 @@ std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan&
         socketChardev("corral-serial", paths.serialSocket),
         "-serial",
         "chardev:corral-serial"};
+    addFirmwareArgs(spec.firmware, argv);
     if (spec.agent.negotiator) {
         argv.insert(
             argv.end(),

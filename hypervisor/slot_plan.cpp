@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "hypervisor/ide_ports.hpp"
+
 namespace corral::hypervisor {
 
 namespace {
@@ -52,7 +54,16 @@ SlotPlan planSlots(const InstanceSpec& spec) {
         plan.devices.push_back(std::move(device));
     };
     if (spec.agent.negotiator) place({std::string(kAgentPortId), &agentPortKind()});
-    for (const auto& device : spec.devices) place(device);
+    auto idePlaces = assignIdePorts(plan.machine, spec.devices);
+    for (const auto& device : spec.devices) {
+        if (!usesIdePort(device)) {
+            place(device);
+            continue;
+        }
+        auto& placed = plan.devices.emplace_back(device);
+        for (const auto& [id, port] : idePlaces)
+            if (id == device.id) placed.slot = port;
+    }
     if (plan.machine == MachineType::Q35) {
         for (unsigned i = 0; i < spec.machine.hotplugSlots; ++i) {
             place({rootPortId(i), &rootPortKind()});

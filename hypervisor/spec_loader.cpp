@@ -9,6 +9,7 @@
 #include "hypervisor/instance_spec.hpp"
 #include "hypervisor/machine_uuid.hpp"
 #include "hypervisor/slot_plan.hpp"
+#include "hypervisor/spec_loader_boot.hpp"
 #include "hypervisor/toml_reader.hpp"
 
 namespace corral::hypervisor {
@@ -32,10 +33,12 @@ void loadMachine(TomlReader& l, const toml::table& t, MachineSpec& m) {
     }
 }
 
-void loadBoot(TomlReader& l, const toml::table& t, std::optional<BootSpec>& boot) {
-    l.checkKeys(t, {"kernel", "initrd", "cmdline"}, "[boot]");
+void loadBoot(TomlReader& l, const toml::table& root, const toml::table& t, InstanceSpec& spec) {
+    l.checkKeys(t, {"kernel", "initrd", "cmdline", "order"}, "[boot]");
+    if (loadBootOrder(l, root, t, spec)) return;
     BootSpec b;
-    if (!t.contains("kernel")) l.error(t.source(), "[boot]: \"kernel\" is required");
+    if (!t.contains("kernel"))
+        l.error(t.source(), "[boot]: needs \"kernel\" (direct kernel boot) or \"order\"");
     l.readablePath(t, "kernel", b.kernel, TomlReader::PathKind::RegularFile);
     l.readablePath(t, "initrd", b.initrd, TomlReader::PathKind::RegularFile);
     if (auto* v = l.get<std::string>(t, "cmdline", "a string")) {
@@ -49,7 +52,7 @@ void loadBoot(TomlReader& l, const toml::table& t, std::optional<BootSpec>& boot
             b.cmdline = v->get();
         }
     }
-    boot = b;
+    spec.boot = b;
 }
 
 void loadLifecycle(TomlReader& l, const toml::table& t, LifecycleSpec& lc) {
@@ -95,8 +98,9 @@ std::optional<OptionValue> readOption(TomlReader& l, const toml::table& t, const
     if (option.type == OptionType::Path) {
         std::filesystem::path path;
         l.readablePath(t, key, path,
-                       kind.backend == Backend::Block ? TomlReader::PathKind::Disk
-                                                      : TomlReader::PathKind::NotDirectory);
+                       kind.backend == Backend::Block   ? TomlReader::PathKind::Disk
+                       : kind.backend == Backend::Media ? TomlReader::PathKind::RegularFile
+                                                        : TomlReader::PathKind::NotDirectory);
         if (path.empty()) return std::nullopt;
         return OptionValue(path.string());
     }
@@ -192,7 +196,7 @@ LoadResult parseInstanceSpec(std::string_view text, const std::filesystem::path&
     InstanceSpec spec;
     spec.source = file;
     spec.name = file.stem().string();
-    Keys topLevel = {"name", "machine", "boot", "agent", "lifecycle", "resources"};
+    Keys topLevel = {"name", "machine", "firmware", "boot", "agent", "lifecycle", "resources"};
     for (const auto* kind : deviceKinds())
         if (kind->definable) topLevel.push_back(kind->name);
     l.checkKeys(root, topLevel, "the top level");
@@ -205,7 +209,8 @@ LoadResult parseInstanceSpec(std::string_view text, const std::filesystem::path&
     }
     if (auto* t = l.section(root, "machine")) loadMachine(l, *t, spec.machine);
     if (spec.machine.uuid.empty()) spec.machine.uuid = derivedUuid(spec.name);
-    if (auto* t = l.section(root, "boot")) loadBoot(l, *t, spec.boot);
+    if (auto* t = l.section(root, "firmware")) loadFirmware(l, *t, spec);
+    if (auto* t = l.section(root, "boot")) loadBoot(l, root, *t, spec);
     loadDevices(l, root, spec);
     if (auto* t = l.section(root, "agent")) {
         l.checkKeys(*t, {"negotiator"}, "[agent]");

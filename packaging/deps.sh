@@ -16,6 +16,8 @@ groff-base man-db
 gnuplot-nox
 prometheus curl
 "
+# UEFI guests (OVMF) and the ISOs of the boot tests: GRUB for BIOS and EFI, Debian's signed chain.
+PACKAGES="$PACKAGES ovmf grub-pc-bin grub-efi-amd64-bin xorriso mtools shim-signed grub-efi-amd64-signed"
 
 missing=""
 for p in $PACKAGES; do

@@ -101,7 +101,8 @@ struct Daemon {
                       scopes.get(),
                       options.qemuBinary,
                       options.qmpTimeout,
-                      {}};
+                      {},
+                      options.firmware};
     Registry registry{options.instancesDir,
                       [this](const std::string& name, const corral::hypervisor::LoadResult& def) {
                           return std::make_unique<QemuVm>(context, name, def);
@@ -114,7 +115,7 @@ struct Daemon {
 
     explicit Daemon(DaemonOptions o) : options(std::move(o)) {
         named = &registry;
-        registry.configure({options.storageDirs, options.runtimeDir});
+        registry.configure({options.storageDirs, options.runtimeDir, options.stateDir});
         context.definitionFile = [this](const std::string& name) { return registry.fileOf(name); };
     }
 

@@ -153,6 +153,20 @@ int detach(const Args& a) {
     return kOk;
 }
 
+// `cdrom NAME ID PATH` puts an ISO into the drive, `cdrom NAME ID --eject` empties it.
+int cdrom(const Args& a) {
+    if (a.has(kEject) == (a.args.size() == 3))
+        throw CtlError(kUsage, "cdrom takes an ISO PATH or --eject (one of them)");
+    std::string path = a.has(kEject) ? "" : a.args[2];
+    if (!a.has(kEject) && path.empty()) throw CtlError(kUsage, "the ISO path is empty", false);
+    if (!path.empty() && a.bus != Client::Bus::Remote)
+        path = resolveLocalPath(path, "the ISO path");
+    connect(a).callInstance(a.args[0], "ChangeMedia", 60 * kSecond, [&](sd_bus_message* m) {
+        return sd_bus_message_append(m, "ss", a.args[1].c_str(), path.c_str());
+    });
+    return kOk;
+}
+
 int exec(const Args& a) {
     auto client = connect(a);
     return runExec(client, a.args[0], a.argv, timeoutUsec(a, 60 * kSecond), a.json);
@@ -211,6 +225,8 @@ constexpr Verb kVerbs[] = {
     {"attach", "NAME KIND ID", 3, 3, kDeviceOption, false, true,
      "hotplug a device of any kind, options as in TOML", attach},
     {"detach", "NAME ID", 2, 2, 0, false, true, "unplug a device", detach},
+    {"cdrom", "NAME ID [PATH]", 2, 3, kEject, false, true,
+     "put an ISO into a running VM's CD-ROM, or --eject it", cdrom},
     {"exec", "NAME", 1, 1, kTimeout, true, true, "run a command in the guest (negotiator agent)",
      exec},
     {"commands", "NAME", 1, 1, 0, false, true, "commands the guest agent offers", commands},

@@ -19,6 +19,7 @@ constexpr OptionInfo kOptions[] = {
     {kRemoveStorage, "--remove-storage", ""},
     {kDelay, "--delay", "S"},
     {kIterations, "--iterations", "N"},
+    {kEject, "--eject", ""},
 };
 
 // The options that go with any verb, as the parser below reads them; for the completion.

@@ -26,6 +26,7 @@ enum Option : unsigned {
     kRemoveStorage = 1u << 7,
     kDelay = 1u << 8,
     kIterations = 1u << 9,
+    kEject = 1u << 10,
 };
 
 struct OptionInfo {

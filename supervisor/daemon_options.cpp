@@ -18,7 +18,8 @@ const char* const kDaemonUsage =
     "  --config FILE        daemon configuration (default /etc/corral/corral.toml; a missing\n"
     "                       default file is fine): [paths] runtime_dir, instances_dir,\n"
     "                       state_dir, guest_commands_dir; [qemu] binary, command_timeout;\n"
-    "                       [storage] allowed_dirs;\n"
+    "                       [storage] allowed_dirs; [firmware] code, vars, secure_code,\n"
+    "                       secure_vars (OVMF images, default Debian's in /usr/share/OVMF);\n"
     "                       [metrics] listen (Prometheus, off by default)\n"
     "  --system             the system bus (default)\n"
     "  --session            the session bus of the calling user\n"
@@ -71,13 +72,14 @@ void refuseUnknownKeys(const std::filesystem::path& file, const toml::table& tab
         {"qemu", {"binary", "command_timeout"}},
         {"storage", {"allowed_dirs"}},
         {"metrics", {"listen"}},
+        {"firmware", {"code", "vars", "secure_code", "secure_vars"}},
     };
     for (const auto& [section, node] : table) {
         auto known = kKnown.find(section.str());
         if (known == kKnown.end() || !node.is_table())
             throw std::runtime_error(where(file, node.source()) + "unknown section '" +
                                      std::string(section.str()) +
-                                     "' (known: paths, qemu, storage, metrics)");
+                                     "' (known: paths, qemu, storage, metrics, firmware)");
         for (const auto& [key, value] : *node.as_table()) {
             if (known->second.count(key.str())) continue;
             std::string list;
@@ -125,6 +127,18 @@ void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveR
                                      "' is not a duration of at least 1ms (e.g. \"30s\")");
         options.qmpTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(*timeout);
     }
+    auto image = [&](const char* key, std::filesystem::path& out) {
+        auto v = text("firmware", key);
+        if (!v) return;
+        if (!std::filesystem::path(*v).is_absolute())
+            throw std::runtime_error(file.string() + ": firmware." + key + " '" + *v +
+                                     "' is not an absolute path");
+        out = *v;
+    };
+    image("code", options.firmware.code);
+    image("vars", options.firmware.vars);
+    image("secure_code", options.firmware.secureCode);
+    image("secure_vars", options.firmware.secureVars);
     if (auto v = text("metrics", "listen")) {
         auto parsed = parseListenAddress(*v);
         if (!parsed.address) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "hypervisor/firmware.hpp"
 #include "supervisor/metrics_http.hpp"
 
 namespace corral::supervisor {
@@ -27,6 +28,8 @@ struct DaemonOptions {
     std::vector<std::filesystem::path> storageDirs = {"/var/lib/corral"};
     // [metrics] listen: where Prometheus scrapes; none (the default) serves no metrics.
     std::optional<ListenAddress> metricsListen;
+    // [firmware] code, vars, secure_code, secure_vars: the OVMF images of uefi VMs.
+    hypervisor::FirmwareFiles firmware;
     bool help = false;
 };
 

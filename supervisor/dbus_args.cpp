@@ -1,8 +1,13 @@
 #include "supervisor/dbus_args.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <climits>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -167,6 +172,19 @@ std::optional<OpError> checkTimeoutArgument(std::string_view what, std::uint64_t
 
 std::optional<OpError> checkDeviceIdArgument(std::string_view id) {
     if (auto why = hypervisor::checkDeviceId(id)) return invalid("Bad device id: " + *why + ".");
+    return std::nullopt;
+}
+
+std::optional<OpError> checkChangeMediaArguments(std::string_view id, std::string_view path) {
+    if (auto bad = checkDeviceIdArgument(id)) return bad;
+    if (path.empty()) return std::nullopt;
+    if (auto bad = checkPath("ISO path", path)) return bad;
+    std::string name(path);
+    struct stat status {};
+    if (::stat(name.c_str(), &status) != 0 || ::access(name.c_str(), R_OK) != 0)
+        return invalid("ISO path " + quoteForMessage(path) + ": " + std::strerror(errno) + ".");
+    if (!S_ISREG(status.st_mode))
+        return invalid("ISO path " + quoteForMessage(path) + " is not a regular file.");
     return std::nullopt;
 }
 

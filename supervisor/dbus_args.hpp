@@ -51,6 +51,10 @@ std::optional<OpError> checkDeviceIdArgument(std::string_view id);
 Outcome<hypervisor::Device> validateAttachDevice(std::string_view kind, std::string_view id,
                                                  const OptionDict& options);
 
+// ChangeMedia(s id, s path): a device id and "" (eject) or the absolute path (as for AttachDisk)
+// of a regular file corrald can read, an ISO image.
+std::optional<OpError> checkChangeMediaArguments(std::string_view id, std::string_view path);
+
 // AttachDisk(s id, s path, a{sv} options): a device id, an absolute path shorter than PATH_MAX
 // with no NUL and no ".." component, and only the options readonly (b) and format (s: raw or
 // qcow2; default from the file name: .qcow2 is qcow2, anything else raw), each key once.

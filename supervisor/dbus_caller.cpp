@@ -81,29 +81,32 @@ std::optional<OpError> checkCaller(sd_bus_message* m, std::string_view method, A
                        "; the caller runs as uid " + std::to_string(*euid) + "."};
 }
 
+std::optional<OpError> checkHostPath(sd_bus_message* m, std::string_view method,
+                                     std::string_view value,
+                                     const std::vector<std::filesystem::path>& storageDirs) {
+    if (value.empty()) return std::nullopt;
+    std::error_code ec;
+    std::filesystem::path path(value);
+    // A missing file fails the call with its own sentence ("cannot open ...").
+    if (!std::filesystem::exists(path, ec)) return std::nullopt;
+    auto euid = effectiveUid(senderCreds(m).get());
+    if (!euid) return unknownCaller(method);
+    if (*euid == 0 || imageInStorage(path, storageDirs)) return std::nullopt;
+    return OpError{ErrorKind::PermissionDenied,
+                   "Permission denied: " + std::string(method) + " of " + std::string(value) +
+                       " needs root; other callers may only attach files inside the storage "
+                       "directories ([storage] allowed_dirs: " +
+                       listed(storageDirs) + "), judged after following symlinks."};
+}
+
 std::optional<OpError> checkDevicePaths(sd_bus_message* m, std::string_view method,
                                         const hypervisor::Device& device,
                                         const std::vector<std::filesystem::path>& storageDirs) {
     if (!device.kind) return std::nullopt;
-    std::optional<uid_t> euid;
     for (const auto& spec : device.kind->options) {
         if (spec.type != hypervisor::OptionType::Path) continue;
-        auto value = device.text(spec.key);
-        if (value.empty()) continue;
-        if (!euid) {
-            euid = effectiveUid(senderCreds(m).get());
-            if (!euid) return unknownCaller(method);
-        }
-        if (*euid == 0) return std::nullopt;
-        std::error_code ec;
-        std::filesystem::path path(value);
-        // A missing file fails the attach with its own sentence ("cannot open ...").
-        if (!std::filesystem::exists(path, ec) || imageInStorage(path, storageDirs)) continue;
-        return OpError{ErrorKind::PermissionDenied,
-                       "Permission denied: " + std::string(method) + " of " + std::string(value) +
-                           " needs root; other callers may only attach files inside the storage "
-                           "directories ([storage] allowed_dirs: " +
-                           listed(storageDirs) + "), judged after following symlinks."};
+        if (auto denied = checkHostPath(m, method, device.text(spec.key), storageDirs))
+            return denied;
     }
     return std::nullopt;
 }

@@ -27,5 +27,9 @@ std::optional<OpError> checkCaller(sd_bus_message* m, std::string_view method, A
 std::optional<OpError> checkDevicePaths(sd_bus_message* m, std::string_view method,
                                         const hypervisor::Device& device,
                                         const std::vector<std::filesystem::path>& storageDirs);
+// The same rule for one host file a method hands to a VM (ChangeMedia's ISO); "" is none.
+std::optional<OpError> checkHostPath(sd_bus_message* m, std::string_view method,
+                                     std::string_view path,
+                                     const std::vector<std::filesystem::path>& storageDirs);
 
 }  // namespace corral::supervisor

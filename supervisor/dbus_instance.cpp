@@ -79,6 +79,18 @@ int getDevices(sd_bus_message* m, Vm& vm) {
     return sd_bus_message_close_container(m);
 }
 
+// The CD-ROMs and what is in each now ("" for an empty drive): Devices has no field for it.
+int getMedia(sd_bus_message* m, Vm& vm) {
+    int r = sd_bus_message_open_container(m, 'a', "(ss)");
+    if (r < 0) return r;
+    for (const auto& d : vm.devices()) {
+        if (d.kindName() != "cdrom") continue;
+        r = sd_bus_message_append(m, "(ss)", d.id.c_str(), std::string(d.text("path")).c_str());
+        if (r < 0) return r;
+    }
+    return sd_bus_message_close_container(m);
+}
+
 int lifecycleCall(sd_bus_message* m, void* userdata, void (Instance::*method)(Done)) {
     auto call = pending(m, userdata);
     (ref(userdata).vm->lifecycle().*method)([call](Status s) { call.finish(s); });
@@ -165,6 +177,20 @@ int methodDetach(sd_bus_message* m, void* u, sd_bus_error* error) {
     if (auto bad = checkDeviceIdArgument(id)) return setError(error, *bad);
     auto call = pending(m, u);
     ref(u).vm->detach(id, [call](Status s) { call.finish(s); });
+    return 1;
+}
+
+int methodChangeMedia(sd_bus_message* m, void* u, sd_bus_error* error) {
+    const char* id = nullptr;
+    const char* path = nullptr;
+    int r = sd_bus_message_read(m, "ss", &id, &path);
+    if (r < 0) return r;
+    if (auto bad = checkChangeMediaArguments(id, path)) return setError(error, *bad);
+    if (auto denied =
+            checkHostPath(m, "ChangeMedia", path, ref(u).registry->settings().storageDirs))
+        return setError(error, *denied);
+    auto call = pending(m, u);
+    ref(u).vm->changeMedia(id, path, [call](Status s) { call.finish(s); });
     return 1;
 }
 
@@ -267,7 +293,9 @@ constexpr ChangedName kChangedNames[] = {
     {kChangedDefinition, "MemoryBytes"},
     {kChangedDefinition, "Uuid"},
     {kChangedDefinition, "Devices"},
+    {kChangedDefinition, "Media"},
     {kChangedDevices, "Devices"},
+    {kChangedDevices, "Media"},
 };
 
 }  // namespace
@@ -333,6 +361,7 @@ const sd_bus_vtable kInstanceVtable[] = {
     SD_BUS_PROPERTY("AgentConnected", "b", property<getAgentConnected>, 0, kChange),
     SD_BUS_PROPERTY("MonitorState", "s", property<getMonitorState>, 0, kChange),
     SD_BUS_PROPERTY("Devices", "a(ssss)", property<getDevices>, 0, kChange),
+    SD_BUS_PROPERTY("Media", "a(ss)", property<getMedia>, 0, kChange),
     SD_BUS_PROPERTY("LastExit", "s", property<getLastExit>, 0, kChange),
     SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodStart, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Shutdown", SD_BUS_ARGS("t", timeout_usec), SD_BUS_NO_RESULT,
@@ -350,6 +379,8 @@ const sd_bus_vtable kInstanceVtable[] = {
                             SD_BUS_RESULT("s", pci_address), methodAttachDevice, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Detach", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, methodDetach,
                             kMethod),
+    SD_BUS_METHOD_WITH_ARGS("ChangeMedia", SD_BUS_ARGS("s", id, "s", path), SD_BUS_NO_RESULT,
+                            methodChangeMedia, kMethod),
     SD_BUS_METHOD_WITH_ARGS("GuestExecute", SD_BUS_ARGS("as", argv, "s", input, "t", timeout_usec),
                             SD_BUS_RESULT("s", output), methodGuestExecute, kMethod),
     SD_BUS_METHOD_WITH_ARGS("GuestRun", SD_BUS_ARGS("as", argv, "ay", input, "t", timeout_usec),

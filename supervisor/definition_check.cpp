@@ -135,6 +135,9 @@ std::vector<std::string> changedKeys(const InstanceSpec& before, const InstanceS
     } else {
         d.compare("boot", before.boot.has_value(), after.boot.has_value());
     }
+    d.compare("boot.order", before.bootOrder, after.bootOrder);
+    d.compare("firmware.type", before.firmware.type, after.firmware.type);
+    d.compare("firmware.secure_boot", before.firmware.secureBoot, after.firmware.secureBoot);
     d.devices(before, after);
     d.compare("agent.negotiator", before.agent.negotiator, after.agent.negotiator);
     const auto &l0 = before.lifecycle, &l1 = after.lifecycle;

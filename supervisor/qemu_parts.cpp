@@ -5,6 +5,7 @@
 #include "agent/host_channel.hpp"
 #include "agent/host_responder.hpp"
 #include "hypervisor/launch.hpp"
+#include "hypervisor/media.hpp"
 
 namespace corral::supervisor {
 
@@ -29,7 +30,7 @@ class RealHotplug final : public HotplugControl {
   public:
     RealHotplug(std::shared_ptr<monitor::QmpClient> client, const hypervisor::SlotPlan& plan,
                 const std::string& name)
-        : hotplug_(std::move(client), plan, name) {}
+        : client_(client), hotplug_(std::move(client), plan, name) {}
 
     asio::awaitable<Result<hypervisor::Device>> attach(hypervisor::Device device) override {
         return hotplug_.attach(std::move(device));
@@ -46,8 +47,13 @@ class RealHotplug final : public HotplugControl {
     }
     asio::awaitable<Result<hypervisor::Recovery>> recover() override { return hotplug_.recover(); }
     std::vector<hypervisor::Device> devices() const override { return hotplug_.devices(); }
+    asio::awaitable<Result<void>> changeMedium(std::string id, std::string path) override {
+        auto client = client_;  // the call keeps the client, not this
+        co_return co_await hypervisor::changeMedium(*client, std::move(id), std::move(path));
+    }
 
   private:
+    std::shared_ptr<monitor::QmpClient> client_;
     hypervisor::Hotplug hotplug_;
 };
 

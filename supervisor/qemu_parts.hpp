@@ -48,6 +48,11 @@ class HotplugControl {
     virtual void restore(const std::vector<hypervisor::Device>& devices) = 0;
     virtual boost::asio::awaitable<Result<hypervisor::Recovery>> recover() = 0;
     virtual std::vector<hypervisor::Device> devices() const = 0;
+    // hypervisor::changeMedium on the CD-ROM `id`; `path` "" ejects.
+    virtual boost::asio::awaitable<Result<void>> changeMedium(std::string id,
+                                                              std::string /*path*/) {
+        co_return makeError(Errc::NotSupported, id, "no media change over this link");
+    }
 };
 
 // The guest agent: calls over the host-to-guest channel, and the guest-to-host responder that

@@ -122,7 +122,9 @@ void QemuVm::launch(std::function<void(Outcome<pid_t>)> done) {
     if (auto gone = definitionGone()) return done(*gone);
     LaunchedQemu launched;
     try {
-        launched = context_.parts.launch(*spec_, context_.runtimeRoot, context_.qemuBinary);
+        auto spec = *spec_;
+        hypervisor::prepareFirmware(spec.firmware, context_.firmware, context_.stateRoot / name_);
+        launched = context_.parts.launch(spec, context_.runtimeRoot, context_.qemuBinary);
     } catch (const std::exception& e) {
         return done(OpError{ErrorKind::Failed, e.what()});
     }
@@ -157,6 +159,11 @@ std::optional<OpError> QemuVm::checkUsable() const {
 void QemuVm::attachDevice(hypervisor::Device device, Reply<std::string> reply) {
     if (auto error = checkUsable()) return reply(*error);
     running_->attachDevice(std::move(device), std::move(reply));
+}
+
+void QemuVm::changeMedia(std::string id, std::string path, Done done) {
+    if (auto error = checkUsable()) return done(*error);
+    running_->changeMedia(std::move(id), std::move(path), std::move(done));
 }
 
 void QemuVm::detach(std::string id, Done done) {

@@ -33,6 +33,7 @@ class QemuVm : public Vm, private VmControl {
     std::vector<hypervisor::Device> devices() const override;
 
     void attachDevice(hypervisor::Device device, Reply<std::string> reply) override;
+    void changeMedia(std::string id, std::string path, Done done) override;
     void detach(std::string id, Done done) override;
     void guestRun(std::vector<std::string> argv, std::string input,
                   std::chrono::milliseconds timeout, Reply<agent::RunOutcome> reply) override;

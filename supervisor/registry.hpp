@@ -52,6 +52,9 @@ class Registry {
     struct Settings {
         std::vector<std::filesystem::path> storageDirs;
         std::filesystem::path runtimeRoot;
+        // Where the instances keep what outlives a run (UEFI variables): remove_storage deletes
+        // <stateRoot>/<name>/ too (empty: none).
+        std::filesystem::path stateRoot = {};
     };
     void configure(Settings settings) { settings_ = std::move(settings); }
     const Settings& settings() const { return settings_; }

@@ -81,6 +81,13 @@ Outcome<std::vector<std::string>> Registry::undefine(Vm& vm, bool removeStorage)
     if (auto error = removeDefinitionFile(fileOf(name))) return storeFailure(*error);
     std::vector<std::string> removed;
     if (removeStorage) removed = removeImages(vm);
+    if (removeStorage && !settings_.stateRoot.empty()) {
+        auto dir = settings_.stateRoot / name;
+        std::error_code ec;
+        if (fs::remove_all(dir, ec) > 0 && !ec) removed.push_back(dir.string());
+        if (ec)
+            log_(4, name + ": remove_storage: cannot delete " + dir.string() + ": " + ec.message());
+    }
     if (!settings_.runtimeRoot.empty())
         hypervisor::removeRuntimeDir(
             hypervisor::RuntimePaths::forInstance(settings_.runtimeRoot, name));

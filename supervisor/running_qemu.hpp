@@ -78,6 +78,8 @@ class RunningQemu {
     void detach(std::string id, Done done);
     void guestRun(std::vector<std::string> argv, std::string input,
                   std::chrono::milliseconds timeout, Reply<agent::RunOutcome> reply);
+    // The medium of CD-ROM `id` (running_qemu_media.cpp); `path` "" ejects.
+    void changeMedia(std::string id, std::string path, Done done);
     void guestExecute(std::vector<std::string> argv, std::string input,
                       std::chrono::milliseconds timeout, Reply<std::string> reply);
     void guestListCommands(Reply<std::vector<std::string>> reply);
@@ -124,6 +126,7 @@ class RunningQemu {
     void forgetDevice(const std::string& id);
     boost::asio::awaitable<Outcome<std::string>> attachSteps(hypervisor::Device device);
     boost::asio::awaitable<Outcome<Unit>> detachSteps(std::string id);
+    boost::asio::awaitable<Outcome<Unit>> changeMediaSteps(std::string id, std::string path);
 
     VmContext& context_;
     std::string name_;

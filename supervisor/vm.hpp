@@ -59,6 +59,12 @@ class Vm {
     // answers with the PCI address ("bus:SS.0") or an error.
     virtual void attachDevice(hypervisor::Device device, Reply<std::string> reply) = 0;
     virtual void detach(std::string id, Done done) = 0;
+    // Puts the ISO at `path` (checked by supervisor/dbus_args) into CD-ROM `id`; "" ejects.
+    virtual void changeMedia(std::string id, std::string path, Done done) {
+        (void)id;
+        (void)path;
+        done(OpError{ErrorKind::InvalidState, "this instance has no CD-ROMs to change"});
+    }
 
     // Guest agent calls over the negotiator host-to-guest channel.
     virtual void guestExecute(std::vector<std::string> argv, std::string input,

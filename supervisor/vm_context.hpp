@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "hypervisor/firmware.hpp"
 #include "hypervisor/qemu_argv.hpp"
 #include "supervisor/clock.hpp"
 #include "supervisor/instance.hpp"
@@ -32,6 +33,7 @@ struct VmContext {
     // The file an instance's definition comes from; a launch is refused once it is gone. Empty:
     // not checked (unit tests).
     std::function<std::filesystem::path(const std::string& name)> definitionFile;
+    hypervisor::FirmwareFiles firmware = {};  // the OVMF images of uefi VMs
 };
 
 }  // namespace corral::supervisor

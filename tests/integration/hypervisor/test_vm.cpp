@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 
+#include "hypervisor/firmware.hpp"
 #include "hypervisor/hotplug.hpp"
 
 namespace corral::test {
@@ -21,6 +22,8 @@ boost::asio::awaitable<std::unique_ptr<TestVm>> startTestVm(boost::asio::any_io_
                                                             std::filesystem::path runtimeRoot) {
     auto vm = std::make_unique<TestVm>();
     vm->spec = std::move(spec);
+    // As corrald does at start: a uefi VM's variable store, here under the runtime root.
+    hypervisor::prepareFirmware(vm->spec.firmware, {}, runtimeRoot / "state" / vm->spec.name);
     auto launched = hypervisor::launchInstance(executor, vm->spec, runtimeRoot);
     vm->plan = std::move(launched.plan);
     vm->paths = std::move(launched.paths);

@@ -91,11 +91,11 @@ void CorraldFixture::startCorrald() {
         << "[paths]\nguest_commands_dir = \"" << (dir_ / "commands").string() << "\"\n"
         << extraConfig_;
     auto log = dir_ / ("corrald" + std::to_string(++corraldStarts_) + ".log");
-    corrald_ =
-        Process::spawn({std::string(CORRAL_BINARY_DIR) + "/supervisor/corrald", "--bus-address",
-                        address_, "--instances-dir", (dir_ / "instances").string(), "--runtime-dir",
-                        (dir_ / "run").string(), "--config", (dir_ / "corral.toml").string()},
-                       log);
+    corrald_ = Process::spawn(
+        {std::string(CORRAL_BINARY_DIR) + "/supervisor/corrald", "--bus-address", address_,
+         "--instances-dir", (dir_ / "instances").string(), "--runtime-dir", (dir_ / "run").string(),
+         "--state-dir", (dir_ / "state").string(), "--config", (dir_ / "corral.toml").string()},
+        log);
     auto deadline = std::chrono::steady_clock::now() + 20s;
     while (std::chrono::steady_clock::now() < deadline) {
         if (busctl({"status", "org.corral1"}, 5s).status == 0) return;

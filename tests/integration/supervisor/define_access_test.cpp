@@ -176,6 +176,11 @@ TEST_F(DefineAccess, NonRootCallersAttachOnlyFilesInsideTheStorageDirectories) {
     EXPECT_NE(device.output.find(refusal("AttachDevice", "/etc/shadow")), std::string::npos)
         << device.output;
 
+    auto media = busctlAsNobody({"call", "org.corral1", path, "org.corral1.Instance", "ChangeMedia",
+                                 "ss", "cd0", "/etc/shadow"});
+    EXPECT_NE(media.output.find(refusal("ChangeMedia", "/etc/shadow")), std::string::npos)
+        << media.output;
+
     // Inside the storage directory the path is fine: what stops it is that web1 is not running.
     auto inside = attachDisk((storage / "data.img").string());
     EXPECT_EQ(inside.output.find("Permission denied"), std::string::npos) << inside.output;

@@ -7,6 +7,7 @@
 
 #include "hypervisor/device_backend.hpp"
 #include "hypervisor/device_options.hpp"
+#include "hypervisor/ide_ports.hpp"
 #include "hypervisor/qemu_argv.hpp"
 
 namespace corral::hypervisor {
@@ -97,7 +98,8 @@ TEST(DeviceKinds, EveryDefinableKindBuildsFromItsDefaults) {
         auto device = std::find(argv.begin(), argv.end(), "-device");
         ASSERT_NE(device, argv.end());
         EXPECT_THAT(*(device + 1), ::testing::StartsWith(std::string(row->driver) + ",id=dev0,"));
-        EXPECT_THAT(*(device + 1), HasSubstr("bus=pcie.0,addr=0x1"));
+        EXPECT_THAT(*(device + 1), HasSubstr(usesIdePort(spec.devices[0]) ? "bus=ide.0,unit=0"
+                                                                          : "bus=pcie.0,addr=0x1"));
     }
 }
 
@@ -164,7 +166,7 @@ TEST(DeviceOptions, CommandLineTextFollowsTheType) {
     EXPECT_THAT(why, HasSubstr("true or false"));
     EXPECT_EQ(parseOptionText(*disk.option("format"), "qcow2", why),
               OptionValue(std::string("qcow2")));
-    EXPECT_EQ(optionList(disk), "path (s), format (s), readonly (b), cache (s)");
+    EXPECT_EQ(optionList(disk), "path (s), format (s), readonly (b), cache (s), bus (s)");
     EXPECT_EQ(optionList(disk, {"readonly", "format"}), "format (s), readonly (b)");
 }
 

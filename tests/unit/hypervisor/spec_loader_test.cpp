@@ -262,7 +262,7 @@ TEST_F(SpecLoader, SyntaxErrorHasPosition) {
 TEST_F(SpecLoader, NothingToBootFrom) {
     EXPECT_THAT(errors("[machine]\ncpus = 1\n"),
                 ElementsAre("vm.toml:1:1: error: nothing to boot from: add [boot] with a kernel "
-                            "or a [[disk]]"));
+                            "or a [[disk]] or a [[cdrom]]"));
 }
 
 TEST_F(SpecLoader, BridgeModeNeedsBridge) {

@@ -175,11 +175,21 @@ TEST(CtlVerbs, EveryExistingVerbIsInTheTable) {
     std::set<std::string_view> names;
     for (const auto& verb : corralctlVerbs()) names.insert(verb.name);
     EXPECT_EQ(names, (std::set<std::string_view>{
-                         "list",       "status", "start",   "kill",     "reboot",
-                         "reset",      "pause",  "resume",  "shutdown", "attach-disk",
-                         "attach-nic", "attach", "detach",  "exec",     "commands",
-                         "console",    "run",    "monitor", "validate", "reload",
-                         "define",     "show",   "edit",    "undefine", "top"}));
+                         "list",     "status", "start",    "kill",        "reboot",     "reset",
+                         "pause",    "resume", "shutdown", "attach-disk", "attach-nic", "attach",
+                         "detach",   "exec",   "commands", "console",     "run",        "monitor",
+                         "validate", "reload", "define",   "show",        "edit",       "undefine",
+                         "top",      "cdrom"}));
+}
+
+TEST(CtlVerbs, CdromTakesAPathOrEject) {
+    auto put = parseCommandLine(corralctlVerbs(), {"cdrom", "vm1", "cd0", "/isos/a.iso"});
+    EXPECT_EQ(put.args, (std::vector<std::string>{"vm1", "cd0", "/isos/a.iso"}));
+    EXPECT_FALSE(put.has(kEject));
+    auto eject = parseCommandLine(corralctlVerbs(), {"cdrom", "vm1", "cd0", "--eject"});
+    EXPECT_TRUE(eject.has(kEject));
+    EXPECT_THROW(parseCommandLine(corralctlVerbs(), {"cdrom", "vm1"}), CtlError);
+    EXPECT_THROW(parseCommandLine(corralctlVerbs(), {"detach", "vm1", "d1", "--eject"}), CtlError);
 }
 
 // The completion's lists come from the table; every option it offers is one the parser takes,

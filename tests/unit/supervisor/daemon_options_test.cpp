@@ -142,5 +142,19 @@ TEST_F(DaemonOptionsTest, MalformedMetricsListenNamesFileLineAndColumn) {
               std::string::npos);
 }
 
+TEST_F(DaemonOptionsTest, FirmwareImagesDefaultToDebiansOvmfAndMustBeAbsolute) {
+    auto defaults = parse("");
+    EXPECT_EQ(defaults.firmware.code, "/usr/share/OVMF/OVMF_CODE_4M.fd");
+    EXPECT_EQ(defaults.firmware.secureVars, "/usr/share/OVMF/OVMF_VARS_4M.ms.fd");
+    auto set = parse("[firmware]\ncode = \"/fw/CODE.fd\"\nsecure_vars = \"/fw/MS.fd\"\n");
+    EXPECT_EQ(set.firmware.code, "/fw/CODE.fd");
+    EXPECT_EQ(set.firmware.vars, "/usr/share/OVMF/OVMF_VARS_4M.fd");
+    EXPECT_EQ(set.firmware.secureVars, "/fw/MS.fd");
+    EXPECT_NE(refusal("[firmware]\nvars = \"OVMF_VARS.fd\"\n").find("is not an absolute path"),
+              std::string::npos);
+    EXPECT_NE(refusal("[firmware]\nkode = \"/x\"\n").find("unknown key 'kode' in [firmware]"),
+              std::string::npos);
+}
+
 }  // namespace
 }  // namespace corral::supervisor

@@ -153,6 +153,22 @@ TEST(DbusArgs, AttachDiskRefusesEachBrokenRule) {
     }
 }
 
+TEST(DbusArgs, ChangeMediaTakesAReadableRegularFileOrNothing) {
+    EXPECT_FALSE(checkChangeMediaArguments("cd0", ""));
+    EXPECT_FALSE(checkChangeMediaArguments("cd0", "/proc/self/exe"));
+    auto check = [](std::string_view id, std::string_view path) {
+        auto bad = checkChangeMediaArguments(id, path);
+        EXPECT_TRUE(bad) << path;
+        return bad ? *bad : OpError{ErrorKind::Failed, ""};
+    };
+    expectRefused(check("0cd", "/x.iso"), {"0cd"}, "bad id");
+    expectRefused(check("cd0", "x.iso"), {"ISO path", "must be absolute"}, "relative");
+    expectRefused(check("cd0", "/a/../x.iso"), {"\"..\""}, "dot-dot");
+    expectRefused(check("cd0", "/nonexistent/x.iso"), {"No such file or directory"}, "missing");
+    expectRefused(check("cd0", "/"), {"is not a regular file"}, "directory");
+    expectRefused(check("cd0", "/dev/null"), {"is not a regular file"}, "device");
+}
+
 TEST(DbusArgs, AttachNicAcceptsValidRequests) {
     auto plain = validateAttachNic("n1", {});
     ASSERT_TRUE(plain) << plain.error().message;

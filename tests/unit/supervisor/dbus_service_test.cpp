@@ -254,7 +254,7 @@ TEST_F(DbusServiceTest, DeviceChangesReachTheBusAndEveryOtherListener) {
     vm("web1").setDevices({diskAt("d1", "pcie.0", 5)});
     const auto* changed = waitSignal("PropertiesChanged", kWeb1);
     ASSERT_NE(changed, nullptr);
-    EXPECT_EQ(changed->names, (std::vector<std::string>{"Devices"}));
+    EXPECT_EQ(changed->names, (std::vector<std::string>{"Devices", "Media"}));
     EXPECT_EQ(heard, 1);
 }
 
@@ -423,7 +423,7 @@ TEST(ChangedProperties, ADefinitionChangeNamesEachPropertyOnce) {
     auto names = changedProperties(kChangedDefinition | kChangedDevices | kChangedState);
     std::vector<std::string> got(names.begin(), names.end());
     EXPECT_EQ(got, (std::vector<std::string>{"State", "Machine", "Vcpus", "MemoryBytes", "Uuid",
-                                             "Devices"}));
+                                             "Devices", "Media"}));
     EXPECT_TRUE(changedProperties(0).empty());
 }
 
