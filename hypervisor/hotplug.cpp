@@ -78,6 +78,9 @@ Result<void> Hotplug::Impl::complete(Device& device) const {
                 (option->choices.empty() ? std::string(option->expected) : "one of its choices"));
     }
     auto problems = completeOptions(kind, device.options);
+    if (!problems.empty() && problems.front().what == OptionProblem::What::Conflict)
+        return refuse("option \"" + std::string(problems.front().option->key) +
+                      "\": " + problems.front().reason);
     if (!problems.empty())
         return refuse("option \"" + std::string(problems.front().option->key) +
                       "\" is missing or does not fit the other options");
@@ -85,11 +88,13 @@ Result<void> Hotplug::Impl::complete(Device& device) const {
     return Result<void>();
 }
 
-Result<PciSlot> Hotplug::Impl::reserve(const std::string& id) {
+Result<PciSlot> Hotplug::Impl::reserve(const Device& device) {
+    const std::string& id = device.id;
     if (auto why = checkDeviceId(id)) return makeError(Errc::InvalidArgument, id, *why);
     if (busy_.count(id) || devices_.count(id) || plan_.find(id)) {
         return makeError(Errc::DeviceExists, id, "a device with this id already exists");
     }
+    if (device.onScsi()) return reserveScsi(device);
     auto slot = slots_.allocate(id);
     if (!slot) return makeError(Errc::NoFreeSlot, id, slots_.exhaustedMessage());
     busy_.insert(id);
@@ -107,13 +112,14 @@ awaitable<Result<Device>> Hotplug::Impl::attach(Device device) {
             "this qemu cannot hotplug a " + std::string(device.kind->name) + " over QMP");
     }
     if (auto completed = complete(device); !completed) co_return completed.error();
-    auto slot = reserve(device.id);
+    auto slot = reserve(device);
     if (!slot) co_return slot.error();
     device.slot = *slot;
     device.hotplugged = true;
     PlugDevice plug{*qmp_, device};
     auto attached = co_await backendOf(*device.kind).attach(*qmp_, device, plug);
     busy_.erase(device.id);
+    scsiPending_.erase(device.id);
     if (!attached) {
         slots_.release(device.id);
         co_return attached.error();

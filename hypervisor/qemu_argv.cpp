@@ -5,6 +5,8 @@
 #include "hypervisor/device_backend.hpp"
 #include "hypervisor/instance_name.hpp"
 #include "hypervisor/machine_uuid.hpp"
+#include "hypervisor/qemu_argv_cpu.hpp"
+#include "hypervisor/scsi_controller.hpp"
 
 namespace corral::hypervisor {
 namespace {
@@ -30,9 +32,10 @@ void addDevices(std::vector<std::string>& argv, const InstanceSpec& spec, const 
     bool bootSet = spec.boot.has_value();
     for (const auto& device : plan.devices) {
         const auto& kind = *device.kind;
+        if (&kind == &scsiControllerKind()) addScsiControllerArgs(device, argv);
         if (!kind.definable) continue;
         backendOf(kind).bootArgs(device, nextFd, argv);
-        std::string line = std::string(kind.driver) + ",id=" + device.id;
+        std::string line = std::string(device.driver()) + ",id=" + device.id;
         for (const auto& [property, value] : backendOf(kind).deviceLinks(device))
             line += "," + property + "=" + escapeOption(value);
         for (const auto& option : kind.options) {
@@ -40,7 +43,8 @@ void addDevices(std::vector<std::string>& argv, const InstanceSpec& spec, const 
             line += "," + std::string(option.deviceProperty) + "=" +
                     escapeOption(device.text(option.key));
         }
-        line += at(plan, device.id);
+        for (const auto& [property, value] : placement(device.slot))
+            line += "," + property + "=" + value;
         if (kind.bootable && !bootSet) {
             line += ",bootindex=1";
             bootSet = true;
@@ -101,8 +105,6 @@ std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan&
         "-machine",
         std::string(toString(spec.machine.type)) +
             ",accel=" + std::string(toString(spec.machine.accel)),
-        "-smp",
-        std::to_string(spec.machine.cpus),
         "-m",
         memoryMiB(spec.machine.memoryBytes),
         "-nodefaults",
@@ -122,6 +124,8 @@ std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan&
         socketChardev("corral-serial", paths.serialSocket),
         "-serial",
         "chardev:corral-serial"};
+    auto cpu = cpuArgs(spec.machine, runsUnderKvm(spec.machine.accel));
+    argv.insert(argv.begin() + 7, cpu.begin(), cpu.end());  // after -machine
     if (spec.agent.negotiator) {
         argv.insert(
             argv.end(),

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "hypervisor/scsi_controller.hpp"
+
 namespace corral::hypervisor {
 
 namespace {
@@ -52,7 +54,20 @@ SlotPlan planSlots(const InstanceSpec& spec) {
         plan.devices.push_back(std::move(device));
     };
     if (spec.agent.negotiator) place({std::string(kAgentPortId), &agentPortKind()});
-    for (const auto& device : spec.devices) place(device);
+    if (auto controller = scsiControllerFor(spec.devices)) place(std::move(*controller));
+    unsigned scsiId = 0;
+    for (const auto& device : spec.devices) {
+        if (!device.onScsi()) {
+            place(device);
+            continue;
+        }
+        if (scsiId >= kMaxScsiIds) {
+            throw std::invalid_argument("too many SCSI disks: the controller takes " +
+                                        std::to_string(kMaxScsiIds));
+        }
+        plan.devices.push_back(device);
+        plan.devices.back().slot = {std::string(kScsiBus), scsiId++};
+    }
     if (plan.machine == MachineType::Q35) {
         for (unsigned i = 0; i < spec.machine.hotplugSlots; ++i) {
             place({rootPortId(i), &rootPortKind()});

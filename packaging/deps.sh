@@ -16,6 +16,7 @@ groff-base man-db
 gnuplot-nox
 prometheus curl
 "
+PACKAGES="$PACKAGES lvm2"  # disk tests: LVM logical volumes on loop devices as block-device disks
 
 missing=""
 for p in $PACKAGES; do
