@@ -112,7 +112,7 @@ class HwGuest : public CorraldFixture {
 
     // What the guest reads at the start of every virtio and SCSI disk.
     static constexpr const char* kHeads =
-        "for d in /dev/vd? /dev/sd?; do [ -b $d ] && echo $d=$(head -c 12 $d); done";
+        "for d in /dev/vd? /dev/sd?; do [ -b $d ] && echo $d=$(head -c 12 $d); done; true";
 
     std::string disk(const std::string& id, const std::string& path, const std::string& more = {}) {
         return "\n[[disk]]\nid = \"" + id + "\"\npath = \"" + path + "\"\n" + more;
@@ -133,9 +133,9 @@ TEST_F(HwGuest, GuestSeesTheCpuModelFlagsAndTopology) {
     EXPECT_THAT(flags, ::testing::Not(HasSubstr(" aes")));
     EXPECT_THAT(flags, HasSubstr(" sse4_2"));  // the model's own flags stay
     const std::string topology = "/sys/devices/system/cpu/cpu*/topology/";
-    EXPECT_EQ(guest("c1", "echo $(cat " + topology + "physical_package_id)"), "s \"0 0 1 1\\n\"\n");
+    EXPECT_EQ(guest("c1", "echo $(cat " + topology + "physical_package_id)"), "s \"0 0 1 1\"\n");
     EXPECT_EQ(guest("c1", "echo $(cat " + topology + "thread_siblings_list)"),
-              "s \"0-1 0-1 2-3 2-3\\n\"\n");
+              "s \"0-1 0-1 2-3 2-3\"\n");
     EXPECT_EQ(call("c1", "Kill").status, 0);
 }
 
