@@ -144,7 +144,8 @@ TEST_F(HwGuest, TcgDefaultIsMaxAndAModelQemuLacksIsRefusedAtDefine) {
     writeGuestWith("c3", "cpus = 1\ncpu = \"Pentium-9000\"\n", "");
     startCorrald();
     startAndWaitForAgent("c2");
-    auto cmdline = host("tr '\\0' ' ' < /proc/" + std::to_string(pid("c2")) + "/cmdline", dir_.path());
+    auto cmdline =
+        host("tr '\\0' ' ' < /proc/" + std::to_string(pid("c2")) + "/cmdline", dir_.path());
     EXPECT_THAT(cmdline.output, HasSubstr("-cpu max -smp 1 "));
     EXPECT_EQ(call("c2", "Kill").status, 0);
     // corrald checked the model against its qemu when it loaded the file: not an instance.
