@@ -1,15 +1,17 @@
-// A disk's backend: a file block node on the image and a format node on top, "<id>-file" and
-// "<id>-format". At hotplug corrald opens the image itself and passes the fd (add-fd), so qemu
-// needs no access to the path.
+// A disk's backend: a protocol block node on the image or block device and a format node on
+// top, "<id>-file" and "<id>-format" (block_nodes.hpp), and for a virtio disk with iothread =
+// true its iothread "<id>-iothread". At hotplug corrald opens the image itself and passes the fd
+// (add-fd), so qemu needs no access to the path.
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 
+#include "hypervisor/block_nodes.hpp"
 #include "hypervisor/device_backend.hpp"
-#include "hypervisor/instance_spec.hpp"
-#include "hypervisor/qemu_argv.hpp"
+#include "hypervisor/disk_nic_options.hpp"
 
 namespace corral::hypervisor {
 
@@ -22,17 +24,7 @@ namespace {
 
 constexpr std::string_view kFileSuffix = "-file";
 constexpr std::string_view kFormatSuffix = "-format";
-
-std::string fileNode(std::string_view id) {
-    return std::string(id) + std::string(kFileSuffix);
-}
-std::string formatNode(std::string_view id) {
-    return std::string(id) + std::string(kFormatSuffix);
-}
-
-DiskCache cacheOf(const Device& disk) {
-    return kDiskCaches.fromString(disk.text("cache")).value_or(DiskCache::Writeback);
-}
+constexpr std::string_view kIothreadSuffix = "-iothread";
 
 // Closes an fd we opened once it has been handed to QEMU (or the attach failed).
 struct OwnedFd {
@@ -61,34 +53,36 @@ awaitable<void> deleteNode(monitor::QmpClient& qmp, std::string name) {
     co_await qmp.execute("blockdev-del", JsonObject().set("node-name", name).take());
 }
 
+awaitable<void> deleteObject(monitor::QmpClient& qmp, std::string id) {
+    co_await qmp.execute("object-del", JsonObject().set("id", id).take());
+}
+
 class BlockBackend final : public DeviceBackend {
   public:
     std::vector<std::string_view> hotplugCommands() const override {
         return {"blockdev-add", "add-fd", "remove-fd"};
     }
 
+    // The driver follows what the path is at launch: host_device on a block device. A path
+    // that cannot be examined is left to qemu, which names it in its error.
     void bootArgs(const Device& disk, int&, std::vector<std::string>& argv) const override {
-        std::string readOnly = disk.flag("readonly") ? "on" : "off";
-        auto cache = cacheOf(disk);
-        std::string cacheFlags = cache == DiskCache::None     ? ",cache.direct=on"
-                                 : cache == DiskCache::Unsafe ? ",cache.no-flush=on"
-                                                              : "";
-        argv.insert(argv.end(), {"-blockdev",
-                                 "driver=file,node-name=" + fileNode(disk.id) +
-                                     ",filename=" + escapeOption(disk.text("path")) +
-                                     ",read-only=" + readOnly + cacheFlags,
-                                 "-blockdev",
-                                 "driver=" + std::string(disk.text("format")) +
-                                     ",node-name=" + formatNode(disk.id) +
-                                     ",file=" + fileNode(disk.id) + ",read-only=" + readOnly});
+        std::string path(disk.text("path"));
+        std::string why;
+        auto target = diskTargetOf(path, why);
+        if (!target && why != "cannot be examined")
+            throw std::runtime_error("disk " + disk.id + ": " + path + " " + why);
+        addBlockArgs(disk, target.value_or(DiskTarget::File), argv);
     }
 
     Properties deviceLinks(const Device& disk) const override {
-        return {{"drive", formatNode(disk.id)}};
+        Properties links = {{"drive", formatNodeOf(disk.id)}};
+        if (auto iothread = ownIothread(disk); !iothread.empty())
+            links.emplace_back("iothread", iothread);
+        return links;
     }
 
-    // Opens the image here (O_CLOEXEC), add-fd, blockdev-add file and format nodes, device_add,
-    // remove-fd.
+    // Opens the image here (O_CLOEXEC), add-fd, object-add of its iothread, blockdev-add of the
+    // protocol and format nodes, device_add, remove-fd.
     awaitable<Result<void>> attach(monitor::QmpClient& qmp, Device& disk,
                                    const PlugDevice& plug) const override {
         std::string path(disk.text("path"));
@@ -98,44 +92,34 @@ class BlockBackend final : public DeviceBackend {
             co_return makeError(Errc::OpenFailed, disk.id,
                                 "cannot open " + path + ": " + std::strerror(errno));
         }
+        std::string why;
+        auto target = diskTargetOf(image.fd, why);
+        if (!target) co_return makeError(Errc::InvalidArgument, disk.id, path + " " + why);
         auto fdset = co_await addTaggedFd(qmp, image.fd, disk.id);
         ::close(std::exchange(image.fd, -1));
         if (!fdset) co_return fdset.error();
-        auto cache = cacheOf(disk);
-        JsonObject cacheFlags;
-        cacheFlags.set("direct", cache == DiskCache::None)
-            .set("no-flush", cache == DiskCache::Unsafe);
-        // Each step runs only if all before it worked; `failure` keeps the first error.
+        // Each step runs only if all before it worked; `failure` keeps the first error and
+        // `added` what is to be deleted again, last first.
         std::optional<monitor::Error> failure;
-        bool fileAdded = false;
-        bool formatAdded = false;
-        auto file = co_await qmp.execute(
-            "blockdev-add", JsonObject()
-                                .set("driver", "file")
-                                .set("node-name", fileNode(disk.id))
-                                .set("filename", "/dev/fdset/" + std::to_string(*fdset))
-                                .set("read-only", readonly)
-                                .set("cache", cacheFlags)
-                                .take());
-        if (file) {
-            fileAdded = true;
-        } else {
-            failure = file.error();
+        std::vector<std::pair<std::string, std::string>> added;  // command, argument
+        auto step = [&](std::string command, monitor::Json args, std::string undo,
+                        std::string key) -> awaitable<void> {
+            if (failure) co_return;
+            auto done = co_await qmp.execute(command, std::move(args));
+            if (done)
+                added.emplace_back(std::move(undo), std::move(key));
+            else
+                failure = done.error();
+        };
+        if (auto iothread = ownIothread(disk); !iothread.empty()) {
+            co_await step("object-add",
+                          JsonObject().set("qom-type", "iothread").set("id", iothread).take(),
+                          "object-del", iothread);
         }
-        if (!failure) {
-            auto format =
-                co_await qmp.execute("blockdev-add", JsonObject()
-                                                         .set("driver", disk.text("format"))
-                                                         .set("node-name", formatNode(disk.id))
-                                                         .set("file", fileNode(disk.id))
-                                                         .set("read-only", readonly)
-                                                         .take());
-            if (format) {
-                formatAdded = true;
-            } else {
-                failure = format.error();
-            }
-        }
+        co_await step("blockdev-add",
+                      fileNodeArgs(disk, *target, "/dev/fdset/" + std::to_string(*fdset)),
+                      "blockdev-del", fileNodeOf(disk.id));
+        co_await step("blockdev-add", formatNodeArgs(disk), "blockdev-del", formatNodeOf(disk.id));
         if (!failure) {
             auto plugged = co_await plug();
             if (!plugged) failure = plugged.error();
@@ -143,8 +127,12 @@ class BlockBackend final : public DeviceBackend {
         // QEMU holds its own dup of the image fd now (or nothing, on failure): drop the fdset.
         co_await qmp.removeFd(*fdset);
         if (failure) {
-            if (formatAdded) co_await deleteNode(qmp, formatNode(disk.id));
-            if (fileAdded) co_await deleteNode(qmp, fileNode(disk.id));
+            for (auto it = added.rbegin(); it != added.rend(); ++it) {
+                if (it->first == "object-del")
+                    co_await deleteObject(qmp, it->second);
+                else
+                    co_await deleteNode(qmp, it->second);
+            }
             co_return *failure;
         }
         disk.backend = path;
@@ -152,14 +140,18 @@ class BlockBackend final : public DeviceBackend {
     }
 
     awaitable<void> remove(monitor::QmpClient& qmp, const Device& disk) const override {
-        co_await deleteNode(qmp, formatNode(disk.id));
-        co_await deleteNode(qmp, fileNode(disk.id));
+        co_await deleteNode(qmp, formatNodeOf(disk.id));
+        co_await deleteNode(qmp, fileNodeOf(disk.id));
+        if (auto iothread = ownIothread(disk); !iothread.empty())
+            co_await deleteObject(qmp, iothread);
     }
 
-    // Block nodes "<id>-format" / "<id>-file" and fdsets tagged kFdsetTag that no device uses.
+    // Block nodes "<id>-format" / "<id>-file", iothreads "<id>-iothread" and fdsets tagged
+    // kFdsetTag that no device uses.
     awaitable<void> removeOrphans(monitor::QmpClient& qmp, const Owned& owned,
                                   std::vector<std::string>& removed) const override {
         co_await removeOrphanNodes(qmp, owned, removed);
+        co_await removeOrphanIothreads(qmp, owned, removed);
         co_await removeTaggedFdsets(qmp, removed);
     }
 
@@ -181,6 +173,21 @@ class BlockBackend final : public DeviceBackend {
         // QEMU refuses to delete a node in use, so nothing a device holds can go here.
         co_await deleteEach(qmp, "blockdev-del", "node-name", "block node", std::move(orphans),
                             removed);
+    }
+
+    static awaitable<void> removeOrphanIothreads(monitor::QmpClient& qmp, const Owned& owned,
+                                                 std::vector<std::string>& removed) {
+        auto children =
+            co_await qmp.execute("qom-list", JsonObject().set("path", "/objects").take());
+        if (!children || !children->IsArray()) co_return;
+        std::vector<std::string> orphans;
+        for (const auto& child : children->GetArray()) {
+            std::string name = stringMember(child, "name");
+            std::string id = idBefore(name, kIothreadSuffix);
+            if (stringMember(child, "type") == "child<iothread>" && !id.empty() && !owned(id))
+                orphans.push_back(name);
+        }
+        co_await deleteEach(qmp, "object-del", "id", "object", std::move(orphans), removed);
     }
 
     static awaitable<void> removeTaggedFdsets(monitor::QmpClient& qmp,

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "hypervisor/ide_ports.hpp"
+
 namespace corral::hypervisor {
 
 std::string PciSlot::toString() const {
@@ -38,6 +40,30 @@ bool Device::flag(std::string_view key) const {
 
 std::string_view Device::kindName() const {
     return kind ? kind->name : std::string_view();
+}
+
+std::string_view Device::driver() const {
+    if (!kind) return {};
+    for (const auto& choice : kind->drivers) {
+        if (text(choice.when.key) == choice.when.value) return choice.driver;
+    }
+    return kind->driver;
+}
+
+bool Device::onScsi() const {
+    if (!kind) return false;
+    for (const auto& choice : kind->drivers) {
+        if (text(choice.when.key) == choice.when.value) return choice.scsi;
+    }
+    return false;
+}
+
+std::vector<std::pair<std::string, std::string>> placement(const PciSlot& slot) {
+    if (slot.bus == kScsiBus) {
+        return {{"bus", slot.bus}, {"scsi-id", std::to_string(slot.slot)}, {"lun", "0"}};
+    }
+    if (isIdePort(slot)) return {{"bus", slot.bus}, {"unit", std::to_string(slot.slot)}};
+    return {{"bus", slot.bus}, {"addr", slot.addr()}};
 }
 
 const DeviceKind* findKind(std::string_view name) {

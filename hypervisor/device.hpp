@@ -61,6 +61,18 @@ struct OptionSpec {
     std::string_view deviceProperty = {};  // the -device / device_add property carrying the value
     bool unique = false;                   // no two devices of one definition share the value
     bool namesBackend = false;  // the value is the device's Device::backend (a disk image)
+    // A rule against the device's other options, run once defaults are filled in: nullopt if
+    // the value fits them, else a sentence saying why not (aio "native" without cache "none").
+    std::optional<std::string> (*fits)(const Options& options) = nullptr;
+};
+
+// A driver other than DeviceKind::driver for devices whose option `when` holds (a NIC's model,
+// a disk's bus). `scsi`: the device sits on corral's virtio-scsi controller (scsiControllerKind)
+// instead of a PCI slot.
+struct DriverChoice {
+    OptionCondition when;
+    std::string_view driver;
+    bool scsi = false;
 };
 
 // What a kind needs besides its device, in QEMU and on the host; device_backend.hpp has the
@@ -89,7 +101,8 @@ struct DeviceKind {
     std::string_view name = {};
     std::string_view driver = {};  // QEMU -device driver; QOM lists the device as child<driver>
     Backend backend = Backend::None;
-    ObjectBackend object = {};  // Backend::Object only
+    ObjectBackend object = {};               // Backend::Object only
+    std::vector<DriverChoice> drivers = {};  // by option value; the first that holds wins
     std::vector<OptionSpec> options = {};
     std::string_view idPrefix = {};  // TOML default ids: <idPrefix><N>
     bool definable = false;          // users define and attach it (false: corral's own plumbing)
@@ -117,7 +130,20 @@ struct Device {
     bool flag(std::string_view key) const;
     // "disk", "nic", ...; "" without a kind.
     std::string_view kindName() const;
+    // The QEMU driver: the first of the kind's DriverChoice that holds, else its driver.
+    std::string_view driver() const;
+    // Whether it sits on corral's SCSI controller (its slot: bus kScsiBus, slot = scsi-id).
+    bool onScsi() const;
 };
+
+// The id of corral's virtio-scsi controller and the bus it provides.
+inline constexpr std::string_view kScsiControllerId = "corral-scsi";
+inline constexpr std::string_view kScsiBus = "corral-scsi.0";
+
+// The -device / device_add properties that place a device at `slot`: bus and addr for a PCI
+// slot, bus, scsi-id and lun for a slot on kScsiBus, bus and unit for an IDE/AHCI port
+// (ide_ports.hpp).
+std::vector<std::pair<std::string, std::string>> placement(const PciSlot& slot);
 
 // Every kind, in the order their devices go into the argv and onto the root bus.
 const std::vector<const DeviceKind*>& deviceKinds();
@@ -126,6 +152,7 @@ const DeviceKind* findKind(std::string_view name);
 // corral's own devices, placed by the slot plan and the argv builder.
 const DeviceKind& agentPortKind();
 const DeviceKind& rootPortKind();
+const DeviceKind& scsiControllerKind();
 
 // "disk, nic, ...": the kinds that can be attached to a running VM, for messages.
 std::string attachableKinds();

@@ -12,14 +12,18 @@ using monitor::Result;
 
 awaitable<Result<void>> PlugDevice::operator()() const {
     JsonObject args;
-    args.set("driver", std::string(device.kind->driver)).set("id", device.id);
+    args.set("driver", std::string(device.driver())).set("id", device.id);
     for (const auto& [property, value] : backendOf(*device.kind).deviceLinks(device))
         args.set(property, value);
     for (const auto& option : device.kind->options) {
         if (option.deviceProperty.empty()) continue;
         args.set(std::string(option.deviceProperty), std::string(device.text(option.key)));
     }
-    args.set("bus", device.slot.bus).set("addr", device.slot.addr());
+    args.set("bus", device.slot.bus);
+    if (device.onScsi())
+        args.set("scsi-id", device.slot.slot).set("lun", 0u);
+    else
+        args.set("addr", device.slot.addr());
     auto added = co_await qmp.execute("device_add", args.take());
     if (!added) co_return added.error();
     co_return Result<void>();

@@ -1,6 +1,7 @@
 // The device kinds: one row each, plain data. Everything corral does with a device follows from
 // its row (device.hpp says what each field means); a new kind is a new row here.
 #include "hypervisor/device.hpp"
+#include "hypervisor/disk_nic_options.hpp"
 #include "hypervisor/instance_name.hpp"
 #include "hypervisor/instance_spec.hpp"
 
@@ -19,6 +20,23 @@ std::optional<std::string> checkMac(std::string& value) {
     return std::nullopt;
 }
 
+// QEMU's native AIO submits with io_submit, which blocks unless the file is open with O_DIRECT.
+std::optional<std::string> nativeNeedsDirect(const Options& options) {
+    auto text = [&](std::string_view key) {
+        auto it = options.find(key);
+        auto* value = it == options.end() ? nullptr : std::get_if<std::string>(&it->second);
+        return value ? std::string_view(*value) : std::string_view();
+    };
+    if (text("aio") != kDiskAios.toString(DiskAio::Native) ||
+        text("cache") == kDiskCaches.toString(DiskCache::None)) {
+        return std::nullopt;
+    }
+    return std::string(
+               "aio \"native\" needs cache \"none\" (Linux native AIO only runs "
+               "asynchronously on files opened with O_DIRECT); cache is \"") +
+           std::string(text("cache")) + "\"";
+}
+
 void deriveMac(Device& nic, std::string_view instanceName) {
     if (!nic.options.count("mac")) nic.options.emplace("mac", derivedMac(instanceName, nic.id));
 }
@@ -28,6 +46,8 @@ const std::vector<DeviceKind>& table() {
         {.name = "disk",
          .driver = "virtio-blk-pci",
          .backend = Backend::Block,
+         .drivers = {{.when = {"bus", "scsi"}, .driver = "scsi-hd", .scsi = true},
+                     {.when = {"bus", "sata"}, .driver = "ide-hd"}},
          .options = {{.key = "path",
                       .type = OptionType::Path,
                       .noun = "disk path",
@@ -37,7 +57,13 @@ const std::vector<DeviceKind>& table() {
                      {.key = "format", .choices = spellings(kDiskFormats), .fallback = "raw"},
                      {.key = "readonly", .type = OptionType::Bool, .fallback = false},
                      {.key = "cache", .choices = spellings(kDiskCaches), .fallback = "writeback"},
-                     {.key = "bus", .choices = {"virtio", "sata"}}},  // absent: virtio
+                     {.key = "bus", .choices = spellings(kDiskBuses), .fallback = "virtio"},
+                     {.key = "discard", .choices = spellings(kDiskDiscards), .fallback = "ignore"},
+                     {.key = "aio",
+                      .choices = spellings(kDiskAios),
+                      .fallback = "threads",
+                      .fits = nativeNeedsDirect},
+                     {.key = "iothread", .type = OptionType::Bool, .fallback = false}},
          .idPrefix = "disk",
          .definable = true,
          .hotpluggable = true,
@@ -45,7 +71,9 @@ const std::vector<DeviceKind>& table() {
         {.name = "nic",
          .driver = "virtio-net-pci",
          .backend = Backend::Netdev,
+         .drivers = {{.when = {"model", "e1000e"}, .driver = "e1000e"}},
          .options = {{.key = "mode", .choices = spellings(kNicModes), .fallback = "user"},
+                     {.key = "model", .choices = spellings(kNicModels), .fallback = "virtio"},
                      {.key = "bridge",
                       .noun = "bridge name",
                       .expected = "a network interface name",
@@ -92,6 +120,7 @@ const std::vector<DeviceKind>& table() {
          .bootable = true},
         {.name = "virtio-serial", .driver = "virtio-serial-pci"},
         {.name = "root-port", .driver = "pcie-root-port"},
+        {.name = "scsi-controller", .driver = "virtio-scsi-pci"},
     };
     return kinds;
 }
@@ -113,6 +142,10 @@ const DeviceKind& agentPortKind() {
 
 const DeviceKind& rootPortKind() {
     return *findKind("root-port");
+}
+
+const DeviceKind& scsiControllerKind() {
+    return *findKind("scsi-controller");
 }
 
 }  // namespace corral::hypervisor

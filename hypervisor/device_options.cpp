@@ -60,6 +60,12 @@ std::vector<OptionProblem> completeOptions(const DeviceKind& kind, Options& opti
     for (const auto& spec : kind.options) {
         if (spec.fallback && !options.count(spec.key)) options.emplace(spec.key, *spec.fallback);
     }
+    for (const auto& spec : kind.options) {
+        if (!spec.fits || !options.count(spec.key)) continue;
+        if (auto why = spec.fits(options)) {
+            problems.push_back({OptionProblem::What::Conflict, &spec, {}, *why});
+        }
+    }
     return problems;
 }
 

@@ -19,6 +19,7 @@ struct OptionProblem {
         Missing,     // a required option is absent
         OnlyWith,    // given although option->onlyWith does not hold (`value`: the other's value)
         Needs,       // absent although option->onlyWith holds
+        Conflict,    // option->fits refused the value among the others; `reason` says why
     };
     What what;
     const OptionSpec* option;
@@ -30,8 +31,8 @@ struct OptionProblem {
 std::optional<OptionProblem> checkOptionValue(const OptionSpec& option, OptionValue& value);
 
 // After each given option passed checkOptionValue: the rules between options and the required
-// ones, in schema order; then fills in the defaults. `options` is complete when nothing is
-// returned.
+// ones, in schema order; then fills in the defaults and runs each given option's `fits` rule.
+// `options` is complete when nothing is returned.
 std::vector<OptionProblem> completeOptions(const DeviceKind& kind, Options& options);
 
 // A device of `kind` with complete options: the kind's derived values are filled in (with

@@ -79,6 +79,9 @@ Result<void> Hotplug::Impl::complete(Device& device) const {
                 (option->choices.empty() ? std::string(option->expected) : "one of its choices"));
     }
     auto problems = completeOptions(kind, device.options);
+    if (!problems.empty() && problems.front().what == OptionProblem::What::Conflict)
+        return refuse("option \"" + std::string(problems.front().option->key) +
+                      "\": " + problems.front().reason);
     if (!problems.empty())
         return refuse("option \"" + std::string(problems.front().option->key) +
                       "\" is missing or does not fit the other options");
@@ -86,11 +89,13 @@ Result<void> Hotplug::Impl::complete(Device& device) const {
     return Result<void>();
 }
 
-Result<PciSlot> Hotplug::Impl::reserve(const std::string& id) {
+Result<PciSlot> Hotplug::Impl::reserve(const Device& device) {
+    const std::string& id = device.id;
     if (auto why = checkDeviceId(id)) return makeError(Errc::InvalidArgument, id, *why);
     if (busy_.count(id) || devices_.count(id) || plan_.find(id)) {
         return makeError(Errc::DeviceExists, id, "a device with this id already exists");
     }
+    if (device.onScsi()) return reserveScsi(device);
     auto slot = slots_.allocate(id);
     if (!slot) return makeError(Errc::NoFreeSlot, id, slots_.exhaustedMessage());
     busy_.insert(id);
@@ -113,13 +118,14 @@ awaitable<Result<Device>> Hotplug::Impl::attach(Device device) {
                             "a disk on bus \"sata\" cannot be hotplugged (the IDE/AHCI ports "
                             "are fixed at start); use bus \"virtio\" or add it to the definition");
     }
-    auto slot = reserve(device.id);
+    auto slot = reserve(device);
     if (!slot) co_return slot.error();
     device.slot = *slot;
     device.hotplugged = true;
     PlugDevice plug{*qmp_, device};
     auto attached = co_await backendOf(*device.kind).attach(*qmp_, device, plug);
     busy_.erase(device.id);
+    scsiPending_.erase(device.id);
     if (!attached) {
         slots_.release(device.id);
         co_return attached.error();

@@ -25,7 +25,10 @@ struct Hotplug::Impl {
 
     // The device's options checked against its kind's schema and completed (InvalidArgument).
     monitor::Result<void> complete(Device& device) const;
-    monitor::Result<PciSlot> reserve(const std::string& id);
+    // A free place for `device` (its id checked and unused): a hotplug slot, or a scsi-id on
+    // the boot-time SCSI controller (hotplug_scsi.cpp).
+    monitor::Result<PciSlot> reserve(const Device& device);
+    monitor::Result<PciSlot> reserveScsi(const Device& device);
     monitor::awaitable<monitor::Result<std::vector<OccupiedSlot>>> devicesOnPorts();
     // Whether `id` is a boot-time device, a recorded device or one with an operation in flight.
     bool owns(const std::string& id) const;
@@ -39,6 +42,7 @@ struct Hotplug::Impl {
     SlotAllocator slots_;
     std::set<std::string> busy_;  // ids with an attach or detach in flight
     std::map<std::string, Device> devices_;
+    std::map<std::string, Device> scsiPending_;  // SCSI disks being attached, at their scsi-id
 };
 
 }  // namespace corral::hypervisor

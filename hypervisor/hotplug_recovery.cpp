@@ -63,8 +63,10 @@ awaitable<Result<std::map<std::string, const DeviceKind*>>> Hotplug::Impl::perip
         std::string type = stringMember(child, "type");
         if (id.empty() || id.starts_with("corral") || plan_.find(id)) continue;
         for (const auto* kind : deviceKinds()) {
-            if (kind->hotpluggable && type == "child<" + std::string(kind->driver) + ">")
-                out[id] = kind;
+            if (!kind->hotpluggable) continue;
+            if (type == "child<" + std::string(kind->driver) + ">") out[id] = kind;
+            for (const auto& choice : kind->drivers)
+                if (type == "child<" + std::string(choice.driver) + ">") out[id] = kind;
         }
     }
     co_return out;

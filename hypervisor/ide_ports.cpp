@@ -48,13 +48,4 @@ bool isIdePort(const PciSlot& slot) {
     return slot.bus.starts_with(kIdeBusPrefix);
 }
 
-std::string idePortProperties(const PciSlot& slot) {
-    return ",bus=" + slot.bus + ",unit=" + std::to_string(slot.slot);
-}
-
-std::string_view deviceDriver(const Device& device) {
-    if (device.kind && device.kind->name == "disk" && usesIdePort(device)) return "ide-hd";
-    return device.kind ? device.kind->driver : std::string_view();
-}
-
 }  // namespace corral::hypervisor

@@ -26,10 +26,4 @@ std::vector<std::pair<std::string, PciSlot>> assignIdePorts(MachineType machine,
 // Whether a slot names an IDE/AHCI port rather than a PCI slot.
 bool isIdePort(const PciSlot& slot);
 
-// ",bus=ide.0,unit=1": where -device puts a device on an IDE port.
-std::string idePortProperties(const PciSlot& slot);
-
-// The QEMU driver of `device`: ide-hd for a sata disk, the kind's driver otherwise.
-std::string_view deviceDriver(const Device& device);
-
 }  // namespace corral::hypervisor

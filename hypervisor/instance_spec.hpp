@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/string_table.hpp"
+#include "hypervisor/cpu_spec.hpp"
 #include "hypervisor/device.hpp"
 
 namespace corral::hypervisor {
@@ -60,6 +61,7 @@ struct MachineSpec {
     unsigned hotplugSlots = 8;  // q35: free pcie-root-ports created at boot
     // Canonical, lower case. The loader fills in derivedUuid(name) when [machine] has none.
     std::string uuid;
+    CpuSpec cpu;
 };
 
 // The longest [boot] cmdline accepted. Linux keeps COMMAND_LINE_SIZE bytes of it (2048 on x86

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "hypervisor/cpu_models.hpp"
+
 namespace corral::hypervisor {
 namespace {
 
@@ -20,6 +22,7 @@ std::uint64_t realtimeMicros() {
 LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
                                 const InstanceSpec& spec, const std::filesystem::path& runtimeRoot,
                                 const std::string& binary) {
+    if (auto why = checkCpuModel(spec.machine.cpu.model, binary)) throw std::runtime_error(*why);
     auto plan = planSlots(spec);
     auto paths = RuntimePaths::forInstance(runtimeRoot, spec.name);
     // QEMU would fail on the locked pid file while the socket still leads to the other qemu.

@@ -8,6 +8,8 @@
 #include "hypervisor/ide_ports.hpp"
 #include "hypervisor/instance_name.hpp"
 #include "hypervisor/machine_uuid.hpp"
+#include "hypervisor/qemu_argv_cpu.hpp"
+#include "hypervisor/scsi_controller.hpp"
 
 namespace corral::hypervisor {
 namespace {
@@ -15,7 +17,6 @@ namespace {
 std::string at(const SlotPlan& plan, const std::string& id) {
     auto slot = plan.find(id);
     if (!slot) throw std::invalid_argument("slot plan has no place for device " + id);
-    if (isIdePort(*slot)) return idePortProperties(*slot);
     return ",bus=" + slot->bus + ",addr=" + slot->addr();
 }
 
@@ -34,9 +35,10 @@ void addDevices(std::vector<std::string>& argv, const InstanceSpec& spec, const 
     auto bootIndex = bootIndexes(spec, plan.devices);
     for (const auto& device : plan.devices) {
         const auto& kind = *device.kind;
+        if (&kind == &scsiControllerKind()) addScsiControllerArgs(device, argv);
         if (!kind.definable) continue;
         backendOf(kind).bootArgs(device, nextFd, argv);
-        std::string line = std::string(deviceDriver(device)) + ",id=" + device.id;
+        std::string line = std::string(device.driver()) + ",id=" + device.id;
         for (const auto& [property, value] : backendOf(kind).deviceLinks(device))
             line += "," + property + "=" + escapeOption(value);
         for (const auto& option : kind.options) {
@@ -44,7 +46,8 @@ void addDevices(std::vector<std::string>& argv, const InstanceSpec& spec, const 
             line += "," + std::string(option.deviceProperty) + "=" +
                     escapeOption(device.text(option.key));
         }
-        line += at(plan, device.id);
+        for (const auto& [property, value] : placement(device.slot))
+            line += "," + property + "=" + value;
         if (auto index = bootIndex.find(device.id); index != bootIndex.end())
             line += ",bootindex=" + std::to_string(index->second);
         argv.insert(argv.end(), {"-device", line});
@@ -103,8 +106,6 @@ std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan&
         "-machine",
         std::string(toString(spec.machine.type)) + ",accel=" +
             std::string(toString(spec.machine.accel)) + firmwareMachineProperties(spec.firmware),
-        "-smp",
-        std::to_string(spec.machine.cpus),
         "-m",
         memoryMiB(spec.machine.memoryBytes),
         "-nodefaults",
@@ -125,6 +126,8 @@ std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan&
         "-serial",
         "chardev:corral-serial"};
     addFirmwareArgs(spec.firmware, argv);
+    auto cpu = cpuArgs(spec.machine, runsUnderKvm(spec.machine.accel));
+    argv.insert(argv.begin() + 7, cpu.begin(), cpu.end());  // after -machine
     if (spec.agent.negotiator) {
         argv.insert(
             argv.end(),

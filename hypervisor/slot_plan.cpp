@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "hypervisor/ide_ports.hpp"
+#include "hypervisor/scsi_controller.hpp"
 
 namespace corral::hypervisor {
 
@@ -55,14 +56,25 @@ SlotPlan planSlots(const InstanceSpec& spec) {
     };
     if (spec.agent.negotiator) place({std::string(kAgentPortId), &agentPortKind()});
     auto idePlaces = assignIdePorts(plan.machine, spec.devices);
+    if (auto controller = scsiControllerFor(spec.devices)) place(std::move(*controller));
+    unsigned scsiId = 0;
     for (const auto& device : spec.devices) {
-        if (!usesIdePort(device)) {
+        if (usesIdePort(device)) {
+            auto& placed = plan.devices.emplace_back(device);
+            for (const auto& [id, port] : idePlaces)
+                if (id == device.id) placed.slot = port;
+            continue;
+        }
+        if (!device.onScsi()) {
             place(device);
             continue;
         }
-        auto& placed = plan.devices.emplace_back(device);
-        for (const auto& [id, port] : idePlaces)
-            if (id == device.id) placed.slot = port;
+        if (scsiId >= kMaxScsiIds) {
+            throw std::invalid_argument("too many SCSI disks: the controller takes " +
+                                        std::to_string(kMaxScsiIds));
+        }
+        plan.devices.push_back(device);
+        plan.devices.back().slot = {std::string(kScsiBus), scsiId++};
     }
     if (plan.machine == MachineType::Q35) {
         for (unsigned i = 0; i < spec.machine.hotplugSlots; ++i) {

@@ -10,13 +10,16 @@
 #include "hypervisor/machine_uuid.hpp"
 #include "hypervisor/slot_plan.hpp"
 #include "hypervisor/spec_loader_boot.hpp"
+#include "hypervisor/spec_loader_cpu.hpp"
 #include "hypervisor/toml_reader.hpp"
 
 namespace corral::hypervisor {
 namespace {
 
 void loadMachine(TomlReader& l, const toml::table& t, MachineSpec& m) {
-    l.checkKeys(t, {"type", "accel", "cpus", "memory", "hotplug_slots", "uuid"}, "[machine]");
+    Keys keys = {"type", "accel", "cpus", "memory", "hotplug_slots", "uuid"};
+    keys.insert(keys.end(), kCpuKeys.begin(), kCpuKeys.end());
+    l.checkKeys(t, keys, "[machine]");
     if (auto type = l.choice(t, "type", kMachineTypes)) m.type = *type;
     if (auto accel = l.choice(t, "accel", kAccels)) m.accel = *accel;
     l.integer(t, "cpus", 1, 255, m.cpus);
@@ -31,6 +34,7 @@ void loadMachine(TomlReader& l, const toml::table& t, MachineSpec& m) {
                     "hex digits in groups of 8-4-4-4-12), got " +
                         inQuotes(v->get()));
     }
+    loadCpu(l, t, m);
 }
 
 void loadBoot(TomlReader& l, const toml::table& root, const toml::table& t, InstanceSpec& spec) {

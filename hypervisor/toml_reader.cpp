@@ -206,6 +206,8 @@ void TomlReader::ruleProblem(const toml::source_region& where, const std::string
         error(where, section + ": " + std::string(option.onlyWith->key) + " = " +
                          inQuotes(option.onlyWith->value) + " needs " + inQuotes(key) + " (the " +
                          std::string(option.noun) + ")");
+    } else if (problem.what == OptionProblem::What::Conflict) {
+        error(where, key + ": " + problem.reason);
     } else {
         error(where, section + ": " + inQuotes(key) + " is required");
     }

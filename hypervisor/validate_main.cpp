@@ -6,8 +6,10 @@
 #include <filesystem>
 #include <string_view>
 
+#include "hypervisor/cpu_models.hpp"
 #include "hypervisor/definition_dir.hpp"
 #include "hypervisor/instance_spec.hpp"
+#include "hypervisor/qemu_argv.hpp"
 
 namespace {
 
@@ -19,6 +21,8 @@ const char* const kUsage =
     "file corrald\n"
     "would ignore (a directory, a symlink loop, unreadable, a bad or duplicate name) is an\n"
     "error.\n"
+    "A [machine] cpu model is checked against the models qemu-system-x86_64 (in PATH) offers,\n"
+    "when it can be run.\n"
     "Exit status: 0 all files valid, 1 an error in some file, 2 usage.\n";
 
 bool report(const corral::hypervisor::LoadResult& result) {
@@ -51,6 +55,9 @@ int main(int argc, char** argv) {
         std::fputs(kUsage, stdout);
         return 0;
     }
+    corral::hypervisor::setCpuModelCheck([](std::string_view model) {
+        return corral::hypervisor::checkCpuModel(model, corral::hypervisor::kDefaultQemuBinary);
+    });
     int status = 0;
     for (int i = 1; i < argc; ++i) {
         std::error_code ec;

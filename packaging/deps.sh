@@ -18,6 +18,7 @@ prometheus curl
 "
 # UEFI guests (OVMF) and the ISOs of the boot tests: GRUB for BIOS and EFI, Debian's signed chain.
 PACKAGES="$PACKAGES ovmf grub-pc-bin grub-efi-amd64-bin xorriso mtools shim-signed grub-efi-amd64-signed"
+PACKAGES="$PACKAGES lvm2"  # disk tests: LVM logical volumes on loop devices as block-device disks
 
 missing=""
 for p in $PACKAGES; do

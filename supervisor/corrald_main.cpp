@@ -14,6 +14,7 @@
 #include <cstring>
 #include <map>
 
+#include "hypervisor/cpu_models.hpp"
 #include "hypervisor/instance_name.hpp"
 #include "hypervisor/qemu_process.hpp"
 #include "hypervisor/runtime_dir.hpp"
@@ -115,6 +116,9 @@ struct Daemon {
 
     explicit Daemon(DaemonOptions o) : options(std::move(o)) {
         named = &registry;
+        corral::hypervisor::setCpuModelCheck([binary = options.qemuBinary](std::string_view m) {
+            return corral::hypervisor::checkCpuModel(m, binary);
+        });
         registry.configure({options.storageDirs, options.runtimeDir, options.stateDir});
         context.definitionFile = [this](const std::string& name) { return registry.fileOf(name); };
     }

@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "hypervisor/cpu_models.hpp"
 #include "hypervisor/instance_spec.hpp"
+#include "hypervisor/qemu_argv.hpp"
 #include "supervisor/ctl_attach.hpp"
 #include "supervisor/ctl_console.hpp"
 #include "supervisor/ctl_define.hpp"
@@ -65,6 +67,9 @@ int appendOptions(sd_bus_message* m, const std::map<std::string, std::string>& s
 int validate(const Args& a) {
     refuseRemote(a, "it checks files on this host (copy them to " + a.address +
                         " and run corralctl validate there)");
+    hypervisor::setCpuModelCheck([](std::string_view model) {
+        return hypervisor::checkCpuModel(model, hypervisor::kDefaultQemuBinary);
+    });
     std::vector<Validation> validations;
     int rc = kOk;
     for (const auto& file : a.args) {

@@ -95,6 +95,8 @@ OpError refusal(const OptionProblem& problem) {
                            std::string(option.onlyWith->key) + " " +
                            quoteForMessage(option.onlyWith->value) + ", not " +
                            std::string(option.onlyWith->key) + " " + value + ".");
+        case OptionProblem::What::Conflict:
+            return invalid("Option " + key + ": " + problem.reason + ".");
     }
     return invalid("Option " + key + " is refused.");
 }

@@ -86,13 +86,19 @@ TEST_F(AttachDevice, EveryOptionReachesQemuAndStateJson) {
     ASSERT_NE(d1, nullptr);
     EXPECT_TRUE(d1->hotplugged);
     EXPECT_EQ(d1->backend, disk.string());
-    EXPECT_EQ(
-        d1->options,
-        (hypervisor::Options{
-            {"path", disk.string()}, {"format", "raw"}, {"readonly", true}, {"cache", "unsafe"}}));
+    EXPECT_EQ(d1->options, (hypervisor::Options{{"path", disk.string()},
+                                                {"format", "raw"},
+                                                {"readonly", true},
+                                                {"cache", "unsafe"},
+                                                {"bus", "virtio"},
+                                                {"discard", "ignore"},
+                                                {"aio", "threads"},
+                                                {"iothread", false}}));
     const auto* n1 = find(recorded, "n1");
     ASSERT_NE(n1, nullptr);
-    EXPECT_EQ(n1->options, (hypervisor::Options{{"mode", "user"}, {"mac", "52:54:00:ab:00:01"}}));
+    EXPECT_EQ(
+        n1->options,
+        (hypervisor::Options{{"mode", "user"}, {"model", "virtio"}, {"mac", "52:54:00:ab:00:01"}}));
     // The boot-time devices carry theirs too.
     const auto* port = find(recorded, "corral-vserial");
     ASSERT_NE(port, nullptr);

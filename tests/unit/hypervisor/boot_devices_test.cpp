@@ -71,9 +71,9 @@ TEST(IdePorts, CdromsAndSataDisksShareThePortsInDefinitionOrder) {
     EXPECT_EQ(ports[1], (std::pair<std::string, PciSlot>{"cd0", {"ide.0", 1}}));
     EXPECT_EQ(ports[2], (std::pair<std::string, PciSlot>{"cd1", {"ide.1", 0}}));
     EXPECT_FALSE(usesIdePort(devices[1]));
-    EXPECT_EQ(deviceDriver(devices[0]), "ide-hd");
-    EXPECT_EQ(deviceDriver(devices[1]), "virtio-blk-pci");
-    EXPECT_EQ(deviceDriver(devices[2]), "ide-cd");
+    EXPECT_EQ(devices[0].driver(), "ide-hd");
+    EXPECT_EQ(devices[1].driver(), "virtio-blk-pci");
+    EXPECT_EQ(devices[2].driver(), "ide-cd");
 }
 
 TEST(IdePorts, MorePortsThanTheControllerHasIsRefused) {

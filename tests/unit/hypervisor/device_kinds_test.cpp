@@ -25,7 +25,7 @@ const DeviceKind& kind(std::string_view name) {
 // A value each option type accepts, for the required options of a row.
 OptionValue sample(const OptionSpec& option) {
     if (option.type == OptionType::Bool) return true;
-    if (option.type == OptionType::Path) return std::string("/dev/null");
+    if (option.type == OptionType::Path) return std::string("/nonexistent/sample");
     if (!option.choices.empty()) return std::string(option.choices.front());
     return std::string("x");
 }
@@ -107,7 +107,7 @@ TEST(DeviceOptions, CompleteFillsDefaultsAndChecksRules) {
     const auto& nic = kind("nic");
     Options plain;
     EXPECT_TRUE(completeOptions(nic, plain).empty());
-    EXPECT_EQ(plain, (Options{{"mode", "user"}}));
+    EXPECT_EQ(plain, (Options{{"mode", "user"}, {"model", "virtio"}}));
 
     Options bridgeless{{"mode", "bridge"}};
     auto needs = completeOptions(nic, bridgeless);
@@ -166,7 +166,9 @@ TEST(DeviceOptions, CommandLineTextFollowsTheType) {
     EXPECT_THAT(why, HasSubstr("true or false"));
     EXPECT_EQ(parseOptionText(*disk.option("format"), "qcow2", why),
               OptionValue(std::string("qcow2")));
-    EXPECT_EQ(optionList(disk), "path (s), format (s), readonly (b), cache (s), bus (s)");
+    EXPECT_EQ(optionList(disk),
+              "path (s), format (s), readonly (b), cache (s), bus (s), "
+              "discard (s), aio (s), iothread (b)");
     EXPECT_EQ(optionList(disk, {"readonly", "format"}), "format (s), readonly (b)");
 }
 

@@ -20,6 +20,8 @@ Argv common(const std::string& machine) {
             "8985fc12-7bd3-5da3-be5d-31a56e0d4b9c",  // derived from "vm1"
             "-machine",
             machine,
+            "-cpu",
+            "max",  // TCG's default model
             "-smp",
             "2",
             "-m",

@@ -120,12 +120,17 @@ TEST_F(SpecLoader, DevicesGetEveryDefaultOfTheirKind) {
     const auto& devices = result.spec->devices;
     ASSERT_EQ(devices.size(), 2u);
     EXPECT_EQ(devices[0].id, "disk0");
-    EXPECT_EQ(
-        devices[0].options,
-        (Options{
-            {"path", disk()}, {"format", "raw"}, {"readonly", false}, {"cache", "writeback"}}));
+    EXPECT_EQ(devices[0].options, (Options{{"path", disk()},
+                                           {"format", "raw"},
+                                           {"readonly", false},
+                                           {"cache", "writeback"},
+                                           {"bus", "virtio"},
+                                           {"discard", "ignore"},
+                                           {"aio", "threads"},
+                                           {"iothread", false}}));
     EXPECT_EQ(devices[1].id, "net0");
-    EXPECT_EQ(devices[1].options, (Options{{"mode", "user"}, {"mac", derivedMac("vm", "net0")}}));
+    EXPECT_EQ(devices[1].options,
+              (Options{{"mode", "user"}, {"model", "virtio"}, {"mac", derivedMac("vm", "net0")}}));
 }
 
 TEST_F(SpecLoader, RngReadsUrandomUnlessToldOtherwise) {

@@ -34,7 +34,11 @@ TEST(AttachDeviceArgs, DiskTakesEveryKeyOfItsTomlTableWithItsDefaults) {
     EXPECT_EQ(plain.value().options, (hypervisor::Options{{"path", "/srv/d1.qcow2"},
                                                           {"format", "raw"},
                                                           {"readonly", false},
-                                                          {"cache", "writeback"}}));
+                                                          {"cache", "writeback"},
+                                                          {"bus", "virtio"},
+                                                          {"discard", "ignore"},
+                                                          {"aio", "threads"},
+                                                          {"iothread", false}}));
     auto every = validateAttachDevice("disk", "d1",
                                       {text("path", "/srv/d1.img"), text("format", "qcow2"),
                                        flag("readonly", true), text("cache", "none")});
@@ -70,6 +74,26 @@ TEST(AttachDeviceArgs, RngTakesAnEntropySource) {
               "Option \"backend\" must be a string (D-Bus type s), not a boolean.");
 }
 
+TEST(AttachDeviceArgs, DiskBusDiscardAioIothreadAndNicModel) {
+    auto disk = validateAttachDevice(
+        "disk", "d1",
+        {text("path", "/dev/vg0/lv"), text("bus", "scsi"), text("discard", "unmap"),
+         text("aio", "io_uring"), flag("iothread", true)});
+    ASSERT_TRUE(disk) << disk.error().message;
+    EXPECT_EQ(disk.value().driver(), "scsi-hd");
+    EXPECT_EQ(disk.value().text("aio"), "io_uring");
+    auto nic = validateAttachDevice("nic", "n1", {text("model", "e1000e")});
+    ASSERT_TRUE(nic) << nic.error().message;
+    EXPECT_EQ(nic.value().driver(), "e1000e");
+    EXPECT_EQ(refusal("disk", "d1", {text("path", "/d.img"), text("aio", "native")}),
+              "Option \"aio\": aio \"native\" needs cache \"none\" (Linux native AIO only runs "
+              "asynchronously on files opened with O_DIRECT); cache is \"writeback\".");
+    EXPECT_EQ(refusal("disk", "d1", {text("path", "/d.img"), text("bus", "ide")}),
+              "Option 'bus' is \"ide\", which is not one of virtio, scsi, sata.");
+    EXPECT_EQ(refusal("nic", "n1", {text("model", "rtl8139")}),
+              "Option 'model' is \"rtl8139\", which is not one of virtio, e1000e.");
+}
+
 TEST(AttachDeviceArgs, RefusesWithASentenceNamingTheProblem) {
     EXPECT_THAT(refusal("floppy", "f1", {}), HasSubstr("Unknown device kind \"floppy\""));
     EXPECT_THAT(refusal("root-port", "r1", {}), HasSubstr("Unknown device kind \"root-port\""));
@@ -79,7 +103,7 @@ TEST(AttachDeviceArgs, RefusesWithASentenceNamingTheProblem) {
               "Disk path \"d.img\" must be absolute.");
     EXPECT_EQ(refusal("disk", "d1", {text("path", "/d.img"), text("vlan", "7")}),
               "Unknown option \"vlan\" for AttachDevice(\"disk\"); it takes path (s), format (s), "
-              "readonly (b), cache (s).");
+              "readonly (b), cache (s), bus (s), discard (s), aio (s), iothread (b).");
     EXPECT_THAT(refusal("disk", "d1", {text("path", "/d.img"), text("readonly", "true")}),
                 HasSubstr("must be a boolean (D-Bus type b)"));
     EXPECT_EQ(refusal("disk", "d1", {text("path", "/d.img"), text("cache", "directsync")}),

@@ -218,7 +218,7 @@ TEST(DbusArgs, AttachNicRefusesEachBrokenRule) {
         {"unknown option",
          "n1",
          {text("vlan", "7")},
-         {"Unknown option \"vlan\"", "AttachNic", "mode (s), bridge (s), mac (s)"}},
+         {"Unknown option \"vlan\"", "AttachNic", "mode (s), model (s), bridge (s), mac (s)"}},
         {"mode twice", "n1", {text("mode", "tap"), text("mode", "user")}, {"given twice"}},
         {"bridge mode without bridge",
          "n1",
