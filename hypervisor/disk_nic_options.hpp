@@ -15,9 +15,8 @@ enum class DiskDiscard { Ignore, Unmap };
 enum class DiskAio { Threads, Native, IoUring };
 enum class NicModel { Virtio, E1000e };
 
-inline constexpr auto kDiskBuses =
-    makeStringTable<DiskBus>(
-        {{DiskBus::Virtio, "virtio"}, {DiskBus::Scsi, "scsi"}, {DiskBus::Sata, "sata"}});
+inline constexpr auto kDiskBuses = makeStringTable<DiskBus>(
+    {{DiskBus::Virtio, "virtio"}, {DiskBus::Scsi, "scsi"}, {DiskBus::Sata, "sata"}});
 inline constexpr auto kDiskDiscards =
     makeStringTable<DiskDiscard>({{DiskDiscard::Ignore, "ignore"}, {DiskDiscard::Unmap, "unmap"}});
 inline constexpr auto kDiskAios = makeStringTable<DiskAio>(
