@@ -79,6 +79,9 @@ const std::vector<DeviceKind>& table() {
          .hotpluggable = true},
         {.name = "virtio-serial", .driver = "virtio-serial-pci"},
         {.name = "root-port", .driver = "pcie-root-port"},
+        {.name = "vga", .driver = "VGA"},
+        {.name = "virtio-vga", .driver = "virtio-vga"},
+        {.name = "cirrus-vga", .driver = "cirrus-vga"},
     };
     return kinds;
 }

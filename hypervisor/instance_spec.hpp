@@ -11,6 +11,8 @@
 
 #include "common/string_table.hpp"
 #include "hypervisor/device.hpp"
+#include "hypervisor/display.hpp"
+#include "hypervisor/tpm.hpp"
 
 namespace corral::hypervisor {
 
@@ -98,6 +100,8 @@ struct InstanceSpec {
     AgentSpec agent;
     LifecycleSpec lifecycle;
     ResourcesSpec resources;
+    DisplaySpec display;
+    TpmSpec tpm;
 };
 
 struct Diagnostic {

@@ -51,6 +51,7 @@ SlotPlan planSlots(const InstanceSpec& spec) {
         device.slot = {plan.rootBus(), next++};
         plan.devices.push_back(std::move(device));
     };
+    if (auto* vga = vgaKind(spec.display.vga)) place({kVgaId, vga});
     if (spec.agent.negotiator) place({std::string(kAgentPortId), &agentPortKind()});
     for (const auto& device : spec.devices) place(device);
     if (plan.machine == MachineType::Q35) {

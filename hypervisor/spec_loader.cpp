@@ -9,6 +9,8 @@
 #include "hypervisor/instance_spec.hpp"
 #include "hypervisor/machine_uuid.hpp"
 #include "hypervisor/slot_plan.hpp"
+#include "hypervisor/spec_loader_display.hpp"
+#include "hypervisor/spec_loader_tpm.hpp"
 #include "hypervisor/toml_reader.hpp"
 
 namespace corral::hypervisor {
@@ -192,7 +194,8 @@ LoadResult parseInstanceSpec(std::string_view text, const std::filesystem::path&
     InstanceSpec spec;
     spec.source = file;
     spec.name = file.stem().string();
-    Keys topLevel = {"name", "machine", "boot", "agent", "lifecycle", "resources"};
+    Keys topLevel = {"name",      "machine",   "boot",    "agent",
+                     "lifecycle", "resources", "display", "tpm"};
     for (const auto* kind : deviceKinds())
         if (kind->definable) topLevel.push_back(kind->name);
     l.checkKeys(root, topLevel, "the top level");
@@ -213,6 +216,8 @@ LoadResult parseInstanceSpec(std::string_view text, const std::filesystem::path&
     }
     if (auto* t = l.section(root, "lifecycle")) loadLifecycle(l, *t, spec.lifecycle);
     if (auto* t = l.section(root, "resources")) loadResources(l, *t, spec.resources);
+    if (auto* t = l.section(root, "display")) loadDisplay(l, *t, spec.display);
+    if (auto* t = l.section(root, "tpm")) loadTpm(l, *t, spec.tpm);
     bool bootable = false;
     std::string bootables;
     for (const auto* kind : deviceKinds()) {

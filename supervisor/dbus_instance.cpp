@@ -222,6 +222,7 @@ constexpr ChangedName kChangedNames[] = {
     {kChangedDefinition, "MemoryBytes"},
     {kChangedDefinition, "Uuid"},
     {kChangedDefinition, "Devices"},
+    {kChangedDefinition, "Display"},
     {kChangedDevices, "Devices"},
 };
 
@@ -289,6 +290,7 @@ const sd_bus_vtable kInstanceVtable[] = {
     SD_BUS_PROPERTY("MonitorState", "s", property<getMonitorState>, 0, kChange),
     SD_BUS_PROPERTY("Devices", "a(ssss)", property<getDevices>, 0, kChange),
     SD_BUS_PROPERTY("LastExit", "s", property<getLastExit>, 0, kChange),
+    SD_BUS_PROPERTY("Display", "a{sv}", getDisplayProperty, 0, kChange),
     SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodStart, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Shutdown", SD_BUS_ARGS("t", timeout_usec), SD_BUS_NO_RESULT,
                             methodShutdown, kMethod),
@@ -314,6 +316,8 @@ const sd_bus_vtable kInstanceVtable[] = {
                             methodGuestInfo, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Monitor", SD_BUS_ARGS("s", qmp_json), SD_BUS_RESULT("s", reply),
                             methodMonitor, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("Screenshot", SD_BUS_ARGS("s", path), SD_BUS_NO_RESULT,
+                            methodScreenshot, kMethod),
     SD_BUS_METHOD_WITH_ARGS("GetDefinition", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", toml),
                             methodGetDefinition, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Update", SD_BUS_ARGS("s", toml), SD_BUS_RESULT("as", pending),

@@ -87,7 +87,7 @@ TEST_F(ManagerTest, EveryInstancePropertyIsReadable) {
                        "GetAll", "s", "org.corral1.Instance"});
     ASSERT_EQ(all.status, 0) << all.output;
     for (const char* p : {"Name", "State", "Pid", "StartedAt", "Machine", "Vcpus", "MemoryBytes",
-                          "QmpSocket", "SerialSocket", "AgentConnected", "Devices", "LastExit"})
+                          "QmpSocket", "SerialSocket", "AgentConnected", "Devices", "LastExit", "Display"})
         EXPECT_NE(all.output.find(std::string("\"") + p + "\""), std::string::npos) << p;
     EXPECT_EQ(property("web1", "Machine"), "s \"q35\"");
     EXPECT_EQ(property("web1", "Vcpus"), "u 1");

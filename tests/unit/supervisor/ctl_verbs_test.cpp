@@ -179,7 +179,8 @@ TEST(CtlVerbs, EveryExistingVerbIsInTheTable) {
                          "reset",      "pause",  "resume",  "shutdown", "attach-disk",
                          "attach-nic", "attach", "detach",  "exec",     "commands",
                          "console",    "run",    "monitor", "validate", "reload",
-                         "define",     "show",   "edit",    "undefine", "top"}));
+                         "define",     "show",   "edit",    "undefine", "top",
+                         "vnc",        "screenshot"}));
 }
 
 // The completion's lists come from the table; every option it offers is one the parser takes,
