@@ -77,6 +77,11 @@ class Socket {
         }
         return out;
     }
+    // Whether a byte arrives within `wait`.
+    bool readable(std::chrono::milliseconds wait) {
+        pollfd p{fd_, POLLIN, 0};
+        return ::poll(&p, 1, static_cast<int>(wait.count())) > 0;
+    }
     std::uint8_t u8() { return read(1)[0]; }
     std::uint16_t u16() {
         auto b = read(2);
@@ -152,6 +157,12 @@ void readFramebuffer(Socket& s, RfbCapture& c) {
     c.pixels.assign(std::size_t(c.width) * c.height, 0);
     std::size_t covered = 0;
     while (covered < c.pixels.size()) {
+        // An update the server dropped (the guest switched video modes meanwhile) is asked for
+        // again; read() still ends it all at the deadline.
+        if (!s.readable(std::chrono::seconds(1))) {
+            s.write(request);
+            continue;
+        }
         auto type = s.u8();
         if (type == 2) continue;  // Bell
         if (type == 3) {          // ServerCutText

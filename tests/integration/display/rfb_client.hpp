@@ -15,6 +15,12 @@ struct RfbTarget {
     std::string unixPath;  // set: a unix socket
     std::string host;      // else TCP host (numeric) and port
     unsigned port = 0;
+
+    static RfbTarget unixSocket(std::string path) {
+        RfbTarget target;
+        target.unixPath = std::move(path);
+        return target;
+    }
 };
 
 struct RfbCapture {

@@ -175,12 +175,11 @@ TEST(CtlVerbs, EveryExistingVerbIsInTheTable) {
     std::set<std::string_view> names;
     for (const auto& verb : corralctlVerbs()) names.insert(verb.name);
     EXPECT_EQ(names, (std::set<std::string_view>{
-                         "list",       "status", "start",   "kill",     "reboot",
-                         "reset",      "pause",  "resume",  "shutdown", "attach-disk",
-                         "attach-nic", "attach", "detach",  "exec",     "commands",
-                         "console",    "run",    "monitor", "validate", "reload",
-                         "define",     "show",   "edit",    "undefine", "top",
-                         "vnc",        "screenshot"}));
+                         "list",     "status", "start",     "kill",        "reboot",     "reset",
+                         "pause",    "resume", "shutdown",  "attach-disk", "attach-nic", "attach",
+                         "detach",   "exec",   "commands",  "console",     "run",        "monitor",
+                         "validate", "reload", "define",    "show",        "edit",       "undefine",
+                         "top",      "vnc",    "screenshot"}));
 }
 
 // The completion's lists come from the table; every option it offers is one the parser takes,
