@@ -121,6 +121,9 @@ const std::vector<DeviceKind>& table() {
         {.name = "virtio-serial", .driver = "virtio-serial-pci"},
         {.name = "root-port", .driver = "pcie-root-port"},
         {.name = "scsi-controller", .driver = "virtio-scsi-pci"},
+        {.name = "vga", .driver = "VGA"},
+        {.name = "virtio-vga", .driver = "virtio-vga"},
+        {.name = "cirrus-vga", .driver = "cirrus-vga"},
     };
     return kinds;
 }

@@ -12,6 +12,8 @@
 #include "common/string_table.hpp"
 #include "hypervisor/cpu_spec.hpp"
 #include "hypervisor/device.hpp"
+#include "hypervisor/display.hpp"
+#include "hypervisor/tpm.hpp"
 
 namespace corral::hypervisor {
 
@@ -121,6 +123,8 @@ struct InstanceSpec {
     AgentSpec agent;
     LifecycleSpec lifecycle;
     ResourcesSpec resources;
+    DisplaySpec display;
+    TpmSpec tpm;
 };
 
 struct Diagnostic {

@@ -150,6 +150,8 @@ std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan&
             argv.insert(argv.end(), {"-append", spec.boot->cmdline});
         }
     }
+    addDisplayArgs(argv, spec.display, plan, paths);
+    addTpmArgs(argv, spec.tpm, paths);
     addDevices(argv, spec, plan);
     unsigned index = 0;
     for (const auto& port : plan.hotplugPorts) {

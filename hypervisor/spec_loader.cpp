@@ -11,6 +11,8 @@
 #include "hypervisor/slot_plan.hpp"
 #include "hypervisor/spec_loader_boot.hpp"
 #include "hypervisor/spec_loader_cpu.hpp"
+#include "hypervisor/spec_loader_display.hpp"
+#include "hypervisor/spec_loader_tpm.hpp"
 #include "hypervisor/toml_reader.hpp"
 
 namespace corral::hypervisor {
@@ -200,7 +202,8 @@ LoadResult parseInstanceSpec(std::string_view text, const std::filesystem::path&
     InstanceSpec spec;
     spec.source = file;
     spec.name = file.stem().string();
-    Keys topLevel = {"name", "machine", "firmware", "boot", "agent", "lifecycle", "resources"};
+    Keys topLevel = {"name",      "machine",   "firmware", "boot", "agent",
+                     "lifecycle", "resources", "display",  "tpm"};
     for (const auto* kind : deviceKinds())
         if (kind->definable) topLevel.push_back(kind->name);
     l.checkKeys(root, topLevel, "the top level");
@@ -222,6 +225,8 @@ LoadResult parseInstanceSpec(std::string_view text, const std::filesystem::path&
     }
     if (auto* t = l.section(root, "lifecycle")) loadLifecycle(l, *t, spec.lifecycle);
     if (auto* t = l.section(root, "resources")) loadResources(l, *t, spec.resources);
+    if (auto* t = l.section(root, "display")) loadDisplay(l, *t, spec.display);
+    if (auto* t = l.section(root, "tpm")) loadTpm(l, *t, spec.tpm);
     bool bootable = false;
     std::string bootables;
     for (const auto* kind : deviceKinds()) {

@@ -3,6 +3,7 @@
 # Idempotent and quiet: packages already installed are skipped, `apt-get update` runs at most once.
 set -eu
 
+# libssl-dev, openssl: the VNC test client (DES) and test TLS certificates; swtpm: [tpm].
 PACKAGES="
 build-essential cmake ninja-build pkg-config git
 g++ clang clang-format clang-tidy libclang-rt-14-dev
@@ -15,6 +16,8 @@ dpkg-dev debhelper lintian fakeroot rpm
 groff-base man-db
 gnuplot-nox
 prometheus curl
+libssl-dev openssl
+swtpm
 "
 # UEFI guests (OVMF) and the ISOs of the boot tests: GRUB for BIOS and EFI, Debian's signed chain.
 PACKAGES="$PACKAGES ovmf grub-pc-bin grub-efi-amd64-bin xorriso mtools shim-signed grub-efi-amd64-signed"

@@ -11,6 +11,7 @@
 #include "supervisor/ctl_attach.hpp"
 #include "supervisor/ctl_console.hpp"
 #include "supervisor/ctl_define.hpp"
+#include "supervisor/ctl_display.hpp"
 #include "supervisor/ctl_exec.hpp"
 #include "supervisor/ctl_guest_info.hpp"
 #include "supervisor/ctl_output.hpp"
@@ -237,6 +238,9 @@ constexpr Verb kVerbs[] = {
     {"commands", "NAME", 1, 1, 0, false, true, "commands the guest agent offers", commands},
     {"console", "NAME", 1, 1, 0, false, true, "attach to the serial console (Ctrl-] leaves)",
      console},
+    {"vnc", "NAME", 1, 1, 0, false, true, "how to connect to the VM's VNC display", vncVerb},
+    {"screenshot", "NAME FILE", 2, 2, 0, false, true,
+     "write a PNG of the VM's screen (root; FILE on corrald's host)", screenshotVerb},
     {"run", "NAME", 1, 1, 0, false, true, "start and follow a VM until it ends (corral@.service)",
      run},
     {"monitor", "NAME JSON", 2, 2, 0, false, true,

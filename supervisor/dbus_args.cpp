@@ -254,4 +254,17 @@ Outcome<std::map<std::string, bool, std::less<>>> validateFlags(
     return out;
 }
 
+std::optional<OpError> checkScreenshotPath(std::string_view path) {
+    if (auto bad = checkPath("screenshot path", path)) return bad;
+    std::filesystem::path file(path);
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec))
+        return invalid("Screenshot path " + quoteForMessage(path) +
+                       " is a directory; name the PNG file to write.");
+    if (!std::filesystem::is_directory(file.parent_path(), ec))
+        return invalid("Screenshot path " + quoteForMessage(path) + ": directory " +
+                       quoteForMessage(file.parent_path().string()) + " does not exist.");
+    return std::nullopt;
+}
+
 }  // namespace corral::supervisor

@@ -66,6 +66,10 @@ Outcome<hypervisor::Device> validateAttachDisk(std::string_view id, std::string_
 // refused otherwise) and mac (s: a unicast xx:xx:xx:xx:xx:xx, kept in lower case).
 Outcome<hypervisor::Device> validateAttachNic(std::string_view id, const OptionDict& options);
 
+// Screenshot(s path): an absolute path as for AttachDisk, whose directory exists on this host
+// and which is not itself a directory. qemu (root) writes the file.
+std::optional<OpError> checkScreenshotPath(std::string_view path);
+
 // The options of a method that takes only booleans (Undefine: remove_storage; Define: none):
 // each key one of `flags`, of type b, given once, at most kMaxOptionEntries entries; the flags
 // given, by key. Refusals are worded as for the Attach methods.

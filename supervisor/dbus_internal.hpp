@@ -5,6 +5,7 @@
 #include <systemd/sd-bus.h>
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -55,6 +56,11 @@ int methodGuestInfo(sd_bus_message* m, void* userdata, sd_bus_error* error);
 // their value, any other type by its signature only, so that the refusal can name it. Stops
 // after kMaxOptionEntries + 1 entries, which the validators refuse whatever follows.
 int readOptionDict(sd_bus_message* m, OptionDict& out);
+
+// Instance.Screenshot and the Display property (dbus_display.cpp).
+int methodScreenshot(sd_bus_message* m, void* userdata, sd_bus_error* error);
+int getDisplayProperty(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply,
+                       void* userdata, sd_bus_error*);
 
 // Manager.Define (registry in userdata) and Instance.Update, Undefine, GetDefinition
 // (dbus_define.cpp).

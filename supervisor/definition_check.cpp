@@ -146,6 +146,16 @@ std::vector<std::string> changedKeys(const InstanceSpec& before, const InstanceS
     d.compare("lifecycle.autostart", l0.autostart, l1.autostart);
     d.compare("resources.memory_max", before.resources.memoryMax, after.resources.memoryMax);
     d.compare("resources.cpu_weight", before.resources.cpuWeight, after.resources.cpuWeight);
+    const auto &v0 = before.display, &v1 = after.display;
+    d.compare("display.type", v0.type, v1.type);
+    d.compare("display.vga", v0.vga, v1.vga);
+    d.compare("display.listen", hypervisor::hostPort(v0.address, v0.port),
+              hypervisor::hostPort(v1.address, v1.port));
+    d.compare("display.password_file", v0.passwordFile, v1.passwordFile);
+    d.compare("display.tls_dir", v0.tlsDir, v1.tlsDir);
+    d.compare("display.tls_verify_peer", v0.tlsVerifyPeer, v1.tlsVerifyPeer);
+    d.compare("display.websocket", v0.websocketPort, v1.websocketPort);
+    d.compare("tpm.type", before.tpm.type, after.tpm.type);
     return d.keys;
 }
 

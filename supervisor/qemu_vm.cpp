@@ -89,8 +89,10 @@ std::vector<hypervisor::Device> QemuVm::devices() const {
     return running_ ? running_->state().devices : lastDevices_;
 }
 
-void QemuVm::track(std::unique_ptr<ProcessHandle> process, hypervisor::RuntimeState state) {
-    RunningQemu::Setup setup{name_, paths_, std::move(state), spec_ ? &*spec_ : nullptr};
+void QemuVm::track(std::unique_ptr<ProcessHandle> process, hypervisor::RuntimeState state,
+                   std::unique_ptr<SwtpmProcess> tpm) {
+    RunningQemu::Setup setup{name_, paths_, std::move(state), spec_ ? &*spec_ : nullptr,
+                             std::move(tpm)};
     runningNotices_.clear();
     running_ = std::make_unique<RunningQemu>(context_, std::move(setup), std::move(process));
     // Instance set events_ once, in its constructor.
@@ -121,18 +123,21 @@ void QemuVm::launch(std::function<void(Outcome<pid_t>)> done) {
     if (!spec_) return done(OpError{ErrorKind::InvalidDefinition, invalidWhy_});
     if (auto gone = definitionGone()) return done(*gone);
     LaunchedQemu launched;
+    std::unique_ptr<SwtpmProcess> tpm;
     try {
+        tpm = startTpm();
         auto spec = *spec_;
         hypervisor::prepareFirmware(spec.firmware, context_.firmware, context_.stateRoot / name_);
         launched = context_.parts.launch(spec, context_.runtimeRoot, context_.qemuBinary);
     } catch (const std::exception& e) {
+        if (tpm) tpm->stop();
         return done(OpError{ErrorKind::Failed, e.what()});
     }
     if (context_.scopes)
         context_.scopes->place(identifyMachine(name_, launched.process->pid(), launched.state.argv,
                                                launched.state.devices),
                                spec_->resources);
-    track(std::move(launched.process), std::move(launched.state));
+    track(std::move(launched.process), std::move(launched.state), std::move(tpm));
     devicesChanged().emit();
     running_->start(std::move(done));
 }
@@ -186,6 +191,12 @@ void QemuVm::guestRun(std::vector<std::string> argv, std::string input,
 void QemuVm::guestListCommands(Reply<std::vector<std::string>> reply) {
     if (auto error = checkUsable()) return reply(*error);
     running_->guestListCommands(std::move(reply));
+}
+
+void QemuVm::screenshot(std::string path, Done done) {
+    if (!running_)
+        return done(OpError{ErrorKind::InvalidState, name_ + " is not running; start it first."});
+    running_->screenshot(std::move(path), std::move(done));
 }
 
 void QemuVm::monitor(std::string json, Reply<std::string> reply) {

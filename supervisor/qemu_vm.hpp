@@ -41,6 +41,7 @@ class QemuVm : public Vm, private VmControl {
                       std::chrono::milliseconds timeout, Reply<std::string> reply) override;
     void guestListCommands(Reply<std::vector<std::string>> reply) override;
     void monitor(std::string json, Reply<std::string> reply) override;
+    void screenshot(std::string path, Done done) override;
     void sample(Reply<VmSample> reply) override;
 
     // Daemon start: adopts a live qemu left by a previous corrald, or removes a stale runtime
@@ -58,12 +59,18 @@ class QemuVm : public Vm, private VmControl {
     // By value: callers pass *pending_, which apply() resets.
     void apply(hypervisor::LoadResult definition);
     // Makes the RunningQemu for a spawned or adopted process and listens to it.
-    void track(std::unique_ptr<ProcessHandle> process, hypervisor::RuntimeState state);
+    void track(std::unique_ptr<ProcessHandle> process, hypervisor::RuntimeState state,
+               std::unique_ptr<SwtpmProcess> tpm = nullptr);
     void ended(ExitInfo exit);
     // For an operation on the running qemu: the error for the caller, if there is none or the
     // instance is busy.
     std::optional<OpError> checkUsable() const;
     std::optional<hypervisor::RuntimeState> findUnrecorded() const;
+    // The swtpm a start needs ([tpm] type = "tpm2"), running; nullptr without a TPM. Throws
+    // std::runtime_error (qemu_vm_tpm.cpp).
+    std::unique_ptr<SwtpmProcess> startTpm();
+    // The swtpm a previous corrald left in the runtime dir, if it still runs.
+    std::unique_ptr<SwtpmProcess> adoptTpm();
     std::optional<OpError> definitionGone() const;
     void log(int priority, const std::string& text) const;
 

@@ -35,10 +35,11 @@ asio::awaitable<void> QemuVm::reattach() {
     if (state) process = context_.parts.adopt(state->pid, state->argv, problem);
     if (!process) {
         log(5, "cleaning stale runtime dir " + paths_.dir.string() + " (" + problem + ")");
+        if (auto tpm = adoptTpm()) tpm->stop();  // its qemu is gone
         hypervisor::removeRuntimeDir(paths_);
         co_return;
     }
-    track(std::move(process), std::move(*state));
+    track(std::move(process), std::move(*state), adoptTpm());
     if (!recorded) {
         log(4, "state.json unreadable (" + problem + "); qemu.pid names our qemu (pid " +
                    std::to_string(running_->pid()) + "): adopting it and rewriting state.json");

@@ -116,6 +116,14 @@ boost::asio::awaitable<Outcome<std::string>> ClientLink::passthrough(std::string
 
 }  // namespace
 
+std::string qmpCommandJson(std::string_view command,
+                           const std::vector<std::pair<std::string_view, std::string_view>>& args) {
+    monitor::JsonObject arguments;
+    for (const auto& [key, value] : args) arguments.set(key, value);
+    return monitor::toJsonString(
+        monitor::JsonObject().set("execute", command).set("arguments", arguments).json());
+}
+
 std::shared_ptr<QmpLink> makeQmpLink(boost::asio::any_io_executor executor,
                                      std::chrono::milliseconds timeout) {
     return std::make_shared<ClientLink>(std::move(executor), timeout);

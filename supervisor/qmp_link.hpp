@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/signal.hpp"
@@ -74,6 +75,10 @@ std::shared_ptr<QmpLink> makeQmpLink(boost::asio::any_io_executor executor,
 // plain types.
 Outcome<std::vector<VcpuThread>> parseVcpuThreads(std::string_view json);
 Outcome<std::vector<DiskSample>> parseBlockStats(std::string_view json);
+
+// {"execute": command, "arguments": {key: value, ...}} with string arguments, for passthrough().
+std::string qmpCommandJson(std::string_view command,
+                           const std::vector<std::pair<std::string_view, std::string_view>>& args);
 
 // The client under a link made by makeQmpLink, for the hypervisor layer's hotplug, which speaks
 // QMP itself.

@@ -89,6 +89,7 @@ RunningQemu::RunningQemu(VmContext& context, Setup setup, std::unique_ptr<Proces
       state_(std::move(setup.state)),
       process_(std::move(process)),
       qmp_(context.parts.qmp(context.qmpTimeout)),
+      tpm_(std::move(setup.tpm)),
       // The report outlives this object in the completions of coroutines it started.
       life_(context.executor, context.clock,
             [log = context.log, name = name_](const std::string& what) {
@@ -97,6 +98,7 @@ RunningQemu::RunningQemu(VmContext& context, Setup setup, std::unique_ptr<Proces
     state_.pid = process_->pid();
     if (setup.spec) {
         agentWanted_ = setup.spec->agent.negotiator;
+        display_ = setup.spec->display;
         try {
             plan_ = hypervisor::planSlots(*setup.spec);
         } catch (const std::exception& e) {
@@ -104,6 +106,7 @@ RunningQemu::RunningQemu(VmContext& context, Setup setup, std::unique_ptr<Proces
         }
     }
     life_.spawn<ExitInfo>(watchExit(), "watching qemu", [this](ExitInfo exit) { finish(exit); });
+    if (tpm_) life_.spawn(watchTpm(), "watching swtpm");
 }
 
 RunningQemu::~RunningQemu() {
@@ -156,6 +159,11 @@ asio::awaitable<Outcome<pid_t>> RunningQemu::startSteps() {
     if (auto problem = hypervisor::shareConsole(paths_)) log(4, *problem);
     connectAgent();
     co_await startHotplug({});
+    auto password = co_await setVncPassword();
+    if (!password) {
+        process_->kill(SIGKILL);
+        co_return password.error();
+    }
     std::string cont = "cont";
     auto resumed = co_await life_.guard(qmp_->command(std::move(cont)));
     if (!resumed) {
@@ -188,6 +196,7 @@ asio::awaitable<bool> RunningQemu::takeOver() {
     if (status && status.value().status == "prelaunch") {
         // Started with -S and never continued: corrald died inside Start. Finish it.
         log(5, "completing a start that a corrald restart interrupted");
+        if (auto password = co_await setVncPassword(); !password) log(3, password.error().message);
         std::string cont = "cont";
         auto resumed = co_await life_.guard(qmp_->command(std::move(cont)));
         if (resumed)
@@ -208,10 +217,12 @@ asio::awaitable<ExitInfo> RunningQemu::watchExit() {
 
 void RunningQemu::finish(ExitInfo exit) {
     setMonitorState(MonitorState::None);
+    if (tpm_) tpm_->stop();
     // Sockets and state go; qemu.log stays for the post-mortem.
     std::error_code ec;
     for (const auto& p : {paths_.qmpSocket, paths_.serialSocket, paths_.negotiatorHostToGuest,
-                          paths_.negotiatorGuestToHost, paths_.pidFile, paths_.stateFile})
+                          paths_.negotiatorGuestToHost, paths_.pidFile, paths_.stateFile,
+                          hypervisor::vncSocketPath(paths_.dir)})
         std::filesystem::remove(p, ec);
     notices_.exited.emit(exit);  // may destroy this: nothing after it
 }

@@ -20,6 +20,7 @@
 #include "hypervisor/slot_plan.hpp"
 #include "supervisor/lifetime.hpp"
 #include "supervisor/qemu_parts.hpp"
+#include "supervisor/swtpm_process.hpp"
 #include "supervisor/vm.hpp"
 #include "supervisor/vm_context.hpp"
 #include "supervisor/vm_control.hpp"
@@ -34,6 +35,7 @@ class RunningQemu {
         hypervisor::RuntimeState state;  // what state.json records
         // The definition (slot plan for hotplug, agent channels); null when it is invalid.
         const hypervisor::InstanceSpec* spec = nullptr;
+        std::unique_ptr<SwtpmProcess> tpm = {};  // the VM's swtpm, if it has one
     };
 
     // Raised on the io_context.
@@ -84,6 +86,8 @@ class RunningQemu {
                       std::chrono::milliseconds timeout, Reply<std::string> reply);
     void guestListCommands(Reply<std::vector<std::string>> reply);
     void monitor(std::string json, Reply<std::string> reply);
+    // QMP screendump as PNG into `path` (checked by the caller), written by qemu itself.
+    void screenshot(std::string path, Done done);
     // Completes `base` with this qemu's figures (stats_collect.cpp); `devices` name its NICs.
     void sample(VmSample base, std::vector<hypervisor::Device> devices, Reply<VmSample> reply);
 
@@ -91,6 +95,10 @@ class RunningQemu {
     boost::asio::awaitable<Outcome<VmSample>> sampleSteps(VmSample base,
                                                           std::vector<hypervisor::Device> devices);
     boost::asio::awaitable<Outcome<pid_t>> startSteps();
+    // The VNC password from the definition's password_file, if any (running_qemu_display.cpp).
+    boost::asio::awaitable<Status> setVncPassword();
+    // Logs it if the VM's swtpm ends while qemu runs (the guest's TPM stops answering).
+    boost::asio::awaitable<void> watchTpm();
     boost::asio::awaitable<ExitInfo> watchExit();
     // The process is gone: runtime files, MonitorState none, then `exited`.
     void finish(ExitInfo exit);
@@ -134,6 +142,7 @@ class RunningQemu {
     hypervisor::RuntimeState state_;
     std::optional<hypervisor::SlotPlan> plan_;  // none: no hotplug
     bool agentWanted_ = false;
+    hypervisor::DisplaySpec display_;  // as the definition had it when this qemu started
     std::unique_ptr<ProcessHandle> process_;
     std::shared_ptr<QmpLink> qmp_;  // replaced by a reconnect
     std::vector<corral::Connection> qmpSubscriptions_;
@@ -141,6 +150,7 @@ class RunningQemu {
     std::shared_ptr<HotplugControl> hotplug_;  // null until QMP is connected
     std::shared_ptr<AgentLink> agent_;
     Notices notices_;
+    std::unique_ptr<SwtpmProcess> tpm_;  // before life_: the watch on it ends first
     Lifetime life_;
 };
 

@@ -78,6 +78,12 @@ class Vm {
     // Raw QMP: one JSON command in, the JSON reply out.
     virtual void monitor(std::string json, Reply<std::string> reply) = 0;
 
+    // A PNG of the VGA console written by qemu to `path` (checked by supervisor/dbus_args).
+    virtual void screenshot(std::string path, Done done) {
+        (void)path;
+        done(OpError{ErrorKind::InvalidState, name() + " has no display."});
+    }
+
     // A sample of its resource use (supervisor/stats.hpp); zeros when no qemu runs. A figure
     // that cannot be had stays zero; it fails only if qemu exits while it is being sampled.
     virtual void sample(Reply<VmSample> reply) = 0;

@@ -86,8 +86,9 @@ TEST_F(ManagerTest, EveryInstancePropertyIsReadable) {
     auto all = busctl({"call", "org.corral1", path("web1"), "org.freedesktop.DBus.Properties",
                        "GetAll", "s", "org.corral1.Instance"});
     ASSERT_EQ(all.status, 0) << all.output;
-    for (const char* p : {"Name", "State", "Pid", "StartedAt", "Machine", "Vcpus", "MemoryBytes",
-                          "QmpSocket", "SerialSocket", "AgentConnected", "Devices", "LastExit"})
+    for (const char* p :
+         {"Name", "State", "Pid", "StartedAt", "Machine", "Vcpus", "MemoryBytes", "QmpSocket",
+          "SerialSocket", "AgentConnected", "Devices", "LastExit", "Display"})
         EXPECT_NE(all.output.find(std::string("\"") + p + "\""), std::string::npos) << p;
     EXPECT_EQ(property("web1", "Machine"), "s \"q35\"");
     EXPECT_EQ(property("web1", "Vcpus"), "u 1");

@@ -179,7 +179,7 @@ TEST(CtlVerbs, EveryExistingVerbIsInTheTable) {
                          "pause",    "resume", "shutdown", "attach-disk", "attach-nic", "attach",
                          "detach",   "exec",   "commands", "console",     "run",        "monitor",
                          "validate", "reload", "define",   "show",        "edit",       "undefine",
-                         "top",      "cdrom"}));
+                         "top",      "cdrom",  "vnc",      "screenshot"}));
 }
 
 TEST(CtlVerbs, CdromTakesAPathOrEject) {

@@ -423,7 +423,7 @@ TEST(ChangedProperties, ADefinitionChangeNamesEachPropertyOnce) {
     auto names = changedProperties(kChangedDefinition | kChangedDevices | kChangedState);
     std::vector<std::string> got(names.begin(), names.end());
     EXPECT_EQ(got, (std::vector<std::string>{"State", "Machine", "Vcpus", "MemoryBytes", "Uuid",
-                                             "Devices", "Media"}));
+                                             "Devices", "Media", "Display"}));
     EXPECT_TRUE(changedProperties(0).empty());
 }
 

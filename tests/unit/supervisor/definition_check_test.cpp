@@ -136,6 +136,14 @@ TEST_F(DefinitionCheck, AChangedUuidIsPending) {
     EXPECT_EQ(changedKeys(a, spec(text)), std::vector<std::string>{"machine.uuid"});
 }
 
+TEST_F(DefinitionCheck, DisplayAndTpmChangesArePending) {
+    auto a = spec(base());
+    auto b = spec(base() + "\n[display]\ntype = \"vnc\"\nlisten = \"127.0.0.1:5901\"\n[tpm]\n" +
+                  "type = \"tpm2\"\n");
+    EXPECT_EQ(changedKeys(a, b), (std::vector<std::string>{"display.type", "display.vga",
+                                                           "display.listen", "tpm.type"}));
+}
+
 TEST_F(DefinitionCheck, AddedAndRemovedDevicesAreNamedWhole) {
     auto a = spec(base() + disk("data", "data.img"));
     auto b = spec(base() + disk("scratch", "data.img"));
