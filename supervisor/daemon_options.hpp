@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "supervisor/host_shutdown.hpp"
 #include "supervisor/metrics_http.hpp"
 
 namespace corral::supervisor {
@@ -27,6 +28,8 @@ struct DaemonOptions {
     std::vector<std::filesystem::path> storageDirs = {"/var/lib/corral"};
     // [metrics] listen: where Prometheus scrapes; none (the default) serves no metrics.
     std::optional<ListenAddress> metricsListen;
+    // [host] shutdown_timeout: the bound of the host shutdown phase (host_shutdown.hpp).
+    HostPolicy host;
     bool help = false;
 };
 
