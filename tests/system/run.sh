@@ -524,18 +524,18 @@ step_enable_and_reboot() {
         c grep -q "corral-guest: power button" "/var/tmp/$vm.console" ||
             fail "$vm's guest saw no ACPI power button: $(c tail -n 5 "/var/tmp/$vm.console")"
     done
-    log=$(c journalctl --no-pager -b -1 -o short-monotonic 2>&1)
+    # The previous boot's journal, from the start of the host shutdown phase on.
+    log=$(c journalctl --no-pager -b -1 -o short-monotonic 2>&1 |
+        sed -n '/host shutdown: shutting down/,$p')
+    [ -n "$log" ] || fail "no host shutdown phase in the previous boot's journal"
     for vm in "$VM" h2; do
         echo "$log" | grep -q "host shutdown: $vm ended (host-shutdown)" ||
             fail "no host-shutdown for $vm in the previous boot's journal: $(echo "$log" | grep -i "host shutdown")"
         echo "$log" | grep -Eq "$vm: crashed" && fail "$vm recorded as crashed"
     done
-    echo "$log" | grep -E "host shutdown:|corral-(guests\.service|$VM\.scope|h2\.scope)|Stopp.*corral" | tail -n 16
+    echo "$log" | grep -E "host shutdown:|corral-(guests\.service|$VM\.scope|h2\.scope)|Stopp.*corral" | head -n 16
     # The phase ends before systemd stops the scopes: no scope was stopped (SIGTERM) while it ran.
-    local done_line
-    done_line=$(echo "$log" | grep -n "host shutdown: done" | head -n 1 | cut -d: -f1)
-    [ -n "$done_line" ] || fail "no end of the host shutdown phase in the journal"
-    echo "$log" | head -n "$done_line" | grep -E "Stopping corral-($VM|h2)\.scope" &&
+    echo "$log" | sed '/host shutdown: done/q' | grep -E "Stopping corral-($VM|h2)\.scope" &&
         fail "systemd stopped a VM's scope before the phase ended"
     wait_for 60 "corral@$VM active after boot" unitIs active
     wait_for 10 "State=running after boot" stateIs running
