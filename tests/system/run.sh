@@ -521,7 +521,8 @@ step_enable_and_reboot() {
     rig_boot "${BOOT_OPTIONS[@]}" || fail "container boot after the reboot"
     local vm log
     for vm in "$VM" h2; do
-        c grep -q "corral-guest: power button" "/var/tmp/$vm.console" ||
+        # The line the guest prints when the ACPI event arrives, not its "... on /dev/input" setup line.
+        c grep -Eq "corral-guest: power button"$'\r'"?$" "/var/tmp/$vm.console" ||
             fail "$vm's guest saw no ACPI power button: $(c tail -n 5 "/var/tmp/$vm.console")"
     done
     # The previous boot's journal, from the start of the host shutdown phase on.
@@ -533,6 +534,9 @@ step_enable_and_reboot() {
             fail "no host-shutdown for $vm in the previous boot's journal: $(echo "$log" | grep -i "host shutdown")"
         echo "$log" | grep -Eq "$vm: crashed" && fail "$vm recorded as crashed"
     done
+    # corrald outlives the corral@ units: their ExecStop= never fails on a daemon going away.
+    echo "$log" | grep -E "corral@($VM|h2)\.service: (Failed|Control process exited)" &&
+        fail "a corral@ unit failed during the host shutdown"
     echo "$log" | grep -E "host shutdown:|corral-(guests\.service|$VM\.scope|h2\.scope)|Stopp.*corral" | head -n 16
     # The phase ends before systemd stops the scopes: no scope was stopped (SIGTERM) while it ran.
     echo "$log" | sed '/host shutdown: done/q' | grep -E "Stopping corral-($VM|h2)\.scope" &&
@@ -552,8 +556,12 @@ step_apt_remove_stops_vms() {
         fail "apt-get remove corral: $(cat "$RIG_RUN/remove.log")"
     pidGone "$pid" || { c sh -c "kill -KILL $pid"; fail "qemu $pid still runs after the removal"; }
     daemonIs active && fail "corrald still active after removal"
-    c journalctl --no-pager -o cat _SYSTEMD_UNIT=corrald.service |
-        grep -q "host shutdown: $VM ended (host-shutdown" || fail "t1 did not get its shutdown"
+    shutdownLogged() {
+        c journalctl --no-pager -o cat _SYSTEMD_UNIT=corrald.service |
+            grep -q "host shutdown: $VM ended (host-shutdown"
+    }
+    # journald receives corrald's stderr asynchronously.
+    wait_for 10 "t1's host-shutdown line in corrald's journal" shutdownLogged
 }
 
 cleanup() {
