@@ -22,12 +22,14 @@
 #include "supervisor/bus_loop.hpp"
 #include "supervisor/daemon_options.hpp"
 #include "supervisor/dbus_service.hpp"
+#include "supervisor/host_shutdown.hpp"
 #include "supervisor/log.hpp"
 #include "supervisor/metrics_exposition.hpp"
 #include "supervisor/metrics_server.hpp"
 #include "supervisor/qemu_vm.hpp"
 #include "supervisor/registry.hpp"
 #include "supervisor/stats_cache.hpp"
+#include "supervisor/unit_follow.hpp"
 
 namespace asio = boost::asio;
 using namespace corral::supervisor;
@@ -112,6 +114,8 @@ struct Daemon {
     std::shared_ptr<BusLoop> loop;
     StatsCache stats{registry, clock, {}};
     std::unique_ptr<DbusService> service;
+    std::unique_ptr<HostShutdownService> hostShutdown;
+    std::unique_ptr<UnitFollower> unitFollower;
     std::unique_ptr<MetricsServer> metrics;
 
     explicit Daemon(DaemonOptions o) : options(std::move(o)) {
@@ -175,6 +179,9 @@ struct Daemon {
         sweepOrphans(options.runtimeDir, registry, log);
         service = std::make_unique<DbusService>(loop, registry, options.runtimeDir);
         service->serveStats(stats);
+        hostShutdown =
+            std::make_unique<HostShutdownService>(loop, registry, clock, options.host, log);
+        if (scopes) unitFollower = std::make_unique<UnitFollower>(registry, *scopes);
         if (options.metricsListen) {
             auto render = [this] {
                 auto samples = stats.readAll();
@@ -236,6 +243,8 @@ int main(int argc, char** argv) {
         });
         daemon.io.run();
         daemon.metrics.reset();
+        daemon.unitFollower.reset();
+        daemon.hostShutdown.reset();
         daemon.service.reset();
         daemon.loop->detach();
         daemon.scopes.reset();

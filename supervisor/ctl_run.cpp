@@ -3,6 +3,10 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
 
+#include <toml++/toml.h>
+
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
 
 #include "supervisor/enum_names.hpp"
@@ -12,6 +16,27 @@ namespace {
 
 constexpr const char* kBusName = "org.corral1";
 constexpr std::uint64_t kStartTimeoutUsec = 300'000'000;
+// The VM's own shutdown_timeout bounds its Shutdown; this only bounds waiting for the answer.
+constexpr std::uint64_t kShutdownReplyUsec = 3'700'000'000;
+// How long one wait for a bus event may last before the stop request flag is looked at again.
+constexpr std::uint64_t kWaitSliceUsec = 1'000'000;
+
+volatile std::sig_atomic_t stopRequested = 0;
+
+void onStopSignal(int) {
+    stopRequested = 1;
+}
+
+// SIGTERM (systemctl kill corral@NAME, or systemd's stop after ExecStop=) and SIGINT: shut the
+// VM down and follow it until it has stopped, instead of leaving it running unfollowed.
+void catchStopSignals() {
+    struct sigaction action {};
+    action.sa_handler = onStopSignal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;  // no SA_RESTART: the wait returns at once
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGINT, &action, nullptr);
+}
 
 std::string text(const Properties& props, const char* key) {
     auto it = props.find(key);
@@ -79,11 +104,54 @@ Properties reread(Client& client, const std::string& name) {
     }
 }
 
+// GetInstance of a name corrald does not know: a definition file written since the last
+// Reload is picked up by one Reload (the unit runs as root), then asked for again.
+std::string pathOrReload(Client& client, const std::string& name) {
+    try {
+        return client.instancePath(name);
+    } catch (const CtlError& e) {
+        if (e.exit != kNoSuchInstance) throw;
+    }
+    std::printf("%s: not known to corrald yet; reloading the instances directory\n", name.c_str());
+    std::fflush(stdout);
+    client.reload();
+    return client.instancePath(name);
+}
+
+// A crash that corrald answers with a restart ([lifecycle] on_crash = "restart", within its
+// restart limit): the unit stays active and goes on following the VM.
+bool restartFollows(Client& client, const std::string& name, const Properties& props) {
+    if (text(props, "LastExit").find("restart limit reached") != std::string::npos) return false;
+    try {
+        auto reply = client.callInstance(name, "GetDefinition", 0);
+        const char* definition = "";
+        if (sd_bus_message_read(reply.get(), "s", &definition) < 0) return false;
+        auto root = toml::parse(definition);
+        return root["lifecycle"]["on_crash"].value_or(std::string("stop")) == "restart";
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+void shutdownOnRequest(Client& client, const std::string& name) {
+    std::printf("%s: asked to stop, shutting the VM down\n", name.c_str());
+    std::fflush(stdout);
+    sd_notify(0, "STOPPING=1\nSTATUS=shutting down");
+    try {
+        client.callInstance(name, "Shutdown", kShutdownReplyUsec,
+                            [](sd_bus_message* m) { return sd_bus_message_append(m, "t", 0); });
+    } catch (const CtlError& e) {
+        std::printf("%s: shutdown: %s\n", name.c_str(), e.what());
+        std::fflush(stdout);
+    }
+}
+
 }  // namespace
 
 int runInstance(Client& client, const std::string& name) {
+    catchStopSignals();
     Watch watch;
-    addMatches(client.bus(), client.instancePath(name), watch);
+    addMatches(client.bus(), pathOrReload(client, name), watch);
 
     auto props = client.properties(name);
     if (stateOf(props) == State::Invalid) {
@@ -120,16 +188,32 @@ int runInstance(Client& client, const std::string& name) {
                        state.c_str(), text(props, "Pid").c_str());
             ready = announced = true;
         }
-        if (ended(parsed)) {
+        if (parsed == State::Crashed && !stopRequested && restartFollows(client, name, props)) {
+            std::printf("%s: crashed (%s); corrald restarts it (on_crash = restart), following\n",
+                        name.c_str(), text(props, "LastExit").c_str());
+            std::fflush(stdout);
+            sd_notifyf(0, "STATUS=%s crashed, restart pending", name.c_str());
+        } else if (ended(parsed)) {
             std::printf("%s: ended: %s\n", name.c_str(), text(props, "LastExit").c_str());
             return parsed == State::Stopped ? kOk : kFailed;
         }
+        if (stopRequested == 1) {
+            stopRequested = 2;
+            shutdownOnRequest(client, name);
+            props = reread(client, name);
+            continue;
+        }
         watch.changed = false;
-        while (!watch.changed) {
+        while (!watch.changed && stopRequested != 1) {
             int r = sd_bus_process(client.bus(), nullptr);
             if (r < 0) throw CtlError(kUnreachable, "lost the bus connection");
-            if (r == 0 && sd_bus_wait(client.bus(), UINT64_MAX) < 0)
-                throw CtlError(kUnreachable, "lost the bus connection");
+            if (r > 0) continue;
+            r = sd_bus_wait(client.bus(), kWaitSliceUsec);
+            if (r < 0 && r != -EINTR) throw CtlError(kUnreachable, "lost the bus connection");
+        }
+        if (stopRequested == 1) {
+            props = reread(client, name);
+            continue;
         }
         if (watch.ownerGone) {
             std::printf("%s: corrald left the bus; the VM keeps running, waiting for it\n",

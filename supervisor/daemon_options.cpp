@@ -20,7 +20,8 @@ const char* const kDaemonUsage =
     "                       state_dir, guest_commands_dir; [qemu] binary, command_timeout;\n"
     "                       [storage] allowed_dirs; [firmware] code, vars, secure_code,\n"
     "                       secure_vars (OVMF images, default Debian's in /usr/share/OVMF);\n"
-    "                       [metrics] listen (Prometheus, off by default)\n"
+    "                       [metrics] listen (Prometheus, off by default);\n"
+    "                       [host] on_shutdown, shutdown_timeout (host shutdown phase)\n"
     "  --system             the system bus (default)\n"
     "  --session            the session bus of the calling user\n"
     "  --bus-address ADDR   any bus, e.g. unix:path=/run/corral-test.sock\n"
@@ -73,13 +74,14 @@ void refuseUnknownKeys(const std::filesystem::path& file, const toml::table& tab
         {"storage", {"allowed_dirs"}},
         {"metrics", {"listen"}},
         {"firmware", {"code", "vars", "secure_code", "secure_vars"}},
+        {"host", {"on_shutdown", "shutdown_timeout"}},
     };
     for (const auto& [section, node] : table) {
         auto known = kKnown.find(section.str());
         if (known == kKnown.end() || !node.is_table())
             throw std::runtime_error(where(file, node.source()) + "unknown section '" +
                                      std::string(section.str()) +
-                                     "' (known: paths, qemu, storage, metrics, firmware)");
+                                     "' (known: paths, qemu, storage, metrics, firmware, host)");
         for (const auto& [key, value] : *node.as_table()) {
             if (known->second.count(key.str())) continue;
             std::string list;
@@ -88,6 +90,35 @@ void refuseUnknownKeys(const std::filesystem::path& file, const toml::table& tab
                                      std::string(key.str()) + "' in [" +
                                      std::string(section.str()) + "] (known: " + list + ")");
         }
+    }
+}
+
+// [host]: what corrald does with the running VMs at host shutdown, and the phase's bound.
+void readHostPolicy(const std::filesystem::path& file, const toml::table& table,
+                    HostPolicy& policy) {
+    auto string = [&](const char* key) -> std::optional<std::string> {
+        auto node = table["host"][key];
+        if (!node) return std::nullopt;
+        if (auto value = node.value<std::string>()) return value;
+        throw std::runtime_error(where(file, node.node()->source()) + "host." + key +
+                                 " must be a string");
+    };
+    if (auto v = string("on_shutdown"); v && *v != "shutdown") {
+        auto at = where(file, table["host"]["on_shutdown"].node()->source());
+        if (*v == "suspend")
+            throw std::runtime_error(at +
+                                     "host.on_shutdown \"suspend\" is not supported yet; "
+                                     "use \"shutdown\"");
+        throw std::runtime_error(at + "host.on_shutdown '" + *v + "': must be \"shutdown\"");
+    }
+    if (auto v = string("shutdown_timeout")) {
+        auto timeout = hypervisor::parseDuration(*v);
+        if (!timeout || *timeout < std::chrono::seconds(1) || *timeout > std::chrono::hours(1))
+            throw std::runtime_error(
+                where(file, table["host"]["shutdown_timeout"].node()->source()) +
+                "host.shutdown_timeout '" + *v +
+                "' is not a duration from 1s to 1h (e.g. \"300s\")");
+        policy.shutdownTimeout = std::chrono::duration_cast<Duration>(*timeout);
     }
 }
 
@@ -139,6 +170,7 @@ void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveR
     image("vars", options.firmware.vars);
     image("secure_code", options.firmware.secureCode);
     image("secure_vars", options.firmware.secureVars);
+    readHostPolicy(file, table, options.host);
     if (auto v = text("metrics", "listen")) {
         auto parsed = parseListenAddress(*v);
         if (!parsed.address) {

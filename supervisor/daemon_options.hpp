@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "hypervisor/firmware.hpp"
+#include "supervisor/host_shutdown.hpp"
 #include "supervisor/metrics_http.hpp"
 
 namespace corral::supervisor {
@@ -30,6 +31,8 @@ struct DaemonOptions {
     std::optional<ListenAddress> metricsListen;
     // [firmware] code, vars, secure_code, secure_vars: the OVMF images of uefi VMs.
     hypervisor::FirmwareFiles firmware;
+    // [host] shutdown_timeout: the bound of the host shutdown phase (host_shutdown.hpp).
+    HostPolicy host;
     bool help = false;
 };
 

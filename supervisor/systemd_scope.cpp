@@ -12,6 +12,8 @@ std::string unitOf(const std::string& name) {
     return "corral-" + name + ".scope";
 }
 
+constexpr const char* kGuestsUnit = "corral-guests.service";
+
 }  // namespace
 
 // StartTransientUnit's reply: the job path to wait for, or the reason there is none.
@@ -112,6 +114,9 @@ void ScopeManager::place(const MachineIdentity& machine,
     if (r >= 0) r = sd_bus_message_append(m, "(sv)", "Slice", "s", "machine.slice");
     if (r >= 0) r = sd_bus_message_append(m, "(sv)", "PIDs", "au", 1, static_cast<uint32_t>(pid));
     if (r >= 0) r = sd_bus_message_append(m, "(sv)", "CollectMode", "s", "inactive-or-failed");
+    // Stop order is start order reversed: at host shutdown systemd stops this scope only after
+    // corral-guests.service has stopped, i.e. after corrald's graceful shutdown of every VM.
+    if (r >= 0) r = sd_bus_message_append(m, "(sv)", "Before", "as", 1, kGuestsUnit);
     if (r >= 0 && resources.memoryMax)
         r = sd_bus_message_append(m, "(sv)", "MemoryMax", "t", *resources.memoryMax);
     if (r >= 0 && resources.cpuWeight)
@@ -170,6 +175,36 @@ void ScopeManager::setResources(const std::string& name,
     if (r < 0) {
         delete request;
         log_(4, "cannot ask systemd to change " + unit + ": " + std::strerror(-r));
+        return;
+    }
+    sd_bus_slot_set_destroy_callback(slot, [](void* userdata) {
+        delete static_cast<std::pair<ScopeManager*, std::string>*>(userdata);
+    });
+    sd_bus_slot_set_floating(slot, 1);
+    sd_bus_slot_unref(slot);
+    loop_->kick();
+}
+
+void ScopeManager::startServiceUnit(const std::string& name) {
+    auto unit = "corral@" + name + ".service";
+    // "fail": never replaces a stop job someone queued; a start job in progress (the unit
+    // started the VM) is simply joined.
+    auto* request = new std::pair<ScopeManager*, std::string>(this, unit);
+    auto handle = [](sd_bus_message* reply, void* userdata, sd_bus_error*) -> int {
+        auto* request = static_cast<std::pair<ScopeManager*, std::string>*>(userdata);
+        if (const sd_bus_error* error = sd_bus_message_get_error(reply))
+            request->first->log_(6, "cannot start " + request->second + " to follow the VM: " +
+                                        (error->message ? error->message : error->name));
+        return 0;
+    };
+    sd_bus_slot* slot = nullptr;
+    int r =
+        sd_bus_call_method_async(loop_->bus(), &slot, "org.freedesktop.systemd1",
+                                 "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+                                 "StartUnit", handle, request, "ss", unit.c_str(), "fail");
+    if (r < 0) {
+        delete request;
+        log_(4, "cannot ask systemd to start " + unit + ": " + std::strerror(-r));
         return;
     }
     sd_bus_slot_set_destroy_callback(slot, [](void* userdata) {

@@ -39,6 +39,11 @@ class ScopeManager {
     // the definition no longer has back to systemd's default. Asynchronous; logs the outcome.
     void setResources(const std::string& name, const hypervisor::ResourcesSpec& resources);
 
+    // Starts corral@NAME.service (asynchronously; StartUnit mode "fail"), so that a VM started
+    // by corralctl, autostart or a crash restart has its unit active too: the unit's
+    // `corralctl run` finds the VM running and follows it. Logs a refusal at info level.
+    void startServiceUnit(const std::string& name);
+
   private:
     ScopeManager(std::shared_ptr<BusLoop> loop, LogSink log);
     static int onJobRemoved(sd_bus_message* m, void* userdata, sd_bus_error*);

@@ -134,6 +134,26 @@ rig_boot() {
     esac
 }
 
+# rig_wait_exit SECONDS: wait until the container's nspawn has exited on its own (the
+# container's `systemctl reboot` or poweroff), bounded; prints nspawn's exit code (133: reboot).
+# The overlay's upper dir stays: rig_boot boots the same root again.
+rig_wait_exit() {
+    local limit=$1 nspid i
+    nspid=$(cat "$RIG_RUN/nspawn.pid")
+    for i in $(seq $((limit * 20))); do
+        kill -0 "$nspid" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -0 "$nspid" 2>/dev/null && return 1
+    for i in $(seq 200); do
+        [ -s "$RIG_RUN/rc" ] && break
+        sleep 0.02
+    done
+    rm -f "$RIG_RUN/nspawn.pid" "$RIG_RUN/leader"
+    rm -rf "/run/systemd/nspawn/propagate/$RIG_NAME"
+    cat "$RIG_RUN/rc"
+}
+
 # Run a command inside all of the container's namespaces with a clean environment.
 rig_exec() {
     nsenter -t "$(rig_leader)" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \

@@ -119,7 +119,8 @@ step_install_deb() {
 
 step_systemd_analyze_verify() {
     local out
-    out=$(c systemd-analyze verify corrald.service "corral@$VM.service" 2>&1) || fail "$out"
+    out=$(c systemd-analyze verify corrald.service "corral@$VM.service" corral-guests.service 2>&1) ||
+        fail "$out"
     [ -z "$out" ] || fail "warnings: $out"
 }
 
@@ -407,24 +408,169 @@ step_killed_qemu_fails_unit() {
     echo "LastExit=$(prop LastExit)"
 }
 
-step_enable_and_reboot() {
-    c systemctl reset-failed "corral@$VM.service" 2>/dev/null || true
-    c systemctl enable "corral@$VM.service" 2>/dev/null || fail "systemctl enable corral@$VM"
-    rig_poweroff
-    rig_boot "${BOOT_OPTIONS[@]}" || fail "container reboot"
-    wait_for 60 "corral@$VM active after boot" unitIs active
-    wait_for 10 "State=running after boot" stateIs running
+# writeVm NAME ON_CRASH: a small TCG VM definition in the instances dir (no Reload).
+writeVm() {
+    c sh -c "cat > /etc/corral/instances/$1.toml" <<EOF
+[machine]
+type = "q35"
+accel = "tcg"
+cpus = 1
+memory = "256M"
+[boot]
+kernel = "/opt/guest/vmlinuz"
+initrd = "/opt/guest/initrd.img"
+cmdline = "console=ttyS0 panic=-1"
+[agent]
+negotiator = false
+[lifecycle]
+shutdown_timeout = "20s"
+on_crash = "$2"
+EOF
+}
+# vmProp NAME PROPERTY
+vmProp() {
+    c busctl get-property org.corral1 "/org/corral1/instance/$1" org.corral1.Instance "$2" \
+        2>/dev/null | cut -d' ' -f2- | tr -d '"'
+}
+vmStateIs() { [ "$(vmProp "$1" State)" = "$2" ]; }
+vmUnitIs() { [ "$(unitState "corral@$1.service")" = "$2" ]; }
+
+# A definition written after corrald's last Reload: systemctl start finds it (one Reload by the
+# unit's corralctl run), no status=3/NOTIMPLEMENTED.
+step_unit_new_definition() {
+    writeVm r1 restart
+    c systemctl start corral@r1.service ||
+        fail "systemctl start corral@r1: $(c journalctl --no-pager -o cat -n 5 -u corral@r1.service)"
+    vmUnitIs r1 active || fail "corral@r1 is $(unitState corral@r1.service)"
+    vmStateIs r1 running || fail "r1 State=$(vmProp r1 State)"
 }
 
-step_apt_remove_leaves_vm() {
+# on_crash = "restart": corrald restarts the VM and the unit stays active with the same
+# corralctl run following it (never failed in between).
+step_unit_crash_restart() {
+    local pid main
+    pid=$(vmProp r1 Pid)
+    main=$(c systemctl show -P MainPID corral@r1.service)
+    c sh -c "kill -KILL $pid"
+    restarted() { vmStateIs r1 running && [ "$(vmProp r1 Pid)" != "$pid" ]; }
+    wait_for 30 "r1 restarted by on_crash=restart" restarted
+    vmUnitIs r1 active || fail "corral@r1 is $(unitState corral@r1.service) after the restart"
+    [ "$(c systemctl show -P MainPID corral@r1.service)" = "$main" ] ||
+        fail "corral@r1's corralctl run changed: $main -> $(c systemctl show -P MainPID corral@r1.service)"
+    [ "$(c systemctl show -P NRestarts corral@r1.service)" = 0 ] || fail "the unit restarted"
+}
+
+# systemctl kill (SIGTERM to corralctl run): the VM is shut down, the unit ends inactive.
+step_unit_kill() {
+    local pid
+    pid=$(vmProp r1 Pid)
+    c systemctl kill corral@r1.service || fail "systemctl kill corral@r1"
+    wait_for 60 "qemu $pid gone after systemctl kill" pidGone "$pid"
+    wait_for 10 "corral@r1 inactive" vmUnitIs r1 inactive
+    vmStateIs r1 stopped || fail "r1 State=$(vmProp r1 State)"
+    echo "LastExit=$(vmProp r1 LastExit)"
+}
+
+# A VM started with corralctl: corrald starts corral@r1, whose corralctl run follows it.
+step_unit_follows_corralctl() {
+    c corralctl start r1 || fail "corralctl start r1"
+    wait_for 15 "corral@r1 active after corralctl start" vmUnitIs r1 active
+    followed() { c journalctl --no-pager -o cat -u corral@r1.service | grep -q "r1: already running"; }
+    wait_for 10 "corral@r1's corralctl run following the running VM" followed
+}
+
+# systemctl stop while corrald is stopped: D-Bus activation brings corrald back for ExecStop=.
+step_unit_stop_without_corrald() {
+    local pid
+    pid=$(vmProp r1 Pid)
+    [ "${pid:-0}" -gt 0 ] || fail "r1 is not running"
+    c systemctl stop corrald.service || fail "systemctl stop corrald"
+    daemonIs inactive || fail "corrald is $(unitState corrald.service)"
+    c timeout 90 systemctl stop corral@r1.service || fail "systemctl stop corral@r1 failed"
+    pidGone "$pid" || fail "qemu $pid still runs after systemctl stop corral@r1"
+    daemonIs active || fail "corrald was not activated: $(unitState corrald.service)"
+    vmUnitIs r1 inactive || fail "corral@r1 is $(unitState corral@r1.service)"
+    vmStateIs r1 stopped || fail "r1 State=$(vmProp r1 State)"
+    c rm /etc/corral/instances/r1.toml
+    c systemctl reload corrald.service
+}
+
+# consoleLog NAME: copy the VM's serial console into /var/tmp/NAME.console (on the overlay, so it
+# survives the reboot) from a unit ordered like the scopes: stopped only after corral-guests.
+consoleLog() {
+    c rm -f "/var/tmp/$1.console"
+    c systemd-run --quiet --unit="rig-console-$1" -p Before=corral-guests.service \
+        socat -u "UNIX-CONNECT:/run/corral/$1/serial.sock" "OPEN:/var/tmp/$1.console,creat,append" ||
+        fail "cannot log $1's console"
+}
+guestReady() { c grep -q "corral-guest: userspace ready" "/var/tmp/$1.console" 2>/dev/null; }
+
+# Host reboot: two VMs (t1 `systemctl enable`d, h2 started with corralctl) each power off on
+# ACPI before systemd stops their scopes (their own console line, written by the guest), all
+# within the phase; corrald's journal of that boot says host-shutdown; t1 is back after boot.
+step_enable_and_reboot() {
+    local rc
+    c systemctl reset-failed "corral@$VM.service" 2>/dev/null || true
+    c systemctl enable "corral@$VM.service" 2>/dev/null || fail "systemctl enable corral@$VM"
+    c systemctl start "corral@$VM.service" || fail "systemctl start corral@$VM"
+    consoleLog "$VM"
+    writeVm h2 stop
+    c systemctl reload corrald.service || fail "systemctl reload corrald"
+    c corralctl start h2 || fail "corralctl start h2"
+    consoleLog h2
+    wait_for 15 "corral@h2 active (it follows the VM corralctl started)" vmUnitIs h2 active
+    wait_for 150 "t1's guest up" guestReady "$VM"
+    wait_for 150 "h2's guest up" guestReady h2
+    # The previous boot's journal is read after the reboot.
+    c mkdir -p /var/log/journal
+    c journalctl --flush
+    c systemctl reboot || fail "systemctl reboot"
+    rc=$(rig_wait_exit 120) || fail "the container did not go down within 120 s"
+    [ "$rc" = 133 ] || fail "nspawn exited with $rc, not 133 (reboot)"
+    rig_boot "${BOOT_OPTIONS[@]}" || fail "container boot after the reboot"
+    local vm log
+    for vm in "$VM" h2; do
+        # The line the guest prints when the ACPI event arrives, not its "... on /dev/input" setup line.
+        c grep -Eq "corral-guest: power button"$'\r'"?$" "/var/tmp/$vm.console" ||
+            fail "$vm's guest saw no ACPI power button: $(c tail -n 5 "/var/tmp/$vm.console")"
+    done
+    # The previous boot's journal, from the start of the host shutdown phase on.
+    log=$(c journalctl --no-pager -b -1 -o short-monotonic 2>&1 |
+        sed -n '/host shutdown: shutting down/,$p')
+    [ -n "$log" ] || fail "no host shutdown phase in the previous boot's journal"
+    for vm in "$VM" h2; do
+        echo "$log" | grep -q "host shutdown: $vm ended (host-shutdown)" ||
+            fail "no host-shutdown for $vm in the previous boot's journal: $(echo "$log" | grep -i "host shutdown")"
+        echo "$log" | grep -Eq "$vm: crashed" && fail "$vm recorded as crashed"
+    done
+    # corrald outlives the corral@ units: their ExecStop= never fails on a daemon going away.
+    echo "$log" | grep -E "corral@($VM|h2)\.service: (Failed|Control process exited)" &&
+        fail "a corral@ unit failed during the host shutdown"
+    echo "$log" | grep -E "host shutdown:|corral-(guests\.service|$VM\.scope|h2\.scope)|Stopp.*corral" | head -n 16
+    # The phase ends before systemd stops the scopes: no scope was stopped (SIGTERM) while it ran.
+    echo "$log" | sed '/host shutdown: done/q' | grep -E "Stopping corral-($VM|h2)\.scope" &&
+        fail "systemd stopped a VM's scope before the phase ended"
+    wait_for 60 "corral@$VM active after boot" unitIs active
+    wait_for 10 "State=running after boot" stateIs running
+    vmStateIs h2 stopped || fail "h2 (not enabled) is $(vmProp h2 State) after boot"
+}
+
+# apt remove: prerm stops corral-guests.service, which shuts the running VM down gracefully,
+# then corrald; no qemu is left orphaned.
+step_apt_remove_stops_vms() {
     local pid
     pid=$(prop Pid)
     [ "${pid:-0}" -gt 0 ] || fail "no VM running before the removal"
     c env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q corral >"$RIG_RUN/remove.log" 2>&1 ||
         fail "apt-get remove corral: $(cat "$RIG_RUN/remove.log")"
-    c test -d "/proc/$pid" || fail "qemu $pid was killed by the package removal"
+    pidGone "$pid" || { c sh -c "kill -KILL $pid"; fail "qemu $pid still runs after the removal"; }
     daemonIs active && fail "corrald still active after removal"
-    c sh -c "kill -KILL $pid"
+    shutdownLogged() {
+        c journalctl --no-pager -o cat _SYSTEMD_UNIT=corrald.service |
+            grep -q "host shutdown: $VM ended (host-shutdown"
+    }
+    # journald receives corrald's stderr asynchronously.
+    wait_for 10 "t1's host-shutdown line in corrald's journal" shutdownLogged
 }
 
 cleanup() {
@@ -471,8 +617,13 @@ run_step stop-vm-unit start-vm-unit
 run_step machined-unregistered machined-registered stop-vm-unit
 run_step guest-poweroff define-instance
 run_step killed-qemu-fails-unit define-instance
+run_step unit-new-definition start-corrald
+run_step unit-crash-restart unit-new-definition
+run_step unit-kill unit-new-definition
+run_step unit-follows-corralctl unit-new-definition
+run_step unit-stop-without-corrald unit-follows-corralctl
 run_step enable-and-reboot define-instance
-run_step apt-remove-leaves-vm enable-and-reboot
+run_step apt-remove-stops-vms enable-and-reboot
 
 echo "system test: $(($(date +%s) - t_start)) s"
 [ -z "$FAILED" ] || { echo "system test: FAILED steps:$FAILED"; exit 1; }

@@ -104,5 +104,80 @@ TEST_F(CorralctlRun, ExitsOneWhenTheVmCrashes) {
         << runLog();
 }
 
+// systemctl kill corral@NAME sends SIGTERM to corralctl run: the VM is shut down (never left
+// running unfollowed) and corralctl exits 0 once it has stopped.
+TEST_F(CorralctlRun, SigtermShutsTheVmDownAndExitsZeroWhenStopped) {
+    writeGuest("vm1");
+    startCorrald();
+    auto follower = run("vm1");
+    ASSERT_TRUE(waitProperty("vm1", "State", "s \"running\"", 60s)) << runLog();
+    pid_t vm = pid("vm1");
+    ASSERT_GT(vm, 0);
+    ::kill(follower.pid(), SIGTERM);
+    auto status = follower.wait(60s);
+    ASSERT_TRUE(status) << runLog();
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << runLog();
+    EXPECT_EQ(property("vm1", "State"), "s \"stopped\"");
+    EXPECT_NE(::kill(vm, 0), 0) << "qemu " << vm << " still runs";
+    EXPECT_NE(runLog().find("vm1: asked to stop, shutting the VM down"), std::string::npos)
+        << runLog();
+}
+
+// on_crash = "restart": the crash is followed, not ended on (the unit stays active).
+TEST_F(CorralctlRun, FollowsARestartAfterACrash) {
+    GuestOptions options;
+    options.onCrash = "restart";
+    writeGuest("vm1", options);
+    startCorrald();
+    auto follower = run("vm1");
+    ASSERT_TRUE(waitProperty("vm1", "State", "s \"running\"", 60s)) << runLog();
+    pid_t vm = pid("vm1");
+    ::kill(vm, SIGKILL);
+    ASSERT_TRUE(waitProperty("vm1", "State", "s \"crashed\"", 10s));
+    ASSERT_TRUE(waitProperty("vm1", "State", "s \"running\"", 60s)) << corraldLog();
+    EXPECT_NE(pid("vm1"), vm);
+    EXPECT_TRUE(follower.running()) << runLog();
+    EXPECT_NE(runLog().find("corrald restarts it (on_crash = restart), following"),
+              std::string::npos)
+        << runLog();
+    EXPECT_EQ(call("vm1", "Shutdown", {"t", "0"}).status, 0);
+    auto status = follower.wait(30s);
+    ASSERT_TRUE(status) << runLog();
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << runLog();
+}
+
+// A definition written after corrald's last Reload: run reloads once and starts it.
+TEST_F(CorralctlRun, UnknownNameReloadsOnceAndStartsTheNewDefinition) {
+    startCorrald();
+    writeGuest("late");
+    auto follower = run("late");
+    ASSERT_TRUE(waitProperty("late", "State", "s \"running\"", 60s)) << runLog();
+    EXPECT_NE(runLog().find("late: not known to corrald yet; reloading"), std::string::npos)
+        << runLog();
+    EXPECT_EQ(call("late", "Shutdown", {"t", "0"}).status, 0);
+    auto status = follower.wait(30s);
+    ASSERT_TRUE(status) << runLog();
+}
+
+// Host.ShutdownGuests: both VMs shut down at once, host-shutdown, reply lists them.
+TEST_F(CorralctlRun, HostShutdownGuestsStopsEveryVmInParallel) {
+    writeGuest("a");
+    writeGuest("b");
+    startCorrald();
+    for (const char* vm : {"a", "b"}) EXPECT_EQ(call(vm, "Start").status, 0) << corraldLog();
+    auto reply =
+        busctl({"call", "org.corral1", "/org/corral1", "org.corral1.Host", "ShutdownGuests"}, 60s);
+    EXPECT_EQ(reply.status, 0) << reply.output;
+    EXPECT_EQ(reply.output, "asas 2 \"a\" \"b\" 0\n") << corraldLog();
+    for (const char* vm : {"a", "b"}) {
+        EXPECT_EQ(property(vm, "State"), "s \"stopped\"");
+        EXPECT_EQ(property(vm, "LastExit").rfind("s \"host-shutdown", 0), 0u)
+            << property(vm, "LastExit");
+    }
+    EXPECT_NE(corraldLog().find("host shutdown: shutting down 2 VM(s) in parallel (a, b)"),
+              std::string::npos)
+        << corraldLog();
+}
+
 }  // namespace
 }  // namespace corral::test

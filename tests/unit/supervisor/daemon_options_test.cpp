@@ -156,5 +156,32 @@ TEST_F(DaemonOptionsTest, FirmwareImagesDefaultToDebiansOvmfAndMustBeAbsolute) {
               std::string::npos);
 }
 
+TEST_F(DaemonOptionsTest, HostShutdownTimeoutDefaultsTo300sAndIsRead) {
+    EXPECT_EQ(parse("").host.shutdownTimeout, std::chrono::seconds(300));
+    auto options = parse("[host]\non_shutdown = \"shutdown\"\nshutdown_timeout = \"90s\"\n");
+    EXPECT_EQ(options.host.shutdownTimeout, std::chrono::seconds(90));
+}
+
+TEST_F(DaemonOptionsTest, HostSuspendIsRefusedAsNotSupportedYet) {
+    auto file = (dir_ / "corral.toml").string();
+    EXPECT_EQ(refusal("[host]\non_shutdown = \"suspend\"\n"),
+              file + ":2:15: host.on_shutdown \"suspend\" is not supported yet; use \"shutdown\"");
+    EXPECT_EQ(refusal("[host]\non_shutdown = \"halt\"\n"),
+              file + ":2:15: host.on_shutdown 'halt': must be \"shutdown\"");
+}
+
+TEST_F(DaemonOptionsTest, HostShutdownTimeoutOutOfRangeNamesTheLine) {
+    auto file = (dir_ / "corral.toml").string();
+    EXPECT_EQ(refusal("[host]\nshutdown_timeout = \"2h\"\n"),
+              file +
+                  ":2:20: host.shutdown_timeout '2h' is not a duration from 1s to 1h (e.g. "
+                  "\"300s\")");
+    EXPECT_NE(
+        refusal("[host]\nshutdown_timeout = 5\n").find("host.shutdown_timeout must be a string"),
+        std::string::npos);
+    EXPECT_NE(refusal("[host]\non_shutdwn = \"shutdown\"\n").find("unknown key 'on_shutdwn'"),
+              std::string::npos);
+}
+
 }  // namespace
 }  // namespace corral::supervisor
