@@ -24,13 +24,15 @@ std::string memoryMiB(std::uint64_t bytes) {
 }
 
 // Each device of a definable kind: its backend's arguments, then -device with the properties
-// that link it to the backend, those its options carry, and its slot.
-void addDevices(std::vector<std::string>& argv, const InstanceSpec& spec, const SlotPlan& plan) {
-    int nextFd = kFirstPassedFd;
-    bool bootSet = spec.boot.has_value();
+// that link it to the backend, those its options carry, and its slot. The records of hotplugged
+// devices (an incoming migration recreates them) come after the root ports they sit in and
+// never take the boot index.
+void addDevices(std::vector<std::string>& argv, const InstanceSpec& spec, const SlotPlan& plan,
+                bool hotplugged, int& nextFd) {
+    bool bootSet = spec.boot.has_value() || hotplugged;
     for (const auto& device : plan.devices) {
         const auto& kind = *device.kind;
-        if (!kind.definable) continue;
+        if (!kind.definable || device.hotplugged != hotplugged) continue;
         backendOf(kind).bootArgs(device, nextFd, argv);
         std::string line = std::string(kind.driver) + ",id=" + device.id;
         for (const auto& [property, value] : backendOf(kind).deviceLinks(device))
@@ -144,7 +146,8 @@ std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan&
             argv.insert(argv.end(), {"-append", spec.boot->cmdline});
         }
     }
-    addDevices(argv, spec, plan);
+    int nextFd = kFirstPassedFd;
+    addDevices(argv, spec, plan, false, nextFd);
     unsigned index = 0;
     for (const auto& port : plan.hotplugPorts) {
         argv.insert(argv.end(),
@@ -153,6 +156,7 @@ std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan&
                                     ",port=" + std::to_string(0x10 + index)});
         ++index;
     }
+    addDevices(argv, spec, plan, true, nextFd);
     return argv;
 }
 

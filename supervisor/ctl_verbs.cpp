@@ -19,6 +19,9 @@ constexpr OptionInfo kOptions[] = {
     {kRemoveStorage, "--remove-storage", ""},
     {kDelay, "--delay", "S"},
     {kIterations, "--iterations", "N"},
+    {kBandwidth, "--bandwidth", "BYTES/S"},
+    {kDowntime, "--downtime", "MS"},
+    {kCancel, "--cancel", ""},
 };
 
 // The options that go with any verb, as the parser below reads them; for the completion.

@@ -26,6 +26,9 @@ enum Option : unsigned {
     kRemoveStorage = 1u << 7,
     kDelay = 1u << 8,
     kIterations = 1u << 9,
+    kBandwidth = 1u << 10,
+    kDowntime = 1u << 11,
+    kCancel = 1u << 12,
 };
 
 struct OptionInfo {

@@ -19,7 +19,8 @@ const char* const kDaemonUsage =
     "                       default file is fine): [paths] runtime_dir, instances_dir,\n"
     "                       state_dir, guest_commands_dir; [qemu] binary, command_timeout;\n"
     "                       [storage] allowed_dirs;\n"
-    "                       [metrics] listen (Prometheus, off by default)\n"
+    "                       [metrics] listen (Prometheus, off by default);\n"
+    "                       [migration] listen_address, port_range (incoming migrations)\n"
     "  --system             the system bus (default)\n"
     "  --session            the session bus of the calling user\n"
     "  --bus-address ADDR   any bus, e.g. unix:path=/run/corral-test.sock\n"
@@ -71,13 +72,14 @@ void refuseUnknownKeys(const std::filesystem::path& file, const toml::table& tab
         {"qemu", {"binary", "command_timeout"}},
         {"storage", {"allowed_dirs"}},
         {"metrics", {"listen"}},
+        {"migration", {"listen_address", "port_range"}},
     };
     for (const auto& [section, node] : table) {
         auto known = kKnown.find(section.str());
         if (known == kKnown.end() || !node.is_table())
             throw std::runtime_error(where(file, node.source()) + "unknown section '" +
                                      std::string(section.str()) +
-                                     "' (known: paths, qemu, storage, metrics)");
+                                     "' (known: paths, qemu, storage, metrics, migration)");
         for (const auto& [key, value] : *node.as_table()) {
             if (known->second.count(key.str())) continue;
             std::string list;
@@ -125,6 +127,8 @@ void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveR
                                      "' is not a duration of at least 1ms (e.g. \"30s\")");
         options.qmpTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(*timeout);
     }
+    applyMigrationConfig(file.string(), text("migration", "listen_address"),
+                         text("migration", "port_range"), options.migration);
     if (auto v = text("metrics", "listen")) {
         auto parsed = parseListenAddress(*v);
         if (!parsed.address) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "supervisor/metrics_http.hpp"
+#include "supervisor/migration_config.hpp"
 
 namespace corral::supervisor {
 
@@ -27,6 +28,8 @@ struct DaemonOptions {
     std::vector<std::filesystem::path> storageDirs = {"/var/lib/corral"};
     // [metrics] listen: where Prometheus scrapes; none (the default) serves no metrics.
     std::optional<ListenAddress> metricsListen;
+    // [migration]: where an incoming migration listens.
+    MigrationSettings migration;
     bool help = false;
 };
 

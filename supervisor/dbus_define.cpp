@@ -14,8 +14,6 @@ namespace corral::supervisor {
 
 namespace {
 
-enum class Access { Root, RootOrGroup };
-
 // The group the bus policy (org.corral1.conf) lets call methods.
 constexpr const char* kCorralGroup = "corral";
 
@@ -38,8 +36,8 @@ std::optional<gid_t> corralGroup() {
     return found->gr_gid;
 }
 
-// nullopt if the sender of `m` may call `method`: effective uid 0, or with RootOrGroup also a
-// member of group corral.
+}  // namespace
+
 std::optional<OpError> checkCaller(sd_bus_message* m, const char* method, Access access) {
     sd_bus_creds* raw = nullptr;
     int r = sd_bus_query_sender_creds(m,
@@ -61,6 +59,8 @@ std::optional<OpError> checkCaller(sd_bus_message* m, const char* method, Access
                        (access == Access::RootOrGroup ? " or group corral" : "") +
                        "; the caller runs as uid " + std::to_string(euid) + "."};
 }
+
+namespace {
 
 InstanceRef& ref(void* userdata) {
     return *static_cast<InstanceRef*>(userdata);

@@ -223,6 +223,8 @@ constexpr ChangedName kChangedNames[] = {
     {kChangedDefinition, "Uuid"},
     {kChangedDefinition, "Devices"},
     {kChangedDevices, "Devices"},
+    {kChangedMigration, "MigrationState"},
+    {kChangedMigration, "MigrationProgress"},
 };
 
 }  // namespace
@@ -289,7 +291,11 @@ const sd_bus_vtable kInstanceVtable[] = {
     SD_BUS_PROPERTY("MonitorState", "s", property<getMonitorState>, 0, kChange),
     SD_BUS_PROPERTY("Devices", "a(ssss)", property<getDevices>, 0, kChange),
     SD_BUS_PROPERTY("LastExit", "s", property<getLastExit>, 0, kChange),
+    SD_BUS_PROPERTY("MigrationState", "s", getMigrationState, 0, kChange),
+    SD_BUS_PROPERTY("MigrationProgress", "a{st}", getMigrationProgress, 0, kChange),
     SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodStart, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("StartWithOptions", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
+                            methodStartWithOptions, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Shutdown", SD_BUS_ARGS("t", timeout_usec), SD_BUS_NO_RESULT,
                             methodShutdown, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Kill", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodKill, kMethod),
@@ -320,6 +326,10 @@ const sd_bus_vtable kInstanceVtable[] = {
                             methodUpdate, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Undefine", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("as", removed),
                             methodUndefine, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("Migrate", SD_BUS_ARGS("s", destination, "a{sv}", options),
+                            SD_BUS_NO_RESULT, methodMigrate, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("CancelMigration", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                            methodCancelMigration, kMethod),
     SD_BUS_VTABLE_END};
 
 }  // namespace corral::supervisor

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/signal.hpp"
+#include "supervisor/migration_info.hpp"
 #include "supervisor/op_error.hpp"
 #include "supervisor/stats.hpp"
 
@@ -74,6 +75,9 @@ std::shared_ptr<QmpLink> makeQmpLink(boost::asio::any_io_executor executor,
 // plain types.
 Outcome<std::vector<VcpuThread>> parseVcpuThreads(std::string_view json);
 Outcome<std::vector<DiskSample>> parseBlockStats(std::string_view json);
+
+// The "return" value of query-migrate.
+Outcome<MigrationQuery> parseMigrationQuery(std::string_view json);
 
 // The client under a link made by makeQmpLink, for the hypervisor layer's hotplug, which speaks
 // QMP itself.
