@@ -29,6 +29,9 @@ constexpr auto kCancelWindow = 30s;
 constexpr std::uint64_t kIncomingMarginSeconds = 300;
 constexpr std::uint64_t kIncomingDefaultSeconds = 3600;
 
+const std::string kFailed = "failed";
+const std::string kCancelled = "cancelled";
+
 OpError failed(std::string text) {
     return {ErrorKind::Failed, std::move(text)};
 }
@@ -229,33 +232,50 @@ asio::awaitable<Outcome<Unit>> MigrationSource::perform(std::shared_ptr<Run> run
     if (!params.empty())
         setup.push_back(R"({"execute":"migrate-set-parameters","arguments":{)" + params + "}}");
     setup.push_back(R"({"execute":"migrate","arguments":{"uri":")" + uri + R"("}})");
+    // Every way out before the switchover goes through one stayHere() with named arguments:
+    // g++ 12 destroys temporaries built inside a co_await expression (a conditional's) twice.
+    std::string endState, endWhy;
     for (const auto& command : setup) {
         auto result = co_await qmp(run, command);
-        if (!result) co_return co_await stayHere(run, "failed", "QMP: " + result.error().message);
+        if (!result) {
+            endState = kFailed;
+            endWhy = "QMP: " + result.error().message;
+            break;
+        }
     }
-    setState(*run, "active");
+    if (endState.empty()) setState(*run, "active");
     auto started = context_.clock.now();
     auto cancelDeadline = TimePoint::max();
     bool cancelSent = false;
-    while (true) {
+    while (endState.empty()) {
         auto reply = co_await qmp(run, R"({"execute":"query-migrate"})");
-        if (!reply)
-            co_return co_await stayHere(run, "failed", "query-migrate: " + reply.error().message);
-        auto query = parseMigrationQuery(reply.value());
-        if (!query) co_return co_await stayHere(run, "failed", query.error().message);
+        auto query =
+            reply ? parseMigrationQuery(reply.value()) : Outcome<MigrationQuery>(reply.error());
+        if (!query) {
+            endState = kFailed;
+            endWhy = "query-migrate: " + query.error().message;
+            break;
+        }
         run->status.progress = query.value().progress;
-        const auto& status = query.value().status;
-        if (status == "completed") break;
-        if (status == "failed")
-            co_return co_await stayHere(
-                run, "failed",
-                run->stopWhy.empty()
-                    ? "QEMU: " + (query.value().error.empty() ? std::string("the migration failed")
-                                                              : query.value().error)
-                    : run->stopWhy);
-        if (status == "cancelled")
-            co_return co_await stayHere(run, "cancelled",
-                                        run->stopWhy.empty() ? "cancelled in QEMU" : run->stopWhy);
+        const std::string status = query.value().status;
+        if (status == "completed") {
+            // Everything was sent, but a destination that is gone cannot take over.
+            if (!run->stopWhy.empty() && !run->cancelled) {
+                endState = kFailed;
+                endWhy = run->stopWhy;
+            }
+            break;
+        }
+        if (status == "failed" || status == "cancelled") {
+            endState = status == "failed" ? kFailed : kCancelled;
+            endWhy = run->stopWhy;
+            if (endWhy.empty() && status == "cancelled") endWhy = "cancelled in QEMU";
+            if (endWhy.empty())
+                endWhy =
+                    "QEMU: " + (query.value().error.empty() ? std::string("the migration failed")
+                                                            : query.value().error);
+            break;
+        }
         if (status != "cancelling") setState(*run, stateOf(status));
         changed_.emit(run->name);
         if (o.timeout.count() > 0 && run->stopWhy.empty() &&
@@ -270,15 +290,14 @@ asio::awaitable<Outcome<Unit>> MigrationSource::perform(std::shared_ptr<Run> run
             auto cancel = co_await qmp(run, R"({"execute":"migrate_cancel"})");
             if (!cancel) log(4, run->name + ": migrate_cancel: " + cancel.error().message);
         }
-        if (context_.clock.now() >= cancelDeadline)
-            co_return co_await stayHere(run, "failed",
-                                        run->stopWhy + "; QEMU did not cancel within 30 s");
+        if (context_.clock.now() >= cancelDeadline) {
+            endState = kFailed;
+            endWhy = run->stopWhy + "; QEMU did not cancel within 30 s";
+            break;
+        }
         co_await life_.sleep(kPoll, run->wake);
     }
-    if (!run->stopWhy.empty() && run->stopWhy != "cancelled") {
-        // Everything was sent, but the destination cannot be asked to take over (it is gone).
-        co_return co_await stayHere(run, "failed", run->stopWhy);
-    }
+    if (!endState.empty()) co_return co_await stayHere(run, endState, endWhy);
     co_return Unit{};
 }
 
@@ -329,8 +348,10 @@ asio::awaitable<Outcome<Unit>> MigrationSource::switchover(std::shared_ptr<Run> 
     auto why = finished.errorMessage.empty() ? finished.errorName : finished.errorMessage;
     if (finished.definite()) {
         // The destination said no and dropped its qemu: the VM goes on here.
-        run->remote.reset();
-        co_return co_await stayHere(run, "failed", "the destination could not take over: " + why);
+        run->gone.disconnect();
+        asio::post(io_, [remote = std::move(run->remote)] {});
+        std::string reason = "the destination could not take over: " + why;
+        co_return co_await stayHere(run, kFailed, reason);
     }
     setState(*run, "failed");
     co_return failed("The destination " + run->destination + " did not confirm the switchover (" +

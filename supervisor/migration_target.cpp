@@ -189,10 +189,9 @@ void MigrationTarget::prepare(std::string name, std::string definition, std::str
 }
 
 asio::awaitable<Outcome<std::string>> MigrationTarget::prepareSteps(std::shared_ptr<Incoming> in) {
-    auto fail = [&](std::string why) -> asio::awaitable<Outcome<std::string>> {
-        co_await discard(in, why);
-        co_return failed(in->name + ": cannot receive it: " + why);
-    };
+    // Every failure is one named string and one discard (no temporaries in co_await
+    // expressions, which g++ 12 can destroy twice).
+    std::string why;
     std::string launchError;
     try {
         in->qemu = context_.parts.launchIncoming(in->spec, in->devices, context_.runtimeRoot,
@@ -200,16 +199,28 @@ asio::awaitable<Outcome<std::string>> MigrationTarget::prepareSteps(std::shared_
     } catch (const std::exception& e) {
         launchError = e.what();
     }
-    if (!in->qemu) co_return co_await fail(launchError);
+    if (!in->qemu) {
+        co_await discard(in, launchError);
+        co_return failed(in->name + ": cannot receive it: " + launchError);
+    }
     in->qmp = context_.parts.qmp(context_.qmpTimeout);
     auto connected =
         co_await life_.guard(in->qmp->connect(in->paths.qmpSocket.string(), kQmpConnectWindow));
-    if (!connected) co_return co_await fail("QMP: " + connected.error().message);
+    if (!connected) {
+        why = "QMP: " + connected.error().message;
+        co_await discard(in, why);
+        co_return failed(in->name + ": cannot receive it: " + why);
+    }
     std::string listen =
         "tcp:" + hostPart(settings_.listenAddress) + ":" + std::to_string(in->port);
-    auto started = co_await life_.guard(in->qmp->passthrough(
-        R"({"execute":"migrate-incoming","arguments":{"uri":")" + listen + R"("}})"));
-    if (!started) co_return co_await fail("migrate-incoming: " + started.error().message);
+    std::string incoming =
+        R"({"execute":"migrate-incoming","arguments":{"uri":")" + listen + R"("}})";
+    auto started = co_await life_.guard(in->qmp->passthrough(incoming));
+    if (!started) {
+        why = "migrate-incoming: " + started.error().message;
+        co_await discard(in, why);
+        co_return failed(in->name + ": cannot receive it: " + why);
+    }
     // qemu exits when the stream breaks; an incoming VM nobody finishes does not stay forever.
     std::weak_ptr<Incoming> weak = in;
     in->lost = in->qmp->disconnected.connect([this, weak] {
@@ -259,24 +270,28 @@ void MigrationTarget::finish(std::string name, bool resume, Done done) {
 
 asio::awaitable<Outcome<Unit>> MigrationTarget::finishSteps(std::shared_ptr<Incoming> in,
                                                             bool resume) {
-    auto fail = [&](std::string why) -> asio::awaitable<Outcome<Unit>> {
-        co_await discard(in, why);
-        co_return failed(in->name + " did not arrive: " + why + "; its qemu here is gone");
-    };
+    std::string why;
     auto deadline = context_.clock.now() + kArrivalWindow;
     std::string status;
     while (true) {
         auto run = co_await life_.guard(in->qmp->queryStatus());
-        if (!run) co_return co_await fail("query-status: " + run.error().message);
+        if (!run) {
+            why = "query-status: " + run.error().message;
+            break;
+        }
         status = run.value().status;
         if (status != "inmigrate" || context_.clock.now() >= deadline) break;
         co_await life_.sleep(kArrivalPoll);
     }
-    if (status != "paused")
-        co_return co_await fail("qemu is '" + status + "', not paused with the guest's state");
-    if (resume) {
+    if (why.empty() && status != "paused")
+        why = "qemu is '" + status + "', not paused with the guest's state";
+    if (why.empty() && resume) {
         auto cont = co_await life_.guard(in->qmp->command("cont"));
-        if (!cont) co_return co_await fail("cont: " + cont.error().message);
+        if (!cont) why = "cont: " + cont.error().message;
+    }
+    if (!why.empty()) {
+        co_await discard(in, why);
+        co_return failed(in->name + " did not arrive: " + why + "; its qemu here is gone");
     }
     // From here the VM runs here: it becomes an instance, whatever else goes wrong.
     in->lost.disconnect();
