@@ -59,8 +59,7 @@ TEST_F(Incoming, PrepareStartsAnUnpublishedQemuThatAbortRemoves) {
     auto text = guestDefinition();
     auto prepared = prepare("vm1", text, devicesOf(text));
     ASSERT_EQ(prepared.status, 0) << prepared.output << host.log();
-    EXPECT_NE(prepared.output.find("s \"tcp:127.0.0.1:498"), std::string::npos)
-        << prepared.output;
+    EXPECT_NE(prepared.output.find("s \"tcp:127.0.0.1:498"), std::string::npos) << prepared.output;
     auto pids = host.qemuPids();
     ASSERT_EQ(pids.size(), 1u) << host.log();
     auto argv = hypervisor::processCmdline(pids[0]);
@@ -79,8 +78,7 @@ TEST_F(Incoming, PrepareStartsAnUnpublishedQemuThatAbortRemoves) {
     expectClean("vm1");
     auto twice = host.manager("AbortIncoming", {"s", "vm1"});
     EXPECT_NE(twice.status, 0);
-    EXPECT_NE(twice.output.find("No incoming migration of vm1"), std::string::npos)
-        << twice.output;
+    EXPECT_NE(twice.output.find("No incoming migration of vm1"), std::string::npos) << twice.output;
     auto finish = host.manager("FinishIncoming", {"sa{sv}", "vm1", "0"});
     EXPECT_NE(finish.status, 0);
     EXPECT_NE(finish.output.find("No incoming migration of vm1"), std::string::npos)
@@ -105,8 +103,11 @@ TEST_F(Incoming, RefusalsStartNothing) {
         {"vm1", "[machine]\ncpus = \"x\"\n", devices, {"0"}, "cpus: expected an integer"},
         {"vm1", text, "not json", {"0"}, "not a JSON array"},
         {"vm1", text, "[]", {"0"}, "the definitions differ"},
-        {"vm1", text, devicesOf(guestDefinition("[[disk]]\nid = \"d\"\npath = \"" + image.string() + "\"\n")),
-         {"0"}, "the definitions differ"},
+        {"vm1",
+         text,
+         devicesOf(guestDefinition("[[disk]]\nid = \"d\"\npath = \"" + image.string() + "\"\n")),
+         {"0"},
+         "the definitions differ"},
         {"bad/name", text, devices, {"0"}, "bad instance name"},
         {"vm1", text, devices, {"1", "timeout", "s", "10"}, "must be of type 't'"},
         {"vm1", text, devices, {"1", "timeout", "t", "0"}, "timeout must be 1 to"},

@@ -175,11 +175,35 @@ TEST(CtlVerbs, EveryExistingVerbIsInTheTable) {
     std::set<std::string_view> names;
     for (const auto& verb : corralctlVerbs()) names.insert(verb.name);
     EXPECT_EQ(names, (std::set<std::string_view>{
-                         "list",       "status", "start",   "kill",     "reboot",
-                         "reset",      "pause",  "resume",  "shutdown", "attach-disk",
-                         "attach-nic", "attach", "detach",  "exec",     "commands",
-                         "console",    "run",    "monitor", "validate", "reload",
-                         "define",     "show",   "edit",    "undefine", "top"}));
+                         "list",     "status", "start",    "kill",        "reboot",     "reset",
+                         "pause",    "resume", "shutdown", "attach-disk", "attach-nic", "attach",
+                         "detach",   "exec",   "commands", "console",     "run",        "monitor",
+                         "validate", "reload", "define",   "show",        "edit",       "undefine",
+                         "top",      "migrate"}));
+}
+
+TEST(CtlVerbs, MigrateTakesItsOptionsOnly) {
+    auto verbs = corralctlVerbs();
+    auto a = parseCommandLine(verbs, {"migrate", "vm1", "host2", "--bandwidth", "1000",
+                                      "--downtime", "50", "--timeout", "60"});
+    EXPECT_EQ(a.verb->name, "migrate");
+    EXPECT_EQ(a.args, (std::vector<std::string>{"vm1", "host2"}));
+    EXPECT_EQ(*a.option(kBandwidth), "1000");
+    EXPECT_EQ(*a.option(kDowntime), "50");
+    auto cancel = parseCommandLine(verbs, {"migrate", "--cancel", "vm1"});
+    EXPECT_TRUE(cancel.has(kCancel));
+    try {
+        parseCommandLine(verbs, {"migrate", "vm1", "host2", "--delay", "1"});
+        ADD_FAILURE() << "--delay accepted";
+    } catch (const CtlError& e) {
+        EXPECT_NE(std::string(e.what()).find("option --delay does not apply to migrate"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_NE(verbUsage(*a.verb).find("migrate NAME [DEST] [--timeout S] [--bandwidth BYTES/S] "
+                                      "[--downtime MS] [--cancel]"),
+              std::string::npos)
+        << verbUsage(*a.verb);
 }
 
 // The completion's lists come from the table; every option it offers is one the parser takes,
