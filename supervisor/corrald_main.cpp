@@ -175,6 +175,7 @@ struct Daemon {
                    options.instancesDir.string() + " (" + std::to_string(summary.invalid) +
                    " invalid)");
         co_await reattachAll();
+        for (Vm* vm : registry.all()) outgoing.recover(*vm);
         unsigned adopted = 0;
         for (Vm* vm : registry.all()) {
             auto state = vm->lifecycle().state();

@@ -21,3 +21,21 @@ std::optional<std::string> writeMigratedMarker(const std::filesystem::path& stat
 void removeMigratedMarker(const std::filesystem::path& stateRoot, const std::string& name);
 
 }  // namespace corral::supervisor
+
+namespace corral::supervisor {
+
+// A migration in progress, recorded at its begin (<state_dir>/NAME/migrating) so that a corrald
+// restarted in the middle knows where the VM was going, whether it ran, and whether the
+// switchover had been asked for (then it cannot know where the VM runs).
+struct MigratingMark {
+    std::string destination;
+    bool wasRunning = false;
+    bool switching = false;
+};
+std::optional<std::string> writeMigratingMark(const std::filesystem::path& stateRoot,
+                                              const std::string& name, const MigratingMark& mark);
+std::optional<MigratingMark> readMigratingMark(const std::filesystem::path& stateRoot,
+                                               const std::string& name);
+void removeMigratingMark(const std::filesystem::path& stateRoot, const std::string& name);
+
+}  // namespace corral::supervisor

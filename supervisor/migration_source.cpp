@@ -63,7 +63,8 @@ struct MigrationSource::Run {
     bool active = true;
     std::string stopWhy;  // set: stop the transfer (cancel, timeout, destination gone)
     bool cancelled = false;
-    bool switching = false;  // FinishIncoming has gone out: too late to cancel
+    bool switching = false;    // FinishIncoming has gone out: too late to cancel
+    bool unconfirmed = false;  // it went out and no answer came: where the VM runs is unknown
     corral::Signal<> wake;
     std::shared_ptr<RemoteCorrald> remote;
     corral::Connection gone;
@@ -113,24 +114,82 @@ void MigrationSource::migrate(Vm& vm, std::string destination, MigrateOptions op
     run->options = options;
     run->wasRunning = vm.lifecycle().state() == State::Running;
     runs_[run->name] = run;
+    if (auto error = writeMigratingMark(context_.stateRoot, run->name,
+                                        {run->destination, run->wasRunning, false}))
+        log(4, run->name + ": " + *error + "; a corrald restart would not know of the migration");
     setState(*run, "preparing");
     log(5, run->name + ": migrating to " + run->destination);
     life_.run<Unit>(
-        steps(run),
-        [this, run, done = std::move(done)](Status status) {
-            run->active = false;
-            run->gone.disconnect();
-            // The connection is closed from the loop, never from inside one of its callbacks.
-            asio::post(io_, [remote = std::move(run->remote)] {});
-            if (!status) {
-                run->status.error = status.error().message;
-                if (run->status.state != "cancelled") setState(*run, "failed");
-                log(4, run->name + ": migration to " + run->destination +
-                           " failed: " + status.error().message);
-            }
-            done(status);
-        },
+        steps(run), completion(run, std::move(done)),
         failed("corrald is stopping; the migration of " + vm.name() + " was abandoned"));
+}
+
+std::function<void(Status)> MigrationSource::completion(std::shared_ptr<Run> run, Done done) {
+    return [this, run, done = std::move(done)](Status status) {
+        run->active = false;
+        run->gone.disconnect();
+        // The connection is closed from the loop, never from inside one of its callbacks.
+        asio::post(io_, [remote = std::move(run->remote)] {});
+        // An unconfirmed switchover keeps its record: a restarted corrald says so again.
+        if (!run->unconfirmed) removeMigratingMark(context_.stateRoot, run->name);
+        if (!status) {
+            run->status.error = status.error().message;
+            if (run->status.state != "cancelled") setState(*run, "failed");
+            log(4, run->name + ": migration to " + run->destination +
+                       " failed: " + status.error().message);
+        }
+        done(status);
+    };
+}
+
+void MigrationSource::recover(Vm& vm) {
+    auto mark = readMigratingMark(context_.stateRoot, vm.name());
+    if (!mark) return;
+    auto state = vm.lifecycle().state();
+    if (state != State::Running && state != State::Paused) {
+        removeMigratingMark(context_.stateRoot, vm.name());
+        return;
+    }
+    auto run = std::make_shared<Run>();
+    run->name = vm.name();
+    run->vm = &vm;
+    run->destination = mark->destination;
+    run->wasRunning = mark->wasRunning;
+    runs_[run->name] = run;
+    if (mark->switching) {
+        run->active = false;
+        run->status.state = "failed";
+        run->status.error = "corrald restarted during the switchover to " + run->destination +
+                            "; check whether " + run->name + " runs there before resuming it here";
+        log(3, run->name + ": " + run->status.error);
+        return;
+    }
+    log(4, run->name + ": corrald restarted during its migration to " + run->destination +
+               "; ending it with the VM here");
+    life_.run<Unit>(recoverSteps(run), completion(run, [](Status) {}),
+                    failed("corrald is stopping"));
+}
+
+asio::awaitable<Outcome<Unit>> MigrationSource::recoverSteps(std::shared_ptr<Run> run) {
+    auto cancel = co_await qmp(run, R"({"execute":"migrate_cancel"})");
+    if (!cancel) log(4, run->name + ": migrate_cancel: " + cancel.error().message);
+    auto deadline = context_.clock.now() + kCancelWindow;
+    while (context_.clock.now() < deadline) {
+        auto reply = co_await qmp(run, R"({"execute":"query-migrate"})");
+        auto query =
+            reply ? parseMigrationQuery(reply.value()) : Outcome<MigrationQuery>(reply.error());
+        if (!query) break;
+        const std::string status = query.value().status;
+        if (status != "active" && status != "setup" && status != "cancelling" &&
+            status != "device" && status != "pre-switchover")
+            break;
+        co_await life_.sleep(kPoll);
+    }
+    // The destination first: after a completed stream its qemu holds the disks' locks.
+    auto remote = RemoteCorrald::open(io_, run->destination);
+    if (remote) run->remote = remote.value();
+    std::string why = "corrald restarted during the migration";
+    co_return co_await stayHere(run, kFailed, why);
 }
 
 Status MigrationSource::cancel(const Vm& vm) {
@@ -303,11 +362,8 @@ asio::awaitable<Outcome<Unit>> MigrationSource::perform(std::shared_ptr<Run> run
 
 asio::awaitable<Outcome<Unit>> MigrationSource::stayHere(std::shared_ptr<Run> run,
                                                          std::string state, std::string why) {
-    // The migration's last pass may have stopped the vCPUs: they go on here.
-    if (run->wasRunning && run->vm && run->vm->lifecycle().state() == State::Paused) {
-        auto cont = co_await qmp(run, R"({"execute":"cont"})");
-        if (!cont) why += "; cont failed: " + cont.error().message;
-    }
+    // The destination drops its qemu first (after a completed stream it holds the disks' locks),
+    // then the vCPUs the migration's last pass may have stopped go on here.
     if (run->remote) {
         auto aborted = co_await life_.guard(run->remote->call(
             "AbortIncoming",
@@ -316,6 +372,10 @@ asio::awaitable<Outcome<Unit>> MigrationSource::stayHere(std::shared_ptr<Run> ru
         if (!aborted.ok() && aborted.errorName != "org.corral1.Error.NoSuchInstance")
             log(4,
                 run->name + ": AbortIncoming on " + run->destination + ": " + aborted.errorMessage);
+    }
+    if (run->wasRunning && run->vm && run->vm->lifecycle().state() == State::Paused) {
+        auto cont = co_await qmp(run, R"({"execute":"cont"})");
+        if (!cont) why += "; cont failed: " + cont.error().message;
     }
     setState(*run, state);
     co_return OpError{ErrorKind::Failed, "Migration of " + run->name + " to " + run->destination +
@@ -326,6 +386,9 @@ asio::awaitable<Outcome<Unit>> MigrationSource::stayHere(std::shared_ptr<Run> ru
 asio::awaitable<Outcome<Unit>> MigrationSource::switchover(std::shared_ptr<Run> run) {
     setState(*run, "completing");
     run->switching = true;
+    if (auto error = writeMigratingMark(context_.stateRoot, run->name,
+                                        {run->destination, run->wasRunning, true}))
+        log(4, run->name + ": " + *error);
     auto finished = co_await life_.guard(run->remote->call(
         "FinishIncoming",
         [&](sd_bus_message* m) {
@@ -354,6 +417,7 @@ asio::awaitable<Outcome<Unit>> MigrationSource::switchover(std::shared_ptr<Run> 
         co_return co_await stayHere(run, kFailed, reason);
     }
     setState(*run, "failed");
+    run->unconfirmed = true;
     co_return failed("The destination " + run->destination + " did not confirm the switchover (" +
                      why + "). " + run->name +
                      " stays paused here so that it never runs twice: check whether it runs on " +

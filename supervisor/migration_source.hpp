@@ -6,6 +6,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -28,6 +29,11 @@ class MigrationSource final : public MigrationControl {
     void migrate(Vm& vm, std::string destination, MigrateOptions options, Done done) override;
     Status cancel(const Vm& vm) override;
     MigrationStatus status(const std::string& name) const override;
+    // At daemon start, after reattach: a migration a previous corrald left in the middle
+    // (<state_dir>/NAME/migrating) is ended with the VM here, cancelled in QEMU and aborted on
+    // the destination, unless the switchover had been asked for: then nobody can tell where
+    // the VM runs, and it stays paused here.
+    void recover(Vm& vm);
 
   private:
     struct Run;
@@ -40,6 +46,9 @@ class MigrationSource final : public MigrationControl {
     // destination drops its qemu.
     boost::asio::awaitable<Outcome<Unit>> stayHere(std::shared_ptr<Run> run, std::string state,
                                                    std::string why);
+    boost::asio::awaitable<Outcome<Unit>> recoverSteps(std::shared_ptr<Run> run);
+    // What ends every run: the records, MigrationState, the log, then `done`.
+    std::function<void(Status)> completion(std::shared_ptr<Run> run, Done done);
     boost::asio::awaitable<Outcome<std::string>> qmp(std::shared_ptr<Run> run, std::string json);
     void setState(Run& run, std::string state);
     void log(int priority, const std::string& text) const;

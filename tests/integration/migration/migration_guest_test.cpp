@@ -321,5 +321,20 @@ TEST_F(MigrationGuest, BadDestinationsLeaveTheVmAlone) {
     EXPECT_EQ(dst.property("vm1", "State"), "s \"stopped\"");
 }
 
+TEST_F(MigrationGuest, SourceCorraldKilledMidTransferAndRestarted) {
+    startDirtying();
+    startMigrate(kSlow);
+    waitActive();
+    src.killCorrald();
+    finishMigrate(30s);  // its caller lost the reply with the corrald
+    src.start();
+    // The restarted corrald reattaches the qemu, cancels the stream and aborts the destination.
+    EXPECT_TRUE(src.waitProperty("vm1", "MigrationState", "s \"failed\"", 60s)) << src.log();
+    expectOnSourceOnly();
+    EXPECT_NE(src.log().find("corrald restarted during its migration"), std::string::npos)
+        << src.log();
+    EXPECT_FALSE(std::filesystem::exists(src.stateDir() / "vm1" / "migrating"));
+}
+
 }  // namespace
 }  // namespace corral::test
