@@ -23,6 +23,8 @@ constexpr auto kPoll = 500ms;  // query-migrate, and so MigrationProgress, at mo
 constexpr auto kPrepareTimeout = 60s;
 constexpr auto kFinishTimeout = 30s;
 constexpr auto kAbortTimeout = 10s;
+constexpr auto kQuitWindow = 10s;
+constexpr auto kQuitPoll = 50ms;
 // After migrate_cancel, how long QEMU may take to say cancelled.
 constexpr auto kCancelWindow = 30s;
 // An incoming VM the destination keeps without news: the transfer's timeout and a margin.
@@ -403,6 +405,12 @@ asio::awaitable<Outcome<Unit>> MigrationSource::switchover(std::shared_ptr<Run> 
             run->vm->lifecycle().migratedAway(run->destination, [this, name = run->name](Status s) {
                 if (!s) log(4, name + ": quit after the migration: " + s.error().message);
             });
+        // Migrate answers once the qemu here is gone too (bounded: quit is QEMU's fastest way
+        // out; a qemu that does not leave is the exit watch's business, not the reply's).
+        auto gone = context_.clock.now() + kQuitWindow;
+        while (run->vm && run->vm->lifecycle().state() != State::Stopped &&
+               context_.clock.now() < gone)
+            co_await life_.sleep(kQuitPoll);
         setState(*run, "completed");
         log(5, run->name + ": migrated to " + run->destination + " (downtime " +
                    std::to_string(run->status.progress.downtimeMs) + " ms)");
