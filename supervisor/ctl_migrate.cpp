@@ -110,12 +110,13 @@ class Printer {
     void show(const std::string& name, const Progress& p) {
         auto now = Clock::now();
         double rate = 0;
-        if (last_) {
+        if (haveLast_) {
             double seconds = std::chrono::duration<double>(now - lastAt_).count();
-            if (seconds > 0 && p.transferred >= *last_)
-                rate = static_cast<double>(p.transferred - *last_) / seconds;
+            if (seconds > 0 && p.transferred >= last_)
+                rate = static_cast<double>(p.transferred - last_) / seconds;
         }
-        if (!last_ || rate > 0) {
+        if (!haveLast_ || rate > 0) {
+            haveLast_ = true;
             last_ = p.transferred;
             lastAt_ = now;
             rate_ = rate;
@@ -146,8 +147,10 @@ class Printer {
   private:
     bool bar_;
     bool drawn_ = false;
-    std::optional<std::uint64_t> last_;
-    Clock::time_point lastAt_;
+    // Not a std::optional: g++ 12 -O3 then warns of an uninitialised read.
+    bool haveLast_ = false;
+    std::uint64_t last_ = 0;
+    Clock::time_point lastAt_{};
     double rate_ = 0;
 };
 
