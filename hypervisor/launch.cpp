@@ -21,9 +21,10 @@ std::uint64_t realtimeMicros() {
 
 LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
                                 const InstanceSpec& spec, const std::filesystem::path& runtimeRoot,
-                                const std::string& binary) {
+                                const std::string& binary, const IncomingLayout* incoming) {
     if (auto why = checkCpuModel(spec.machine.cpu.model, binary)) throw std::runtime_error(*why);
     auto plan = planSlots(spec);
+    if (incoming) plan.devices = incoming->devices;
     auto paths = RuntimePaths::forInstance(runtimeRoot, spec.name);
     // QEMU would fail on the locked pid file while the socket still leads to the other qemu.
     if (auto holder = socketListener(paths.qmpSocket)) {
@@ -36,6 +37,7 @@ LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
     createRuntimeDir(paths);
     auto argv = buildQemuArgv(spec, plan, paths);
     argv.front() = binary;
+    if (incoming) argv.insert(argv.end(), {"-incoming", "defer"});
     RuntimeState state;
     state.argv = argv;
     state.devices = plan.devices;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "hypervisor/qemu_argv.hpp"
 #include "hypervisor/qemu_process.hpp"
@@ -17,11 +18,18 @@ struct LaunchedInstance {
     QemuProcess process;
 };
 
+// How an incoming migration's qemu differs from a fresh start: the source's device records
+// (boot-time and hotplugged, with their slots) instead of a new slot plan, and `-incoming defer`.
+struct IncomingLayout {
+    std::vector<Device> devices;
+};
+
 // Creates the runtime dir, opens the fds the devices' backends take (taps), spawns qemu paused and
 // writes state.json. Throws (std::system_error / std::runtime_error) with a sentence on failure; a
 // qemu that was started is killed again before throwing. `binary` replaces argv[0].
 LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
                                 const InstanceSpec& spec, const std::filesystem::path& runtimeRoot,
-                                const std::string& binary = kDefaultQemuBinary);
+                                const std::string& binary = kDefaultQemuBinary,
+                                const IncomingLayout* incoming = nullptr);
 
 }  // namespace corral::hypervisor

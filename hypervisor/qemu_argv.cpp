@@ -29,12 +29,15 @@ std::string memoryMiB(std::uint64_t bytes) {
 }
 
 // Each device of a definable kind: its backend's arguments, then -device with the properties
-// that link it to the backend, those its options carry, and its slot.
-void addDevices(std::vector<std::string>& argv, const InstanceSpec& spec, const SlotPlan& plan) {
-    int nextFd = kFirstPassedFd;
+// that link it to the backend, those its options carry, and its slot. The records of hotplugged
+// devices (an incoming migration recreates them) come after the root ports they sit in and
+// never take a boot index.
+void addDevices(std::vector<std::string>& argv, const InstanceSpec& spec, const SlotPlan& plan,
+                bool hotplugged, int& nextFd) {
     auto bootIndex = bootIndexes(spec, plan.devices);
     for (const auto& device : plan.devices) {
         const auto& kind = *device.kind;
+        if (device.hotplugged != hotplugged) continue;
         if (&kind == &scsiControllerKind()) addScsiControllerArgs(device, argv);
         if (!kind.definable) continue;
         backendOf(kind).bootArgs(device, nextFd, argv);
@@ -48,7 +51,7 @@ void addDevices(std::vector<std::string>& argv, const InstanceSpec& spec, const 
         }
         for (const auto& [property, value] : placement(device.slot))
             line += "," + property + "=" + value;
-        if (auto index = bootIndex.find(device.id); index != bootIndex.end())
+        if (auto index = bootIndex.find(device.id); index != bootIndex.end() && !hotplugged)
             line += ",bootindex=" + std::to_string(index->second);
         argv.insert(argv.end(), {"-device", line});
     }
@@ -152,7 +155,8 @@ std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan&
     }
     addDisplayArgs(argv, spec.display, plan, paths);
     addTpmArgs(argv, spec.tpm, paths);
-    addDevices(argv, spec, plan);
+    int nextFd = kFirstPassedFd;
+    addDevices(argv, spec, plan, false, nextFd);
     unsigned index = 0;
     for (const auto& port : plan.hotplugPorts) {
         argv.insert(argv.end(),
@@ -161,6 +165,7 @@ std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan&
                                     ",port=" + std::to_string(0x10 + index)});
         ++index;
     }
+    addDevices(argv, spec, plan, true, nextFd);
     return argv;
 }
 

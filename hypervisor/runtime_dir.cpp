@@ -20,25 +20,10 @@
 namespace corral::hypervisor {
 namespace {
 
-std::string serialize(const RuntimeState& state) {
-    rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-    w.StartObject();
-    w.Key("argv");
+void writeDevices(rapidjson::Writer<rapidjson::StringBuffer>& w,
+                  const std::vector<Device>& devices) {
     w.StartArray();
-    for (const auto& arg : state.argv) w.String(arg);
-    w.EndArray();
-    w.Key("pid");
-    w.Int(state.pid);
-    w.Key("started_at_usec");
-    w.Uint64(state.startedAtUsec);
-    if (state.shutdownDeadlineUsec != 0) {
-        w.Key("shutdown_deadline_usec");
-        w.Uint64(state.shutdownDeadlineUsec);
-    }
-    w.Key("devices");
-    w.StartArray();
-    for (const auto& d : state.devices) {
+    for (const auto& d : devices) {
         w.StartObject();
         w.Key("id");
         w.String(d.id);
@@ -66,6 +51,26 @@ std::string serialize(const RuntimeState& state) {
         w.EndObject();
     }
     w.EndArray();
+}
+
+std::string serialize(const RuntimeState& state) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    w.StartObject();
+    w.Key("argv");
+    w.StartArray();
+    for (const auto& arg : state.argv) w.String(arg);
+    w.EndArray();
+    w.Key("pid");
+    w.Int(state.pid);
+    w.Key("started_at_usec");
+    w.Uint64(state.startedAtUsec);
+    if (state.shutdownDeadlineUsec != 0) {
+        w.Key("shutdown_deadline_usec");
+        w.Uint64(state.shutdownDeadlineUsec);
+    }
+    w.Key("devices");
+    writeDevices(w, state.devices);
     w.EndObject();
     return std::string(buffer.GetString(), buffer.GetSize());
 }
@@ -254,6 +259,29 @@ std::optional<pid_t> readPidFile(const RuntimePaths& paths) {
 void removeRuntimeDir(const RuntimePaths& paths) {
     std::error_code ignored;
     std::filesystem::remove_all(paths.dir, ignored);
+}
+
+std::string devicesToJson(const std::vector<Device>& devices) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    writeDevices(w, devices);
+    return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::optional<std::vector<Device>> devicesFromJson(std::string_view json, std::string& error) {
+    rapidjson::Document doc;
+    doc.Parse(json.data(), json.size());
+    if (doc.HasParseError() || !doc.IsArray()) {
+        error = "the device list is not a JSON array";
+        return std::nullopt;
+    }
+    std::vector<Device> devices;
+    for (const auto& d : doc.GetArray()) {
+        auto device = readDevice(d, error);
+        if (!device) return std::nullopt;
+        devices.push_back(std::move(*device));
+    }
+    return devices;
 }
 
 }  // namespace corral::hypervisor

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hypervisor/qemu_argv.hpp"
@@ -54,6 +55,11 @@ std::optional<RuntimeState> readState(const RuntimePaths& paths, std::string& er
 
 // The pid in qemu.pid, if the file exists and holds one.
 std::optional<pid_t> readPidFile(const RuntimePaths& paths);
+
+// The "devices" array of state.json on its own (what a migration source sends its destination),
+// and back; nullopt with `error` set if the text is not such an array.
+std::string devicesToJson(const std::vector<Device>& devices);
+std::optional<std::vector<Device>> devicesFromJson(std::string_view json, std::string& error);
 
 // Removes the runtime dir and everything in it; missing is fine.
 void removeRuntimeDir(const RuntimePaths& paths);

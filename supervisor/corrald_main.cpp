@@ -26,6 +26,8 @@
 #include "supervisor/log.hpp"
 #include "supervisor/metrics_exposition.hpp"
 #include "supervisor/metrics_server.hpp"
+#include "supervisor/migration_source.hpp"
+#include "supervisor/migration_target.hpp"
 #include "supervisor/qemu_vm.hpp"
 #include "supervisor/registry.hpp"
 #include "supervisor/stats_cache.hpp"
@@ -60,6 +62,12 @@ sd_bus* openBus(const DaemonOptions& options) {
     return bus;
 }
 
+bool isIncoming(const std::vector<std::string>& argv) {
+    for (std::size_t i = 0; i + 1 < argv.size(); ++i)
+        if (argv[i] == "-incoming") return true;
+    return false;
+}
+
 // Runtime dirs of instances no longer defined: a dead VM's dir goes, a live VM is left alone
 // (it has no definition to be managed by, and corrald never kills what it cannot manage).
 void sweepOrphans(const std::filesystem::path& runtimeRoot, const Registry& registry,
@@ -75,9 +83,16 @@ void sweepOrphans(const std::filesystem::path& runtimeRoot, const Registry& regi
         auto state = corral::hypervisor::readState(paths, problem);
         if (state && state->pid > 0 &&
             corral::hypervisor::processCmdline(state->pid) == state->argv) {
-            log(4, name + ": qemu (pid " + std::to_string(state->pid) +
-                       ") runs without a definition; left running, not managed");
-            continue;
+            // An incoming migration a previous corrald left: it never ran the guest here (only
+            // FinishIncoming resumes it, and that defines it), and its source resumes without it.
+            if (!isIncoming(state->argv)) {
+                log(4, name + ": qemu (pid " + std::to_string(state->pid) +
+                           ") runs without a definition; left running, not managed");
+                continue;
+            }
+            log(4, name + ": killing the qemu (pid " + std::to_string(state->pid) +
+                       ") of an unfinished incoming migration");
+            ::kill(state->pid, SIGKILL);
         }
         log(5, name + ": removing stale runtime dir " + paths.dir.string());
         corral::hypervisor::removeRuntimeDir(paths);
@@ -113,6 +128,8 @@ struct Daemon {
                       log};
     std::shared_ptr<BusLoop> loop;
     StatsCache stats{registry, clock, {}};
+    MigrationTarget incoming{context, registry, options.migration};
+    MigrationSource outgoing{context, registry, io};
     std::unique_ptr<DbusService> service;
     std::unique_ptr<HostShutdownService> hostShutdown;
     std::unique_ptr<UnitFollower> unitFollower;
@@ -171,6 +188,7 @@ struct Daemon {
                    options.instancesDir.string() + " (" + std::to_string(summary.invalid) +
                    " invalid)");
         co_await reattachAll();
+        for (Vm* vm : registry.all()) outgoing.recover(*vm);
         unsigned adopted = 0;
         for (Vm* vm : registry.all()) {
             auto state = vm->lifecycle().state();
@@ -182,6 +200,7 @@ struct Daemon {
         hostShutdown =
             std::make_unique<HostShutdownService>(loop, registry, clock, options.host, log);
         if (scopes) unitFollower = std::make_unique<UnitFollower>(registry, *scopes);
+        service->serveMigration(outgoing, incoming);
         if (options.metricsListen) {
             auto render = [this] {
                 auto samples = stats.readAll();

@@ -14,6 +14,7 @@
 #include "supervisor/ctl_display.hpp"
 #include "supervisor/ctl_exec.hpp"
 #include "supervisor/ctl_guest_info.hpp"
+#include "supervisor/ctl_migrate.hpp"
 #include "supervisor/ctl_output.hpp"
 #include "supervisor/ctl_run.hpp"
 #include "supervisor/ctl_top.hpp"
@@ -257,6 +258,8 @@ constexpr Verb kVerbs[] = {
      "remove a stopped instance (and its images in the storage dirs)", undefineVerb},
     {"top", "", 0, 0, kDelay | kIterations, false, false,
      "live CPU, memory, disk and network use of every instance", top},
+    {"migrate", "NAME [DEST]", 1, 2, kBandwidth | kDowntime | kTimeout | kCancel, false, true,
+     "live-migrate to DEST (bus address or [user@]host); --cancel NAME stops it", migrateVerb},
 };
 
 }  // namespace

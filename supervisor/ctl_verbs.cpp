@@ -20,6 +20,9 @@ constexpr OptionInfo kOptions[] = {
     {kDelay, "--delay", "S"},
     {kIterations, "--iterations", "N"},
     {kEject, "--eject", ""},
+    {kBandwidth, "--bandwidth", "BYTES/S"},
+    {kDowntime, "--downtime", "MS"},
+    {kCancel, "--cancel", ""},
 };
 
 // The options that go with any verb, as the parser below reads them; for the completion.

@@ -27,6 +27,9 @@ enum Option : unsigned {
     kDelay = 1u << 8,
     kIterations = 1u << 9,
     kEject = 1u << 10,
+    kBandwidth = 1u << 11,
+    kDowntime = 1u << 12,
+    kCancel = 1u << 13,
 };
 
 struct OptionInfo {

@@ -21,7 +21,8 @@ const char* const kDaemonUsage =
     "                       [storage] allowed_dirs; [firmware] code, vars, secure_code,\n"
     "                       secure_vars (OVMF images, default Debian's in /usr/share/OVMF);\n"
     "                       [metrics] listen (Prometheus, off by default);\n"
-    "                       [host] on_shutdown, shutdown_timeout (host shutdown phase)\n"
+    "                       [host] on_shutdown, shutdown_timeout (host shutdown phase);\n"
+    "                       [migration] listen_address, port_range (incoming migrations)\n"
     "  --system             the system bus (default)\n"
     "  --session            the session bus of the calling user\n"
     "  --bus-address ADDR   any bus, e.g. unix:path=/run/corral-test.sock\n"
@@ -75,13 +76,15 @@ void refuseUnknownKeys(const std::filesystem::path& file, const toml::table& tab
         {"metrics", {"listen"}},
         {"firmware", {"code", "vars", "secure_code", "secure_vars"}},
         {"host", {"on_shutdown", "shutdown_timeout"}},
+        {"migration", {"listen_address", "port_range"}},
     };
     for (const auto& [section, node] : table) {
         auto known = kKnown.find(section.str());
         if (known == kKnown.end() || !node.is_table())
             throw std::runtime_error(where(file, node.source()) + "unknown section '" +
                                      std::string(section.str()) +
-                                     "' (known: paths, qemu, storage, metrics, firmware, host)");
+                                     "' (known: paths, qemu, storage, metrics, firmware, host, "
+                                     "migration)");
         for (const auto& [key, value] : *node.as_table()) {
             if (known->second.count(key.str())) continue;
             std::string list;
@@ -171,6 +174,8 @@ void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveR
     image("secure_code", options.firmware.secureCode);
     image("secure_vars", options.firmware.secureVars);
     readHostPolicy(file, table, options.host);
+    applyMigrationConfig(file.string(), text("migration", "listen_address"),
+                         text("migration", "port_range"), options.migration);
     if (auto v = text("metrics", "listen")) {
         auto parsed = parseListenAddress(*v);
         if (!parsed.address) {

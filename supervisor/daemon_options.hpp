@@ -10,6 +10,7 @@
 #include "hypervisor/firmware.hpp"
 #include "supervisor/host_shutdown.hpp"
 #include "supervisor/metrics_http.hpp"
+#include "supervisor/migration_config.hpp"
 
 namespace corral::supervisor {
 
@@ -33,6 +34,8 @@ struct DaemonOptions {
     hypervisor::FirmwareFiles firmware;
     // [host] shutdown_timeout: the bound of the host shutdown phase (host_shutdown.hpp).
     HostPolicy host;
+    // [migration]: where an incoming migration listens.
+    MigrationSettings migration;
     bool help = false;
 };
 

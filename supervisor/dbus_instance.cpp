@@ -297,6 +297,8 @@ constexpr ChangedName kChangedNames[] = {
     {kChangedDefinition, "Display"},
     {kChangedDevices, "Devices"},
     {kChangedDevices, "Media"},
+    {kChangedMigration, "MigrationState"},
+    {kChangedMigration, "MigrationProgress"},
 };
 
 }  // namespace
@@ -365,7 +367,11 @@ const sd_bus_vtable kInstanceVtable[] = {
     SD_BUS_PROPERTY("Media", "a(ss)", property<getMedia>, 0, kChange),
     SD_BUS_PROPERTY("LastExit", "s", property<getLastExit>, 0, kChange),
     SD_BUS_PROPERTY("Display", "a{sv}", getDisplayProperty, 0, kChange),
+    SD_BUS_PROPERTY("MigrationState", "s", getMigrationState, 0, kChange),
+    SD_BUS_PROPERTY("MigrationProgress", "a{st}", getMigrationProgress, 0, kChange),
     SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodStart, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("StartWithOptions", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
+                            methodStartWithOptions, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Shutdown", SD_BUS_ARGS("t", timeout_usec), SD_BUS_NO_RESULT,
                             methodShutdown, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Kill", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodKill, kMethod),
@@ -403,6 +409,10 @@ const sd_bus_vtable kInstanceVtable[] = {
                             methodUpdate, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Undefine", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("as", removed),
                             methodUndefine, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("Migrate", SD_BUS_ARGS("s", destination, "a{sv}", options),
+                            SD_BUS_NO_RESULT, methodMigrate, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("CancelMigration", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                            methodCancelMigration, kMethod),
     SD_BUS_VTABLE_END};
 
 }  // namespace corral::supervisor

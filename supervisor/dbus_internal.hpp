@@ -19,6 +19,8 @@ namespace corral::supervisor {
 // userdata of an instance object, resolved by the fallback vtable's find callback. It exists
 // exactly while the object is published; destroying it ends its subscriptions.
 class StatsCache;
+class MigrationControl;
+class IncomingControl;
 
 struct InstanceRef {
     Vm* vm;
@@ -28,6 +30,7 @@ struct InstanceRef {
     std::string path;  // instancePath(vm->name())
     Connection stateChanged;
     Connection devicesChanged;
+    MigrationControl* migration = nullptr;  // null unless DbusService::serveMigration was called
 };
 
 extern const sd_bus_vtable kManagerVtable[];
@@ -48,6 +51,23 @@ std::span<const ChangedName> changedNames();
 // The properties of org.corral1.Instance that a mask of ChangedProperty bits says changed, each
 // once, in table order.
 std::vector<const char*> changedProperties(unsigned changed);
+
+// Migration (dbus_migration.cpp): Manager.PrepareIncoming / FinishIncoming / AbortIncoming on
+// `target` (null: refused), Instance.Migrate / CancelMigration / StartWithOptions and the
+// MigrationState / MigrationProgress getters.
+int methodPrepareIncoming(sd_bus_message* m, IncomingControl* target,
+                          const std::shared_ptr<BusLoop>& loop, sd_bus_error* error);
+int methodFinishIncoming(sd_bus_message* m, IncomingControl* target,
+                         const std::shared_ptr<BusLoop>& loop, sd_bus_error* error);
+int methodAbortIncoming(sd_bus_message* m, IncomingControl* target,
+                        const std::shared_ptr<BusLoop>& loop, sd_bus_error* error);
+int methodMigrate(sd_bus_message* m, void* userdata, sd_bus_error* error);
+int methodCancelMigration(sd_bus_message* m, void* userdata, sd_bus_error* error);
+int methodStartWithOptions(sd_bus_message* m, void* userdata, sd_bus_error* error);
+int getMigrationState(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply,
+                      void* userdata, sd_bus_error*);
+int getMigrationProgress(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply,
+                         void* userdata, sd_bus_error*);
 
 // Instance.GuestInfo() (dbus_guest_info.cpp).
 int methodGuestInfo(sd_bus_message* m, void* userdata, sd_bus_error* error);

@@ -10,6 +10,7 @@
 #include "hypervisor/instance_name.hpp"
 #include "supervisor/dbus_internal.hpp"
 #include "supervisor/dbus_reply.hpp"
+#include "supervisor/migration_control.hpp"
 #include "supervisor/stats_cache.hpp"
 
 namespace corral::supervisor {
@@ -116,6 +117,18 @@ struct DbusService::Callbacks {
         return sd_bus_reply_method_return(m, "");
     }
 
+    static int prepareIncoming(sd_bus_message* m, void* userdata, sd_bus_error* error) {
+        return methodPrepareIncoming(m, self(userdata).migrationTarget_, self(userdata).loop_,
+                                     error);
+    }
+    static int finishIncoming(sd_bus_message* m, void* userdata, sd_bus_error* error) {
+        return methodFinishIncoming(m, self(userdata).migrationTarget_, self(userdata).loop_,
+                                    error);
+    }
+    static int abortIncoming(sd_bus_message* m, void* userdata, sd_bus_error* error) {
+        return methodAbortIncoming(m, self(userdata).migrationTarget_, self(userdata).loop_, error);
+    }
+
     static int getVersion(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply,
                           void*, sd_bus_error*) {
         return sd_bus_message_append(reply, "s", CORRAL_VERSION);
@@ -156,6 +169,13 @@ const sd_bus_vtable kManagerVtable[] = {
                             DbusService::Callbacks::reload, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Define", SD_BUS_ARGS("s", name, "s", toml, "a{sv}", options),
                             SD_BUS_RESULT("o", path), DbusService::Callbacks::define, kMethod),
+    SD_BUS_METHOD_WITH_ARGS(
+        "PrepareIncoming", SD_BUS_ARGS("s", name, "s", toml, "s", devices, "a{sv}", options),
+        SD_BUS_RESULT("s", uri), DbusService::Callbacks::prepareIncoming, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("FinishIncoming", SD_BUS_ARGS("s", name, "a{sv}", options),
+                            SD_BUS_NO_RESULT, DbusService::Callbacks::finishIncoming, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("AbortIncoming", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
+                            DbusService::Callbacks::abortIncoming, kMethod),
     SD_BUS_SIGNAL_WITH_ARGS("InstanceNew", SD_BUS_ARGS("s", name, "o", path), 0),
     SD_BUS_SIGNAL_WITH_ARGS("InstanceRemoved", SD_BUS_ARGS("s", name, "o", path), 0),
     SD_BUS_VTABLE_END};
@@ -219,9 +239,19 @@ void DbusService::serveStats(StatsCache& cache) {
     });
 }
 
+void DbusService::serveMigration(MigrationControl& source, IncomingControl& target) {
+    migrationSource_ = &source;
+    migrationTarget_ = &target;
+    for (auto& [name, ref] : refs_) ref->migration = migrationSource_;
+    migrationChanged_ = source.changed().connect([this](const std::string& name) {
+        if (auto it = refs_.find(name); it != refs_.end())
+            emitChanged(*it->second, kChangedMigration);
+    });
+}
+
 InstanceRef& DbusService::watch(Vm& vm) {
-    auto ref = std::make_unique<InstanceRef>(
-        InstanceRef{&vm, &registry_, stats_, loop_, instancePath(vm.name()), {}, {}});
+    auto ref = std::make_unique<InstanceRef>(InstanceRef{
+        &vm, &registry_, stats_, loop_, instancePath(vm.name()), {}, {}, migrationSource_});
     auto& r = *ref;
     r.stateChanged =
         vm.lifecycle().changed().connect([this, &r](unsigned changed) { emitChanged(r, changed); });

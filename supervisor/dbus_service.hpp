@@ -31,6 +31,8 @@ inline constexpr const char* kInstanceInterface = "org.corral1.Instance";
 inline constexpr const char* kStatsInterface = "org.corral1.Instance.Stats";
 
 class StatsCache;
+class MigrationControl;
+class IncomingControl;
 
 // "/org/corral1/instance/<sd_bus_path_encode(name)>".
 std::string instancePath(const std::string& name);
@@ -50,6 +52,10 @@ class DbusService {
     // Adds org.corral1.Instance.Stats to every instance object, served from `cache`; call
     // before requestName().
     void serveStats(StatsCache& cache);
+
+    // Live migration: Instance.Migrate and its properties on `source`, the Manager's incoming
+    // methods on `target`; call before requestName().
+    void serveMigration(MigrationControl& source, IncomingControl& target);
 
     // sd-bus callbacks (static trampolines need access).
     struct Callbacks;
@@ -72,6 +78,9 @@ class DbusService {
     std::vector<Connection> registryConnections_;
     StatsCache* stats_ = nullptr;
     Connection statsSampled_;
+    MigrationControl* migrationSource_ = nullptr;
+    IncomingControl* migrationTarget_ = nullptr;
+    Connection migrationChanged_;
     // The published instance objects by name; an entry exists exactly while the object does.
     std::map<std::string, std::unique_ptr<InstanceRef>, std::less<>> refs_;
     // Declared last, dropped first: no callback runs once the objects are being torn down.

@@ -125,6 +125,11 @@ void Instance::start(Done done) {
     if (state_ != State::Stopped && state_ != State::Crashed)
         return done(
             OpError{ErrorKind::InvalidState, name_ + " is already " + toString(state_) + "."});
+    if (!migratedTo_.empty())
+        return done(OpError{ErrorKind::InvalidState,
+                            name_ + " was migrated to " + migratedTo_ +
+                                " and runs there; StartWithOptions with force=true starts it "
+                                "here anyway (make sure it no longer runs there)."});
     timer_.reset();  // a pending crash restart is superseded by this explicit start
     op_ = Op::Start;
     opDone_ = std::move(done);

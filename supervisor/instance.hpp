@@ -44,7 +44,8 @@ enum ChangedProperty : unsigned {
     kChangedLastExit = 16,
     kChangedDefinition = 32,  // Machine, Vcpus, MemoryBytes, Devices (after Reload)
     kChangedMonitor = 64,
-    kChangedDevices = 128,  // raised through Vm::devicesChanged, not by the Instance
+    kChangedDevices = 128,    // raised through Vm::devicesChanged, not by the Instance
+    kChangedMigration = 256,  // MigrationState, MigrationProgress (supervisor/migration_source)
 };
 
 // Priority (syslog numbers: 3 err, 4 warning, 5 notice, 6 info) and one line of text.
@@ -90,6 +91,14 @@ class Instance {
     // A valid definition replaced an invalid one.
     void markValid();
 
+    // Live migration (instance_exit.cpp). The VM now runs on `destination`: qemu gets `quit`, and
+    // its exit makes the instance stopped with LastExit "migrated to DESTINATION".
+    void migratedAway(std::string destination, Done done);
+    // Where the VM was migrated to ("": not migrated away). While set, start() refuses: the VM
+    // runs elsewhere and starting it here too would run it twice (on shared disks).
+    const std::string& migratedTo() const { return migratedTo_; }
+    void setMigratedTo(std::string destination);
+
     // nullopt when the VM runs (or is paused) and no lifecycle operation is in progress;
     // otherwise the error to give a caller that wants to use the VM (hotplug, agent, monitor).
     std::optional<OpError> checkUsable() const;
@@ -128,6 +137,8 @@ class Instance {
     bool agentConnected_ = false;
     MonitorState monitorState_ = MonitorState::None;
     std::string lastExit_;
+    std::string migratedTo_;
+    bool migrating_ = false;  // a migratedAway() quit is on its way
 
     Op op_ = Op::None;
     Done opDone_;

@@ -58,6 +58,13 @@ void Instance::onExited(ExitInfo exit) {
         }
         case State::Running:
         case State::Paused:
+            if (migrating_) {
+                migrating_ = false;
+                log(5, "stopped (migrated to " + migratedTo_ + ")");
+                setLastExit("migrated to " + migratedTo_);
+                setState(State::Stopped);
+                return finishOp(okStatus());
+            }
             if (killRequested_ || guestShutdown_ || monitorQuit_) {
                 auto reason = killRequested_   ? "killed"
                               : guestShutdown_ ? "guest-poweroff"
@@ -84,6 +91,7 @@ void Instance::onCrash(const ExitInfo& exit) {
 }
 
 void Instance::scheduleRestart() {
+    if (!migratedTo_.empty()) return;  // it runs on the destination now
     auto now = clock_.now();
     while (!restarts_.empty() && now - restarts_.front() >= kRestartWindow) restarts_.pop_front();
     if (restarts_.size() >= kMaxRestartsPerWindow) {
@@ -131,6 +139,19 @@ void Instance::resumeShutdown(std::uint64_t deadlineUsec) {
     shutdown(timeout, [this](Status status) {
         if (!status) log(4, "resumed shutdown: " + status.error().message);
     });
+}
+
+void Instance::setMigratedTo(std::string destination) {
+    migratedTo_ = std::move(destination);
+}
+
+void Instance::migratedAway(std::string destination, Done done) {
+    if (state_ != State::Running && state_ != State::Paused)
+        return done(OpError{ErrorKind::InvalidState, name_ + " has no qemu to stop."});
+    migratedTo_ = std::move(destination);
+    migrating_ = true;
+    timer_.reset();
+    control_.command(VmCommand::Quit, std::move(done));
 }
 
 }  // namespace corral::supervisor

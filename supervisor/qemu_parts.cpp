@@ -2,6 +2,8 @@
 // agent::HostResponder behind the interfaces of qemu_parts.hpp.
 #include "supervisor/qemu_parts.hpp"
 
+#include <stdexcept>
+
 #include "agent/host_channel.hpp"
 #include "agent/host_responder.hpp"
 #include "hypervisor/launch.hpp"
@@ -104,6 +106,14 @@ class RealParts final : public QemuParts {
         auto launched = hypervisor::launchInstance(executor_, spec, runtimeRoot, binary);
         return {std::move(launched.state), std::make_unique<Process>(std::move(launched.process))};
     }
+    LaunchedQemu launchIncoming(const hypervisor::InstanceSpec& spec,
+                                std::vector<hypervisor::Device> devices,
+                                const std::filesystem::path& runtimeRoot,
+                                const std::string& binary) override {
+        hypervisor::IncomingLayout layout{std::move(devices)};
+        auto launched = hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, &layout);
+        return {std::move(launched.state), std::make_unique<Process>(std::move(launched.process))};
+    }
     std::unique_ptr<ProcessHandle> adopt(pid_t pid, const std::vector<std::string>& argv,
                                          std::string& why) override {
         auto process = hypervisor::QemuProcess::adopt(executor_, pid, argv, why);
@@ -130,6 +140,12 @@ class RealParts final : public QemuParts {
 };
 
 }  // namespace
+
+LaunchedQemu QemuParts::launchIncoming(const hypervisor::InstanceSpec&,
+                                       std::vector<hypervisor::Device>,
+                                       const std::filesystem::path&, const std::string&) {
+    throw std::runtime_error("incoming migration is not supported here");
+}
 
 std::unique_ptr<QemuParts> makeQemuParts(asio::any_io_executor executor) {
     return std::make_unique<RealParts>(std::move(executor));

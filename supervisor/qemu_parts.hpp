@@ -89,6 +89,12 @@ class QemuParts {
     virtual LaunchedQemu launch(const hypervisor::InstanceSpec& spec,
                                 const std::filesystem::path& runtimeRoot,
                                 const std::string& binary) = 0;
+    // The same for an incoming migration: qemu from the source's device records (slots as
+    // recorded, hotplugged ones included) and `-incoming defer`. Fakes need not support it.
+    virtual LaunchedQemu launchIncoming(const hypervisor::InstanceSpec& spec,
+                                        std::vector<hypervisor::Device> devices,
+                                        const std::filesystem::path& runtimeRoot,
+                                        const std::string& binary);
     // A live qemu whose command line is `argv`; null (and `why`) if there is none.
     virtual std::unique_ptr<ProcessHandle> adopt(pid_t pid, const std::vector<std::string>& argv,
                                                  std::string& why) = 0;

@@ -1,6 +1,8 @@
 // QemuVm: the definition, launch, and the operations that the RunningQemu carries out.
 #include "supervisor/qemu_vm.hpp"
 
+#include "supervisor/migration_marker.hpp"
+
 namespace corral::supervisor {
 
 namespace {
@@ -25,6 +27,8 @@ QemuVm::QemuVm(VmContext& context, std::string name, const hypervisor::LoadResul
       paths_(hypervisor::RuntimePaths::forInstance(context.runtimeRoot, name_)),
       instance_(name_, *this, context.clock, policyOf(definition.spec), context.log) {
     apply(definition);
+    if (auto destination = readMigratedMarker(context.stateRoot, name_))
+        instance_.setMigratedTo(*destination);
 }
 
 // Never kills qemu: a daemon restart must leave VMs running. ~RunningQemu closes our side only.

@@ -42,12 +42,17 @@ class QemuVm : public Vm, private VmControl {
     void guestListCommands(Reply<std::vector<std::string>> reply) override;
     void monitor(std::string json, Reply<std::string> reply) override;
     void screenshot(std::string path, Done done) override;
+    void clearMigrated() override;
     void sample(Reply<VmSample> reply) override;
 
     // Daemon start: adopts a live qemu left by a previous corrald, or removes a stale runtime
     // dir. Never kills anything (qemu_vm_reattach.cpp).
     boost::asio::awaitable<void> reattach();
     bool autostart() const { return spec_ && spec_->lifecycle.autostart; }
+    // The qemu of an incoming migration that arrived here (MigrationTarget): taken over like a
+    // reattached one, with its handle (qemu_vm_migration.cpp).
+    boost::asio::awaitable<void> adoptIncoming(std::unique_ptr<ProcessHandle> process,
+                                               hypervisor::RuntimeState state);
 
   private:
     void setEvents(VmEvents events) override { events_ = std::move(events); }
@@ -62,6 +67,8 @@ class QemuVm : public Vm, private VmControl {
     void track(std::unique_ptr<ProcessHandle> process, hypervisor::RuntimeState state,
                std::unique_ptr<SwtpmProcess> tpm = nullptr);
     void ended(ExitInfo exit);
+    // After track(): takes over the qemu and tells the Instance (reattach, incoming migration).
+    boost::asio::awaitable<void> takeOverTracked();
     // For an operation on the running qemu: the error for the caller, if there is none or the
     // instance is busy.
     std::optional<OpError> checkUsable() const;

@@ -45,6 +45,10 @@ asio::awaitable<void> QemuVm::reattach() {
                    std::to_string(running_->pid()) + "): adopting it and rewriting state.json");
         running_->persist();
     }
+    co_await takeOverTracked();
+}
+
+asio::awaitable<void> QemuVm::takeOverTracked() {
     bool running = true;
     try {
         running = co_await running_->takeOver();

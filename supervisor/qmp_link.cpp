@@ -186,6 +186,30 @@ Outcome<std::vector<DiskSample>> parseBlockStats(std::string_view json) {
     return out;
 }
 
+Outcome<MigrationQuery> parseMigrationQuery(std::string_view json) {
+    auto parsed = monitor::parseJson(json);
+    if (!parsed || !parsed->IsObject())
+        return OpError{ErrorKind::Failed, "query-migrate: reply is not a JSON object"};
+    const auto& doc = *parsed;
+    MigrationQuery out;
+    out.status = text(doc, "status");
+    if (out.status.empty()) out.status = "none";
+    out.error = text(doc, "error-desc");
+    auto& p = out.progress;
+    p.expectedDowntimeMs = counter(doc, "expected-downtime");
+    p.downtimeMs = counter(doc, "downtime");
+    p.totalTimeMs = counter(doc, "total-time");
+    if (doc.HasMember("ram") && doc["ram"].IsObject()) {
+        const auto& ram = doc["ram"];
+        p.transferred = counter(ram, "transferred");
+        p.remaining = counter(ram, "remaining");
+        p.total = counter(ram, "total");
+        auto pageSize = counter(ram, "page-size");
+        p.dirtyRate = counter(ram, "dirty-pages-rate") * (pageSize ? pageSize : 4096);
+    }
+    return out;
+}
+
 std::shared_ptr<monitor::QmpClient> qmpClientOf(QmpLink& link) {
     auto* real = dynamic_cast<ClientLink*>(&link);
     return real ? real->client() : nullptr;

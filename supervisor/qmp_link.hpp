@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/signal.hpp"
+#include "supervisor/migration_info.hpp"
 #include "supervisor/op_error.hpp"
 #include "supervisor/stats.hpp"
 
@@ -79,6 +80,8 @@ Outcome<std::vector<DiskSample>> parseBlockStats(std::string_view json);
 // {"execute": command, "arguments": {key: value, ...}} with string arguments, for passthrough().
 std::string qmpCommandJson(std::string_view command,
                            const std::vector<std::pair<std::string_view, std::string_view>>& args);
+// The "return" value of query-migrate.
+Outcome<MigrationQuery> parseMigrationQuery(std::string_view json);
 
 // The client under a link made by makeQmpLink, for the hypervisor layer's hotplug, which speaks
 // QMP itself.

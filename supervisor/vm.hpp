@@ -75,6 +75,10 @@ class Vm {
                           std::chrono::milliseconds timeout, Reply<agent::RunOutcome> reply) = 0;
     virtual void guestListCommands(Reply<std::vector<std::string>> reply) = 0;
 
+    // Forgets that the VM was migrated away (Instance::migratedTo), so that Start works again:
+    // an administrator's explicit decision (StartWithOptions force).
+    virtual void clearMigrated() { lifecycle().setMigratedTo({}); }
+
     // Raw QMP: one JSON command in, the JSON reply out.
     virtual void monitor(std::string json, Reply<std::string> reply) = 0;
 

@@ -179,7 +179,7 @@ TEST(CtlVerbs, EveryExistingVerbIsInTheTable) {
                          "pause",    "resume", "shutdown", "attach-disk", "attach-nic", "attach",
                          "detach",   "exec",   "commands", "console",     "run",        "monitor",
                          "validate", "reload", "define",   "show",        "edit",       "undefine",
-                         "top",      "cdrom",  "vnc",      "screenshot"}));
+                         "top",      "cdrom",  "vnc",      "screenshot",  "migrate"}));
 }
 
 TEST(CtlVerbs, CdromTakesAPathOrEject) {
@@ -190,6 +190,30 @@ TEST(CtlVerbs, CdromTakesAPathOrEject) {
     EXPECT_TRUE(eject.has(kEject));
     EXPECT_THROW(parseCommandLine(corralctlVerbs(), {"cdrom", "vm1"}), CtlError);
     EXPECT_THROW(parseCommandLine(corralctlVerbs(), {"detach", "vm1", "d1", "--eject"}), CtlError);
+}
+
+TEST(CtlVerbs, MigrateTakesItsOptionsOnly) {
+    auto verbs = corralctlVerbs();
+    auto a = parseCommandLine(verbs, {"migrate", "vm1", "host2", "--bandwidth", "1000",
+                                      "--downtime", "50", "--timeout", "60"});
+    EXPECT_EQ(a.verb->name, "migrate");
+    EXPECT_EQ(a.args, (std::vector<std::string>{"vm1", "host2"}));
+    EXPECT_EQ(*a.option(kBandwidth), "1000");
+    EXPECT_EQ(*a.option(kDowntime), "50");
+    auto cancel = parseCommandLine(verbs, {"migrate", "--cancel", "vm1"});
+    EXPECT_TRUE(cancel.has(kCancel));
+    try {
+        parseCommandLine(verbs, {"migrate", "vm1", "host2", "--delay", "1"});
+        ADD_FAILURE() << "--delay accepted";
+    } catch (const CtlError& e) {
+        EXPECT_NE(std::string(e.what()).find("option --delay does not apply to migrate"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_NE(verbUsage(*a.verb).find("migrate NAME [DEST] [--timeout S] [--bandwidth BYTES/S] "
+                                      "[--downtime MS] [--cancel]"),
+              std::string::npos)
+        << verbUsage(*a.verb);
 }
 
 // The completion's lists come from the table; every option it offers is one the parser takes,

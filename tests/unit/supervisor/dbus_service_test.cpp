@@ -352,6 +352,7 @@ TEST_F(DbusServiceTest, EveryPropertyAnswersWithItsOwnValue) {
                            {"SerialSocket", "/run/test/web1/serial.sock"},
                            {"MonitorState", "none"},
                            {"LastExit", ""},
+                           {"MigrationState", "none"},
                        }));
     auto get = [&](const char* property) {
         return call(kWeb1, "org.freedesktop.DBus.Properties", "Get", [=](sd_bus_message* m) {

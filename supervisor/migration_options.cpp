@@ -1,0 +1,127 @@
+#include "supervisor/migration_options.hpp"
+
+#include <cctype>
+#include <set>
+
+namespace corral::supervisor {
+
+namespace {
+
+OpError bad(std::string text) {
+    return {ErrorKind::InvalidArgument, std::move(text)};
+}
+
+// Each key once, known to the method, of the right type.
+std::optional<OpError> checkEntries(const char* method, const MigrationOptionList& options,
+                                    const std::vector<std::pair<const char*, char>>& known) {
+    std::set<std::string> seen;
+    std::string list;
+    for (const auto& [key, type] : known) list += (list.empty() ? "" : ", ") + std::string(key);
+    for (const auto& option : options) {
+        if (!seen.insert(option.key).second)
+            return bad(std::string(method) + ": option '" + option.key + "' is given twice.");
+        const std::pair<const char*, char>* row = nullptr;
+        for (const auto& entry : known)
+            if (option.key == entry.first) row = &entry;
+        if (!row)
+            return bad(std::string(method) + ": unknown option '" + option.key +
+                       "' (known: " + list + ").");
+        if (option.type != std::string(1, row->second))
+            return bad(std::string(method) + ": option '" + option.key + "' must be of type '" +
+                       row->second + "', not '" + option.type + "'.");
+    }
+    return std::nullopt;
+}
+
+Outcome<std::chrono::seconds> timeoutOf(const char* method, const MigrationOption& option) {
+    if (option.number == 0 || option.number > kMaxMigrationTimeoutSeconds)
+        return bad(std::string(method) + ": timeout must be 1 to " +
+                   std::to_string(kMaxMigrationTimeoutSeconds) + " seconds, not " +
+                   std::to_string(option.number) + ".");
+    return std::chrono::seconds(option.number);
+}
+
+}  // namespace
+
+Outcome<MigrateOptions> validateMigrateOptions(const MigrationOptionList& options) {
+    if (auto error = checkEntries("Migrate", options,
+                                  {{"bandwidth", 't'},
+                                   {"downtime_ms", 't'},
+                                   {"auto_converge", 'b'},
+                                   {"postcopy", 's'},
+                                   {"storage", 's'},
+                                   {"tls", 'b'},
+                                   {"timeout", 't'}}))
+        return *error;
+    MigrateOptions out;
+    for (const auto& option : options) {
+        if (option.key == "bandwidth") {
+            if (option.number == 0) return bad("Migrate: bandwidth must be at least 1 byte/s.");
+            out.bandwidth = option.number;
+        } else if (option.key == "downtime_ms") {
+            if (option.number == 0 || option.number > kMaxDowntimeMs)
+                return bad("Migrate: downtime_ms must be 1 to " + std::to_string(kMaxDowntimeMs) +
+                           ", not " + std::to_string(option.number) + ".");
+            out.downtimeMs = option.number;
+        } else if (option.key == "auto_converge") {
+            out.autoConverge = option.flag;
+        } else if (option.key == "postcopy") {
+            if (option.text == "auto" || option.text == "always")
+                return bad("Migrate: postcopy '" + option.text + "' is not supported yet.");
+            if (option.text != "never")
+                return bad("Migrate: postcopy must be never, auto or always, not '" + option.text +
+                           "'.");
+        } else if (option.key == "storage") {
+            if (option.text == "copy") return bad("Migrate: storage 'copy' is not supported yet.");
+            if (option.text != "shared")
+                return bad("Migrate: storage must be shared or copy, not '" + option.text + "'.");
+        } else if (option.key == "tls") {
+            if (option.flag) return bad("Migrate: tls is not supported yet.");
+        } else if (option.key == "timeout") {
+            auto timeout = timeoutOf("Migrate", option);
+            if (!timeout) return timeout.error();
+            out.timeout = timeout.value();
+        }
+    }
+    return out;
+}
+
+std::optional<OpError> checkDestination(const std::string& destination) {
+    if (destination.empty()) return bad("Migrate: the destination is empty.");
+    if (destination.size() > 4096) return bad("Migrate: the destination is too long.");
+    for (char c : destination)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+            return bad("Migrate: the destination contains a control character.");
+    if (destination.find('=') != std::string::npos && destination.find(':') != std::string::npos)
+        return std::nullopt;  // a D-Bus address; sd-bus says whether it is a good one
+    if (destination.front() == '-')
+        return bad("Migrate: destination '" + destination +
+                   "' is neither a D-Bus address nor a "
+                   "host name.");
+    for (char c : destination)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+              c == '@' || c == ':' || c == '[' || c == ']'))
+            return bad("Migrate: destination '" + destination +
+                       "' is neither a D-Bus address (unix:path=...) nor a host name.");
+    return std::nullopt;
+}
+
+Outcome<std::chrono::seconds> validateIncomingOptions(const MigrationOptionList& options) {
+    if (auto error = checkEntries("PrepareIncoming", options, {{"timeout", 't'}})) return *error;
+    std::chrono::seconds timeout = std::chrono::hours(1);
+    for (const auto& option : options) {
+        auto checked = timeoutOf("PrepareIncoming", option);
+        if (!checked) return checked.error();
+        timeout = checked.value();
+    }
+    return timeout;
+}
+
+Outcome<bool> validateFinishOptions(const MigrationOptionList& options) {
+    if (auto error = checkEntries("FinishIncoming", options, {{"resume", 'b'}})) return *error;
+    bool resume = true;
+    for (const auto& option : options) resume = option.flag;
+    return resume;
+}
+
+}  // namespace corral::supervisor

@@ -1,0 +1,57 @@
+// The option dictionaries of Instance.Migrate and of the Manager's incoming-migration methods, in
+// plain types, and the rules that decide whether corrald acts on them. No sd-bus here: the D-Bus
+// adaptor (dbus_migration.cpp) copies the message into these types, so the rules are unit-tested.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "supervisor/op_error.hpp"
+
+namespace corral::supervisor {
+
+// One entry of an a{sv} as it came off the bus: strings, booleans and uint64 with their value,
+// any other type by its signature only (so that the refusal can name it).
+struct MigrationOption {
+    std::string key;
+    std::string type;  // "s", "b", "t", ...
+    std::string text;
+    bool flag = false;
+    std::uint64_t number = 0;
+};
+using MigrationOptionList = std::vector<MigrationOption>;
+
+// The longest `timeout` (one day) and the widest `downtime_ms` (QEMU's limit, 2000 s) accepted.
+inline constexpr std::uint64_t kMaxMigrationTimeoutSeconds = 86'400;
+inline constexpr std::uint64_t kMaxDowntimeMs = 2'000'000;
+
+struct MigrateOptions {
+    std::optional<std::uint64_t> bandwidth;   // bytes/s; QEMU's max-bandwidth
+    std::optional<std::uint64_t> downtimeMs;  // QEMU's downtime-limit
+    bool autoConverge = false;
+    // How long the whole transfer may take before it is cancelled; zero: no limit.
+    std::chrono::seconds timeout{0};
+};
+
+// Migrate(s destination, a{sv} options): bandwidth (t, > 0), downtime_ms (t, 1..kMaxDowntimeMs),
+// auto_converge (b), postcopy (s: "never"; "auto"/"always" not supported yet), storage (s:
+// "shared"; "copy" not supported yet), tls (b: false; true not supported yet), timeout (t
+// seconds, 1..kMaxMigrationTimeoutSeconds); each key once, nothing else.
+Outcome<MigrateOptions> validateMigrateOptions(const MigrationOptionList& options);
+
+// InvalidArgument unless `destination` is a D-Bus address ("unix:path=...", anything with a
+// ':' and '=') or a host name as `ssh` takes it ([USER@]HOST).
+std::optional<OpError> checkDestination(const std::string& destination);
+
+// PrepareIncoming's options: timeout (t seconds, 1..kMaxMigrationTimeoutSeconds), after which an
+// incoming migration the source never finished is aborted (default 1 h).
+Outcome<std::chrono::seconds> validateIncomingOptions(const MigrationOptionList& options);
+
+// FinishIncoming's options: resume (b, default true): `cont` the VM once it has arrived (false
+// for a VM that was paused on the source).
+Outcome<bool> validateFinishOptions(const MigrationOptionList& options);
+
+}  // namespace corral::supervisor

@@ -1,0 +1,64 @@
+// The source side of a live migration (Instance.Migrate / CancelMigration): it drives both
+// corrald through the phases of docs/architecture.md "Migration" and keeps the VM running on
+// exactly one host whatever fails. One run per instance at a time; the last run's state stays
+// readable (MigrationState, MigrationProgress) until the next Migrate.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/signal.hpp"
+#include "supervisor/lifetime.hpp"
+#include "supervisor/migration_control.hpp"
+#include "supervisor/registry.hpp"
+#include "supervisor/vm_context.hpp"
+
+namespace corral::supervisor {
+
+class MigrationSource final : public MigrationControl {
+  public:
+    MigrationSource(VmContext& context, Registry& registry, boost::asio::io_context& io);
+    ~MigrationSource();
+    MigrationSource(const MigrationSource&) = delete;
+    MigrationSource& operator=(const MigrationSource&) = delete;
+
+    void migrate(Vm& vm, std::string destination, MigrateOptions options, Done done) override;
+    Status cancel(const Vm& vm) override;
+    MigrationStatus status(const std::string& name) const override;
+    // At daemon start, after reattach: a migration a previous corrald left in the middle
+    // (<state_dir>/NAME/migrating) is ended with the VM here, cancelled in QEMU and aborted on
+    // the destination, unless the switchover had been asked for: then nobody can tell where
+    // the VM runs, and it stays paused here.
+    void recover(Vm& vm);
+
+  private:
+    struct Run;
+
+    boost::asio::awaitable<Outcome<Unit>> steps(std::shared_ptr<Run> run);
+    boost::asio::awaitable<Outcome<std::string>> prepare(std::shared_ptr<Run> run);
+    boost::asio::awaitable<Outcome<Unit>> perform(std::shared_ptr<Run> run, std::string uri);
+    boost::asio::awaitable<Outcome<Unit>> switchover(std::shared_ptr<Run> run);
+    // Before the switchover: the VM goes on here (cont if the migration stopped it), the
+    // destination drops its qemu.
+    boost::asio::awaitable<Outcome<Unit>> stayHere(std::shared_ptr<Run> run, std::string state,
+                                                   std::string why);
+    boost::asio::awaitable<Outcome<Unit>> recoverSteps(std::shared_ptr<Run> run);
+    // What ends every run: the records, MigrationState, the log, then `done`.
+    std::function<void(Status)> completion(std::shared_ptr<Run> run, Done done);
+    boost::asio::awaitable<Outcome<std::string>> qmp(std::shared_ptr<Run> run, std::string json);
+    void setState(Run& run, std::string state);
+    void log(int priority, const std::string& text) const;
+
+    VmContext& context_;
+    Registry& registry_;
+    boost::asio::io_context& io_;
+    std::map<std::string, std::shared_ptr<Run>, std::less<>> runs_;
+    corral::Connection removing_;
+    Lifetime life_;
+};
+
+}  // namespace corral::supervisor

@@ -1,0 +1,329 @@
+// MigrationTarget: PrepareIncoming / FinishIncoming / AbortIncoming on the destination.
+#include "supervisor/migration_target.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <csignal>
+
+#include "hypervisor/runtime_dir.hpp"
+#include "hypervisor/slot_plan.hpp"
+#include "supervisor/definition_check.hpp"
+#include "supervisor/qemu_vm.hpp"
+
+namespace corral::supervisor {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kQmpConnectWindow = 10s;
+// How long Finish waits for qemu to leave `inmigrate` once the source says it has sent all.
+constexpr auto kArrivalWindow = 10s;
+constexpr auto kArrivalPoll = 100ms;
+
+OpError failed(std::string text) {
+    return {ErrorKind::Failed, std::move(text)};
+}
+
+// The boot-time records must be what this host's own slot plan makes of the definition: a
+// source whose definition or corrald differs would otherwise get a qemu of another layout.
+std::optional<OpError> checkLayout(const hypervisor::InstanceSpec& spec,
+                                   const std::vector<hypervisor::Device>& records) {
+    hypervisor::SlotPlan plan;
+    try {
+        plan = hypervisor::planSlots(spec);
+    } catch (const std::exception& e) {
+        return OpError{ErrorKind::InvalidDefinition, e.what()};
+    }
+    std::size_t boot = 0;
+    for (const auto& record : records) {
+        if (record.hotplugged) continue;
+        ++boot;
+        auto planned = plan.find(record.id);
+        const hypervisor::Device* mine = nullptr;
+        for (const auto& d : plan.devices)
+            if (d.id == record.id) mine = &d;
+        if (!planned || !mine || mine->kind != record.kind || *planned != record.slot)
+            return OpError{ErrorKind::InvalidArgument,
+                           "PrepareIncoming: device " + record.id + " (" +
+                               std::string(record.kindName()) + " at " + record.slot.toString() +
+                               ") is not where this host's slot plan puts the definition's "
+                               "devices; the definitions differ"};
+    }
+    if (boot != plan.devices.size())
+        return OpError{ErrorKind::InvalidArgument,
+                       "PrepareIncoming: the source has " + std::to_string(boot) +
+                           " boot-time devices, the definition makes " +
+                           std::to_string(plan.devices.size()) + "; the definitions differ"};
+    return std::nullopt;
+}
+
+bool isWildcard(const std::string& address) {
+    return address == "0.0.0.0" || address == "::";
+}
+
+// Whether nothing listens on ADDRESS:PORT (a bind that succeeds and is closed again).
+bool portFree(const std::string& address, std::uint16_t port) {
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+    int family = address.find(':') == std::string::npos ? AF_INET : AF_INET6;
+    if (family == AF_INET) {
+        auto* in = reinterpret_cast<sockaddr_in*>(&storage);
+        in->sin_family = AF_INET;
+        in->sin_port = htons(port);
+        if (inet_pton(AF_INET, address.c_str(), &in->sin_addr) != 1) return false;
+        length = sizeof *in;
+    } else {
+        auto* in = reinterpret_cast<sockaddr_in6*>(&storage);
+        in->sin6_family = AF_INET6;
+        in->sin6_port = htons(port);
+        if (inet_pton(AF_INET6, address.c_str(), &in->sin6_addr) != 1) return false;
+        length = sizeof *in;
+    }
+    int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&storage), length) == 0;
+    ::close(fd);
+    return ok;
+}
+
+std::string hostPart(const std::string& address) {
+    return address.find(':') == std::string::npos ? address : "[" + address + "]";
+}
+
+}  // namespace
+
+struct MigrationTarget::Incoming {
+    std::string name;
+    std::string definition;
+    hypervisor::InstanceSpec spec;
+    std::vector<hypervisor::Device> devices;
+    hypervisor::RuntimePaths paths;
+    std::chrono::seconds timeout{0};
+    std::uint16_t port = 0;
+    std::optional<LaunchedQemu> qemu;
+    std::shared_ptr<QmpLink> qmp;
+    corral::Connection lost;
+    std::unique_ptr<TimerHandle> deadline;
+    bool finishing = false;
+    bool discarded = false;
+};
+
+MigrationTarget::MigrationTarget(VmContext& context, Registry& registry, MigrationSettings settings)
+    : context_(context),
+      registry_(registry),
+      settings_(std::move(settings)),
+      life_(context.executor, context.clock, [log = context.log](const std::string& what) {
+          if (log) log(3, "incoming migration: " + what);
+      }) {}
+
+MigrationTarget::~MigrationTarget() {
+    for (auto& [name, in] : incoming_) {
+        if (in->qmp) in->qmp->close();
+        if (in->qemu) in->qemu->process->kill(SIGKILL);
+        hypervisor::removeRuntimeDir(in->paths);
+    }
+}
+
+void MigrationTarget::log(int priority, const std::string& text) const {
+    if (context_.log) context_.log(priority, text);
+}
+
+std::optional<std::uint16_t> MigrationTarget::freePort() const {
+    for (unsigned port = settings_.portFirst; port <= settings_.portLast; ++port) {
+        bool taken = false;
+        for (const auto& [name, in] : incoming_) taken = taken || in->port == port;
+        if (!taken && portFree(settings_.listenAddress, static_cast<std::uint16_t>(port)))
+            return static_cast<std::uint16_t>(port);
+    }
+    return std::nullopt;
+}
+
+std::string MigrationTarget::uriFor(std::uint16_t port) const {
+    std::string host = settings_.listenAddress;
+    if (isWildcard(host)) {
+        char buffer[256] = {};
+        host = ::gethostname(buffer, sizeof buffer - 1) == 0 ? buffer : "localhost";
+    }
+    return "tcp:" + hostPart(host) + ":" + std::to_string(port);
+}
+
+void MigrationTarget::prepare(std::string name, std::string definition, std::string devicesJson,
+                              std::chrono::seconds timeout, Reply<std::string> reply) {
+    auto file = registry_.fileOf(name);
+    auto spec = checkDefinition(name, definition, file);
+    if (!spec) return reply(spec.error());
+    std::error_code ec;
+    if (registry_.find(name) || std::filesystem::exists(file, ec) || incoming(name))
+        return reply(OpError{ErrorKind::Exists, "An instance named " + name +
+                                                    " exists already on this host; it cannot be "
+                                                    "migrated here."});
+    std::string why;
+    auto devices = hypervisor::devicesFromJson(devicesJson, why);
+    if (!devices) return reply(OpError{ErrorKind::InvalidArgument, "PrepareIncoming: " + why});
+    if (auto bad = checkLayout(spec.value(), *devices)) return reply(*bad);
+    auto in = std::make_shared<Incoming>();
+    in->name = name;
+    in->definition = std::move(definition);
+    in->spec = std::move(spec.value());
+    in->devices = std::move(*devices);
+    in->paths = hypervisor::RuntimePaths::forInstance(context_.runtimeRoot, name);
+    in->timeout = timeout;
+    auto port = freePort();
+    if (!port)
+        return reply(failed("No free port for the migration stream in [migration] port_range " +
+                            std::to_string(settings_.portFirst) + "-" +
+                            std::to_string(settings_.portLast) + " on " + settings_.listenAddress +
+                            "."));
+    in->port = *port;
+    incoming_[name] = in;
+    life_.run<std::string>(
+        prepareSteps(in), std::move(reply),
+        failed("corrald is stopping; incoming migration of " + name + " abandoned"));
+}
+
+asio::awaitable<Outcome<std::string>> MigrationTarget::prepareSteps(std::shared_ptr<Incoming> in) {
+    // Every failure is one named string and one discard (no temporaries in co_await
+    // expressions, which g++ 12 can destroy twice).
+    std::string why;
+    std::string launchError;
+    try {
+        in->qemu = context_.parts.launchIncoming(in->spec, in->devices, context_.runtimeRoot,
+                                                 context_.qemuBinary);
+    } catch (const std::exception& e) {
+        launchError = e.what();
+    }
+    if (!in->qemu) {
+        co_await discard(in, launchError);
+        co_return failed(in->name + ": cannot receive it: " + launchError);
+    }
+    in->qmp = context_.parts.qmp(context_.qmpTimeout);
+    auto connected =
+        co_await life_.guard(in->qmp->connect(in->paths.qmpSocket.string(), kQmpConnectWindow));
+    if (!connected) {
+        why = "QMP: " + connected.error().message;
+        co_await discard(in, why);
+        co_return failed(in->name + ": cannot receive it: " + why);
+    }
+    std::string listen =
+        "tcp:" + hostPart(settings_.listenAddress) + ":" + std::to_string(in->port);
+    std::string incoming =
+        R"({"execute":"migrate-incoming","arguments":{"uri":")" + listen + R"("}})";
+    auto started = co_await life_.guard(in->qmp->passthrough(incoming));
+    if (!started) {
+        why = "migrate-incoming: " + started.error().message;
+        co_await discard(in, why);
+        co_return failed(in->name + ": cannot receive it: " + why);
+    }
+    // qemu exits when the stream breaks; an incoming VM nobody finishes does not stay forever.
+    std::weak_ptr<Incoming> weak = in;
+    in->lost = in->qmp->disconnected.connect([this, weak] {
+        auto in = weak.lock();
+        if (!in || in->finishing) return;
+        life_.spawn(discard(in, "its qemu exited (the stream broke or the source gave up)"),
+                    "discarding " + in->name);
+    });
+    in->deadline = context_.clock.schedule(in->timeout, [this, weak] {
+        auto in = weak.lock();
+        if (!in || in->finishing) return;
+        life_.spawn(discard(in, "no FinishIncoming within the timeout"), "discarding " + in->name);
+    });
+    log(5, in->name + ": incoming migration listening on " + listen + " (qemu pid " +
+               std::to_string(in->qemu->process->pid()) + ")");
+    co_return uriFor(in->port);
+}
+
+asio::awaitable<void> MigrationTarget::discard(std::shared_ptr<Incoming> in, std::string why) {
+    if (in->discarded) co_return;
+    in->discarded = true;
+    if (auto it = incoming_.find(in->name); it != incoming_.end() && it->second == in)
+        incoming_.erase(it);
+    in->deadline.reset();
+    in->lost.disconnect();
+    if (in->qmp) in->qmp->close();
+    log(4, in->name + ": incoming migration discarded: " + why);
+    if (in->qemu) {
+        auto& process = in->qemu->process;
+        process->kill(SIGKILL);
+        co_await process->waitExit();
+    }
+    hypervisor::removeRuntimeDir(in->paths);
+}
+
+void MigrationTarget::finish(std::string name, bool resume, Done done) {
+    auto it = incoming_.find(name);
+    if (it == incoming_.end() || it->second->finishing || !it->second->qmp)
+        return done(OpError{ErrorKind::NoSuchInstance,
+                            "No incoming migration of " + name + " is waiting here."});
+    auto in = it->second;
+    in->finishing = true;
+    in->deadline.reset();
+    life_.run<Unit>(finishSteps(in, resume), std::move(done),
+                    failed("corrald is stopping; incoming migration of " + name + " abandoned"));
+}
+
+asio::awaitable<Outcome<Unit>> MigrationTarget::finishSteps(std::shared_ptr<Incoming> in,
+                                                            bool resume) {
+    std::string why;
+    auto deadline = context_.clock.now() + kArrivalWindow;
+    std::string status;
+    while (true) {
+        auto run = co_await life_.guard(in->qmp->queryStatus());
+        if (!run) {
+            why = "query-status: " + run.error().message;
+            break;
+        }
+        status = run.value().status;
+        if (status != "inmigrate" || context_.clock.now() >= deadline) break;
+        co_await life_.sleep(kArrivalPoll);
+    }
+    if (why.empty() && status != "paused")
+        why = "qemu is '" + status + "', not paused with the guest's state";
+    if (why.empty() && resume) {
+        auto cont = co_await life_.guard(in->qmp->command("cont"));
+        if (!cont) why = "cont: " + cont.error().message;
+    }
+    if (!why.empty()) {
+        co_await discard(in, why);
+        co_return failed(in->name + " did not arrive: " + why + "; its qemu here is gone");
+    }
+    // From here the VM runs here: it becomes an instance, whatever else goes wrong.
+    in->lost.disconnect();
+    in->qmp->close();
+    incoming_.erase(in->name);
+    auto vm = registry_.define(in->name, in->definition);
+    auto* qemuVm = vm ? dynamic_cast<QemuVm*>(vm.value()) : nullptr;
+    if (!qemuVm) {
+        // It runs here all the same: the source must not resume it, so Finish succeeds. The qemu
+        // keeps running without a definition (corrald never kills a running guest).
+        auto why = vm ? std::string("not a qemu instance") : vm.error().message;
+        log(2, in->name + ": arrived and runs (pid " + std::to_string(in->qemu->process->pid()) +
+                   ") but its definition cannot be written, so it is not managed: " + why);
+        co_return Unit{};
+    }
+    co_await qemuVm->adoptIncoming(std::move(in->qemu->process), std::move(in->qemu->state));
+    log(5, in->name + ": migrated here" + (resume ? " and running" : " (paused)"));
+    co_return Unit{};
+}
+
+void MigrationTarget::abort(std::string name, Done done) {
+    auto it = incoming_.find(name);
+    if (it == incoming_.end() || it->second->finishing)
+        return done(OpError{ErrorKind::NoSuchInstance,
+                            "No incoming migration of " + name + " is waiting here."});
+    auto in = it->second;
+    life_.run<Unit>(
+        [](MigrationTarget* self, std::shared_ptr<Incoming> in) -> asio::awaitable<Outcome<Unit>> {
+            co_await self->discard(in, "the source aborted it");
+            co_return Unit{};
+        }(this, in),
+        std::move(done), failed("corrald is stopping"));
+}
+
+}  // namespace corral::supervisor

@@ -1,0 +1,59 @@
+// The destination side of a live migration: incoming VMs that are not instances yet. Each is a
+// qemu started with the source's definition and device records and `-incoming defer`, listening
+// for the migration stream; nothing of it is on the bus and its definition is not written until
+// FinishIncoming makes it an instance (docs/architecture.md "Migration").
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "supervisor/lifetime.hpp"
+#include "supervisor/migration_config.hpp"
+#include "supervisor/migration_control.hpp"
+#include "supervisor/registry.hpp"
+#include "supervisor/vm_context.hpp"
+
+namespace corral::supervisor {
+
+class MigrationTarget final : public IncomingControl {
+  public:
+    MigrationTarget(VmContext& context, Registry& registry, MigrationSettings settings);
+    // Kills the qemu of every incoming migration not finished (it never ran the guest here).
+    ~MigrationTarget();
+    MigrationTarget(const MigrationTarget&) = delete;
+    MigrationTarget& operator=(const MigrationTarget&) = delete;
+
+    // Checks the definition and the device records, starts the incoming qemu and answers with
+    // the URI the source's qemu is to send to ("tcp:HOST:PORT"). After `timeout` without a
+    // Finish or Abort, the incoming VM is aborted.
+    void prepare(std::string name, std::string definition, std::string devicesJson,
+                 std::chrono::seconds timeout, Reply<std::string> reply) override;
+    // The stream has arrived: `cont` (when `resume`), write the definition, hand the qemu to a
+    // new instance. On any failure the incoming qemu is killed and the error returned.
+    void finish(std::string name, bool resume, Done done) override;
+    // Kills the incoming qemu and forgets it.
+    void abort(std::string name, Done done) override;
+
+    bool incoming(const std::string& name) const { return incoming_.count(name) != 0; }
+
+  private:
+    struct Incoming;
+
+    boost::asio::awaitable<Outcome<std::string>> prepareSteps(std::shared_ptr<Incoming> in);
+    boost::asio::awaitable<Outcome<Unit>> finishSteps(std::shared_ptr<Incoming> in, bool resume);
+    // Kills and reaps the qemu, removes its runtime dir and forgets the entry.
+    boost::asio::awaitable<void> discard(std::shared_ptr<Incoming> in, std::string why);
+    std::optional<std::uint16_t> freePort() const;
+    std::string uriFor(std::uint16_t port) const;
+    void log(int priority, const std::string& text) const;
+
+    VmContext& context_;
+    Registry& registry_;
+    MigrationSettings settings_;
+    std::map<std::string, std::shared_ptr<Incoming>, std::less<>> incoming_;
+    Lifetime life_;
+};
+
+}  // namespace corral::supervisor

@@ -1,0 +1,340 @@
+// Live migration of a real guest (TCG) between two real corrald, each on its own dbus-daemon
+// with its own directories, the stream between two network namespaces joined by a veth pair;
+// shared storage is the same disk path seen by both. The happy path and the faults, each ending
+// with the VM running on exactly one side and nothing left behind on the other.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <thread>
+
+#include "tests/integration/migration/migration_host.hpp"
+#include "tests/integration/migration/tick_reader.hpp"
+#include "tests/integration/migration/veth_link.hpp"
+#include "tests/support/serial_console.hpp"
+
+namespace corral::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::string destinationConfig() {
+    return std::string("[migration]\nlisten_address = \"") + VethLink::kDestinationAddress +
+           "\"\nport_range = \"49820-49839\"\n";
+}
+
+double uptimeOf(const std::string& busctlString) {
+    // s "123.45 67.89\n"
+    auto quote = busctlString.find('"');
+    return quote == std::string::npos ? -1 : std::atof(busctlString.c_str() + quote + 1);
+}
+
+std::uint64_t progressField(const std::string& property, const std::string& key) {
+    std::smatch m;
+    std::regex field("\"" + key + "\" ([0-9]+)");
+    if (!std::regex_search(property, m, field)) return 0;
+    return std::stoull(m[1]);
+}
+
+class MigrationGuest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        src.writeDefinition("vm1", guestDefinition());
+        src.start();
+        dst.start(destinationConfig());
+        auto start = src.call("vm1", "Start");
+        ASSERT_EQ(start.status, 0) << start.output << src.log();
+        ASSERT_TRUE(src.waitProperty("vm1", "AgentConnected", "b true", 180s)) << src.log();
+        sourcePid = src.pid("vm1");
+    }
+
+    CommandResult exec(MigrationHost& host, const std::string& shell) {
+        return host.call("vm1", "GuestExecute", {"asst", "3", "sh", "-c", shell, "", "20000000"});
+    }
+
+    // The guest dirties memory all the time (random data into its RAM-backed /tmp).
+    void startDirtying() {
+        auto r = exec(src,
+                      "(while :; do dd if=/dev/urandom of=/tmp/dirty bs=64k count=32 "
+                      "2>/dev/null; done) >/dev/null 2>&1 </dev/null & echo started");
+        ASSERT_NE(r.output.find("started"), std::string::npos) << r.output;
+    }
+
+    // Migrate, run by busctl in the background; its output goes to a file.
+    void startMigrate(std::vector<std::string> options) {
+        std::vector<std::string> argv = {"busctl",
+                                         "--address",
+                                         src.address(),
+                                         "--timeout=600",
+                                         "--",
+                                         "call",
+                                         "org.corral1",
+                                         "/org/corral1/instance/vm1",
+                                         "org.corral1.Instance",
+                                         "Migrate",
+                                         "sa{sv}",
+                                         dst.address()};
+        argv.insert(argv.end(), options.begin(), options.end());
+        migrateOut = src.scratch() / "migrate.out";
+        migrate = Process::spawn(argv, migrateOut);
+    }
+    // corralctl migrate vm1 DEST ARGS..., in the background, its output (not a terminal: plain
+    // progress lines) in the same file.
+    void startCorralctlMigrate(std::vector<std::string> args) {
+        std::vector<std::string> argv = {std::string(CORRAL_BINARY_DIR) + "/supervisor/corralctl",
+                                         "--address",
+                                         src.address(),
+                                         "migrate",
+                                         "vm1",
+                                         dst.address()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        migrateOut = src.scratch() / "migrate.out";
+        migrate = Process::spawn(argv, migrateOut);
+    }
+    // Migrate's exit code (-1: it did not end in time) and its output.
+    CommandResult finishMigrate(std::chrono::milliseconds timeout = 300s) {
+        auto status = migrate.wait(timeout);
+        CommandResult result;
+        result.output = readFile(migrateOut);
+        if (status && WIFEXITED(*status)) result.status = WEXITSTATUS(*status);
+        return result;
+    }
+    // The transfer runs: the source says active and the destination has its incoming qemu.
+    void waitActive() {
+        ASSERT_TRUE(src.waitProperty("vm1", "MigrationState", "s \"active\"", 60s))
+            << src.log() << dst.log() << readFile(migrateOut);
+        auto deadline = Clock::now() + 20s;
+        while (dst.qemuPids().empty() && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
+        ASSERT_EQ(dst.qemuPids().size(), 1u) << dst.log();
+    }
+    // The VM runs on the source with the same qemu and answers; the destination has nothing.
+    void expectOnSourceOnly() {
+        EXPECT_EQ(src.property("vm1", "State"), "s \"running\"") << src.log();
+        EXPECT_EQ(src.pid("vm1"), sourcePid);
+        EXPECT_TRUE(src.waitProperty("vm1", "AgentConnected", "b true", 30s));
+        auto alive = exec(src, "echo alive");
+        EXPECT_NE(alive.output.find("alive"), std::string::npos) << alive.output;
+        auto deadline = Clock::now() + 20s;
+        while (!dst.qemuPids().empty() && Clock::now() < deadline)
+            std::this_thread::sleep_for(50ms);
+        EXPECT_TRUE(dst.qemuPids().empty()) << dst.log();
+        if (dst.corraldRunning()) {
+            EXPECT_FALSE(dst.listed("vm1"));
+            while (std::filesystem::exists(dst.runtimeDir() / "vm1") && Clock::now() < deadline)
+                std::this_thread::sleep_for(50ms);
+            EXPECT_FALSE(std::filesystem::exists(dst.runtimeDir() / "vm1"));
+        }
+        EXPECT_FALSE(std::filesystem::exists(dst.instancesDir() / "vm1.toml"));
+    }
+
+    VethLink link;  // first: outlives both hosts
+    MigrationHost src{"source", link.source()};
+    MigrationHost dst{"destination", link.destination()};
+    pid_t sourcePid = 0;
+    Process migrate;
+    std::filesystem::path migrateOut;
+};
+
+TEST_F(MigrationGuest, TheGuestGoesOnOnTheDestination) {
+    // A hotplugged disk on storage both hosts see, with data written before the migration.
+    auto image = src.scratch() / "data.img";
+    std::filesystem::resize_file((std::ofstream(image), image), 16 << 20);
+    auto attach = src.call("vm1", "AttachDisk", {"ssa{sv}", "data", image.string(), "0"});
+    ASSERT_EQ(attach.status, 0) << attach.output << src.log();
+    const std::string marker = "corral-migration-check";
+    auto write = exec(src,
+                      "i=0; while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do usleep 100000; "
+                      "i=$((i+1)); done; echo " +
+                          marker + " | dd of=/dev/vda conv=fsync 2>/dev/null && echo written");
+    ASSERT_NE(write.output.find("written"), std::string::npos) << write.output;
+    double uptimeBefore = uptimeOf(exec(src, "cat /proc/uptime").output);
+    ASSERT_GT(uptimeBefore, 0);
+
+    // A counter every 100 ms on the serial console, read on the host with arrival times.
+    auto serial = src.runtimeDir() / "vm1" / "serial.sock";
+    {
+        SerialConsole console(serial);
+        auto started = console.run(
+            "(i=0; while :; do i=$((i+1)); echo tick $i; usleep 100000; done) & echo bg", 20s);
+        ASSERT_TRUE(started) << console.transcript();
+    }
+    startDirtying();
+    std::optional<TickReader> before;
+    before.emplace(serial);
+    startMigrate({"1", "downtime_ms", "t", "300"});
+    // The destination's console, connected while the stream comes in, sees the first tick after
+    // the switchover.
+    auto deadline = Clock::now() + 120s;
+    auto destSerial = dst.runtimeDir() / "vm1" / "serial.sock";
+    while (!std::filesystem::exists(destSerial) && Clock::now() < deadline)
+        std::this_thread::sleep_for(10ms);
+    TickReader after(destSerial);
+    auto migrated = finishMigrate();
+    ASSERT_EQ(migrated.status, 0) << migrated.output << src.log() << dst.log();
+
+    // The source: stopped, "migrated to", nothing left running, and it does not start again.
+    EXPECT_EQ(src.property("vm1", "State"), "s \"stopped\"");
+    EXPECT_EQ(src.property("vm1", "LastExit"), "s \"migrated to " + dst.address() + "\"");
+    EXPECT_EQ(src.property("vm1", "MigrationState"), "s \"completed\"");
+    auto progress = src.property("vm1", "MigrationProgress");
+    auto downtime = progressField(progress, "downtime_ms");
+    EXPECT_GT(progressField(progress, "transferred"), 0u) << progress;
+    EXPECT_TRUE(src.qemuPids().empty());
+    auto again = src.call("vm1", "Start");
+    EXPECT_NE(again.status, 0);
+    EXPECT_NE(again.output.find("was migrated to"), std::string::npos) << again.output;
+    EXPECT_TRUE(std::filesystem::exists(src.stateDir() / "vm1" / "migrated-to"));
+
+    // The destination: a defined, running instance whose guest did not reboot.
+    EXPECT_TRUE(std::filesystem::exists(dst.instancesDir() / "vm1.toml"));
+    EXPECT_EQ(dst.property("vm1", "State"), "s \"running\"") << dst.log();
+    ASSERT_TRUE(dst.waitProperty("vm1", "AgentConnected", "b true", 60s)) << dst.log();
+    double uptimeAfter = uptimeOf(exec(dst, "cat /proc/uptime").output);
+    EXPECT_GE(uptimeAfter, uptimeBefore) << "the guest rebooted";
+    EXPECT_NE(dst.property("vm1", "Devices").find("\"data\""), std::string::npos);
+    auto read = exec(dst, "dd if=/dev/vda bs=512 count=1 2>/dev/null | head -c 22");
+    EXPECT_NE(read.output.find(marker), std::string::npos) << read.output;
+
+    // The counter: no gap longer than QEMU's downtime plus the switchover's own steps: the
+    // source notices `completed` at its next query-migrate (every 500 ms), FinishIncoming
+    // (D-Bus round trip, query-status, cont) and the tick period (100 ms), with 1 s for TCG's
+    // scheduling on a shared machine.
+    auto sourceTicks = ticks(before->lines());
+    before.reset();
+    auto destTicks = ticks(after.lines());
+    ASSERT_FALSE(sourceTicks.empty());
+    ASSERT_FALSE(destTicks.empty()) << "no tick on the destination's console";
+    EXPECT_GT(destTicks.front().second, sourceTicks.back().second - 1);
+    EXPECT_LE(destTicks.front().second, sourceTicks.back().second + 2)
+        << "ticks lost across the switchover";
+    auto ms = [](Clock::duration d) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+    };
+    long long switchGap = ms(destTicks.front().first - sourceTicks.back().first);
+    long long largest = switchGap;
+    for (const auto* list : {&sourceTicks, &destTicks})
+        for (std::size_t i = 1; i < list->size(); ++i)
+            largest = std::max<long long>(largest, ms((*list)[i].first - (*list)[i - 1].first));
+    auto bound = static_cast<long long>(downtime) + 500 + 100 + 1000;
+    std::cout << "migration: QEMU downtime " << downtime << " ms, switchover gap " << switchGap
+              << " ms, largest tick gap " << largest << " ms, bound " << bound << " ms\n";
+    EXPECT_LE(largest, bound);
+}
+
+// The faults: each before the switchover, each ends with the VM on the source (same qemu, still
+// answering) and nothing on the destination. 1 MB/s makes the transfer of the guest's RAM (tens
+// of MiB that are not zero, and more dirtied all the time) last long enough to hit.
+const std::vector<std::string> kSlow = {"1", "bandwidth", "t", "1000000"};
+
+TEST_F(MigrationGuest, CancelLeavesItOnTheSource) {
+    startDirtying();
+    startMigrate(kSlow);
+    waitActive();
+    auto cancel = runCommand({std::string(CORRAL_BINARY_DIR) + "/supervisor/corralctl", "--address",
+                              src.address(), "migrate", "--cancel", "vm1"},
+                             30s, src.scratch());
+    EXPECT_EQ(cancel.status, 0) << cancel.output;
+    EXPECT_EQ(cancel.output, "vm1: cancel requested\n");
+    auto result = finishMigrate(60s);
+    EXPECT_NE(result.status, 0);
+    EXPECT_NE(result.output.find("cancelled"), std::string::npos) << result.output;
+    EXPECT_NE(result.output.find("vm1 runs here"), std::string::npos) << result.output;
+    EXPECT_EQ(src.property("vm1", "MigrationState"), "s \"cancelled\"");
+    expectOnSourceOnly();
+}
+
+TEST_F(MigrationGuest, DestinationQemuKilledMidTransfer) {
+    startDirtying();
+    startMigrate(kSlow);
+    waitActive();
+    for (pid_t pid : dst.qemuPids()) ::kill(pid, SIGKILL);
+    auto result = finishMigrate(60s);
+    EXPECT_NE(result.status, 0);
+    EXPECT_NE(result.output.find("vm1 runs here"), std::string::npos) << result.output;
+    EXPECT_EQ(src.property("vm1", "MigrationState"), "s \"failed\"");
+    expectOnSourceOnly();
+}
+
+TEST_F(MigrationGuest, DestinationCorraldKilledMidTransfer) {
+    startDirtying();
+    startMigrate(kSlow);
+    waitActive();
+    dst.killCorrald();
+    auto result = finishMigrate(60s);
+    EXPECT_NE(result.status, 0);
+    EXPECT_NE(result.output.find("the destination corrald went away"), std::string::npos)
+        << result.output << src.log();
+    expectOnSourceOnly();
+    // A restarted destination corrald removes what the dead one left.
+    dst.start(destinationConfig());
+    EXPECT_FALSE(std::filesystem::exists(dst.runtimeDir() / "vm1")) << dst.log();
+    EXPECT_FALSE(dst.listed("vm1"));
+}
+
+TEST_F(MigrationGuest, LinkDownMidTransferEndsAtTheTimeout) {
+    startDirtying();
+    startMigrate({"2", "bandwidth", "t", "1000000", "timeout", "t", "8"});
+    waitActive();
+    link.setDown(true);
+    auto result = finishMigrate(90s);
+    link.setDown(false);
+    EXPECT_NE(result.status, 0);
+    EXPECT_NE(result.output.find("vm1 runs here"), std::string::npos) << result.output;
+    expectOnSourceOnly();
+}
+
+TEST_F(MigrationGuest, TooLittleBandwidthToConvergeEndsAtTheTimeout) {
+    startDirtying();
+    startCorralctlMigrate({"--bandwidth", "100000", "--timeout", "5"});
+    waitActive();
+    auto result = finishMigrate(90s);
+    EXPECT_EQ(result.status, 1) << result.output;
+    // Plain progress lines (not a terminal), from MigrationProgress as it changed.
+    EXPECT_NE(result.output.find("vm1: active "), std::string::npos) << result.output;
+    EXPECT_NE(result.output.find(" MiB/s, ETA "), std::string::npos) << result.output;
+    EXPECT_NE(result.output.find("did not converge within 5 s"), std::string::npos)
+        << result.output;
+    expectOnSourceOnly();
+}
+
+TEST_F(MigrationGuest, BadDestinationsLeaveTheVmAlone) {
+    // Nobody at that address.
+    auto nobody = src.call(
+        "vm1", "Migrate", {"sa{sv}", "unix:path=" + (src.scratch() / "nobody.sock").string(), "0"});
+    EXPECT_NE(nobody.status, 0);
+    EXPECT_NE(nobody.output.find("cannot connect to unix:path="), std::string::npos)
+        << nobody.output;
+    // The name is taken there.
+    dst.writeDefinition("vm1", guestDefinition());
+    dst.manager("Reload");
+    auto taken = src.call("vm1", "Migrate", {"sa{sv}", dst.address(), "0"});
+    EXPECT_NE(taken.status, 0);
+    EXPECT_NE(taken.output.find("exists already on this host"), std::string::npos) << taken.output;
+    EXPECT_EQ(src.property("vm1", "State"), "s \"running\"");
+    EXPECT_EQ(src.pid("vm1"), sourcePid);
+    EXPECT_TRUE(dst.qemuPids().empty());
+    EXPECT_EQ(dst.property("vm1", "State"), "s \"stopped\"");
+}
+
+TEST_F(MigrationGuest, SourceCorraldKilledMidTransferAndRestarted) {
+    startDirtying();
+    startMigrate(kSlow);
+    waitActive();
+    src.killCorrald();
+    finishMigrate(30s);  // its caller lost the reply with the corrald
+    src.start();
+    // The restarted corrald reattaches the qemu, cancels the stream and aborts the destination.
+    EXPECT_TRUE(src.waitProperty("vm1", "MigrationState", "s \"failed\"", 60s)) << src.log();
+    expectOnSourceOnly();
+    EXPECT_NE(src.log().find("corrald restarted during its migration"), std::string::npos)
+        << src.log();
+    EXPECT_FALSE(std::filesystem::exists(src.stateDir() / "vm1" / "migrating"));
+}
+
+}  // namespace
+}  // namespace corral::test

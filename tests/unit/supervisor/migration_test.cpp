@@ -1,0 +1,211 @@
+// Live migration's pure parts: Migrate's and the incoming methods' option rules, the destination
+// check, [migration] in corral.toml, query-migrate's parser, the device records sent to the
+// destination and the Instance after a migration (stopped, "migrated to", nothing restarts it).
+#include <gtest/gtest.h>
+
+#include "hypervisor/qemu_argv.hpp"
+#include "hypervisor/runtime_dir.hpp"
+#include "supervisor/instance.hpp"
+#include "supervisor/migration_config.hpp"
+#include "supervisor/migration_options.hpp"
+#include "supervisor/qmp_link.hpp"
+#include "tests/unit/supervisor/fake_vm.hpp"
+
+namespace corral::supervisor::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+MigrationOption number(std::string key, std::uint64_t value) {
+    return {std::move(key), "t", {}, false, value};
+}
+MigrationOption text(std::string key, std::string value) {
+    return {std::move(key), "s", std::move(value), false, 0};
+}
+MigrationOption flag(std::string key, bool value) {
+    return {std::move(key), "b", {}, value, 0};
+}
+
+std::string refusal(const MigrationOptionList& options) {
+    auto result = validateMigrateOptions(options);
+    return result ? std::string("accepted") : result.error().message;
+}
+
+TEST(MigrateOptions, TakesEveryOptionWithItsValue) {
+    auto result = validateMigrateOptions({number("bandwidth", 1000), number("downtime_ms", 50),
+                                          flag("auto_converge", true), text("postcopy", "never"),
+                                          text("storage", "shared"), flag("tls", false),
+                                          number("timeout", 30)});
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_EQ(result.value().bandwidth, 1000u);
+    EXPECT_EQ(result.value().downtimeMs, 50u);
+    EXPECT_TRUE(result.value().autoConverge);
+    EXPECT_EQ(result.value().timeout, 30s);
+    auto defaults = validateMigrateOptions({});
+    ASSERT_TRUE(defaults);
+    EXPECT_FALSE(defaults.value().bandwidth);
+    EXPECT_FALSE(defaults.value().downtimeMs);
+    EXPECT_EQ(defaults.value().timeout, 0s);
+}
+
+TEST(MigrateOptions, RefusesBadTypesValuesAndWhatIsNotSupportedYet) {
+    EXPECT_EQ(refusal({text("bandwidth", "1")}),
+              "Migrate: option 'bandwidth' must be of type 't', not 's'.");
+    EXPECT_EQ(refusal({number("bandwidth", 0)}), "Migrate: bandwidth must be at least 1 byte/s.");
+    EXPECT_EQ(refusal({number("downtime_ms", 0)}),
+              "Migrate: downtime_ms must be 1 to 2000000, not 0.");
+    EXPECT_EQ(refusal({number("timeout", 86401)}),
+              "Migrate: timeout must be 1 to 86400 seconds, not 86401.");
+    EXPECT_EQ(refusal({text("postcopy", "auto")}),
+              "Migrate: postcopy 'auto' is not supported yet.");
+    EXPECT_EQ(refusal({text("postcopy", "always")}),
+              "Migrate: postcopy 'always' is not supported yet.");
+    EXPECT_EQ(refusal({text("postcopy", "")}),
+              "Migrate: postcopy must be never, auto or always, not ''.");
+    EXPECT_EQ(refusal({text("storage", "copy")}), "Migrate: storage 'copy' is not supported yet.");
+    EXPECT_EQ(refusal({flag("tls", true)}), "Migrate: tls is not supported yet.");
+    EXPECT_EQ(refusal({flag("auto_converge", true), flag("auto_converge", false)}),
+              "Migrate: option 'auto_converge' is given twice.");
+    EXPECT_NE(refusal({number("speed", 1)}).find("unknown option 'speed' (known: bandwidth,"),
+              std::string::npos);
+    MigrationOption array{"bandwidth", "at", {}, false, 0};
+    EXPECT_EQ(refusal({array}), "Migrate: option 'bandwidth' must be of type 't', not 'at'.");
+}
+
+TEST(MigrateOptions, DestinationIsAnAddressOrAHost) {
+    EXPECT_FALSE(checkDestination("unix:path=/run/dbus/system_bus_socket"));
+    EXPECT_FALSE(checkDestination("host2.example.com"));
+    EXPECT_FALSE(checkDestination("root@host2"));
+    EXPECT_FALSE(checkDestination("host2:2222"));
+    EXPECT_TRUE(checkDestination(""));
+    EXPECT_TRUE(checkDestination("-oProxyCommand=touch /tmp/x"));
+    EXPECT_TRUE(checkDestination("host two"));
+    EXPECT_TRUE(checkDestination("host\n2"));
+    EXPECT_TRUE(checkDestination(std::string(5000, 'a')));
+}
+
+TEST(MigrateOptions, IncomingAndFinishOptions) {
+    auto timeout = validateIncomingOptions({});
+    ASSERT_TRUE(timeout);
+    EXPECT_EQ(timeout.value(), 3600s);
+    EXPECT_EQ(validateIncomingOptions({number("timeout", 5)}).value(), 5s);
+    EXPECT_FALSE(validateIncomingOptions({number("timeout", 0)}));
+    EXPECT_FALSE(validateIncomingOptions({flag("resume", true)}));
+    EXPECT_TRUE(validateFinishOptions({}).value());
+    EXPECT_FALSE(validateFinishOptions({flag("resume", false)}).value());
+    EXPECT_FALSE(validateFinishOptions({text("resume", "yes")}));
+}
+
+TEST(MigrationConfig, ListenAddressAndPortRange) {
+    MigrationSettings settings;
+    EXPECT_EQ(settings.listenAddress, "0.0.0.0");
+    EXPECT_EQ(settings.portFirst, 49152);
+    EXPECT_EQ(settings.portLast, 49215);
+    applyMigrationConfig("c.toml", std::string("10.0.0.2"), std::string("50000-50010"), settings);
+    EXPECT_EQ(settings.listenAddress, "10.0.0.2");
+    EXPECT_EQ(settings.portFirst, 50000);
+    EXPECT_EQ(settings.portLast, 50010);
+    applyMigrationConfig("c.toml", std::string("::1"), std::nullopt, settings);
+    EXPECT_EQ(settings.listenAddress, "::1");
+    auto refuse = [](std::optional<std::string> address, std::optional<std::string> range) {
+        MigrationSettings s;
+        try {
+            applyMigrationConfig("c.toml", address, range, s);
+        } catch (const std::runtime_error& e) {
+            return std::string(e.what());
+        }
+        return std::string("accepted");
+    };
+    EXPECT_EQ(refuse(std::string("host"), std::nullopt),
+              "c.toml: migration.listen_address 'host' is not an IPv4 or IPv6 address");
+    for (const char* bad : {"50000", "50010-50000", "80-90", "50000-70000", "a-b", "5-", ""})
+        EXPECT_EQ(refuse(std::nullopt, std::string(bad)),
+                  std::string("c.toml: migration.port_range '") + bad +
+                      "' is not FIRST-LAST with 1024 <= FIRST <= LAST <= 65535");
+}
+
+TEST(MigrationQuery, ParsesStatusAndProgress) {
+    auto active = parseMigrationQuery(
+        R"({"status":"active","expected-downtime":120,"total-time":900,)"
+        R"("ram":{"transferred":1000,"remaining":2000,"total":4000,"dirty-pages-rate":10,)"
+        R"("page-size":4096}})");
+    ASSERT_TRUE(active);
+    EXPECT_EQ(active.value().status, "active");
+    EXPECT_EQ(active.value().progress.transferred, 1000u);
+    EXPECT_EQ(active.value().progress.remaining, 2000u);
+    EXPECT_EQ(active.value().progress.total, 4000u);
+    EXPECT_EQ(active.value().progress.dirtyRate, 40960u);
+    EXPECT_EQ(active.value().progress.expectedDowntimeMs, 120u);
+    EXPECT_EQ(active.value().progress.totalTimeMs, 900u);
+    auto failed = parseMigrationQuery(R"({"status":"failed","error-desc":"Connection refused"})");
+    ASSERT_TRUE(failed);
+    EXPECT_EQ(failed.value().error, "Connection refused");
+    EXPECT_EQ(parseMigrationQuery("{}").value().status, "none");
+    EXPECT_FALSE(parseMigrationQuery("[]"));
+    EXPECT_FALSE(parseMigrationQuery("not json"));
+}
+
+TEST(MigrationDevices, RecordsRoundTripAndHotpluggedOnesComeAfterTheirPorts) {
+    hypervisor::Device disk{"data", hypervisor::findKind("disk"), {"corral-rp0", 0},
+                            true,   "/var/lib/corral/data.img",   {}};
+    disk.options.emplace("path", std::string("/var/lib/corral/data.img"));
+    disk.options.emplace("readonly", false);
+    std::string error;
+    auto back = hypervisor::devicesFromJson(hypervisor::devicesToJson({disk}), error);
+    ASSERT_TRUE(back) << error;
+    ASSERT_EQ(back->size(), 1u);
+    EXPECT_EQ((*back)[0].id, "data");
+    EXPECT_TRUE((*back)[0].hotplugged);
+    EXPECT_EQ((*back)[0].slot, disk.slot);
+    EXPECT_EQ((*back)[0].options, disk.options);
+    EXPECT_FALSE(hypervisor::devicesFromJson("{}", error));
+    EXPECT_EQ(error, "the device list is not a JSON array");
+    EXPECT_FALSE(hypervisor::devicesFromJson(R"([{"id":"x"}])", error));
+    EXPECT_EQ(error, "a device entry is incomplete");
+}
+
+class MigratedInstance : public ::testing::Test {
+  protected:
+    MigratedInstance() { vm.autoLaunchPid = 4242; }
+    Status startNow() {
+        std::optional<Status> result;
+        instance.start([&](Status s) { result = std::move(s); });
+        return result ? *result : Status(OpError{ErrorKind::Failed, "no answer"});
+    }
+    FakeClock clock;
+    FakeVm vm;
+    Instance instance{"web1", vm, clock, LifecyclePolicy{30s, true}, {}};
+};
+
+TEST_F(MigratedInstance, StopsWithMigratedToAndRefusesToStartUntilCleared) {
+    ASSERT_TRUE(startNow());
+    std::optional<Status> quit;
+    instance.migratedAway("host2", [&](Status s) { quit = std::move(s); });
+    ASSERT_TRUE(quit && *quit);
+    ASSERT_FALSE(vm.commands.empty());
+    EXPECT_EQ(vm.commands.back(), VmCommand::Quit);
+    vm.monitorQuit();  // QEMU's SHUTDOWN for the quit
+    vm.exit({false, 0});
+    EXPECT_EQ(instance.state(), State::Stopped);
+    EXPECT_EQ(instance.lastExit(), "migrated to host2");
+    clock.advance(120s);  // on_crash = restart: nothing restarts it
+    EXPECT_EQ(instance.state(), State::Stopped);
+    auto refused = startNow();
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().message,
+              "web1 was migrated to host2 and runs there; StartWithOptions with force=true "
+              "starts it here anyway (make sure it no longer runs there).");
+    instance.setMigratedTo({});
+    EXPECT_TRUE(startNow());
+}
+
+TEST_F(MigratedInstance, AMarkFromAnEarlierRunRefusesTheFirstStart) {
+    instance.setMigratedTo("host3");
+    auto refused = startNow();
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message.find("was migrated to host3"), std::string::npos);
+    EXPECT_EQ(instance.state(), State::Stopped);
+}
+
+}  // namespace
+}  // namespace corral::supervisor::test
