@@ -74,15 +74,6 @@ RuntimePaths RuntimePaths::forInstance(const std::filesystem::path& runtimeRoot,
     return p;
 }
 
-std::string escapeOption(std::string_view value) {
-    std::string out;
-    for (char c : value) {
-        out += c;
-        if (c == ',') out += ',';
-    }
-    return out;
-}
-
 std::vector<TapDevice> openBootFds(std::vector<Device>& devices) {
     std::vector<TapDevice> fds;
     for (auto& device : devices) {

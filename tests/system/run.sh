@@ -435,6 +435,29 @@ vmProp() {
 vmStateIs() { [ "$(vmProp "$1" State)" = "$2" ]; }
 vmUnitIs() { [ "$(unitState "corral@$1.service")" = "$2" ]; }
 
+# Disk images in /tmp and /home are the administrator's: qemu inherits corrald.service's mount
+# namespace, where PrivateTmp= hid /tmp ("not found") and ProtectHome=read-only made /home
+# read-only, while corral-validate, outside it, found both fine.
+step_disks_in_tmp_and_home() {
+    c sh -c "mkdir -p /home/vmimages && truncate -s 16M /tmp/corral-d1.img /home/vmimages/d1.img"
+    writeVm d1 stop
+    c sh -c "printf '[[disk]]\npath = \"/tmp/corral-d1.img\"\nformat = \"raw\"\n[[disk]]\npath = \"/home/vmimages/d1.img\"\nformat = \"raw\"\n' >> /etc/corral/instances/d1.toml"
+    c corral-validate /etc/corral/instances/d1.toml || fail "corral-validate refuses d1"
+    c corralctl reload >/dev/null || fail "corralctl reload"
+    c corralctl start d1 || fail "corralctl start d1: $(c tail -n 3 /run/corral/d1/qemu.log)"
+    local blocks
+    blocks=$(c corralctl monitor d1 '{"execute":"query-block"}')
+    for image in /tmp/corral-d1.img /home/vmimages/d1.img; do
+        echo "$blocks" | grep -q "\"file\": *\"$image\"" || fail "qemu has no $image: $blocks"
+    done
+    echo "$blocks" | grep -q '"ro": *true' && fail "a disk is read-only in qemu: $blocks"
+    # A clean end (ACPI): corrald started corral@d1 to follow the VM, which must not end failed.
+    c corralctl shutdown d1 >/dev/null || fail "corralctl shutdown d1"
+    wait_for 30 "d1 stopped" vmStateIs d1 stopped
+    c rm -f /etc/corral/instances/d1.toml /tmp/corral-d1.img /home/vmimages/d1.img
+    c corralctl reload >/dev/null || true
+}
+
 # A definition written after corrald's last Reload: systemctl start finds it (one Reload by the
 # unit's corralctl run), no status=3/NOTIMPLEMENTED.
 step_unit_new_definition() {
@@ -617,6 +640,7 @@ run_step stop-vm-unit start-vm-unit
 run_step machined-unregistered machined-registered stop-vm-unit
 run_step guest-poweroff define-instance
 run_step killed-qemu-fails-unit define-instance
+run_step disks-in-tmp-and-home start-corrald
 run_step unit-new-definition start-corrald
 run_step unit-crash-restart unit-new-definition
 run_step unit-kill unit-new-definition
