@@ -19,7 +19,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kPoll = 500ms;  // query-migrate, and so MigrationProgress, at most 2/s
+// query-migrate, and so MigrationProgress, at most 2/s; a MIGRATION event (QEMU's "events"
+// capability) ends the wait at once, so the switchover does not wait for the next poll.
+constexpr auto kPoll = 500ms;
 constexpr auto kPrepareTimeout = 60s;
 constexpr auto kFinishTimeout = 30s;
 constexpr auto kAbortTimeout = 10s;
@@ -70,6 +72,8 @@ struct MigrationSource::Run {
     corral::Signal<> wake;
     std::shared_ptr<RemoteCorrald> remote;
     corral::Connection gone;
+    corral::Connection events;  // the VM's MIGRATION events wake the transfer's loop
+    bool eventSeen = false;     // one came since the last query-migrate (maybe while it ran)
 };
 
 MigrationSource::MigrationSource(VmContext& context, Registry& registry, asio::io_context& io)
@@ -130,6 +134,7 @@ std::function<void(Status)> MigrationSource::completion(std::shared_ptr<Run> run
     return [this, run, done = std::move(done)](Status status) {
         run->active = false;
         run->gone.disconnect();
+        run->events.disconnect();
         // The connection is closed from the loop, never from inside one of its callbacks.
         asio::post(io_, [remote = std::move(run->remote)] {});
         // An unconfirmed switchover keeps its record: a restarted corrald says so again.
@@ -282,6 +287,7 @@ asio::awaitable<Outcome<std::string>> MigrationSource::prepare(std::shared_ptr<R
 asio::awaitable<Outcome<Unit>> MigrationSource::perform(std::shared_ptr<Run> run, std::string uri) {
     const auto& o = run->options;
     std::string caps = R"({"execute":"migrate-set-capabilities","arguments":{"capabilities":[)"
+                       R"({"capability":"events","state":true},)"
                        R"({"capability":"auto-converge","state":)" +
                        std::string(o.autoConverge ? "true" : "false") + "}]}}";
     std::string params;
@@ -289,6 +295,13 @@ asio::awaitable<Outcome<Unit>> MigrationSource::perform(std::shared_ptr<Run> run
     if (o.downtimeMs)
         params += (params.empty() ? "" : ",") + std::string(R"("downtime-limit":)") +
                   std::to_string(*o.downtimeMs);
+    std::weak_ptr<Run> weak = run;
+    run->events = run->vm->migrationEvents().connect([weak](const std::string&) {
+        if (auto run = weak.lock()) {
+            run->eventSeen = true;
+            run->wake.emit();
+        }
+    });
     std::vector<std::string> setup = {caps};
     if (!params.empty())
         setup.push_back(R"({"execute":"migrate-set-parameters","arguments":{)" + params + "}}");
@@ -309,6 +322,7 @@ asio::awaitable<Outcome<Unit>> MigrationSource::perform(std::shared_ptr<Run> run
     auto cancelDeadline = TimePoint::max();
     bool cancelSent = false;
     while (endState.empty()) {
+        run->eventSeen = false;
         auto reply = co_await qmp(run, R"({"execute":"query-migrate"})");
         auto query =
             reply ? parseMigrationQuery(reply.value()) : Outcome<MigrationQuery>(reply.error());
@@ -356,7 +370,7 @@ asio::awaitable<Outcome<Unit>> MigrationSource::perform(std::shared_ptr<Run> run
             endWhy = run->stopWhy + "; QEMU did not cancel within 30 s";
             break;
         }
-        co_await life_.sleep(kPoll, run->wake);
+        if (!run->eventSeen) co_await life_.sleep(kPoll, run->wake);
     }
     if (!endState.empty()) co_return co_await stayHere(run, endState, endWhy);
     co_return Unit{};

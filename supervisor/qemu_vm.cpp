@@ -107,6 +107,8 @@ void QemuVm::track(std::unique_ptr<ProcessHandle> process, hypervisor::RuntimeSt
     runningNotices_.push_back(notices.agentChanged.connect(events_.agentChanged));
     runningNotices_.push_back(notices.monitorChanged.connect(events_.monitorChanged));
     runningNotices_.push_back(notices.devicesChanged.connect([this] { devicesChanged().emit(); }));
+    runningNotices_.push_back(notices.migration.connect(
+        [this](const std::string& status) { migrationEvents().emit(status); }));
 }
 
 void QemuVm::ended(ExitInfo exit) {

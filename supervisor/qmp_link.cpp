@@ -5,9 +5,7 @@
 
 namespace corral::supervisor {
 
-namespace {
-
-std::optional<QmpNotice> noticeOf(const monitor::QmpEvent& event) {
+std::optional<QmpNotice> qmpNoticeOf(const monitor::QmpEvent& event) {
     if (event.name == "SHUTDOWN") {
         bool guest = event.data.IsObject() && event.data.HasMember("guest") &&
                      event.data["guest"].IsBool() && event.data["guest"].GetBool();
@@ -18,8 +16,15 @@ std::optional<QmpNotice> noticeOf(const monitor::QmpEvent& event) {
     }
     if (event.name == "STOP") return QmpNotice{QmpNotice::Kind::Stop, false};
     if (event.name == "RESUME") return QmpNotice{QmpNotice::Kind::Resume, false};
+    if (event.name == "MIGRATION" && event.data.IsObject() && event.data.HasMember("status") &&
+        event.data["status"].IsString()) {
+        return QmpNotice{QmpNotice::Kind::Migration, false, false,
+                         event.data["status"].GetString()};
+    }
     return std::nullopt;
 }
+
+namespace {
 
 class ClientLink final : public QmpLink {
   public:
@@ -28,7 +33,7 @@ class ClientLink final : public QmpLink {
         // Both handlers die with the link: the subscription with it, and the disconnect handler
         // is never called after close(), which the destructor does.
         subscription_ = client_->subscribe([this](const monitor::QmpEvent& event) {
-            if (auto notice = noticeOf(event)) notices.emit(*notice);
+            if (auto notice = qmpNoticeOf(event)) notices.emit(*notice);
         });
         client_->onDisconnect([this](const monitor::Error&) { disconnected.emit(); });
     }

@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,15 +23,17 @@
 
 namespace corral::monitor {
 class QmpClient;
-}
+struct QmpEvent;
+}  // namespace corral::monitor
 
 namespace corral::supervisor {
 
 // The QMP events lifecycle policy cares about.
 struct QmpNotice {
-    enum class Kind { Shutdown, Stop, Resume } kind;
-    bool guest = false;  // Shutdown: initiated by the guest (poweroff inside the VM)
-    bool quit = false;   // Shutdown: asked for by a QMP `quit` (reason "host-qmp-quit")
+    enum class Kind { Shutdown, Stop, Resume, Migration } kind;
+    bool guest = false;       // Shutdown: initiated by the guest (poweroff inside the VM)
+    bool quit = false;        // Shutdown: asked for by a QMP `quit` (reason "host-qmp-quit")
+    std::string status = {};  // Migration: MIGRATION's status ("active", "completed", ...)
 };
 
 // query-status: whether the vCPUs run and QEMU's run state ("running", "paused", "prelaunch":
@@ -62,7 +65,7 @@ class QmpLink {
     // Closes our side: pending calls end with an error; `disconnected` is not raised.
     virtual void close() = 0;
 
-    // SHUTDOWN, STOP and RESUME, as they arrive.
+    // SHUTDOWN, STOP, RESUME and MIGRATION, as they arrive.
     corral::Signal<const QmpNotice&> notices;
     // Once, when QEMU closes the connection (after every notice before it was delivered).
     corral::Signal<> disconnected;
@@ -80,6 +83,8 @@ Outcome<std::vector<DiskSample>> parseBlockStats(std::string_view json);
 // {"execute": command, "arguments": {key: value, ...}} with string arguments, for passthrough().
 std::string qmpCommandJson(std::string_view command,
                            const std::vector<std::pair<std::string_view, std::string_view>>& args);
+// The notice an event makes, if it is one of QmpLink::notices'.
+std::optional<QmpNotice> qmpNoticeOf(const monitor::QmpEvent& event);
 // The "return" value of query-migrate.
 Outcome<MigrationQuery> parseMigrationQuery(std::string_view json);
 

@@ -47,6 +47,7 @@ class RunningQemu {
         corral::Signal<bool> agentChanged;
         corral::Signal<MonitorState> monitorChanged;
         corral::Signal<> devicesChanged;
+        corral::Signal<const std::string&> migration;  // QMP MIGRATION's status
     };
 
     // Starts watching `process` at once.

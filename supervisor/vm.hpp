@@ -54,6 +54,9 @@ class Vm {
     virtual std::vector<hypervisor::Device> devices() const = 0;
     // Raised by the implementation whenever devices() changed; any number of subscribers.
     Signal<>& devicesChanged() { return devicesChanged_; }
+    // QMP MIGRATION events of the running qemu (their status), as they arrive; migrations wait on
+    // them instead of polling query-migrate.
+    Signal<const std::string&>& migrationEvents() { return migrationEvents_; }
 
     // Hotplug of a device whose options passed its kind's schema (supervisor/dbus_args);
     // answers with the PCI address ("bus:SS.0") or an error.
@@ -94,6 +97,7 @@ class Vm {
 
   private:
     Signal<> devicesChanged_;
+    Signal<const std::string&> migrationEvents_;
 };
 
 }  // namespace corral::supervisor

@@ -5,6 +5,7 @@
 
 #include "hypervisor/qemu_argv.hpp"
 #include "hypervisor/runtime_dir.hpp"
+#include "monitor/qmp_message.hpp"
 #include "supervisor/instance.hpp"
 #include "supervisor/migration_config.hpp"
 #include "supervisor/migration_options.hpp"
@@ -143,6 +144,24 @@ TEST(MigrationQuery, ParsesStatusAndProgress) {
     EXPECT_EQ(parseMigrationQuery("{}").value().status, "none");
     EXPECT_FALSE(parseMigrationQuery("[]"));
     EXPECT_FALSE(parseMigrationQuery("not json"));
+}
+
+// The source's transfer loop wakes on these instead of waiting for its next query-migrate.
+TEST(MigrationQuery, MigrationEventsBecomeNoticesWithTheirStatus) {
+    auto event = [](std::string_view line) {
+        auto parsed = monitor::parseQmpLine(line);
+        EXPECT_TRUE(parsed) << line;
+        return std::get<monitor::QmpEvent>(std::move(parsed).value());
+    };
+    auto completed = qmpNoticeOf(event(
+        R"({"event":"MIGRATION","data":{"status":"completed"},"timestamp":{"seconds":1,"microseconds":2}})"));
+    ASSERT_TRUE(completed);
+    EXPECT_EQ(completed->kind, QmpNotice::Kind::Migration);
+    EXPECT_EQ(completed->status, "completed");
+    EXPECT_FALSE(qmpNoticeOf(
+        event(R"({"event":"MIGRATION","data":{},"timestamp":{"seconds":1,"microseconds":2}})")));
+    EXPECT_FALSE(qmpNoticeOf(event(
+        R"({"event":"MIGRATION_PASS","data":{"pass":2},"timestamp":{"seconds":1,"microseconds":2}})")));
 }
 
 TEST(MigrationDevices, RecordsRoundTripAndHotpluggedOnesComeAfterTheirPorts) {
