@@ -36,6 +36,7 @@ run agent "$benches/agent/agent-bench" "${quick[@]}"
 run supervisor "$benches/supervisor/supervisor-bench" "${quick[@]}" \
     --json "$out/supervisor.json" --curve "$out/scale.dat" --guest-image "$build/guest-image"
 run metrics "$benches/supervisor/metrics-bench" "${quick[@]}" --json "$out/metrics.json"
+run migration "$benches/supervisor/migration-bench" "${quick[@]}" --json "$out/migration.json"
 
 if [ -s "$out/scale.dat" ]; then
     gnuplot -e "data='$out/scale.dat'; out='$plot'; note='$(date -u +%F), load average $load at start'" \
@@ -59,6 +60,8 @@ sup = out / "supervisor.json"
 if sup.exists(): results["supervisor"] = json.loads(sup.read_text())
 met = out / "metrics.json"
 if met.exists(): results["metrics"] = json.loads(met.read_text())
+mig = out / "migration.json"
+if mig.exists(): results["migration"] = json.loads(mig.read_text())
 (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 
 rows = []
@@ -92,6 +95,9 @@ if "metrics" in results:
     m = results["metrics"]
     rows.append((f'scrape p50/p99 us, {m["vms"]} VMs, 10/s', f'{m["scrape_p50_us"]:.0f} / {m["scrape_p99_us"]:.0f}', f'{m["direct_pass_p50_us"]:.0f} / {m["direct_pass_p99_us"]:.0f} /proc direct', f'x{m["scrape_p50_us"]/max(m["direct_pass_p50_us"],1):.2f} p50'))
     rows.append(("corrald CPU ms per scrape", f'{m["corrald_cpu_ms_per_scrape"]:.2f}', f'{m["direct_cpu_ms_per_pass"]:.2f} /proc direct', "-"))
+if "migration" in results:
+    g = results["migration"]
+    rows.append((f'live migration ms p50 ({g["runs"]} runs)', f'{g["corral_p50_ms"]:.0f}', f'{g["bare_p50_ms"]:.0f} bare qemu+QMP', f'{g["corral_p50_ms"]-g["bare_p50_ms"]:+.0f} ms'))
 print(f"\ncorral benchmarks ({results['mode']}; load average at start {load})")
 print(f'{"measure":44} {"corral":>16} {"baseline":>20} {"ratio":>12}')
 for r in rows: print(f"{r[0]:44} {r[1]:>16} {r[2]:>20} {r[3]:>12}")
