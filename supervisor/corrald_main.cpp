@@ -129,7 +129,7 @@ struct Daemon {
     std::shared_ptr<BusLoop> loop;
     StatsCache stats{registry, clock, {}};
     MigrationTarget incoming{context, registry, options.migration};
-    MigrationSource outgoing{context, registry, io};
+    MigrationSource outgoing{context, registry, io, options.migration};
     std::unique_ptr<DbusService> service;
     std::unique_ptr<HostShutdownService> hostShutdown;
     std::unique_ptr<UnitFollower> unitFollower;

@@ -166,8 +166,8 @@ int cancel(const Args& a) {
 
 int migrateVerb(const Args& a) {
     if (a.has(kCancel)) {
-        if (a.has(kBandwidth) || a.has(kDowntime) || a.has(kTimeout))
-            throw CtlError(kUsage, "--cancel takes no --bandwidth, --downtime or --timeout");
+        if (a.has(kBandwidth) || a.has(kDowntime) || a.has(kTimeout) || a.has(kTls))
+            throw CtlError(kUsage, "--cancel takes no --bandwidth, --downtime, --timeout or --tls");
         return cancel(a);
     }
     if (a.args.size() != 2) throw CtlError(kUsage, verbUsage(*a.verb));
@@ -195,6 +195,7 @@ int migrateVerb(const Args& a) {
     if (r >= 0 && bandwidth) r = sd_bus_message_append(m, "{sv}", "bandwidth", "t", *bandwidth);
     if (r >= 0 && downtime) r = sd_bus_message_append(m, "{sv}", "downtime_ms", "t", *downtime);
     if (r >= 0 && timeout) r = sd_bus_message_append(m, "{sv}", "timeout", "t", *timeout);
+    if (r >= 0 && a.has(kTls)) r = sd_bus_message_append(m, "{sv}", "tls", "b", 1);
     if (r >= 0) r = sd_bus_message_close_container(m);
     check(r, "cannot call Migrate");
     // The reply comes when the VM runs there: as long as the transfer may take, and a margin.

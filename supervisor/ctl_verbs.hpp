@@ -30,6 +30,7 @@ enum Option : unsigned {
     kBandwidth = 1u << 11,
     kDowntime = 1u << 12,
     kCancel = 1u << 13,
+    kTls = 1u << 18,
 };
 
 struct OptionInfo {

@@ -76,7 +76,7 @@ void refuseUnknownKeys(const std::filesystem::path& file, const toml::table& tab
         {"metrics", {"listen"}},
         {"firmware", {"code", "vars", "secure_code", "secure_vars"}},
         {"host", {"on_shutdown", "shutdown_timeout"}},
-        {"migration", {"listen_address", "port_range"}},
+        {"migration", {"listen_address", "port_range", "tls_dir"}},
     };
     for (const auto& [section, node] : table) {
         auto known = kKnown.find(section.str());
@@ -175,7 +175,8 @@ void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveR
     image("secure_vars", options.firmware.secureVars);
     readHostPolicy(file, table, options.host);
     applyMigrationConfig(file.string(), text("migration", "listen_address"),
-                         text("migration", "port_range"), options.migration);
+                         text("migration", "port_range"), text("migration", "tls_dir"),
+                         options.migration);
     if (auto v = text("metrics", "listen")) {
         auto parsed = parseListenAddress(*v);
         if (!parsed.address) {

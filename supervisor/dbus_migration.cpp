@@ -81,12 +81,12 @@ int methodPrepareIncoming(sd_bus_message* m, IncomingControl* target,
     MigrationOptionList options;
     if ((r = readOptions(m, options)) < 0) return r;
     if (auto bad = tooMany(options, "PrepareIncoming")) return setError(error, *bad);
-    auto timeout = validateIncomingOptions(options);
-    if (!timeout) return setError(error, timeout.error());
+    auto incoming = validateIncomingOptions(options);
+    if (!incoming) return setError(error, incoming.error());
     if (auto bad = noTarget(target)) return setError(error, *bad);
     if (auto bad = checkName("PrepareIncoming", name)) return setError(error, *bad);
     PendingCall call(loop, m);
-    target->prepare(name, toml, devices, timeout.value(),
+    target->prepare(name, toml, devices, incoming.value(),
                     [call](Outcome<std::string> uri) { call.finish(uri); });
     return 1;
 }

@@ -27,7 +27,13 @@ std::optional<unsigned> parsePort(std::string_view text) {
 
 void applyMigrationConfig(const std::string& file, const std::optional<std::string>& listenAddress,
                           const std::optional<std::string>& portRange,
-                          MigrationSettings& settings) {
+                          const std::optional<std::string>& tlsDir, MigrationSettings& settings) {
+    if (tlsDir) {
+        if (tlsDir->empty() || tlsDir->front() != '/')
+            throw std::runtime_error(file + ": migration.tls_dir '" + *tlsDir +
+                                     "' is not an absolute path");
+        settings.tlsDir = *tlsDir;
+    }
     if (listenAddress) {
         if (!isIpAddress(*listenAddress))
             throw std::runtime_error(file + ": migration.listen_address '" + *listenAddress +

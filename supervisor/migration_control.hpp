@@ -40,7 +40,7 @@ class IncomingControl {
   public:
     virtual ~IncomingControl() = default;
     virtual void prepare(std::string name, std::string definition, std::string devicesJson,
-                         std::chrono::seconds timeout, Reply<std::string> reply) = 0;
+                         IncomingOptions options, Reply<std::string> reply) = 0;
     virtual void finish(std::string name, bool resume, Done done) = 0;
     virtual void abort(std::string name, Done done) = 0;
 };

@@ -76,7 +76,7 @@ Outcome<MigrateOptions> validateMigrateOptions(const MigrationOptionList& option
             if (option.text != "shared")
                 return bad("Migrate: storage must be shared or copy, not '" + option.text + "'.");
         } else if (option.key == "tls") {
-            if (option.flag) return bad("Migrate: tls is not supported yet.");
+            out.tls = option.flag;
         } else if (option.key == "timeout") {
             auto timeout = timeoutOf("Migrate", option);
             if (!timeout) return timeout.error();
@@ -106,15 +106,20 @@ std::optional<OpError> checkDestination(const std::string& destination) {
     return std::nullopt;
 }
 
-Outcome<std::chrono::seconds> validateIncomingOptions(const MigrationOptionList& options) {
-    if (auto error = checkEntries("PrepareIncoming", options, {{"timeout", 't'}})) return *error;
-    std::chrono::seconds timeout = std::chrono::hours(1);
+Outcome<IncomingOptions> validateIncomingOptions(const MigrationOptionList& options) {
+    if (auto error = checkEntries("PrepareIncoming", options, {{"timeout", 't'}, {"tls", 'b'}}))
+        return *error;
+    IncomingOptions out;
     for (const auto& option : options) {
+        if (option.key == "tls") {
+            out.tls = option.flag;
+            continue;
+        }
         auto checked = timeoutOf("PrepareIncoming", option);
         if (!checked) return checked.error();
-        timeout = checked.value();
+        out.timeout = checked.value();
     }
-    return timeout;
+    return out;
 }
 
 Outcome<bool> validateFinishOptions(const MigrationOptionList& options) {

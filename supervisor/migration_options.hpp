@@ -32,13 +32,14 @@ struct MigrateOptions {
     std::optional<std::uint64_t> bandwidth;   // bytes/s; QEMU's max-bandwidth
     std::optional<std::uint64_t> downtimeMs;  // QEMU's downtime-limit
     bool autoConverge = false;
+    bool tls = false;  // the stream over TLS ([migration] tls_dir on both hosts)
     // How long the whole transfer may take before it is cancelled; zero: no limit.
     std::chrono::seconds timeout{0};
 };
 
 // Migrate(s destination, a{sv} options): bandwidth (t, > 0), downtime_ms (t, 1..kMaxDowntimeMs),
 // auto_converge (b), postcopy (s: "never"; "auto"/"always" not supported yet), storage (s:
-// "shared"; "copy" not supported yet), tls (b: false; true not supported yet), timeout (t
+// "shared"; "copy" not supported yet), tls (b), timeout (t
 // seconds, 1..kMaxMigrationTimeoutSeconds); each key once, nothing else.
 Outcome<MigrateOptions> validateMigrateOptions(const MigrationOptionList& options);
 
@@ -46,9 +47,15 @@ Outcome<MigrateOptions> validateMigrateOptions(const MigrationOptionList& option
 // ':' and '=') or a host name as `ssh` takes it ([USER@]HOST).
 std::optional<OpError> checkDestination(const std::string& destination);
 
-// PrepareIncoming's options: timeout (t seconds, 1..kMaxMigrationTimeoutSeconds), after which an
-// incoming migration the source never finished is aborted (default 1 h).
-Outcome<std::chrono::seconds> validateIncomingOptions(const MigrationOptionList& options);
+struct IncomingOptions {
+    // After it, an incoming migration the source never finished is aborted.
+    std::chrono::seconds timeout{3600};
+    bool tls = false;  // the stream arrives over TLS
+};
+
+// PrepareIncoming's options: timeout (t seconds, 1..kMaxMigrationTimeoutSeconds; default 1 h),
+// tls (b).
+Outcome<IncomingOptions> validateIncomingOptions(const MigrationOptionList& options);
 
 // FinishIncoming's options: resume (b, default true): `cont` the VM once it has arrived (false
 // for a VM that was paused on the source).

@@ -10,6 +10,7 @@
 #include "hypervisor/runtime_dir.hpp"
 #include "supervisor/migration_marker.hpp"
 #include "supervisor/migration_remote.hpp"
+#include "supervisor/migration_tls.hpp"
 #include "supervisor/qmp_link.hpp"
 
 namespace corral::supervisor {
@@ -76,8 +77,10 @@ struct MigrationSource::Run {
     bool eventSeen = false;     // one came since the last query-migrate (maybe while it ran)
 };
 
-MigrationSource::MigrationSource(VmContext& context, Registry& registry, asio::io_context& io)
+MigrationSource::MigrationSource(VmContext& context, Registry& registry, asio::io_context& io,
+                                 MigrationSettings settings)
     : context_(context),
+      settings_(std::move(settings)),
       registry_(registry),
       io_(io),
       life_(context.executor, context.clock, [log = context.log](const std::string& what) {
@@ -230,6 +233,12 @@ asio::awaitable<Outcome<std::string>> MigrationSource::qmp(std::shared_ptr<Run> 
 }
 
 asio::awaitable<Outcome<Unit>> MigrationSource::steps(std::shared_ptr<Run> run) {
+    if (run->options.tls) {
+        if (auto missing = checkTlsDir(settings_.tlsDir, false)) {
+            setState(*run, "failed");
+            co_return failed("Migrate: " + *missing + ".");
+        }
+    }
     auto uri = co_await prepare(run);
     if (!uri) {
         setState(*run, "failed");
@@ -262,7 +271,8 @@ asio::awaitable<Outcome<std::string>> MigrationSource::prepare(std::shared_ptr<R
         "PrepareIncoming",
         [&](sd_bus_message* m) {
             return sd_bus_message_append(m, "sssa{sv}", run->name.c_str(), text.value().c_str(),
-                                         devices.c_str(), 1, "timeout", "t", keep);
+                                         devices.c_str(), 2, "timeout", "t", keep, "tls", "b",
+                                         static_cast<int>(run->options.tls));
         },
         kPrepareTimeout));
     if (!reply.ok()) {
@@ -290,11 +300,10 @@ asio::awaitable<Outcome<Unit>> MigrationSource::perform(std::shared_ptr<Run> run
                        R"({"capability":"events","state":true},)"
                        R"({"capability":"auto-converge","state":)" +
                        std::string(o.autoConverge ? "true" : "false") + "}]}}";
-    std::string params;
-    if (o.bandwidth) params += R"("max-bandwidth":)" + std::to_string(*o.bandwidth);
-    if (o.downtimeMs)
-        params += (params.empty() ? "" : ",") + std::string(R"("downtime-limit":)") +
-                  std::to_string(*o.downtimeMs);
+    // tls-creds always: QEMU keeps what an earlier migration of this qemu set.
+    std::string params = tlsParameterJson(o.tls);
+    if (o.bandwidth) params += R"(,"max-bandwidth":)" + std::to_string(*o.bandwidth);
+    if (o.downtimeMs) params += R"(,"downtime-limit":)" + std::to_string(*o.downtimeMs);
     std::weak_ptr<Run> weak = run;
     run->events = run->vm->migrationEvents().connect([weak](const std::string&) {
         if (auto run = weak.lock()) {
@@ -303,8 +312,15 @@ asio::awaitable<Outcome<Unit>> MigrationSource::perform(std::shared_ptr<Run> run
         }
     });
     std::vector<std::string> setup = {caps};
-    if (!params.empty())
-        setup.push_back(R"({"execute":"migrate-set-parameters","arguments":{)" + params + "}}");
+    if (o.tls) {
+        // An earlier migration with tls left the object behind: replace it (files may be new).
+        std::string del = std::string(R"({"execute":"object-del","arguments":{"id":")") +
+                          kMigrationTlsId + "\"}}";
+        auto removed = co_await qmp(run, del);
+        (void)removed;
+        setup.push_back(tlsCredsAddJson(settings_.tlsDir, false));
+    }
+    setup.push_back(R"({"execute":"migrate-set-parameters","arguments":{)" + params + "}}");
     setup.push_back(R"({"execute":"migrate","arguments":{"uri":")" + uri + R"("}})");
     // Every way out before the switchover goes through one stayHere() with named arguments:
     // g++ 12 destroys temporaries built inside a co_await expression (a conditional's) twice.

@@ -13,6 +13,7 @@
 
 #include "common/signal.hpp"
 #include "supervisor/lifetime.hpp"
+#include "supervisor/migration_config.hpp"
 #include "supervisor/migration_control.hpp"
 #include "supervisor/registry.hpp"
 #include "supervisor/vm_context.hpp"
@@ -21,7 +22,8 @@ namespace corral::supervisor {
 
 class MigrationSource final : public MigrationControl {
   public:
-    MigrationSource(VmContext& context, Registry& registry, boost::asio::io_context& io);
+    MigrationSource(VmContext& context, Registry& registry, boost::asio::io_context& io,
+                    MigrationSettings settings);
     ~MigrationSource();
     MigrationSource(const MigrationSource&) = delete;
     MigrationSource& operator=(const MigrationSource&) = delete;
@@ -54,6 +56,7 @@ class MigrationSource final : public MigrationControl {
     void log(int priority, const std::string& text) const;
 
     VmContext& context_;
+    MigrationSettings settings_;
     Registry& registry_;
     boost::asio::io_context& io_;
     std::map<std::string, std::shared_ptr<Run>, std::less<>> runs_;

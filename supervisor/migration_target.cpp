@@ -11,6 +11,7 @@
 #include "hypervisor/runtime_dir.hpp"
 #include "hypervisor/slot_plan.hpp"
 #include "supervisor/definition_check.hpp"
+#include "supervisor/migration_tls.hpp"
 #include "supervisor/qemu_vm.hpp"
 
 namespace corral::supervisor {
@@ -106,6 +107,7 @@ struct MigrationTarget::Incoming {
     std::vector<hypervisor::Device> devices;
     hypervisor::RuntimePaths paths;
     std::chrono::seconds timeout{0};
+    bool tls = false;
     std::uint16_t port = 0;
     std::optional<LaunchedQemu> qemu;
     std::shared_ptr<QmpLink> qmp;
@@ -155,7 +157,10 @@ std::string MigrationTarget::uriFor(std::uint16_t port) const {
 }
 
 void MigrationTarget::prepare(std::string name, std::string definition, std::string devicesJson,
-                              std::chrono::seconds timeout, Reply<std::string> reply) {
+                              IncomingOptions options, Reply<std::string> reply) {
+    if (options.tls)
+        if (auto missing = checkTlsDir(settings_.tlsDir, true))
+            return reply(failed(name + ": cannot receive it over TLS: " + *missing + "."));
     auto file = registry_.fileOf(name);
     auto spec = checkDefinition(name, definition, file);
     if (!spec) return reply(spec.error());
@@ -174,7 +179,8 @@ void MigrationTarget::prepare(std::string name, std::string definition, std::str
     in->spec = std::move(spec.value());
     in->devices = std::move(*devices);
     in->paths = hypervisor::RuntimePaths::forInstance(context_.runtimeRoot, name);
-    in->timeout = timeout;
+    in->timeout = options.timeout;
+    in->tls = options.tls;
     auto port = freePort();
     if (!port)
         return reply(failed("No free port for the migration stream in [migration] port_range " +
@@ -210,6 +216,18 @@ asio::awaitable<Outcome<std::string>> MigrationTarget::prepareSteps(std::shared_
         why = "QMP: " + connected.error().message;
         co_await discard(in, why);
         co_return failed(in->name + ": cannot receive it: " + why);
+    }
+    std::vector<std::string> setup;
+    if (in->tls) setup.push_back(tlsCredsAddJson(settings_.tlsDir, true));
+    setup.push_back(R"({"execute":"migrate-set-parameters","arguments":{)" +
+                    tlsParameterJson(in->tls) + "}}");
+    for (const auto& command : setup) {
+        auto done = co_await life_.guard(in->qmp->passthrough(command));
+        if (!done) {
+            why = "TLS setup: " + done.error().message;
+            co_await discard(in, why);
+            co_return failed(in->name + ": cannot receive it: " + why);
+        }
     }
     std::string listen =
         "tcp:" + hostPart(settings_.listenAddress) + ":" + std::to_string(in->port);

@@ -26,10 +26,11 @@ class MigrationTarget final : public IncomingControl {
     MigrationTarget& operator=(const MigrationTarget&) = delete;
 
     // Checks the definition and the device records, starts the incoming qemu and answers with
-    // the URI the source's qemu is to send to ("tcp:HOST:PORT"). After `timeout` without a
-    // Finish or Abort, the incoming VM is aborted.
+    // the URI the source's qemu is to send to ("tcp:HOST:PORT"). After the options' timeout
+    // without a Finish or Abort, the incoming VM is aborted. With tls, the stream is only taken
+    // over TLS from a source whose certificate [migration] tls_dir's CA signed.
     void prepare(std::string name, std::string definition, std::string devicesJson,
-                 std::chrono::seconds timeout, Reply<std::string> reply) override;
+                 IncomingOptions options, Reply<std::string> reply) override;
     // The stream has arrived: `cont` (when `resume`), write the definition, hand the qemu to a
     // new instance. On any failure the incoming qemu is killed and the error returned.
     void finish(std::string name, bool resume, Done done) override;

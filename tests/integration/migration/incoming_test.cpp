@@ -87,7 +87,8 @@ TEST_F(Incoming, PrepareStartsAnUnpublishedQemuThatAbortRemoves) {
 
 TEST_F(Incoming, RefusalsStartNothing) {
     host.writeDefinition("taken", guestDefinition());
-    host.start(kListen);
+    auto pki = host.scratch() / "pki";
+    host.start(kListen + "tls_dir = \"" + pki.string() + "\"\n");
     auto text = guestDefinition();
     auto devices = devicesOf(text);
     auto image = host.scratch() / "d.img";
@@ -112,6 +113,13 @@ TEST_F(Incoming, RefusalsStartNothing) {
         {"vm1", text, devices, {"1", "timeout", "s", "10"}, "must be of type 't'"},
         {"vm1", text, devices, {"1", "timeout", "t", "0"}, "timeout must be 1 to"},
         {"vm1", text, devices, {"1", "speed", "t", "1"}, "unknown option 'speed'"},
+        {"vm1", text, devices, {"1", "tls", "s", "on"}, "option 'tls' must be of type 'b'"},
+        {"vm1",
+         text,
+         devices,
+         {"1", "tls", "b", "true"},
+         "vm1: cannot receive it over TLS: tls needs " + (pki / "ca-cert.pem").string() +
+             " (No such file or directory); see [migration] tls_dir in corral.toml."},
     };
     for (const auto& c : cases) {
         auto result = prepare(c.name, c.text, c.devices, c.options);
@@ -150,7 +158,7 @@ TEST_F(Incoming, MigrateChecksItsArgumentsAndLeavesTheVmAlone) {
         {{"sa{sv}", dest, "1", "postcopy", "s", "auto"}, "not supported yet"},
         {{"sa{sv}", dest, "1", "postcopy", "s", "sometimes"}, "postcopy must be never"},
         {{"sa{sv}", dest, "1", "storage", "s", "copy"}, "not supported yet"},
-        {{"sa{sv}", dest, "1", "tls", "b", "true"}, "tls is not supported yet"},
+        {{"sa{sv}", dest, "1", "tls", "s", "yes"}, "option 'tls' must be of type 'b'"},
         {{"sa{sv}", dest, "1", "timeout", "t", "100000"}, "timeout must be 1 to"},
         {{"sa{sv}", dest, "2", "timeout", "t", "5", "timeout", "t", "6"}, "given twice"},
         {{"sa{sv}", dest, "1", "colour", "s", "red"}, "unknown option 'colour'"},

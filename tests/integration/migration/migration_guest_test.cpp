@@ -28,6 +28,33 @@ std::string destinationConfig() {
            "\"\nport_range = \"49820-49839\"\n";
 }
 
+// Each host's TLS files are in its scratch dir (written by the test that needs them).
+std::string tlsDirLine(MigrationHost& host) {
+    return "tls_dir = \"" + (host.scratch() / "pki").string() + "\"\n";
+}
+
+// A CA, and a certificate it signs for `role` (server: naming `ip`; client) into `dir` as
+// QEMU's tls-creds-x509 wants them; `ca` is the CA's directory (made when missing).
+void writeCertificates(const std::filesystem::path& ca, const std::filesystem::path& dir,
+                       const std::string& role, const std::string& ip) {
+    std::filesystem::create_directories(ca);
+    std::filesystem::create_directories(dir);
+    std::string script =
+        "set -e; cd \"$0\"; "
+        "[ -f ca-cert.pem ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem "
+        "-out ca-cert.pem -days 2 -subj /CN=corral-test-ca-$$ 2>/dev/null; "
+        "openssl req -newkey rsa:2048 -nodes -keyout \"$1/$2-key.pem\" -out \"$1/$2.csr\" "
+        "-subj /CN=corral-$2 2>/dev/null; "
+        "if [ \"$2\" = server ]; then printf "
+        "'subjectAltName=IP:%s\\nextendedKeyUsage=serverAuth\\n' "
+        "\"$3\" >\"$1/ext\"; else printf 'extendedKeyUsage=clientAuth\\n' >\"$1/ext\"; fi; "
+        "openssl x509 -req -in \"$1/$2.csr\" -CA ca-cert.pem -CAkey ca-key.pem -CAcreateserial "
+        "-out \"$1/$2-cert.pem\" -days 2 -extfile \"$1/ext\" 2>/dev/null; "
+        "cp ca-cert.pem \"$1/ca-cert.pem\"";
+    auto made = runCommand({"sh", "-c", script, ca.string(), dir.string(), role, ip}, 60s, ca);
+    ASSERT_EQ(made.status, 0) << made.output;
+}
+
 double uptimeOf(const std::string& busctlString) {
     // s "123.45 67.89\n"
     auto quote = busctlString.find('"');
@@ -45,8 +72,8 @@ class MigrationGuest : public ::testing::Test {
   protected:
     void SetUp() override {
         src.writeDefinition("vm1", guestDefinition());
-        src.start();
-        dst.start(destinationConfig());
+        src.start("[migration]\n" + tlsDirLine(src));
+        dst.start(destinationConfig() + tlsDirLine(dst));
         auto start = src.call("vm1", "Start");
         ASSERT_EQ(start.status, 0) << start.output << src.log();
         ASSERT_TRUE(src.waitProperty("vm1", "AgentConnected", "b true", 180s)) << src.log();
@@ -231,6 +258,29 @@ TEST_F(MigrationGuest, TheGuestGoesOnOnTheDestination) {
 // of MiB that are not zero, and more dirtied all the time) last long enough to hit.
 const std::vector<std::string> kSlow = {"1", "bandwidth", "t", "1000000"};
 
+// TLS: a source that does not trust the destination's CA is refused (the VM stays), with the
+// right CA the guest moves over the encrypted stream; each side proves itself with a certificate.
+TEST_F(MigrationGuest, TlsRefusesAnUntrustedDestinationAndMovesWithTheRightCa) {
+    auto ca = src.scratch() / "ca", other = src.scratch() / "other-ca";
+    writeCertificates(ca, dst.scratch() / "pki", "server", VethLink::kDestinationAddress);
+    writeCertificates(other, src.scratch() / "pki", "client", "");
+    startMigrate({"1", "tls", "b", "true"});
+    auto refused = finishMigrate();
+    EXPECT_NE(refused.status, 0) << refused.output;
+    EXPECT_NE(refused.output.find("The certificate hasn't got a known issuer; vm1 runs here."),
+              std::string::npos)
+        << refused.output;
+    expectOnSourceOnly();
+
+    writeCertificates(ca, src.scratch() / "pki", "client", "");
+    startMigrate({"1", "tls", "b", "true"});
+    auto moved = finishMigrate();
+    ASSERT_EQ(moved.status, 0) << moved.output << src.log() << dst.log();
+    EXPECT_EQ(dst.property("vm1", "State"), "s \"running\"") << dst.log();
+    EXPECT_TRUE(dst.waitProperty("vm1", "AgentConnected", "b true", 60s)) << dst.log();
+    EXPECT_NE(src.property("vm1", "LastExit").find("migrated to"), std::string::npos);
+}
+
 TEST_F(MigrationGuest, CancelLeavesItOnTheSource) {
     startDirtying();
     startMigrate(kSlow);
@@ -271,7 +321,7 @@ TEST_F(MigrationGuest, DestinationCorraldKilledMidTransfer) {
         << result.output << src.log();
     expectOnSourceOnly();
     // A restarted destination corrald removes what the dead one left.
-    dst.start(destinationConfig());
+    dst.start(destinationConfig() + tlsDirLine(dst));
     EXPECT_FALSE(std::filesystem::exists(dst.runtimeDir() / "vm1")) << dst.log();
     EXPECT_FALSE(dst.listed("vm1"));
 }
@@ -327,7 +377,7 @@ TEST_F(MigrationGuest, SourceCorraldKilledMidTransferAndRestarted) {
     waitActive();
     src.killCorrald();
     finishMigrate(30s);  // its caller lost the reply with the corrald
-    src.start();
+    src.start("[migration]\n" + tlsDirLine(src));
     // The restarted corrald reattaches the qemu, cancels the stream and aborts the destination.
     EXPECT_TRUE(src.waitProperty("vm1", "MigrationState", "s \"failed\"", 60s)) << src.log();
     expectOnSourceOnly();

@@ -64,7 +64,9 @@ TEST(MigrateOptions, RefusesBadTypesValuesAndWhatIsNotSupportedYet) {
     EXPECT_EQ(refusal({text("postcopy", "")}),
               "Migrate: postcopy must be never, auto or always, not ''.");
     EXPECT_EQ(refusal({text("storage", "copy")}), "Migrate: storage 'copy' is not supported yet.");
-    EXPECT_EQ(refusal({flag("tls", true)}), "Migrate: tls is not supported yet.");
+    EXPECT_EQ(refusal({text("tls", "yes")}), "Migrate: option 'tls' must be of type 'b', not 's'.");
+    EXPECT_TRUE(validateMigrateOptions({flag("tls", true)}).value().tls);
+    EXPECT_FALSE(validateMigrateOptions({}).value().tls);
     EXPECT_EQ(refusal({flag("auto_converge", true), flag("auto_converge", false)}),
               "Migrate: option 'auto_converge' is given twice.");
     EXPECT_NE(refusal({number("speed", 1)}).find("unknown option 'speed' (known: bandwidth,"),
@@ -86,10 +88,13 @@ TEST(MigrateOptions, DestinationIsAnAddressOrAHost) {
 }
 
 TEST(MigrateOptions, IncomingAndFinishOptions) {
-    auto timeout = validateIncomingOptions({});
-    ASSERT_TRUE(timeout);
-    EXPECT_EQ(timeout.value(), 3600s);
-    EXPECT_EQ(validateIncomingOptions({number("timeout", 5)}).value(), 5s);
+    auto defaults = validateIncomingOptions({});
+    ASSERT_TRUE(defaults);
+    EXPECT_EQ(defaults.value().timeout, 3600s);
+    EXPECT_FALSE(defaults.value().tls);
+    EXPECT_EQ(validateIncomingOptions({number("timeout", 5)}).value().timeout, 5s);
+    EXPECT_TRUE(validateIncomingOptions({flag("tls", true)}).value().tls);
+    EXPECT_FALSE(validateIncomingOptions({number("tls", 1)}));
     EXPECT_FALSE(validateIncomingOptions({number("timeout", 0)}));
     EXPECT_FALSE(validateIncomingOptions({flag("resume", true)}));
     EXPECT_TRUE(validateFinishOptions({}).value());
@@ -102,16 +107,19 @@ TEST(MigrationConfig, ListenAddressAndPortRange) {
     EXPECT_EQ(settings.listenAddress, "0.0.0.0");
     EXPECT_EQ(settings.portFirst, 49152);
     EXPECT_EQ(settings.portLast, 49215);
-    applyMigrationConfig("c.toml", std::string("10.0.0.2"), std::string("50000-50010"), settings);
+    EXPECT_EQ(settings.tlsDir, "/etc/corral/pki");
+    applyMigrationConfig("c.toml", std::string("10.0.0.2"), std::string("50000-50010"),
+                         std::string("/srv/pki"), settings);
+    EXPECT_EQ(settings.tlsDir, "/srv/pki");
     EXPECT_EQ(settings.listenAddress, "10.0.0.2");
     EXPECT_EQ(settings.portFirst, 50000);
     EXPECT_EQ(settings.portLast, 50010);
-    applyMigrationConfig("c.toml", std::string("::1"), std::nullopt, settings);
+    applyMigrationConfig("c.toml", std::string("::1"), std::nullopt, std::nullopt, settings);
     EXPECT_EQ(settings.listenAddress, "::1");
     auto refuse = [](std::optional<std::string> address, std::optional<std::string> range) {
         MigrationSettings s;
         try {
-            applyMigrationConfig("c.toml", address, range, s);
+            applyMigrationConfig("c.toml", address, range, std::nullopt, s);
         } catch (const std::runtime_error& e) {
             return std::string(e.what());
         }
@@ -123,6 +131,9 @@ TEST(MigrationConfig, ListenAddressAndPortRange) {
         EXPECT_EQ(refuse(std::nullopt, std::string(bad)),
                   std::string("c.toml: migration.port_range '") + bad +
                       "' is not FIRST-LAST with 1024 <= FIRST <= LAST <= 65535");
+    MigrationSettings s;
+    EXPECT_THROW(applyMigrationConfig("c.toml", std::nullopt, std::nullopt, std::string("pki"), s),
+                 std::runtime_error);
 }
 
 TEST(MigrationQuery, ParsesStatusAndProgress) {

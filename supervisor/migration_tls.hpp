@@ -1,0 +1,27 @@
+// TLS for the migration stream: QEMU's tls-creds-x509 object over a directory of PEM files that
+// corrald's [migration] tls_dir names, the same on both hosts (like libvirt's /etc/pki/qemu).
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace corral::supervisor {
+
+// The id of the credentials object corrald adds to a migrating qemu.
+inline constexpr const char* kMigrationTlsId = "corral-migration-tls";
+
+// What QEMU reads from the directory: ca-cert.pem, and server-cert.pem + server-key.pem (the
+// destination, `server`) or client-cert.pem + client-key.pem (the source). The sentence naming
+// the first file missing or unreadable, or nullopt when all are there.
+std::optional<std::string> checkTlsDir(const std::filesystem::path& dir, bool server);
+
+// object-add of the credentials (the peer's certificate verified: the destination accepts only
+// sources whose client certificate its CA signed, the source only a destination whose server
+// certificate does and names the address it connects to).
+std::string tlsCredsAddJson(const std::filesystem::path& dir, bool server);
+// migrate-set-parameters' "tls-creds": the object, or "" (plain TCP; QEMU keeps the last value
+// set, so a migration without TLS after one with it must clear it).
+std::string tlsParameterJson(bool on);
+
+}  // namespace corral::supervisor
