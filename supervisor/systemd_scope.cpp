@@ -16,31 +16,6 @@ constexpr const char* kGuestsUnit = "corral-guests.service";
 
 }  // namespace
 
-// StartTransientUnit's reply: the job path to wait for, or the reason there is none.
-struct PlaceReply {
-    ScopeManager* owner;
-    std::string unit;
-    pid_t pid;
-
-    static int handle(sd_bus_message* reply, void* userdata, sd_bus_error*) {
-        auto* request = static_cast<PlaceReply*>(userdata);
-        auto& waiting = request->owner->waiting_;
-        auto it = waiting.find(request->unit);
-        const char* job = nullptr;
-        if (const sd_bus_error* error = sd_bus_message_get_error(reply)) {
-            request->owner->log_(4, "cannot move qemu (pid " + std::to_string(request->pid) +
-                                        ") into " + request->unit + ": " +
-                                        (error->message ? error->message : error->name) +
-                                        "; not registered with systemd-machined");
-            if (it != waiting.end()) waiting.erase(it);
-        } else if (sd_bus_message_read(reply, "o", &job) >= 0 && it != waiting.end()) {
-            it->second.job = job;
-        }
-        return 0;
-    }
-    static void destroy(void* userdata) { delete static_cast<PlaceReply*>(userdata); }
-};
-
 std::unique_ptr<ScopeManager> ScopeManager::connect(boost::asio::io_context& io, LogSink log) {
     if (!std::filesystem::exists("/run/systemd/system")) {
         log(6, "systemd is not the init system: VMs get no scope and no machined registration");
@@ -98,14 +73,45 @@ void ScopeManager::jobRemoved(const std::string& job, const std::string& unit,
     machined_.add(machine);
 }
 
+bool ScopeManager::callSystemd(int built, sd_bus_message* m, const std::string& what,
+                               ReplyHandler onReply) {
+    auto* handler = new ReplyHandler(std::move(onReply));
+    auto handle = [](sd_bus_message* reply, void* userdata, sd_bus_error*) -> int {
+        (*static_cast<ReplyHandler*>(userdata))(reply, sd_bus_message_get_error(reply));
+        return 0;
+    };
+    sd_bus_slot* slot = nullptr;
+    int r = built < 0 ? built : sd_bus_call_async(loop_->bus(), &slot, m, handle, handler, 0);
+    sd_bus_message_unref(m);
+    if (r < 0) {
+        delete handler;
+        log_(4, "cannot ask systemd to " + what + ": " + std::strerror(-r));
+        return false;
+    }
+    // The slot owns the handler from now on and lives until the reply (or the bus) is gone.
+    sd_bus_slot_set_destroy_callback(
+        slot, [](void* userdata) { delete static_cast<ReplyHandler*>(userdata); });
+    sd_bus_slot_set_floating(slot, 1);
+    sd_bus_slot_unref(slot);
+    loop_->kick();
+    return true;
+}
+
+namespace {
+
+std::string errorText(const sd_bus_error* error) {
+    return error->message ? error->message : error->name;
+}
+
+}  // namespace
+
 void ScopeManager::place(const MachineIdentity& machine,
                          const hypervisor::ResourcesSpec& resources) {
-    sd_bus* bus = loop_->bus();
     auto unit = unitOf(machine.name);
     auto pid = machine.leader;
     sd_bus_message* m = nullptr;
     int r = sd_bus_message_new_method_call(
-        bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+        loop_->bus(), &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
         "org.freedesktop.systemd1.Manager", "StartTransientUnit");
     if (r >= 0) r = sd_bus_message_append(m, "ss", unit.c_str(), "fail");
     if (r >= 0) r = sd_bus_message_open_container(m, 'a', "(sv)");
@@ -123,29 +129,27 @@ void ScopeManager::place(const MachineIdentity& machine,
         r = sd_bus_message_append(m, "(sv)", "CPUWeight", "t", uint64_t{*resources.cpuWeight});
     if (r >= 0) r = sd_bus_message_close_container(m);
     if (r >= 0) r = sd_bus_message_append(m, "a(sa(sv))", 0);
-    sd_bus_slot* slot = nullptr;
-    auto* request = new PlaceReply{this, unit, pid};
-    if (r >= 0) r = sd_bus_call_async(bus, &slot, m, PlaceReply::handle, request, 0);
-    sd_bus_message_unref(m);
-    if (r < 0) {
-        delete request;
-        log_(4, "cannot ask systemd for " + unit + ": " + std::strerror(-r));
-        return;
-    }
-    waiting_[unit] = Waiting{machine, ""};
-    // The slot owns the request from now on and lives until the reply (or the bus) is gone.
-    sd_bus_slot_set_destroy_callback(slot, PlaceReply::destroy);
-    sd_bus_slot_set_floating(slot, 1);
-    sd_bus_slot_unref(slot);
-    loop_->kick();
+    // The reply: the job path to wait for (jobRemoved), or the reason there is none.
+    auto onReply = [this, unit, pid](sd_bus_message* reply, const sd_bus_error* error) {
+        auto it = waiting_.find(unit);
+        const char* job = nullptr;
+        if (error) {
+            log_(4, "cannot move qemu (pid " + std::to_string(pid) + ") into " + unit + ": " +
+                        errorText(error) + "; not registered with systemd-machined");
+            if (it != waiting_.end()) waiting_.erase(it);
+        } else if (sd_bus_message_read(reply, "o", &job) >= 0 && it != waiting_.end()) {
+            it->second.job = job;
+        }
+    };
+    if (callSystemd(r, m, "create " + unit, std::move(onReply)))
+        waiting_[unit] = Waiting{machine, ""};
 }
 
 void ScopeManager::setResources(const std::string& name,
                                 const hypervisor::ResourcesSpec& resources) {
-    sd_bus* bus = loop_->bus();
     auto unit = unitOf(name);
     sd_bus_message* m = nullptr;
-    int r = sd_bus_message_new_method_call(bus, &m, "org.freedesktop.systemd1",
+    int r = sd_bus_message_new_method_call(loop_->bus(), &m, "org.freedesktop.systemd1",
                                            "/org/freedesktop/systemd1",
                                            "org.freedesktop.systemd1.Manager", "SetUnitProperties");
     if (r >= 0) r = sd_bus_message_append(m, "sb", unit.c_str(), 1);
@@ -159,60 +163,26 @@ void ScopeManager::setResources(const std::string& name,
             m, "(sv)", "CPUWeight", "t",
             resources.cpuWeight ? uint64_t{*resources.cpuWeight} : UINT64_MAX);
     if (r >= 0) r = sd_bus_message_close_container(m);
-    auto* request = new std::pair<ScopeManager*, std::string>(this, unit);
-    auto handle = [](sd_bus_message* reply, void* userdata, sd_bus_error*) -> int {
-        auto* request = static_cast<std::pair<ScopeManager*, std::string>*>(userdata);
-        if (const sd_bus_error* error = sd_bus_message_get_error(reply))
-            request->first->log_(4, "cannot set the new [resources] on " + request->second + ": " +
-                                        (error->message ? error->message : error->name));
+    callSystemd(r, m, "change " + unit, [this, unit](sd_bus_message*, const sd_bus_error* error) {
+        if (error)
+            log_(4, "cannot set the new [resources] on " + unit + ": " + errorText(error));
         else
-            request->first->log_(6, request->second + ": new [resources] set");
-        return 0;
-    };
-    sd_bus_slot* slot = nullptr;
-    if (r >= 0) r = sd_bus_call_async(bus, &slot, m, handle, request, 0);
-    sd_bus_message_unref(m);
-    if (r < 0) {
-        delete request;
-        log_(4, "cannot ask systemd to change " + unit + ": " + std::strerror(-r));
-        return;
-    }
-    sd_bus_slot_set_destroy_callback(slot, [](void* userdata) {
-        delete static_cast<std::pair<ScopeManager*, std::string>*>(userdata);
+            log_(6, unit + ": new [resources] set");
     });
-    sd_bus_slot_set_floating(slot, 1);
-    sd_bus_slot_unref(slot);
-    loop_->kick();
 }
 
 void ScopeManager::startServiceUnit(const std::string& name) {
     auto unit = "corral@" + name + ".service";
     // "fail": never replaces a stop job someone queued; a start job in progress (the unit
     // started the VM) is simply joined.
-    auto* request = new std::pair<ScopeManager*, std::string>(this, unit);
-    auto handle = [](sd_bus_message* reply, void* userdata, sd_bus_error*) -> int {
-        auto* request = static_cast<std::pair<ScopeManager*, std::string>*>(userdata);
-        if (const sd_bus_error* error = sd_bus_message_get_error(reply))
-            request->first->log_(6, "cannot start " + request->second + " to follow the VM: " +
-                                        (error->message ? error->message : error->name));
-        return 0;
-    };
-    sd_bus_slot* slot = nullptr;
-    int r =
-        sd_bus_call_method_async(loop_->bus(), &slot, "org.freedesktop.systemd1",
-                                 "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
-                                 "StartUnit", handle, request, "ss", unit.c_str(), "fail");
-    if (r < 0) {
-        delete request;
-        log_(4, "cannot ask systemd to start " + unit + ": " + std::strerror(-r));
-        return;
-    }
-    sd_bus_slot_set_destroy_callback(slot, [](void* userdata) {
-        delete static_cast<std::pair<ScopeManager*, std::string>*>(userdata);
+    sd_bus_message* m = nullptr;
+    int r = sd_bus_message_new_method_call(loop_->bus(), &m, "org.freedesktop.systemd1",
+                                           "/org/freedesktop/systemd1",
+                                           "org.freedesktop.systemd1.Manager", "StartUnit");
+    if (r >= 0) r = sd_bus_message_append(m, "ss", unit.c_str(), "fail");
+    callSystemd(r, m, "start " + unit, [this, unit](sd_bus_message*, const sd_bus_error* error) {
+        if (error) log_(6, "cannot start " + unit + " to follow the VM: " + errorText(error));
     });
-    sd_bus_slot_set_floating(slot, 1);
-    sd_bus_slot_unref(slot);
-    loop_->kick();
 }
 
 void ScopeManager::adopt(const MachineIdentity& machine) {

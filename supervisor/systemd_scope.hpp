@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <boost/asio/io_context.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -48,6 +49,11 @@ class ScopeManager {
     ScopeManager(std::shared_ptr<BusLoop> loop, LogSink log);
     static int onJobRemoved(sd_bus_message* m, void* userdata, sd_bus_error*);
     void jobRemoved(const std::string& job, const std::string& unit, const std::string& result);
+    // Sends `m` (unref'd here) when `built` (the result of building it) is not an error; the
+    // reply, or its error, goes to `onReply` on the loop. False, logged as "cannot ask systemd
+    // to WHAT", when it could not be sent.
+    using ReplyHandler = std::function<void(sd_bus_message* reply, const sd_bus_error* error)>;
+    bool callSystemd(int built, sd_bus_message* m, const std::string& what, ReplyHandler onReply);
 
     std::shared_ptr<BusLoop> loop_;
     LogSink log_;
@@ -60,8 +66,6 @@ class ScopeManager {
         std::string job;
     };
     std::map<std::string, Waiting> waiting_;
-
-    friend struct PlaceReply;
 };
 
 }  // namespace corral::supervisor
