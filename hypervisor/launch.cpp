@@ -37,7 +37,7 @@ LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
     createRuntimeDir(paths);
     auto argv = buildQemuArgv(spec, plan, paths);
     argv.front() = binary;
-    if (incoming) argv.insert(argv.end(), {"-incoming", "defer"});
+    if (incoming && incoming->deferIncoming) argv.insert(argv.end(), {"-incoming", "defer"});
     RuntimeState state;
     state.argv = argv;
     state.devices = plan.devices;

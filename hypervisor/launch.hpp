@@ -22,6 +22,7 @@ struct LaunchedInstance {
 // (boot-time and hotplugged, with their slots) instead of a new slot plan, and `-incoming defer`.
 struct IncomingLayout {
     std::vector<Device> devices;
+    bool deferIncoming = true;  // false: a reboot's qemu from the same records (relaunch_layout)
 };
 
 // Creates the runtime dir, opens the fds the devices' backends take (taps), spawns qemu paused and

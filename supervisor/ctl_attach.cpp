@@ -57,11 +57,13 @@ std::string resolveLocalPath(const std::string& text, const std::string& what) {
 }
 
 int attachDevice(Client& client, const std::string& name, const std::string& kind,
-                 const std::string& id, const std::vector<std::string>& options, bool json) {
+                 const std::string& id, const std::vector<std::string>& options, bool persist,
+                 bool json) {
     const auto& schema = attachableKind(kind);
     std::vector<std::pair<std::string, OptionValue>> values;
     for (const auto& word : options) values.push_back(convert(schema, word));
-    auto reply = client.callInstance(name, "AttachDevice", 60'000'000, [&](sd_bus_message* m) {
+    const char* method = persist ? "AttachDeviceWithOptions" : "AttachDevice";
+    auto reply = client.callInstance(name, method, 60'000'000, [&](sd_bus_message* m) {
         int r = sd_bus_message_append(m, "ss", kind.c_str(), id.c_str());
         if (r >= 0) r = sd_bus_message_open_container(m, 'a', "{sv}");
         for (auto it = values.begin(); r >= 0 && it != values.end(); ++it) {
@@ -71,7 +73,9 @@ int attachDevice(Client& client, const std::string& name, const std::string& kin
             else
                 r = sd_bus_message_append(m, "{sv}", key.c_str(), "b", int(std::get<bool>(value)));
         }
-        return r < 0 ? r : sd_bus_message_close_container(m);
+        if (r >= 0) r = sd_bus_message_close_container(m);
+        if (r < 0 || !persist) return r;
+        return sd_bus_message_append(m, "a{sv}", 1, "persist", "b", 1);
     });
     const char* address = "";
     check(sd_bus_message_read(reply.get(), "s", &address), "bad reply");

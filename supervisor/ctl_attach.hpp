@@ -17,7 +17,10 @@ std::string resolveLocalPath(const std::string& text, const std::string& what);
 
 // `options` are the KEY=VALUE words of --option, in command-line order. Prints the PCI address
 // and returns an exit code; a bad kind, key or value is a CtlError(kUsage) before any call.
+// With `persist` the device also goes into the instance's definition file
+// (AttachDeviceWithOptions).
 int attachDevice(Client& client, const std::string& name, const std::string& kind,
-                 const std::string& id, const std::vector<std::string>& options, bool json);
+                 const std::string& id, const std::vector<std::string>& options, bool persist,
+                 bool json);
 
 }  // namespace corral::supervisor::ctl

@@ -150,12 +150,17 @@ int attachNic(const Args& a) {
 
 int attach(const Args& a) {
     auto client = connect(a);
-    return attachDevice(client, a.args[0], a.args[1], a.args[2], a.deviceOptions, a.json);
+    return attachDevice(client, a.args[0], a.args[1], a.args[2], a.deviceOptions, a.has(kPersist),
+                        a.json);
 }
 
 int detach(const Args& a) {
-    connect(a).callInstance(a.args[0], "Detach", 60 * kSecond, [&](sd_bus_message* m) {
-        return sd_bus_message_append(m, "s", a.args[1].c_str());
+    bool persist = a.has(kPersist);
+    const char* method = persist ? "DetachWithOptions" : "Detach";
+    connect(a).callInstance(a.args[0], method, 60 * kSecond, [&](sd_bus_message* m) {
+        int r = sd_bus_message_append(m, "s", a.args[1].c_str());
+        if (r < 0 || !persist) return r;
+        return sd_bus_message_append(m, "a{sv}", 1, "persist", "b", 1);
     });
     return kOk;
 }
@@ -229,9 +234,11 @@ constexpr Verb kVerbs[] = {
      "hotplug a disk image; prints its PCI address", attachDisk},
     {"attach-nic", "NAME ID", 2, 2, kMode | kBridge | kMac, false, true,
      "hotplug a virtio NIC; prints its PCI address", attachNic},
-    {"attach", "NAME KIND ID", 3, 3, kDeviceOption, false, true,
-     "hotplug a device of any kind, options as in TOML", attach},
-    {"detach", "NAME ID", 2, 2, 0, false, true, "unplug a device", detach},
+    {"attach", "NAME KIND ID", 3, 3, kDeviceOption | kPersist, false, true,
+     "hotplug a device of any kind, options as in TOML (--persist: also into the definition)",
+     attach},
+    {"detach", "NAME ID", 2, 2, kPersist, false, true,
+     "unplug a device (--persist: also from the definition)", detach},
     {"cdrom", "NAME ID [PATH]", 2, 3, kEject, false, true,
      "put an ISO into a running VM's CD-ROM, or --eject it", cdrom},
     {"exec", "NAME", 1, 1, kTimeout, true, true, "run a command in the guest (negotiator agent)",

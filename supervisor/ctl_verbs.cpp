@@ -24,6 +24,7 @@ constexpr OptionInfo kOptions[] = {
     {kDowntime, "--downtime", "MS"},
     {kCancel, "--cancel", ""},
     {kTls, "--tls", ""},
+    {kPersist, "--persist", ""},
 };
 
 // The options that go with any verb, as the parser below reads them; for the completion.

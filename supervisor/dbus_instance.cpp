@@ -387,6 +387,12 @@ const sd_bus_vtable kInstanceVtable[] = {
                             SD_BUS_RESULT("s", pci_address), methodAttachDevice, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Detach", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, methodDetach,
                             kMethod),
+    SD_BUS_METHOD_WITH_ARGS(
+        "AttachDeviceWithOptions",
+        SD_BUS_ARGS("s", kind, "s", id, "a{sv}", device_options, "a{sv}", options),
+        SD_BUS_RESULT("s", pci_address), methodAttachDeviceWithOptions, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("DetachWithOptions", SD_BUS_ARGS("s", id, "a{sv}", options),
+                            SD_BUS_NO_RESULT, methodDetachWithOptions, kMethod),
     SD_BUS_METHOD_WITH_ARGS("ChangeMedia", SD_BUS_ARGS("s", id, "s", path), SD_BUS_NO_RESULT,
                             methodChangeMedia, kMethod),
     SD_BUS_METHOD_WITH_ARGS("GuestExecute", SD_BUS_ARGS("as", argv, "s", input, "t", timeout_usec),

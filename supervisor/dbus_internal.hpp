@@ -69,6 +69,11 @@ int getMigrationState(sd_bus*, const char*, const char*, const char*, sd_bus_mes
 int getMigrationProgress(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply,
                          void* userdata, sd_bus_error*);
 
+// Instance.AttachDeviceWithOptions and DetachWithOptions: option persist also changes the
+// definition file (persist_dbus.cpp).
+int methodAttachDeviceWithOptions(sd_bus_message* m, void* userdata, sd_bus_error* error);
+int methodDetachWithOptions(sd_bus_message* m, void* userdata, sd_bus_error* error);
+
 // Instance.GuestInfo() (dbus_guest_info.cpp).
 int methodGuestInfo(sd_bus_message* m, void* userdata, sd_bus_error* error);
 

@@ -76,7 +76,7 @@ class Instance {
     // timeout 0: the instance's default.
     void shutdown(Duration timeout, Done done);
     void kill(Done done);
-    // Graceful shutdown, then start again.
+    // Graceful shutdown, then start again (the VmControl's launch keeps the devices: rebooting()).
     void reboot(Done done);
     void reset(Done done);
     void pause(Done done);
@@ -102,6 +102,8 @@ class Instance {
     // nullopt when the VM runs (or is paused) and no lifecycle operation is in progress;
     // otherwise the error to give a caller that wants to use the VM (hotplug, agent, monitor).
     std::optional<OpError> checkUsable() const;
+    // A Reboot is under way: the qemu it launches keeps the devices the last one had.
+    bool rebooting() const { return op_ == Op::Reboot; }
 
   private:
     enum class Op { None, Start, Shutdown, Kill, Reboot, Pause, Resume, Reset };

@@ -114,6 +114,14 @@ class RealParts final : public QemuParts {
         auto launched = hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, &layout);
         return {std::move(launched.state), std::make_unique<Process>(std::move(launched.process))};
     }
+    LaunchedQemu relaunch(const hypervisor::InstanceSpec& spec,
+                          std::vector<hypervisor::Device> devices,
+                          const std::filesystem::path& runtimeRoot,
+                          const std::string& binary) override {
+        hypervisor::IncomingLayout layout{std::move(devices), false};
+        auto launched = hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, &layout);
+        return {std::move(launched.state), std::make_unique<Process>(std::move(launched.process))};
+    }
     std::unique_ptr<ProcessHandle> adopt(pid_t pid, const std::vector<std::string>& argv,
                                          std::string& why) override {
         auto process = hypervisor::QemuProcess::adopt(executor_, pid, argv, why);
@@ -145,6 +153,11 @@ LaunchedQemu QemuParts::launchIncoming(const hypervisor::InstanceSpec&,
                                        std::vector<hypervisor::Device>,
                                        const std::filesystem::path&, const std::string&) {
     throw std::runtime_error("incoming migration is not supported here");
+}
+
+LaunchedQemu QemuParts::relaunch(const hypervisor::InstanceSpec&, std::vector<hypervisor::Device>,
+                                 const std::filesystem::path&, const std::string&) {
+    throw std::runtime_error("a relaunch that keeps hotplugged devices is not supported here");
 }
 
 std::unique_ptr<QemuParts> makeQemuParts(asio::any_io_executor executor) {

@@ -95,6 +95,12 @@ class QemuParts {
                                         std::vector<hypervisor::Device> devices,
                                         const std::filesystem::path& runtimeRoot,
                                         const std::string& binary);
+    // The qemu of a Reboot: from these records (hypervisor::relaunchLayout), started as a fresh
+    // start is. Fakes need not support it.
+    virtual LaunchedQemu relaunch(const hypervisor::InstanceSpec& spec,
+                                  std::vector<hypervisor::Device> devices,
+                                  const std::filesystem::path& runtimeRoot,
+                                  const std::string& binary);
     // A live qemu whose command line is `argv`; null (and `why`) if there is none.
     virtual std::unique_ptr<ProcessHandle> adopt(pid_t pid, const std::vector<std::string>& argv,
                                                  std::string& why) = 0;

@@ -2,6 +2,7 @@
 #include "supervisor/qemu_vm.hpp"
 
 #include "supervisor/migration_marker.hpp"
+#include "supervisor/persist_reboot.hpp"
 
 namespace corral::supervisor {
 
@@ -134,7 +135,13 @@ void QemuVm::launch(std::function<void(Outcome<pid_t>)> done) {
         tpm = startTpm();
         auto spec = *spec_;
         hypervisor::prepareFirmware(spec.firmware, context_.firmware, context_.stateRoot / name_);
-        launched = context_.parts.launch(spec, context_.runtimeRoot, context_.qemuBinary);
+        // A Reboot keeps what the last qemu had, hotplugged devices included (persist_reboot).
+        launched =
+            instance_.rebooting()
+                ? launchForReboot(
+                      context_.parts, spec, lastDevices_, context_.runtimeRoot, context_.qemuBinary,
+                      [this](int priority, const std::string& text) { log(priority, text); })
+                : context_.parts.launch(spec, context_.runtimeRoot, context_.qemuBinary);
     } catch (const std::exception& e) {
         if (tpm) tpm->stop();
         return done(OpError{ErrorKind::Failed, e.what()});

@@ -158,7 +158,8 @@ asio::awaitable<Outcome<pid_t>> RunningQemu::startSteps() {
     // qemu made its sockets before it answered on QMP.
     if (auto problem = hypervisor::shareConsole(paths_)) log(4, *problem);
     connectAgent();
-    co_await startHotplug({});
+    // A reboot's qemu already has the records it kept (persist_reboot); a fresh start has none.
+    co_await startHotplug(hotplugged());
     auto password = co_await setVncPassword();
     if (!password) {
         process_->kill(SIGKILL);

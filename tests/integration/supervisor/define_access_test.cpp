@@ -214,5 +214,69 @@ TEST_F(DefineAccess, ABusPolicyRefusalIsOneSentenceFromCorralctl) {
     EXPECT_EQ(property("web1", "State"), "s \"stopped\"");
 }
 
+// attach/detach with persist rewrite the definition: root only. On a stopped VM they change
+// the file alone, byte for byte reversibly; an unknown call option is refused.
+TEST_F(DefineAccess, PersistIsRootOnlyAndOnAStoppedVmChangesOnlyTheFile) {
+    startCorrald();
+    DefineClient root(address_);
+    auto original = "# keep me\n" + text();
+    ASSERT_TRUE(root.define("web1", original).error.empty());
+    auto file = dir_ / "instances" / "web1.toml";
+    auto image = dir_ / "d1.img";
+    std::ofstream(image) << "x";
+    auto path = "/org/corral1/instance/web1";
+    std::vector<std::string> attach = {"call",
+                                       "org.corral1",
+                                       path,
+                                       "org.corral1.Instance",
+                                       "AttachDeviceWithOptions",
+                                       "ssa{sv}a{sv}",
+                                       "disk",
+                                       "d1",
+                                       "1",
+                                       "path",
+                                       "s",
+                                       image.string(),
+                                       "1",
+                                       "persist",
+                                       "b",
+                                       "true"};
+    auto refused = busctlAsNobody(attach);
+    EXPECT_NE(refused.output.find("Permission denied: AttachDeviceWithOptions with persist needs "
+                                  "root;"),
+              std::string::npos)
+        << refused.output;
+    auto detachRefused =
+        busctlAsNobody({"call", "org.corral1", path, "org.corral1.Instance", "DetachWithOptions",
+                        "sa{sv}", "d1", "1", "persist", "b", "true"});
+    EXPECT_NE(detachRefused.output.find("Permission denied: DetachWithOptions with persist needs "
+                                        "root;"),
+              std::string::npos)
+        << detachRefused.output;
+    EXPECT_EQ(readFile(file), original);
+
+    auto bogus = busctl({"call", "org.corral1", path, "org.corral1.Instance",
+                         "AttachDeviceWithOptions", "ssa{sv}a{sv}", "disk", "d1", "1", "path", "s",
+                         image.string(), "1", "persistent", "b", "true"});
+    EXPECT_NE(bogus.status, 0);
+    EXPECT_NE(bogus.output.find("persistent"), std::string::npos) << bogus.output;
+    EXPECT_EQ(readFile(file), original);
+
+    attach.insert(attach.begin(), "--");
+    auto written = busctl(attach);
+    ASSERT_EQ(written.status, 0) << written.output << corraldLog();
+    EXPECT_EQ(written.output, "s \"\"\n");
+    EXPECT_EQ(readFile(file),
+              original + "\n[[disk]]\nid = \"d1\"\npath = \"" + image.string() + "\"\n");
+    auto notDefined = busctl({"--", "call", "org.corral1", path, "org.corral1.Instance",
+                              "DetachWithOptions", "sa{sv}", "d9", "1", "persist", "b", "true"});
+    EXPECT_NE(notDefined.output.find("d9 is not in " + file.string()), std::string::npos)
+        << notDefined.output;
+    auto removed = busctl({"--", "call", "org.corral1", path, "org.corral1.Instance",
+                           "DetachWithOptions", "sa{sv}", "d1", "1", "persist", "b", "true"});
+    EXPECT_EQ(removed.status, 0) << removed.output;
+    EXPECT_EQ(readFile(file), original);
+}
+
 }  // namespace
 }  // namespace corral::test
