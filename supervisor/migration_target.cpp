@@ -11,6 +11,7 @@
 #include "hypervisor/runtime_dir.hpp"
 #include "hypervisor/slot_plan.hpp"
 #include "supervisor/definition_check.hpp"
+#include "supervisor/disk_ops.hpp"
 #include "supervisor/qemu_vm.hpp"
 
 namespace corral::supervisor {
@@ -208,6 +209,15 @@ asio::awaitable<Outcome<std::string>> MigrationTarget::prepareSteps(std::shared_
         co_await life_.guard(in->qmp->connect(in->paths.qmpSocket.string(), kQmpConnectWindow));
     if (!connected) {
         why = "QMP: " + connected.error().message;
+        co_await discard(in, why);
+        co_return failed(in->name + ": cannot receive it: " + why);
+    }
+    // Limits are host configuration, not migrated state: the destination sets them itself.
+    auto link = in->qmp;
+    auto devices = in->devices;
+    auto unlimited = co_await life_.guard(applyDiskLimits(std::move(link), std::move(devices)));
+    if (unlimited) {
+        why = *unlimited;
         co_await discard(in, why);
         co_return failed(in->name + ": cannot receive it: " + why);
     }

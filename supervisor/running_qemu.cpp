@@ -6,6 +6,8 @@
 #include <csignal>
 #include <fstream>
 
+#include "supervisor/disk_ops.hpp"
+
 namespace corral::supervisor {
 
 namespace asio = boost::asio;
@@ -159,6 +161,13 @@ asio::awaitable<Outcome<pid_t>> RunningQemu::startSteps() {
     if (auto problem = hypervisor::shareConsole(paths_)) log(4, *problem);
     connectAgent();
     co_await startHotplug({});
+    auto link = qmp_;
+    auto devices = state_.devices;
+    auto unlimited = co_await life_.guard(applyDiskLimits(std::move(link), std::move(devices)));
+    if (unlimited) {
+        process_->kill(SIGKILL);
+        co_return OpError{ErrorKind::Failed, name_ + ": " + *unlimited};
+    }
     auto password = co_await setVncPassword();
     if (!password) {
         process_->kill(SIGKILL);
