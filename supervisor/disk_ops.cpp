@@ -93,9 +93,15 @@ asio::awaitable<std::optional<OpError>> RunningQemu::limitAttached(
 
 asio::awaitable<Outcome<Unit>> RunningQemu::limitSteps(std::vector<hypervisor::Device> members) {
     // Each member's call sets the group's limits; each member joins (or with none, leaves) it.
-    std::vector<hypervisor::Device> applied = members;
-    auto problem = co_await life_.guard(applyDiskLimits(qmp_, std::move(members)));
-    if (problem) co_return OpError{ErrorKind::Failed, name_ + ": " + *problem + "."};
+    auto client = qmpClientOf(*qmp_);
+    if (!client)
+        co_return OpError{ErrorKind::NotSupported, name_ + ": no block_set_io_throttle here."};
+    // Members without limits are applied too: all rates 0 lifts the throttling.
+    for (const auto& member : members) {
+        auto set = co_await life_.guard(hypervisor::applyLimits(*client, member));
+        if (!set) co_return toOpError(set.error(), Channel::Monitor);
+    }
+    const auto& applied = members;
     for (const auto& member : applied) {
         for (auto& device : state_.devices)
             if (device.id == member.id) device.options = member.options;

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include "tests/integration/supervisor/corrald_fixture.hpp"
@@ -64,14 +65,17 @@ class DiskGuest : public CorraldFixture {
     }
     // The guest's view of vda in 512-byte sectors, polled until it is `sectors`, bounded.
     bool waitGuestSectors(std::uint64_t sectors) {
-        std::string expected = "\"" + std::to_string(sectors) + "\\n\"";
+        std::regex expected("\"" + std::to_string(sectors) + "[^0-9]");
+        std::string last;
         auto deadline = std::chrono::steady_clock::now() + 60s;
         while (std::chrono::steady_clock::now() < deadline) {
-            auto out = call("vm1", "GuestExecute",
-                            {"asst", "2", "cat", "/sys/block/vda/size", "", "20000000"});
-            if (out.output.find(expected) != std::string::npos) return true;
+            last = call("vm1", "GuestExecute",
+                        {"asst", "2", "cat", "/sys/block/vda/size", "", "20000000"})
+                       .output;
+            if (std::regex_search(last, expected)) return true;
             std::this_thread::sleep_for(200ms);
         }
+        ADD_FAILURE() << "the guest's vda has not " << sectors << " sectors: " << last;
         return false;
     }
     // corralctl resize with SIZE in bytes: refused with exit `code` (2 InvalidArgument, 5
