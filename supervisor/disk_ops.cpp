@@ -46,11 +46,12 @@ void setLimitOptions(hypervisor::Options& options,
 
 }  // namespace
 
-asio::awaitable<std::optional<std::string>> applyDiskLimits(
-    std::shared_ptr<QmpLink> link, std::vector<hypervisor::Device> devices) {
+asio::awaitable<std::optional<std::string>> applyDiskLimits(std::shared_ptr<QmpLink> link,
+                                                            std::vector<hypervisor::Device> devices,
+                                                            bool everyDisk) {
     auto client = qmpClientOf(*link);
     for (const auto& device : devices) {
-        if (!isDisk(device) || !hypervisor::hasLimits(device)) continue;
+        if (!isDisk(device) || (!everyDisk && !hypervisor::hasLimits(device))) continue;
         if (!client) co_return "no block_set_io_throttle over this link";
         auto set = co_await hypervisor::applyLimits(*client, device);
         if (!set) co_return "I/O limits of disk " + device.id + ": " + set.error().message;
@@ -92,22 +93,36 @@ asio::awaitable<std::optional<OpError>> RunningQemu::limitAttached(
 }
 
 asio::awaitable<Outcome<Unit>> RunningQemu::limitSteps(std::vector<hypervisor::Device> members) {
-    // Each member's call sets the group's limits; each member joins (or with none, leaves) it.
-    auto client = qmpClientOf(*qmp_);
-    if (!client)
-        co_return OpError{ErrorKind::NotSupported, name_ + ": no block_set_io_throttle here."};
-    // Members without limits are applied too: all rates 0 lifts the throttling.
-    for (const auto& member : members) {
-        auto set = co_await life_.guard(hypervisor::applyLimits(*client, member));
-        if (!set) co_return toOpError(set.error(), Channel::Monitor);
+    // The records first: if corrald dies before QEMU has the limits, the next one applies the
+    // records when it takes over (takeOver), so records and QEMU agree either way.
+    std::vector<hypervisor::Device> before;
+    auto record = [&](const std::vector<hypervisor::Device>& from) {
+        for (const auto& member : from)
+            for (auto& device : state_.devices)
+                if (device.id == member.id) device.options = member.options;
+    };
+    for (const auto& member : members)
+        for (const auto& device : state_.devices)
+            if (device.id == member.id) before.push_back(device);
+    record(members);
+    if (auto unwritten = persist()) {
+        record(before);
+        co_return OpError{ErrorKind::Failed, name_ + ": " + *unwritten + "; nothing was changed."};
     }
-    const auto& applied = members;
-    for (const auto& member : applied) {
-        for (auto& device : state_.devices)
-            if (device.id == member.id) device.options = member.options;
+    // Each member's call sets the group's limits; a member left without limits gets rates 0,
+    // which lifts its throttling.
+    auto problem = co_await life_.guard(applyDiskLimits(qmp_, members, true));
+    if (problem) {
+        record(before);
+        persist();
+        auto restored = co_await life_.guard(applyDiskLimits(qmp_, before, true));
+        co_return OpError{ErrorKind::Failed,
+                          name_ + ": " + *problem +
+                              (restored ? "; some disks of the group may have the new limits"
+                                        : "; the previous limits are back") +
+                              "."};
     }
-    persist();
-    log(5, "I/O limits of disk " + applied.front().id + " changed");
+    log(5, "I/O limits of disk " + members.front().id + " changed");
     co_return Unit{};
 }
 

@@ -15,9 +15,10 @@
 
 namespace corral::supervisor {
 
-// block_set_io_throttle for each of `devices` that has limits; nullopt, or the first error.
+// block_set_io_throttle for each disk of `devices` that has limits (with `everyDisk`, for the
+// others too: all rates 0, no throttling); nullopt, or the first error.
 boost::asio::awaitable<std::optional<std::string>> applyDiskLimits(
-    std::shared_ptr<QmpLink> link, std::vector<hypervisor::Device> devices);
+    std::shared_ptr<QmpLink> link, std::vector<hypervisor::Device> devices, bool everyDisk = false);
 
 // A disk to be hotplugged into throttle group G, which disks of `devices` are in: it takes
 // their limits when it gives none; limits other than theirs are refused (one group, one budget).

@@ -202,6 +202,13 @@ asio::awaitable<bool> RunningQemu::takeOver() {
     subscribe();
     auto status = co_await syncWithQemu();
     bool running = !status || status.value().running;
+    // The records are the truth for I/O limits (a SetDiskLimits or a start may have been cut
+    // short); applying them again is harmless.
+    auto link = qmp_;
+    auto devices = state_.devices;
+    if (auto unlimited =
+            co_await life_.guard(applyDiskLimits(std::move(link), std::move(devices), true)))
+        log(4, *unlimited);
     if (status && status.value().status == "prelaunch") {
         // Started with -S and never continued: corrald died inside Start. Finish it.
         log(5, "completing a start that a corrald restart interrupted");
