@@ -51,6 +51,14 @@ awaitable<Result<std::uint64_t>> diskSize(monitor::QmpClient& qmp, std::string i
     co_return makeError(Errc::NoSuchDevice, id, "QEMU has no block node " + node);
 }
 
+awaitable<Result<bool>> migrating(monitor::QmpClient& qmp) {
+    auto query = co_await qmp.execute("query-migrate");
+    if (!query) co_return query.error();
+    std::string status = query->IsObject() ? stringMember(*query, "status") : std::string();
+    co_return !status.empty() && status != "completed" && status != "failed" &&
+        status != "cancelled" && status != "none";
+}
+
 awaitable<Result<void>> growDisk(monitor::QmpClient& qmp, std::string id, std::uint64_t bytes) {
     auto args = JsonObject().set("node-name", formatNodeOf(id)).set("size", bytes).take();
     auto resized = co_await qmp.execute("block_resize", std::move(args));

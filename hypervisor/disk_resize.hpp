@@ -33,6 +33,10 @@ std::optional<SizeRefusal> sizeRefusal(std::string_view id, std::uint64_t curren
 monitor::awaitable<monitor::Result<std::uint64_t>> diskSize(monitor::QmpClient& qmp,
                                                             std::string id);
 
+// Whether QEMU is migrating the VM away (query-migrate: setup, active, ...): a disk changed then
+// would not match what the destination was told.
+monitor::awaitable<monitor::Result<bool>> migrating(monitor::QmpClient& qmp);
+
 // block_resize of disk `id` to `bytes`.
 monitor::awaitable<monitor::Result<void>> growDisk(monitor::QmpClient& qmp, std::string id,
                                                    std::uint64_t bytes);

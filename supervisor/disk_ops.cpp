@@ -93,6 +93,8 @@ asio::awaitable<std::optional<OpError>> RunningQemu::limitAttached(
 }
 
 asio::awaitable<Outcome<Unit>> RunningQemu::limitSteps(std::vector<hypervisor::Device> members) {
+    if (auto client = qmpClientOf(*qmp_))
+        if (auto busy = co_await migrationRefusal(*client)) co_return *busy;
     // The records first: if corrald dies before QEMU has the limits, the next one applies the
     // records when it takes over (takeOver), so records and QEMU agree either way.
     std::vector<hypervisor::Device> before;
@@ -171,10 +173,20 @@ void QemuVm::setDiskLimits(std::string id, std::map<std::string, std::uint64_t> 
     running_->setDiskLimits(std::move(id), std::move(changes), std::move(done));
 }
 
+asio::awaitable<std::optional<OpError>> RunningQemu::migrationRefusal(monitor::QmpClient& client) {
+    auto busy = co_await life_.guard(hypervisor::migrating(client));
+    if (!busy) co_return toOpError(busy.error(), Channel::Monitor);
+    if (!*busy) co_return std::nullopt;
+    co_return OpError{ErrorKind::InvalidState, name_ +
+                                                   " is being migrated; change its disks "
+                                                   "before or after the migration."};
+}
+
 asio::awaitable<Outcome<Unit>> RunningQemu::resizeSteps(std::string id, std::uint64_t bytes) {
     auto client = qmpClientOf(*qmp_);
     if (!client)
         co_return OpError{ErrorKind::NotSupported, name_ + ": no block_resize over this link."};
+    if (auto busy = co_await migrationRefusal(*client)) co_return *busy;
     auto current = co_await life_.guard(hypervisor::diskSize(*client, id));
     if (!current) co_return toOpError(current.error(), Channel::Monitor);
     if (auto refused = hypervisor::sizeRefusal(id, *current, bytes)) {

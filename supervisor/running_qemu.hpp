@@ -140,6 +140,8 @@ class RunningQemu {
     boost::asio::awaitable<Outcome<Unit>> detachSteps(std::string id);
     boost::asio::awaitable<Outcome<Unit>> changeMediaSteps(std::string id, std::string path);
     boost::asio::awaitable<Outcome<Unit>> resizeSteps(std::string id, std::uint64_t bytes);
+    // InvalidState while QEMU migrates the VM away, the monitor's error, or nothing.
+    boost::asio::awaitable<std::optional<OpError>> migrationRefusal(monitor::QmpClient& client);
     boost::asio::awaitable<Outcome<Unit>> limitSteps(std::vector<hypervisor::Device> members);
     // The I/O limits of a device just hotplugged; if QEMU refuses them, the device is unplugged
     // again and the error returned (disk_ops.cpp).

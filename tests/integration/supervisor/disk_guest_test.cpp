@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <regex>
 #include <thread>
 
@@ -143,6 +144,8 @@ TEST_F(DiskGuest, GrowsLiveAndRefusesEverythingElse) {
     EXPECT_GE(limited, 3000ms);
     auto free = timedWrite("vda");
     EXPECT_LT(free * 2, limited) << "unlimited " << free.count() << " ms";
+    std::cout << "4 MiB O_DIRECT write: bps_wr 1M " << limited.count() << " ms, unlimited "
+              << free.count() << " ms\n";
     EXPECT_NE(limits("lim").output.find("\"bps_wr\" t 1048576"), std::string::npos)
         << limits("lim").output;
     EXPECT_EQ(limits("data").output, "a{sv} 0\n");
