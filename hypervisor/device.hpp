@@ -34,7 +34,9 @@ using Options = std::map<std::string, OptionValue, std::less<>>;
 enum class OptionType {
     String,
     Bool,
-    Path,  // an absolute path; the TOML loader also checks that it exists and is readable
+    Path,   // an absolute path; the TOML loader also checks that it exists and is readable
+    Count,  // a whole number, kept as its decimal text: a TOML integer or a string ("1M"),
+            // a string on D-Bus; OptionSpec::check normalises it
 };
 
 // A string option's own rule: may normalise `value` in place ("52:54:00:AB:..." to lower case);

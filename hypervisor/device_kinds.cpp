@@ -1,6 +1,7 @@
 // The device kinds: one row each, plain data. Everything corral does with a device follows from
 // its row (device.hpp says what each field means); a new kind is a new row here.
 #include "hypervisor/device.hpp"
+#include "hypervisor/disk_limits.hpp"
 #include "hypervisor/disk_nic_options.hpp"
 #include "hypervisor/instance_name.hpp"
 #include "hypervisor/instance_spec.hpp"
@@ -42,7 +43,7 @@ void deriveMac(Device& nic, std::string_view instanceName) {
 }
 
 const std::vector<DeviceKind>& table() {
-    static const std::vector<DeviceKind> kinds = {
+    static std::vector<DeviceKind> kinds = {
         {.name = "disk",
          .driver = "virtio-blk-pci",
          .backend = Backend::Block,
@@ -125,6 +126,10 @@ const std::vector<DeviceKind>& table() {
         {.name = "virtio-vga", .driver = "virtio-vga"},
         {.name = "cirrus-vga", .driver = "cirrus-vga"},
     };
+    // The disk row's I/O limit keys and throttle_group (hypervisor/disk_limits.hpp).
+    static const bool limited =
+        (kinds.front().options = withLimitOptions(kinds.front().options), true);
+    (void)limited;
     return kinds;
 }
 

@@ -11,6 +11,7 @@
 #include "hypervisor/slot_plan.hpp"
 #include "hypervisor/spec_loader_boot.hpp"
 #include "hypervisor/spec_loader_cpu.hpp"
+#include "hypervisor/spec_loader_disks.hpp"
 #include "hypervisor/spec_loader_display.hpp"
 #include "hypervisor/spec_loader_tpm.hpp"
 #include "hypervisor/toml_reader.hpp"
@@ -110,7 +111,18 @@ std::optional<OptionValue> readOption(TomlReader& l, const toml::table& t, const
         if (path.empty()) return std::nullopt;
         return OptionValue(path.string());
     }
-    auto* v = l.get<std::string>(t, key, "a string");
+    if (option.type == OptionType::Count && t.get(key)->is_integer()) {
+        auto* n = t.get(key)->as_integer();
+        OptionValue count = n->get() < 0 ? "-" : std::to_string(n->get());
+        if (auto problem = checkOptionValue(option, count)) {
+            problem->value = std::to_string(n->get());
+            l.valueProblem(n->source(), *problem);
+            return std::nullopt;
+        }
+        return count;
+    }
+    auto* v = l.get<std::string>(
+        t, key, option.type == OptionType::Count ? "an integer or a string" : "a string");
     if (!v) return std::nullopt;
     OptionValue value = v->get();
     if (auto problem = checkOptionValue(option, value)) {
@@ -219,6 +231,7 @@ LoadResult parseInstanceSpec(std::string_view text, const std::filesystem::path&
     if (auto* t = l.section(root, "firmware")) loadFirmware(l, *t, spec);
     if (auto* t = l.section(root, "boot")) loadBoot(l, root, *t, spec);
     loadDevices(l, root, spec);
+    checkThrottleGroups(l, root, spec);
     if (auto* t = l.section(root, "agent")) {
         l.checkKeys(*t, {"negotiator"}, "[agent]");
         l.boolean(*t, "negotiator", spec.agent.negotiator);

@@ -11,6 +11,7 @@
 #include "supervisor/ctl_attach.hpp"
 #include "supervisor/ctl_console.hpp"
 #include "supervisor/ctl_define.hpp"
+#include "supervisor/ctl_disks.hpp"
 #include "supervisor/ctl_display.hpp"
 #include "supervisor/ctl_exec.hpp"
 #include "supervisor/ctl_guest_info.hpp"
@@ -241,6 +242,11 @@ constexpr Verb kVerbs[] = {
      "unplug a device (--persist: also from the definition)", detach},
     {"cdrom", "NAME ID [PATH]", 2, 3, kEject, false, true,
      "put an ISO into a running VM's CD-ROM, or --eject it", cdrom},
+    {"resize", "NAME DISK SIZE", 3, 3, 0, false, true,
+     "grow a running VM's disk to SIZE (10G, 512M; never shrinks)", resizeVerb},
+    {"limits", "NAME DISK [KEY=VALUE...]", 2, kAnyCount, 0, false, true,
+     "show or change a running VM's disk I/O limits (bps_wr=1M, iops_rd=500, 0 removes)",
+     limitsVerb},
     {"exec", "NAME", 1, 1, kTimeout, true, true, "run a command in the guest (negotiator agent)",
      exec},
     {"commands", "NAME", 1, 1, 0, false, true, "commands the guest agent offers", commands},

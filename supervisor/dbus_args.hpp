@@ -31,7 +31,7 @@ using OptionDict = std::vector<OptionEntry>;
 
 // No method takes more options than this, so a dict with more is refused whatever its entries
 // are: a reader may stop after kMaxOptionEntries + 1 entries instead of copying a huge message.
-inline constexpr std::size_t kMaxOptionEntries = 16;
+inline constexpr std::size_t kMaxOptionEntries = 24;
 
 // The longest timeout a method takes (one year, as corralctl's --timeout): a larger value is a
 // mistake (2^64 - 1 once left a VM shutting down forever), not a wish to wait.

@@ -87,6 +87,11 @@ int methodScreenshot(sd_bus_message* m, void* userdata, sd_bus_error* error);
 int getDisplayProperty(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply,
                        void* userdata, sd_bus_error*);
 
+// Instance.ResizeDisk, SetDiskLimits and GetDiskLimits (dbus_disks.cpp).
+int methodResizeDisk(sd_bus_message* m, void* userdata, sd_bus_error* error);
+int methodSetDiskLimits(sd_bus_message* m, void* userdata, sd_bus_error* error);
+int methodGetDiskLimits(sd_bus_message* m, void* userdata, sd_bus_error* error);
+
 // Manager.Define (registry in userdata) and Instance.Update, Undefine, GetDefinition
 // (dbus_define.cpp).
 int methodDefine(sd_bus_message* m, Registry& registry, sd_bus_error* error);

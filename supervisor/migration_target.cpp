@@ -12,6 +12,7 @@
 #include "hypervisor/slot_plan.hpp"
 #include "supervisor/definition_check.hpp"
 #include "supervisor/migration_tls.hpp"
+#include "supervisor/disk_ops.hpp"
 #include "supervisor/qemu_vm.hpp"
 
 namespace corral::supervisor {
@@ -228,6 +229,15 @@ asio::awaitable<Outcome<std::string>> MigrationTarget::prepareSteps(std::shared_
             co_await discard(in, why);
             co_return failed(in->name + ": cannot receive it: " + why);
         }
+    }
+    // Limits are host configuration, not migrated state: the destination sets them itself.
+    auto link = in->qmp;
+    auto devices = in->devices;
+    auto unlimited = co_await life_.guard(applyDiskLimits(std::move(link), std::move(devices)));
+    if (unlimited) {
+        why = *unlimited;
+        co_await discard(in, why);
+        co_return failed(in->name + ": cannot receive it: " + why);
     }
     std::string listen =
         "tcp:" + hostPart(settings_.listenAddress) + ":" + std::to_string(in->port);

@@ -34,6 +34,9 @@ class QemuVm : public Vm, private VmControl {
 
     void attachDevice(hypervisor::Device device, Reply<std::string> reply) override;
     void changeMedia(std::string id, std::string path, Done done) override;
+    void resizeDisk(std::string id, std::uint64_t bytes, Done done) override;
+    void setDiskLimits(std::string id, std::map<std::string, std::uint64_t> changes,
+                       Done done) override;
     void detach(std::string id, Done done) override;
     void guestRun(std::vector<std::string> argv, std::string input,
                   std::chrono::milliseconds timeout, Reply<agent::RunOutcome> reply) override;

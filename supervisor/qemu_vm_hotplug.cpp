@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "supervisor/device_clash.hpp"
+#include "supervisor/disk_ops.hpp"
 #include "supervisor/running_qemu.hpp"
 
 namespace corral::supervisor {
@@ -116,6 +117,7 @@ asio::awaitable<Outcome<std::string>> RunningQemu::attachSteps(hypervisor::Devic
     auto hotplug = hotplug_;
     auto result = co_await life_.guard(overQmp(hotplug->attach(std::move(device))));
     if (!result) co_return result.error();
+    if (auto unlimited = co_await limitAttached(hotplug, result.value())) co_return *unlimited;
     auto address = result.value().slot.toString();
     std::string what = std::string(result.value().kindName()) + " " + result.value().id;
     if (!result.value().backend.empty()) what += " (" + result.value().backend + ")";
@@ -142,6 +144,7 @@ asio::awaitable<Outcome<Unit>> RunningQemu::detachSteps(std::string id) {
 void RunningQemu::attachDevice(hypervisor::Device device, Reply<std::string> reply) {
     if (!hotplug_) return reply(noHotplug(name_));
     if (auto clash = uniqueValueClash(device, state_.devices, name_)) return reply(*clash);
+    if (auto refused = joinThrottleGroup(device, state_.devices, name_)) return reply(*refused);
     life_.run<std::string>(attachSteps(std::move(device)), std::move(reply),
                            exitedDuringHotplug(name_));
 }

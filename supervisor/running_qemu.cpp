@@ -6,6 +6,8 @@
 #include <csignal>
 #include <fstream>
 
+#include "supervisor/disk_ops.hpp"
+
 namespace corral::supervisor {
 
 namespace asio = boost::asio;
@@ -160,6 +162,13 @@ asio::awaitable<Outcome<pid_t>> RunningQemu::startSteps() {
     connectAgent();
     // A reboot's qemu already has the records it kept (persist_reboot); a fresh start has none.
     co_await startHotplug(hotplugged());
+    auto link = qmp_;
+    auto devices = state_.devices;
+    auto unlimited = co_await life_.guard(applyDiskLimits(std::move(link), std::move(devices)));
+    if (unlimited) {
+        process_->kill(SIGKILL);
+        co_return OpError{ErrorKind::Failed, name_ + ": " + *unlimited};
+    }
     auto password = co_await setVncPassword();
     if (!password) {
         process_->kill(SIGKILL);
@@ -194,6 +203,13 @@ asio::awaitable<bool> RunningQemu::takeOver() {
     subscribe();
     auto status = co_await syncWithQemu();
     bool running = !status || status.value().running;
+    // The records are the truth for I/O limits (a SetDiskLimits or a start may have been cut
+    // short); applying them again is harmless.
+    auto link = qmp_;
+    auto devices = state_.devices;
+    if (auto unlimited =
+            co_await life_.guard(applyDiskLimits(std::move(link), std::move(devices), true)))
+        log(4, *unlimited);
     if (status && status.value().status == "prelaunch") {
         // Started with -S and never continued: corrald died inside Start. Finish it.
         log(5, "completing a start that a corrald restart interrupted");

@@ -10,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -83,6 +84,9 @@ class RunningQemu {
                   std::chrono::milliseconds timeout, Reply<agent::RunOutcome> reply);
     // The medium of CD-ROM `id` (running_qemu_media.cpp); `path` "" ejects.
     void changeMedia(std::string id, std::string path, Done done);
+    // Grows disk `id` to `bytes`; new I/O limits for disk `id` (disk_ops.cpp).
+    void resizeDisk(std::string id, std::uint64_t bytes, Done done);
+    void setDiskLimits(std::string id, std::map<std::string, std::uint64_t> changes, Done done);
     void guestExecute(std::vector<std::string> argv, std::string input,
                       std::chrono::milliseconds timeout, Reply<std::string> reply);
     void guestListCommands(Reply<std::vector<std::string>> reply);
@@ -136,6 +140,14 @@ class RunningQemu {
     boost::asio::awaitable<Outcome<std::string>> attachSteps(hypervisor::Device device);
     boost::asio::awaitable<Outcome<Unit>> detachSteps(std::string id);
     boost::asio::awaitable<Outcome<Unit>> changeMediaSteps(std::string id, std::string path);
+    boost::asio::awaitable<Outcome<Unit>> resizeSteps(std::string id, std::uint64_t bytes);
+    // InvalidState while QEMU migrates the VM away, the monitor's error, or nothing.
+    boost::asio::awaitable<std::optional<OpError>> migrationRefusal(monitor::QmpClient& client);
+    boost::asio::awaitable<Outcome<Unit>> limitSteps(std::vector<hypervisor::Device> members);
+    // The I/O limits of a device just hotplugged; if QEMU refuses them, the device is unplugged
+    // again and the error returned (disk_ops.cpp).
+    boost::asio::awaitable<std::optional<OpError>> limitAttached(
+        std::shared_ptr<HotplugControl> hotplug, const hypervisor::Device& device);
 
     VmContext& context_;
     std::string name_;

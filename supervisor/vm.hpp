@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,6 +68,22 @@ class Vm {
         (void)id;
         (void)path;
         done(OpError{ErrorKind::InvalidState, "this instance has no CD-ROMs to change"});
+    }
+    // Grows disk `id` of the running VM to `bytes` (checked by supervisor/disk_args); a shrink,
+    // a read-only disk or a CD-ROM is refused.
+    virtual void resizeDisk(std::string id, std::uint64_t bytes, Done done) {
+        (void)id;
+        (void)bytes;
+        done(OpError{ErrorKind::InvalidState, "this instance has no disks to resize"});
+    }
+    // Changes the I/O limits of disk `id` of the running VM: each key of `changes` (a limit key of
+    // hypervisor/disk_limits.hpp, checked by supervisor/disk_args) set to its value, 0 removing
+    // it; the whole throttle group follows. Refused, nothing changed, if the result breaks a rule.
+    virtual void setDiskLimits(std::string id, std::map<std::string, std::uint64_t> changes,
+                               Done done) {
+        (void)id;
+        (void)changes;
+        done(OpError{ErrorKind::InvalidState, "this instance has no disks to limit"});
     }
 
     // Guest agent calls over the negotiator host-to-guest channel.

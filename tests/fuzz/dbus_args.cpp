@@ -105,10 +105,10 @@ std::string lower(std::string_view text) {
     return out;
 }
 
-// At most 16 entries, every key once, known, and of its type.
+// At most kMaxOptionEntries (24) entries, every key once, known, and of its type.
 bool referenceKeys(const OptionDict& options, const std::set<std::string>& strings,
                    const std::set<std::string>& booleans) {
-    if (options.size() > 16) return false;
+    if (options.size() > corral::supervisor::kMaxOptionEntries) return false;
     std::set<std::string> seen;
     for (const auto& entry : options) {
         if (!seen.insert(entry.key).second) return false;

@@ -168,7 +168,10 @@ TEST(DeviceOptions, CommandLineTextFollowsTheType) {
               OptionValue(std::string("qcow2")));
     EXPECT_EQ(optionList(disk),
               "path (s), format (s), readonly (b), cache (s), bus (s), "
-              "discard (s), aio (s), iothread (b)");
+              "discard (s), aio (s), iothread (b), bps_total (s), bps_rd (s), bps_wr (s), "
+              "iops_total (s), iops_rd (s), iops_wr (s), bps_total_max (s), bps_rd_max (s), "
+              "bps_wr_max (s), iops_total_max (s), iops_rd_max (s), iops_wr_max (s), "
+              "throttle_group (s)");
     EXPECT_EQ(optionList(disk, {"readonly", "format"}), "format (s), readonly (b)");
 }
 

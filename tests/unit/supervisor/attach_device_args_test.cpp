@@ -101,9 +101,13 @@ TEST(AttachDeviceArgs, RefusesWithASentenceNamingTheProblem) {
     EXPECT_EQ(refusal("disk", "d1", {}), "Option \"path\" is required (the disk path).");
     EXPECT_EQ(refusal("disk", "d1", {text("path", "d.img")}),
               "Disk path \"d.img\" must be absolute.");
-    EXPECT_EQ(refusal("disk", "d1", {text("path", "/d.img"), text("vlan", "7")}),
-              "Unknown option \"vlan\" for AttachDevice(\"disk\"); it takes path (s), format (s), "
-              "readonly (b), cache (s), bus (s), discard (s), aio (s), iothread (b).");
+    EXPECT_EQ(
+        refusal("disk", "d1", {text("path", "/d.img"), text("vlan", "7")}),
+        "Unknown option \"vlan\" for AttachDevice(\"disk\"); it takes path (s), format (s), "
+        "readonly (b), cache (s), bus (s), discard (s), aio (s), iothread (b), bps_total (s), "
+        "bps_rd (s), bps_wr (s), iops_total (s), iops_rd (s), iops_wr (s), bps_total_max "
+        "(s), bps_rd_max (s), bps_wr_max (s), iops_total_max (s), iops_rd_max (s), "
+        "iops_wr_max (s), throttle_group (s).");
     EXPECT_THAT(refusal("disk", "d1", {text("path", "/d.img"), text("readonly", "true")}),
                 HasSubstr("must be a boolean (D-Bus type b)"));
     EXPECT_EQ(refusal("disk", "d1", {text("path", "/d.img"), text("cache", "directsync")}),
@@ -111,8 +115,8 @@ TEST(AttachDeviceArgs, RefusesWithASentenceNamingTheProblem) {
     EXPECT_EQ(refusal("nic", "n1", {text("mode", "bridge")}),
               "Mode \"bridge\" needs the option \"bridge\" (the bridge name).");
     OptionDict many;
-    for (int i = 0; i <= 16; ++i) many.push_back(text("k" + std::to_string(i), ""));
-    EXPECT_THAT(refusal("nic", "n1", many), HasSubstr("at most 16 options"));
+    for (int i = 0; i <= 24; ++i) many.push_back(text("k" + std::to_string(i), ""));
+    EXPECT_THAT(refusal("nic", "n1", many), HasSubstr("at most 24 options"));
 }
 
 }  // namespace

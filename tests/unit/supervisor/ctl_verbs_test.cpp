@@ -179,7 +179,8 @@ TEST(CtlVerbs, EveryExistingVerbIsInTheTable) {
                          "pause",    "resume", "shutdown", "attach-disk", "attach-nic", "attach",
                          "detach",   "exec",   "commands", "console",     "run",        "monitor",
                          "validate", "reload", "define",   "show",        "edit",       "undefine",
-                         "top",      "cdrom",  "vnc",      "screenshot",  "migrate"}));
+                         "top",      "cdrom",  "vnc",      "screenshot",  "migrate",    "resize",
+                         "limits"}));
 }
 
 TEST(CtlVerbs, CdromTakesAPathOrEject) {
@@ -190,6 +191,15 @@ TEST(CtlVerbs, CdromTakesAPathOrEject) {
     EXPECT_TRUE(eject.has(kEject));
     EXPECT_THROW(parseCommandLine(corralctlVerbs(), {"cdrom", "vm1"}), CtlError);
     EXPECT_THROW(parseCommandLine(corralctlVerbs(), {"detach", "vm1", "d1", "--eject"}), CtlError);
+}
+
+TEST(CtlVerbs, ResizeTakesNameDiskAndSize) {
+    auto a = parseCommandLine(corralctlVerbs(), {"resize", "vm1", "data", "10G"});
+    EXPECT_EQ(a.verb->name, "resize");
+    EXPECT_EQ(a.args, (std::vector<std::string>{"vm1", "data", "10G"}));
+    EXPECT_THROW(parseCommandLine(corralctlVerbs(), {"resize", "vm1", "data"}), CtlError);
+    EXPECT_THROW(parseCommandLine(corralctlVerbs(), {"resize", "vm1", "data", "1G", "--eject"}),
+                 CtlError);
 }
 
 TEST(CtlVerbs, MigrateTakesItsOptionsOnly) {

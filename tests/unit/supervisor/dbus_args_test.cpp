@@ -60,7 +60,7 @@ TEST(DbusArgs, FlagsTakeOnlyTheirBooleansOnce) {
     expectRefused(validateFlags("Define", {typed("\xff", "as")}, {}).error(), {"\\xff"},
                   "a key that is not ASCII");
     OptionDict many(kMaxOptionEntries + 1, flag("remove_storage", true));
-    expectRefused(validateFlags("Undefine", many, {"remove_storage"}).error(), {"at most 16"},
+    expectRefused(validateFlags("Undefine", many, {"remove_storage"}).error(), {"at most 24"},
                   "too many");
 }
 
@@ -260,10 +260,10 @@ TEST(DbusArgs, HugeDictIsRefusedByItsSize) {
     for (std::size_t i = 0; i <= kMaxOptionEntries; ++i) many.push_back(text("k", ""));
     auto disk = validateAttachDisk("d1", "/d.img", many);
     ASSERT_FALSE(disk);
-    expectRefused(disk.error(), {"AttachDisk", "at most 16 options"}, "disk");
+    expectRefused(disk.error(), {"AttachDisk", "at most 24 options"}, "disk");
     auto nic = validateAttachNic("n1", many);
     ASSERT_FALSE(nic);
-    expectRefused(nic.error(), {"AttachNic", "at most 16 options"}, "nic");
+    expectRefused(nic.error(), {"AttachNic", "at most 24 options"}, "nic");
 }
 
 TEST(DbusArgs, DetachIdUsesTheDeviceIdRule) {
