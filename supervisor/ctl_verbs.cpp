@@ -23,6 +23,7 @@ constexpr OptionInfo kOptions[] = {
     {kBandwidth, "--bandwidth", "BYTES/S"},
     {kDowntime, "--downtime", "MS"},
     {kCancel, "--cancel", ""},
+    {kDiscardSaved, "--discard-saved", ""},
 };
 
 // The options that go with any verb, as the parser below reads them; for the completion.

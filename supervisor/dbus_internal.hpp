@@ -69,6 +69,11 @@ int getMigrationState(sd_bus*, const char*, const char*, const char*, sd_bus_mes
 int getMigrationProgress(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply,
                          void* userdata, sd_bus_error*);
 
+// Managed save (dbus_save.cpp): Instance.Save() and the HasSavedState getter.
+int methodSave(sd_bus_message* m, void* userdata, sd_bus_error* error);
+int getHasSavedState(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply,
+                     void* userdata, sd_bus_error*);
+
 // Instance.GuestInfo() (dbus_guest_info.cpp).
 int methodGuestInfo(sd_bus_message* m, void* userdata, sd_bus_error* error);
 

@@ -128,11 +128,16 @@ void QemuVm::launch(std::function<void(Outcome<pid_t>)> done) {
     if (auto gone = definitionGone()) return done(*gone);
     LaunchedQemu launched;
     std::unique_ptr<SwtpmProcess> tpm;
+    std::optional<Restore> restore;
     try {
+        restore = openSavedState();
         tpm = startTpm();
         auto spec = *spec_;
         hypervisor::prepareFirmware(spec.firmware, context_.firmware, context_.stateRoot / name_);
-        launched = context_.parts.launch(spec, context_.runtimeRoot, context_.qemuBinary);
+        launched = restore
+                       ? context_.parts.launchIncoming(spec, restore->header.devices,
+                                                       context_.runtimeRoot, context_.qemuBinary)
+                       : context_.parts.launch(spec, context_.runtimeRoot, context_.qemuBinary);
     } catch (const std::exception& e) {
         if (tpm) tpm->stop();
         return done(OpError{ErrorKind::Failed, e.what()});
@@ -143,7 +148,8 @@ void QemuVm::launch(std::function<void(Outcome<pid_t>)> done) {
                                spec_->resources);
     track(std::move(launched.process), std::move(launched.state), std::move(tpm));
     devicesChanged().emit();
-    running_->start(std::move(done));
+    if (!restore) return running_->start(std::move(done));
+    running_->start(afterRestore(std::move(*restore), std::move(done)));
 }
 
 void QemuVm::command(VmCommand command, Done done) {

@@ -158,11 +158,19 @@ asio::awaitable<Outcome<pid_t>> RunningQemu::startSteps() {
     // qemu made its sockets before it answered on QMP.
     if (auto problem = hypervisor::shareConsole(paths_)) log(4, *problem);
     connectAgent();
-    co_await startHotplug({});
+    // A restore's qemu has the saved device records, hotplugged ones included.
+    co_await startHotplug(hotplugged());
     auto password = co_await setVncPassword();
     if (!password) {
         process_->kill(SIGKILL);
         co_return password.error();
+    }
+    if (restoreFd_) {
+        auto restored = co_await restoreSteps(restoreTimeout_);
+        if (!restored) {
+            process_->kill(SIGKILL);
+            co_return restored.error();
+        }
     }
     std::string cont = "cont";
     auto resumed = co_await life_.guard(qmp_->command(std::move(cont)));
