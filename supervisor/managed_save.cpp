@@ -17,8 +17,7 @@ constexpr std::string_view kMagic = "corral-saved-state 1";
 
 // The value of line `key VALUE`, or nullopt when the line is another.
 std::optional<std::string_view> field(std::string_view line, std::string_view key) {
-    if (line.size() <= key.size() || line.substr(0, key.size()) != key ||
-        line[key.size()] != ' ')
+    if (line.size() <= key.size() || line.substr(0, key.size()) != key || line[key.size()] != ' ')
         return std::nullopt;
     return line.substr(key.size() + 1);
 }

@@ -95,24 +95,24 @@ void QemuVm::save(SaveReason reason, Done done) {
     log(5, std::string("saving its state (") + toString(reason) + ")");
     int fd = file.get();
     auto owned = std::make_shared<OwnedFd>(std::move(file));
-    running_->save(fd, kSaveTimeout,
-                   [this, alive = std::weak_ptr<bool>(alive_), owned, reason, temporary,
-                    done = std::move(done)](Status status) mutable {
-                       std::error_code ec;
-                       if (!alive.lock()) {
-                           fs::remove(temporary, ec);
-                           return done(status ? Status(OpError{ErrorKind::Failed,
-                                                               "corrald is stopping"})
-                                              : status);
-                       }
-                       saving_ = false;
-                       if (!status) {
-                           fs::remove(temporary, ec);
-                           log(4, status.error().message);
-                           return done(status);
-                       }
-                       commitSave(std::move(*owned), reason, std::move(done));
-                   });
+    running_->save(
+        fd, kSaveTimeout,
+        [this, alive = std::weak_ptr<bool>(alive_), owned, reason, temporary,
+         done = std::move(done)](Status status) mutable {
+            std::error_code ec;
+            if (!alive.lock()) {
+                fs::remove(temporary, ec);
+                return done(status ? Status(OpError{ErrorKind::Failed, "corrald is stopping"})
+                                   : status);
+            }
+            saving_ = false;
+            if (!status) {
+                fs::remove(temporary, ec);
+                log(4, status.error().message);
+                return done(status);
+            }
+            commitSave(std::move(*owned), reason, std::move(done));
+        });
 }
 
 void QemuVm::commitSave(OwnedFd file, SaveReason reason, Done done) {
@@ -150,9 +150,8 @@ void QemuVm::commitSave(OwnedFd file, SaveReason reason, Done done) {
             watch->disconnect();
         }
     });
-    auto timer = std::shared_ptr<TimerHandle>(context_.clock.schedule(kQuitWindow, [finish] {
-        finish(okStatus());
-    }));
+    auto timer = std::shared_ptr<TimerHandle>(
+        context_.clock.schedule(kQuitWindow, [finish] { finish(okStatus()); }));
     std::string lastExit = reason == SaveReason::HostShutdown ? "host-shutdown: saved" : "saved";
     instance_.savedAway(std::move(lastExit), [finish, timer, watch](Status status) {
         if (!status) {
@@ -172,15 +171,14 @@ std::optional<QemuVm::Restore> QemuVm::openSavedState() const {
     std::string why;
     auto header = readSavedHeader(fd.get(), why);
     if (!header)
-        throw std::runtime_error("cannot restore " + name_ + " from " + path.string() + ": " +
-                                 why +
+        throw std::runtime_error("cannot restore " + name_ + " from " + path.string() + ": " + why +
                                  "; the file is kept (StartWithOptions discard_saved=true, or "
                                  "corralctl start --discard-saved, boots afresh)");
     return Restore{std::move(*header), std::move(fd)};
 }
 
-std::function<void(Outcome<pid_t>)> QemuVm::afterRestore(
-    Restore restore, std::function<void(Outcome<pid_t>)> done) {
+std::function<void(Outcome<pid_t>)> QemuVm::afterRestore(Restore restore,
+                                                         std::function<void(Outcome<pid_t>)> done) {
     log(5, "restoring its saved state");
     running_->restoreFrom(std::move(restore.fd), kRestoreTimeout);
     auto path = savedStatePath(context_.stateRoot, name_);
@@ -211,8 +209,7 @@ void QemuVm::settleSave() {
     auto interrupted = readSavedHeaderAt(temporary, why);
     if (fs::remove(temporary, ec)) {
         log(4, "a save that a corrald restart interrupted was abandoned");
-        if (running_ && interrupted && interrupted->running &&
-            instance_.state() == State::Paused)
+        if (running_ && interrupted && interrupted->running && instance_.state() == State::Paused)
             instance_.resume([this](Status s) {
                 if (!s) log(3, "resuming after the abandoned save: " + s.error().message);
             });

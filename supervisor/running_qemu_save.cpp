@@ -82,8 +82,8 @@ asio::awaitable<Outcome<Unit>> RunningQemu::saveSteps(int fd, std::chrono::secon
         const auto& state = parsed.value().status;
         if (state == "completed") co_return Unit{};
         if (state == "failed" || state == "cancelled") {
-            why = cancelSent ? "it did not complete within " + std::to_string(timeout.count()) +
-                                   " s"
+            why = cancelSent
+                      ? "it did not complete within " + std::to_string(timeout.count()) + " s"
                   : parsed.value().error.empty() ? "QEMU: the migration " + state
                                                  : "QEMU: " + parsed.value().error;
             break;

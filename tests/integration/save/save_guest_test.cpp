@@ -26,8 +26,7 @@ class SaveGuest : public CorraldFixture {
     }
     // The guest's answer to a shell command, through the agent (GuestExecute's "s" output).
     std::string guest(const std::string& shell) {
-        auto result =
-            call("vm1", "GuestExecute", {"asst", "3", "sh", "-c", shell, "", "20000000"});
+        auto result = call("vm1", "GuestExecute", {"asst", "3", "sh", "-c", shell, "", "20000000"});
         EXPECT_EQ(result.status, 0) << shell << ": " << result.output;
         std::smatch match;
         std::regex text("^s \"(.*?)(\\\\n)?\"\n$");
@@ -42,8 +41,9 @@ class SaveGuest : public CorraldFixture {
     };
     Counter readCounter() {
         Counter c;
-        auto text = guest("echo $(cat /tmp/counter) $(cat /tmp/counter.pid) $(cut -d' ' -f1 "
-                          "/proc/uptime) $(test -d /proc/$(cat /tmp/counter.pid) && echo alive)");
+        auto text = guest(
+            "echo $(cat /tmp/counter) $(cat /tmp/counter.pid) $(cut -d' ' -f1 "
+            "/proc/uptime) $(test -d /proc/$(cat /tmp/counter.pid) && echo alive)");
         c.text = text;
         std::istringstream in(text);
         std::string alive;
@@ -68,8 +68,9 @@ TEST_F(SaveGuest, SaveStopsAndStartRestoresTheSameProcesses) {
 
     ASSERT_EQ(call("vm1", "Start").status, 0) << corraldLog();
     ASSERT_TRUE(waitProperty("vm1", "AgentConnected", "b true", 180s)) << corraldLog();
-    guest("(i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done) "
-          "</dev/null >/dev/null 2>&1 & echo $! > /tmp/counter.pid; sleep 0.5");
+    guest(
+        "(i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done) "
+        "</dev/null >/dev/null 2>&1 & echo $! > /tmp/counter.pid; sleep 0.5");
     auto before = readCounter();
     ASSERT_GT(before.value, 0) << before.text;
     ASSERT_EQ(before.pid.rfind("dead:", 0), std::string::npos) << before.pid;
@@ -77,8 +78,9 @@ TEST_F(SaveGuest, SaveStopsAndStartRestoresTheSameProcesses) {
 
     auto save = ctl({"save", "vm1"});
     ASSERT_EQ(save.status, 0) << save.output << corraldLog();
-    EXPECT_EQ(save.output, "vm1: saved; the next start restores it (start --discard-saved boots "
-                           "afresh)\n");
+    EXPECT_EQ(save.output,
+              "vm1: saved; the next start restores it (start --discard-saved boots "
+              "afresh)\n");
     EXPECT_EQ(property("vm1", "State"), "s \"stopped\"");
     EXPECT_EQ(property("vm1", "LastExit"), "s \"saved\"");
     EXPECT_EQ(property("vm1", "HasSavedState"), "b true");
