@@ -169,7 +169,9 @@ asio::awaitable<Outcome<pid_t>> RunningQemu::startSteps() {
         auto restored = co_await restoreSteps(restoreTimeout_);
         if (!restored) {
             process_->kill(SIGKILL);
-            co_return restored.error();
+            // A stream qemu cannot load makes it say why and exit.
+            co_return OpError{restored.error().kind, restored.error().message + " (qemu.log: " +
+                                                         lastLine(paths_.logFile) + ")"};
         }
     }
     std::string cont = "cont";

@@ -97,7 +97,6 @@ TEST_F(SaveGuest, SaveStopsAndStartRestoresTheSameProcesses) {
     fs::resize_file(saved(), size / 2);
     auto truncated = call("vm1", "Start");
     EXPECT_NE(truncated.status, 0);
-    EXPECT_NE(truncated.output.find("during start"), std::string::npos) << truncated.output;
     EXPECT_NE(truncated.output.find("load of migration failed"), std::string::npos)
         << truncated.output << corraldLog();
     EXPECT_EQ(fs::file_size(saved()), size / 2);
