@@ -612,8 +612,9 @@ step_suspend_and_reboot() {
     [ "$rc" = 133 ] || fail "nspawn exited with $rc, not 133 (reboot)"
     rig_boot "${BOOT_OPTIONS[@]}" || fail "container boot after the reboot"
     log=$(c journalctl --no-pager -b -1 -o cat 2>&1 | sed -n '/host shutdown: saving/,$p')
-    echo "$log" | grep -E "host shutdown:|saved|saving" | head -n 12
-    echo "$log" | grep -q "host shutdown: s3 ended (host-shutdown: saved)" ||
+    grep -E "host shutdown:|saved|saving" <<<"$log" | head -n 12
+    # A here-string, not a pipe: grep -q leaving early must not fail the check (pipefail).
+    grep -q "host shutdown: s3 ended (host-shutdown: saved)" <<<"$log" ||
         fail "s3 was not saved at host shutdown"
     wait_for 60 "s3 restored after boot" vmStateIs s3 running
     wait_for 60 "corral@$VM active after boot" unitIs active
