@@ -173,7 +173,8 @@ struct Daemon {
             return;
         }
         for (Vm* vm : registry.all()) {
-            if (!static_cast<QemuVm*>(vm)->autostart()) continue;
+            // A VM saved at host shutdown comes back like libvirt-guests' suspend does.
+            if (!static_cast<QemuVm*>(vm)->autostart() && !vm->restoresAtBoot()) continue;
             auto state = vm->lifecycle().state();
             if (state != State::Stopped && state != State::Crashed) continue;
             vm->lifecycle().start([this, name = vm->name()](Status s) {

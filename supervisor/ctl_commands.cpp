@@ -18,6 +18,7 @@
 #include "supervisor/ctl_migrate.hpp"
 #include "supervisor/ctl_output.hpp"
 #include "supervisor/ctl_run.hpp"
+#include "supervisor/ctl_save.hpp"
 #include "supervisor/ctl_top.hpp"
 
 namespace corral::supervisor::ctl {
@@ -217,8 +218,9 @@ int console(const Args& a) {
 constexpr Verb kVerbs[] = {
     {"list", "", 0, 0, 0, false, false, "instances and their state", list},
     {"status", "NAME", 1, 1, 0, false, true, "all properties of an instance", status},
-    {"start", "NAME", 1, 1, 0, false, true, "start the VM; returns once it runs",
-     [](const Args& a) { return lifecycle(a, "Start", "running"); }},
+    {"start", "NAME", 1, 1, kDiscardSaved, false, true,
+     "start (or restore a saved) VM; returns once it runs", startVerb},
+    {"save", "NAME", 1, 1, 0, false, true, "save the VM's state to a file and stop it", saveVerb},
     {"kill", "NAME", 1, 1, 0, false, true, "kill qemu at once (SIGKILL)",
      [](const Args& a) { return lifecycle(a, "Kill", "killed"); }},
     {"reboot", "NAME", 1, 1, 0, false, true, "shut down gracefully, then start again",

@@ -23,6 +23,7 @@ constexpr OptionInfo kOptions[] = {
     {kBandwidth, "--bandwidth", "BYTES/S"},
     {kDowntime, "--downtime", "MS"},
     {kCancel, "--cancel", ""},
+    {kDiscardSaved, "--discard-saved", ""},
     {kTls, "--tls", ""},
     {kPersist, "--persist", ""},
 };

@@ -30,6 +30,7 @@ enum Option : unsigned {
     kBandwidth = 1u << 11,
     kDowntime = 1u << 12,
     kCancel = 1u << 13,
+    kDiscardSaved = 1u << 14,
     kPersist = 1u << 15,  // attach / detach: also in the definition file
     kTls = 1u << 18,
 };

@@ -108,11 +108,10 @@ void readHostPolicy(const std::filesystem::path& file, const toml::table& table,
     };
     if (auto v = string("on_shutdown"); v && *v != "shutdown") {
         auto at = where(file, table["host"]["on_shutdown"].node()->source());
-        if (*v == "suspend")
-            throw std::runtime_error(at +
-                                     "host.on_shutdown \"suspend\" is not supported yet; "
-                                     "use \"shutdown\"");
-        throw std::runtime_error(at + "host.on_shutdown '" + *v + "': must be \"shutdown\"");
+        if (*v != "suspend")
+            throw std::runtime_error(at + "host.on_shutdown '" + *v +
+                                     "': must be \"shutdown\" or \"suspend\"");
+        policy.suspend = true;
     }
     if (auto v = string("shutdown_timeout")) {
         auto timeout = hypervisor::parseDuration(*v);

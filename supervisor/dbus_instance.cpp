@@ -299,6 +299,7 @@ constexpr ChangedName kChangedNames[] = {
     {kChangedDevices, "Media"},
     {kChangedMigration, "MigrationState"},
     {kChangedMigration, "MigrationProgress"},
+    {kChangedSaved, "HasSavedState"},
 };
 
 }  // namespace
@@ -369,11 +370,13 @@ const sd_bus_vtable kInstanceVtable[] = {
     SD_BUS_PROPERTY("Display", "a{sv}", getDisplayProperty, 0, kChange),
     SD_BUS_PROPERTY("MigrationState", "s", getMigrationState, 0, kChange),
     SD_BUS_PROPERTY("MigrationProgress", "a{st}", getMigrationProgress, 0, kChange),
+    SD_BUS_PROPERTY("HasSavedState", "b", getHasSavedState, 0, kChange),
     SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodStart, kMethod),
     SD_BUS_METHOD_WITH_ARGS("StartWithOptions", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
                             methodStartWithOptions, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Shutdown", SD_BUS_ARGS("t", timeout_usec), SD_BUS_NO_RESULT,
                             methodShutdown, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("Save", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodSave, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Kill", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodKill, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Reboot", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodReboot, kMethod),
     SD_BUS_METHOD_WITH_ARGS("Reset", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodReset, kMethod),

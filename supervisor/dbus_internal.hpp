@@ -74,6 +74,11 @@ int getMigrationProgress(sd_bus*, const char*, const char*, const char*, sd_bus_
 int methodAttachDeviceWithOptions(sd_bus_message* m, void* userdata, sd_bus_error* error);
 int methodDetachWithOptions(sd_bus_message* m, void* userdata, sd_bus_error* error);
 
+// Managed save (dbus_save.cpp): Instance.Save() and the HasSavedState getter.
+int methodSave(sd_bus_message* m, void* userdata, sd_bus_error* error);
+int getHasSavedState(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply,
+                     void* userdata, sd_bus_error*);
+
 // Instance.GuestInfo() (dbus_guest_info.cpp).
 int methodGuestInfo(sd_bus_message* m, void* userdata, sd_bus_error* error);
 

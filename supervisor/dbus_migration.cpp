@@ -157,13 +157,15 @@ int methodStartWithOptions(sd_bus_message* m, void* u, sd_bus_error* error) {
     OptionDict options;
     int r = readOptionDict(m, options);
     if (r < 0) return r;
-    auto flags = validateFlags("StartWithOptions", options, {"force"});
+    auto flags = validateFlags("StartWithOptions", options, {"force", "discard_saved"});
     if (!flags) return setError(error, flags.error());
     auto& instance = ref(u);
     bool force = flags.value().count("force") && flags.value()["force"];
+    bool discard = flags.value().count("discard_saved") && flags.value()["discard_saved"];
     auto& life = instance.vm->lifecycle();
     bool startable = life.state() == State::Stopped || life.state() == State::Crashed;
     if (force && startable && !life.migratedTo().empty()) instance.vm->clearMigrated();
+    if (discard && startable) instance.vm->discardSavedState();
     PendingCall call(instance.loop, m);
     life.start([call](Status s) { call.finish(s); });
     return 1;

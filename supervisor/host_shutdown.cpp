@@ -23,11 +23,12 @@ std::string joined(const std::map<std::string, Instance*>& names) {
 }  // namespace
 
 HostShutdown::HostShutdown(std::vector<Instance*> instances, Clock& clock, Duration bound,
-                           LogSink log, Finished finished)
+                           LogSink log, Finished finished, Saver save)
     : clock_(clock),
       bound_(bound),
       log_(std::move(log)),
       finished_(std::move(finished)),
+      save_(std::move(save)),
       began_(clock.now()) {
     for (Instance* instance : instances) {
         // A crashed VM waiting for its restart must not come back while the host goes down.
@@ -40,9 +41,9 @@ HostShutdown::HostShutdown(std::vector<Instance*> instances, Clock& clock, Durat
         checkDone();
         return;
     }
-    log_(5, "host shutdown: shutting down " + std::to_string(pending_.size()) +
-                " VM(s) in parallel (" + joined(pending_) + "), at most " +
-                std::to_string(secondsOf(bound_)) + " s");
+    log_(5, std::string("host shutdown: ") + (save_ ? "saving " : "shutting down ") +
+                std::to_string(pending_.size()) + " VM(s) in parallel (" + joined(pending_) +
+                "), at most " + std::to_string(secondsOf(bound_)) + " s");
     for (auto& [name, instance] : pending_) {
         watches_[name] = instance->changed().connect([this, instance](unsigned bits) {
             if (bits & kChangedState) changed(*instance);
@@ -61,6 +62,14 @@ HostShutdown::~HostShutdown() = default;
 void HostShutdown::request(Instance& instance) {
     auto state = instance.state();
     if (state != State::Running && state != State::Paused) return;  // starting / shutting down
+    if (save_ && saveTried_.insert(instance.name()).second) {
+        return save_(
+            instance.name(), [this, alive = std::weak_ptr<bool>(alive_), &instance](Status status) {
+                if (status || !alive.lock() || !pending_.count(instance.name())) return;
+                log_(4, "host shutdown: " + status.error().message + "; shutting it down instead");
+                request(instance);  // the graceful shutdown, unless its resume began it already
+            });
+    }
     // Timeout 0: the VM's own shutdown_timeout and escalation; the phase's bound caps them all.
     instance.shutdown(Duration::zero(), [this, alive = std::weak_ptr<bool>(alive_),
                                          name = instance.name()](Status status) {

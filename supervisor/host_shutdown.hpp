@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,18 +29,25 @@ struct HostShutdownResult {
 // [host] in corral.toml.
 struct HostPolicy {
     Duration shutdownTimeout = std::chrono::seconds(300);
+    // on_shutdown = "suspend": each VM is saved (managed save) rather than shut down; the next
+    // boot restores it. One whose save fails gets the graceful shutdown.
+    bool suspend = false;
 };
 
 class HostShutdown {
   public:
     using Finished = std::function<void(const HostShutdownResult&)>;
+    // Saves the VM of that name and stops it (on_shutdown = "suspend"); `done` with the error
+    // after which the VM still runs.
+    using Saver = std::function<void(const std::string& name, Done done)>;
 
     // Begins the phase over `instances`: running and paused VMs are shut down now, one that is
     // starting once it runs, one already shutting down goes on with its escalation, a pending
     // crash restart is cancelled. After `bound` the VMs not yet ended are killed. `finished`
     // runs once every one has ended (at once when none runs). Keep the object until then.
+    // With `save`, a running or paused VM is saved first, and shut down only if that fails.
     HostShutdown(std::vector<Instance*> instances, Clock& clock, Duration bound, LogSink log,
-                 Finished finished);
+                 Finished finished, Saver save = {});
     ~HostShutdown();
     HostShutdown(const HostShutdown&) = delete;
     HostShutdown& operator=(const HostShutdown&) = delete;
@@ -54,6 +62,8 @@ class HostShutdown {
     Duration bound_;
     LogSink log_;
     Finished finished_;
+    Saver save_;
+    std::set<std::string> saveTried_;
     TimePoint began_;
     std::map<std::string, Instance*> pending_;
     std::map<std::string, Connection> watches_;
@@ -75,6 +85,9 @@ class HostShutdownService {
     struct Callbacks;
 
   private:
+    // on_shutdown = "suspend": saves through the registry's VM; empty otherwise.
+    HostShutdown::Saver saver();
+
     std::shared_ptr<BusLoop> loop_;
     Registry& registry_;
     Clock& clock_;

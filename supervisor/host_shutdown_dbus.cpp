@@ -60,7 +60,8 @@ struct HostShutdownService::Callbacks {
             [&self](const HostShutdownResult& result) {
                 auto waiting = std::exchange(self.waiting_, {});
                 for (auto& reply : waiting) reply(result);
-            });
+            },
+            self.saver());
         return 1;
     }
 
@@ -101,6 +102,15 @@ HostShutdownService::HostShutdownService(std::shared_ptr<BusLoop> loop, Registry
 
 HostShutdownService::~HostShutdownService() {
     sd_bus_slot_unref(slot_);
+}
+
+HostShutdown::Saver HostShutdownService::saver() {
+    if (!policy_.suspend) return {};
+    return [this](const std::string& name, Done done) {
+        Vm* vm = registry_.find(name);
+        if (!vm) return done(OpError{ErrorKind::NoSuchInstance, name + " is gone"});
+        vm->save(SaveReason::HostShutdown, std::move(done));
+    };
 }
 
 }  // namespace corral::supervisor

@@ -46,6 +46,7 @@ enum ChangedProperty : unsigned {
     kChangedMonitor = 64,
     kChangedDevices = 128,    // raised through Vm::devicesChanged, not by the Instance
     kChangedMigration = 256,  // MigrationState, MigrationProgress (supervisor/migration_source)
+    kChangedSaved = 512,      // HasSavedState (supervisor/qemu_vm_save.cpp)
 };
 
 // Priority (syslog numbers: 3 err, 4 warning, 5 notice, 6 info) and one line of text.
@@ -99,6 +100,10 @@ class Instance {
     const std::string& migratedTo() const { return migratedTo_; }
     void setMigratedTo(std::string destination);
 
+    // Managed save (instance_exit.cpp): the VM's state is in its saved-state file; qemu gets
+    // `quit`, and its exit makes the instance stopped with LastExit `lastExit`.
+    void savedAway(std::string lastExit, Done done);
+
     // nullopt when the VM runs (or is paused) and no lifecycle operation is in progress;
     // otherwise the error to give a caller that wants to use the VM (hotplug, agent, monitor).
     std::optional<OpError> checkUsable() const;
@@ -141,6 +146,7 @@ class Instance {
     std::string lastExit_;
     std::string migratedTo_;
     bool migrating_ = false;  // a migratedAway() quit is on its way
+    std::string savedExit_;   // a savedAway() quit is on its way: the LastExit it makes
 
     Op op_ = Op::None;
     Done opDone_;

@@ -1,6 +1,7 @@
 // What happens when the qemu process ends (the reason is derived from what was in progress), and
 // taking over one that a previous daemon left running.
 #include <algorithm>
+#include <utility>
 
 #include "supervisor/instance.hpp"
 
@@ -62,6 +63,13 @@ void Instance::onExited(ExitInfo exit) {
                 migrating_ = false;
                 log(5, "stopped (migrated to " + migratedTo_ + ")");
                 setLastExit("migrated to " + migratedTo_);
+                setState(State::Stopped);
+                return finishOp(okStatus());
+            }
+            if (!savedExit_.empty()) {
+                auto text = std::exchange(savedExit_, {});
+                log(5, "stopped (" + text + ")");
+                setLastExit(text);
                 setState(State::Stopped);
                 return finishOp(okStatus());
             }
@@ -150,6 +158,14 @@ void Instance::migratedAway(std::string destination, Done done) {
         return done(OpError{ErrorKind::InvalidState, name_ + " has no qemu to stop."});
     migratedTo_ = std::move(destination);
     migrating_ = true;
+    timer_.reset();
+    control_.command(VmCommand::Quit, std::move(done));
+}
+
+void Instance::savedAway(std::string lastExit, Done done) {
+    if (state_ != State::Running && state_ != State::Paused)
+        return done(OpError{ErrorKind::InvalidState, name_ + " has no qemu to stop."});
+    savedExit_ = std::move(lastExit);
     timer_.reset();
     control_.command(VmCommand::Quit, std::move(done));
 }

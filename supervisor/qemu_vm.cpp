@@ -131,17 +131,23 @@ void QemuVm::launch(std::function<void(Outcome<pid_t>)> done) {
     if (auto gone = definitionGone()) return done(*gone);
     LaunchedQemu launched;
     std::unique_ptr<SwtpmProcess> tpm;
+    std::optional<Restore> restore;
     try {
+        restore = openSavedState();
         tpm = startTpm();
         auto spec = *spec_;
         hypervisor::prepareFirmware(spec.firmware, context_.firmware, context_.stateRoot / name_);
-        // A Reboot keeps what the last qemu had, hotplugged devices included (persist_reboot).
-        launched =
-            instance_.rebooting()
-                ? launchForReboot(
-                      context_.parts, spec, lastDevices_, context_.runtimeRoot, context_.qemuBinary,
-                      [this](int priority, const std::string& text) { log(priority, text); })
-                : context_.parts.launch(spec, context_.runtimeRoot, context_.qemuBinary);
+        // A restore starts the saved devices; a Reboot keeps what the last qemu had, hotplugged
+        // devices included (persist_reboot).
+        if (restore)
+            launched = context_.parts.launchIncoming(spec, restore->header.devices,
+                                                     context_.runtimeRoot, context_.qemuBinary);
+        else if (instance_.rebooting())
+            launched = launchForReboot(
+                context_.parts, spec, lastDevices_, context_.runtimeRoot, context_.qemuBinary,
+                [this](int priority, const std::string& text) { log(priority, text); });
+        else
+            launched = context_.parts.launch(spec, context_.runtimeRoot, context_.qemuBinary);
     } catch (const std::exception& e) {
         if (tpm) tpm->stop();
         return done(OpError{ErrorKind::Failed, e.what()});
@@ -152,7 +158,8 @@ void QemuVm::launch(std::function<void(Outcome<pid_t>)> done) {
                                spec_->resources);
     track(std::move(launched.process), std::move(launched.state), std::move(tpm));
     devicesChanged().emit();
-    running_->start(std::move(done));
+    if (!restore) return running_->start(std::move(done));
+    running_->start(afterRestore(std::move(*restore), std::move(done)));
 }
 
 void QemuVm::command(VmCommand command, Done done) {

@@ -47,6 +47,10 @@ class QemuVm : public Vm, private VmControl {
     void screenshot(std::string path, Done done) override;
     void clearMigrated() override;
     void sample(Reply<VmSample> reply) override;
+    void save(SaveReason reason, Done done) override;
+    bool hasSavedState() const override;
+    bool restoresAtBoot() const override;
+    std::optional<std::string> discardSavedState() override;
 
     // Daemon start: adopts a live qemu left by a previous corrald, or removes a stale runtime
     // dir. Never kills anything (qemu_vm_reattach.cpp).
@@ -82,6 +86,21 @@ class QemuVm : public Vm, private VmControl {
     // The swtpm a previous corrald left in the runtime dir, if it still runs.
     std::unique_ptr<SwtpmProcess> adoptTpm();
     std::optional<OpError> definitionGone() const;
+    // Managed save (qemu_vm_save.cpp). The saved state the next launch restores from, its
+    // header read; nullopt without one. Throws std::runtime_error when it cannot be used.
+    struct Restore {
+        SavedHeader header;
+        OwnedFd fd;
+    };
+    std::optional<Restore> openSavedState() const;
+    // Hands `restore` to the RunningQemu just made; returns what its start answers with: the
+    // file goes once the VM runs again.
+    std::function<void(Outcome<pid_t>)> afterRestore(Restore restore,
+                                                     std::function<void(Outcome<pid_t>)> done);
+    // After the save completed: the file is made the saved state and qemu is stopped.
+    void commitSave(OwnedFd file, SaveReason reason, Done done);
+    // After a reattach: what a save or restore that a previous corrald left unfinished needs.
+    void settleSave();
     void log(int priority, const std::string& text) const;
 
     VmContext& context_;
@@ -94,6 +113,9 @@ class QemuVm : public Vm, private VmControl {
     std::vector<corral::Connection> runningNotices_;
     std::vector<hypervisor::Device> lastDevices_;  // what the last qemu had, once it exited
     VmEvents events_;
+    bool saving_ = false;
+    // Dropped before running_: a save's completion that runs while this is destroyed does nothing.
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     Instance instance_;  // last: its constructor hands its callbacks to this VmControl
 };
 

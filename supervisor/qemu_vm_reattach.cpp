@@ -26,7 +26,10 @@ std::optional<hypervisor::RuntimeState> QemuVm::findUnrecorded() const {
 }
 
 asio::awaitable<void> QemuVm::reattach() {
-    if (!std::filesystem::exists(paths_.dir)) co_return;
+    if (!std::filesystem::exists(paths_.dir)) {
+        settleSave();
+        co_return;
+    }
     std::string problem;
     auto state = hypervisor::readState(paths_, problem);
     bool recorded = state.has_value();
@@ -37,6 +40,7 @@ asio::awaitable<void> QemuVm::reattach() {
         log(5, "cleaning stale runtime dir " + paths_.dir.string() + " (" + problem + ")");
         if (auto tpm = adoptTpm()) tpm->stop();  // its qemu is gone
         hypervisor::removeRuntimeDir(paths_);
+        settleSave();
         co_return;
     }
     track(std::move(process), std::move(*state), adoptTpm());
@@ -46,6 +50,7 @@ asio::awaitable<void> QemuVm::reattach() {
         running_->persist();
     }
     co_await takeOverTracked();
+    settleSave();
 }
 
 asio::awaitable<void> QemuVm::takeOverTracked() {

@@ -81,6 +81,8 @@ Outcome<std::vector<std::string>> Registry::undefine(Vm& vm, bool removeStorage)
     if (auto error = removeDefinitionFile(fileOf(name))) return storeFailure(*error);
     std::vector<std::string> removed;
     if (removeStorage) removed = removeImages(vm);
+    // A later Define of the name must not restore another guest's memory.
+    if (auto saved = vm.discardSavedState()) removed.push_back(*saved);
     if (removeStorage && !settings_.stateRoot.empty()) {
         auto dir = settings_.stateRoot / name;
         std::error_code ec;

@@ -160,7 +160,8 @@ asio::awaitable<Outcome<pid_t>> RunningQemu::startSteps() {
     // qemu made its sockets before it answered on QMP.
     if (auto problem = hypervisor::shareConsole(paths_)) log(4, *problem);
     connectAgent();
-    // A reboot's qemu already has the records it kept (persist_reboot); a fresh start has none.
+    // A reboot's qemu already has the records it kept (persist_reboot), a restore's the saved
+    // ones, hotplugged included; a fresh start has none.
     co_await startHotplug(hotplugged());
     auto link = qmp_;
     auto devices = state_.devices;
@@ -173,6 +174,15 @@ asio::awaitable<Outcome<pid_t>> RunningQemu::startSteps() {
     if (!password) {
         process_->kill(SIGKILL);
         co_return password.error();
+    }
+    if (restoreFd_) {
+        auto restored = co_await restoreSteps(restoreTimeout_);
+        if (!restored) {
+            process_->kill(SIGKILL);
+            // A stream qemu cannot load makes it say why and exit.
+            co_return OpError{restored.error().kind, restored.error().message + " (qemu.log: " +
+                                                         lastLine(paths_.logFile) + ")"};
+        }
     }
     std::string cont = "cont";
     auto resumed = co_await life_.guard(qmp_->command(std::move(cont)));

@@ -20,6 +20,7 @@
 #include "hypervisor/runtime_dir.hpp"
 #include "hypervisor/slot_plan.hpp"
 #include "supervisor/lifetime.hpp"
+#include "supervisor/managed_save.hpp"
 #include "supervisor/qemu_parts.hpp"
 #include "supervisor/swtpm_process.hpp"
 #include "supervisor/vm.hpp"
@@ -93,6 +94,17 @@ class RunningQemu {
     void monitor(std::string json, Reply<std::string> reply);
     // QMP screendump as PNG into `path` (checked by the caller), written by qemu itself.
     void screenshot(std::string path, Done done);
+    // Managed save (running_qemu_save.cpp): stops the vCPUs and streams the VM's state into `fd`
+    // (QMP getfd, migrate fd:); done once QEMU says the migration completed, within `timeout`.
+    // On failure the vCPUs run again if they ran.
+    void save(int fd, std::chrono::seconds timeout, Done done);
+    // Before start() of a qemu launched with -incoming defer: start() feeds it `fd` (its offset
+    // where the migration stream begins) and waits up to `timeout` for the state to load
+    // before it resumes the vCPUs.
+    void restoreFrom(OwnedFd fd, std::chrono::seconds timeout) {
+        restoreFd_ = std::move(fd);
+        restoreTimeout_ = timeout;
+    }
     // Completes `base` with this qemu's figures (stats_collect.cpp); `devices` name its NICs.
     void sample(VmSample base, std::vector<hypervisor::Device> devices, Reply<VmSample> reply);
 
@@ -100,6 +112,9 @@ class RunningQemu {
     boost::asio::awaitable<Outcome<VmSample>> sampleSteps(VmSample base,
                                                           std::vector<hypervisor::Device> devices);
     boost::asio::awaitable<Outcome<pid_t>> startSteps();
+    boost::asio::awaitable<Outcome<Unit>> saveSteps(int fd, std::chrono::seconds timeout);
+    boost::asio::awaitable<Status> restoreSteps(std::chrono::seconds timeout);
+    boost::asio::awaitable<Status> passFd(std::string name, int fd);
     // The VNC password from the definition's password_file, if any (running_qemu_display.cpp).
     boost::asio::awaitable<Status> setVncPassword();
     // Logs it if the VM's swtpm ends while qemu runs (the guest's TPM stops answering).
@@ -163,6 +178,8 @@ class RunningQemu {
     std::shared_ptr<HotplugControl> hotplug_;  // null until QMP is connected
     std::shared_ptr<AgentLink> agent_;
     Notices notices_;
+    OwnedFd restoreFd_;  // set: start() restores the VM's state from this file
+    std::chrono::seconds restoreTimeout_{0};
     std::unique_ptr<SwtpmProcess> tpm_;  // before life_: the watch on it ends first
     Lifetime life_;
 };

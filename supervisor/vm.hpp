@@ -15,6 +15,7 @@
 #include "common/signal.hpp"
 #include "hypervisor/instance_spec.hpp"
 #include "supervisor/instance.hpp"
+#include "supervisor/managed_save.hpp"
 #include "supervisor/stats.hpp"
 
 namespace corral::supervisor {
@@ -98,6 +99,19 @@ class Vm {
     // Forgets that the VM was migrated away (Instance::migratedTo), so that Start works again:
     // an administrator's explicit decision (StartWithOptions force).
     virtual void clearMigrated() { lifecycle().setMigratedTo({}); }
+
+    // Managed save (supervisor/qemu_vm_save.cpp): the running VM's state goes into its saved-state
+    // file and its qemu stops (LastExit "saved"); the next start restores it. `done` once qemu
+    // is gone, or with the error after which the VM runs on as before.
+    virtual void save(SaveReason reason, Done done) {
+        (void)reason;
+        done(OpError{ErrorKind::NotSupported, name() + " cannot be saved."});
+    }
+    virtual bool hasSavedState() const { return false; }
+    // Whether the next boot starts it to restore a state saved at host shutdown.
+    virtual bool restoresAtBoot() const { return false; }
+    // Drops the saved state, so that the next start boots afresh; the path removed, if any.
+    virtual std::optional<std::string> discardSavedState() { return std::nullopt; }
 
     // Raw QMP: one JSON command in, the JSON reply out.
     virtual void monitor(std::string json, Reply<std::string> reply) = 0;

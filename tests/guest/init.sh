@@ -43,6 +43,12 @@ if [ -x /usr/sbin/negotiator-guest ]; then
     negotiator-guest --daemon >/tmp/negotiator-guest.log 2>&1 &
     echo "corral-guest: negotiator-guest started (pid $!)"
 fi
+# corral.counter on the kernel command line: a process that counts on the console once a second
+# ("corral-guest: counter N pid P"), so that a save and restore shows the same process going on.
+if grep -q 'corral.counter' /proc/cmdline; then
+    sh -c 'i=0; while true; do i=$((i+1)); echo "corral-guest: counter $i pid $$"; sleep 1; done' \
+        >/dev/console 2>&1 &
+fi
 echo "corral-guest: userspace ready"
 # A shell on the console that the tests drive; respawned if it exits.
 while true; do

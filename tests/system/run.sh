@@ -578,6 +578,62 @@ step_enable_and_reboot() {
     vmStateIs h2 stopped || fail "h2 (not enabled) is $(vmProp h2 State) after boot"
 }
 
+# setHostPolicy VALUE: [host] on_shutdown in corral.toml; corrald restarted (the VMs run on).
+setHostPolicy() {
+    c sed -i "s/^#\\?on_shutdown *=.*/on_shutdown = \"$1\"/" /etc/corral/corral.toml ||
+        fail "cannot set on_shutdown"
+    c grep -q "^on_shutdown = \"$1\"" /etc/corral/corral.toml || fail "no on_shutdown line to set"
+    c systemctl restart corrald.service || fail "corrald did not restart with on_shutdown = $1"
+}
+# lastCounter NAME FILE: the last "counter N pid P" line the guest wrote, as "N P".
+lastCounter() {
+    c sh -c "grep -a 'corral-guest: counter' $2 | tail -n 1" | tr -d '\r' |
+        sed -n 's/.*counter \([0-9]*\) pid \([0-9]*\)$/\1 \2/p'
+}
+
+# on_shutdown = "suspend": a VM started with corralctl (not enabled) whose guest counts is saved
+# at `systemctl reboot` and restored after the boot: the same process counts on, the guest did
+# not boot again. t1 (enabled) comes back through its unit, restored as well.
+step_suspend_and_reboot() {
+    local rc before after log
+    setHostPolicy suspend
+    c sh -c "sed 's/panic=-1/panic=-1 corral.counter/' /etc/corral/instances/h2.toml \
+        > /etc/corral/instances/s3.toml && sed -i 's/^on_crash.*/on_crash = \"stop\"/' \
+        /etc/corral/instances/s3.toml" || fail "cannot write s3"
+    c systemctl reload corrald.service || fail "systemctl reload corrald"
+    c corralctl start s3 || fail "corralctl start s3"
+    consoleLog s3
+    counting() { [ -n "$(lastCounter s3 /var/tmp/s3.console)" ]; }
+    wait_for 150 "s3's guest counting" counting
+    before=$(lastCounter s3 /var/tmp/s3.console)
+    c journalctl --flush
+    c systemctl reboot || fail "systemctl reboot"
+    rc=$(rig_wait_exit 120) || fail "the container did not go down within 120 s"
+    [ "$rc" = 133 ] || fail "nspawn exited with $rc, not 133 (reboot)"
+    rig_boot "${BOOT_OPTIONS[@]}" || fail "container boot after the reboot"
+    log=$(c journalctl --no-pager -b -1 -o cat 2>&1 | sed -n '/host shutdown: saving/,$p')
+    grep -E "host shutdown:|saved|saving" <<<"$log" | head -n 12
+    # A here-string, not a pipe: grep -q leaving early must not fail the check (pipefail).
+    grep -q "host shutdown: s3 ended (host-shutdown: saved)" <<<"$log" ||
+        fail "s3 was not saved at host shutdown"
+    wait_for 60 "s3 restored after boot" vmStateIs s3 running
+    wait_for 60 "corral@$VM active after boot" unitIs active
+    [ "$(vmProp s3 HasSavedState)" = false ] || fail "s3's saved state is still there"
+    c rm -f /var/tmp/s3.after
+    c systemd-run --quiet --unit=rig-console-s3-after \
+        socat -u UNIX-CONNECT:/run/corral/s3/serial.sock OPEN:/var/tmp/s3.after,creat,append ||
+        fail "cannot log s3's console after the boot"
+    counted() { [ -n "$(lastCounter s3 /var/tmp/s3.after)" ]; }
+    wait_for 30 "s3's counter after the boot" counted
+    after=$(lastCounter s3 /var/tmp/s3.after)
+    echo "counter before the reboot: $before; after: $after"
+    [ "${after#* }" = "${before#* }" ] || fail "another counter process after the restore: $before -> $after"
+    [ "${after% *}" -gt "${before% *}" ] || fail "the counter did not go on: $before -> $after"
+    c grep -aq "userspace ready" /var/tmp/s3.after && fail "s3's guest booted again"
+    c corralctl kill s3 >/dev/null
+    setHostPolicy shutdown
+}
+
 # apt remove: prerm stops corral-guests.service, which shuts the running VM down gracefully,
 # then corrald; no qemu is left orphaned.
 step_apt_remove_stops_vms() {
@@ -647,6 +703,7 @@ run_step unit-kill unit-new-definition
 run_step unit-follows-corralctl unit-new-definition
 run_step unit-stop-without-corrald unit-follows-corralctl
 run_step enable-and-reboot define-instance
+run_step suspend-and-reboot enable-and-reboot
 run_step apt-remove-stops-vms enable-and-reboot
 
 echo "system test: $(($(date +%s) - t_start)) s"

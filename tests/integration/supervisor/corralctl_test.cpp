@@ -129,7 +129,7 @@ TEST_F(Corralctl, ErrorsAreOneLineAndOnlyUsageErrorsGetAHint) {
     for (const auto& [args, line] : std::vector<std::pair<std::vector<std::string>, std::string>>{
              {{"frobnicate"}, "corralctl: unknown command 'frobnicate'\n"},
              {{}, "corralctl: no command given\n"},
-             {{"start"}, "corralctl: usage: corralctl start NAME\n"}}) {
+             {{"start"}, "corralctl: usage: corralctl start NAME [--discard-saved]\n"}}) {
         auto result = ctlAlone(args);
         EXPECT_EQ(result.status, 2) << result.output;
         EXPECT_EQ(result.output, line + "Try 'corralctl --help'.\n");

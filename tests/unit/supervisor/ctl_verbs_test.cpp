@@ -93,9 +93,11 @@ TEST(CtlVerbs, UnknownOptionIsNamed) {
 }
 
 TEST(CtlVerbs, OptionOfAnotherVerbNamesTheOptionAndTheVerb) {
-    auto e = refusal({"start", "vm", "--mac", "x"});
+    auto e = refusal({"kill", "vm", "--mac", "x"});
     EXPECT_EQ(e.exit, kUsage);
-    EXPECT_STREQ(e.what(), "option --mac does not apply to start (start takes no options)");
+    EXPECT_STREQ(e.what(), "option --mac does not apply to kill (kill takes no options)");
+    EXPECT_STREQ(refusal({"start", "vm", "--mac", "x"}).what(),
+                 "option --mac does not apply to start (start takes --discard-saved)");
     EXPECT_STREQ(refusal({"attach-disk", "vm", "d", "/x", "--mode", "tap"}).what(),
                  "option --mode does not apply to attach-disk (attach-disk takes --readonly and "
                  "--format)");
@@ -104,8 +106,10 @@ TEST(CtlVerbs, OptionOfAnotherVerbNamesTheOptionAndTheVerb) {
 }
 
 TEST(CtlVerbs, WrongArgumentCountsShowTheVerbsUsage) {
-    EXPECT_STREQ(refusal({"start"}).what(), "usage: corralctl start NAME");
-    EXPECT_STREQ(refusal({"start", "a", "b"}).what(), "usage: corralctl start NAME");
+    EXPECT_STREQ(refusal({"start"}).what(), "usage: corralctl start NAME [--discard-saved]");
+    EXPECT_STREQ(refusal({"start", "a", "b"}).what(),
+                 "usage: corralctl start NAME [--discard-saved]");
+    EXPECT_STREQ(refusal({"save"}).what(), "usage: corralctl save NAME");
     EXPECT_STREQ(refusal({"attach-disk", "web1", "d1"}).what(),
                  "usage: corralctl attach-disk NAME ID PATH [--readonly] [--format raw|qcow2]");
     EXPECT_STREQ(refusal({"reload", "extra"}).what(), "usage: corralctl reload");
@@ -180,7 +184,7 @@ TEST(CtlVerbs, EveryExistingVerbIsInTheTable) {
                          "detach",   "exec",   "commands", "console",     "run",        "monitor",
                          "validate", "reload", "define",   "show",        "edit",       "undefine",
                          "top",      "cdrom",  "vnc",      "screenshot",  "migrate",    "resize",
-                         "limits"}));
+                         "limits",   "save"}));
 }
 
 TEST(CtlVerbs, CdromTakesAPathOrEject) {

@@ -162,12 +162,13 @@ TEST_F(DaemonOptionsTest, HostShutdownTimeoutDefaultsTo300sAndIsRead) {
     EXPECT_EQ(options.host.shutdownTimeout, std::chrono::seconds(90));
 }
 
-TEST_F(DaemonOptionsTest, HostSuspendIsRefusedAsNotSupportedYet) {
+TEST_F(DaemonOptionsTest, HostOnShutdownIsShutdownOrSuspend) {
+    EXPECT_FALSE(parse("").host.suspend);
+    EXPECT_FALSE(parse("[host]\non_shutdown = \"shutdown\"\n").host.suspend);
+    EXPECT_TRUE(parse("[host]\non_shutdown = \"suspend\"\n").host.suspend);
     auto file = (dir_ / "corral.toml").string();
-    EXPECT_EQ(refusal("[host]\non_shutdown = \"suspend\"\n"),
-              file + ":2:15: host.on_shutdown \"suspend\" is not supported yet; use \"shutdown\"");
     EXPECT_EQ(refusal("[host]\non_shutdown = \"halt\"\n"),
-              file + ":2:15: host.on_shutdown 'halt': must be \"shutdown\"");
+              file + ":2:15: host.on_shutdown 'halt': must be \"shutdown\" or \"suspend\"");
 }
 
 TEST_F(DaemonOptionsTest, HostShutdownTimeoutOutOfRangeNamesTheLine) {
