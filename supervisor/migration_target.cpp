@@ -11,8 +11,8 @@
 #include "hypervisor/runtime_dir.hpp"
 #include "hypervisor/slot_plan.hpp"
 #include "supervisor/definition_check.hpp"
-#include "supervisor/migration_tls.hpp"
 #include "supervisor/disk_ops.hpp"
+#include "supervisor/migration_tls.hpp"
 #include "supervisor/qemu_vm.hpp"
 
 namespace corral::supervisor {
