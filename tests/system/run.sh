@@ -173,7 +173,7 @@ step_vm_scope() {
     local pid cg mm cw
     pid=$(prop Pid)
     cg=$(c cat "/proc/$pid/cgroup")
-    echo "$cg" | grep -q "machine.slice/corral-$VM.scope" || fail "qemu not in its scope: $cg"
+    grep -q "machine.slice/corral-$VM.scope" <<<"$cg" || fail "qemu not in its scope: $cg"
     mm=$(c systemctl show -P MemoryMax "corral-$VM.scope")
     [ "$mm" = $((1024 * 1024 * 1024)) ] || fail "scope MemoryMax=$mm, want 1G"
     cw=$(c systemctl show -P CPUWeight "corral-$VM.scope")
@@ -217,7 +217,7 @@ step_vm_stats() {
     [ "${mem:-0}" -gt $((current * 3 / 4)) ] && [ "$mem" -lt $((current * 5 / 4)) ] ||
         fail "MemoryBytes=$mem, the counter it comes from reads $current"
     pressure=$(stat Pressure)
-    echo "$pressure" | grep -Eq '^\(ttt\) [0-9]+ [0-9]+ [0-9]+$' || fail "Pressure=$pressure"
+    grep -Eq '^\(ttt\) [0-9]+ [0-9]+ [0-9]+$' <<<"$pressure" || fail "Pressure=$pressure"
     c test -r "$scope/cpu.pressure" || fail "no PSI in $scope"
 }
 
@@ -246,8 +246,8 @@ machineShown() {
     c machinectl list --no-legend --no-pager | grep -Eq "^$VM +vm +corral( |$)" ||
         fail "machinectl list: $(c machinectl list --no-pager 2>&1)"
     status=$(c machinectl status --no-pager "$VM" 2>&1) || fail "machinectl status $VM: $status"
-    echo "$status" | grep -Eq "Leader: $pid( |$)" || fail "Leader is not qemu $pid: $status"
-    echo "$status" | grep -q "Unit: corral-$VM.scope" || fail "Unit is not corral-$VM.scope: $status"
+    grep -Eq "Leader: $pid( |$)" <<<"$status" || fail "Leader is not qemu $pid: $status"
+    grep -q "Unit: corral-$VM.scope" <<<"$status" || fail "Unit is not corral-$VM.scope: $status"
     id=$(c machinectl show --property=Id --value "$VM")
     [ "$id" = "$(prop Uuid | tr -d -)" ] || fail "machine Id $id is not Uuid $(prop Uuid)"
 }
@@ -305,8 +305,8 @@ EOF
     tap=$(c ls /sys/class/net | grep -v '^lo$' | head -n 1)
     [ -n "$tap" ] || fail "no tap in the container's network namespace"
     status=$(c machinectl status --no-pager n1 2>&1)
-    echo "$status" | grep -E "Iface:" || fail "machinectl status n1 lists no interface: $status"
-    echo "$status" | grep -Eq "Iface: .*$tap" || fail "the interface is not the tap $tap: $status"
+    grep -E "Iface:" <<<"$status" || fail "machinectl status n1 lists no interface: $status"
+    grep -Eq "Iface: .*$tap" <<<"$status" || fail "the interface is not the tap $tap: $status"
     c systemctl stop corral@n1.service || fail "systemctl stop corral@n1"
     n1Gone() { ! n1Listed; }
     wait_for 10 "n1 gone from machinectl list" n1Gone
@@ -343,7 +343,7 @@ step_policy_denies_non_root() {
     local denied
     denied=$(c runuser -u nobody -- busctl call org.corral1 "$(instancePath)" \
         org.corral1.Instance Pause 2>&1) && fail "nobody could call Pause: $denied"
-    echo "$denied" | grep -qi "access denied\|AccessDenied" || fail "unexpected error: $denied"
+    grep -qi "access denied\|AccessDenied" <<<"$denied" || fail "unexpected error: $denied"
     c runuser -u nobody -- busctl get-property org.corral1 "$(instancePath)" \
         org.corral1.Instance State >/dev/null || fail "nobody cannot read State"
     c runuser -u nobody -- busctl call org.corral1 /org/corral1 org.corral1.Manager \
@@ -363,14 +363,14 @@ step_group_corral_reads_but_does_not_define() {
         fail "cannot add user op to group corral"
     out=$(c runuser -u op -- busctl call org.corral1 "$(instancePath)" org.corral1.Instance \
         GetDefinition 2>&1) || fail "op (group corral) cannot GetDefinition: $out"
-    echo "$out" | grep -q 'cpu_weight' || fail "GetDefinition gave: $out"
+    grep -q 'cpu_weight' <<<"$out" || fail "GetDefinition gave: $out"
     out=$(c runuser -u op -- busctl call org.corral1 /org/corral1 org.corral1.Manager Define \
         ssa{sv} op1 "[machine]" 0 2>&1) && fail "op could Define: $out"
-    echo "$out" | grep -q "Define needs root" || fail "Define by op: $out"
+    grep -q "Define needs root" <<<"$out" || fail "Define by op: $out"
     c test ! -e /etc/corral/instances/op1.toml || fail "op's Define wrote a file"
     out=$(c runuser -u op -- busctl call org.corral1 "$(instancePath)" org.corral1.Instance \
         Undefine a{sv} 0 2>&1) && fail "op could Undefine: $out"
-    echo "$out" | grep -q "Undefine needs root" || fail "Undefine by op: $out"
+    grep -q "Undefine needs root" <<<"$out" || fail "Undefine by op: $out"
 }
 
 step_stop_vm_unit() {
@@ -448,9 +448,9 @@ step_disks_in_tmp_and_home() {
     local blocks
     blocks=$(c corralctl monitor d1 '{"execute":"query-block"}')
     for image in /tmp/corral-d1.img /home/vmimages/d1.img; do
-        echo "$blocks" | grep -q "\"file\": *\"$image\"" || fail "qemu has no $image: $blocks"
+        grep -q "\"file\": *\"$image\"" <<<"$blocks" || fail "qemu has no $image: $blocks"
     done
-    echo "$blocks" | grep -q '"ro": *true' && fail "a disk is read-only in qemu: $blocks"
+    grep -q '"ro": *true' <<<"$blocks" && fail "a disk is read-only in qemu: $blocks"
     # A clean end (ACPI): corrald started corral@d1 to follow the VM, which must not end failed.
     c corralctl shutdown d1 >/dev/null || fail "corralctl shutdown d1"
     wait_for 30 "d1 stopped" vmStateIs d1 stopped
@@ -562,16 +562,17 @@ step_enable_and_reboot() {
         sed -n '/host shutdown: shutting down/,$p')
     [ -n "$log" ] || fail "no host shutdown phase in the previous boot's journal"
     for vm in "$VM" h2; do
-        echo "$log" | grep -q "host shutdown: $vm ended (host-shutdown)" ||
+        grep -q "host shutdown: $vm ended (host-shutdown)" <<<"$log" ||
             fail "no host-shutdown for $vm in the previous boot's journal: $(echo "$log" | grep -i "host shutdown")"
-        echo "$log" | grep -Eq "$vm: crashed" && fail "$vm recorded as crashed"
+        grep -Eq "$vm: crashed" <<<"$log" && fail "$vm recorded as crashed"
     done
     # corrald outlives the corral@ units: their ExecStop= never fails on a daemon going away.
-    echo "$log" | grep -E "corral@($VM|h2)\.service: (Failed|Control process exited)" &&
+    grep -E "corral@($VM|h2)\.service: (Failed|Control process exited)" <<<"$log" &&
         fail "a corral@ unit failed during the host shutdown"
-    echo "$log" | grep -E "host shutdown:|corral-(guests\.service|$VM\.scope|h2\.scope)|Stopp.*corral" | head -n 16
+    { grep -E "host shutdown:|corral-(guests\.service|$VM\.scope|h2\.scope)|Stopp.*corral" <<<"$log" ||
+        true; } | head -n 16
     # The phase ends before systemd stops the scopes: no scope was stopped (SIGTERM) while it ran.
-    echo "$log" | sed '/host shutdown: done/q' | grep -E "Stopping corral-($VM|h2)\.scope" &&
+    sed '/host shutdown: done/q' <<<"$log" | grep -E "Stopping corral-($VM|h2)\.scope" &&
         fail "systemd stopped a VM's scope before the phase ended"
     wait_for 60 "corral@$VM active after boot" unitIs active
     wait_for 10 "State=running after boot" stateIs running
