@@ -18,40 +18,33 @@ InstanceRef& ref(void* userdata) {
 // SetDiskLimits' a{sv}: numbers with their value, any other type by its signature only. Stops
 // after one entry more than there are limit keys, which the validator refuses anyway.
 int readLimitDict(sd_bus_message* m, std::vector<LimitEntry>& out) {
-    int r = sd_bus_message_enter_container(m, 'a', "{sv}");
-    if (r < 0) return r;
-    while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-        const char* key = nullptr;
-        if ((r = sd_bus_message_read(m, "s", &key)) < 0) return r;
-        const char* contents = nullptr;
-        if ((r = sd_bus_message_peek_type(m, nullptr, &contents)) < 0) return r;
-        LimitEntry entry;
-        entry.key = key;
-        entry.type = contents ? contents : "";
-        if (entry.type == "t") {
-            r = sd_bus_message_read(m, "v", "t", &entry.value);
-        } else if (entry.type == "u") {
-            uint32_t value = 0;
-            r = sd_bus_message_read(m, "v", "u", &value);
-            entry.value = value;
-        } else if (entry.type == "x" || entry.type == "i") {
-            int64_t value = 0;
-            int32_t small = 0;
-            r = entry.type == "x" ? sd_bus_message_read(m, "v", "x", &value)
-                                  : sd_bus_message_read(m, "v", "i", &small);
-            if (entry.type == "i") value = small;
-            entry.negative = value < 0;
-            entry.value = value < 0 ? 0 : static_cast<uint64_t>(value);
-        } else {
-            r = sd_bus_message_skip(m, "v");
-        }
-        if (r < 0) return r;
-        out.push_back(std::move(entry));
-        if (out.size() > hypervisor::kLimitKeys.size()) return 0;
-        if ((r = sd_bus_message_exit_container(m)) < 0) return r;
-    }
-    if (r < 0) return r;
-    return sd_bus_message_exit_container(m);
+    return readVariantDict(m, hypervisor::kLimitKeys.size(),
+                           [&](sd_bus_message* m, const char* key, const std::string& type) {
+                               LimitEntry entry;
+                               entry.key = key;
+                               entry.type = type;
+                               int r = 0;
+                               if (type == "t") {
+                                   r = sd_bus_message_read(m, "v", "t", &entry.value);
+                               } else if (type == "u") {
+                                   uint32_t value = 0;
+                                   r = sd_bus_message_read(m, "v", "u", &value);
+                                   entry.value = value;
+                               } else if (type == "x" || type == "i") {
+                                   int64_t value = 0;
+                                   int32_t small = 0;
+                                   r = type == "x" ? sd_bus_message_read(m, "v", "x", &value)
+                                                   : sd_bus_message_read(m, "v", "i", &small);
+                                   if (type == "i") value = small;
+                                   entry.negative = value < 0;
+                                   entry.value = value < 0 ? 0 : static_cast<uint64_t>(value);
+                               } else {
+                                   r = sd_bus_message_skip(m, "v");
+                               }
+                               if (r < 0) return r;
+                               out.push_back(std::move(entry));
+                               return static_cast<int>(out.size());
+                           });
 }
 
 }  // namespace

@@ -304,7 +304,9 @@ constexpr ChangedName kChangedNames[] = {
 
 }  // namespace
 
-int readOptionDict(sd_bus_message* m, OptionDict& out) {
+int readVariantDict(
+    sd_bus_message* m, std::size_t limit,
+    const std::function<int(sd_bus_message* m, const char* key, const std::string& type)>& entry) {
     int r = sd_bus_message_enter_container(m, 'a', "{sv}");
     if (r < 0) return r;
     while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
@@ -312,27 +314,36 @@ int readOptionDict(sd_bus_message* m, OptionDict& out) {
         if ((r = sd_bus_message_read(m, "s", &key)) < 0) return r;
         const char* contents = nullptr;
         if ((r = sd_bus_message_peek_type(m, nullptr, &contents)) < 0) return r;
-        OptionEntry entry;
-        entry.key = key;
-        entry.type = contents ? contents : "";
-        if (entry.type == "s") {
-            const char* value = nullptr;
-            r = sd_bus_message_read(m, "v", "s", &value);
-            if (r >= 0) entry.text = value;
-        } else if (entry.type == "b") {
-            int value = 0;
-            r = sd_bus_message_read(m, "v", "b", &value);
-            entry.flag = value != 0;
-        } else {
-            r = sd_bus_message_skip(m, "v");
-        }
-        if (r < 0) return r;
-        out.push_back(std::move(entry));
-        if (out.size() > kMaxOptionEntries) return 0;  // refused anyway; read no further
+        if ((r = entry(m, key, contents ? contents : "")) < 0) return r;
+        if (static_cast<std::size_t>(r) > limit) return 0;  // refused anyway; read no further
         if ((r = sd_bus_message_exit_container(m)) < 0) return r;
     }
     if (r < 0) return r;
     return sd_bus_message_exit_container(m);
+}
+
+int readOptionDict(sd_bus_message* m, OptionDict& out) {
+    return readVariantDict(m, kMaxOptionEntries,
+                           [&](sd_bus_message* m, const char* key, const std::string& type) {
+                               OptionEntry entry;
+                               entry.key = key;
+                               entry.type = type;
+                               int r = 0;
+                               if (type == "s") {
+                                   const char* value = nullptr;
+                                   r = sd_bus_message_read(m, "v", "s", &value);
+                                   if (r >= 0) entry.text = value;
+                               } else if (type == "b") {
+                                   int value = 0;
+                                   r = sd_bus_message_read(m, "v", "b", &value);
+                                   entry.flag = value != 0;
+                               } else {
+                                   r = sd_bus_message_skip(m, "v");
+                               }
+                               if (r < 0) return r;
+                               out.push_back(std::move(entry));
+                               return static_cast<int>(out.size());
+                           });
 }
 
 std::span<const ChangedName> changedNames() {

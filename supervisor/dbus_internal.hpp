@@ -4,6 +4,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -86,6 +87,13 @@ int methodGuestInfo(sd_bus_message* m, void* userdata, sd_bus_error* error);
 // their value, any other type by its signature only, so that the refusal can name it. Stops
 // after kMaxOptionEntries + 1 entries, which the validators refuse whatever follows.
 int readOptionDict(sd_bus_message* m, OptionDict& out);
+// The loop under every a{sv} reader: for each entry, `entry(m, key, type)` reads (or skips) the
+// variant, `type` being its contents' signature, and returns how many entries are kept so far
+// or a negative errno. Reading stops, returning 0, once more than `limit` are kept (the caller
+// refuses that many anyway).
+int readVariantDict(
+    sd_bus_message* m, std::size_t limit,
+    const std::function<int(sd_bus_message* m, const char* key, const std::string& type)>& entry);
 
 // Instance.Screenshot and the Display property (dbus_display.cpp).
 int methodScreenshot(sd_bus_message* m, void* userdata, sd_bus_error* error);

@@ -19,36 +19,29 @@ InstanceRef& ref(void* userdata) {
 
 // Copies an a{sv} with strings, booleans and uint64 values; others by their type only.
 int readOptions(sd_bus_message* m, MigrationOptionList& out) {
-    int r = sd_bus_message_enter_container(m, 'a', "{sv}");
-    if (r < 0) return r;
-    while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-        const char* key = nullptr;
-        if ((r = sd_bus_message_read(m, "s", &key)) < 0) return r;
-        const char* contents = nullptr;
-        if ((r = sd_bus_message_peek_type(m, nullptr, &contents)) < 0) return r;
-        MigrationOption option;
-        option.key = key;
-        option.type = contents ? contents : "";
-        if (option.type == "s") {
-            const char* value = nullptr;
-            r = sd_bus_message_read(m, "v", "s", &value);
-            if (r >= 0) option.text = value;
-        } else if (option.type == "b") {
-            int value = 0;
-            r = sd_bus_message_read(m, "v", "b", &value);
-            option.flag = value != 0;
-        } else if (option.type == "t") {
-            r = sd_bus_message_read(m, "v", "t", &option.number);
-        } else {
-            r = sd_bus_message_skip(m, "v");
-        }
-        if (r < 0) return r;
-        out.push_back(std::move(option));
-        if (out.size() > kMaxOptionEntries) return 0;  // refused anyway; read no further
-        if ((r = sd_bus_message_exit_container(m)) < 0) return r;
-    }
-    if (r < 0) return r;
-    return sd_bus_message_exit_container(m);
+    return readVariantDict(m, kMaxOptionEntries,
+                           [&](sd_bus_message* m, const char* key, const std::string& type) {
+                               MigrationOption option;
+                               option.key = key;
+                               option.type = type;
+                               int r = 0;
+                               if (type == "s") {
+                                   const char* value = nullptr;
+                                   r = sd_bus_message_read(m, "v", "s", &value);
+                                   if (r >= 0) option.text = value;
+                               } else if (type == "b") {
+                                   int value = 0;
+                                   r = sd_bus_message_read(m, "v", "b", &value);
+                                   option.flag = value != 0;
+                               } else if (type == "t") {
+                                   r = sd_bus_message_read(m, "v", "t", &option.number);
+                               } else {
+                                   r = sd_bus_message_skip(m, "v");
+                               }
+                               if (r < 0) return r;
+                               out.push_back(std::move(option));
+                               return static_cast<int>(out.size());
+                           });
 }
 
 std::optional<OpError> tooMany(const MigrationOptionList& options, const char* method) {
