@@ -5,7 +5,7 @@ set -eu
 
 # libssl-dev, openssl: the VNC test client (DES) and test TLS certificates; swtpm: [tpm].
 PACKAGES="
-build-essential cmake ninja-build pkg-config git
+build-essential cmake ninja-build pkg-config git ccache
 g++ clang clang-format clang-tidy libclang-rt-14-dev
 libboost1.81-dev libtomlplusplus-dev rapidjson-dev libsystemd-dev
 libgtest-dev libgmock-dev googletest
