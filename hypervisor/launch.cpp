@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "hypervisor/cpu_models.hpp"
+#include "hypervisor/log_paths.hpp"
 
 namespace corral::hypervisor {
 namespace {
@@ -21,11 +22,13 @@ std::uint64_t realtimeMicros() {
 
 LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
                                 const InstanceSpec& spec, const std::filesystem::path& runtimeRoot,
-                                const std::string& binary, const IncomingLayout* incoming) {
+                                const std::string& binary, const IncomingLayout* incoming,
+                                const std::filesystem::path& logRoot) {
     if (auto why = checkCpuModel(spec.machine.cpu.model, binary)) throw std::runtime_error(*why);
     auto plan = planSlots(spec);
     if (incoming) plan.devices = incoming->devices;
     auto paths = RuntimePaths::forInstance(runtimeRoot, spec.name);
+    if (!logRoot.empty()) placeLogs(paths, logRoot, spec.name);
     // QEMU would fail on the locked pid file while the socket still leads to the other qemu.
     if (auto holder = socketListener(paths.qmpSocket)) {
         auto who = *holder ? "pid " + std::to_string(*holder) : std::string("a process");
@@ -35,6 +38,7 @@ LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
                                  spec.name);
     }
     createRuntimeDir(paths);
+    createLogFiles(paths);
     auto argv = buildQemuArgv(spec, plan, paths);
     argv.front() = binary;
     if (incoming && incoming->deferIncoming) argv.insert(argv.end(), {"-incoming", "defer"});

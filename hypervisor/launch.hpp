@@ -27,10 +27,13 @@ struct IncomingLayout {
 
 // Creates the runtime dir, opens the fds the devices' backends take (taps), spawns qemu paused and
 // writes state.json. Throws (std::system_error / std::runtime_error) with a sentence on failure; a
-// qemu that was started is killed again before throwing. `binary` replaces argv[0].
+// qemu that was started is killed again before throwing. `binary` replaces argv[0]. With a
+// `logRoot`, qemu.log and the serial console's log are kept in <logRoot>/<name>/ (log_paths.hpp);
+// without, qemu.log is in the runtime dir and the console is not logged.
 LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
                                 const InstanceSpec& spec, const std::filesystem::path& runtimeRoot,
                                 const std::string& binary = kDefaultQemuBinary,
-                                const IncomingLayout* incoming = nullptr);
+                                const IncomingLayout* incoming = nullptr,
+                                const std::filesystem::path& logRoot = {});
 
 }  // namespace corral::hypervisor

@@ -24,6 +24,12 @@ std::string socketChardev(const std::string& id, const std::filesystem::path& pa
     return "socket,id=" + id + ",path=" + escapeOption(path.string()) + ",server=on,wait=off";
 }
 
+// QEMU appends the console's output to the file (O_APPEND) while the socket keeps serving it.
+std::string consoleLogOption(const std::filesystem::path& file) {
+    if (file.empty()) return {};
+    return ",logfile=" + escapeOption(file.string()) + ",logappend=on";
+}
+
 std::string memoryMiB(std::uint64_t bytes) {
     return std::to_string((bytes + (1u << 20) - 1) >> 20) + "M";
 }
@@ -116,7 +122,7 @@ std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan&
         "-mon",
         "chardev=corral-qmp,mode=control",
         "-chardev",
-        socketChardev("corral-serial", paths.serialSocket),
+        socketChardev("corral-serial", paths.serialSocket) + consoleLogOption(paths.consoleLog),
         "-serial",
         "chardev:corral-serial"};
     addFirmwareArgs(spec.firmware, argv);

@@ -22,6 +22,8 @@ struct RuntimePaths {
     std::filesystem::path pidFile;
     std::filesystem::path stateFile;
     std::filesystem::path logFile;
+    // What the guest writes on its serial console, also copied here (log_paths.hpp); empty: not.
+    std::filesystem::path consoleLog;
 
     // Paths for `name` under `runtimeRoot` (/run/corral in production). Throws
     // std::invalid_argument if the name is not a valid instance name: no path from bad input.

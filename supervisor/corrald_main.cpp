@@ -108,7 +108,7 @@ struct Daemon {
         6, [this](std::string_view name) { return named && named->find(name) != nullptr; });
     AsioClock clock{io.get_executor()};
     std::unique_ptr<ScopeManager> scopes = ScopeManager::connect(io, log);
-    std::unique_ptr<QemuParts> parts = makeQemuParts(io.get_executor());
+    std::unique_ptr<QemuParts> parts = makeQemuParts(io.get_executor(), options.logDir);
     VmContext context{io.get_executor(),
                       clock,
                       *parts,
@@ -142,6 +142,8 @@ struct Daemon {
         });
         registry.configure({options.storageDirs, options.runtimeDir, options.stateDir});
         context.definitionFile = [this](const std::string& name) { return registry.fileOf(name); };
+        context.logRoot = options.logDir;
+        context.logBound = options.logBound;
     }
 
     // All instances at once: one VM whose monitor answers slowly (or is held by another client)

@@ -13,11 +13,13 @@ namespace corral::supervisor {
 const char* const kDaemonUsage =
     "usage: corrald [--config FILE] [--bus-address ADDR | --system | --session]\n"
     "               [--runtime-dir DIR] [--instances-dir DIR] [--state-dir DIR]\n"
+    "               [--log-dir DIR]\n"
     "Supervises the QEMU VMs defined in the instances directory (one NAME.toml each) and\n"
     "serves org.corral1 on D-Bus.\n"
     "  --config FILE        daemon configuration (default /etc/corral/corral.toml; a missing\n"
     "                       default file is fine): [paths] runtime_dir, instances_dir,\n"
-    "                       state_dir, guest_commands_dir; [qemu] binary, command_timeout;\n"
+    "                       state_dir, log_dir, guest_commands_dir; [logs] max_size, keep\n"
+    "                       (rotation of the log files); [qemu] binary, command_timeout;\n"
     "                       [storage] allowed_dirs; [firmware] code, vars, secure_code,\n"
     "                       secure_vars (OVMF images, default Debian's in /usr/share/OVMF);\n"
     "                       [metrics] listen (Prometheus, off by default);\n"
@@ -31,6 +33,8 @@ const char* const kDaemonUsage =
     "  --instances-dir DIR  instance definitions (default /etc/corral/instances)\n"
     "  --state-dir DIR      what a VM keeps between runs, in DIR/NAME/: UEFI variables, TPM\n"
     "                       state (default /var/lib/corral)\n"
+    "  --log-dir DIR        each VM's qemu.log and serial console log console.log, in\n"
+    "                       DIR/NAME/ (default /var/log/corral)\n"
     "Stopping or restarting corrald never stops a VM. Drive it with corralctl or busctl.\n";
 
 namespace {
@@ -70,7 +74,8 @@ std::vector<std::filesystem::path> storageDirs(const std::filesystem::path& file
 
 void refuseUnknownKeys(const std::filesystem::path& file, const toml::table& table) {
     static const std::map<std::string_view, std::set<std::string_view>> kKnown = {
-        {"paths", {"runtime_dir", "instances_dir", "state_dir", "guest_commands_dir"}},
+        {"paths", {"runtime_dir", "instances_dir", "state_dir", "log_dir", "guest_commands_dir"}},
+        {"logs", {"max_size", "keep"}},
         {"qemu", {"binary", "command_timeout"}},
         {"storage", {"allowed_dirs"}},
         {"metrics", {"listen"}},
@@ -83,8 +88,8 @@ void refuseUnknownKeys(const std::filesystem::path& file, const toml::table& tab
         if (known == kKnown.end() || !node.is_table())
             throw std::runtime_error(where(file, node.source()) + "unknown section '" +
                                      std::string(section.str()) +
-                                     "' (known: paths, qemu, storage, metrics, firmware, host, "
-                                     "migration)");
+                                     "' (known: paths, logs, qemu, storage, metrics, firmware, "
+                                     "host, migration)");
         for (const auto& [key, value] : *node.as_table()) {
             if (known->second.count(key.str())) continue;
             std::string list;
@@ -124,8 +129,29 @@ void readHostPolicy(const std::filesystem::path& file, const toml::table& table,
     }
 }
 
+// [logs]: the size bound of each log file and how many rotated files are kept.
+void readLogBound(const std::filesystem::path& file, const toml::table& table, LogBound& bound) {
+    if (auto node = table["logs"]["max_size"]; node) {
+        auto text = node.value<std::string>();
+        auto size = text ? hypervisor::parseSize(*text) : std::nullopt;
+        if (!size || *size < kMinLogBytes || *size > kMaxLogBytes)
+            throw std::runtime_error(where(file, node.node()->source()) +
+                                     "logs.max_size must be a size from 4K to 1G (e.g. \"1M\")");
+        bound.maxBytes = *size;
+    }
+    if (auto node = table["logs"]["keep"]; node) {
+        auto count = node.value<std::int64_t>();
+        if (!node.is_integer() || !count || *count < 1 ||
+            *count > static_cast<std::int64_t>(kMaxLogKeep))
+            throw std::runtime_error(where(file, node.node()->source()) +
+                                     "logs.keep must be a whole number from 1 to " +
+                                     std::to_string(kMaxLogKeep));
+        bound.keep = static_cast<unsigned>(*count);
+    }
+}
+
 void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveRuntime,
-                bool haveInstances, DaemonOptions& options) {
+                bool haveInstances, bool haveLogs, DaemonOptions& options) {
     if (!explicitFile && !std::filesystem::exists(file)) return;
     toml::table table;
     try {
@@ -146,6 +172,13 @@ void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveR
     if (auto v = text("paths", "runtime_dir"); v && !haveRuntime) options.runtimeDir = *v;
     if (auto v = text("paths", "instances_dir"); v && !haveInstances) options.instancesDir = *v;
     if (auto v = text("paths", "state_dir")) options.stateDir = *v;
+    if (auto v = text("paths", "log_dir"); v && !haveLogs) {
+        if (!std::filesystem::path(*v).is_absolute())
+            throw std::runtime_error(file.string() + ": paths.log_dir '" + *v +
+                                     "' is not an absolute path");
+        options.logDir = *v;
+    }
+    readLogBound(file, table, options.logBound);
     if (auto v = text("paths", "guest_commands_dir")) options.commandsDir = *v;
     if (auto node = table["storage"]["allowed_dirs"]; node)
         options.storageDirs = storageDirs(file, *node.node());
@@ -192,7 +225,7 @@ void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveR
 
 DaemonOptions parseDaemonOptions(int argc, char** argv) {
     DaemonOptions options;
-    bool explicitConfig = false, haveRuntime = false, haveInstances = false;
+    bool explicitConfig = false, haveRuntime = false, haveInstances = false, haveLogs = false;
     std::optional<std::filesystem::path> stateDir;  // --state-dir wins over the file
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
@@ -220,12 +253,18 @@ DaemonOptions parseDaemonOptions(int argc, char** argv) {
             haveInstances = true;
         } else if (arg == "--state-dir") {
             stateDir = value();
+        } else if (arg == "--log-dir") {
+            options.logDir = value();
+            haveLogs = true;
+            if (!options.logDir.is_absolute())
+                throw std::runtime_error("--log-dir '" + options.logDir.string() +
+                                         "' is not an absolute path");
         } else {
             throw std::runtime_error("unknown option '" + std::string(arg) + "'");
         }
     }
     if (!options.help)
-        readConfig(options.config, explicitConfig, haveRuntime, haveInstances, options);
+        readConfig(options.config, explicitConfig, haveRuntime, haveInstances, haveLogs, options);
     if (stateDir) options.stateDir = *stateDir;
     return options;
 }

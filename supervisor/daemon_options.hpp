@@ -9,6 +9,7 @@
 
 #include "hypervisor/firmware.hpp"
 #include "supervisor/host_shutdown.hpp"
+#include "supervisor/log_files.hpp"
 #include "supervisor/metrics_http.hpp"
 #include "supervisor/migration_config.hpp"
 
@@ -22,6 +23,10 @@ struct DaemonOptions {
     std::filesystem::path instancesDir = "/etc/corral/instances";
     // What a VM keeps between its runs (UEFI variables, TPM state): <stateDir>/<name>/.
     std::filesystem::path stateDir = "/var/lib/corral";
+    // qemu.log and console.log of each VM, in <logDir>/<name>/ ([paths] log_dir, --log-dir).
+    std::filesystem::path logDir = "/var/log/corral";
+    // [logs] max_size, keep: the bound of each log file and how many rotated ones are kept.
+    LogBound logBound;
     std::filesystem::path commandsDir = "/usr/lib/negotiator/commands";
     std::string qemuBinary = "qemu-system-x86_64";
     // How long one QMP command may take before the monitor counts as unresponsive.

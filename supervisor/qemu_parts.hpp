@@ -117,7 +117,8 @@ class QemuParts {
                                              const std::filesystem::path& commandsDir) = 0;
 };
 
-// The real parts, on `executor`.
-std::unique_ptr<QemuParts> makeQemuParts(boost::asio::any_io_executor executor);
+// The real parts, on `executor`; the qemus they launch log in <logRoot>/<name>/ (VmContext's).
+std::unique_ptr<QemuParts> makeQemuParts(boost::asio::any_io_executor executor,
+                                         std::filesystem::path logRoot = {});
 
 }  // namespace corral::supervisor

@@ -25,9 +25,10 @@ std::string describeProblems(const hypervisor::LoadResult& definition) {
 QemuVm::QemuVm(VmContext& context, std::string name, const hypervisor::LoadResult& definition)
     : context_(context),
       name_(std::move(name)),
-      paths_(hypervisor::RuntimePaths::forInstance(context.runtimeRoot, name_)),
+      paths_(instancePaths(context, name_)),
       instance_(name_, *this, context.clock, policyOf(definition.spec), context.log) {
     apply(definition);
+    watchForLog();
     if (auto destination = readMigratedMarker(context.stateRoot, name_))
         instance_.setMigratedTo(*destination);
 }
@@ -136,6 +137,9 @@ void QemuVm::launch(std::function<void(Outcome<pid_t>)> done) {
         restore = openSavedState();
         tpm = startTpm();
         auto spec = *spec_;
+        logLaunch(restore                 ? "restoring its saved state"
+                  : instance_.rebooting() ? "reboot, keeping its devices"
+                                          : "start");
         hypervisor::prepareFirmware(spec.firmware, context_.firmware, context_.stateRoot / name_);
         // A restore starts the saved devices; a Reboot keeps what the last qemu had, hotplugged
         // devices included (persist_reboot).

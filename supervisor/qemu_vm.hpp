@@ -17,6 +17,9 @@
 
 namespace corral::supervisor {
 
+// The runtime paths of `name`, its logs in <logRoot>/<name>/ when the context has a log root.
+hypervisor::RuntimePaths instancePaths(const VmContext& context, const std::string& name);
+
 class QemuVm : public Vm, private VmControl {
   public:
     QemuVm(VmContext& context, std::string name, const hypervisor::LoadResult& definition);
@@ -102,6 +105,11 @@ class QemuVm : public Vm, private VmControl {
     // After a reattach: what a save or restore that a previous corrald left unfinished needs.
     void settleSave();
     void log(int priority, const std::string& text) const;
+    // The VM's log files (qemu_vm_logs.cpp), nothing without VmContext::logRoot: before a launch,
+    // rotation and the reason in qemu.log; each LastExit and each running qemu's pid after it.
+    void logLaunch(const std::string& why);
+    void logEvent(const std::string& text) const;
+    void watchForLog();
 
     VmContext& context_;
     std::string name_;
@@ -116,7 +124,8 @@ class QemuVm : public Vm, private VmControl {
     bool saving_ = false;
     // Dropped before running_: a save's completion that runs while this is destroyed does nothing.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-    Instance instance_;  // last: its constructor hands its callbacks to this VmControl
+    Instance instance_;            // last: its constructor hands its callbacks to this VmControl
+    corral::Connection logWatch_;  // on instance_.changed()
 };
 
 }  // namespace corral::supervisor

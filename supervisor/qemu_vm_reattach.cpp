@@ -44,6 +44,7 @@ asio::awaitable<void> QemuVm::reattach() {
         co_return;
     }
     track(std::move(process), std::move(*state), adoptTpm());
+    logEvent("corrald started; took over qemu (pid " + std::to_string(running_->pid()) + ")");
     if (!recorded) {
         log(4, "state.json unreadable (" + problem + "); qemu.pid names our qemu (pid " +
                    std::to_string(running_->pid()) + "): adopting it and rewriting state.json");

@@ -2,11 +2,10 @@
 // the calls that go straight to QMP or the guest agent.
 #include "supervisor/running_qemu.hpp"
 
-#include <cctype>
 #include <csignal>
-#include <fstream>
 
 #include "supervisor/disk_ops.hpp"
+#include "supervisor/log_files.hpp"
 
 namespace corral::supervisor {
 
@@ -23,25 +22,6 @@ constexpr auto kDrainLimit = 1s;
 constexpr int kAgentProbes = 300;
 constexpr auto kAgentProbeTimeout = 2s;
 constexpr auto kAgentProbePause = 1s;
-
-// qemu's own reason for refusing to start: the last line of qemu.log in its error form
-// "[TIMESTAMP ]PROGRAM: message" (a hint such as "Use -machine help ..." may follow it), without
-// the timestamp (-msg timestamp=on); else the last non-empty line.
-std::string lastLine(const std::filesystem::path& file) {
-    std::ifstream in(file);
-    std::string line, last, lastError;
-    while (std::getline(in, line)) {
-        if (line.empty()) continue;
-        last = line;
-        auto space = line.find(' ');
-        if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0])) &&
-            space != std::string::npos && line.find('T') < space)
-            line.erase(0, space + 1);
-        auto colon = line.find(": ");
-        if (colon != std::string::npos && colon > 0 && line.find(' ') > colon) lastError = line;
-    }
-    return lastError.empty() ? last : lastError;
-}
 
 ExitInfo toExitInfo(const hypervisor::ExitStatus& status) {
     switch (status.kind) {
@@ -109,6 +89,7 @@ RunningQemu::RunningQemu(VmContext& context, Setup setup, std::unique_ptr<Proces
     }
     life_.spawn<ExitInfo>(watchExit(), "watching qemu", [this](ExitInfo exit) { finish(exit); });
     if (tpm_) life_.spawn(watchTpm(), "watching swtpm");
+    if (!paths_.consoleLog.empty()) life_.spawn(rotateLogs(), "rotating logs");
 }
 
 RunningQemu::~RunningQemu() {
@@ -146,14 +127,14 @@ asio::awaitable<Outcome<pid_t>> RunningQemu::startSteps() {
     auto connected = co_await life_.guard(qmp_->connect(std::move(socket), kQmpConnectWindow));
     if (!connected) {
         process_->kill(SIGKILL);
-        co_return OpError{ErrorKind::Failed, connected.error().message +
-                                                 " (qemu.log: " + lastLine(paths_.logFile) + ")"};
+        co_return OpError{ErrorKind::Failed, connected.error().message + " (qemu.log: " +
+                                                 lastQemuLine(paths_.logFile) + ")"};
     }
     if (auto foreign = checkMonitorOwner(*qmp_)) {
         qmp_->close();
         process_->kill(SIGKILL);
         co_return OpError{foreign->kind,
-                          foreign->message + " (qemu.log: " + lastLine(paths_.logFile) + ")"};
+                          foreign->message + " (qemu.log: " + lastQemuLine(paths_.logFile) + ")"};
     }
     subscribe();
     setMonitorState(MonitorState::Connected);
@@ -181,7 +162,7 @@ asio::awaitable<Outcome<pid_t>> RunningQemu::startSteps() {
             process_->kill(SIGKILL);
             // A stream qemu cannot load makes it say why and exit.
             co_return OpError{restored.error().kind, restored.error().message + " (qemu.log: " +
-                                                         lastLine(paths_.logFile) + ")"};
+                                                         lastQemuLine(paths_.logFile) + ")"};
         }
     }
     std::string cont = "cont";
@@ -238,7 +219,7 @@ asio::awaitable<ExitInfo> RunningQemu::watchExit() {
     auto status = co_await life_.guard(process_->waitExit());
     if (qmp_->connected()) co_await life_.sleep(kDrainLimit, qmp_->disconnected);
     auto exit = toExitInfo(status);
-    exit.lastLogLine = lastLine(paths_.logFile);
+    exit.lastLogLine = lastQemuLine(paths_.logFile);
     co_return exit;
 }
 

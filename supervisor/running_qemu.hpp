@@ -120,6 +120,8 @@ class RunningQemu {
     // Logs it if the VM's swtpm ends while qemu runs (the guest's TPM stops answering).
     boost::asio::awaitable<void> watchTpm();
     boost::asio::awaitable<ExitInfo> watchExit();
+    // Rotates qemu.log and console.log every kLogCheckInterval (running_qemu_logs.cpp).
+    boost::asio::awaitable<void> rotateLogs();
     // The process is gone: runtime files, MonitorState none, then `exited`.
     void finish(ExitInfo exit);
     void connectAgent();

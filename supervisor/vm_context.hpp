@@ -13,6 +13,7 @@
 #include "hypervisor/qemu_argv.hpp"
 #include "supervisor/clock.hpp"
 #include "supervisor/instance.hpp"
+#include "supervisor/log_files.hpp"
 #include "supervisor/qemu_parts.hpp"
 #include "supervisor/systemd_scope.hpp"
 
@@ -34,6 +35,10 @@ struct VmContext {
     // not checked (unit tests).
     std::function<std::filesystem::path(const std::string& name)> definitionFile;
     hypervisor::FirmwareFiles firmware = {};  // the OVMF images of uefi VMs
+    // <logRoot>/<name>/: qemu.log and console.log, rotated within `logBound` (log_files.hpp).
+    // Empty: qemu.log in the runtime dir, no console log, no rotation (unit tests).
+    std::filesystem::path logRoot = {};
+    LogBound logBound = {};
 };
 
 }  // namespace corral::supervisor

@@ -89,7 +89,7 @@ dumpEvidence() {
     echo "--- evidence"
     c systemctl status --no-pager -n 0 corrald.service "corral@$VM.service" 2>&1 || true
     c journalctl --no-pager -n 30 -u corrald.service -u "corral@$VM.service" 2>&1 || true
-    c sh -c "tail -n 10 /run/corral/$VM/qemu.log" 2>&1 || true
+    c sh -c "tail -n 10 /var/log/corral/$VM/qemu.log" 2>&1 || true
 }
 
 step_find_deb() {
@@ -444,7 +444,7 @@ step_disks_in_tmp_and_home() {
     c sh -c "printf '[[disk]]\npath = \"/tmp/corral-d1.img\"\nformat = \"raw\"\n[[disk]]\npath = \"/home/vmimages/d1.img\"\nformat = \"raw\"\n' >> /etc/corral/instances/d1.toml"
     c corral-validate /etc/corral/instances/d1.toml || fail "corral-validate refuses d1"
     c corralctl reload >/dev/null || fail "corralctl reload"
-    c corralctl start d1 || fail "corralctl start d1: $(c tail -n 3 /run/corral/d1/qemu.log)"
+    c corralctl start d1 || fail "corralctl start d1: $(c tail -n 3 /var/log/corral/d1/qemu.log)"
     local blocks
     blocks=$(c corralctl monitor d1 '{"execute":"query-block"}')
     for image in /tmp/corral-d1.img /home/vmimages/d1.img; do

@@ -60,7 +60,8 @@ void MigrationHost::start(const std::string& config) {
          {std::string(CORRAL_BINARY_DIR) + "/supervisor/corrald", std::string("--bus-address"),
           address_, std::string("--instances-dir"), (dir_ / "instances").string(),
           std::string("--runtime-dir"), (dir_ / "run").string(), std::string("--state-dir"),
-          (dir_ / "state").string(), std::string("--config"), (dir_ / "corral.toml").string()})
+          (dir_ / "state").string(), std::string("--log-dir"), (dir_ / "log").string(),
+          std::string("--config"), (dir_ / "corral.toml").string()})
         argv.push_back(arg);
     corrald_ = Process::spawn(argv, log);
     auto deadline = std::chrono::steady_clock::now() + 20s;

@@ -94,7 +94,8 @@ void CorraldFixture::startCorrald() {
     corrald_ = Process::spawn(
         {std::string(CORRAL_BINARY_DIR) + "/supervisor/corrald", "--bus-address", address_,
          "--instances-dir", (dir_ / "instances").string(), "--runtime-dir", (dir_ / "run").string(),
-         "--state-dir", (dir_ / "state").string(), "--config", (dir_ / "corral.toml").string()},
+         "--state-dir", (dir_ / "state").string(), "--log-dir", (dir_ / "log").string(), "--config",
+         (dir_ / "corral.toml").string()},
         log);
     auto deadline = std::chrono::steady_clock::now() + 20s;
     while (std::chrono::steady_clock::now() < deadline) {

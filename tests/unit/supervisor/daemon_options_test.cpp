@@ -184,5 +184,36 @@ TEST_F(DaemonOptionsTest, HostShutdownTimeoutOutOfRangeNamesTheLine) {
               std::string::npos);
 }
 
+TEST_F(DaemonOptionsTest, LogDefaults) {
+    auto options = parse("");
+    EXPECT_EQ(options.logDir, "/var/log/corral");
+    EXPECT_EQ(options.logBound.maxBytes, 1u << 20);
+    EXPECT_EQ(options.logBound.keep, 5u);
+}
+
+TEST_F(DaemonOptionsTest, LogDirAndBoundFromTheFileWithTheOptionWinning) {
+    auto options = parse("[paths]\nlog_dir = \"/srv/log\"\n[logs]\nmax_size = \"64K\"\nkeep = 2\n");
+    EXPECT_EQ(options.logDir, "/srv/log");
+    EXPECT_EQ(options.logBound.maxBytes, 64u << 10);
+    EXPECT_EQ(options.logBound.keep, 2u);
+    EXPECT_EQ(parse("[paths]\nlog_dir = \"/srv/log\"\n", {"--log-dir", "/tmp/l"}).logDir, "/tmp/l");
+    EXPECT_THROW(parse("", {"--log-dir", "rel"}), std::runtime_error);
+}
+
+TEST_F(DaemonOptionsTest, BadLogSettingsAreRefusedWithTheirPlace) {
+    EXPECT_NE(
+        refusal("[logs]\nmax_size = \"1K\"\n").find("corral.toml:2:12: logs.max_size must be"),
+        std::string::npos);
+    EXPECT_NE(refusal("[logs]\nmax_size = \"2G\"\n").find("from 4K to 1G"), std::string::npos);
+    EXPECT_NE(refusal("[logs]\nkeep = 0\n").find("corral.toml:2:8: logs.keep must be"),
+              std::string::npos);
+    EXPECT_NE(refusal("[logs]\nkeep = \"3\"\n").find("logs.keep must be"), std::string::npos);
+    EXPECT_NE(refusal("[logs]\nsize = 3\n").find("unknown key 'size' in [logs]"),
+              std::string::npos);
+    EXPECT_NE(
+        refusal("[paths]\nlog_dir = \"log\"\n").find("paths.log_dir 'log' is not an absolute"),
+        std::string::npos);
+}
+
 }  // namespace
 }  // namespace corral::supervisor
