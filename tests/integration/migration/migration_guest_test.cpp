@@ -125,11 +125,7 @@ class MigrationGuest : public ::testing::Test {
     }
     // Migrate's exit code (-1: it did not end in time) and its output.
     CommandResult finishMigrate(std::chrono::milliseconds timeout = 300s) {
-        auto status = migrate.wait(timeout);
-        CommandResult result;
-        result.output = readFile(migrateOut);
-        if (status && WIFEXITED(*status)) result.status = WEXITSTATUS(*status);
-        return result;
+        return finishCommand(migrate, migrateOut, timeout);
     }
     // The transfer runs: the source says active and the destination has its incoming qemu.
     void waitActive() {

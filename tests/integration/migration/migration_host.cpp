@@ -56,6 +56,11 @@ void MigrationHost::start(const std::string& config) {
     auto log = dir_ / ("corrald" + std::to_string(++starts_) + ".log");
     std::vector<std::string> argv;
     if (!netns_.empty()) argv = {"ip", "netns", "exec", netns_};
+    if (!bindFrom_.empty())
+        for (const auto& arg : {std::string("sh"), std::string("-c"),
+                                std::string("mount --bind \"$1\" \"$2\" && shift 2 && exec \"$@\""),
+                                std::string("sh"), bindFrom_.string(), bindOnto_.string()})
+            argv.push_back(arg);
     for (const auto& arg :
          {std::string(CORRAL_BINARY_DIR) + "/supervisor/corrald", std::string("--bus-address"),
           address_, std::string("--instances-dir"), (dir_ / "instances").string(),
@@ -70,6 +75,11 @@ void MigrationHost::start(const std::string& config) {
         std::this_thread::sleep_for(20ms);
     }
     throw std::runtime_error(label_ + ": corrald did not take org.corral1: " + readFile(log));
+}
+
+void MigrationHost::bindMount(std::filesystem::path from, std::filesystem::path onto) {
+    bindFrom_ = std::move(from);
+    bindOnto_ = std::move(onto);
 }
 
 void MigrationHost::killCorrald() {
@@ -138,6 +148,15 @@ pid_t MigrationHost::pid(const std::string& name) {
 bool MigrationHost::listed(const std::string& name) {
     auto out = manager("ListInstances").output;
     return out.find("\"" + name + "\"") != std::string::npos;
+}
+
+CommandResult finishCommand(Process& process, const std::filesystem::path& out,
+                            std::chrono::milliseconds timeout) {
+    auto status = process.wait(timeout);
+    CommandResult result;
+    result.output = readFile(out);
+    if (status && WIFEXITED(*status)) result.status = WEXITSTATUS(*status);
+    return result;
 }
 
 std::string guestDefinition(const std::string& extra) {
