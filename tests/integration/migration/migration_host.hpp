@@ -75,6 +75,14 @@ class MigrationHost {
 CommandResult finishCommand(Process& process, const std::filesystem::path& out,
                             std::chrono::milliseconds timeout);
 
+// `tls_dir = "..."` for [migration]: each host's TLS files are in its scratch dir (pki/).
+std::string tlsDirLine(MigrationHost& host);
+// A CA, and a certificate it signs for `role` (server: naming `ip`; client) into `dir` as
+// QEMU's tls-creds-x509 wants them; `ca` is the CA's directory (made when missing). Throws when
+// openssl fails.
+void writeCertificates(const std::filesystem::path& ca, const std::filesystem::path& dir,
+                       const std::string& role, const std::string& ip);
+
 // A definition of the test guest (TCG, agent on) with `extra` appended.
 std::string guestDefinition(const std::string& extra = {});
 

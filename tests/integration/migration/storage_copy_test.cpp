@@ -35,10 +35,10 @@ class StorageCopy : public ::testing::Test {
         dst.bindMount(dstStore, store);
         src.writeDefinition("vm1", guestDefinition("\n[[disk]]\nid = \"data\"\npath = \"" +
                                                    image.string() + "\"\n"));
-        src.start();
+        src.start("[migration]\n" + tlsDirLine(src));
         dst.start(std::string("[migration]\nlisten_address = \"") + VethLink::kDestinationAddress +
-                  "\"\nport_range = \"49840-49859\"\n\n[storage]\nallowed_dirs = [\"" +
-                  store.string() + "\"]\n");
+                  "\"\nport_range = \"49840-49859\"\n" + tlsDirLine(dst) +
+                  "\n[storage]\nallowed_dirs = [\"" + store.string() + "\"]\n");
         auto start = src.call("vm1", "Start");
         ASSERT_EQ(start.status, 0) << start.output << src.log();
         ASSERT_TRUE(src.waitProperty("vm1", "AgentConnected", "b true", 180s)) << src.log();
@@ -214,6 +214,26 @@ TEST_F(StorageCopy, RefusedCancelledOrInterruptedCopiesLeaveNothingBehind) {
     dst.start(std::string("[storage]\nallowed_dirs = [\"") + store.string() + "\"]\n");
     expectOnSourceOnly();
     EXPECT_EQ(sha256(image), original);
+}
+
+// With tls the disks travel over TLS too: the NBD server takes the stream's server certificate,
+// the source's NBD client proves itself with its client certificate.
+TEST_F(StorageCopy, TheDiskTravelsOverTls) {
+    boot([](const std::filesystem::path& path) {
+        std::filesystem::resize_file((std::ofstream(path), path), 16 << 20);
+        auto filled = runCommand(
+            {"dd", "if=/dev/urandom", "of=" + path.string(), "bs=1M", "count=4", "conv=notrunc"},
+            60s, path.parent_path());
+        ASSERT_EQ(filled.status, 0) << filled.output;
+    });
+    auto ca = src.scratch() / "ca";
+    writeCertificates(ca, dst.scratch() / "pki", "server", VethLink::kDestinationAddress);
+    writeCertificates(ca, src.scratch() / "pki", "client", "");
+    startMigrate({"--tls"});
+    auto migrated = finishMigrate();
+    ASSERT_EQ(migrated.status, 0) << migrated.output << src.log() << dst.log();
+    EXPECT_EQ(sha256(dstStore / "vm1-data.img"), sha256(image));
+    EXPECT_EQ(dst.property("vm1", "State"), "s \"running\"") << dst.log();
 }
 
 }  // namespace
