@@ -36,13 +36,18 @@ class StorageCopy : public ::testing::Test {
         src.writeDefinition("vm1", guestDefinition("\n[[disk]]\nid = \"data\"\npath = \"" +
                                                    image.string() + "\"\n"));
         src.start("[migration]\n" + tlsDirLine(src));
-        dst.start(std::string("[migration]\nlisten_address = \"") + VethLink::kDestinationAddress +
-                  "\"\nport_range = \"49840-49859\"\n" + tlsDirLine(dst) +
-                  "\n[storage]\nallowed_dirs = [\"" + store.string() + "\"]\n");
+        dst.start(destinationConfig());
         auto start = src.call("vm1", "Start");
         ASSERT_EQ(start.status, 0) << start.output << src.log();
         ASSERT_TRUE(src.waitProperty("vm1", "AgentConnected", "b true", 180s)) << src.log();
         sourcePid = src.pid("vm1");
+    }
+
+    // Its own [storage] is where the source's disk path is.
+    std::string destinationConfig() {
+        return std::string("[migration]\nlisten_address = \"") + VethLink::kDestinationAddress +
+               "\"\nport_range = \"49840-49859\"\n" + tlsDirLine(dst) +
+               "\n[storage]\nallowed_dirs = [\"" + store.string() + "\"]\n";
     }
 
     CommandResult exec(MigrationHost& host, const std::string& shell) {
@@ -211,9 +216,28 @@ TEST_F(StorageCopy, RefusedCancelledOrInterruptedCopiesLeaveNothingBehind) {
     EXPECT_NE(abandoned.output.find("the destination corrald went away"), std::string::npos)
         << abandoned.output << src.log();
     EXPECT_TRUE(std::filesystem::exists(dstStore / "vm1-data.img"));
-    dst.start(std::string("[storage]\nallowed_dirs = [\"") + store.string() + "\"]\n");
+    dst.start(destinationConfig());
     expectOnSourceOnly();
     EXPECT_EQ(sha256(image), original);
+
+    // The source corrald dies during the copy: the restarted one finds the record, ends the
+    // mirrors its predecessor left in the qemu and aborts the destination (image removed).
+    startMigrate({"--bandwidth", "1000000"});
+    ASSERT_TRUE(src.waitProperty("vm1", "MigrationState", "s \"copying-storage\"", 60s))
+        << src.log() << dst.log();
+    src.killCorrald();
+    finishMigrate(30s);  // its caller lost the reply with the corrald
+    src.start("[migration]\n" + tlsDirLine(src));
+    EXPECT_TRUE(src.waitProperty("vm1", "MigrationState", "s \"failed\"", 60s)) << src.log();
+    expectOnSourceOnly();
+    EXPECT_EQ(sha256(image), original);
+    // No mirror is left in the source's qemu: another copy starts and is cancelled cleanly.
+    startMigrate({"--bandwidth", "1000000"});
+    ASSERT_TRUE(src.waitProperty("vm1", "MigrationState", "s \"copying-storage\"", 60s))
+        << src.log() << dst.log() << readFile(migrateOut);
+    EXPECT_EQ(src.call("vm1", "CancelMigration").status, 0);
+    EXPECT_NE(finishMigrate(60s).output.find("cancelled"), std::string::npos) << src.log();
+    expectOnSourceOnly();
 }
 
 // With tls the disks travel over TLS too: the NBD server takes the stream's server certificate,
