@@ -22,6 +22,7 @@ swtpm
 # UEFI guests (OVMF) and the ISOs of the boot tests: GRUB for BIOS and EFI, Debian's signed chain.
 PACKAGES="$PACKAGES ovmf grub-pc-bin grub-efi-amd64-bin xorriso mtools shim-signed grub-efi-amd64-signed"
 PACKAGES="$PACKAGES lvm2"  # disk tests: LVM logical volumes on loop devices as block-device disks
+PACKAGES="$PACKAGES dosfstools"  # storage-copy migration test: a FAT file system, fsck.vfat
 
 missing=""
 for p in $PACKAGES; do

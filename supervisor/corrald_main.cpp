@@ -27,6 +27,7 @@
 #include "supervisor/metrics_exposition.hpp"
 #include "supervisor/metrics_server.hpp"
 #include "supervisor/migration_source.hpp"
+#include "supervisor/migration_storage.hpp"
 #include "supervisor/migration_target.hpp"
 #include "supervisor/qemu_vm.hpp"
 #include "supervisor/registry.hpp"
@@ -95,6 +96,8 @@ void sweepOrphans(const std::filesystem::path& runtimeRoot, const Registry& regi
             ::kill(state->pid, SIGKILL);
         }
         log(5, name + ": removing stale runtime dir " + paths.dir.string());
+        // The images an unfinished incoming storage copy created here go with it.
+        corral::supervisor::removeRecordedImages(paths.dir);
         corral::hypervisor::removeRuntimeDir(paths);
     }
 }

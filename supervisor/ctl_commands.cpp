@@ -273,9 +273,9 @@ constexpr Verb kVerbs[] = {
      "remove a stopped instance (and its images in the storage dirs)", undefineVerb},
     {"top", "", 0, 0, kDelay | kIterations, false, false,
      "live CPU, memory, disk and network use of every instance", top},
-    {"migrate", "NAME [DEST]", 1, 2, kBandwidth | kDowntime | kTimeout | kCancel | kTls, false,
-     true, "live-migrate to DEST (bus address or [user@]host); --cancel NAME stops it",
-     migrateVerb},
+    {"migrate", "NAME [DEST]", 1, 2,
+     kBandwidth | kDowntime | kTimeout | kCancel | kTls | kCopyStorage, false, true,
+     "live-migrate to DEST (bus address or [user@]host); --cancel NAME stops it", migrateVerb},
 };
 
 }  // namespace

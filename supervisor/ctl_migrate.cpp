@@ -36,6 +36,7 @@ std::optional<std::uint64_t> positive(const Args& a, Option option, const char* 
 struct Progress {
     std::string state;
     std::uint64_t transferred = 0, remaining = 0, total = 0;
+    std::uint64_t storageTransferred = 0, storageTotal = 0;
     bool changed = false;
 };
 
@@ -56,6 +57,8 @@ int readProgress(sd_bus_message* m, Progress& p) {
         if (std::strcmp(key, "transferred") == 0) p.transferred = value;
         if (std::strcmp(key, "remaining") == 0) p.remaining = value;
         if (std::strcmp(key, "total") == 0) p.total = value;
+        if (std::strcmp(key, "storage_transferred") == 0) p.storageTransferred = value;
+        if (std::strcmp(key, "storage_total") == 0) p.storageTotal = value;
         if ((r = sd_bus_message_exit_container(m)) < 0) return r;
     }
     return r < 0 ? r : sd_bus_message_exit_container(m);
@@ -107,7 +110,16 @@ std::string mib(std::uint64_t bytes) {
 class Printer {
   public:
     explicit Printer(bool bar) : bar_(bar) {}
-    void show(const std::string& name, const Progress& p) {
+    void show(const std::string& name, const Progress& progress) {
+        // The disks first (storage copy), then the RAM: each with its own figures and rate.
+        Progress p = progress;
+        if (p.state == "copying-storage") {
+            p.transferred = p.storageTransferred;
+            p.total = p.storageTotal;
+            p.remaining = p.total > p.transferred ? p.total - p.transferred : 0;
+        }
+        if (p.state != lastState_) haveLast_ = false;
+        lastState_ = p.state;
         auto now = Clock::now();
         double rate = 0;
         if (haveLast_) {
@@ -152,6 +164,7 @@ class Printer {
     std::uint64_t last_ = 0;
     Clock::time_point lastAt_{};
     double rate_ = 0;
+    std::string lastState_;
 };
 
 int cancel(const Args& a) {
@@ -166,8 +179,11 @@ int cancel(const Args& a) {
 
 int migrateVerb(const Args& a) {
     if (a.has(kCancel)) {
-        if (a.has(kBandwidth) || a.has(kDowntime) || a.has(kTimeout) || a.has(kTls))
-            throw CtlError(kUsage, "--cancel takes no --bandwidth, --downtime, --timeout or --tls");
+        if (a.has(kBandwidth) || a.has(kDowntime) || a.has(kTimeout) || a.has(kTls) ||
+            a.has(kCopyStorage))
+            throw CtlError(kUsage,
+                           "--cancel takes no --bandwidth, --downtime, --timeout, --tls "
+                           "or --copy-storage");
         return cancel(a);
     }
     if (a.args.size() != 2) throw CtlError(kUsage, verbUsage(*a.verb));
@@ -196,6 +212,7 @@ int migrateVerb(const Args& a) {
     if (r >= 0 && downtime) r = sd_bus_message_append(m, "{sv}", "downtime_ms", "t", *downtime);
     if (r >= 0 && timeout) r = sd_bus_message_append(m, "{sv}", "timeout", "t", *timeout);
     if (r >= 0 && a.has(kTls)) r = sd_bus_message_append(m, "{sv}", "tls", "b", 1);
+    if (r >= 0 && a.has(kCopyStorage)) r = sd_bus_message_append(m, "{sv}", "storage", "s", "copy");
     if (r >= 0) r = sd_bus_message_close_container(m);
     check(r, "cannot call Migrate");
     // The reply comes when the VM runs there: as long as the transfer may take, and a margin.

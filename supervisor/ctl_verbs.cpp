@@ -25,6 +25,7 @@ constexpr OptionInfo kOptions[] = {
     {kCancel, "--cancel", ""},
     {kDiscardSaved, "--discard-saved", ""},
     {kTls, "--tls", ""},
+    {kCopyStorage, "--copy-storage", ""},
     {kPersist, "--persist", ""},
 };
 

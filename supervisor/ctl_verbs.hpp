@@ -33,6 +33,7 @@ enum Option : unsigned {
     kDiscardSaved = 1u << 14,
     kPersist = 1u << 15,  // attach / detach: also in the definition file
     kTls = 1u << 18,
+    kCopyStorage = 1u << 20,  // migrate: storage "copy"
 };
 
 struct OptionInfo {

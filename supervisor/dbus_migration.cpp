@@ -178,10 +178,11 @@ int getMigrationProgress(sd_bus*, const char*, const char*, const char*, sd_bus_
     auto status =
         instance.migration ? instance.migration->status(instance.vm->name()) : MigrationStatus{};
     const auto& p = status.progress;
-    return sd_bus_message_append(reply, "a{st}", 7, "transferred", p.transferred, "remaining",
-                                 p.remaining, "total", p.total, "dirty_rate", p.dirtyRate,
-                                 "expected_downtime_ms", p.expectedDowntimeMs, "downtime_ms",
-                                 p.downtimeMs, "total_time_ms", p.totalTimeMs);
+    return sd_bus_message_append(
+        reply, "a{st}", 9, "transferred", p.transferred, "remaining", p.remaining, "total", p.total,
+        "dirty_rate", p.dirtyRate, "expected_downtime_ms", p.expectedDowntimeMs, "downtime_ms",
+        p.downtimeMs, "total_time_ms", p.totalTimeMs, "storage_transferred", p.storageTransferred,
+        "storage_total", p.storageTotal);
 }
 
 }  // namespace corral::supervisor

@@ -15,6 +15,9 @@ struct MigrationProgress {
     std::uint64_t expectedDowntimeMs = 0;  // QEMU's estimate while active
     std::uint64_t downtimeMs = 0;          // the real one, once completed
     std::uint64_t totalTimeMs = 0;
+    // Storage copy: bytes the disks' mirrors copied, and to copy (grows with the guest's writes).
+    std::uint64_t storageTransferred = 0;
+    std::uint64_t storageTotal = 0;
 };
 
 struct MigrationQuery {

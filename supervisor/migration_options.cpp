@@ -3,6 +3,8 @@
 #include <cctype>
 #include <set>
 
+#include "supervisor/migration_storage.hpp"
+
 namespace corral::supervisor {
 
 namespace {
@@ -72,8 +74,8 @@ Outcome<MigrateOptions> validateMigrateOptions(const MigrationOptionList& option
                 return bad("Migrate: postcopy must be never, auto or always, not '" + option.text +
                            "'.");
         } else if (option.key == "storage") {
-            if (option.text == "copy") return bad("Migrate: storage 'copy' is not supported yet.");
-            if (option.text != "shared")
+            out.copyStorage = option.text == "copy";
+            if (option.text != "shared" && option.text != "copy")
                 return bad("Migrate: storage must be shared or copy, not '" + option.text + "'.");
         } else if (option.key == "tls") {
             out.tls = option.flag;
@@ -107,12 +109,19 @@ std::optional<OpError> checkDestination(const std::string& destination) {
 }
 
 Outcome<IncomingOptions> validateIncomingOptions(const MigrationOptionList& options) {
-    if (auto error = checkEntries("PrepareIncoming", options, {{"timeout", 't'}, {"tls", 'b'}}))
+    if (auto error = checkEntries("PrepareIncoming", options,
+                                  {{"timeout", 't'}, {"tls", 'b'}, {"copy_disks", 's'}}))
         return *error;
     IncomingOptions out;
     for (const auto& option : options) {
         if (option.key == "tls") {
             out.tls = option.flag;
+            continue;
+        }
+        if (option.key == "copy_disks") {
+            auto sizes = parseDiskSizes(option.text);
+            if (!sizes) return sizes.error();
+            out.copyDisks = std::move(sizes.value());
             continue;
         }
         auto checked = timeoutOf("PrepareIncoming", option);

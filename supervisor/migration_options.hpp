@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,13 +34,15 @@ struct MigrateOptions {
     std::optional<std::uint64_t> downtimeMs;  // QEMU's downtime-limit
     bool autoConverge = false;
     bool tls = false;  // the stream over TLS ([migration] tls_dir on both hosts)
+    // storage "copy": the writable disks are copied to the destination (migration_storage.hpp).
+    bool copyStorage = false;
     // How long the whole transfer may take before it is cancelled; zero: no limit.
     std::chrono::seconds timeout{0};
 };
 
 // Migrate(s destination, a{sv} options): bandwidth (t, > 0), downtime_ms (t, 1..kMaxDowntimeMs),
 // auto_converge (b), postcopy (s: "never"; "auto"/"always" not supported yet), storage (s:
-// "shared"; "copy" not supported yet), tls (b), timeout (t
+// "shared" or "copy"), tls (b), timeout (t
 // seconds, 1..kMaxMigrationTimeoutSeconds); each key once, nothing else.
 Outcome<MigrateOptions> validateMigrateOptions(const MigrationOptionList& options);
 
@@ -51,10 +54,13 @@ struct IncomingOptions {
     // After it, an incoming migration the source never finished is aborted.
     std::chrono::seconds timeout{3600};
     bool tls = false;  // the stream arrives over TLS
+    // Storage copy: the virtual size of each disk to create here and receive over NBD, by id.
+    // Empty: shared storage.
+    std::map<std::string, std::uint64_t, std::less<>> copyDisks;
 };
 
 // PrepareIncoming's options: timeout (t seconds, 1..kMaxMigrationTimeoutSeconds; default 1 h),
-// tls (b).
+// tls (b), copy_disks (s, "ID=BYTES,...": storage copy of those disks).
 Outcome<IncomingOptions> validateIncomingOptions(const MigrationOptionList& options);
 
 // FinishIncoming's options: resume (b, default true): `cont` the VM once it has arrived (false

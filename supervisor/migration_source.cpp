@@ -10,6 +10,8 @@
 #include "hypervisor/runtime_dir.hpp"
 #include "supervisor/migration_marker.hpp"
 #include "supervisor/migration_remote.hpp"
+#include "supervisor/migration_source_run.hpp"
+#include "supervisor/migration_storage.hpp"
 #include "supervisor/migration_tls.hpp"
 #include "supervisor/qmp_link.hpp"
 
@@ -51,31 +53,19 @@ bool plainUri(const std::string& uri) {
     return true;
 }
 
+// With storage copy: "tcp:HOST:PORT nbd:HOST:PORT".
+bool answerUri(const std::string& uri, bool copy) {
+    if (!copy) return plainUri(uri);
+    auto parts = splitCopyUri(uri);
+    return parts && plainUri(parts->stream) && plainUri("tcp:" + parts->nbdHost);
+}
+
 std::string stateOf(const std::string& qemuStatus) {
     if (qemuStatus == "device" || qemuStatus == "pre-switchover") return "completing";
     return "active";
 }
 
 }  // namespace
-
-struct MigrationSource::Run {
-    std::string name;
-    Vm* vm = nullptr;  // null once the registry dropped it
-    std::string destination;
-    MigrateOptions options;
-    MigrationStatus status;
-    bool wasRunning = false;
-    bool active = true;
-    std::string stopWhy;  // set: stop the transfer (cancel, timeout, destination gone)
-    bool cancelled = false;
-    bool switching = false;    // FinishIncoming has gone out: too late to cancel
-    bool unconfirmed = false;  // it went out and no answer came: where the VM runs is unknown
-    corral::Signal<> wake;
-    std::shared_ptr<RemoteCorrald> remote;
-    corral::Connection gone;
-    corral::Connection events;  // the VM's MIGRATION events wake the transfer's loop
-    bool eventSeen = false;     // one came since the last query-migrate (maybe while it ran)
-};
 
 MigrationSource::MigrationSource(VmContext& context, Registry& registry, asio::io_context& io,
                                  MigrationSettings settings)
@@ -195,6 +185,8 @@ asio::awaitable<Outcome<Unit>> MigrationSource::recoverSteps(std::shared_ptr<Run
             break;
         co_await life_.sleep(kPoll);
     }
+    // A storage copy's mirrors go with the stream (stayHere ends whatever this qemu has).
+    run->storage = storageCopyOf(run, {});
     // The destination first: after a completed stream its qemu holds the disks' locks.
     auto remote = RemoteCorrald::open(io_, run->destination);
     if (remote) run->remote = remote.value();
@@ -239,12 +231,25 @@ asio::awaitable<Outcome<Unit>> MigrationSource::steps(std::shared_ptr<Run> run) 
             co_return failed("Migrate: " + *missing + ".");
         }
     }
+    if (run->options.copyStorage) {
+        auto sized = co_await copyStorageSetup(run);
+        if (!sized) {
+            setState(*run, "failed");
+            co_return sized.error();
+        }
+    }
     auto uri = co_await prepare(run);
     if (!uri) {
         setState(*run, "failed");
         co_return uri.error();
     }
-    auto performed = co_await perform(run, uri.value());
+    std::string stream = uri.value();
+    if (run->storage) {
+        auto copied = co_await copyStorage(run, uri.value());
+        if (!copied) co_return copied.error();
+        stream = copied.value();
+    }
+    auto performed = co_await perform(run, stream);
     if (!performed) co_return performed.error();
     co_return co_await switchover(run);
 }
@@ -267,12 +272,18 @@ asio::awaitable<Outcome<std::string>> MigrationSource::prepare(std::shared_ptr<R
         run->options.timeout.count() > 0
             ? static_cast<std::uint64_t>(run->options.timeout.count()) + kIncomingMarginSeconds
             : kIncomingDefaultSeconds;
+    const std::string copyDisks = diskSizesText(run->sizes);
     auto reply = co_await life_.guard(run->remote->call(
         "PrepareIncoming",
         [&](sd_bus_message* m) {
+            if (!run->storage)
+                return sd_bus_message_append(m, "sssa{sv}", run->name.c_str(), text.value().c_str(),
+                                             devices.c_str(), 2, "timeout", "t", keep, "tls", "b",
+                                             static_cast<int>(run->options.tls));
             return sd_bus_message_append(m, "sssa{sv}", run->name.c_str(), text.value().c_str(),
-                                         devices.c_str(), 2, "timeout", "t", keep, "tls", "b",
-                                         static_cast<int>(run->options.tls));
+                                         devices.c_str(), 3, "timeout", "t", keep, "tls", "b",
+                                         static_cast<int>(run->options.tls), "copy_disks", "s",
+                                         copyDisks.c_str());
         },
         kPrepareTimeout));
     if (!reply.ok()) {
@@ -288,7 +299,8 @@ asio::awaitable<Outcome<std::string>> MigrationSource::prepare(std::shared_ptr<R
                          (reply.errorMessage.empty() ? reply.errorName : reply.errorMessage));
     }
     const char* uri = nullptr;
-    if (sd_bus_message_read(reply.message.get(), "s", &uri) < 0 || !uri || !plainUri(uri))
+    if (sd_bus_message_read(reply.message.get(), "s", &uri) < 0 || !uri ||
+        !answerUri(uri, run->storage != nullptr))
         co_return failed("The destination " + run->destination + " answered PrepareIncoming with " +
                          "no usable migration address");
     co_return std::string(uri);
@@ -298,6 +310,9 @@ asio::awaitable<Outcome<Unit>> MigrationSource::perform(std::shared_ptr<Run> run
     const auto& o = run->options;
     std::string caps = R"({"execute":"migrate-set-capabilities","arguments":{"capabilities":[)"
                        R"({"capability":"events","state":true},)"
+                       // Storage copy ends the mirrors at QEMU's pause before the switchover.
+                       R"({"capability":"pause-before-switchover","state":)" +
+                       std::string(run->storage ? "true" : "false") + "}," +
                        R"({"capability":"auto-converge","state":)" +
                        std::string(o.autoConverge ? "true" : "false") + "}]}}";
     // tls-creds always: QEMU keeps what an earlier migration of this qemu set.
@@ -347,8 +362,21 @@ asio::awaitable<Outcome<Unit>> MigrationSource::perform(std::shared_ptr<Run> run
             endWhy = "query-migrate: " + query.error().message;
             break;
         }
+        auto storage = run->status.progress;
         run->status.progress = query.value().progress;
+        run->status.progress.storageTransferred = storage.storageTransferred;
+        run->status.progress.storageTotal = storage.storageTotal;
         const std::string status = query.value().status;
+        if (status == "pre-switchover" && run->storage && !run->storageEnded &&
+            run->stopWhy.empty()) {
+            auto ended = co_await completeStorage(run);
+            if (!ended) {
+                endState = kFailed;
+                endWhy = ended.error().message;
+                break;
+            }
+            continue;
+        }
         if (status == "completed") {
             // Everything was sent, but a destination that is gone cannot take over.
             if (!run->stopWhy.empty() && !run->cancelled) {
@@ -394,8 +422,10 @@ asio::awaitable<Outcome<Unit>> MigrationSource::perform(std::shared_ptr<Run> run
 
 asio::awaitable<Outcome<Unit>> MigrationSource::stayHere(std::shared_ptr<Run> run,
                                                          std::string state, std::string why) {
-    // The destination drops its qemu first (after a completed stream it holds the disks' locks),
-    // then the vCPUs the migration's last pass may have stopped go on here.
+    // The mirrors go (the source's disks untouched), the destination drops its qemu (after a
+    // completed stream it holds the disks' locks), then the vCPUs the migration's last pass may
+    // have stopped go on here.
+    if (run->storage) co_await run->storage->abandon();
     if (run->remote) {
         auto aborted = co_await life_.guard(run->remote->call(
             "AbortIncoming",

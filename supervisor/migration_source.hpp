@@ -20,6 +20,8 @@
 
 namespace corral::supervisor {
 
+class StorageCopy;
+
 class MigrationSource final : public MigrationControl {
   public:
     MigrationSource(VmContext& context, Registry& registry, boost::asio::io_context& io,
@@ -44,6 +46,16 @@ class MigrationSource final : public MigrationControl {
     boost::asio::awaitable<Outcome<std::string>> prepare(std::shared_ptr<Run> run);
     boost::asio::awaitable<Outcome<Unit>> perform(std::shared_ptr<Run> run, std::string uri);
     boost::asio::awaitable<Outcome<Unit>> switchover(std::shared_ptr<Run> run);
+    // Storage copy (migration_source_storage.cpp): the disks' sizes before Prepare; the mirrors
+    // into the destination's exports until all are in sync (the stream's URI from Prepare's
+    // answer, or the error after which the VM runs here); their end in sync at QEMU's
+    // pre-switchover pause, then migrate-continue.
+    boost::asio::awaitable<Outcome<Unit>> copyStorageSetup(std::shared_ptr<Run> run);
+    boost::asio::awaitable<Outcome<std::string>> copyStorage(std::shared_ptr<Run> run,
+                                                             std::string answer);
+    boost::asio::awaitable<Outcome<Unit>> completeStorage(std::shared_ptr<Run> run);
+    std::unique_ptr<StorageCopy> storageCopyOf(const std::shared_ptr<Run>& run,
+                                               std::vector<hypervisor::Device> disks);
     // Before the switchover: the VM goes on here (cont if the migration stopped it), the
     // destination drops its qemu.
     boost::asio::awaitable<Outcome<Unit>> stayHere(std::shared_ptr<Run> run, std::string state,

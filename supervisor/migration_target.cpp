@@ -12,6 +12,7 @@
 #include "hypervisor/slot_plan.hpp"
 #include "supervisor/definition_check.hpp"
 #include "supervisor/disk_ops.hpp"
+#include "supervisor/migration_storage.hpp"
 #include "supervisor/migration_tls.hpp"
 #include "supervisor/qemu_vm.hpp"
 
@@ -110,6 +111,9 @@ struct MigrationTarget::Incoming {
     std::chrono::seconds timeout{0};
     bool tls = false;
     std::uint16_t port = 0;
+    DiskSizes copyDisks;   // storage copy: the disks received over NBD
+    CreatedImages images;  // and their images, removed unless it arrives
+    std::uint16_t nbdPort = 0;
     std::optional<LaunchedQemu> qemu;
     std::shared_ptr<QmpLink> qmp;
     corral::Connection lost;
@@ -131,6 +135,7 @@ MigrationTarget::~MigrationTarget() {
         if (in->qmp) in->qmp->close();
         if (in->qemu) in->qemu->process->kill(SIGKILL);
         hypervisor::removeRuntimeDir(in->paths);
+        removeImages(in->images);
     }
 }
 
@@ -141,7 +146,8 @@ void MigrationTarget::log(int priority, const std::string& text) const {
 std::optional<std::uint16_t> MigrationTarget::freePort() const {
     for (unsigned port = settings_.portFirst; port <= settings_.portLast; ++port) {
         bool taken = false;
-        for (const auto& [name, in] : incoming_) taken = taken || in->port == port;
+        for (const auto& [name, in] : incoming_)
+            taken = taken || in->port == port || in->nbdPort == port;
         if (!taken && portFree(settings_.listenAddress, static_cast<std::uint16_t>(port)))
             return static_cast<std::uint16_t>(port);
     }
@@ -163,8 +169,6 @@ void MigrationTarget::prepare(std::string name, std::string definition, std::str
         if (auto missing = checkTlsDir(settings_.tlsDir, true))
             return reply(failed(name + ": cannot receive it over TLS: " + *missing + "."));
     auto file = registry_.fileOf(name);
-    auto spec = checkDefinition(name, definition, file);
-    if (!spec) return reply(spec.error());
     std::error_code ec;
     if (registry_.find(name) || std::filesystem::exists(file, ec) || incoming(name))
         return reply(OpError{ErrorKind::Exists, "An instance named " + name +
@@ -173,7 +177,22 @@ void MigrationTarget::prepare(std::string name, std::string definition, std::str
     std::string why;
     auto devices = hypervisor::devicesFromJson(devicesJson, why);
     if (!devices) return reply(OpError{ErrorKind::InvalidArgument, "PrepareIncoming: " + why});
-    if (auto bad = checkLayout(spec.value(), *devices)) return reply(*bad);
+    // Storage copy: the copied disks' images first (the definition names them, the loader
+    // checks they are there); every refusal below removes them again.
+    CreatedImages images;
+    if (!options.copyDisks.empty()) {
+        auto made =
+            createTargetImages(*devices, options.copyDisks, registry_.settings().storageDirs);
+        if (!made) return reply(made.error());
+        images = std::move(made.value());
+    }
+    auto refuse = [&images, &reply](OpError error) {
+        removeImages(images);
+        reply(std::move(error));
+    };
+    auto spec = checkDefinition(name, definition, file);
+    if (!spec) return refuse(spec.error());
+    if (auto bad = checkLayout(spec.value(), *devices)) return refuse(*bad);
     auto in = std::make_shared<Incoming>();
     in->name = name;
     in->definition = std::move(definition);
@@ -184,12 +203,26 @@ void MigrationTarget::prepare(std::string name, std::string definition, std::str
     in->tls = options.tls;
     auto port = freePort();
     if (!port)
-        return reply(failed("No free port for the migration stream in [migration] port_range " +
-                            std::to_string(settings_.portFirst) + "-" +
-                            std::to_string(settings_.portLast) + " on " + settings_.listenAddress +
-                            "."));
+        return refuse(failed("No free port for the migration stream in [migration] port_range " +
+                             std::to_string(settings_.portFirst) + "-" +
+                             std::to_string(settings_.portLast) + " on " + settings_.listenAddress +
+                             "."));
     in->port = *port;
     incoming_[name] = in;
+    if (!images.paths.empty()) {
+        // And a second port, for the NBD server that fills them.
+        auto nbd = freePort();
+        if (!nbd) {
+            incoming_.erase(name);
+            return refuse(
+                failed("No second free port (for the storage copy) in [migration] "
+                       "port_range on " +
+                       settings_.listenAddress + "."));
+        }
+        in->nbdPort = *nbd;
+        in->copyDisks = std::move(options.copyDisks);
+        in->images = std::move(images);
+    }
     life_.run<std::string>(
         prepareSteps(in), std::move(reply),
         failed("corrald is stopping; incoming migration of " + name + " abandoned"));
@@ -210,6 +243,8 @@ asio::awaitable<Outcome<std::string>> MigrationTarget::prepareSteps(std::shared_
         co_await discard(in, launchError);
         co_return failed(in->name + ": cannot receive it: " + launchError);
     }
+    // A restarted corrald removes these with the unfinished incoming qemu.
+    if (!in->images.paths.empty()) recordImages(in->paths.dir, in->images);
     in->qmp = context_.parts.qmp(context_.qmpTimeout);
     auto connected =
         co_await life_.guard(in->qmp->connect(in->paths.qmpSocket.string(), kQmpConnectWindow));
@@ -249,6 +284,16 @@ asio::awaitable<Outcome<std::string>> MigrationTarget::prepareSteps(std::shared_
         co_await discard(in, why);
         co_return failed(in->name + ": cannot receive it: " + why);
     }
+    if (!in->copyDisks.empty()) {
+        auto link = in->qmp;
+        auto exported = co_await life_.guard(exportDisks(std::move(link), settings_.listenAddress,
+                                                         in->nbdPort, in->copyDisks, in->tls));
+        if (!exported) {
+            why = exported.error().message;
+            co_await discard(in, why);
+            co_return failed(in->name + ": cannot receive it: " + why);
+        }
+    }
     // qemu exits when the stream breaks; an incoming VM nobody finishes does not stay forever.
     std::weak_ptr<Incoming> weak = in;
     in->lost = in->qmp->disconnected.connect([this, weak] {
@@ -264,7 +309,8 @@ asio::awaitable<Outcome<std::string>> MigrationTarget::prepareSteps(std::shared_
     });
     log(5, in->name + ": incoming migration listening on " + listen + " (qemu pid " +
                std::to_string(in->qemu->process->pid()) + ")");
-    co_return uriFor(in->port);
+    if (in->copyDisks.empty()) co_return uriFor(in->port);
+    co_return uriFor(in->port) + " nbd:" + uriFor(in->nbdPort).substr(4);
 }
 
 asio::awaitable<void> MigrationTarget::discard(std::shared_ptr<Incoming> in, std::string why) {
@@ -282,6 +328,7 @@ asio::awaitable<void> MigrationTarget::discard(std::shared_ptr<Incoming> in, std
         co_await process->waitExit();
     }
     hypervisor::removeRuntimeDir(in->paths);
+    removeImages(in->images);
 }
 
 void MigrationTarget::finish(std::string name, bool resume, Done done) {
@@ -313,6 +360,12 @@ asio::awaitable<Outcome<Unit>> MigrationTarget::finishSteps(std::shared_ptr<Inco
     }
     if (why.empty() && status != "paused")
         why = "qemu is '" + status + "', not paused with the guest's state";
+    // The source ended its mirrors before its last pass: the exports go before the guest runs.
+    if (why.empty() && !in->copyDisks.empty()) {
+        auto link = in->qmp;
+        auto unexported = co_await life_.guard(unexportDisks(std::move(link), in->copyDisks));
+        if (!unexported) why = unexported.error().message;
+    }
     if (why.empty() && resume) {
         auto cont = co_await life_.guard(in->qmp->command("cont"));
         if (!cont) why = "cont: " + cont.error().message;
@@ -322,6 +375,7 @@ asio::awaitable<Outcome<Unit>> MigrationTarget::finishSteps(std::shared_ptr<Inco
         co_return failed(in->name + " did not arrive: " + why + "; its qemu here is gone");
     }
     // From here the VM runs here: it becomes an instance, whatever else goes wrong.
+    forgetImages(in->paths.dir);
     in->lost.disconnect();
     in->qmp->close();
     incoming_.erase(in->name);

@@ -157,7 +157,7 @@ TEST_F(Incoming, MigrateChecksItsArgumentsAndLeavesTheVmAlone) {
         {{"sa{sv}", dest, "1", "downtime_ms", "t", "3000000"}, "downtime_ms must be 1 to"},
         {{"sa{sv}", dest, "1", "postcopy", "s", "auto"}, "not supported yet"},
         {{"sa{sv}", dest, "1", "postcopy", "s", "sometimes"}, "postcopy must be never"},
-        {{"sa{sv}", dest, "1", "storage", "s", "copy"}, "not supported yet"},
+        {{"sa{sv}", dest, "1", "storage", "s", "local"}, "storage must be shared or copy"},
         {{"sa{sv}", dest, "1", "tls", "s", "yes"}, "option 'tls' must be of type 'b'"},
         {{"sa{sv}", dest, "1", "timeout", "t", "100000"}, "timeout must be 1 to"},
         {{"sa{sv}", dest, "2", "timeout", "t", "5", "timeout", "t", "6"}, "given twice"},

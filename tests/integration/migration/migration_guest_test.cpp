@@ -28,33 +28,6 @@ std::string destinationConfig() {
            "\"\nport_range = \"49820-49839\"\n";
 }
 
-// Each host's TLS files are in its scratch dir (written by the test that needs them).
-std::string tlsDirLine(MigrationHost& host) {
-    return "tls_dir = \"" + (host.scratch() / "pki").string() + "\"\n";
-}
-
-// A CA, and a certificate it signs for `role` (server: naming `ip`; client) into `dir` as
-// QEMU's tls-creds-x509 wants them; `ca` is the CA's directory (made when missing).
-void writeCertificates(const std::filesystem::path& ca, const std::filesystem::path& dir,
-                       const std::string& role, const std::string& ip) {
-    std::filesystem::create_directories(ca);
-    std::filesystem::create_directories(dir);
-    std::string script =
-        "set -e; cd \"$0\"; "
-        "[ -f ca-cert.pem ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem "
-        "-out ca-cert.pem -days 2 -subj /CN=corral-test-ca-$$ 2>/dev/null; "
-        "openssl req -newkey rsa:2048 -nodes -keyout \"$1/$2-key.pem\" -out \"$1/$2.csr\" "
-        "-subj /CN=corral-$2 2>/dev/null; "
-        "if [ \"$2\" = server ]; then printf "
-        "'subjectAltName=IP:%s\\nextendedKeyUsage=serverAuth\\n' "
-        "\"$3\" >\"$1/ext\"; else printf 'extendedKeyUsage=clientAuth\\n' >\"$1/ext\"; fi; "
-        "openssl x509 -req -in \"$1/$2.csr\" -CA ca-cert.pem -CAkey ca-key.pem -CAcreateserial "
-        "-out \"$1/$2-cert.pem\" -days 2 -extfile \"$1/ext\" 2>/dev/null; "
-        "cp ca-cert.pem \"$1/ca-cert.pem\"";
-    auto made = runCommand({"sh", "-c", script, ca.string(), dir.string(), role, ip}, 60s, ca);
-    ASSERT_EQ(made.status, 0) << made.output;
-}
-
 double uptimeOf(const std::string& busctlString) {
     // s "123.45 67.89\n"
     auto quote = busctlString.find('"');
@@ -125,11 +98,7 @@ class MigrationGuest : public ::testing::Test {
     }
     // Migrate's exit code (-1: it did not end in time) and its output.
     CommandResult finishMigrate(std::chrono::milliseconds timeout = 300s) {
-        auto status = migrate.wait(timeout);
-        CommandResult result;
-        result.output = readFile(migrateOut);
-        if (status && WIFEXITED(*status)) result.status = WEXITSTATUS(*status);
-        return result;
+        return finishCommand(migrate, migrateOut, timeout);
     }
     // The transfer runs: the source says active and the destination has its incoming qemu.
     void waitActive() {

@@ -56,6 +56,11 @@ void MigrationHost::start(const std::string& config) {
     auto log = dir_ / ("corrald" + std::to_string(++starts_) + ".log");
     std::vector<std::string> argv;
     if (!netns_.empty()) argv = {"ip", "netns", "exec", netns_};
+    if (!bindFrom_.empty())
+        for (const auto& arg : {std::string("sh"), std::string("-c"),
+                                std::string("mount --bind \"$1\" \"$2\" && shift 2 && exec \"$@\""),
+                                std::string("sh"), bindFrom_.string(), bindOnto_.string()})
+            argv.push_back(arg);
     for (const auto& arg :
          {std::string(CORRAL_BINARY_DIR) + "/supervisor/corrald", std::string("--bus-address"),
           address_, std::string("--instances-dir"), (dir_ / "instances").string(),
@@ -71,6 +76,11 @@ void MigrationHost::start(const std::string& config) {
         std::this_thread::sleep_for(20ms);
     }
     throw std::runtime_error(label_ + ": corrald did not take org.corral1: " + readFile(log));
+}
+
+void MigrationHost::bindMount(std::filesystem::path from, std::filesystem::path onto) {
+    bindFrom_ = std::move(from);
+    bindOnto_ = std::move(onto);
 }
 
 void MigrationHost::killCorrald() {
@@ -139,6 +149,42 @@ pid_t MigrationHost::pid(const std::string& name) {
 bool MigrationHost::listed(const std::string& name) {
     auto out = manager("ListInstances").output;
     return out.find("\"" + name + "\"") != std::string::npos;
+}
+
+CommandResult finishCommand(Process& process, const std::filesystem::path& out,
+                            std::chrono::milliseconds timeout) {
+    auto status = process.wait(timeout);
+    CommandResult result;
+    result.output = readFile(out);
+    if (status && WIFEXITED(*status)) result.status = WEXITSTATUS(*status);
+    return result;
+}
+
+// Each host's TLS files are in its scratch dir (written by the test that needs them).
+std::string tlsDirLine(MigrationHost& host) {
+    return "tls_dir = \"" + (host.scratch() / "pki").string() + "\"\n";
+}
+
+// A CA, and a certificate it signs for `role` (server: naming `ip`; client) into `dir` as
+// QEMU's tls-creds-x509 wants them; `ca` is the CA's directory (made when missing).
+void writeCertificates(const std::filesystem::path& ca, const std::filesystem::path& dir,
+                       const std::string& role, const std::string& ip) {
+    std::filesystem::create_directories(ca);
+    std::filesystem::create_directories(dir);
+    std::string script =
+        "set -e; cd \"$0\"; "
+        "[ -f ca-cert.pem ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem "
+        "-out ca-cert.pem -days 2 -subj /CN=corral-test-ca-$$ 2>/dev/null; "
+        "openssl req -newkey rsa:2048 -nodes -keyout \"$1/$2-key.pem\" -out \"$1/$2.csr\" "
+        "-subj /CN=corral-$2 2>/dev/null; "
+        "if [ \"$2\" = server ]; then printf "
+        "'subjectAltName=IP:%s\\nextendedKeyUsage=serverAuth\\n' "
+        "\"$3\" >\"$1/ext\"; else printf 'extendedKeyUsage=clientAuth\\n' >\"$1/ext\"; fi; "
+        "openssl x509 -req -in \"$1/$2.csr\" -CA ca-cert.pem -CAkey ca-key.pem -CAcreateserial "
+        "-out \"$1/$2-cert.pem\" -days 2 -extfile \"$1/ext\" 2>/dev/null; "
+        "cp ca-cert.pem \"$1/ca-cert.pem\"";
+    auto made = runCommand({"sh", "-c", script, ca.string(), dir.string(), role, ip}, 60s, ca);
+    if (made.status != 0) throw std::runtime_error("openssl: " + made.output);
 }
 
 std::string guestDefinition(const std::string& extra) {

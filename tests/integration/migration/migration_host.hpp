@@ -26,6 +26,10 @@ class MigrationHost {
 
     // corrald with `config` appended to its corral.toml.
     void start(const std::string& config = {});
+    // The next start()s: corrald (and its qemu) see directory `from` at `onto` (a bind mount in
+    // the mount namespace of `ip netns exec`), so that two "hosts" have the same path on their
+    // own storage. Needs a netns.
+    void bindMount(std::filesystem::path from, std::filesystem::path onto);
     // SIGKILL, reaped.
     void killCorrald();
     bool corraldRunning() { return corrald_.running(); }
@@ -63,7 +67,21 @@ class MigrationHost {
     Process dbus_;
     Process corrald_;
     unsigned starts_ = 0;
+    std::filesystem::path bindFrom_, bindOnto_;
 };
+
+// Waits for `process`, whose output goes to `out`: its exit code (-1: it did not end within
+// `timeout`) and that output.
+CommandResult finishCommand(Process& process, const std::filesystem::path& out,
+                            std::chrono::milliseconds timeout);
+
+// `tls_dir = "..."` for [migration]: each host's TLS files are in its scratch dir (pki/).
+std::string tlsDirLine(MigrationHost& host);
+// A CA, and a certificate it signs for `role` (server: naming `ip`; client) into `dir` as
+// QEMU's tls-creds-x509 wants them; `ca` is the CA's directory (made when missing). Throws when
+// openssl fails.
+void writeCertificates(const std::filesystem::path& ca, const std::filesystem::path& dir,
+                       const std::string& role, const std::string& ip);
 
 // A definition of the test guest (TCG, agent on) with `extra` appended.
 std::string guestDefinition(const std::string& extra = {});

@@ -63,7 +63,10 @@ TEST(MigrateOptions, RefusesBadTypesValuesAndWhatIsNotSupportedYet) {
               "Migrate: postcopy 'always' is not supported yet.");
     EXPECT_EQ(refusal({text("postcopy", "")}),
               "Migrate: postcopy must be never, auto or always, not ''.");
-    EXPECT_EQ(refusal({text("storage", "copy")}), "Migrate: storage 'copy' is not supported yet.");
+    EXPECT_EQ(refusal({text("storage", "local")}),
+              "Migrate: storage must be shared or copy, not 'local'.");
+    EXPECT_TRUE(validateMigrateOptions({text("storage", "copy")}).value().copyStorage);
+    EXPECT_FALSE(validateMigrateOptions({text("storage", "shared")}).value().copyStorage);
     EXPECT_EQ(refusal({text("tls", "yes")}), "Migrate: option 'tls' must be of type 'b', not 's'.");
     EXPECT_TRUE(validateMigrateOptions({flag("tls", true)}).value().tls);
     EXPECT_FALSE(validateMigrateOptions({}).value().tls);
