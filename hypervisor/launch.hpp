@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "hypervisor/confinement.hpp"
 #include "hypervisor/qemu_argv.hpp"
 #include "hypervisor/qemu_process.hpp"
 #include "hypervisor/runtime_dir.hpp"
@@ -27,10 +28,12 @@ struct IncomingLayout {
 
 // Creates the runtime dir, opens the fds the devices' backends take (taps), spawns qemu paused and
 // writes state.json. Throws (std::system_error / std::runtime_error) with a sentence on failure; a
-// qemu that was started is killed again before throwing. `binary` replaces argv[0].
+// qemu that was started is killed again before throwing. `binary` replaces argv[0]. With
+// `confine.on`, qemu runs as a uid of the pool, sandboxed, in an empty root (confinement.hpp).
 LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
                                 const InstanceSpec& spec, const std::filesystem::path& runtimeRoot,
                                 const std::string& binary = kDefaultQemuBinary,
-                                const IncomingLayout* incoming = nullptr);
+                                const IncomingLayout* incoming = nullptr,
+                                const ConfinePolicy& confine = {});
 
 }  // namespace corral::hypervisor

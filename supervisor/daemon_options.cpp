@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string_view>
 #include "hypervisor/instance_spec.hpp"
+#include "supervisor/uid_pool.hpp"
 
 namespace corral::supervisor {
 
@@ -22,7 +23,9 @@ const char* const kDaemonUsage =
     "                       secure_vars (OVMF images, default Debian's in /usr/share/OVMF);\n"
     "                       [metrics] listen (Prometheus, off by default);\n"
     "                       [host] on_shutdown, shutdown_timeout (host shutdown phase);\n"
-    "                       [migration] listen_address, port_range (incoming migrations)\n"
+    "                       [migration] listen_address, port_range (incoming migrations);\n"
+    "                       [security] uid_range (uids of the confined qemus, default\n"
+    "                       70000-79999)\n"
     "  --system             the system bus (default)\n"
     "  --session            the session bus of the calling user\n"
     "  --bus-address ADDR   any bus, e.g. unix:path=/run/corral-test.sock\n"
@@ -77,6 +80,7 @@ void refuseUnknownKeys(const std::filesystem::path& file, const toml::table& tab
         {"firmware", {"code", "vars", "secure_code", "secure_vars"}},
         {"host", {"on_shutdown", "shutdown_timeout"}},
         {"migration", {"listen_address", "port_range", "tls_dir"}},
+        {"security", {"uid_range"}},
     };
     for (const auto& [section, node] : table) {
         auto known = kKnown.find(section.str());
@@ -126,7 +130,10 @@ void readHostPolicy(const std::filesystem::path& file, const toml::table& table,
 
 void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveRuntime,
                 bool haveInstances, DaemonOptions& options) {
-    if (!explicitFile && !std::filesystem::exists(file)) return;
+    if (!explicitFile && !std::filesystem::exists(file)) {
+        options.uidRange = uidRangeSetting("", std::nullopt);
+        return;
+    }
     toml::table table;
     try {
         table = toml::parse_file(file.string());
@@ -173,6 +180,11 @@ void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveR
     image("secure_code", options.firmware.secureCode);
     image("secure_vars", options.firmware.secureVars);
     readHostPolicy(file, table, options.host);
+    if (auto node = table["security"]["uid_range"]; node)
+        options.uidRange =
+            uidRangeSetting(where(file, node.node()->source()), text("security", "uid_range"));
+    else
+        options.uidRange = uidRangeSetting(file.string() + ": ", std::nullopt);
     applyMigrationConfig(file.string(), text("migration", "listen_address"),
                          text("migration", "port_range"), text("migration", "tls_dir"),
                          options.migration);

@@ -219,9 +219,12 @@ asio::awaitable<Outcome<std::string>> MigrationTarget::prepareSteps(std::shared_
         co_return failed(in->name + ": cannot receive it: " + why);
     }
     std::vector<std::string> setup;
-    if (in->tls) setup.push_back(tlsCredsAddJson(settings_.tlsDir, true));
+    // A confined qemu loaded the credentials at its start (migration_tls_confined.cpp).
+    bool preloaded = tlsCredsOnCommandLine(in->qemu->state.argv, true);
+    if (in->tls && !preloaded) setup.push_back(tlsCredsAddJson(settings_.tlsDir, true));
     setup.push_back(R"({"execute":"migrate-set-parameters","arguments":{)" +
-                    tlsParameterJson(in->tls) + "}}");
+                    tlsParameterJson(in->tls, preloaded ? kMigrationTlsServerId : kMigrationTlsId) +
+                    "}}");
     for (const auto& command : setup) {
         auto done = co_await life_.guard(in->qmp->passthrough(command));
         if (!done) {

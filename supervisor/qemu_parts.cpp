@@ -98,12 +98,14 @@ class Agent final : public AgentLink {
 
 class RealParts final : public QemuParts {
   public:
-    explicit RealParts(asio::any_io_executor executor) : executor_(std::move(executor)) {}
+    RealParts(asio::any_io_executor executor, hypervisor::ConfinePolicy confine)
+        : executor_(std::move(executor)), confine_(confine) {}
 
     LaunchedQemu launch(const hypervisor::InstanceSpec& spec,
                         const std::filesystem::path& runtimeRoot,
                         const std::string& binary) override {
-        auto launched = hypervisor::launchInstance(executor_, spec, runtimeRoot, binary);
+        auto launched =
+            hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, nullptr, confine_);
         return {std::move(launched.state), std::make_unique<Process>(std::move(launched.process))};
     }
     LaunchedQemu launchIncoming(const hypervisor::InstanceSpec& spec,
@@ -111,7 +113,8 @@ class RealParts final : public QemuParts {
                                 const std::filesystem::path& runtimeRoot,
                                 const std::string& binary) override {
         hypervisor::IncomingLayout layout{std::move(devices)};
-        auto launched = hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, &layout);
+        auto launched =
+            hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, &layout, confine_);
         return {std::move(launched.state), std::make_unique<Process>(std::move(launched.process))};
     }
     LaunchedQemu relaunch(const hypervisor::InstanceSpec& spec,
@@ -119,7 +122,8 @@ class RealParts final : public QemuParts {
                           const std::filesystem::path& runtimeRoot,
                           const std::string& binary) override {
         hypervisor::IncomingLayout layout{std::move(devices), false};
-        auto launched = hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, &layout);
+        auto launched =
+            hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, &layout, confine_);
         return {std::move(launched.state), std::make_unique<Process>(std::move(launched.process))};
     }
     std::unique_ptr<ProcessHandle> adopt(pid_t pid, const std::vector<std::string>& argv,
@@ -145,6 +149,7 @@ class RealParts final : public QemuParts {
 
   private:
     asio::any_io_executor executor_;
+    hypervisor::ConfinePolicy confine_;
 };
 
 }  // namespace
@@ -160,8 +165,9 @@ LaunchedQemu QemuParts::relaunch(const hypervisor::InstanceSpec&, std::vector<hy
     throw std::runtime_error("a relaunch that keeps hotplugged devices is not supported here");
 }
 
-std::unique_ptr<QemuParts> makeQemuParts(asio::any_io_executor executor) {
-    return std::make_unique<RealParts>(std::move(executor));
+std::unique_ptr<QemuParts> makeQemuParts(asio::any_io_executor executor,
+                                         hypervisor::ConfinePolicy confine) {
+    return std::make_unique<RealParts>(std::move(executor), confine);
 }
 
 }  // namespace corral::supervisor

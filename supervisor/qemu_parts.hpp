@@ -17,6 +17,7 @@
 
 #include "agent/methods.hpp"
 #include "common/error.hpp"
+#include "hypervisor/confinement.hpp"
 #include "hypervisor/hotplug.hpp"
 #include "hypervisor/qemu_process.hpp"
 #include "hypervisor/runtime_dir.hpp"
@@ -117,7 +118,8 @@ class QemuParts {
                                              const std::filesystem::path& commandsDir) = 0;
 };
 
-// The real parts, on `executor`.
-std::unique_ptr<QemuParts> makeQemuParts(boost::asio::any_io_executor executor);
+// The real parts, on `executor`; their qemus are confined as `confine` says.
+std::unique_ptr<QemuParts> makeQemuParts(boost::asio::any_io_executor executor,
+                                         hypervisor::ConfinePolicy confine = {});
 
 }  // namespace corral::supervisor
