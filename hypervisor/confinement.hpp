@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,8 +32,8 @@ struct ConfinePolicy {
     bool on = false;
     UidRange range = kDefaultUidRange;
     // Options a confined qemu needs at its start because it cannot open their files later (the
-    // migration TLS credentials objects); appended to every confined command line.
-    std::vector<std::string> preload;
+    // migration TLS credentials objects), asked at each launch and appended to its command line.
+    std::function<std::vector<std::string>()> preload;
 };
 
 // "FIRST-LAST", 1 <= FIRST <= LAST < 2^32-1; nullopt with `error` set otherwise.

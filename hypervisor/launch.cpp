@@ -44,7 +44,10 @@ LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
         auto confined =
             confineArgv(allocateUid(runtimeRoot, spec.name, confine.range), emptyRoot(runtimeRoot));
         argv.insert(argv.end(), confined.begin(), confined.end());
-        argv.insert(argv.end(), confine.preload.begin(), confine.preload.end());
+        if (confine.preload) {
+            auto preload = confine.preload();
+            argv.insert(argv.end(), preload.begin(), preload.end());
+        }
     }
     RuntimeState state;
     state.argv = argv;

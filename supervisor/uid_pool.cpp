@@ -33,7 +33,7 @@ hypervisor::ConfinePolicy confinePolicy(hypervisor::UidRange range,
     hypervisor::ConfinePolicy policy;
     policy.on = ::geteuid() == 0;
     policy.range = range;
-    if (policy.on) policy.preload = tlsCredsArgv(tlsDir);
+    policy.preload = [tlsDir] { return tlsCredsArgv(tlsDir); };
     return policy;
 }
 

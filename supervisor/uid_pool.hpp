@@ -19,7 +19,8 @@ hypervisor::UidRange uidRangeSetting(const std::string& where,
                                      const std::filesystem::path& group = "/etc/group");
 
 // What corrald's launches do: confined when it runs as root (it cannot drop to another uid
-// otherwise), with the migration TLS credentials of `tlsDir` on every command line.
+// otherwise), with the migration TLS credentials `tlsDir` holds at each launch on the command
+// line.
 hypervisor::ConfinePolicy confinePolicy(hypervisor::UidRange range,
                                         const std::filesystem::path& tlsDir = {});
 
