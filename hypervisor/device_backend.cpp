@@ -23,7 +23,7 @@ awaitable<Result<void>> PlugDevice::operator()() const {
     if (device.onScsi())
         args.set("scsi-id", device.slot.slot).set("lun", 0u);
     else
-        args.set("addr", device.slot.addr());
+        args.set("addr", device.slot.addr()).set("romfile", kHotplugRomfile);
     auto added = co_await qmp.execute("device_add", args.take());
     if (!added) co_return added.error();
     co_return Result<void>();

@@ -80,6 +80,12 @@ const DeviceBackend& mediaBackend();
 // add-fd opaque of the image fds a disk hotplug passes: recovery removes fdsets carrying it.
 inline constexpr std::string_view kFdsetTag = "corral-hotplug:";
 
+// A hotplugged PCI device gets no option ROM (romfile=""): QEMU reads the ROM file when the
+// device is added, which a confined qemu cannot (its root is empty), and firmware never boots
+// from a device added after it ran. Its record on a relaunched or incoming qemu's command line
+// gets the same, so both ends of a migration have the same memory layout.
+inline constexpr const char* kHotplugRomfile = "";
+
 // Recovery: runs `command` {`key`: name} for each of `names`, and for each that QEMU deleted adds
 // "<what> <name>" to `removed`.
 monitor::awaitable<void> deleteEach(monitor::QmpClient& qmp, std::string command, std::string key,

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "hypervisor/confinement.hpp"
 #include "hypervisor/cpu_models.hpp"
 #include "hypervisor/log_paths.hpp"
 
@@ -23,7 +24,8 @@ std::uint64_t realtimeMicros() {
 LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
                                 const InstanceSpec& spec, const std::filesystem::path& runtimeRoot,
                                 const std::string& binary, const IncomingLayout* incoming,
-                                const std::filesystem::path& logRoot) {
+                                const std::filesystem::path& logRoot,
+                                const ConfinePolicy& confine) {
     if (auto why = checkCpuModel(spec.machine.cpu.model, binary)) throw std::runtime_error(*why);
     auto plan = planSlots(spec);
     if (incoming) plan.devices = incoming->devices;
@@ -42,6 +44,15 @@ LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
     auto argv = buildQemuArgv(spec, plan, paths);
     argv.front() = binary;
     if (incoming && incoming->deferIncoming) argv.insert(argv.end(), {"-incoming", "defer"});
+    if (confine.on) {
+        auto confined =
+            confineArgv(allocateUid(runtimeRoot, spec.name, confine.range), emptyRoot(runtimeRoot));
+        argv.insert(argv.end(), confined.begin(), confined.end());
+        if (confine.preload) {
+            auto preload = confine.preload();
+            argv.insert(argv.end(), preload.begin(), preload.end());
+        }
+    }
     RuntimeState state;
     state.argv = argv;
     state.devices = plan.devices;

@@ -57,6 +57,7 @@ void addDevices(std::vector<std::string>& argv, const InstanceSpec& spec, const 
         }
         for (const auto& [property, value] : placement(device.slot))
             line += "," + property + "=" + value;
+        if (hotplugged && !device.onScsi()) line += ",romfile=" + std::string(kHotplugRomfile);
         if (auto index = bootIndex.find(device.id); index != bootIndex.end() && !hotplugged)
             line += ",bootindex=" + std::to_string(index->second);
         argv.insert(argv.end(), {"-device", line});

@@ -32,6 +32,7 @@
 #include "supervisor/qemu_vm.hpp"
 #include "supervisor/registry.hpp"
 #include "supervisor/stats_cache.hpp"
+#include "supervisor/uid_pool.hpp"
 #include "supervisor/unit_follow.hpp"
 
 namespace asio = boost::asio;
@@ -111,7 +112,9 @@ struct Daemon {
         6, [this](std::string_view name) { return named && named->find(name) != nullptr; });
     AsioClock clock{io.get_executor()};
     std::unique_ptr<ScopeManager> scopes = ScopeManager::connect(io, log);
-    std::unique_ptr<QemuParts> parts = makeQemuParts(io.get_executor(), options.logDir);
+    std::unique_ptr<QemuParts> parts =
+        makeQemuParts(io.get_executor(), options.logDir,
+                      confinePolicy(options.uidRange, options.migration.tlsDir));
     VmContext context{io.get_executor(),
                       clock,
                       *parts,
@@ -140,6 +143,10 @@ struct Daemon {
 
     explicit Daemon(DaemonOptions o) : options(std::move(o)) {
         named = &registry;
+        if (!confinePolicy(options.uidRange).on)
+            log(4,
+                "corrald does not run as root: every qemu runs unconfined, as corrald's user, "
+                "with its capabilities and its view of the filesystem");
         corral::hypervisor::setCpuModelCheck([binary = options.qemuBinary](std::string_view m) {
             return corral::hypervisor::checkCpuModel(m, binary);
         });

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string_view>
 #include "hypervisor/instance_spec.hpp"
+#include "supervisor/uid_pool.hpp"
 
 namespace corral::supervisor {
 
@@ -24,7 +25,9 @@ const char* const kDaemonUsage =
     "                       secure_vars (OVMF images, default Debian's in /usr/share/OVMF);\n"
     "                       [metrics] listen (Prometheus, off by default);\n"
     "                       [host] on_shutdown, shutdown_timeout (host shutdown phase);\n"
-    "                       [migration] listen_address, port_range (incoming migrations)\n"
+    "                       [migration] listen_address, port_range (incoming migrations);\n"
+    "                       [security] uid_range (uids of the confined qemus, default\n"
+    "                       70000-79999)\n"
     "  --system             the system bus (default)\n"
     "  --session            the session bus of the calling user\n"
     "  --bus-address ADDR   any bus, e.g. unix:path=/run/corral-test.sock\n"
@@ -82,6 +85,7 @@ void refuseUnknownKeys(const std::filesystem::path& file, const toml::table& tab
         {"firmware", {"code", "vars", "secure_code", "secure_vars"}},
         {"host", {"on_shutdown", "shutdown_timeout"}},
         {"migration", {"listen_address", "port_range", "tls_dir"}},
+        {"security", {"uid_range"}},
     };
     for (const auto& [section, node] : table) {
         auto known = kKnown.find(section.str());
@@ -152,7 +156,10 @@ void readLogBound(const std::filesystem::path& file, const toml::table& table, L
 
 void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveRuntime,
                 bool haveInstances, bool haveLogs, DaemonOptions& options) {
-    if (!explicitFile && !std::filesystem::exists(file)) return;
+    if (!explicitFile && !std::filesystem::exists(file)) {
+        options.uidRange = uidRangeSetting("", std::nullopt);
+        return;
+    }
     toml::table table;
     try {
         table = toml::parse_file(file.string());
@@ -206,6 +213,11 @@ void readConfig(const std::filesystem::path& file, bool explicitFile, bool haveR
     image("secure_code", options.firmware.secureCode);
     image("secure_vars", options.firmware.secureVars);
     readHostPolicy(file, table, options.host);
+    if (auto node = table["security"]["uid_range"]; node)
+        options.uidRange =
+            uidRangeSetting(where(file, node.node()->source()), text("security", "uid_range"));
+    else
+        options.uidRange = uidRangeSetting(file.string() + ": ", std::nullopt);
     applyMigrationConfig(file.string(), text("migration", "listen_address"),
                          text("migration", "port_range"), text("migration", "tls_dir"),
                          options.migration);

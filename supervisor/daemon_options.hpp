@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "hypervisor/confinement.hpp"
 #include "hypervisor/firmware.hpp"
 #include "supervisor/host_shutdown.hpp"
 #include "supervisor/log_files.hpp"
@@ -41,6 +42,8 @@ struct DaemonOptions {
     HostPolicy host;
     // [migration]: where an incoming migration listens.
     MigrationSettings migration;
+    // [security] uid_range: the uids of the confined qemus (hypervisor/confinement.hpp).
+    hypervisor::UidRange uidRange = hypervisor::kDefaultUidRange;
     bool help = false;
 };
 

@@ -230,6 +230,15 @@ asio::awaitable<Outcome<Unit>> MigrationSource::steps(std::shared_ptr<Run> run) 
             setState(*run, "failed");
             co_return failed("Migrate: " + *missing + ".");
         }
+        std::string problem;
+        auto paths = hypervisor::RuntimePaths::forInstance(context_.runtimeRoot, run->name);
+        if (auto state = hypervisor::readState(paths, problem)) {
+            if (auto why = confinedTlsProblem(state->argv, false)) {
+                setState(*run, "failed");
+                co_return failed("Migrate: " + run->name + ": " + *why + ".");
+            }
+            run->tlsPreloaded = tlsCredsOnCommandLine(state->argv, false);
+        }
     }
     if (run->options.copyStorage) {
         auto sized = co_await copyStorageSetup(run);
@@ -316,7 +325,8 @@ asio::awaitable<Outcome<Unit>> MigrationSource::perform(std::shared_ptr<Run> run
                        R"({"capability":"auto-converge","state":)" +
                        std::string(o.autoConverge ? "true" : "false") + "}]}}";
     // tls-creds always: QEMU keeps what an earlier migration of this qemu set.
-    std::string params = tlsParameterJson(o.tls);
+    std::string params =
+        tlsParameterJson(o.tls, run->tlsPreloaded ? kMigrationTlsClientId : kMigrationTlsId);
     if (o.bandwidth) params += R"(,"max-bandwidth":)" + std::to_string(*o.bandwidth);
     if (o.downtimeMs) params += R"(,"downtime-limit":)" + std::to_string(*o.downtimeMs);
     std::weak_ptr<Run> weak = run;
@@ -327,7 +337,7 @@ asio::awaitable<Outcome<Unit>> MigrationSource::perform(std::shared_ptr<Run> run
         }
     });
     std::vector<std::string> setup = {caps};
-    if (o.tls) {
+    if (o.tls && !run->tlsPreloaded) {
         // An earlier migration with tls left the object behind: replace it (files may be new).
         std::string del = std::string(R"({"execute":"object-del","arguments":{"id":")") +
                           kMigrationTlsId + "\"}}";

@@ -3,6 +3,7 @@
 // ended in sync at QEMU's pre-switchover pause (docs/architecture.md "Storage copy").
 #include "supervisor/migration_source.hpp"
 #include "supervisor/migration_source_run.hpp"
+#include "supervisor/migration_tls.hpp"
 
 namespace corral::supervisor {
 
@@ -51,7 +52,9 @@ asio::awaitable<Outcome<std::string>> MigrationSource::copyStorage(std::shared_p
     if (run->options.tls) tls = settings_.tlsDir;
     std::string why;
     const std::uint64_t speed = run->options.bandwidth.value_or(0);
-    auto started = co_await run->storage->start(*uris, tls, speed);
+    // A confined qemu has the client credentials on its command line (migration_tls_confined).
+    std::string preloaded = run->tlsPreloaded ? kMigrationTlsClientId : "";
+    auto started = co_await run->storage->start(*uris, tls, speed, preloaded);
     if (!started) why = started.error().message;
     if (why.empty()) {
         auto deadline = context_.clock.now() + run->options.timeout;

@@ -87,11 +87,13 @@ class StorageCopy {
     // The virtual sizes, for PrepareIncoming.
     boost::asio::awaitable<Outcome<DiskSizes>> measure();
     // Attaches the destination's exports (over TLS with the client certificate of `tlsDir`
-    // when it is set) and starts one mirror per disk, each at most `speed` bytes/s (0: no
+    // when it is set, or with the credentials object `preloadedCreds` a confined qemu got on
+    // its command line) and starts one mirror per disk, each at most `speed` bytes/s (0: no
     // limit).
     boost::asio::awaitable<Outcome<Unit>> start(CopyUris uris,
                                                 std::optional<std::filesystem::path> tlsDir,
-                                                std::uint64_t speed);
+                                                std::uint64_t speed,
+                                                std::string preloadedCreds = {});
     // Until every mirror is ready (in sync), `stop()` says a reason, or a job fails; `progress`
     // after each poll (bytes copied, bytes to copy).
     boost::asio::awaitable<Outcome<Unit>> waitReady(
@@ -129,10 +131,12 @@ Outcome<CreatedImages> createTargetImages(const std::vector<hypervisor::Device>&
                                           const DiskSizes& sizes,
                                           const std::vector<std::filesystem::path>& storageDirs);
 void removeImages(const CreatedImages& images);
-// The NBD server on HOST:PORT (TLS with the stream's server credentials when `tls`) and one
-// writable export per disk, named by the disk's id; and their end before the guest runs here.
+// The NBD server on HOST:PORT (TLS with the stream's server credentials object `tlsCreds` when
+// it is not empty) and one writable export per disk, named by the disk's id; and their end
+// before the guest runs here.
 boost::asio::awaitable<Outcome<Unit>> exportDisks(std::shared_ptr<QmpLink> qmp, std::string host,
-                                                  std::uint16_t port, DiskSizes disks, bool tls);
+                                                  std::uint16_t port, DiskSizes disks,
+                                                  std::string tlsCreds);
 boost::asio::awaitable<Outcome<Unit>> unexportDisks(std::shared_ptr<QmpLink> qmp, DiskSizes disks);
 // <runtime dir>/copied-images: one path a line.
 void recordImages(const std::filesystem::path& runtimeDir, const CreatedImages& images);

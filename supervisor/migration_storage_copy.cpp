@@ -42,9 +42,11 @@ asio::awaitable<Outcome<DiskSizes>> StorageCopy::measure() {
 
 asio::awaitable<Outcome<Unit>> StorageCopy::start(CopyUris uris,
                                                   std::optional<std::filesystem::path> tlsDir,
-                                                  std::uint64_t speed) {
+                                                  std::uint64_t speed,
+                                                  std::string preloadedCreds) {
     const bool tls = tlsDir.has_value();
-    if (tls) {
+    const std::string credsId = preloadedCreds.empty() ? kStorageTlsId : preloadedCreds;
+    if (tls && preloadedCreds.empty()) {
         JsonObject del;
         del.set("id", kStorageTlsId);
         const auto stale_json = command("object-del", del);
@@ -62,7 +64,7 @@ asio::awaitable<Outcome<Unit>> StorageCopy::start(CopyUris uris,
         tls_ = true;
     }
     for (const auto& disk : disks_) {
-        const auto node_json = nbdClientAddJson(disk.id, uris, tls ? kStorageTlsId : nullptr);
+        const auto node_json = nbdClientAddJson(disk.id, uris, tls ? credsId.c_str() : nullptr);
         auto added = co_await qmp_(node_json);
         if (!added)
             co_return failed("cannot reach the destination's export of disk " + disk.id + ": " +

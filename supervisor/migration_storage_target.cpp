@@ -116,8 +116,10 @@ void removeImages(const CreatedImages& images) {
 }
 
 boost::asio::awaitable<Outcome<Unit>> exportDisks(std::shared_ptr<QmpLink> qmp, std::string host,
-                                                  std::uint16_t port, DiskSizes disks, bool tls) {
-    const auto start = nbdServerStartJson(host, port, tls ? kMigrationTlsId : nullptr);
+                                                  std::uint16_t port, DiskSizes disks,
+                                                  std::string tlsCreds) {
+    const auto start =
+        nbdServerStartJson(host, port, tlsCreds.empty() ? nullptr : tlsCreds.c_str());
     auto started = co_await qmp->passthrough(start);
     if (!started) co_return failed("nbd-server-start: " + started.error().message);
     for (const auto& [id, size] : disks) {

@@ -254,9 +254,12 @@ asio::awaitable<Outcome<std::string>> MigrationTarget::prepareSteps(std::shared_
         co_return failed(in->name + ": cannot receive it: " + why);
     }
     std::vector<std::string> setup;
-    if (in->tls) setup.push_back(tlsCredsAddJson(settings_.tlsDir, true));
+    // A confined qemu loaded the credentials at its start (migration_tls_confined.cpp).
+    bool preloaded = tlsCredsOnCommandLine(in->qemu->state.argv, true);
+    if (in->tls && !preloaded) setup.push_back(tlsCredsAddJson(settings_.tlsDir, true));
     setup.push_back(R"({"execute":"migrate-set-parameters","arguments":{)" +
-                    tlsParameterJson(in->tls) + "}}");
+                    tlsParameterJson(in->tls, preloaded ? kMigrationTlsServerId : kMigrationTlsId) +
+                    "}}");
     for (const auto& command : setup) {
         auto done = co_await life_.guard(in->qmp->passthrough(command));
         if (!done) {
@@ -286,8 +289,10 @@ asio::awaitable<Outcome<std::string>> MigrationTarget::prepareSteps(std::shared_
     }
     if (!in->copyDisks.empty()) {
         auto link = in->qmp;
+        std::string creds;
+        if (in->tls) creds = preloaded ? kMigrationTlsServerId : kMigrationTlsId;
         auto exported = co_await life_.guard(exportDisks(std::move(link), settings_.listenAddress,
-                                                         in->nbdPort, in->copyDisks, in->tls));
+                                                         in->nbdPort, in->copyDisks, creds));
         if (!exported) {
             why = exported.error().message;
             co_await discard(in, why);

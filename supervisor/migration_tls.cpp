@@ -32,8 +32,8 @@ std::string tlsCredsAddJson(const std::filesystem::path& dir, bool server) {
         monitor::JsonObject().set("execute", "object-add").set("arguments", arguments).json());
 }
 
-std::string tlsParameterJson(bool on) {
-    return std::string(R"("tls-creds":")") + (on ? kMigrationTlsId : "") + "\"";
+std::string tlsParameterJson(bool on, const char* id) {
+    return std::string(R"("tls-creds":")") + (on ? id : "") + "\"";
 }
 
 }  // namespace corral::supervisor

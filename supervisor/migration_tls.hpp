@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace corral::supervisor {
 
@@ -22,6 +23,18 @@ std::optional<std::string> checkTlsDir(const std::filesystem::path& dir, bool se
 std::string tlsCredsAddJson(const std::filesystem::path& dir, bool server);
 // migrate-set-parameters' "tls-creds": the object, or "" (plain TCP; QEMU keeps the last value
 // set, so a migration without TLS after one with it must clear it).
-std::string tlsParameterJson(bool on);
+std::string tlsParameterJson(bool on, const char* id = kMigrationTlsId);
+
+// Confined qemus (migration_tls_confined.cpp) get the credentials on their command line, with
+// these ids: a client object and a server object for each role whose files `dir` holds.
+inline constexpr const char* kMigrationTlsClientId = "corral-migration-tls-client";
+inline constexpr const char* kMigrationTlsServerId = "corral-migration-tls-server";
+const char* tlsCredsId(bool server);
+std::vector<std::string> tlsCredsArgv(const std::filesystem::path& dir);
+// Whether `argv` carries the object of that role.
+bool tlsCredsOnCommandLine(const std::vector<std::string>& argv, bool server);
+// Why a qemu started with `argv` cannot migrate over TLS in that role (confined, without the
+// object), else nullopt.
+std::optional<std::string> confinedTlsProblem(const std::vector<std::string>& argv, bool server);
 
 }  // namespace corral::supervisor

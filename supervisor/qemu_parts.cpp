@@ -98,14 +98,16 @@ class Agent final : public AgentLink {
 
 class RealParts final : public QemuParts {
   public:
-    RealParts(asio::any_io_executor executor, std::filesystem::path logRoot)
-        : executor_(std::move(executor)), logRoot_(std::move(logRoot)) {}
+    RealParts(asio::any_io_executor executor, std::filesystem::path logRoot,
+              hypervisor::ConfinePolicy confine)
+        : executor_(std::move(executor)), logRoot_(std::move(logRoot)), confine_(confine) {}
 
     LaunchedQemu launch(const hypervisor::InstanceSpec& spec,
                         const std::filesystem::path& runtimeRoot,
                         const std::string& binary) override {
         auto launched =
-            hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, nullptr, logRoot_);
+            hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, nullptr, logRoot_,
+                                       confine_);
         return {std::move(launched.state), std::make_unique<Process>(std::move(launched.process))};
     }
     LaunchedQemu launchIncoming(const hypervisor::InstanceSpec& spec,
@@ -114,7 +116,8 @@ class RealParts final : public QemuParts {
                                 const std::string& binary) override {
         hypervisor::IncomingLayout layout{std::move(devices)};
         auto launched =
-            hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, &layout, logRoot_);
+            hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, &layout, logRoot_,
+                                       confine_);
         return {std::move(launched.state), std::make_unique<Process>(std::move(launched.process))};
     }
     LaunchedQemu relaunch(const hypervisor::InstanceSpec& spec,
@@ -123,7 +126,8 @@ class RealParts final : public QemuParts {
                           const std::string& binary) override {
         hypervisor::IncomingLayout layout{std::move(devices), false};
         auto launched =
-            hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, &layout, logRoot_);
+            hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, &layout, logRoot_,
+                                       confine_);
         return {std::move(launched.state), std::make_unique<Process>(std::move(launched.process))};
     }
     std::unique_ptr<ProcessHandle> adopt(pid_t pid, const std::vector<std::string>& argv,
@@ -150,6 +154,7 @@ class RealParts final : public QemuParts {
   private:
     asio::any_io_executor executor_;
     std::filesystem::path logRoot_;
+    hypervisor::ConfinePolicy confine_;
 };
 
 }  // namespace
@@ -166,8 +171,9 @@ LaunchedQemu QemuParts::relaunch(const hypervisor::InstanceSpec&, std::vector<hy
 }
 
 std::unique_ptr<QemuParts> makeQemuParts(asio::any_io_executor executor,
-                                         std::filesystem::path logRoot) {
-    return std::make_unique<RealParts>(std::move(executor), std::move(logRoot));
+                                         std::filesystem::path logRoot,
+                                         hypervisor::ConfinePolicy confine) {
+    return std::make_unique<RealParts>(std::move(executor), std::move(logRoot), confine);
 }
 
 }  // namespace corral::supervisor

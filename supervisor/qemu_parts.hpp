@@ -17,6 +17,7 @@
 
 #include "agent/methods.hpp"
 #include "common/error.hpp"
+#include "hypervisor/confinement.hpp"
 #include "hypervisor/hotplug.hpp"
 #include "hypervisor/qemu_process.hpp"
 #include "hypervisor/runtime_dir.hpp"
@@ -117,8 +118,10 @@ class QemuParts {
                                              const std::filesystem::path& commandsDir) = 0;
 };
 
-// The real parts, on `executor`; the qemus they launch log in <logRoot>/<name>/ (VmContext's).
+// The real parts, on `executor`; the qemus they launch log in <logRoot>/<name>/ (VmContext's) and
+// are confined as `confine` says.
 std::unique_ptr<QemuParts> makeQemuParts(boost::asio::any_io_executor executor,
-                                         std::filesystem::path logRoot = {});
+                                         std::filesystem::path logRoot = {},
+                                         hypervisor::ConfinePolicy confine = {});
 
 }  // namespace corral::supervisor

@@ -115,6 +115,8 @@ class RunningQemu {
     boost::asio::awaitable<Outcome<Unit>> saveSteps(int fd, std::chrono::seconds timeout);
     boost::asio::awaitable<Status> restoreSteps(std::chrono::seconds timeout);
     boost::asio::awaitable<Status> passFd(std::string name, int fd);
+    // screendump into `path` through an fd corrald opened (running_qemu_screenshot.cpp).
+    boost::asio::awaitable<Status> screenshotSteps(std::string path);
     // The VNC password from the definition's password_file, if any (running_qemu_display.cpp).
     boost::asio::awaitable<Status> setVncPassword();
     // Logs it if the VM's swtpm ends while qemu runs (the guest's TPM stops answering).

@@ -33,13 +33,7 @@ void RunningQemu::screenshot(std::string path, Done done) {
                             name_ + " has no VGA device to take a screenshot of; set [display] "
                                     "type = \"vnc\" or vga = \"std\" and restart it."});
     if (auto error = checkMonitor()) return done(*error);
-    auto json = qmpCommandJson("screendump", {{"filename", path}, {"format", "png"}});
-    auto steps = [](asio::awaitable<Outcome<std::string>> call) -> asio::awaitable<Status> {
-        auto result = co_await std::move(call);
-        if (!result) co_return result.error();
-        co_return okStatus();
-    };
-    life_.run<Unit>(steps(watched(qmp_->passthrough(std::move(json)))), std::move(done),
+    life_.run<Unit>(watched(screenshotSteps(std::move(path))), std::move(done),
                     exitedDuring("the screenshot"));
 }
 

@@ -108,6 +108,14 @@ class MigrationGuest : public ::testing::Test {
         while (dst.qemuPids().empty() && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
         ASSERT_EQ(dst.qemuPids().size(), 1u) << dst.log();
     }
+    // A new qemu for vm1 on the source: a confined qemu loads the TLS credentials at its start.
+    void restartSource() {
+        ASSERT_EQ(src.call("vm1", "Kill").status, 0) << src.log();
+        ASSERT_TRUE(src.waitProperty("vm1", "State", "s \"stopped\"", 30s)) << src.log();
+        ASSERT_EQ(src.call("vm1", "Start").status, 0) << src.log();
+        ASSERT_TRUE(src.waitProperty("vm1", "AgentConnected", "b true", 180s)) << src.log();
+        sourcePid = src.pid("vm1");
+    }
     // The VM runs on the source with the same qemu and answers; the destination has nothing.
     void expectOnSourceOnly() {
         EXPECT_EQ(src.property("vm1", "State"), "s \"running\"") << src.log();
@@ -233,6 +241,7 @@ TEST_F(MigrationGuest, TlsRefusesAnUntrustedDestinationAndMovesWithTheRightCa) {
     auto ca = src.scratch() / "ca", other = src.scratch() / "other-ca";
     writeCertificates(ca, dst.scratch() / "pki", "server", VethLink::kDestinationAddress);
     writeCertificates(other, src.scratch() / "pki", "client", "");
+    restartSource();
     startMigrate({"1", "tls", "b", "true"});
     auto refused = finishMigrate();
     EXPECT_NE(refused.status, 0) << refused.output;
@@ -242,6 +251,7 @@ TEST_F(MigrationGuest, TlsRefusesAnUntrustedDestinationAndMovesWithTheRightCa) {
     expectOnSourceOnly();
 
     writeCertificates(ca, src.scratch() / "pki", "client", "");
+    restartSource();
     startMigrate({"1", "tls", "b", "true"});
     auto moved = finishMigrate();
     ASSERT_EQ(moved.status, 0) << moved.output << src.log() << dst.log();

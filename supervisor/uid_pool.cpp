@@ -1,0 +1,40 @@
+#include "supervisor/uid_pool.hpp"
+
+#include <unistd.h>
+
+#include <stdexcept>
+
+#include "supervisor/migration_tls.hpp"
+
+namespace corral::supervisor {
+
+hypervisor::UidRange uidRangeSetting(const std::string& where,
+                                     const std::optional<std::string>& text,
+                                     const std::filesystem::path& passwd,
+                                     const std::filesystem::path& group) {
+    auto range = hypervisor::kDefaultUidRange;
+    std::string what = "the default security.uid_range";
+    if (text) {
+        std::string error;
+        auto parsed = hypervisor::parseUidRange(*text, error);
+        if (!parsed) throw std::runtime_error(where + "security.uid_range " + error);
+        range = *parsed;
+        what = "security.uid_range";
+    }
+    if (auto clash = hypervisor::uidRangeClash(range, passwd, group))
+        throw std::runtime_error(where + what + " " + std::to_string(range.first) + "-" +
+                                 std::to_string(range.last) + ": " + *clash +
+                                 "; choose a range no account uses");
+    return range;
+}
+
+hypervisor::ConfinePolicy confinePolicy(hypervisor::UidRange range,
+                                        const std::filesystem::path& tlsDir) {
+    hypervisor::ConfinePolicy policy;
+    policy.on = ::geteuid() == 0;
+    policy.range = range;
+    policy.preload = [tlsDir] { return tlsCredsArgv(tlsDir); };
+    return policy;
+}
+
+}  // namespace corral::supervisor
