@@ -477,18 +477,17 @@ TEST_F(DaemonHotplugFaults, CorraldRestartAdoptsCompleteDevicesAndRemovesOrphans
     startCorrald();
     ASSERT_EQ(call("vm1", "Start").status, 0) << corraldLog();
     pid_t qemu = pid("vm1");
+    // null-co: a confined qemu opens no path given at run time (only descriptors).
     auto img = image("x.img").string();
     for (const std::string& json :
-         {R"({"execute":"blockdev-add","arguments":{"driver":"file","node-name":"half-file",)"
-          R"("filename":")" +
-              img + R"("}})",
+         {std::string(R"({"execute":"blockdev-add","arguments":{"driver":"null-co",)"
+                      R"("node-name":"half-file","size":1048576}})"),
           std::string(R"({"execute":"blockdev-add","arguments":{"driver":"raw",)"
                       R"("node-name":"half-format","file":"half-file"}})"),
           std::string(R"({"execute":"netdev_add","arguments":{"type":"user",)"
                       R"("id":"nic0-netdev"}})"),
-          R"({"execute":"blockdev-add","arguments":{"driver":"file","node-name":"full-file",)"
-          R"("filename":")" +
-              img + R"("}})",
+          std::string(R"({"execute":"blockdev-add","arguments":{"driver":"null-co",)"
+                      R"("node-name":"full-file","size":1048576}})"),
           std::string(R"({"execute":"blockdev-add","arguments":{"driver":"raw",)"
                       R"("node-name":"full-format","file":"full-file"}})"),
           std::string(R"({"execute":"device_add","arguments":{"driver":"virtio-blk-pci",)"
