@@ -22,9 +22,9 @@ struct MigrationSource::Run {
     bool active = true;
     std::string stopWhy;  // set: stop the transfer (cancel, timeout, destination gone)
     bool cancelled = false;
-    bool switching = false;    // FinishIncoming has gone out: too late to cancel
-    bool unconfirmed = false;  // it went out and no answer came: where the VM runs is unknown
-    bool tlsPreloaded = false; // its qemu has the client credentials on its command line
+    bool switching = false;     // FinishIncoming has gone out: too late to cancel
+    bool unconfirmed = false;   // it went out and no answer came: where the VM runs is unknown
+    bool tlsPreloaded = false;  // its qemu has the client credentials on its command line
     corral::Signal<> wake;
     std::shared_ptr<RemoteCorrald> remote;
     corral::Connection gone;

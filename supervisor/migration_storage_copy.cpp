@@ -42,8 +42,7 @@ asio::awaitable<Outcome<DiskSizes>> StorageCopy::measure() {
 
 asio::awaitable<Outcome<Unit>> StorageCopy::start(CopyUris uris,
                                                   std::optional<std::filesystem::path> tlsDir,
-                                                  std::uint64_t speed,
-                                                  std::string preloadedCreds) {
+                                                  std::uint64_t speed, std::string preloadedCreds) {
     const bool tls = tlsDir.has_value();
     const std::string credsId = preloadedCreds.empty() ? kStorageTlsId : preloadedCreds;
     if (tls && preloadedCreds.empty()) {

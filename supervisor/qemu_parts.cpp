@@ -105,9 +105,8 @@ class RealParts final : public QemuParts {
     LaunchedQemu launch(const hypervisor::InstanceSpec& spec,
                         const std::filesystem::path& runtimeRoot,
                         const std::string& binary) override {
-        auto launched =
-            hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, nullptr, logRoot_,
-                                       confine_);
+        auto launched = hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, nullptr,
+                                                   logRoot_, confine_);
         return {std::move(launched.state), std::make_unique<Process>(std::move(launched.process))};
     }
     LaunchedQemu launchIncoming(const hypervisor::InstanceSpec& spec,
@@ -115,9 +114,8 @@ class RealParts final : public QemuParts {
                                 const std::filesystem::path& runtimeRoot,
                                 const std::string& binary) override {
         hypervisor::IncomingLayout layout{std::move(devices)};
-        auto launched =
-            hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, &layout, logRoot_,
-                                       confine_);
+        auto launched = hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, &layout,
+                                                   logRoot_, confine_);
         return {std::move(launched.state), std::make_unique<Process>(std::move(launched.process))};
     }
     LaunchedQemu relaunch(const hypervisor::InstanceSpec& spec,
@@ -125,9 +123,8 @@ class RealParts final : public QemuParts {
                           const std::filesystem::path& runtimeRoot,
                           const std::string& binary) override {
         hypervisor::IncomingLayout layout{std::move(devices), false};
-        auto launched =
-            hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, &layout, logRoot_,
-                                       confine_);
+        auto launched = hypervisor::launchInstance(executor_, spec, runtimeRoot, binary, &layout,
+                                                   logRoot_, confine_);
         return {std::move(launched.state), std::make_unique<Process>(std::move(launched.process))};
     }
     std::unique_ptr<ProcessHandle> adopt(pid_t pid, const std::vector<std::string>& argv,
