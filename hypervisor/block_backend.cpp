@@ -34,21 +34,6 @@ struct OwnedFd {
     }
 };
 
-// add-fd with an opaque tag naming the device, so an fdset left by an interrupted attach can be
-// told apart from anyone else's.
-awaitable<Result<int>> addTaggedFd(monitor::QmpClient& qmp, int fd, const std::string& id) {
-    std::vector<int> fds(1, fd);
-    auto reply = co_await qmp.execute(
-        "add-fd", JsonObject().set("opaque", std::string(kFdsetTag) + id).take(),
-        monitor::kDefaultCommandTimeout, std::move(fds));
-    if (!reply) co_return reply.error();
-    if (!reply->IsObject() || !reply->HasMember("fdset-id") || !(*reply)["fdset-id"].IsInt()) {
-        co_return makeError(Errc::Protocol, "add-fd",
-                            "reply lacks fdset-id: " + monitor::toJsonString(*reply));
-    }
-    co_return (*reply)["fdset-id"].GetInt();
-}
-
 awaitable<void> deleteNode(monitor::QmpClient& qmp, std::string name) {
     co_await qmp.execute("blockdev-del", JsonObject().set("node-name", name).take());
 }

@@ -10,6 +10,19 @@ using monitor::awaitable;
 using monitor::JsonObject;
 using monitor::Result;
 
+awaitable<Result<int>> addTaggedFd(monitor::QmpClient& qmp, int fd, const std::string& id) {
+    std::vector<int> fds(1, fd);
+    auto reply = co_await qmp.execute(
+        "add-fd", JsonObject().set("opaque", std::string(kFdsetTag) + id).take(),
+        monitor::kDefaultCommandTimeout, std::move(fds));
+    if (!reply) co_return reply.error();
+    if (!reply->IsObject() || !reply->HasMember("fdset-id") || !(*reply)["fdset-id"].IsInt()) {
+        co_return monitor::makeError(monitor::Errc::Protocol, "add-fd",
+                                     "reply lacks fdset-id: " + monitor::toJsonString(*reply));
+    }
+    co_return (*reply)["fdset-id"].GetInt();
+}
+
 awaitable<Result<void>> PlugDevice::operator()() const {
     JsonObject args;
     args.set("driver", std::string(device.driver())).set("id", device.id);

@@ -80,6 +80,12 @@ const DeviceBackend& mediaBackend();
 // add-fd opaque of the image fds a disk hotplug passes: recovery removes fdsets carrying it.
 inline constexpr std::string_view kFdsetTag = "corral-hotplug:";
 
+// add-fd of `fd` (corrald's; the caller closes it) with the opaque kFdsetTag + `id`, so an fdset
+// left by an interrupted attach can be told apart from anyone else's; the fdset's id. QEMU opens
+// "/dev/fdset/<id>" with the access mode of `fd`: a confined qemu opens no path itself.
+monitor::awaitable<monitor::Result<int>> addTaggedFd(monitor::QmpClient& qmp, int fd,
+                                                     const std::string& id);
+
 // A hotplugged PCI device gets no option ROM (romfile=""): QEMU reads the ROM file when the
 // device is added, which a confined qemu cannot (its root is empty), and firmware never boots
 // from a device added after it ran. Its record on a relaunched or incoming qemu's command line

@@ -47,15 +47,10 @@ awaitable<Result<void>> insert(monitor::QmpClient& qmp, const std::string& id,
     if (fd < 0)
         co_return makeError(Errc::OpenFailed, id,
                             "cannot open " + path + ": " + std::strerror(errno));
-    std::vector<int> fds(1, fd);
-    auto added = co_await qmp.execute(
-        "add-fd", JsonObject().set("opaque", std::string(kFdsetTag) + id).take(),
-        monitor::kDefaultCommandTimeout, std::move(fds));
+    auto added = co_await addTaggedFd(qmp, fd, id);
     ::close(fd);
     if (!added) co_return added.error();
-    if (!added->IsObject() || !added->HasMember("fdset-id") || !(*added)["fdset-id"].IsInt())
-        co_return makeError(Errc::Protocol, "add-fd", "reply lacks fdset-id");
-    int fdset = (*added)["fdset-id"].GetInt();
+    int fdset = added.value();
     auto node = co_await qmp.execute("blockdev-add",
                                      JsonObject()
                                          .set("driver", "file")

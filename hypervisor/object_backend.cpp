@@ -1,6 +1,13 @@
 // Backend::Object: a QOM object stands behind the device ("-object <type>,id=<id><suffix>,..."
 // at boot, object-add at hotplug, object-del after), its properties taken from the device's
-// options as the kind's ObjectBackend lists them.
+// options as the kind's ObjectBackend lists them. A property that names a path (an rng's entropy
+// source) is opened by corrald at hotplug and passed as an fdset: a confined qemu opens no path.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
 #include <variant>
 
 #include "hypervisor/device_backend.hpp"
@@ -14,6 +21,13 @@ using monitor::Result;
 
 namespace {
 
+// Whether the kind's option `key` is a path (OptionType::Path).
+bool namesPath(const DeviceKind& kind, std::string_view key) {
+    for (const auto& option : kind.options)
+        if (option.key == key) return option.type == OptionType::Path;
+    return false;
+}
+
 std::string objectId(const Device& device) {
     return device.id + std::string(device.kind->object.idSuffix);
 }
@@ -25,7 +39,7 @@ awaitable<void> deleteObject(monitor::QmpClient& qmp, std::string id) {
 class QomObjectBackend final : public DeviceBackend {
   public:
     std::vector<std::string_view> hotplugCommands() const override {
-        return {"object-add", "object-del"};
+        return {"object-add", "object-del", "add-fd", "remove-fd"};
     }
 
     void bootArgs(const Device& device, int&, std::vector<std::string>& argv) const override {
@@ -51,16 +65,42 @@ class QomObjectBackend final : public DeviceBackend {
         const auto& object = device.kind->object;
         JsonObject args;
         args.set("qom-type", object.qomType).set("id", objectId(device));
+        std::vector<int> fdsets;
+        std::optional<monitor::Error> failure;
         for (const auto& [property, option] : object.properties) {
             auto it = device.options.find(option);
             if (it == device.options.end()) continue;
-            if (auto* flag = std::get_if<bool>(&it->second))
+            if (auto* flag = std::get_if<bool>(&it->second)) {
                 args.set(property, *flag);
-            else
-                args.set(property, std::get<std::string>(it->second));
+                continue;
+            }
+            const auto& value = std::get<std::string>(it->second);
+            if (failure || !namesPath(*device.kind, option)) {
+                args.set(property, value);
+                continue;
+            }
+            int fd = ::open(value.c_str(), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) {
+                failure = monitor::makeError(monitor::Errc::OpenFailed, device.id,
+                                             "cannot open " + value + ": " + std::strerror(errno));
+                continue;
+            }
+            auto fdset = co_await addTaggedFd(qmp, fd, device.id);
+            ::close(fd);
+            if (!fdset) {
+                failure = fdset.error();
+                continue;
+            }
+            fdsets.push_back(fdset.value());
+            args.set(property, "/dev/fdset/" + std::to_string(fdset.value()));
         }
-        auto added = co_await qmp.execute("object-add", args.take());
-        if (!added) co_return added.error();
+        if (!failure) {
+            auto added = co_await qmp.execute("object-add", args.take());
+            if (!added) failure = added.error();
+        }
+        // QEMU holds its own dup of each fd now (or nothing, on failure): drop the fdsets.
+        for (int fdset : fdsets) co_await qmp.removeFd(fdset);
+        if (failure) co_return *failure;
         auto plugged = co_await plug();
         if (!plugged) {
             co_await deleteObject(qmp, objectId(device));

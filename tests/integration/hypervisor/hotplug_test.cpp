@@ -148,7 +148,11 @@ TEST_F(Hotplugging, RngAttachesOnItsObjectAndRecoveryDeletesAnOrphanOne) {
     ASSERT_TRUE(orphan) << orphan.error().message;
     auto recovered = test::runAsync(io_, [&](any_io_executor) { return hotplug_->recover(); });
     ASSERT_TRUE(recovered) << recovered.error().message;
-    EXPECT_THAT(recovered->removed, ::testing::ElementsAre("object half-rng"));
+    // The attach passed /dev/urandom as an fdset; QEMU closes a removed fdset's fd only while the
+    // VM runs, and this qemu is paused, so recovery may also drop that set.
+    EXPECT_THAT(recovered->removed, ::testing::Contains("object half-rng"));
+    EXPECT_THAT(recovered->removed, ::testing::Each(::testing::AnyOf(
+                                        "object half-rng", ::testing::StartsWith("fdset "))));
     EXPECT_EQ(objects(), before);
 }
 

@@ -243,6 +243,10 @@ TEST_F(StorageCopy, RefusedCancelledOrInterruptedCopiesLeaveNothingBehind) {
 // With tls the disks travel over TLS too: the NBD server takes the stream's server certificate,
 // the source's NBD client proves itself with its client certificate.
 TEST_F(StorageCopy, TheDiskTravelsOverTls) {
+    // Before the VM starts: a confined qemu loads the TLS credentials at its start.
+    auto ca = src.scratch() / "ca";
+    writeCertificates(ca, dst.scratch() / "pki", "server", VethLink::kDestinationAddress);
+    writeCertificates(ca, src.scratch() / "pki", "client", "");
     boot([](const std::filesystem::path& path) {
         std::filesystem::resize_file((std::ofstream(path), path), 16 << 20);
         auto filled = runCommand(
@@ -250,9 +254,6 @@ TEST_F(StorageCopy, TheDiskTravelsOverTls) {
             60s, path.parent_path());
         ASSERT_EQ(filled.status, 0) << filled.output;
     });
-    auto ca = src.scratch() / "ca";
-    writeCertificates(ca, dst.scratch() / "pki", "server", VethLink::kDestinationAddress);
-    writeCertificates(ca, src.scratch() / "pki", "client", "");
     startMigrate({"--tls"});
     auto migrated = finishMigrate();
     ASSERT_EQ(migrated.status, 0) << migrated.output << src.log() << dst.log();
