@@ -44,15 +44,10 @@ LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
     auto argv = buildQemuArgv(spec, plan, paths);
     argv.front() = binary;
     if (incoming && incoming->deferIncoming) argv.insert(argv.end(), {"-incoming", "defer"});
-    if (confine.on) {
-        auto confined =
-            confineArgv(allocateUid(runtimeRoot, spec.name, confine.range), emptyRoot(runtimeRoot));
-        argv.insert(argv.end(), confined.begin(), confined.end());
-        if (confine.preload) {
-            auto preload = confine.preload();
-            argv.insert(argv.end(), preload.begin(), preload.end());
-        }
-    }
+    auto why = unconfinedWhy(confine, spec.security.confine);
+    if (why && confine.unconfined) confine.unconfined(spec.name, paths.logFile, *why);
+    auto confined = launchConfinement(confine, spec.security.confine, runtimeRoot, spec.name);
+    argv.insert(argv.end(), confined.begin(), confined.end());
     RuntimeState state;
     state.argv = argv;
     state.devices = plan.devices;
