@@ -8,6 +8,7 @@
 
 #include "hypervisor/confinement.hpp"
 #include "hypervisor/cpu_models.hpp"
+#include "hypervisor/launch_files.hpp"
 #include "hypervisor/log_paths.hpp"
 
 namespace corral::hypervisor {
@@ -41,6 +42,8 @@ LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
     }
     createRuntimeDir(paths);
     createLogFiles(paths);
+    // Refused here, with the path and errno, rather than by a qemu that dies saying it in its log.
+    if (auto why = unopenableFile(spec, plan.devices)) throw std::runtime_error(*why);
     auto argv = buildQemuArgv(spec, plan, paths);
     argv.front() = binary;
     if (incoming && incoming->deferIncoming) argv.insert(argv.end(), {"-incoming", "defer"});

@@ -1,5 +1,6 @@
 // Start under corrald without waiting for the guests: an instance with [security] confine =
-// false runs as root without -runas and corrald says so loudly, next to a confined one.
+// false runs as root without -runas and corrald says so loudly, next to a confined one; a disk
+// corrald cannot open fails Start with its path and errno before any qemu is spawned.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -75,6 +76,46 @@ TEST_F(ConfineStart, ConfineFalseRunsWithoutRunasAndIsLoggedAtEachStart) {
     EXPECT_NE(log.find(line, log.find(line) + 1), std::string::npos) << log;
     EXPECT_EQ(call("open1", "Kill").status, 0);
     EXPECT_EQ(call("plain1", "Kill").status, 0);
+}
+
+TEST_F(ConfineStart, ADiskCorraldCannotOpenFailsStartBeforeQemuIsSpawned) {
+    // qemu through a wrapper that notes each spawn.
+    auto spawns = dir_ / "spawns";
+    auto wrapper = dir_ / "qemu-wrapper";
+    std::ofstream(wrapper) << "#!/bin/sh\necho \"$$\" >> " << spawns.string()
+                           << "\nexec qemu-system-x86_64 \"$@\"\n";
+    ::chmod(wrapper.c_str(), 0755);
+    extraConfig_ = "[qemu]\nbinary = \"" + wrapper.string() + "\"\n";
+    writeGuest("disk1");
+    auto image = dir_ / "d1.img";
+    std::ofstream(image) << std::string(1 << 20, 'x');
+    append("disk1",
+           "\n[[disk]]\nid = \"d1\"\nformat = \"raw\"\npath = \"" + image.string() + "\"\n");
+    startCorrald();
+
+    std::filesystem::remove(image);
+    auto missing = call("disk1", "Start");
+    EXPECT_NE(missing.status, 0);
+    EXPECT_NE(missing.output.find("disk 'd1': " + image.string() + ": No such file or directory"),
+              std::string::npos)
+        << missing.output;
+    std::filesystem::create_directory(image);
+    auto directory = call("disk1", "Start");
+    EXPECT_NE(directory.status, 0);
+    EXPECT_NE(directory.output.find("disk 'd1': " + image.string() + ": Is a directory"),
+              std::string::npos)
+        << directory.output;
+    EXPECT_EQ(property("disk1", "State"), "s \"stopped\"") << corraldLog();
+    EXPECT_EQ(pid("disk1"), 0);
+    EXPECT_FALSE(std::filesystem::exists(spawns)) << "qemu was spawned: " << readFile(spawns);
+
+    // The same VM with its disk back starts, through the wrapper: the check above can fail.
+    std::filesystem::remove(image);
+    std::ofstream(image) << std::string(1 << 20, 'x');
+    ASSERT_EQ(call("disk1", "Start").status, 0) << corraldLog();
+    EXPECT_GT(pid("disk1"), 0);
+    EXPECT_EQ(readFile(spawns), std::to_string(pid("disk1")) + "\n");
+    EXPECT_EQ(call("disk1", "Kill").status, 0);
 }
 
 }  // namespace
