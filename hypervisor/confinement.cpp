@@ -116,4 +116,22 @@ std::vector<std::string> confineArgv(std::uint32_t uid, const std::filesystem::p
             "-chroot",  root.string()};
 }
 
+std::optional<std::string> unconfinedWhy(const ConfinePolicy& policy, bool specConfine) {
+    if (!specConfine) return "its definition sets [security] confine = false";
+    if (!policy.on) return "corrald does not run as root";
+    return std::nullopt;
+}
+
+std::vector<std::string> launchConfinement(const ConfinePolicy& policy, bool specConfine,
+                                           const std::filesystem::path& runtimeRoot,
+                                           std::string_view name) {
+    if (unconfinedWhy(policy, specConfine)) return {};
+    auto argv = confineArgv(allocateUid(runtimeRoot, name, policy.range), emptyRoot(runtimeRoot));
+    if (policy.preload) {
+        auto preload = policy.preload();
+        argv.insert(argv.end(), preload.begin(), preload.end());
+    }
+    return argv;
+}
+
 }  // namespace corral::hypervisor

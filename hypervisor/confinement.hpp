@@ -34,7 +34,21 @@ struct ConfinePolicy {
     // Options a confined qemu needs at its start because it cannot open their files later (the
     // migration TLS credentials objects), asked at each launch and appended to its command line.
     std::function<std::vector<std::string>()> preload;
+    // Told of every qemu launched unconfined (`on` false, or the instance's [security] confine =
+    // false) before it is spawned: the instance, its qemu.log and why.
+    std::function<void(const std::string& name, const std::filesystem::path& logFile,
+                       const std::string& why)>
+        unconfined;
 };
+
+// Whether `spec`'s qemu runs confined under `policy`; nullopt when it does, else why not.
+std::optional<std::string> unconfinedWhy(const ConfinePolicy& policy, bool specConfine);
+
+// What a launch appends to the command line of instance `name` under `policy`: confineArgv with a
+// uid of the pool and the policy's preload, or nothing when unconfinedWhy says why not.
+std::vector<std::string> launchConfinement(const ConfinePolicy& policy, bool specConfine,
+                                           const std::filesystem::path& runtimeRoot,
+                                           std::string_view name);
 
 // "FIRST-LAST", 1 <= FIRST <= LAST < 2^32-1; nullopt with `error` set otherwise.
 std::optional<UidRange> parseUidRange(std::string_view text, std::string& error);

@@ -111,6 +111,12 @@ struct ResourcesSpec {
     std::optional<unsigned> cpuWeight;
 };
 
+// [security]: confine = false runs this VM's qemu as corrald does (root, every capability, no
+// seccomp sandbox, the host's filesystem), for debugging only; corrald logs each such start.
+struct SecuritySpec {
+    bool confine = true;
+};
+
 struct InstanceSpec {
     std::string name;
     std::filesystem::path source;  // the TOML file it came from
@@ -125,6 +131,7 @@ struct InstanceSpec {
     ResourcesSpec resources;
     DisplaySpec display;
     TpmSpec tpm;
+    SecuritySpec security;
 };
 
 struct Diagnostic {

@@ -8,6 +8,7 @@
 
 #include "hypervisor/confinement.hpp"
 #include "hypervisor/cpu_models.hpp"
+#include "hypervisor/launch_files.hpp"
 #include "hypervisor/log_paths.hpp"
 
 namespace corral::hypervisor {
@@ -41,18 +42,15 @@ LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
     }
     createRuntimeDir(paths);
     createLogFiles(paths);
+    // Refused here, with the path and errno, rather than by a qemu that dies saying it in its log.
+    if (auto why = unopenableFile(spec, plan.devices)) throw std::runtime_error(*why);
     auto argv = buildQemuArgv(spec, plan, paths);
     argv.front() = binary;
     if (incoming && incoming->deferIncoming) argv.insert(argv.end(), {"-incoming", "defer"});
-    if (confine.on) {
-        auto confined =
-            confineArgv(allocateUid(runtimeRoot, spec.name, confine.range), emptyRoot(runtimeRoot));
-        argv.insert(argv.end(), confined.begin(), confined.end());
-        if (confine.preload) {
-            auto preload = confine.preload();
-            argv.insert(argv.end(), preload.begin(), preload.end());
-        }
-    }
+    auto why = unconfinedWhy(confine, spec.security.confine);
+    if (why && confine.unconfined) confine.unconfined(spec.name, paths.logFile, *why);
+    auto confined = launchConfinement(confine, spec.security.confine, runtimeRoot, spec.name);
+    argv.insert(argv.end(), confined.begin(), confined.end());
     RuntimeState state;
     state.argv = argv;
     state.devices = plan.devices;

@@ -30,8 +30,9 @@ struct IncomingLayout {
 // writes state.json. Throws (std::system_error / std::runtime_error) with a sentence on failure; a
 // qemu that was started is killed again before throwing. `binary` replaces argv[0]. With a
 // `logRoot`, qemu.log and the serial console's log are kept in <logRoot>/<name>/ (log_paths.hpp);
-// without, qemu.log is in the runtime dir and the console is not logged. With `confine.on`, qemu
-// runs as a uid of the pool, sandboxed, in an empty root (confinement.hpp).
+// without, qemu.log is in the runtime dir and the console is not logged. With `confine.on` and
+// the spec's [security] confine (the default), qemu runs as a uid of the pool, sandboxed, in an
+// empty root (confinement.hpp); otherwise `confine.unconfined` is told before the spawn.
 LaunchedInstance launchInstance(const boost::asio::any_io_executor& executor,
                                 const InstanceSpec& spec, const std::filesystem::path& runtimeRoot,
                                 const std::string& binary = kDefaultQemuBinary,

@@ -215,7 +215,7 @@ LoadResult parseInstanceSpec(std::string_view text, const std::filesystem::path&
     spec.source = file;
     spec.name = file.stem().string();
     Keys topLevel = {"name",      "machine",   "firmware", "boot", "agent",
-                     "lifecycle", "resources", "display",  "tpm"};
+                     "lifecycle", "resources", "display",  "tpm",  "security"};
     for (const auto* kind : deviceKinds())
         if (kind->definable) topLevel.push_back(kind->name);
     l.checkKeys(root, topLevel, "the top level");
@@ -240,6 +240,10 @@ LoadResult parseInstanceSpec(std::string_view text, const std::filesystem::path&
     if (auto* t = l.section(root, "resources")) loadResources(l, *t, spec.resources);
     if (auto* t = l.section(root, "display")) loadDisplay(l, *t, spec.display);
     if (auto* t = l.section(root, "tpm")) loadTpm(l, *t, spec.tpm);
+    if (auto* t = l.section(root, "security")) {
+        l.checkKeys(*t, {"confine"}, "[security]");
+        l.boolean(*t, "confine", spec.security.confine);
+    }
     bool bootable = false;
     std::string bootables;
     for (const auto* kind : deviceKinds()) {

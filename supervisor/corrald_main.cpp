@@ -114,7 +114,7 @@ struct Daemon {
     std::unique_ptr<ScopeManager> scopes = ScopeManager::connect(io, log);
     std::unique_ptr<QemuParts> parts =
         makeQemuParts(io.get_executor(), options.logDir,
-                      confinePolicy(options.uidRange, options.migration.tlsDir));
+                      confinePolicy(options.uidRange, options.migration.tlsDir, log));
     VmContext context{io.get_executor(),
                       clock,
                       *parts,

@@ -156,6 +156,7 @@ std::vector<std::string> changedKeys(const InstanceSpec& before, const InstanceS
     d.compare("display.tls_verify_peer", v0.tlsVerifyPeer, v1.tlsVerifyPeer);
     d.compare("display.websocket", v0.websocketPort, v1.websocketPort);
     d.compare("tpm.type", before.tpm.type, after.tpm.type);
+    d.compare("security.confine", before.security.confine, after.security.confine);
     return d.keys;
 }
 

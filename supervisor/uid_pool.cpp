@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "supervisor/log_files.hpp"
 #include "supervisor/migration_tls.hpp"
 
 namespace corral::supervisor {
@@ -29,12 +30,26 @@ hypervisor::UidRange uidRangeSetting(const std::string& where,
 }
 
 hypervisor::ConfinePolicy confinePolicy(hypervisor::UidRange range,
-                                        const std::filesystem::path& tlsDir) {
+                                        const std::filesystem::path& tlsDir, LogSink log) {
     hypervisor::ConfinePolicy policy;
     policy.on = ::geteuid() == 0;
     policy.range = range;
     policy.preload = [tlsDir] { return tlsCredsArgv(tlsDir); };
+    policy.unconfined = [log](const std::string& name, const std::filesystem::path& logFile,
+                              const std::string& why) {
+        auto line = unconfinedLine(name, why);
+        if (log) log(4, line);
+        std::error_code ec;
+        if (!std::filesystem::exists(logFile, ec)) return;
+        if (auto error = appendCorraldLine(logFile, line); error && log) log(4, *error);
+    };
     return policy;
+}
+
+std::string unconfinedLine(const std::string& name, const std::string& why) {
+    return name + ": UNCONFINED: qemu starts without confinement (" + why +
+           "): as corrald's user with its capabilities, no seccomp sandbox and the whole host "
+           "filesystem in view; a guest that escapes qemu gets all of that";
 }
 
 }  // namespace corral::supervisor

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "hypervisor/confinement.hpp"
+#include "supervisor/instance.hpp"
 
 namespace corral::supervisor {
 
@@ -20,8 +21,11 @@ hypervisor::UidRange uidRangeSetting(const std::string& where,
 
 // What corrald's launches do: confined when it runs as root (it cannot drop to another uid
 // otherwise), with the migration TLS credentials `tlsDir` holds at each launch on the command
-// line.
+// line. Each unconfined start is logged at warning priority to `log` and to the VM's qemu.log.
 hypervisor::ConfinePolicy confinePolicy(hypervisor::UidRange range,
-                                        const std::filesystem::path& tlsDir = {});
+                                        const std::filesystem::path& tlsDir = {}, LogSink log = {});
+
+// The line logged when `name`'s qemu starts unconfined because of `why`.
+std::string unconfinedLine(const std::string& name, const std::string& why);
 
 }  // namespace corral::supervisor

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <functional>
 #include <random>
@@ -121,33 +122,68 @@ Poll spawnAndPoll(BenchDaemon& d, unsigned running) {
     return poll;
 }
 
+bool hasRunas(const std::vector<std::string>& argv) {
+    return std::find(argv.begin(), argv.end(), "-runas") != argv.end();
+}
+
 }  // namespace
 
 StartOverhead measureStartOverhead(int runs) {
     BenchDaemon d;
-    d.writeInstance("ovh", idleInstanceToml(blankDisk(d.dir(), "blank.img"), "stop"));
+    auto toml = idleInstanceToml(blankDisk(d.dir(), "blank.img"), "stop");
+    d.writeInstance("ovh", toml + "\n[security]\nconfine = true\n");
+    d.writeInstance("ovhopen", toml + "\n[security]\nconfine = false\n");
     d.startCorrald();
-    d.callInstance("ovh", "Start");  // warm-up, and the argv to launch directly
-    auto launch = directLaunchOf(d, "ovh", d.dir() / "direct");
+    d.callInstance("ovh", "Start");  // warm-up
+    // Compared with what it should be compared with: a confined qemu (corrald runs as root) ...
+    if (::geteuid() == 0 && !hasRunas(directLaunchOf(d, "ovh", d.dir() / "direct").argv))
+        throw std::runtime_error("the confine = true instance's qemu has no -runas");
     d.callInstance("ovh", "Kill");
     waitState(d, "ovh", "stopped");
+    d.callInstance("ovhopen", "Start");  // warm-up, and bare qemu's argv to launch directly
+    auto launch = directLaunchOf(d, "ovhopen", d.dir() / "direct");
+    // ... and bare qemu.
+    if (hasRunas(launch.argv))
+        throw std::runtime_error("the confine = false instance's qemu runs with -runas");
+    d.callInstance("ovhopen", "Kill");
+    waitState(d, "ovhopen", "stopped");
 
-    std::vector<double> viaDbus, direct, difference;
+    std::vector<double> confined, open, direct, confinedShare, openShare, cost;
+    auto dbusRun = [&](const std::string& name, std::vector<double>& into) {
+        auto start = Clock::now();
+        d.callInstance(name, "Start");
+        into.push_back(microsSince(start) / 1000);
+        d.callInstance(name, "Kill");
+        waitState(d, name, "stopped");
+    };
     for (int i = 0; i < runs; ++i) {
-        auto dbusRun = [&] {
-            auto start = Clock::now();
-            d.callInstance("ovh", "Start");
-            viaDbus.push_back(microsSince(start) / 1000);
-            d.callInstance("ovh", "Kill");
-            waitState(d, "ovh", "stopped");
-        };
-        // Alternate which goes first so drift in machine load hits both alike.
-        if (i % 2 == 0) dbusRun();
-        direct.push_back(directStartMs(launch));
-        if (i % 2 == 1) dbusRun();
-        difference.push_back(viaDbus.back() - direct.back());
+        // Rotate which goes first so drift in machine load hits all three alike.
+        for (int step = 0; step < 3; ++step) {
+            switch ((i + step) % 3) {
+                case 0:
+                    direct.push_back(directStartMs(launch));
+                    break;
+                case 1:
+                    dbusRun("ovh", confined);
+                    break;
+                default:
+                    dbusRun("ovhopen", open);
+                    break;
+            }
+        }
+        confinedShare.push_back(confined.back() - direct.back());
+        openShare.push_back(open.back() - direct.back());
+        cost.push_back(confined.back() - open.back());
     }
-    return {runs, percentile(viaDbus, 50), percentile(direct, 50), percentile(difference, 50)};
+    StartOverhead o;
+    o.runs = runs;
+    o.dbusP50Ms = percentile(confined, 50);
+    o.directP50Ms = percentile(direct, 50);
+    o.overheadP50Ms = percentile(confinedShare, 50);
+    o.dbusOpenP50Ms = percentile(open, 50);
+    o.overheadOpenP50Ms = percentile(openShare, 50);
+    o.confineCostP50Ms = percentile(cost, 50);
+    return o;
 }
 
 std::vector<ScalePoint> measureScaleCurve(const std::vector<int>& counts, int samples) {

@@ -13,11 +13,16 @@ struct Latency {
     double p99Us = 0;
 };
 
+// The same VM twice under one corrald, [security] confine = true and false, and its unconfined
+// argv launched directly (bare qemu), taken in turn in a rotating order.
 struct StartOverhead {
     int runs = 0;
-    double dbusP50Ms = 0;      // Start() call until its reply (state running)
-    double directP50Ms = 0;    // same argv spawned by the bench until QMP answered query-status
-    double overheadP50Ms = 0;  // p50 of the per-pair difference
+    double dbusP50Ms = 0;          // Start() call until its reply (state running), confined
+    double directP50Ms = 0;        // the unconfined argv spawned by the bench until QMP answered
+    double overheadP50Ms = 0;      // p50 of the per-round difference confined Start - direct
+    double dbusOpenP50Ms = 0;      // Start() of the confine = false twin
+    double overheadOpenP50Ms = 0;  // p50 of unconfined Start - direct
+    double confineCostP50Ms = 0;   // p50 of the per-round difference confined - unconfined Start
 };
 
 struct ScalePoint {

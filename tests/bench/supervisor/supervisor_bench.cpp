@@ -1,7 +1,8 @@
 // supervisor-bench: corrald measured through D-Bus (sd-bus, as a client would) against baselines
-// in the same run: start overhead vs a direct QEMU launch, scale to N VMs (time next to the same N
-// argvs launched directly at once, RSS, latency with a stuck unplug, idle CPU), a corrald restart
-// with N running VMs (time until all are reported, reads answered meanwhile), crash events.
+// in the same run: start overhead (confine = true and false) vs bare qemu launched directly,
+// scale to N VMs (time next to the same N argvs launched directly at once, RSS, latency with a
+// stuck unplug, idle CPU), a corrald restart with N running VMs (time until all are reported,
+// reads answered meanwhile), crash events.
 // --quick proves the benches work; figures are printed, never judged. --json FILE writes the
 // figures; --curve FILE the RSS/latency points for a plot. A guest (GuestExecute and hotplug
 // through D-Bus) runs when --guest-image DIR has an image. --corrald BINARY measures another
@@ -106,8 +107,11 @@ std::string toJson(const StartOverhead& o, const std::vector<ScalePoint>& curve,
     char head[512];
     std::snprintf(head, sizeof(head),
                   R"({"bench":"supervisor","start_overhead":{"runs":%d,"dbus_start_p50_ms":%.2f,)"
-                  R"("direct_qmp_ready_p50_ms":%.2f,"overhead_p50_ms":%.2f},"scale_curve":[)",
-                  o.runs, o.dbusP50Ms, o.directP50Ms, o.overheadP50Ms);
+                  R"("direct_qmp_ready_p50_ms":%.2f,"overhead_p50_ms":%.2f,)"
+                  R"("unconfined_dbus_start_p50_ms":%.2f,"unconfined_overhead_p50_ms":%.2f,)"
+                  R"("confine_cost_p50_ms":%.2f},"scale_curve":[)",
+                  o.runs, o.dbusP50Ms, o.directP50Ms, o.overheadP50Ms, o.dbusOpenP50Ms,
+                  o.overheadOpenP50Ms, o.confineCostP50Ms);
     std::string json = head;
     for (size_t i = 0; i < curve.size(); ++i) {
         const auto& p = curve[i];
@@ -138,9 +142,13 @@ void printTable(const StartOverhead& o, const std::vector<ScalePoint>& curve, co
                 const CrashEvents& c) {
     std::printf("supervisor-bench: corrald through D-Bus (sd-bus client)\n");
     std::printf(
-        "start (%d runs, alternating)   D-Bus Start->running p50 %.1f ms | direct qemu "
-        "->QMP ready p50 %.1f ms | supervisor share p50 %.1f ms\n",
+        "start (%d runs, rotating)   confined: D-Bus Start->running p50 %.1f ms | direct bare "
+        "qemu ->QMP ready p50 %.1f ms | supervisor share p50 %.1f ms\n",
         o.runs, o.dbusP50Ms, o.directP50Ms, o.overheadP50Ms);
+    std::printf(
+        "      confine = false: D-Bus Start->running p50 %.1f ms | supervisor share p50 %.1f ms "
+        "| confined - unconfined Start p50 %+.1f ms\n",
+        o.dbusOpenP50Ms, o.overheadOpenP50Ms, o.confineCostP50Ms);
     std::printf("%6s %10s %10s %12s %12s %12s\n", "vms", "batch s", "RSS MiB", "List p50 us",
                 "List p99 us", "State p50 us");
     for (const auto& p : curve)

@@ -144,6 +144,14 @@ TEST_F(DefinitionCheck, DisplayAndTpmChangesArePending) {
                                                            "display.listen", "tpm.type"}));
 }
 
+TEST_F(DefinitionCheck, AChangedConfineIsPending) {
+    auto a = spec(base());
+    EXPECT_EQ(changedKeys(a, spec(base() + "\n[security]\nconfine = false\n")),
+              std::vector<std::string>{"security.confine"});
+    EXPECT_EQ(changedKeys(a, spec(base() + "\n[security]\nconfine = true\n")),
+              std::vector<std::string>{});
+}
+
 TEST_F(DefinitionCheck, AddedAndRemovedDevicesAreNamedWhole) {
     auto a = spec(base() + disk("data", "data.img"));
     auto b = spec(base() + disk("scratch", "data.img"));
