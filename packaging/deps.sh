@@ -23,6 +23,9 @@ swtpm
 PACKAGES="$PACKAGES ovmf grub-pc-bin grub-efi-amd64-bin xorriso mtools shim-signed grub-efi-amd64-signed"
 PACKAGES="$PACKAGES lvm2"  # disk tests: LVM logical volumes on loop devices as block-device disks
 PACKAGES="$PACKAGES dosfstools"  # storage-copy migration test: a FAT file system, fsck.vfat
+# The Nova compute driver (nova/): Debian's Nova library, the D-Bus library it talks through and
+# the ISO tool of its config drives (no Nova service is installed or started).
+PACKAGES="$PACKAGES python3-nova python3-jeepney genisoimage"
 
 missing=""
 for p in $PACKAGES; do
