@@ -51,7 +51,7 @@ function main() {
         const vms = model.list();
         table.update(vms);
         $("vms").hidden = vms.length === 0;
-        $("empty").hidden = vms.length !== 0;
+        $("empty").hidden = vms.length !== 0 || model.running !== true;
     };
     model = new Model(render, showBusError);
     $("console-close").addEventListener("click", () => {
@@ -59,7 +59,9 @@ function main() {
         $("console-section").hidden = true;
     });
     access(table).catch(ex => showBusError(`Cannot tell who is logged in: ${ex.message}`));
-    model.ready.then(render).catch(ex => showBusError(`corrald is not reachable: ${ex.message}`));
+    model.ready.then(render).catch(ex => {
+        if ($("bus-error").hidden) showBusError(`corrald is not reachable: ${cockpit.message(ex)}`);
+    });
 }
 
 document.addEventListener("DOMContentLoaded", main);

@@ -19,13 +19,19 @@ export class Model {
         this.previousStats = new Map(); // path -> the sample before the current one
         this.cpu = new Map(); // path -> percent
         this.onChange = onChange;
+        this.running = null; // unknown until the bus tells who owns org.corral1
         for (const p of [this.instances, this.stats]) {
             p.addEventListener("added", () => onChange());
             p.addEventListener("removed", () => onChange());
             p.addEventListener("changed", (ev, proxy) => this.changed(proxy));
         }
-        this.client.addEventListener("close", (ev, options) =>
-            onError(options.problem ? `corrald's bus connection closed: ${options.problem}` : ""));
+        // owner: corrald's unique name on the bus, null while corrald is not running.
+        this.client.addEventListener("owner", (ev, owner) => {
+            this.running = owner !== null;
+            onError(this.running ? "" : closedSentence({ problem: "not-found" }));
+            onChange();
+        });
+        this.client.addEventListener("close", (ev, options) => onError(closedSentence(options)));
         this.ready = this.instances.wait().then(() => this.stats.wait());
         this.timer = window.setInterval(() => this.readStats(), kStatsPeriodMs);
     }
@@ -70,4 +76,11 @@ export class Model {
         const options = signature ? { type: signature } : {};
         return this.client.call(path, "org.corral1.Instance", method, args, options);
     }
+}
+
+function closedSentence(options) {
+    if (options.problem === "not-found")
+        return "corrald is not running on this host (no owner of org.corral1 on the system bus): " +
+               "start it (systemctl start corrald), then reload this page.";
+    return `The connection to corrald closed: ${cockpit.message(options)}; reload this page.`;
 }

@@ -1,15 +1,18 @@
 // Drives the corral page in Debian's Chromium (headless, through playwright-core) against a
 // running cockpit-ws and corrald with one stopped VM:
-//   node browser.mjs ADMIN_URL READER_URL VM SCREENSHOT_DIR
+//   node browser.mjs ADMIN_URL READER_URL VM SCREENSHOT_DIR COMMAND...
 // ADMIN_URL is a session of root, READER_URL one of a user who is neither root nor in group
-// corral. Exits non-zero on the first expectation that fails; every wait is bounded.
+// corral. corrald starts with no VM: once the page shows its empty state, COMMAND defines VM
+// (which must then appear without a reload). Exits non-zero on the first expectation that
+// fails; every wait is bounded.
 import { chromium } from "playwright-core";
+import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
-const [adminUrl, readerUrl, vm, shots] = process.argv.slice(2);
-if (!shots) {
-    console.error("usage: browser.mjs ADMIN_URL READER_URL VM SCREENSHOT_DIR");
+const [adminUrl, readerUrl, vm, shots, ...define] = process.argv.slice(2);
+if (!define.length) {
+    console.error("usage: browser.mjs ADMIN_URL READER_URL VM SCREENSHOT_DIR COMMAND...");
     process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
@@ -58,7 +61,13 @@ async function expectText(locator, pattern, timeout, what) {
 
 async function admin(errors) {
     const page = await openPage(adminUrl, errors, "root");
-    await expectText(cellText(page, "State"), /^stopped$/, 30_000, "the VM in the list");
+    await expectText(page.locator("#empty"), /corralctl define/, 30_000, "the empty state");
+    if (!(await page.locator("#empty").isVisible())) await fail("the empty state is hidden");
+    await shot(page, "0-empty");
+    log(`defining ${vm}: ${define.join(" ")}`);
+    execFileSync(define[0], define.slice(1), { stdio: "inherit", timeout: 30_000 });
+    await expectText(cellText(page, "State"), /^stopped$/, 30_000, "the new VM in the list");
+    if (await page.locator("#empty").isVisible()) await fail("the empty state stays with a VM");
     if (await page.locator("#access").isVisible()) await fail("root sees the read-only notice");
     await shot(page, "1-list");
 

@@ -1,0 +1,10 @@
+import { chromium } from "playwright-core";
+const b = await chromium.launch({executablePath:"/usr/bin/chromium", args:["--no-sandbox","--disable-gpu","--disable-background-networking","--disable-component-update","--disable-sync","--no-first-run"]});
+const p = await b.newPage();
+p.on("console", m => console.log("console", m.type(), m.text()));
+p.on("pageerror", e => console.log("pageerror", e.message));
+await p.goto(process.argv[2]);
+await p.waitForTimeout(4000);
+console.log(await p.locator("body").innerText()); console.log(await p.evaluate(() => document.getElementById("bus-error").outerHTML));
+await p.screenshot({path:"/tmp/ck20/shot.png", fullPage:true});
+await b.close();
