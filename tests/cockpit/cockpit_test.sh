@@ -138,7 +138,7 @@ start_ws() {
         "$@" "$WS" --local-session=/usr/bin/cockpit-bridge --address 127.0.0.1 --port "$port" \
         >"$T/ws-$who.log" 2>&1 &
     PIDS+=($!)
-    until_ok 10 "cockpit-ws ($who) on port $port" curl -sf -o /dev/null "http://127.0.0.1:$port/"
+    until_ok 10 "cockpit-ws ($who) on port $port" curl -sf -o /dev/null "http://127.0.0.1:$port/cockpit/@localhost/manifests.json"
 }
 ADMIN_PORT=$(free_port)
 start_ws root "$ADMIN_PORT"
