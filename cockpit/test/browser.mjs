@@ -4,7 +4,8 @@
 // ADMIN_URL is a session of root, READER_URL one of a user who is neither root nor in group
 // corral. corrald starts with no VM: once the page shows its empty state, COMMAND defines VM
 // (which must then appear without a reload). Exits non-zero on the first expectation that
-// fails; every wait is bounded.
+// fails; every wait is bounded. With CORRAL_ADMIN_LOGIN and CORRAL_READER_LOGIN set
+// (USER:PASSWORD), each session first logs in on Cockpit's own login page at the URL's origin.
 import { chromium } from "playwright-core";
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -30,9 +31,23 @@ async function fail(text) {
     process.exit(1);
 }
 
+// Cockpit's login form (cockpit-ws with PAM); the session cookie then opens the page directly.
+async function logIn(page, url, login, label) {
+    const colon = login.indexOf(":");
+    await page.goto(new URL("/", url).href, { timeout: 30_000 });
+    await page.locator("#login-user-input").fill(login.slice(0, colon), { timeout: 30_000 });
+    await page.locator("#login-password-input").fill(login.slice(colon + 1));
+    await page.locator("#login-button").click();
+    await page.locator("#login-button").waitFor({ state: "hidden", timeout: 30_000 })
+            .catch(() => fail(`${label} could not log in as ${login.slice(0, colon)}`));
+    await shot(page, `login-${label}`);
+}
+
 async function openPage(url, errors, label) {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
+    const login = process.env[label === "root" ? "CORRAL_ADMIN_LOGIN" : "CORRAL_READER_LOGIN"];
+    if (login) await logIn(page, url, login, label);
     page.on("console", m => { if (m.type() === "error") errors.push(`${label}: ${m.text()}`); });
     page.on("pageerror", e => errors.push(`${label}: ${e.message}`));
     await page.goto(url, { timeout: 30_000 });
