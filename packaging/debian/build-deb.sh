@@ -34,6 +34,11 @@ done
     cmp -s "$new/$f" "$stage/$f" || { mkdir -p "$(dirname "$stage/$f")" && cp "$new/$f" "$stage/$f"; }
 done
 rm -rf "$new"
+# The Cockpit page (package cockpit-corral) is bundled here, from the source tree's node_modules
+# (make deps: npm ci), as a release tarball would carry it: the package build needs no node.
+[ -d "$src/cockpit/node_modules/esbuild" ] ||
+    { echo "build-deb: $src/cockpit/node_modules is missing (make deps runs npm ci)" >&2; exit 1; }
+node "$src/cockpit/build.mjs" "$stage/cockpit/dist" >/dev/null
 cp -a "$stage/packaging/debian" "$stage/debian"
 rm -f "$stage/debian/build-deb.sh"
 rm -f "$out"/stage/*.deb "$out"/stage/*.buildinfo "$out"/stage/*.changes

@@ -15,10 +15,17 @@ here=$src/packaging/rpm
 version=$(sed -n 's/^Version: *//p' "$here/corral.spec")
 top=$out/rpmbuild
 rm -rf "$top"
-mkdir -p "$top/SOURCES" "$top/SPECS"
+mkdir -p "$top/SOURCES" "$top/SPECS" "$top/dist"
+# The tarball carries the bundled Cockpit page (cockpit/dist, from the source tree's node_modules
+# of npm ci), as a release tarball would: the package build needs no node.
+[ -d "$src/cockpit/node_modules/esbuild" ] ||
+    { echo "build-rpm: $src/cockpit/node_modules is missing (make deps runs npm ci)" >&2; exit 1; }
+node "$src/cockpit/build.mjs" "$top/dist/cockpit/dist" >/dev/null
 (cd "$src" && git ls-files -z --cached --others --exclude-standard |
     tar --null --ignore-failed-read -T - --transform "s,^,corral-$version/," \
-        -czf "$top/SOURCES/corral-$version.tar.gz" 2>/dev/null)
+        -cf "$top/SOURCES/corral-$version.tar" 2>/dev/null)
+tar -rf "$top/SOURCES/corral-$version.tar" -C "$top/dist" --transform "s,^,corral-$version/," cockpit/dist
+gzip -n "$top/SOURCES/corral-$version.tar"
 cp "$here/corral.spec" "$top/SPECS/"
 macros=""
 rpm --eval '%{?_unitdir}' | grep -q . || macros=$here/macros.foreign-host

@@ -14,8 +14,10 @@ set -euo pipefail
 RIG_CACHE=${RIG_CACHE:-/var/cache/corral-system-rig}
 RIG_MIRROR=${RIG_MIRROR:-http://deb.debian.org/debian}
 # What a corral host needs at runtime (systemd-container: machined, machinectl) plus the test's
-# own tools (socat drives the serial console).
-RIG_PACKAGES="systemd systemd-sysv dbus qemu-system-x86 libtomlplusplus3 socat systemd-container"
+# own tools (socat drives the serial console), and Cockpit for the page of cockpit-corral
+# (cockpit-ws serves it, cockpit-bridge runs it; cockpit.sh drives it from the host's browser).
+RIG_PACKAGES="systemd systemd-sysv dbus qemu-system-x86 libtomlplusplus3 socat systemd-container
+cockpit-ws cockpit-bridge"
 
 rig_log() { echo "[rig $(date +%T.%3N)] $*" >&2; }
 
