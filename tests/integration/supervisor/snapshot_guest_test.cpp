@@ -42,12 +42,13 @@ class SnapshotGuest : public CorraldFixture {
         argv.insert(argv.end(), args.begin(), args.end());
         return runCommand(argv, 300s, dir_.path());
     }
-    // The guest writes `marker` into vda's first sector, past its page cache.
+    // The guest writes `marker` into vda's first sector, past its page cache, and flushes it:
+    // qcow2's metadata reaches the overlay file before the Kill that follows some writes.
     void guestWrite(const std::string& marker) {
         auto out = call("vm1", "GuestExecute",
                         {"asst", "3", "sh", "-c",
                          "printf " + marker +
-                             " | dd of=/dev/vda bs=512 count=1 conv=sync oflag=direct 2>&1 && "
+                             " | dd of=/dev/vda bs=512 count=1 conv=sync,fsync oflag=direct 2>&1 && "
                              "echo written",
                          "", "60000000"},
                         90s);
