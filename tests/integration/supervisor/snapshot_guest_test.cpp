@@ -45,13 +45,14 @@ class SnapshotGuest : public CorraldFixture {
     // The guest writes `marker` into vda's first sector, past its page cache, and flushes it:
     // qcow2's metadata reaches the overlay file before the Kill that follows some writes.
     void guestWrite(const std::string& marker) {
-        auto out = call("vm1", "GuestExecute",
-                        {"asst", "3", "sh", "-c",
-                         "printf " + marker +
-                             " | dd of=/dev/vda bs=512 count=1 conv=sync,fsync oflag=direct 2>&1 && "
-                             "echo written",
-                         "", "60000000"},
-                        90s);
+        auto out =
+            call("vm1", "GuestExecute",
+                 {"asst", "3", "sh", "-c",
+                  "printf " + marker +
+                      " | dd of=/dev/vda bs=512 count=1 conv=sync,fsync oflag=direct 2>&1 && "
+                      "echo written",
+                  "", "60000000"},
+                 90s);
         ASSERT_NE(out.output.find("written"), std::string::npos) << out.output;
     }
     // What the guest reads from vda's first sector (its first 8 bytes).
