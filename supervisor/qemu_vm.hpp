@@ -120,6 +120,8 @@ class QemuVm : public Vm, private VmControl {
     void revertStopped(std::string name, Done done);
     // Runs an offline snapshot operation; `done` only if this QemuVm still exists.
     void runOffline(boost::asio::awaitable<Outcome<SnapshotChain>> work, Done done);
+    // Marks a running qemu's snapshot operation under way; the reply ends it and answers `done`.
+    Reply<SnapshotChain> whileSnapshotting(Done done);
     // The VM's log files (qemu_vm_logs.cpp), nothing without VmContext::logRoot: before a launch,
     // rotation and the reason in qemu.log; each LastExit and each running qemu's pid after it.
     void logLaunch(const std::string& why);

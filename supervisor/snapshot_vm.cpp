@@ -71,6 +71,15 @@ void QemuVm::runOffline(asio::awaitable<Outcome<SnapshotChain>> work, Done done)
         });
 }
 
+Reply<SnapshotChain> QemuVm::whileSnapshotting(Done done) {
+    snapshotting_ = true;
+    std::weak_ptr<bool> alive = alive_;
+    return [this, alive, done = std::move(done)](Outcome<SnapshotChain> result) {
+        if (!alive.expired()) snapshotting_ = false;
+        done(result ? okStatus() : Status(result.error()));
+    };
+}
+
 void QemuVm::snapshot(std::string name, Done done) {
     if (auto refused = snapshotRefusal("a snapshot")) return done(*refused);
     auto chain = chainFor(name, false);
@@ -92,13 +101,8 @@ void QemuVm::snapshot(std::string name, Done done) {
         return runOffline(snapshotOffline(context_.executor, snapshotDir(),
                                           std::move(chain.value()), std::move(record)),
                           std::move(done));
-    snapshotting_ = true;
-    std::weak_ptr<bool> alive = alive_;
     running_->snapshot(snapshotDir(), std::move(chain.value()), std::move(record),
-                       [this, alive, done = std::move(done)](Outcome<SnapshotChain> result) {
-                           if (!alive.expired()) snapshotting_ = false;
-                           done(result ? okStatus() : Status(result.error()));
-                       });
+                       whileSnapshotting(std::move(done)));
 }
 
 void QemuVm::revertStopped(std::string name, Done done) {
@@ -139,13 +143,8 @@ void QemuVm::deleteSnapshot(std::string name, Done done) {
         return runOffline(
             deleteOffline(context_.executor, snapshotDir(), std::move(chain.value()), name),
             std::move(done));
-    snapshotting_ = true;
-    std::weak_ptr<bool> alive = alive_;
     running_->deleteSnapshot(snapshotDir(), std::move(chain.value()), std::move(name),
-                             [this, alive, done = std::move(done)](Outcome<SnapshotChain> result) {
-                                 if (!alive.expired()) snapshotting_ = false;
-                                 done(result ? okStatus() : Status(result.error()));
-                             });
+                             whileSnapshotting(std::move(done)));
 }
 
 Outcome<SnapshotChain> QemuVm::snapshots() const {

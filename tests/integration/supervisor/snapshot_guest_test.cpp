@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 
 #include "tests/integration/supervisor/corrald_fixture.hpp"
@@ -101,7 +102,10 @@ TEST_F(SnapshotGuest, WritesGoToOverlaysAndComeBackOnRevertAndMerge) {
     bootAndWait();
 
     guestWrite("AAAA0001");
+    auto begin = std::chrono::steady_clock::now();
     auto made = ctl({"snapshot", "create", "vm1", "s1"});
+    auto createMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - begin);
     ASSERT_EQ(made.status, 0) << made.output << corraldLog();
     EXPECT_EQ(overlays(), (std::vector<std::string>{"s1.data.qcow2"})) << "ro and cd0 are left";
     guestWrite("BBBB0002");
@@ -151,7 +155,12 @@ TEST_F(SnapshotGuest, WritesGoToOverlaysAndComeBackOnRevertAndMerge) {
     auto merged2 = ctl({"snapshot", "delete", "vm1", "s2"});
     ASSERT_EQ(merged2.status, 0) << merged2.output << corraldLog();
     EXPECT_EQ(overlays(), (std::vector<std::string>{"s1.data.qcow2"}));
+    begin = std::chrono::steady_clock::now();
     auto merged1 = ctl({"snapshot", "delete", "vm1", "s1"});
+    auto deleteMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - begin);
+    std::cout << "corralctl snapshot create " << createMs.count() << " ms, delete (block-commit) "
+              << deleteMs.count() << " ms\n";
     ASSERT_EQ(merged1.status, 0) << merged1.output << corraldLog();
     EXPECT_TRUE(overlays().empty());
     EXPECT_EQ(chainLength(dir_ / "data.raw"), 1);
