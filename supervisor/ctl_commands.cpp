@@ -19,6 +19,7 @@
 #include "supervisor/ctl_output.hpp"
 #include "supervisor/ctl_run.hpp"
 #include "supervisor/ctl_save.hpp"
+#include "supervisor/ctl_snapshot.hpp"
 #include "supervisor/ctl_top.hpp"
 
 namespace corral::supervisor::ctl {
@@ -249,6 +250,9 @@ constexpr Verb kVerbs[] = {
     {"limits", "NAME DISK [KEY=VALUE...]", 2, kAnyCount, 0, false, true,
      "show or change a running VM's disk I/O limits (bps_wr=1M, iops_rd=500, 0 removes)",
      limitsVerb},
+    {"snapshot", "create|list|revert|delete NAME [SNAP]", 2, 3, kForce, false, false,
+     "disk snapshots of a VM: take, list, go back to (--force: a running one), merge away",
+     snapshotVerb},
     {"exec", "NAME", 1, 1, kTimeout, true, true, "run a command in the guest (negotiator agent)",
      exec},
     {"commands", "NAME", 1, 1, 0, false, true, "commands the guest agent offers", commands},

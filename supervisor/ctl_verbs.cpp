@@ -27,6 +27,7 @@ constexpr OptionInfo kOptions[] = {
     {kTls, "--tls", ""},
     {kCopyStorage, "--copy-storage", ""},
     {kPersist, "--persist", ""},
+    {kForce, "--force", ""},
 };
 
 // The options that go with any verb, as the parser below reads them; for the completion.

@@ -105,6 +105,12 @@ int methodResizeDisk(sd_bus_message* m, void* userdata, sd_bus_error* error);
 int methodSetDiskLimits(sd_bus_message* m, void* userdata, sd_bus_error* error);
 int methodGetDiskLimits(sd_bus_message* m, void* userdata, sd_bus_error* error);
 
+// Instance.Snapshot, ListSnapshots, RevertSnapshot and DeleteSnapshot (dbus_snapshot.cpp).
+int methodSnapshot(sd_bus_message* m, void* userdata, sd_bus_error* error);
+int methodListSnapshots(sd_bus_message* m, void* userdata, sd_bus_error* error);
+int methodRevertSnapshot(sd_bus_message* m, void* userdata, sd_bus_error* error);
+int methodDeleteSnapshot(sd_bus_message* m, void* userdata, sd_bus_error* error);
+
 // Manager.Define (registry in userdata) and Instance.Update, Undefine, GetDefinition
 // (dbus_define.cpp).
 int methodDefine(sd_bus_message* m, Registry& registry, sd_bus_error* error);

@@ -130,6 +130,9 @@ void QemuVm::launch(std::function<void(Outcome<pid_t>)> done) {
     if (pending_) apply(*pending_);
     if (!spec_) return done(OpError{ErrorKind::InvalidDefinition, invalidWhy_});
     if (auto gone = definitionGone()) return done(*gone);
+    if (snapshotting_)
+        return done(OpError{ErrorKind::Busy, name_ + " is in the middle of a snapshot operation; "
+                                                     "start it when that is done."});
     LaunchedQemu launched;
     std::unique_ptr<SwtpmProcess> tpm;
     std::optional<Restore> restore;
@@ -137,6 +140,7 @@ void QemuVm::launch(std::function<void(Outcome<pid_t>)> done) {
         restore = openSavedState();
         tpm = startTpm();
         auto spec = *spec_;
+        useSnapshots(spec.devices);
         logLaunch(restore                 ? "restoring its saved state"
                   : instance_.rebooting() ? "reboot, keeping its devices"
                                           : "start");

@@ -54,6 +54,11 @@ class QemuVm : public Vm, private VmControl {
     bool hasSavedState() const override;
     bool restoresAtBoot() const override;
     std::optional<std::string> discardSavedState() override;
+    // Snapshots (snapshot_vm.cpp).
+    void snapshot(std::string name, Done done) override;
+    void revertSnapshot(std::string name, bool force, Done done) override;
+    void deleteSnapshot(std::string name, Done done) override;
+    Outcome<SnapshotChain> snapshots() const override;
 
     // Daemon start: adopts a live qemu left by a previous corrald, or removes a stale runtime
     // dir. Never kills anything (qemu_vm_reattach.cpp).
@@ -105,6 +110,18 @@ class QemuVm : public Vm, private VmControl {
     // After a reattach: what a save or restore that a previous corrald left unfinished needs.
     void settleSave();
     void log(int priority, const std::string& text) const;
+    // Snapshots (snapshot_vm.cpp): <state_dir>/NAME; the chain record, or the error for a
+    // caller; what refuses a snapshot operation now; a start's disks put on their chains' tops
+    // (throws std::runtime_error when the record cannot be read).
+    std::filesystem::path snapshotDir() const;
+    Outcome<SnapshotChain> chainFor(const std::string& name, bool mustExist) const;
+    std::optional<OpError> snapshotRefusal(const char* what) const;
+    void useSnapshots(std::vector<hypervisor::Device>& devices) const;
+    void revertStopped(std::string name, Done done);
+    // Runs an offline snapshot operation; `done` only if this QemuVm still exists.
+    void runOffline(boost::asio::awaitable<Outcome<SnapshotChain>> work, Done done);
+    // Marks a running qemu's snapshot operation under way; the reply ends it and answers `done`.
+    Reply<SnapshotChain> whileSnapshotting(Done done);
     // The VM's log files (qemu_vm_logs.cpp), nothing without VmContext::logRoot: before a launch,
     // rotation and the reason in qemu.log; each LastExit and each running qemu's pid after it.
     void logLaunch(const std::string& why);
@@ -122,6 +139,7 @@ class QemuVm : public Vm, private VmControl {
     std::vector<hypervisor::Device> lastDevices_;  // what the last qemu had, once it exited
     VmEvents events_;
     bool saving_ = false;
+    bool snapshotting_ = false;  // a snapshot operation is under way
     // Dropped before running_: a save's completion that runs while this is destroyed does nothing.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     Instance instance_;            // last: its constructor hands its callbacks to this VmControl

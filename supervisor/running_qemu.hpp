@@ -22,6 +22,7 @@
 #include "supervisor/lifetime.hpp"
 #include "supervisor/managed_save.hpp"
 #include "supervisor/qemu_parts.hpp"
+#include "supervisor/snapshot_record.hpp"
 #include "supervisor/swtpm_process.hpp"
 #include "supervisor/vm.hpp"
 #include "supervisor/vm_context.hpp"
@@ -88,6 +89,12 @@ class RunningQemu {
     // Grows disk `id` to `bytes`; new I/O limits for disk `id` (disk_ops.cpp).
     void resizeDisk(std::string id, std::uint64_t bytes, Done done);
     void setDiskLimits(std::string id, std::map<std::string, std::uint64_t> changes, Done done);
+    // Snapshot `record` of the disks live / snapshot `name` merged away with block-commit; the
+    // chain record in `dir` (the VM's state dir) as it is afterwards (snapshot_live.cpp).
+    void snapshot(std::filesystem::path dir, SnapshotChain chain, SnapshotRecord record,
+                  Reply<SnapshotChain> reply);
+    void deleteSnapshot(std::filesystem::path dir, SnapshotChain chain, std::string name,
+                        Reply<SnapshotChain> reply);
     void guestExecute(std::vector<std::string> argv, std::string input,
                       std::chrono::milliseconds timeout, Reply<std::string> reply);
     void guestListCommands(Reply<std::vector<std::string>> reply);
@@ -163,6 +170,15 @@ class RunningQemu {
     // InvalidState while QEMU migrates the VM away, the monitor's error, or nothing.
     boost::asio::awaitable<std::optional<OpError>> migrationRefusal(monitor::QmpClient& client);
     boost::asio::awaitable<Outcome<Unit>> limitSteps(std::vector<hypervisor::Device> members);
+    boost::asio::awaitable<Outcome<SnapshotChain>> snapshotSteps(std::filesystem::path dir,
+                                                                 SnapshotChain chain,
+                                                                 SnapshotRecord record);
+    boost::asio::awaitable<Outcome<SnapshotChain>> mergeSnapshot(std::filesystem::path dir,
+                                                                 SnapshotChain chain,
+                                                                 std::string name);
+    // Runs block-commit job `job` to its end (job-complete once an active commit is ready).
+    boost::asio::awaitable<std::optional<OpError>> commitJob(monitor::QmpClient& client,
+                                                             std::string job, monitor::Json args);
     // The I/O limits of a device just hotplugged; if QEMU refuses them, the device is unplugged
     // again and the error returned (disk_ops.cpp).
     boost::asio::awaitable<std::optional<OpError>> limitAttached(

@@ -16,6 +16,7 @@
 #include "hypervisor/instance_spec.hpp"
 #include "supervisor/instance.hpp"
 #include "supervisor/managed_save.hpp"
+#include "supervisor/snapshot_record.hpp"
 #include "supervisor/stats.hpp"
 
 namespace corral::supervisor {
@@ -86,6 +87,24 @@ class Vm {
         (void)changes;
         done(OpError{ErrorKind::InvalidState, "this instance has no disks to limit"});
     }
+
+    // External snapshots of the writable disks (snapshot_record.hpp); `name` checked by the
+    // caller. Revert needs the VM stopped, or `force` (it is killed and started again).
+    virtual void snapshot(std::string name, Done done) {
+        (void)name;
+        done(OpError{ErrorKind::InvalidState, "this instance has no disks to snapshot"});
+    }
+    virtual void revertSnapshot(std::string name, bool force, Done done) {
+        (void)name;
+        (void)force;
+        done(OpError{ErrorKind::InvalidState, "this instance has no snapshots"});
+    }
+    virtual void deleteSnapshot(std::string name, Done done) {
+        (void)name;
+        done(OpError{ErrorKind::InvalidState, "this instance has no snapshots"});
+    }
+    // The chain record, oldest snapshot first.
+    virtual Outcome<SnapshotChain> snapshots() const { return SnapshotChain{}; }
 
     // Guest agent calls over the negotiator host-to-guest channel.
     virtual void guestExecute(std::vector<std::string> argv, std::string input,

@@ -89,7 +89,7 @@ TEST(CtlVerbs, NoVerbIsNamedWithAHint) {
 }
 
 TEST(CtlVerbs, UnknownOptionIsNamed) {
-    EXPECT_STREQ(refusal({"start", "web1", "--force"}).what(), "unknown option --force");
+    EXPECT_STREQ(refusal({"start", "web1", "--frobnicate"}).what(), "unknown option --frobnicate");
 }
 
 TEST(CtlVerbs, OptionOfAnotherVerbNamesTheOptionAndTheVerb) {
@@ -184,7 +184,7 @@ TEST(CtlVerbs, EveryExistingVerbIsInTheTable) {
                          "detach",   "exec",   "commands", "console",     "run",        "monitor",
                          "validate", "reload", "define",   "show",        "edit",       "undefine",
                          "top",      "cdrom",  "vnc",      "screenshot",  "migrate",    "resize",
-                         "limits",   "save"}));
+                         "limits",   "save",   "snapshot"}));
 }
 
 TEST(CtlVerbs, CdromTakesAPathOrEject) {
@@ -203,6 +203,18 @@ TEST(CtlVerbs, ResizeTakesNameDiskAndSize) {
     EXPECT_EQ(a.args, (std::vector<std::string>{"vm1", "data", "10G"}));
     EXPECT_THROW(parseCommandLine(corralctlVerbs(), {"resize", "vm1", "data"}), CtlError);
     EXPECT_THROW(parseCommandLine(corralctlVerbs(), {"resize", "vm1", "data", "1G", "--eject"}),
+                 CtlError);
+}
+
+TEST(CtlVerbs, SnapshotTakesAnActionNameAndSnapAndForceOnly) {
+    auto a = parseCommandLine(corralctlVerbs(), {"snapshot", "revert", "vm1", "s1", "--force"});
+    EXPECT_EQ(a.verb->name, "snapshot");
+    EXPECT_EQ(a.args, (std::vector<std::string>{"revert", "vm1", "s1"}));
+    EXPECT_TRUE(a.has(kForce));
+    EXPECT_THROW(parseCommandLine(corralctlVerbs(), {"snapshot", "list"}), CtlError);
+    EXPECT_THROW(parseCommandLine(corralctlVerbs(), {"snapshot", "create", "vm1", "s1", "x"}),
+                 CtlError);
+    EXPECT_THROW(parseCommandLine(corralctlVerbs(), {"snapshot", "list", "vm1", "--eject"}),
                  CtlError);
 }
 
