@@ -34,6 +34,7 @@ enum Option : unsigned {
     kPersist = 1u << 15,  // attach / detach: also in the definition file
     kTls = 1u << 18,
     kCopyStorage = 1u << 20,  // migrate: storage "copy"
+    kPostcopy = 1u << 24,     // migrate: --postcopy never|auto|always
 };
 
 struct OptionInfo {
