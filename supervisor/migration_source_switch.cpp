@@ -68,7 +68,6 @@ asio::awaitable<Outcome<Unit>> MigrationSource::switchover(std::shared_ptr<Run> 
                      run->destination + "; Resume it here only if it does not.");
 }
 
-
 // Postcopy: from migrate-start-postcopy on, the VM never runs here again. Before the destination
 // resumes the guest (FinishIncoming) its RAM here is still whole, but QEMU 7.2 offers no way back
 // from postcopy-active, so every failure from here leaves it paused here with the record saying

@@ -126,6 +126,14 @@ class MigrationGuest : public ::testing::Test {
         while (dst.qemuPids().empty() && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
         ASSERT_EQ(dst.qemuPids().size(), 1u) << dst.log();
     }
+    // The source's record says the switchover has begun (FinishIncoming goes out next).
+    bool waitSwitching() {
+        auto mark = src.stateDir() / "vm1" / "migrating";
+        auto deadline = Clock::now() + 120s;
+        while (readFile(mark).find("switching") == std::string::npos && Clock::now() < deadline)
+            std::this_thread::sleep_for(2ms);
+        return readFile(mark).find("switching") != std::string::npos;
+    }
     // A new qemu for vm1 on the source: a confined qemu loads the TLS credentials at its start.
     void restartSource() {
         ASSERT_EQ(src.call("vm1", "Kill").status, 0) << src.log();

@@ -225,25 +225,20 @@ TEST_F(MigrationGuest, SourceCorraldKilledMidTransferAndRestarted) {
     EXPECT_FALSE(std::filesystem::exists(src.stateDir() / "vm1" / "migrating"));
 }
 
-// The latest point: the source corrald SIGKILLed once FinishIncoming has gone out (the record
-// says `switching`), the destination corrald frozen (SIGSTOP) so that the call waits in its
-// queue until the source is dead. The restarted source asks the destination, which has resumed
-// the VM meanwhile: the VM runs there only, and the source says "migrated to".
-TEST_F(MigrationGuest, SourceCorraldKilledDuringTheSwitchoverAndRestarted) {
+// The latest point: the source corrald stopped (SIGSTOP) once the switchover has begun (its
+// record says `switching`, FinishIncoming goes out right after it), SIGKILLed only once the
+// destination has resumed the VM, so the reply is lost. The restarted source asks the
+// destination (IncomingState), which says `arrived`: the VM runs there only, and the source says
+// "migrated to".
+TEST_F(MigrationGuest, SourceCorraldKilledAfterTheSwitchoverAndRestarted) {
     startMigrate({"1", "bandwidth", "t", "5000000"});
     waitActive();
-    pid_t frozen = dst.corraldPid();
-    ASSERT_EQ(::kill(frozen, SIGSTOP), 0);
-    auto mark = src.stateDir() / "vm1" / "migrating";
-    auto deadline = Clock::now() + 120s;
-    while (readFile(mark).find("switching") == std::string::npos && Clock::now() < deadline)
-        std::this_thread::sleep_for(5ms);
-    bool switching = readFile(mark).find("switching") != std::string::npos;
+    ASSERT_TRUE(waitSwitching());
+    ASSERT_EQ(::kill(src.corraldPid(), SIGSTOP), 0);
+    bool arrived = dst.waitProperty("vm1", "State", "s \"running\"", 60s);
     src.killCorrald();
-    ::kill(frozen, SIGCONT);
-    ASSERT_TRUE(switching) << readFile(mark) << src.log();
+    ASSERT_TRUE(arrived) << dst.log() << src.log();
     finishMigrate(30s);  // its caller lost the reply with the corrald
-    ASSERT_TRUE(dst.waitProperty("vm1", "State", "s \"running\"", 60s)) << dst.log();
     src.start("[migration]\n" + tlsDirLine(src));
     EXPECT_TRUE(src.waitProperty("vm1", "State", "s \"stopped\"", 60s)) << src.log();
     EXPECT_EQ(src.property("vm1", "LastExit"), "s \"migrated to " + dst.address() + "\"");
@@ -255,11 +250,36 @@ TEST_F(MigrationGuest, SourceCorraldKilledDuringTheSwitchoverAndRestarted) {
     while (!src.qemuPids().empty() && Clock::now() < gone) std::this_thread::sleep_for(50ms);
     EXPECT_TRUE(src.qemuPids().empty());
     EXPECT_TRUE(std::filesystem::exists(src.stateDir() / "vm1" / "migrated-to"));
-    EXPECT_FALSE(std::filesystem::exists(mark));
+    EXPECT_FALSE(std::filesystem::exists(src.stateDir() / "vm1" / "migrating"));
     EXPECT_EQ(dst.qemuPids().size(), 1u);
     ASSERT_TRUE(dst.waitProperty("vm1", "AgentConnected", "b true", 60s)) << dst.log();
     auto alive = exec(dst, "echo alive");
     EXPECT_NE(alive.output.find("alive"), std::string::npos) << alive.output;
+}
+
+// The other side of that point: the destination corrald frozen (SIGSTOP) before the switchover,
+// so FinishIncoming waits in its queue; the source corrald SIGKILLed once its record says
+// `switching`. The destination then cannot tell who called (the caller is gone) and refuses
+// the Finish, its incoming qemu still paused; the restarted source hears `waiting`, aborts the
+// incoming VM and resumes its own qemu: the VM runs here only, with the same pid.
+TEST_F(MigrationGuest, SourceCorraldKilledWhileFinishIsQueuedAndRestarted) {
+    startMigrate({"1", "bandwidth", "t", "5000000"});
+    waitActive();
+    pid_t frozen = dst.corraldPid();
+    ASSERT_EQ(::kill(frozen, SIGSTOP), 0);
+    bool switching = waitSwitching();
+    src.killCorrald();
+    ::kill(frozen, SIGCONT);
+    ASSERT_TRUE(switching) << src.log();
+    finishMigrate(30s);
+    src.start("[migration]\n" + tlsDirLine(src));
+    EXPECT_TRUE(src.waitProperty("vm1", "MigrationState", "s \"failed\"", 60s)) << src.log();
+    EXPECT_NE(src.log().find("vm1: after the restart, " + dst.address() + " says 'waiting'"),
+              std::string::npos)
+        << src.log() << dst.log();
+    expectOnSourceOnly();
+    EXPECT_FALSE(std::filesystem::exists(src.stateDir() / "vm1" / "migrating"));
+    EXPECT_FALSE(std::filesystem::exists(src.stateDir() / "vm1" / "migrated-to"));
 }
 
 }  // namespace
