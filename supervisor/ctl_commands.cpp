@@ -278,7 +278,7 @@ constexpr Verb kVerbs[] = {
     {"top", "", 0, 0, kDelay | kIterations, false, false,
      "live CPU, memory, disk and network use of every instance", top},
     {"migrate", "NAME [DEST]", 1, 2,
-     kBandwidth | kDowntime | kTimeout | kCancel | kTls | kCopyStorage, false, true,
+     kBandwidth | kDowntime | kTimeout | kCancel | kTls | kCopyStorage | kPostcopy, false, true,
      "live-migrate to DEST (bus address or [user@]host); --cancel NAME stops it", migrateVerb},
 };
 

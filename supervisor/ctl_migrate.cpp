@@ -180,16 +180,19 @@ int cancel(const Args& a) {
 int migrateVerb(const Args& a) {
     if (a.has(kCancel)) {
         if (a.has(kBandwidth) || a.has(kDowntime) || a.has(kTimeout) || a.has(kTls) ||
-            a.has(kCopyStorage))
+            a.has(kCopyStorage) || a.has(kPostcopy))
             throw CtlError(kUsage,
-                           "--cancel takes no --bandwidth, --downtime, --timeout, --tls "
-                           "or --copy-storage");
+                           "--cancel takes no --bandwidth, --downtime, --timeout, --tls, "
+                           "--copy-storage or --postcopy");
         return cancel(a);
     }
     if (a.args.size() != 2) throw CtlError(kUsage, verbUsage(*a.verb));
     auto bandwidth = positive(a, kBandwidth, "--bandwidth");
     auto downtime = positive(a, kDowntime, "--downtime");
     auto timeout = positive(a, kTimeout, "--timeout");
+    const std::string* postcopy = a.option(kPostcopy);
+    if (postcopy && *postcopy != "never" && *postcopy != "auto" && *postcopy != "always")
+        throw CtlError(kUsage, "--postcopy wants never, auto or always, got '" + *postcopy + "'");
     const std::string& name = a.args[0];
     const std::string& destination = a.args[1];
     Client client(a.bus, a.address);
@@ -213,6 +216,8 @@ int migrateVerb(const Args& a) {
     if (r >= 0 && timeout) r = sd_bus_message_append(m, "{sv}", "timeout", "t", *timeout);
     if (r >= 0 && a.has(kTls)) r = sd_bus_message_append(m, "{sv}", "tls", "b", 1);
     if (r >= 0 && a.has(kCopyStorage)) r = sd_bus_message_append(m, "{sv}", "storage", "s", "copy");
+    if (r >= 0 && postcopy)
+        r = sd_bus_message_append(m, "{sv}", "postcopy", "s", postcopy->c_str());
     if (r >= 0) r = sd_bus_message_close_container(m);
     check(r, "cannot call Migrate");
     // The reply comes when the VM runs there: as long as the transfer may take, and a margin.

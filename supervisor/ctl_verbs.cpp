@@ -26,6 +26,7 @@ constexpr OptionInfo kOptions[] = {
     {kDiscardSaved, "--discard-saved", ""},
     {kTls, "--tls", ""},
     {kCopyStorage, "--copy-storage", ""},
+    {kPostcopy, "--postcopy", "never|auto|always"},
     {kPersist, "--persist", ""},
     {kForce, "--force", ""},
 };

@@ -35,6 +35,7 @@ enum Option : unsigned {
     kTls = 1u << 18,
     kCopyStorage = 1u << 20,  // migrate: storage "copy"
     kForce = 1u << 24,        // snapshot revert of a running VM: kill it and start it again
+    kPostcopy = 1u << 25,     // migrate: --postcopy never|auto|always
 };
 
 struct OptionInfo {

@@ -62,6 +62,7 @@ int methodFinishIncoming(sd_bus_message* m, IncomingControl* target,
                          const std::shared_ptr<BusLoop>& loop, sd_bus_error* error);
 int methodAbortIncoming(sd_bus_message* m, IncomingControl* target,
                         const std::shared_ptr<BusLoop>& loop, sd_bus_error* error);
+int methodIncomingState(sd_bus_message* m, IncomingControl* target, sd_bus_error* error);
 int methodMigrate(sd_bus_message* m, void* userdata, sd_bus_error* error);
 int methodCancelMigration(sd_bus_message* m, void* userdata, sd_bus_error* error);
 int methodStartWithOptions(sd_bus_message* m, void* userdata, sd_bus_error* error);

@@ -117,6 +117,17 @@ int methodAbortIncoming(sd_bus_message* m, IncomingControl* target,
     return 1;
 }
 
+int methodIncomingState(sd_bus_message* m, IncomingControl* target, sd_bus_error* error) {
+    if (auto denied = checkCaller(m, "IncomingState", Access::Root))
+        return setError(error, *denied);
+    const char* name = nullptr;
+    int r = sd_bus_message_read(m, "s", &name);
+    if (r < 0) return r;
+    if (auto bad = noTarget(target)) return setError(error, *bad);
+    if (auto bad = checkName("IncomingState", name)) return setError(error, *bad);
+    return sd_bus_reply_method_return(m, "s", target->incomingState(name).c_str());
+}
+
 int methodMigrate(sd_bus_message* m, void* u, sd_bus_error* error) {
     const char* destination = nullptr;
     int r = sd_bus_message_read(m, "s", &destination);

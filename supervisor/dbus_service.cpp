@@ -128,6 +128,9 @@ struct DbusService::Callbacks {
     static int abortIncoming(sd_bus_message* m, void* userdata, sd_bus_error* error) {
         return methodAbortIncoming(m, self(userdata).migrationTarget_, self(userdata).loop_, error);
     }
+    static int incomingState(sd_bus_message* m, void* userdata, sd_bus_error* error) {
+        return methodIncomingState(m, self(userdata).migrationTarget_, error);
+    }
 
     static int getVersion(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply,
                           void*, sd_bus_error*) {
@@ -176,6 +179,8 @@ const sd_bus_vtable kManagerVtable[] = {
                             SD_BUS_NO_RESULT, DbusService::Callbacks::finishIncoming, kMethod),
     SD_BUS_METHOD_WITH_ARGS("AbortIncoming", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
                             DbusService::Callbacks::abortIncoming, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("IncomingState", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", state),
+                            DbusService::Callbacks::incomingState, kMethod),
     SD_BUS_SIGNAL_WITH_ARGS("InstanceNew", SD_BUS_ARGS("s", name, "o", path), 0),
     SD_BUS_SIGNAL_WITH_ARGS("InstanceRemoved", SD_BUS_ARGS("s", name, "o", path), 0),
     SD_BUS_VTABLE_END};

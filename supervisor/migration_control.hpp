@@ -14,7 +14,8 @@
 namespace corral::supervisor {
 
 struct MigrationStatus {
-    // "none", "preparing", "active", "completing", "completed", "failed", "cancelled".
+    // "none", "preparing", "copying-storage", "active", "postcopy", "completing", "completed",
+    // "failed", "cancelled".
     std::string state = "none";
     MigrationProgress progress;
     std::string error;  // why the last run failed
@@ -43,6 +44,9 @@ class IncomingControl {
                          IncomingOptions options, Reply<std::string> reply) = 0;
     virtual void finish(std::string name, bool resume, Done done) = 0;
     virtual void abort(std::string name, Done done) = 0;
+    // Where an incoming migration of `name` stands here: "waiting" (prepared, no Finish yet),
+    // "finishing" (Finish runs), "arrived" (an instance of that name is here), "none".
+    virtual std::string incomingState(const std::string& name) const = 0;
 };
 
 }  // namespace corral::supervisor

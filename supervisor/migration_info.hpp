@@ -26,6 +26,8 @@ struct MigrationQuery {
     std::string status;
     std::string error;  // error-desc, when failed
     MigrationProgress progress;
+    // ram.dirty-sync-count: QEMU's passes over the RAM so far (1 during the first).
+    std::uint64_t dirtySyncCount = 0;
 };
 
 }  // namespace corral::supervisor

@@ -68,11 +68,11 @@ Outcome<MigrateOptions> validateMigrateOptions(const MigrationOptionList& option
         } else if (option.key == "auto_converge") {
             out.autoConverge = option.flag;
         } else if (option.key == "postcopy") {
-            if (option.text == "auto" || option.text == "always")
-                return bad("Migrate: postcopy '" + option.text + "' is not supported yet.");
-            if (option.text != "never")
+            auto mode = postcopyModeOf(option.text);
+            if (!mode)
                 return bad("Migrate: postcopy must be never, auto or always, not '" + option.text +
                            "'.");
+            out.postcopy = *mode;
         } else if (option.key == "storage") {
             out.copyStorage = option.text == "copy";
             if (option.text != "shared" && option.text != "copy")
@@ -85,6 +85,9 @@ Outcome<MigrateOptions> validateMigrateOptions(const MigrationOptionList& option
             out.timeout = timeout.value();
         }
     }
+    // The mirrors end at QEMU's pause before the switchover, which postcopy has none of.
+    if (out.copyStorage && out.postcopy != PostcopyMode::Never)
+        return bad("Migrate: postcopy cannot be combined with storage copy; use postcopy never.");
     return out;
 }
 
@@ -109,13 +112,14 @@ std::optional<OpError> checkDestination(const std::string& destination) {
 }
 
 Outcome<IncomingOptions> validateIncomingOptions(const MigrationOptionList& options) {
-    if (auto error = checkEntries("PrepareIncoming", options,
-                                  {{"timeout", 't'}, {"tls", 'b'}, {"copy_disks", 's'}}))
+    if (auto error =
+            checkEntries("PrepareIncoming", options,
+                         {{"timeout", 't'}, {"tls", 'b'}, {"copy_disks", 's'}, {"postcopy", 'b'}}))
         return *error;
     IncomingOptions out;
     for (const auto& option : options) {
-        if (option.key == "tls") {
-            out.tls = option.flag;
+        if (option.key == "tls" || option.key == "postcopy") {
+            (option.key == "tls" ? out.tls : out.postcopy) = option.flag;
             continue;
         }
         if (option.key == "copy_disks") {

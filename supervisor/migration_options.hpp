@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "supervisor/migration_postcopy.hpp"
 #include "supervisor/op_error.hpp"
 
 namespace corral::supervisor {
@@ -36,14 +37,16 @@ struct MigrateOptions {
     bool tls = false;  // the stream over TLS ([migration] tls_dir on both hosts)
     // storage "copy": the writable disks are copied to the destination (migration_storage.hpp).
     bool copyStorage = false;
+    // Whether and when precopy switches to postcopy (migration_postcopy.hpp).
+    PostcopyMode postcopy = PostcopyMode::Never;
     // How long the whole transfer may take before it is cancelled; zero: no limit.
     std::chrono::seconds timeout{0};
 };
 
 // Migrate(s destination, a{sv} options): bandwidth (t, > 0), downtime_ms (t, 1..kMaxDowntimeMs),
-// auto_converge (b), postcopy (s: "never"; "auto"/"always" not supported yet), storage (s:
-// "shared" or "copy"), tls (b), timeout (t
-// seconds, 1..kMaxMigrationTimeoutSeconds); each key once, nothing else.
+// auto_converge (b), postcopy (s: "never", "auto" or "always"; not with storage "copy"), storage
+// (s: "shared" or "copy"), tls (b), timeout (t seconds, 1..kMaxMigrationTimeoutSeconds); each key
+// once, nothing else.
 Outcome<MigrateOptions> validateMigrateOptions(const MigrationOptionList& options);
 
 // InvalidArgument unless `destination` is a D-Bus address ("unix:path=...", anything with a
@@ -57,10 +60,12 @@ struct IncomingOptions {
     // Storage copy: the virtual size of each disk to create here and receive over NBD, by id.
     // Empty: shared storage.
     std::map<std::string, std::uint64_t, std::less<>> copyDisks;
+    // The source may switch to postcopy: the incoming qemu gets capability postcopy-ram.
+    bool postcopy = false;
 };
 
 // PrepareIncoming's options: timeout (t seconds, 1..kMaxMigrationTimeoutSeconds; default 1 h),
-// tls (b), copy_disks (s, "ID=BYTES,...": storage copy of those disks).
+// tls (b), copy_disks (s, "ID=BYTES,...": storage copy of those disks), postcopy (b).
 Outcome<IncomingOptions> validateIncomingOptions(const MigrationOptionList& options);
 
 // FinishIncoming's options: resume (b, default true): `cont` the VM once it has arrived (false

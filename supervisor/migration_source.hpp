@@ -21,6 +21,7 @@
 namespace corral::supervisor {
 
 class StorageCopy;
+struct RemoteReply;
 
 class MigrationSource final : public MigrationControl {
   public:
@@ -35,8 +36,9 @@ class MigrationSource final : public MigrationControl {
     MigrationStatus status(const std::string& name) const override;
     // At daemon start, after reattach: a migration a previous corrald left in the middle
     // (<state_dir>/NAME/migrating) is ended with the VM here, cancelled in QEMU and aborted on
-    // the destination, unless the switchover had been asked for: then nobody can tell where
-    // the VM runs, and it stays paused here.
+    // the destination, unless the switchover had been asked for: then the destination's
+    // IncomingState says where it is (there: the qemu here goes, as after a switchover; not
+    // resumed there: it goes on here), and if it cannot say, it stays paused here.
     void recover(Vm& vm);
 
   private:
@@ -45,7 +47,20 @@ class MigrationSource final : public MigrationControl {
     boost::asio::awaitable<Outcome<Unit>> steps(std::shared_ptr<Run> run);
     boost::asio::awaitable<Outcome<std::string>> prepare(std::shared_ptr<Run> run);
     boost::asio::awaitable<Outcome<Unit>> perform(std::shared_ptr<Run> run, std::string uri);
+    // migration_source_switch.cpp: FinishIncoming and the VM here stopped as migrated, or the
+    // postcopy phase (migrate-start-postcopy, FinishIncoming, the rest of the pages) and then
+    // the same end.
     boost::asio::awaitable<Outcome<Unit>> switchover(std::shared_ptr<Run> run);
+    boost::asio::awaitable<Outcome<Unit>> startPostcopy(std::shared_ptr<Run> run);
+    boost::asio::awaitable<Outcome<Unit>> finishPostcopy(std::shared_ptr<Run> run);
+    boost::asio::awaitable<Outcome<Unit>> drainPostcopy(std::shared_ptr<Run> run);
+    OpError postcopyLost(Run& run, const std::string& why);
+    // After a restart with a `switching` record: the destination's IncomingState decides.
+    boost::asio::awaitable<Outcome<Unit>> settleSwitch(std::shared_ptr<Run> run);
+    boost::asio::awaitable<RemoteReply> finishIncoming(std::shared_ptr<Run> run);
+    boost::asio::awaitable<Outcome<Unit>> departed(std::shared_ptr<Run> run);
+    // From here the VM is never resumed here by corrald (the record says so across a restart).
+    void markSwitching(Run& run);
     // Storage copy (migration_source_storage.cpp): the disks' sizes before Prepare; the mirrors
     // into the destination's exports until all are in sync (the stream's URI from Prepare's
     // answer, or the error after which the VM runs here); their end in sync at QEMU's

@@ -1,7 +1,8 @@
-// MigrationSource's record of one migration run, shared by the files that implement it
-// (migration_source.cpp, migration_source_storage.cpp). Not for anyone else.
+// MigrationSource's record of one migration run and its timings, shared by the files that
+// implement it (migration_source*.cpp). Not for anyone else.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -11,6 +12,33 @@
 #include "supervisor/migration_storage.hpp"
 
 namespace corral::supervisor {
+
+namespace migration_run {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+// query-migrate, and so MigrationProgress, at most 2/s; a MIGRATION event (QEMU's "events"
+// capability) ends the wait at once, so the switchover does not wait for the next poll.
+inline constexpr milliseconds kPoll{500};
+inline constexpr seconds kPrepareTimeout{60};
+inline constexpr seconds kFinishTimeout{30};
+inline constexpr seconds kAbortTimeout{10};
+inline constexpr seconds kQuitWindow{10};
+inline constexpr milliseconds kQuitPoll{50};
+// After migrate_cancel, how long QEMU may take to say cancelled.
+inline constexpr seconds kCancelWindow{30};
+// An incoming VM the destination keeps without news: the transfer's timeout and a margin.
+inline constexpr std::uint64_t kIncomingMarginSeconds = 300;
+inline constexpr std::uint64_t kIncomingDefaultSeconds = 3600;
+
+inline const std::string kFailed = "failed";
+inline const std::string kCancelled = "cancelled";
+
+inline OpError failed(std::string text) {
+    return {ErrorKind::Failed, std::move(text)};
+}
+
+}  // namespace migration_run
 
 struct MigrationSource::Run {
     std::string name;
@@ -33,6 +61,7 @@ struct MigrationSource::Run {
     std::unique_ptr<StorageCopy> storage;  // storage "copy": the disks' mirrors
     DiskSizes sizes;
     bool storageEnded = false;  // the mirrors ended in sync at pre-switchover
+    bool postcopy = false;      // migrate-start-postcopy went out
 };
 
 }  // namespace corral::supervisor

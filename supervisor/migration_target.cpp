@@ -1,17 +1,16 @@
 // MigrationTarget: PrepareIncoming / FinishIncoming / AbortIncoming on the destination.
 #include "supervisor/migration_target.hpp"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
 #include <csignal>
 
+#include "hypervisor/confinement.hpp"
 #include "hypervisor/runtime_dir.hpp"
-#include "hypervisor/slot_plan.hpp"
 #include "supervisor/definition_check.hpp"
 #include "supervisor/disk_ops.hpp"
+#include "supervisor/migration_incoming_checks.hpp"
+#include "supervisor/migration_postcopy.hpp"
 #include "supervisor/migration_storage.hpp"
 #include "supervisor/migration_tls.hpp"
 #include "supervisor/qemu_vm.hpp"
@@ -32,74 +31,6 @@ OpError failed(std::string text) {
     return {ErrorKind::Failed, std::move(text)};
 }
 
-// The boot-time records must be what this host's own slot plan makes of the definition: a
-// source whose definition or corrald differs would otherwise get a qemu of another layout.
-std::optional<OpError> checkLayout(const hypervisor::InstanceSpec& spec,
-                                   const std::vector<hypervisor::Device>& records) {
-    hypervisor::SlotPlan plan;
-    try {
-        plan = hypervisor::planSlots(spec);
-    } catch (const std::exception& e) {
-        return OpError{ErrorKind::InvalidDefinition, e.what()};
-    }
-    std::size_t boot = 0;
-    for (const auto& record : records) {
-        if (record.hotplugged) continue;
-        ++boot;
-        auto planned = plan.find(record.id);
-        const hypervisor::Device* mine = nullptr;
-        for (const auto& d : plan.devices)
-            if (d.id == record.id) mine = &d;
-        if (!planned || !mine || mine->kind != record.kind || *planned != record.slot)
-            return OpError{ErrorKind::InvalidArgument,
-                           "PrepareIncoming: device " + record.id + " (" +
-                               std::string(record.kindName()) + " at " + record.slot.toString() +
-                               ") is not where this host's slot plan puts the definition's "
-                               "devices; the definitions differ"};
-    }
-    if (boot != plan.devices.size())
-        return OpError{ErrorKind::InvalidArgument,
-                       "PrepareIncoming: the source has " + std::to_string(boot) +
-                           " boot-time devices, the definition makes " +
-                           std::to_string(plan.devices.size()) + "; the definitions differ"};
-    return std::nullopt;
-}
-
-bool isWildcard(const std::string& address) {
-    return address == "0.0.0.0" || address == "::";
-}
-
-// Whether nothing listens on ADDRESS:PORT (a bind that succeeds and is closed again).
-bool portFree(const std::string& address, std::uint16_t port) {
-    sockaddr_storage storage{};
-    socklen_t length = 0;
-    int family = address.find(':') == std::string::npos ? AF_INET : AF_INET6;
-    if (family == AF_INET) {
-        auto* in = reinterpret_cast<sockaddr_in*>(&storage);
-        in->sin_family = AF_INET;
-        in->sin_port = htons(port);
-        if (inet_pton(AF_INET, address.c_str(), &in->sin_addr) != 1) return false;
-        length = sizeof *in;
-    } else {
-        auto* in = reinterpret_cast<sockaddr_in6*>(&storage);
-        in->sin6_family = AF_INET6;
-        in->sin6_port = htons(port);
-        if (inet_pton(AF_INET6, address.c_str(), &in->sin6_addr) != 1) return false;
-        length = sizeof *in;
-    }
-    int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&storage), length) == 0;
-    ::close(fd);
-    return ok;
-}
-
-std::string hostPart(const std::string& address) {
-    return address.find(':') == std::string::npos ? address : "[" + address + "]";
-}
-
 }  // namespace
 
 struct MigrationTarget::Incoming {
@@ -110,6 +41,7 @@ struct MigrationTarget::Incoming {
     hypervisor::RuntimePaths paths;
     std::chrono::seconds timeout{0};
     bool tls = false;
+    bool postcopy = false;  // capability postcopy-ram before migrate-incoming
     std::uint16_t port = 0;
     DiskSizes copyDisks;   // storage copy: the disks received over NBD
     CreatedImages images;  // and their images, removed unless it arrives
@@ -201,6 +133,7 @@ void MigrationTarget::prepare(std::string name, std::string definition, std::str
     in->paths = hypervisor::RuntimePaths::forInstance(context_.runtimeRoot, name);
     in->timeout = options.timeout;
     in->tls = options.tls;
+    in->postcopy = options.postcopy;
     auto port = freePort();
     if (!port)
         return refuse(failed("No free port for the migration stream in [migration] port_range " +
@@ -260,10 +193,22 @@ asio::awaitable<Outcome<std::string>> MigrationTarget::prepareSteps(std::shared_
     setup.push_back(R"({"execute":"migrate-set-parameters","arguments":{)" +
                     tlsParameterJson(in->tls, preloaded ? kMigrationTlsServerId : kMigrationTlsId) +
                     "}}");
+    if (in->postcopy) {
+        // Refused here, before the stream starts, with what this host lacks; QEMU's own refusal
+        // of the capability ("Postcopy is not supported") is the fallback.
+        if (auto problem = postcopyHostProblem(hypervisor::confinedUid(in->qemu->state.argv),
+                                               readUnprivilegedUserfaultfd())) {
+            why = *problem;
+            co_await discard(in, why);
+            co_return failed(in->name + ": cannot receive it: " + why + ".");
+        }
+        setup.push_back(R"({"execute":"migrate-set-capabilities","arguments":{"capabilities":[)"
+                        R"({"capability":"postcopy-ram","state":true}]}})");
+    }
     for (const auto& command : setup) {
         auto done = co_await life_.guard(in->qmp->passthrough(command));
         if (!done) {
-            why = "TLS setup: " + done.error().message;
+            why = "migration setup: " + done.error().message;
             co_await discard(in, why);
             co_return failed(in->name + ": cannot receive it: " + why);
         }
@@ -390,6 +335,7 @@ asio::awaitable<Outcome<Unit>> MigrationTarget::finishSteps(std::shared_ptr<Inco
         // It runs here all the same: the source must not resume it, so Finish succeeds. The qemu
         // keeps running without a definition (corrald never kills a running guest).
         auto why = vm ? std::string("not a qemu instance") : vm.error().message;
+        unmanaged_.insert(in->name);
         log(2, in->name + ": arrived and runs (pid " + std::to_string(in->qemu->process->pid()) +
                    ") but its definition cannot be written, so it is not managed: " + why);
         co_return Unit{};
@@ -397,6 +343,13 @@ asio::awaitable<Outcome<Unit>> MigrationTarget::finishSteps(std::shared_ptr<Inco
     co_await qemuVm->adoptIncoming(std::move(in->qemu->process), std::move(in->qemu->state));
     log(5, in->name + ": migrated here" + (resume ? " and running" : " (paused)"));
     co_return Unit{};
+}
+
+std::string MigrationTarget::incomingState(const std::string& name) const {
+    if (auto it = incoming_.find(name); it != incoming_.end())
+        return it->second->finishing ? "finishing" : "waiting";
+    if (registry_.find(name) || unmanaged_.count(name)) return "arrived";
+    return "none";
 }
 
 void MigrationTarget::abort(std::string name, Done done) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "supervisor/lifetime.hpp"
@@ -37,6 +38,8 @@ class MigrationTarget final : public IncomingControl {
     // Kills the incoming qemu and forgets it.
     void abort(std::string name, Done done) override;
 
+    std::string incomingState(const std::string& name) const override;
+
     bool incoming(const std::string& name) const { return incoming_.count(name) != 0; }
 
   private:
@@ -54,6 +57,8 @@ class MigrationTarget final : public IncomingControl {
     Registry& registry_;
     MigrationSettings settings_;
     std::map<std::string, std::shared_ptr<Incoming>, std::less<>> incoming_;
+    // Arrived and running, but their definition could not be written (not in the registry).
+    std::set<std::string, std::less<>> unmanaged_;
     Lifetime life_;
 };
 

@@ -21,6 +21,9 @@ std::optional<QmpNotice> qmpNoticeOf(const monitor::QmpEvent& event) {
         return QmpNotice{QmpNotice::Kind::Migration, false, false,
                          event.data["status"].GetString()};
     }
+    if (event.name == "BLOCK_JOB_READY" || event.name == "BLOCK_JOB_COMPLETED" ||
+        event.name == "BLOCK_JOB_CANCELLED" || event.name == "BLOCK_JOB_ERROR")
+        return QmpNotice{QmpNotice::Kind::BlockJob, false, false, event.name};
     return std::nullopt;
 }
 
@@ -211,6 +214,7 @@ Outcome<MigrationQuery> parseMigrationQuery(std::string_view json) {
         p.total = counter(ram, "total");
         auto pageSize = counter(ram, "page-size");
         p.dirtyRate = counter(ram, "dirty-pages-rate") * (pageSize ? pageSize : 4096);
+        out.dirtySyncCount = counter(ram, "dirty-sync-count");
     }
     return out;
 }

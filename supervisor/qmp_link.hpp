@@ -30,10 +30,12 @@ namespace corral::supervisor {
 
 // The QMP events lifecycle policy cares about.
 struct QmpNotice {
-    enum class Kind { Shutdown, Stop, Resume, Migration } kind;
-    bool guest = false;       // Shutdown: initiated by the guest (poweroff inside the VM)
-    bool quit = false;        // Shutdown: asked for by a QMP `quit` (reason "host-qmp-quit")
-    std::string status = {};  // Migration: MIGRATION's status ("active", "completed", ...)
+    enum class Kind { Shutdown, Stop, Resume, Migration, BlockJob } kind;
+    bool guest = false;  // Shutdown: initiated by the guest (poweroff inside the VM)
+    bool quit = false;   // Shutdown: asked for by a QMP `quit` (reason "host-qmp-quit")
+    // Migration: MIGRATION's status ("active", "completed", ...); BlockJob: the event's name
+    // (BLOCK_JOB_READY, _COMPLETED, _CANCELLED, _ERROR).
+    std::string status = {};
 };
 
 // query-status: whether the vCPUs run and QEMU's run state ("running", "paused", "prelaunch":

@@ -43,7 +43,8 @@ void RunningQemu::subscribe() {
                                                  : ShutdownCause::Other);
         if (notice.kind == QmpNotice::Kind::Stop) notices_.runStateChanged.emit(false);
         if (notice.kind == QmpNotice::Kind::Resume) notices_.runStateChanged.emit(true);
-        if (notice.kind == QmpNotice::Kind::Migration) notices_.migration.emit(notice.status);
+        if (notice.kind == QmpNotice::Kind::Migration || notice.kind == QmpNotice::Kind::BlockJob)
+            notices_.migration.emit(notice.status);
     }));
     qmpSubscriptions_.push_back(qmp_->disconnected.connect(
         [this] { life_.spawn(reconnectMonitor(), "reconnecting QMP"); }));

@@ -57,8 +57,9 @@ class Vm {
     virtual std::vector<hypervisor::Device> devices() const = 0;
     // Raised by the implementation whenever devices() changed; any number of subscribers.
     Signal<>& devicesChanged() { return devicesChanged_; }
-    // QMP MIGRATION events of the running qemu (their status), as they arrive; migrations wait on
-    // them instead of polling query-migrate.
+    // QMP MIGRATION events of the running qemu (their status) and its block jobs' events (their
+    // name, BLOCK_JOB_READY ...), as they arrive; migrations wait on them instead of polling
+    // query-migrate and query-block-jobs.
     Signal<const std::string&>& migrationEvents() { return migrationEvents_; }
 
     // Hotplug of a device whose options passed its kind's schema (supervisor/dbus_args);

@@ -9,140 +9,11 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
-#include <regex>
-#include <thread>
 
-#include "tests/integration/migration/migration_host.hpp"
-#include "tests/integration/migration/tick_reader.hpp"
-#include "tests/integration/migration/veth_link.hpp"
-#include "tests/support/serial_console.hpp"
+#include "tests/integration/migration/migration_guest.hpp"
 
 namespace corral::test {
 namespace {
-
-using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
-
-std::string destinationConfig() {
-    return std::string("[migration]\nlisten_address = \"") + VethLink::kDestinationAddress +
-           "\"\nport_range = \"49820-49839\"\n";
-}
-
-double uptimeOf(const std::string& busctlString) {
-    // s "123.45 67.89\n"
-    auto quote = busctlString.find('"');
-    return quote == std::string::npos ? -1 : std::atof(busctlString.c_str() + quote + 1);
-}
-
-std::uint64_t progressField(const std::string& property, const std::string& key) {
-    std::smatch m;
-    std::regex field("\"" + key + "\" ([0-9]+)");
-    if (!std::regex_search(property, m, field)) return 0;
-    return std::stoull(m[1]);
-}
-
-class MigrationGuest : public ::testing::Test {
-  protected:
-    void SetUp() override {
-        src.writeDefinition("vm1", guestDefinition());
-        src.start("[migration]\n" + tlsDirLine(src));
-        dst.start(destinationConfig() + tlsDirLine(dst));
-        auto start = src.call("vm1", "Start");
-        ASSERT_EQ(start.status, 0) << start.output << src.log();
-        ASSERT_TRUE(src.waitProperty("vm1", "AgentConnected", "b true", 180s)) << src.log();
-        sourcePid = src.pid("vm1");
-    }
-
-    CommandResult exec(MigrationHost& host, const std::string& shell) {
-        return host.call("vm1", "GuestExecute", {"asst", "3", "sh", "-c", shell, "", "20000000"});
-    }
-
-    // The guest dirties memory all the time (random data into its RAM-backed /tmp).
-    void startDirtying() {
-        auto r = exec(src,
-                      "(while :; do dd if=/dev/urandom of=/tmp/dirty bs=64k count=32 "
-                      "2>/dev/null; done) >/dev/null 2>&1 </dev/null & echo started");
-        ASSERT_NE(r.output.find("started"), std::string::npos) << r.output;
-    }
-
-    // Migrate, run by busctl in the background; its output goes to a file.
-    void startMigrate(std::vector<std::string> options) {
-        std::vector<std::string> argv = {"busctl",
-                                         "--address",
-                                         src.address(),
-                                         "--timeout=600",
-                                         "--",
-                                         "call",
-                                         "org.corral1",
-                                         "/org/corral1/instance/vm1",
-                                         "org.corral1.Instance",
-                                         "Migrate",
-                                         "sa{sv}",
-                                         dst.address()};
-        argv.insert(argv.end(), options.begin(), options.end());
-        migrateOut = src.scratch() / "migrate.out";
-        migrate = Process::spawn(argv, migrateOut);
-    }
-    // corralctl migrate vm1 DEST ARGS..., in the background, its output (not a terminal: plain
-    // progress lines) in the same file.
-    void startCorralctlMigrate(std::vector<std::string> args) {
-        std::vector<std::string> argv = {std::string(CORRAL_BINARY_DIR) + "/supervisor/corralctl",
-                                         "--address",
-                                         src.address(),
-                                         "migrate",
-                                         "vm1",
-                                         dst.address()};
-        argv.insert(argv.end(), args.begin(), args.end());
-        migrateOut = src.scratch() / "migrate.out";
-        migrate = Process::spawn(argv, migrateOut);
-    }
-    // Migrate's exit code (-1: it did not end in time) and its output.
-    CommandResult finishMigrate(std::chrono::milliseconds timeout = 300s) {
-        return finishCommand(migrate, migrateOut, timeout);
-    }
-    // The transfer runs: the source says active and the destination has its incoming qemu.
-    void waitActive() {
-        ASSERT_TRUE(src.waitProperty("vm1", "MigrationState", "s \"active\"", 60s))
-            << src.log() << dst.log() << readFile(migrateOut);
-        auto deadline = Clock::now() + 20s;
-        while (dst.qemuPids().empty() && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
-        ASSERT_EQ(dst.qemuPids().size(), 1u) << dst.log();
-    }
-    // A new qemu for vm1 on the source: a confined qemu loads the TLS credentials at its start.
-    void restartSource() {
-        ASSERT_EQ(src.call("vm1", "Kill").status, 0) << src.log();
-        ASSERT_TRUE(src.waitProperty("vm1", "State", "s \"stopped\"", 30s)) << src.log();
-        ASSERT_EQ(src.call("vm1", "Start").status, 0) << src.log();
-        ASSERT_TRUE(src.waitProperty("vm1", "AgentConnected", "b true", 180s)) << src.log();
-        sourcePid = src.pid("vm1");
-    }
-    // The VM runs on the source with the same qemu and answers; the destination has nothing.
-    void expectOnSourceOnly() {
-        EXPECT_EQ(src.property("vm1", "State"), "s \"running\"") << src.log();
-        EXPECT_EQ(src.pid("vm1"), sourcePid);
-        EXPECT_TRUE(src.waitProperty("vm1", "AgentConnected", "b true", 30s));
-        auto alive = exec(src, "echo alive");
-        EXPECT_NE(alive.output.find("alive"), std::string::npos) << alive.output;
-        auto deadline = Clock::now() + 20s;
-        while (!dst.qemuPids().empty() && Clock::now() < deadline)
-            std::this_thread::sleep_for(50ms);
-        EXPECT_TRUE(dst.qemuPids().empty()) << dst.log();
-        if (dst.corraldRunning()) {
-            EXPECT_FALSE(dst.listed("vm1"));
-            while (std::filesystem::exists(dst.runtimeDir() / "vm1") && Clock::now() < deadline)
-                std::this_thread::sleep_for(50ms);
-            EXPECT_FALSE(std::filesystem::exists(dst.runtimeDir() / "vm1"));
-        }
-        EXPECT_FALSE(std::filesystem::exists(dst.instancesDir() / "vm1.toml"));
-    }
-
-    VethLink link;  // first: outlives both hosts
-    MigrationHost src{"source", link.source()};
-    MigrationHost dst{"destination", link.destination()};
-    pid_t sourcePid = 0;
-    Process migrate;
-    std::filesystem::path migrateOut;
-};
 
 TEST_F(MigrationGuest, TheGuestGoesOnOnTheDestination) {
     // A hotplugged disk on storage both hosts see, with data written before the migration.
@@ -160,24 +31,13 @@ TEST_F(MigrationGuest, TheGuestGoesOnOnTheDestination) {
     ASSERT_GT(uptimeBefore, 0);
 
     // A counter every 100 ms on the serial console, read on the host with arrival times.
-    auto serial = src.runtimeDir() / "vm1" / "serial.sock";
-    {
-        SerialConsole console(serial);
-        auto started = console.run(
-            "(i=0; while :; do i=$((i+1)); echo tick $i; usleep 100000; done) & echo bg", 20s);
-        ASSERT_TRUE(started) << console.transcript();
-    }
+    startTicks();
     startDirtying();
     std::optional<TickReader> before;
-    before.emplace(serial);
+    before.emplace(src.runtimeDir() / "vm1" / "serial.sock");
     startMigrate({"1", "downtime_ms", "t", "300"});
-    // The destination's console, connected while the stream comes in, sees the first tick after
-    // the switchover.
-    auto deadline = Clock::now() + 120s;
-    auto destSerial = dst.runtimeDir() / "vm1" / "serial.sock";
-    while (!std::filesystem::exists(destSerial) && Clock::now() < deadline)
-        std::this_thread::sleep_for(10ms);
-    TickReader after(destSerial);
+    auto afterReader = destinationTicks();
+    TickReader& after = *afterReader;
     auto migrated = finishMigrate();
     ASSERT_EQ(migrated.status, 0) << migrated.output << src.log() << dst.log();
 
@@ -363,6 +223,64 @@ TEST_F(MigrationGuest, SourceCorraldKilledMidTransferAndRestarted) {
     EXPECT_NE(src.log().find("corrald restarted during its migration"), std::string::npos)
         << src.log();
     EXPECT_FALSE(std::filesystem::exists(src.stateDir() / "vm1" / "migrating"));
+}
+
+// The latest point: the source corrald stopped (SIGSTOP) once the switchover has begun (its
+// record says `switching`, FinishIncoming goes out right after it), SIGKILLed only once the
+// destination has resumed the VM, so the reply is lost. The restarted source asks the
+// destination (IncomingState), which says `arrived`: the VM runs there only, and the source says
+// "migrated to".
+TEST_F(MigrationGuest, SourceCorraldKilledAfterTheSwitchoverAndRestarted) {
+    startMigrate({"1", "bandwidth", "t", "5000000"});
+    waitActive();
+    ASSERT_TRUE(waitSwitching());
+    ASSERT_EQ(::kill(src.corraldPid(), SIGSTOP), 0);
+    bool arrived = dst.waitProperty("vm1", "State", "s \"running\"", 60s);
+    src.killCorrald();
+    ASSERT_TRUE(arrived) << dst.log() << src.log();
+    finishMigrate(30s);  // its caller lost the reply with the corrald
+    src.start("[migration]\n" + tlsDirLine(src));
+    EXPECT_TRUE(src.waitProperty("vm1", "State", "s \"stopped\"", 60s)) << src.log();
+    EXPECT_EQ(src.property("vm1", "LastExit"), "s \"migrated to " + dst.address() + "\"");
+    // "completed" once the qemu here is gone, which comes after State "stopped".
+    EXPECT_TRUE(src.waitProperty("vm1", "MigrationState", "s \"completed\"", 30s)) << src.log();
+    EXPECT_NE(src.log().find("vm1: after the restart, " + dst.address() + " says 'arrived'"),
+              std::string::npos)
+        << src.log();
+    auto gone = Clock::now() + 20s;
+    while (!src.qemuPids().empty() && Clock::now() < gone) std::this_thread::sleep_for(50ms);
+    EXPECT_TRUE(src.qemuPids().empty());
+    EXPECT_TRUE(std::filesystem::exists(src.stateDir() / "vm1" / "migrated-to"));
+    EXPECT_FALSE(std::filesystem::exists(src.stateDir() / "vm1" / "migrating"));
+    EXPECT_EQ(dst.qemuPids().size(), 1u);
+    ASSERT_TRUE(dst.waitProperty("vm1", "AgentConnected", "b true", 60s)) << dst.log();
+    auto alive = exec(dst, "echo alive");
+    EXPECT_NE(alive.output.find("alive"), std::string::npos) << alive.output;
+}
+
+// The other side of that point: the destination corrald frozen (SIGSTOP) before the switchover,
+// so FinishIncoming waits in its queue; the source corrald SIGKILLed once its record says
+// `switching`. The destination then cannot tell who called (the caller is gone) and refuses
+// the Finish, its incoming qemu still paused; the restarted source hears `waiting`, aborts the
+// incoming VM and resumes its own qemu: the VM runs here only, with the same pid.
+TEST_F(MigrationGuest, SourceCorraldKilledWhileFinishIsQueuedAndRestarted) {
+    startMigrate({"1", "bandwidth", "t", "5000000"});
+    waitActive();
+    pid_t frozen = dst.corraldPid();
+    ASSERT_EQ(::kill(frozen, SIGSTOP), 0);
+    bool switching = waitSwitching();
+    src.killCorrald();
+    ::kill(frozen, SIGCONT);
+    ASSERT_TRUE(switching) << src.log();
+    finishMigrate(30s);
+    src.start("[migration]\n" + tlsDirLine(src));
+    EXPECT_TRUE(src.waitProperty("vm1", "MigrationState", "s \"failed\"", 60s)) << src.log();
+    EXPECT_NE(src.log().find("vm1: after the restart, " + dst.address() + " says 'waiting'"),
+              std::string::npos)
+        << src.log() << dst.log();
+    expectOnSourceOnly();
+    EXPECT_FALSE(std::filesystem::exists(src.stateDir() / "vm1" / "migrating"));
+    EXPECT_FALSE(std::filesystem::exists(src.stateDir() / "vm1" / "migrated-to"));
 }
 
 }  // namespace

@@ -33,6 +33,7 @@ class MigrationHost {
     // SIGKILL, reaped.
     void killCorrald();
     bool corraldRunning() { return corrald_.running(); }
+    pid_t corraldPid() const { return corrald_.pid(); }
 
     void writeDefinition(const std::string& name, const std::string& text);
     CommandResult busctl(std::vector<std::string> args,

@@ -49,7 +49,7 @@ TEST(MigrateOptions, TakesEveryOptionWithItsValue) {
     EXPECT_EQ(defaults.value().timeout, 0s);
 }
 
-TEST(MigrateOptions, RefusesBadTypesValuesAndWhatIsNotSupportedYet) {
+TEST(MigrateOptions, RefusesBadTypesValuesAndCombinations) {
     EXPECT_EQ(refusal({text("bandwidth", "1")}),
               "Migrate: option 'bandwidth' must be of type 't', not 's'.");
     EXPECT_EQ(refusal({number("bandwidth", 0)}), "Migrate: bandwidth must be at least 1 byte/s.");
@@ -57,10 +57,15 @@ TEST(MigrateOptions, RefusesBadTypesValuesAndWhatIsNotSupportedYet) {
               "Migrate: downtime_ms must be 1 to 2000000, not 0.");
     EXPECT_EQ(refusal({number("timeout", 86401)}),
               "Migrate: timeout must be 1 to 86400 seconds, not 86401.");
-    EXPECT_EQ(refusal({text("postcopy", "auto")}),
-              "Migrate: postcopy 'auto' is not supported yet.");
-    EXPECT_EQ(refusal({text("postcopy", "always")}),
-              "Migrate: postcopy 'always' is not supported yet.");
+    EXPECT_EQ(validateMigrateOptions({text("postcopy", "auto")}).value().postcopy,
+              PostcopyMode::Auto);
+    EXPECT_EQ(validateMigrateOptions({text("postcopy", "always")}).value().postcopy,
+              PostcopyMode::Always);
+    EXPECT_EQ(validateMigrateOptions({}).value().postcopy, PostcopyMode::Never);
+    EXPECT_EQ(refusal({text("postcopy", "always"), text("storage", "copy")}),
+              "Migrate: postcopy cannot be combined with storage copy; use postcopy never.");
+    EXPECT_EQ(refusal({text("postcopy", "Always")}),
+              "Migrate: postcopy must be never, auto or always, not 'Always'.");
     EXPECT_EQ(refusal({text("postcopy", "")}),
               "Migrate: postcopy must be never, auto or always, not ''.");
     EXPECT_EQ(refusal({text("storage", "local")}),
@@ -97,6 +102,9 @@ TEST(MigrateOptions, IncomingAndFinishOptions) {
     EXPECT_FALSE(defaults.value().tls);
     EXPECT_EQ(validateIncomingOptions({number("timeout", 5)}).value().timeout, 5s);
     EXPECT_TRUE(validateIncomingOptions({flag("tls", true)}).value().tls);
+    EXPECT_FALSE(defaults.value().postcopy);
+    EXPECT_TRUE(validateIncomingOptions({flag("postcopy", true)}).value().postcopy);
+    EXPECT_FALSE(validateIncomingOptions({text("postcopy", "always")}));
     EXPECT_FALSE(validateIncomingOptions({number("tls", 1)}));
     EXPECT_FALSE(validateIncomingOptions({number("timeout", 0)}));
     EXPECT_FALSE(validateIncomingOptions({flag("resume", true)}));
@@ -176,6 +184,18 @@ TEST(MigrationQuery, MigrationEventsBecomeNoticesWithTheirStatus) {
         event(R"({"event":"MIGRATION","data":{},"timestamp":{"seconds":1,"microseconds":2}})")));
     EXPECT_FALSE(qmpNoticeOf(event(
         R"({"event":"MIGRATION_PASS","data":{"pass":2},"timestamp":{"seconds":1,"microseconds":2}})")));
+    // The storage copy's mirrors wake the same way.
+    for (const char* name :
+         {"BLOCK_JOB_READY", "BLOCK_JOB_COMPLETED", "BLOCK_JOB_CANCELLED", "BLOCK_JOB_ERROR"}) {
+        auto job = qmpNoticeOf(event(std::string(R"({"event":")") + name +
+                                     R"(","data":{"device":"corral-mirror-root","type":"mirror"},)"
+                                     R"("timestamp":{"seconds":1,"microseconds":2}})"));
+        ASSERT_TRUE(job) << name;
+        EXPECT_EQ(job->kind, QmpNotice::Kind::BlockJob);
+        EXPECT_EQ(job->status, name);
+    }
+    EXPECT_FALSE(qmpNoticeOf(event(
+        R"({"event":"JOB_STATUS_CHANGE","data":{"id":"x","status":"ready"},"timestamp":{"seconds":1,"microseconds":2}})")));
 }
 
 TEST(MigrationDevices, RecordsRoundTripAndHotpluggedOnesComeAfterTheirPorts) {
