@@ -80,6 +80,16 @@ class BlockBackend final : public DeviceBackend {
         std::string why;
         auto target = diskTargetOf(image.fd, why);
         if (!target) co_return makeError(Errc::InvalidArgument, disk.id, path + " " + why);
+        // QEMU would open the backing file by its path, which a confined qemu cannot (its root is
+        // empty), and which corrald does not hand over layer by layer.
+        if (disk.text("format") == "qcow2")
+            if (auto backing = qcow2BackingFile(image.fd); !backing.empty())
+                co_return makeError(Errc::InvalidArgument, disk.id,
+                                    path + " has a backing file (" + backing +
+                                        "); a hotplugged disk must be a standalone image: "
+                                        "flatten it (qemu-img convert -O qcow2) or give the "
+                                        "disk in the definition, where qemu opens its backing "
+                                        "chain at start");
         auto fdset = co_await addTaggedFd(qmp, image.fd, disk.id);
         ::close(std::exchange(image.fd, -1));
         if (!fdset) co_return fdset.error();

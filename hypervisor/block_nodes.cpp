@@ -1,6 +1,10 @@
 #include "hypervisor/block_nodes.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdint>
 
 #include "hypervisor/disk_nic_options.hpp"
 #include "hypervisor/instance_spec.hpp"
@@ -68,6 +72,26 @@ std::optional<DiskTarget> diskTargetOf(int fd, std::string& why) {
         return std::nullopt;
     }
     return diskTarget(st.st_mode, why);
+}
+
+std::string qcow2BackingFile(int fd) {
+    // The header: magic (4 bytes), version (4), backing_file_offset (8), backing_file_size (4),
+    // big-endian.
+    std::array<unsigned char, 20> header{};
+    if (::pread(fd, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()))
+        return "";
+    auto number = [&header](std::size_t at, std::size_t bytes) {
+        std::uint64_t value = 0;
+        for (std::size_t k = 0; k < bytes; ++k) value = value << 8 | header[at + k];
+        return value;
+    };
+    if (number(0, 4) != 0x514649fbu) return "";
+    auto offset = number(8, 8);
+    auto size = number(16, 4);
+    if (offset == 0 || size == 0 || size > 1023) return "";  // QEMU's limit on the name
+    std::string name(size, '\0');
+    auto got = ::pread(fd, name.data(), size, static_cast<off_t>(offset));
+    return got == static_cast<ssize_t>(size) ? name : "";
 }
 
 std::string_view protocolDriver(DiskTarget target) {

@@ -26,6 +26,10 @@ std::optional<DiskTarget> diskTarget(mode_t mode, std::string& why);
 std::optional<DiskTarget> diskTargetOf(const std::string& path, std::string& why);
 std::optional<DiskTarget> diskTargetOf(int fd, std::string& why);
 
+// The backing file the qcow2 header of the image open at `fd` names, "" when it names none or
+// the image is no qcow2 (its magic is not QFI\xfb).
+std::string qcow2BackingFile(int fd);
+
 // QEMU's protocol driver for the target: "file" or "host_device".
 std::string_view protocolDriver(DiskTarget target);
 

@@ -105,7 +105,7 @@ std::optional<std::string> readVncPassword(const std::filesystem::path& file,
 std::optional<std::string> checkTlsDir(const std::filesystem::path& dir) {
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec)) return dir.string() + " is not a directory";
-    for (const char* file : {"ca-cert.pem", "server-cert.pem", "server-key.pem"}) {
+    for (const char* file : kVncTlsFiles) {
         if (!std::filesystem::is_regular_file(dir / file, ec))
             return dir.string() + " has no " + file +
                    " (QEMU's x509 server needs ca-cert.pem, server-cert.pem and server-key.pem)";

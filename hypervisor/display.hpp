@@ -34,6 +34,9 @@ inline constexpr std::size_t kMaxVncPassword = 8;
 inline constexpr const char* kVncSocketName = "vnc.sock";
 // The VGA device's id (corral's own device, placed by the slot plan).
 inline constexpr const char* kVgaId = "corral-vga";
+// The files QEMU's x509 server reads from [display] tls_dir.
+inline constexpr const char* kVncTlsFiles[] = {"ca-cert.pem", "server-cert.pem", "server-key.pem"};
+
 // The id of the TLS credentials object.
 inline constexpr const char* kVncTlsId = "corral-vnc-tls";
 

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "hypervisor/display.hpp"
+
 namespace corral::hypervisor {
 namespace {
 
@@ -44,6 +46,16 @@ std::optional<std::string> unopenableFile(const InstanceSpec& spec,
         if (auto why = check("boot kernel", spec.boot->kernel, O_RDONLY)) return why;
         if (auto why = check("boot initrd", spec.boot->initrd, O_RDONLY)) return why;
     }
+    // Empty until prepareFirmware has placed a uefi VM's images.
+    if (auto why = check("firmware code", spec.firmware.code, O_RDONLY)) return why;
+    if (auto why = check("firmware vars", spec.firmware.vars, O_RDWR)) return why;
+    if (!spec.display.vnc()) return std::nullopt;
+    // The password is corrald's to read (it goes to qemu over QMP): it must be there before qemu
+    // runs with every client refused.
+    if (auto why = check("vnc password", spec.display.passwordFile, O_RDONLY)) return why;
+    if (spec.display.tlsDir.empty()) return std::nullopt;
+    for (const char* file : kVncTlsFiles)
+        if (auto why = check("vnc tls", spec.display.tlsDir / file, O_RDONLY)) return why;
     return std::nullopt;
 }
 

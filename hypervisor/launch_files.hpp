@@ -12,8 +12,10 @@
 namespace corral::hypervisor {
 
 // Opens (and closes again) each disk image as qemu will (read-write unless `readonly`), each
-// cdrom's ISO and the [boot] kernel and initrd read-only, and refuses directories. The first that
-// fails, as "disk 'ID': PATH: REASON" (cdrom 'ID', boot kernel, boot initrd); nullopt when all
+// cdrom's ISO, the [boot] kernel and initrd, the uefi firmware code read-only and its variables
+// read-write, a vnc display's password file and its tls_dir's certificates and key read-only, and
+// refuses directories. The first that fails, as "disk 'ID': PATH: REASON" (cdrom 'ID', boot
+// kernel, boot initrd, firmware code, firmware vars, vnc password, vnc tls); nullopt when all
 // open. `devices` are the ones the command line will carry (the slot plan's or the records').
 std::optional<std::string> unopenableFile(const InstanceSpec& spec,
                                           const std::vector<Device>& devices);

@@ -55,7 +55,8 @@ QemuProcess::QemuProcess(const boost::asio::any_io_executor& executor, pid_t pid
 
 QemuProcess QemuProcess::spawn(const boost::asio::any_io_executor& executor,
                                const std::vector<std::string>& argv,
-                               const std::filesystem::path& log, const std::vector<int>& passFds) {
+                               const std::filesystem::path& log, const std::vector<int>& passFds,
+                               const std::filesystem::path& cwd) {
     if (argv.empty()) throw std::invalid_argument("spawn: empty argv");
     FdGuard guard;
     // Copies above every target number, so placing fd k at 3+k never clobbers a later source.
@@ -77,6 +78,8 @@ QemuProcess QemuProcess::spawn(const boost::asio::any_io_executor& executor,
     for (std::size_t k = 0; k < sources.size(); ++k) {
         posix_spawn_file_actions_adddup2(&actions, sources[k], 3 + static_cast<int>(k));
     }
+    // After the opens: a relative `log` is the caller's.
+    if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
     posix_spawn_file_actions_addclosefrom_np(&actions, firstFree);
     posix_spawnattr_setflags(&attr,
                              POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);

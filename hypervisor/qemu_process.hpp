@@ -28,11 +28,12 @@ class QemuProcess {
   public:
     // Starts argv (argv[0] looked up in PATH) in its own session with stdin /dev/null,
     // stdout+stderr appended to `log`, passFds[k] as fd 3+k and no other fd inherited, umask 0177
-    // (qemu's sockets and pidfile are 0600).
+    // (qemu's sockets and pidfile are 0600), in `cwd` when one is given.
     // Throws std::system_error if it cannot be started.
     static QemuProcess spawn(const boost::asio::any_io_executor& executor,
                              const std::vector<std::string>& argv, const std::filesystem::path& log,
-                             const std::vector<int>& passFds = {});
+                             const std::vector<int>& passFds = {},
+                             const std::filesystem::path& cwd = {});
 
     // Takes over a running qemu after a corrald restart: only if `pid` is alive and its
     // /proc/<pid>/cmdline equals `expectedArgv`. Otherwise nullopt and `why` says why.

@@ -21,7 +21,23 @@ std::filesystem::path tpmStateDir(const std::filesystem::path& stateRoot, const 
 }
 
 std::vector<std::string> swtpmArgv(const std::string& binary, const std::filesystem::path& stateDir,
-                                   const std::filesystem::path& runtimeDir) {
+                                   const std::filesystem::path& runtimeDir,
+                                   std::optional<std::uint32_t> uid) {
+    if (uid)
+        return {binary,
+                "socket",
+                "--tpm2",
+                "--tpmstate",
+                "dir=.,mode=0600",
+                "--ctrl",
+                "type=unixio,fd=3",
+                "--log",
+                "fd=1",
+                "--terminate",
+                "--runas",
+                std::to_string(*uid),
+                "--seccomp",
+                "action=kill"};
     return {binary,
             "socket",
             "--tpm2",

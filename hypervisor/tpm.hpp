@@ -2,7 +2,9 @@
 // swtpm's command line and qemu's arguments. supervisor/swtpm_process.* runs the process.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,8 +37,14 @@ std::filesystem::path tpmStateDir(const std::filesystem::path& stateRoot, const 
 // ending itself once qemu's connection is gone (--terminate). argv[0] is `binary`. swtpm's
 // options know no escaping: the paths come from corrald's configuration and the instance name,
 // which has no commas.
+// With a `uid` (a confined VM's) swtpm names no path at all: it starts in `stateDir` (its cwd,
+// "dir=."; the state root above is closed to it), listens on the socket corrald bound and passed
+// as fd 3, logs to its stdout (swtpm.log), drops to uid:uid (--runas, no capabilities left) and
+// loads its seccomp filter; corrald writes swtpm.pid. A uid cannot create files in the runtime
+// dir, and after the drop swtpm cannot read its own /proc/self/fd (which --pid fd= needs).
 std::vector<std::string> swtpmArgv(const std::string& binary, const std::filesystem::path& stateDir,
-                                   const std::filesystem::path& runtimeDir);
+                                   const std::filesystem::path& runtimeDir,
+                                   std::optional<std::uint32_t> uid = std::nullopt);
 
 // qemu's side: the chardev to swtpm's socket, the emulator tpmdev and a tpm-crb device (TPM 2.0
 // over the Command Response Buffer interface, found by the guest through ACPI).

@@ -127,6 +127,11 @@ class RealParts final : public QemuParts {
                                                    logRoot_, confine_);
         return {std::move(launched.state), std::make_unique<Process>(std::move(launched.process))};
     }
+    std::optional<std::uint32_t> launchUid(const hypervisor::InstanceSpec& spec,
+                                           const std::filesystem::path& runtimeRoot) override {
+        if (hypervisor::unconfinedWhy(confine_, spec.security.confine)) return std::nullopt;
+        return hypervisor::allocateUid(runtimeRoot, spec.name, confine_.range);
+    }
     std::unique_ptr<ProcessHandle> adopt(pid_t pid, const std::vector<std::string>& argv,
                                          std::string& why) override {
         auto process = hypervisor::QemuProcess::adopt(executor_, pid, argv, why);

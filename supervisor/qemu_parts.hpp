@@ -102,6 +102,12 @@ class QemuParts {
                                   std::vector<hypervisor::Device> devices,
                                   const std::filesystem::path& runtimeRoot,
                                   const std::string& binary);
+    // The uid launch() will give `spec`'s qemu now (a confined VM's helpers, its swtpm, run as
+    // it too); nullopt when it runs unconfined. Fakes launch nothing confined.
+    virtual std::optional<std::uint32_t> launchUid(const hypervisor::InstanceSpec&,
+                                                   const std::filesystem::path&) {
+        return std::nullopt;
+    }
     // A live qemu whose command line is `argv`; null (and `why`) if there is none.
     virtual std::unique_ptr<ProcessHandle> adopt(pid_t pid, const std::vector<std::string>& argv,
                                                  std::string& why) = 0;

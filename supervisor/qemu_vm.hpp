@@ -91,8 +91,9 @@ class QemuVm : public Vm, private VmControl {
     // The swtpm a start needs ([tpm] type = "tpm2"), running; nullptr without a TPM. Throws
     // std::runtime_error (qemu_vm_tpm.cpp).
     std::unique_ptr<SwtpmProcess> startTpm();
-    // The swtpm a previous corrald left in the runtime dir, if it still runs.
-    std::unique_ptr<SwtpmProcess> adoptTpm();
+    // The swtpm a previous corrald left in the runtime dir, if it still runs; `qemu` (null when it
+    // is gone) tells the uid a confined one runs as.
+    std::unique_ptr<SwtpmProcess> adoptTpm(const hypervisor::RuntimeState* qemu);
     std::optional<OpError> definitionGone() const;
     // Managed save (qemu_vm_save.cpp). The saved state the next launch restores from, its
     // header read; nullopt without one. Throws std::runtime_error when it cannot be used.

@@ -38,12 +38,13 @@ asio::awaitable<void> QemuVm::reattach() {
     if (state) process = context_.parts.adopt(state->pid, state->argv, problem);
     if (!process) {
         log(5, "cleaning stale runtime dir " + paths_.dir.string() + " (" + problem + ")");
-        if (auto tpm = adoptTpm()) tpm->stop();  // its qemu is gone
+        if (auto tpm = adoptTpm(state ? &*state : nullptr)) tpm->stop();  // its qemu is gone
         hypervisor::removeRuntimeDir(paths_);
         settleSave();
         co_return;
     }
-    track(std::move(process), std::move(*state), adoptTpm());
+    auto tpm = adoptTpm(&*state);
+    track(std::move(process), std::move(*state), std::move(tpm));
     logEvent("corrald started; took over qemu (pid " + std::to_string(running_->pid()) + ")");
     if (!recorded) {
         log(4, "state.json unreadable (" + problem + "); qemu.pid names our qemu (pid " +

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -138,6 +139,20 @@ std::string startPrivateBus(Process& daemon, const std::filesystem::path& addres
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     throw std::runtime_error("dbus-daemon printed no address");
+}
+
+std::map<std::string, std::string> procStatus(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::map<std::string, std::string> fields;
+    std::string line;
+    while (std::getline(in, line)) {
+        auto colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        auto value = line.substr(colon + 1);
+        value.erase(0, value.find_first_not_of(" \t"));
+        fields[line.substr(0, colon)] = value;
+    }
+    return fields;
 }
 
 }  // namespace corral::test

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +45,10 @@ std::string startPrivateBus(Process& daemon, const std::filesystem::path& addres
 
 // Polls for `path` to exist (a socket QEMU creates a moment after start), bounded.
 bool waitForPath(const std::filesystem::path& path, std::chrono::milliseconds timeout);
+
+// The "Key:\tvalue" lines of /proc/PID/status (Uid, CapEff, NoNewPrivs, ...); empty when the
+// process is gone.
+std::map<std::string, std::string> procStatus(pid_t pid);
 
 // Full path of the guest kernel and initrd built by tests/guest/build-image.sh.
 std::filesystem::path guestKernel();

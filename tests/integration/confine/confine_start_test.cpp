@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -43,7 +44,7 @@ class ConfineStart : public CorraldFixture {
 TEST_F(ConfineStart, ConfineFalseRunsWithoutRunasAndIsLoggedAtEachStart) {
     writeGuest("plain1");
     writeGuest("open1");
-    append("open1", "\n[security]\nconfine = false\n");
+    append("open1", "\n[security]\nconfine = false\n[tpm]\ntype = \"tpm2\"\n");
     startCorrald();
     ASSERT_EQ(call("plain1", "Start").status, 0) << corraldLog();
     ASSERT_EQ(call("open1", "Start").status, 0) << corraldLog();
@@ -58,6 +59,14 @@ TEST_F(ConfineStart, ConfineFalseRunsWithoutRunasAndIsLoggedAtEachStart) {
     EXPECT_NE(uidLine(confined), "Uid:\t0\t0\t0\t0");
     auto state = readFile(dir_ / "run" / "open1" / "state.json");
     EXPECT_EQ(state.find("-runas"), std::string::npos) << state;
+    // Its swtpm as before confinement: root's, its files named by path.
+    pid_t swtpm = std::atoi(readFile(dir_ / "run" / "open1" / "swtpm.pid").c_str());
+    ASSERT_GT(swtpm, 0) << corraldLog();
+    EXPECT_EQ(uidLine(swtpm), "Uid:\t0\t0\t0\t0");
+    EXPECT_EQ(cmdline(swtpm).find("--runas"), std::string::npos) << cmdline(swtpm);
+    EXPECT_NE(cmdline(swtpm).find("dir=" + (dir_ / "state" / "open1" / "tpm").string()),
+              std::string::npos)
+        << cmdline(swtpm);
 
     const std::string line =
         "open1: UNCONFINED: qemu starts without confinement (its definition sets [security] "

@@ -1,8 +1,13 @@
 // [tpm] on a real guest (TCG) under corrald with a real swtpm: the guest sees a TPM 2.0 and it
 // answers a command, swtpm is restarted with the VM and keeps its state, and a corrald restart
-// adopts it (same pid, the guest's TPM still answers). No swtpm is left behind.
+// adopts it (same pid, the guest's TPM still answers). No swtpm is left behind. swtpm runs
+// confined as its qemu's uid: no capabilities, no_new_privs, its seccomp filter, its state
+// directory given to that uid while it runs (one an older corrald left owned by root too) and
+// back to root once it has ended.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -64,14 +69,48 @@ class TpmGuest : public CorraldFixture {
         ASSERT_EQ(start.status, 0) << start.output << corraldLog();
         ASSERT_TRUE(waitProperty("vm1", "AgentConnected", "b true", 240s)) << corraldLog();
     }
+    // The owner of `path` (uid; gid in `gid`), -1 when it cannot be read.
+    static long owner(const std::filesystem::path& path, long* gid = nullptr) {
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) != 0) return -1;
+        if (gid) *gid = st.st_gid;
+        return st.st_uid;
+    }
+    // swtpm runs as its qemu's uid, with nothing that could raise it again.
+    void expectConfinedLikeItsQemu(pid_t swtpm) {
+        auto qemu = procStatus(pid("vm1"));
+        auto status = procStatus(swtpm);
+        ASSERT_FALSE(status.empty()) << "no /proc/" << swtpm << "/status";
+        auto uid = std::stoul(qemu["Uid"]);
+        EXPECT_GE(uid, 70000u) << qemu["Uid"];
+        EXPECT_EQ(status["Uid"], qemu["Uid"]);
+        EXPECT_EQ(status["Gid"], qemu["Gid"]);
+        EXPECT_EQ(status["Groups"], "");
+        for (const char* caps : {"CapEff", "CapPrm", "CapInh", "CapAmb"})
+            EXPECT_EQ(status[caps], "0000000000000000") << caps;
+        EXPECT_EQ(status["NoNewPrivs"], "1");
+        EXPECT_EQ(status["Seccomp"], "2");
+        long gid = -1;
+        auto tpm = dir_ / "state" / "vm1" / "tpm";
+        EXPECT_EQ(owner(tpm, &gid), static_cast<long>(uid));
+        EXPECT_EQ(gid, static_cast<long>(uid));
+        for (const auto& entry : std::filesystem::directory_iterator(tpm))
+            EXPECT_EQ(owner(entry.path()), static_cast<long>(uid)) << entry.path();
+    }
     std::vector<pid_t> swtpms_;
 };
 
 TEST_F(TpmGuest, GuestSeesATpm2ThatSurvivesRestartsOfCorraldAndTheVm) {
+    if (::geteuid() != 0) GTEST_SKIP() << "confinement needs corrald to run as root";
+    // A state directory as an older corrald left it: root's, with a root-owned file in it.
+    auto tpm = dir_ / "state" / "vm1" / "tpm";
+    std::filesystem::create_directories(tpm);
+    std::ofstream(tpm / "left-by-root") << "x";
     startCorrald();
     startAndWaitForAgent();
     auto first = swtpmPid();
     ASSERT_TRUE(alive(first)) << corraldLog();
+    expectConfinedLikeItsQemu(first);
     EXPECT_EQ(guest("cat /sys/class/tpm/tpm0/tpm_version_major"), "s \"2\"\n") << corraldLog();
     EXPECT_EQ(guest("ls /dev/tpm0"), "s \"/dev/tpm0\"\n");
     EXPECT_NE(guest(kGetRandom).find("80 01 00 00 00 14 00 00 00 00"), std::string::npos)
@@ -82,6 +121,7 @@ TEST_F(TpmGuest, GuestSeesATpm2ThatSurvivesRestartsOfCorraldAndTheVm) {
     ASSERT_TRUE(waitProperty("vm1", "State", "s \"running\"", 20s)) << corraldLog();
     EXPECT_EQ(swtpmPid(), first);
     EXPECT_TRUE(alive(first));
+    expectConfinedLikeItsQemu(first);
     EXPECT_NE(corraldLog().find("adopted swtpm (pid " + std::to_string(first) + ")"),
               std::string::npos);
     ASSERT_TRUE(waitProperty("vm1", "AgentConnected", "b true", 60s)) << corraldLog();
@@ -93,12 +133,16 @@ TEST_F(TpmGuest, GuestSeesATpm2ThatSurvivesRestartsOfCorraldAndTheVm) {
     auto permall = dir_ / "state" / "vm1" / "tpm" / "tpm2-00.permall";
     ASSERT_TRUE(std::filesystem::exists(permall)) << "no TPM state kept";
     EXPECT_GT(std::filesystem::file_size(permall), 0u);
+    // Stopped: the uid may go to another VM, the state goes back to root.
+    EXPECT_EQ(owner(tpm), 0);
+    EXPECT_EQ(owner(permall), 0);
 
     startAndWaitForAgent();
     auto second = swtpmPid();
     EXPECT_TRUE(alive(second));
     EXPECT_NE(second, first);
     EXPECT_TRUE(std::filesystem::exists(permall));
+    expectConfinedLikeItsQemu(second);
     EXPECT_EQ(guest("cat /sys/class/tpm/tpm0/tpm_version_major"), "s \"2\"\n");
     ASSERT_EQ(call("vm1", "Kill").status, 0);
     EXPECT_TRUE(waitGone(second));

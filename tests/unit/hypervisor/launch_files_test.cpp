@@ -70,6 +70,40 @@ TEST_F(LaunchFiles, CdromKernelAndInitrdToo) {
               "boot kernel: " + path("vmlinuz") + ": No such file or directory");
 }
 
+TEST_F(LaunchFiles, FirmwareCodeAndVars) {
+    auto s = spec();
+    std::ofstream(dir_ / "OVMF_CODE.fd") << "x";
+    s.firmware.code = dir_ / "OVMF_CODE.fd";
+    s.firmware.vars = dir_ / "OVMF_VARS.fd";
+    EXPECT_EQ(unopenableFile(s, s.devices),
+              "firmware vars: " + path("OVMF_VARS.fd") + ": No such file or directory");
+    std::ofstream(dir_ / "OVMF_VARS.fd") << "x";
+    EXPECT_EQ(unopenableFile(s, s.devices), std::nullopt);
+    std::filesystem::remove(dir_ / "OVMF_CODE.fd");
+    EXPECT_EQ(unopenableFile(s, s.devices),
+              "firmware code: " + path("OVMF_CODE.fd") + ": No such file or directory");
+}
+
+TEST_F(LaunchFiles, VncPasswordAndTlsFiles) {
+    auto s = spec();
+    s.display.type = DisplayType::Vnc;
+    s.display.passwordFile = dir_ / "vnc.pass";
+    EXPECT_EQ(unopenableFile(s, s.devices),
+              "vnc password: " + path("vnc.pass") + ": No such file or directory");
+    std::ofstream(dir_ / "vnc.pass") << "secret";
+    std::filesystem::create_directory(dir_ / "tls");
+    s.display.tlsDir = dir_ / "tls";
+    for (const char* file : {"ca-cert.pem", "server-cert.pem"}) std::ofstream(dir_ / "tls" / file);
+    EXPECT_EQ(unopenableFile(s, s.devices),
+              "vnc tls: " + path("tls/server-key.pem") + ": No such file or directory");
+    makeDirectory("tls/server-key.pem");
+    EXPECT_EQ(unopenableFile(s, s.devices),
+              "vnc tls: " + path("tls/server-key.pem") + ": Is a directory");
+    std::filesystem::remove(dir_ / "tls" / "server-key.pem");
+    std::ofstream(dir_ / "tls" / "server-key.pem");
+    EXPECT_EQ(unopenableFile(s, s.devices), std::nullopt);
+}
+
 // Read-write as qemu opens it: a file that may be read but not written (sysfs's 0400
 // /sys/kernel/notes, which root cannot open for writing either) fails only as a writable disk.
 TEST_F(LaunchFiles, AWritableDiskIsOpenedReadWrite) {

@@ -64,6 +64,14 @@ TEST_F(Tpm, SwtpmCommandLine) {
                     "--terminate"));
 }
 
+TEST_F(Tpm, ConfinedSwtpmNamesNoPathAndDropsToTheUid) {
+    EXPECT_THAT(swtpmArgv("/usr/bin/swtpm", tpmStateDir("/var/lib/corral", "vm1"),
+                          "/run/corral/vm1", 70003),
+                ElementsAre("/usr/bin/swtpm", "socket", "--tpm2", "--tpmstate", "dir=.,mode=0600",
+                            "--ctrl", "type=unixio,fd=3", "--log", "fd=1", "--terminate", "--runas",
+                            "70003", "--seccomp", "action=kill"));
+}
+
 TEST_F(Tpm, BadValuesAtTheirPosition) {
     EXPECT_THAT(errors("type = \"tpm1.2\"\n"),
                 ElementsAre("vm1.toml:4:8: error: type: expected one of \"none\" | \"tpm2\", got "
