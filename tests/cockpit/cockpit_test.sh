@@ -44,6 +44,17 @@ cleanup() {
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
     done
+    # Each cockpit-bridge starts a session bus (dbus-daemon --session, which daemonizes, so it
+    # is no child of ours and outlives the bridge): end every process whose environment points
+    # at this run's bus, found by pid in /proc.
+    local e
+    for e in /proc/[0-9]*/environ; do
+        pid=${e#/proc/}
+        pid=${pid%/environ}
+        [ "$pid" != $$ ] || continue
+        tr '\0' '\n' <"$e" 2>/dev/null | grep -qxF "DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/bus.sock" &&
+            kill -KILL "$pid" 2>/dev/null || true
+    done
     rm -rf "$T"
     exit $rc
 }
