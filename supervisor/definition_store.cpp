@@ -90,7 +90,7 @@ bool busString(std::string_view text) {
 }  // namespace
 
 std::optional<StoreError> writeDefinitionFile(const fs::path& file, std::string_view text,
-                                              Replace replace) {
+                                              Replace replace, unsigned mode) {
     auto dir = directoryOf(file);
     std::string temp = (dir / ("." + file.filename().string() + ".tmp-XXXXXX")).string();
     Fd fd(::mkostemp(temp.data(), O_CLOEXEC));
@@ -99,7 +99,7 @@ std::optional<StoreError> writeDefinitionFile(const fs::path& file, std::string_
         ::unlink(temp.c_str());
         return failed(what, what == "rename to" ? file : fs::path(temp), error);
     };
-    if (::fchmod(fd.get(), 0644) < 0) return discard("set the mode of", errno);
+    if (::fchmod(fd.get(), static_cast<mode_t>(mode)) < 0) return discard("set the mode of", errno);
     if (!writeAll(fd.get(), text)) return discard("write", errno ? errno : EIO);
     if (::fsync(fd.get()) < 0) return discard("sync", errno);
     if (fd.close() < 0) return discard("close", errno);

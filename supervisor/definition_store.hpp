@@ -21,12 +21,13 @@ struct StoreError {
 
 enum class Replace { No, Yes };
 
-// Writes `text` to `file` (mode 0644): a temp file ".<name>.tmp-XXXXXX" in the same directory
-// (O_EXCL), fsync, rename over `file`, fsync of the directory. With Replace::No an existing
-// `file` is left alone and What::Exists returned (renameat2 RENAME_NOREPLACE, or link(2) where
-// the file system lacks it). On every failure the temp file is gone and `file` is untouched.
+// Writes `text` to `file` (mode `mode`, 0644 unless given): a temp file ".<name>.tmp-XXXXXX" in the
+// same directory (O_EXCL), fsync, rename over `file`, fsync of the directory. With Replace::No an
+// existing `file` is left alone and What::Exists returned (renameat2 RENAME_NOREPLACE, or link(2)
+// where the file system lacks it). On every failure the temp file is gone and `file` is untouched.
 std::optional<StoreError> writeDefinitionFile(const std::filesystem::path& file,
-                                              std::string_view text, Replace replace);
+                                              std::string_view text, Replace replace,
+                                              unsigned mode = 0644);
 
 // Unlinks `file` and fsyncs its directory; a file already gone is not an error.
 std::optional<StoreError> removeDefinitionFile(const std::filesystem::path& file);

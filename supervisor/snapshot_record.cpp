@@ -1,14 +1,12 @@
 #include "supervisor/snapshot_record.hpp"
 
-#include <fcntl.h>
+#include "supervisor/definition_store.hpp"
+
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -188,21 +186,10 @@ std::optional<std::string> writeChain(const fs::path& vmStateDir, const Snapshot
     std::error_code ec;
     fs::create_directories(vmStateDir / "snapshots", ec);
     if (ec) return "cannot create " + (vmStateDir / "snapshots").string() + ": " + ec.message();
-    auto file = chainFile(vmStateDir);
-    auto temp = file;
-    temp += ".tmp";
-    std::string text = chainToJson(chain);
-    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return "cannot write " + temp.string() + ": " + std::strerror(errno);
-    bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-              ::fsync(fd) == 0;
-    int saved = errno;
-    ::close(fd);
-    if (!ok || ::rename(temp.c_str(), file.c_str()) != 0) {
-        if (ok) saved = errno;
-        fs::remove(temp, ec);
-        return "cannot write " + file.string() + ": " + std::strerror(saved);
-    }
+    // Temp file, fsync, rename, directory fsync: as a definition is written.
+    if (auto error =
+            writeDefinitionFile(chainFile(vmStateDir), chainToJson(chain), Replace::Yes, 0600))
+        return error->message;
     return std::nullopt;
 }
 
