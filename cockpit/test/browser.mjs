@@ -77,7 +77,9 @@ async function expectText(locator, pattern, timeout, what) {
 async function admin(errors) {
     const page = await openPage(adminUrl, errors, "root");
     await expectText(page.locator("#empty"), /corralctl define/, 30_000, "the empty state");
-    if (!(await page.locator("#empty").isVisible())) await fail("the empty state is hidden");
+    // The text is in the page from the start; the page unhides it once the list is loaded.
+    await page.locator("#empty").waitFor({ state: "visible", timeout: 30_000 })
+        .catch(() => fail("the empty state is hidden"));
     await shot(page, "0-empty");
     log(`defining ${vm}: ${define.join(" ")}`);
     execFileSync(define[0], define.slice(1), { stdio: "inherit", timeout: 30_000 });

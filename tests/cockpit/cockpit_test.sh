@@ -52,7 +52,7 @@ cleanup() {
         pid=${e#/proc/}
         pid=${pid%/environ}
         [ "$pid" != $$ ] || continue
-        tr '\0' '\n' <"$e" 2>/dev/null | grep -qxF "DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/bus.sock" &&
+        tr '\0' '\n' 2>/dev/null <"$e" | grep -qxF "DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/bus.sock" &&
             kill -KILL "$pid" 2>/dev/null || true
     done
     rm -rf "$T"
