@@ -63,6 +63,8 @@ int methodFinishIncoming(sd_bus_message* m, IncomingControl* target,
 int methodAbortIncoming(sd_bus_message* m, IncomingControl* target,
                         const std::shared_ptr<BusLoop>& loop, sd_bus_error* error);
 int methodIncomingState(sd_bus_message* m, IncomingControl* target, sd_bus_error* error);
+int methodRecoverIncoming(sd_bus_message* m, IncomingControl* target,
+                          const std::shared_ptr<BusLoop>& loop, sd_bus_error* error);
 int methodMigrate(sd_bus_message* m, void* userdata, sd_bus_error* error);
 int methodCancelMigration(sd_bus_message* m, void* userdata, sd_bus_error* error);
 int methodStartWithOptions(sd_bus_message* m, void* userdata, sd_bus_error* error);

@@ -128,6 +128,25 @@ int methodIncomingState(sd_bus_message* m, IncomingControl* target, sd_bus_error
     return sd_bus_reply_method_return(m, "s", target->incomingState(name).c_str());
 }
 
+int methodRecoverIncoming(sd_bus_message* m, IncomingControl* target,
+                          const std::shared_ptr<BusLoop>& loop, sd_bus_error* error) {
+    if (auto denied = checkCaller(m, "RecoverIncoming", Access::Root))
+        return setError(error, *denied);
+    const char* name = nullptr;
+    int r = sd_bus_message_read(m, "s", &name);
+    if (r < 0) return r;
+    MigrationOptionList options;
+    if ((r = readOptions(m, options)) < 0) return r;
+    if (auto bad = tooMany(options, "RecoverIncoming")) return setError(error, *bad);
+    if (auto checked = validateRecoverOptions(options); !checked)
+        return setError(error, checked.error());
+    if (auto bad = noTarget(target)) return setError(error, *bad);
+    if (auto bad = checkName("RecoverIncoming", name)) return setError(error, *bad);
+    PendingCall call(loop, m);
+    target->recover(name, [call](Outcome<std::string> uri) { call.finish(uri); });
+    return 1;
+}
+
 int methodMigrate(sd_bus_message* m, void* u, sd_bus_error* error) {
     const char* destination = nullptr;
     int r = sd_bus_message_read(m, "s", &destination);

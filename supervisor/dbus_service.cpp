@@ -131,6 +131,10 @@ struct DbusService::Callbacks {
     static int incomingState(sd_bus_message* m, void* userdata, sd_bus_error* error) {
         return methodIncomingState(m, self(userdata).migrationTarget_, error);
     }
+    static int recoverIncoming(sd_bus_message* m, void* userdata, sd_bus_error* error) {
+        return methodRecoverIncoming(m, self(userdata).migrationTarget_, self(userdata).loop_,
+                                     error);
+    }
 
     static int getVersion(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply,
                           void*, sd_bus_error*) {
@@ -181,6 +185,9 @@ const sd_bus_vtable kManagerVtable[] = {
                             DbusService::Callbacks::abortIncoming, kMethod),
     SD_BUS_METHOD_WITH_ARGS("IncomingState", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", state),
                             DbusService::Callbacks::incomingState, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("RecoverIncoming", SD_BUS_ARGS("s", name, "a{sv}", options),
+                            SD_BUS_RESULT("s", uri), DbusService::Callbacks::recoverIncoming,
+                            kMethod),
     SD_BUS_SIGNAL_WITH_ARGS("InstanceNew", SD_BUS_ARGS("s", name, "o", path), 0),
     SD_BUS_SIGNAL_WITH_ARGS("InstanceRemoved", SD_BUS_ARGS("s", name, "o", path), 0),
     SD_BUS_VTABLE_END};

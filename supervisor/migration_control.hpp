@@ -14,8 +14,8 @@
 namespace corral::supervisor {
 
 struct MigrationStatus {
-    // "none", "preparing", "copying-storage", "active", "postcopy", "completing", "completed",
-    // "failed", "cancelled".
+    // "none", "preparing", "copying-storage", "active", "postcopy", "postcopy-paused",
+    // "postcopy-recovering", "completing", "completed", "failed", "cancelled".
     std::string state = "none";
     MigrationProgress progress;
     std::string error;  // why the last run failed
@@ -47,6 +47,10 @@ class IncomingControl {
     // Where an incoming migration of `name` stands here: "waiting" (prepared, no Finish yet),
     // "finishing" (Finish runs), "arrived" (an instance of that name is here), "none".
     virtual std::string incomingState(const std::string& name) const = 0;
+    // Postcopy recovery of an arrived VM whose stream broke: its qemu's stream paused (QEMU's
+    // migrate-pause if it has not noticed yet) and listening again (migrate-recover); the URI the
+    // source's qemu resumes to.
+    virtual void recover(std::string name, Reply<std::string> reply) = 0;
 };
 
 }  // namespace corral::supervisor

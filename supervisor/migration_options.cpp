@@ -51,6 +51,7 @@ Outcome<MigrateOptions> validateMigrateOptions(const MigrationOptionList& option
                                    {"downtime_ms", 't'},
                                    {"auto_converge", 'b'},
                                    {"postcopy", 's'},
+                                   {"postcopy_bandwidth", 't'},
                                    {"storage", 's'},
                                    {"tls", 'b'},
                                    {"timeout", 't'}}))
@@ -60,6 +61,10 @@ Outcome<MigrateOptions> validateMigrateOptions(const MigrationOptionList& option
         if (option.key == "bandwidth") {
             if (option.number == 0) return bad("Migrate: bandwidth must be at least 1 byte/s.");
             out.bandwidth = option.number;
+        } else if (option.key == "postcopy_bandwidth") {
+            if (option.number == 0)
+                return bad("Migrate: postcopy_bandwidth must be at least 1 byte/s.");
+            out.postcopyBandwidth = option.number;
         } else if (option.key == "downtime_ms") {
             if (option.number == 0 || option.number > kMaxDowntimeMs)
                 return bad("Migrate: downtime_ms must be 1 to " + std::to_string(kMaxDowntimeMs) +
@@ -85,6 +90,8 @@ Outcome<MigrateOptions> validateMigrateOptions(const MigrationOptionList& option
             out.timeout = timeout.value();
         }
     }
+    if (out.postcopyBandwidth && out.postcopy == PostcopyMode::Never)
+        return bad("Migrate: postcopy_bandwidth needs postcopy auto or always.");
     // The mirrors end at QEMU's pause before the switchover, which postcopy has none of.
     if (out.copyStorage && out.postcopy != PostcopyMode::Never)
         return bad("Migrate: postcopy cannot be combined with storage copy; use postcopy never.");
@@ -140,6 +147,11 @@ Outcome<bool> validateFinishOptions(const MigrationOptionList& options) {
     bool resume = true;
     for (const auto& option : options) resume = option.flag;
     return resume;
+}
+
+Status validateRecoverOptions(const MigrationOptionList& options) {
+    if (auto error = checkEntries("RecoverIncoming", options, {})) return *error;
+    return Unit{};
 }
 
 }  // namespace corral::supervisor

@@ -33,6 +33,8 @@ inline constexpr std::uint64_t kMaxDowntimeMs = 2'000'000;
 struct MigrateOptions {
     std::optional<std::uint64_t> bandwidth;   // bytes/s; QEMU's max-bandwidth
     std::optional<std::uint64_t> downtimeMs;  // QEMU's downtime-limit
+    // bytes/s after the switch to postcopy; QEMU's max-postcopy-bandwidth (unset: unlimited).
+    std::optional<std::uint64_t> postcopyBandwidth;
     bool autoConverge = false;
     bool tls = false;  // the stream over TLS ([migration] tls_dir on both hosts)
     // storage "copy": the writable disks are copied to the destination (migration_storage.hpp).
@@ -44,7 +46,8 @@ struct MigrateOptions {
 };
 
 // Migrate(s destination, a{sv} options): bandwidth (t, > 0), downtime_ms (t, 1..kMaxDowntimeMs),
-// auto_converge (b), postcopy (s: "never", "auto" or "always"; not with storage "copy"), storage
+// auto_converge (b), postcopy (s: "never", "auto" or "always"; not with storage "copy"),
+// postcopy_bandwidth (t, > 0; only with postcopy auto or always), storage
 // (s: "shared" or "copy"), tls (b), timeout (t seconds, 1..kMaxMigrationTimeoutSeconds); each key
 // once, nothing else.
 Outcome<MigrateOptions> validateMigrateOptions(const MigrationOptionList& options);
@@ -71,5 +74,7 @@ Outcome<IncomingOptions> validateIncomingOptions(const MigrationOptionList& opti
 // FinishIncoming's options: resume (b, default true): `cont` the VM once it has arrived (false
 // for a VM that was paused on the source).
 Outcome<bool> validateFinishOptions(const MigrationOptionList& options);
+// RecoverIncoming takes none yet (the dictionary is there for later versions).
+Status validateRecoverOptions(const MigrationOptionList& options);
 
 }  // namespace corral::supervisor

@@ -185,6 +185,8 @@ asio::awaitable<Outcome<Unit>> MigrationSource::perform(std::shared_ptr<Run> run
     std::string params =
         tlsParameterJson(o.tls, run->tlsPreloaded ? kMigrationTlsClientId : kMigrationTlsId);
     if (o.bandwidth) params += R"(,"max-bandwidth":)" + std::to_string(*o.bandwidth);
+    // Always: QEMU keeps an earlier migration's value (0 is unlimited).
+    params += R"(,"max-postcopy-bandwidth":)" + std::to_string(o.postcopyBandwidth.value_or(0));
     if (o.downtimeMs) params += R"(,"downtime-limit":)" + std::to_string(*o.downtimeMs);
     std::vector<std::string> setup = {caps};
     if (o.tls && !run->tlsPreloaded) {

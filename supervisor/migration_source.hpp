@@ -53,7 +53,11 @@ class MigrationSource final : public MigrationControl {
     boost::asio::awaitable<Outcome<Unit>> switchover(std::shared_ptr<Run> run);
     boost::asio::awaitable<Outcome<Unit>> startPostcopy(std::shared_ptr<Run> run);
     boost::asio::awaitable<Outcome<Unit>> finishPostcopy(std::shared_ptr<Run> run);
+    // migration_source_resume.cpp: the rest of the pages, and QEMU's postcopy recovery when the
+    // stream breaks (the destination's RecoverIncoming, then migrate resume), until completed or
+    // the timeout.
     boost::asio::awaitable<Outcome<Unit>> drainPostcopy(std::shared_ptr<Run> run);
+    boost::asio::awaitable<void> resumePostcopy(std::shared_ptr<Run> run);
     OpError postcopyLost(Run& run, const std::string& why);
     // After a restart with a `switching` record: the destination's IncomingState decides.
     boost::asio::awaitable<Outcome<Unit>> settleSwitch(std::shared_ptr<Run> run);

@@ -24,6 +24,10 @@ inline constexpr seconds kPrepareTimeout{60};
 inline constexpr seconds kFinishTimeout{30};
 inline constexpr seconds kAbortTimeout{10};
 inline constexpr seconds kQuitWindow{10};
+// A postcopy stream that sent nothing for this long is broken (a dead link, which TCP takes
+// minutes to notice): QEMU's migrate-pause, then its recovery. Between recovery attempts, kRetry.
+inline constexpr seconds kPostcopyStall{5};
+inline constexpr seconds kRetry{1};
 inline constexpr milliseconds kQuitPoll{50};
 // After migrate_cancel, how long QEMU may take to say cancelled.
 inline constexpr seconds kCancelWindow{30};
@@ -62,6 +66,9 @@ struct MigrationSource::Run {
     DiskSizes sizes;
     bool storageEnded = false;  // the mirrors ended in sync at pre-switchover
     bool postcopy = false;      // migrate-start-postcopy went out
+    // Postcopy recovery: attempts so far, and why the last one did not get the stream going.
+    int resumeAttempts = 0;
+    std::string resumeWhy;
 };
 
 }  // namespace corral::supervisor

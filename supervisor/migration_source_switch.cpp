@@ -91,41 +91,6 @@ asio::awaitable<Outcome<Unit>> MigrationSource::finishPostcopy(std::shared_ptr<R
                   ")");
 }
 
-asio::awaitable<Outcome<Unit>> MigrationSource::drainPostcopy(std::shared_ptr<Run> run) {
-    // The guest runs there now and fetches the pages it touches from here; QEMU sends the rest
-    // until it says completed. Bounded by the migration's timeout (or an hour).
-    setState(*run, "postcopy");
-    auto limit =
-        run->options.timeout.count() > 0 ? run->options.timeout : seconds(kIncomingDefaultSeconds);
-    auto deadline = context_.clock.now() + limit;
-    std::string why;
-    while (why.empty()) {
-        run->eventSeen = false;
-        auto reply = co_await qmp(run, R"({"execute":"query-migrate"})");
-        auto query =
-            reply ? parseMigrationQuery(reply.value()) : Outcome<MigrationQuery>(reply.error());
-        if (!query) {
-            why = "query-migrate: " + query.error().message;
-            break;
-        }
-        run->status.progress = query.value().progress;
-        changed_.emit(run->name);
-        const std::string status = query.value().status;
-        if (status == "completed") co_return co_await departed(run);
-        if (status != "postcopy-active" && status != "active" && status != "device") {
-            why = "QEMU's postcopy stream is '" + status + "'" +
-                  (query.value().error.empty() ? "" : " (" + query.value().error + ")");
-            break;
-        }
-        if (context_.clock.now() >= deadline) {
-            why = "postcopy did not complete within " + std::to_string(limit.count()) + " s";
-            break;
-        }
-        if (!run->eventSeen) co_await life_.sleep(kPoll, run->wake);
-    }
-    co_return postcopyLost(*run, why);
-}
-
 OpError MigrationSource::postcopyLost(Run& run, const std::string& why) {
     setState(run, "failed");
     run.unconfirmed = true;

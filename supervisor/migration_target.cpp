@@ -80,6 +80,7 @@ std::optional<std::uint16_t> MigrationTarget::freePort() const {
         bool taken = false;
         for (const auto& [name, in] : incoming_)
             taken = taken || in->port == port || in->nbdPort == port;
+        for (const auto& [name, recovering] : recovering_) taken = taken || recovering == port;
         if (!taken && portFree(settings_.listenAddress, static_cast<std::uint16_t>(port)))
             return static_cast<std::uint16_t>(port);
     }

@@ -39,6 +39,8 @@ class MigrationTarget final : public IncomingControl {
     void abort(std::string name, Done done) override;
 
     std::string incomingState(const std::string& name) const override;
+    // migration_target_recover.cpp. Asked again while the listener waits, it answers the same URI.
+    void recover(std::string name, Reply<std::string> reply) override;
 
     bool incoming(const std::string& name) const { return incoming_.count(name) != 0; }
 
@@ -49,6 +51,8 @@ class MigrationTarget final : public IncomingControl {
     boost::asio::awaitable<Outcome<Unit>> finishSteps(std::shared_ptr<Incoming> in, bool resume);
     // Kills and reaps the qemu, removes its runtime dir and forgets the entry.
     boost::asio::awaitable<void> discard(std::shared_ptr<Incoming> in, std::string why);
+    boost::asio::awaitable<Outcome<std::string>> recoverSteps(std::string name);
+    boost::asio::awaitable<Outcome<std::string>> vmQmp(std::string name, std::string json);
     std::optional<std::uint16_t> freePort() const;
     std::string uriFor(std::uint16_t port) const;
     void log(int priority, const std::string& text) const;
@@ -59,6 +63,8 @@ class MigrationTarget final : public IncomingControl {
     std::map<std::string, std::shared_ptr<Incoming>, std::less<>> incoming_;
     // Arrived and running, but their definition could not be written (not in the registry).
     std::set<std::string, std::less<>> unmanaged_;
+    // Arrived by postcopy and listening for the rest of their stream again: the port.
+    std::map<std::string, std::uint16_t, std::less<>> recovering_;
     Lifetime life_;
 };
 

@@ -25,6 +25,15 @@ class PostcopyGuest : public MigrationGuest {
   protected:
     std::string definitionExtra() const override { return "\n[security]\nconfine = false\n"; }
 
+    // The guest rewrites 16 MiB of its RAM-backed /tmp over and over: at the switch to postcopy
+    // megabytes are left to send, so the postcopy phase lasts (with postcopy_bandwidth low).
+    void startDirtyingMore() {
+        auto r = exec(src,
+                      "(while :; do dd if=/dev/urandom of=/tmp/dirty bs=64k count=256 "
+                      "2>/dev/null; done) >/dev/null 2>&1 </dev/null & echo started");
+        ASSERT_NE(r.output.find("started"), std::string::npos) << r.output;
+    }
+
     // corralctl migrate --postcopy MODE with a bandwidth too low for the guest's dirtying, then
     // everything the issue asks of the guest after it.
     void moveWithPostcopy(const std::string& mode) {
@@ -83,6 +92,85 @@ TEST_F(PostcopyGuest, AlwaysMovesAGuestPrecopyCannotKeepUpWith) {
 TEST_F(PostcopyGuest, AutoSwitchesWhenPrecopyDoesNotConverge) {
     moveWithPostcopy("auto");
     EXPECT_NE(src.log().find("vm1: precopy does not converge"), std::string::npos) << src.log();
+}
+
+// The link between the hosts goes down once the guest runs on the destination: QEMU's stream
+// stalls (TCP would take minutes to notice), corrald pauses it and, once the link is back,
+// recovers it (RecoverIncoming there, migrate resume here); the guest goes on as if nothing
+// happened and the source ends stopped as "migrated to".
+TEST_F(PostcopyGuest, ALinkDownMidPostcopyIsRecoveredOnceItIsBack) {
+    double uptimeBefore = uptimeOf(exec(src, "cat /proc/uptime").output);
+    ASSERT_GT(uptimeBefore, 0);
+    startTicks();
+    startDirtyingMore();
+    startMigrate({"5", "bandwidth", "t", "4000000", "downtime_ms", "t", "50", "postcopy", "s",
+                  "always", "postcopy_bandwidth", "t", "500000", "timeout", "t", "400"});
+    ASSERT_TRUE(src.waitProperty("vm1", "MigrationState", "s \"postcopy\"", 180s))
+        << src.log() << readFile(migrateOut);
+    auto after = destinationTicks();
+    // The guest runs there (FinishIncoming answered): from here the stream carries its pages.
+    ASSERT_TRUE(dst.waitProperty("vm1", "State", "s \"running\"", 90s)) << dst.log();
+    link.setDown(true);
+    bool paused = src.waitProperty("vm1", "MigrationState", "s \"postcopy-paused\"", 90s);
+    link.setDown(false);
+    ASSERT_TRUE(paused) << src.log() << dst.log() << readFile(migrateOut);
+    auto migrated = finishMigrate(420s);
+    ASSERT_EQ(migrated.status, 0) << migrated.output << src.log() << dst.log();
+    EXPECT_NE(src.log().find("vm1: postcopy stream sent nothing for"), std::string::npos);
+    EXPECT_NE(src.log().find("vm1: resuming the postcopy stream to tcp:"), std::string::npos)
+        << src.log();
+    EXPECT_NE(dst.log().find("vm1: postcopy stream broken; waiting for the source again on"),
+              std::string::npos)
+        << dst.log();
+
+    EXPECT_EQ(src.property("vm1", "State"), "s \"stopped\"");
+    EXPECT_EQ(src.property("vm1", "LastExit"), "s \"migrated to " + dst.address() + "\"");
+    EXPECT_EQ(src.property("vm1", "MigrationState"), "s \"completed\"");
+    EXPECT_TRUE(src.qemuPids().empty());
+    EXPECT_EQ(dst.property("vm1", "State"), "s \"running\"") << dst.log();
+    ASSERT_TRUE(dst.waitProperty("vm1", "AgentConnected", "b true", 60s)) << dst.log();
+    EXPECT_GE(uptimeOf(exec(dst, "cat /proc/uptime").output), uptimeBefore) << "the guest rebooted";
+    // The counter goes on there, one by one.
+    auto first = ticks(after->lines());
+    ASSERT_FALSE(first.empty()) << "no tick on the destination";
+    auto deadline = Clock::now() + 30s;
+    while (ticks(after->lines()).size() < first.size() + 10 && Clock::now() < deadline)
+        std::this_thread::sleep_for(100ms);
+    auto destTicks = ticks(after->lines());
+    ASSERT_GE(destTicks.size(), first.size() + 10) << "the counter stopped on the destination";
+    EXPECT_EQ(destTicks.back().second - destTicks.front().second,
+              static_cast<long>(destTicks.size()) - 1);
+}
+
+// The link stays down past the migration's timeout: recovery cannot succeed. Both qemus stay as
+// they are (neither has the whole memory), the source says why and never resumes its copy, and
+// the destination's journal says its stream waits for the source.
+TEST_F(PostcopyGuest, ALinkDownPastTheTimeoutLeavesItSplitAndSaysSo) {
+    startDirtyingMore();
+    startMigrate({"5", "bandwidth", "t", "4000000", "downtime_ms", "t", "50", "postcopy", "s",
+                  "always", "postcopy_bandwidth", "t", "500000", "timeout", "t", "45"});
+    ASSERT_TRUE(src.waitProperty("vm1", "MigrationState", "s \"postcopy\"", 180s))
+        << src.log() << readFile(migrateOut);
+    ASSERT_TRUE(dst.waitProperty("vm1", "State", "s \"running\"", 90s)) << dst.log();
+    link.setDown(true);
+    auto result = finishMigrate(240s);
+    link.setDown(false);
+    EXPECT_NE(result.status, 0) << result.output << src.log();
+    EXPECT_NE(result.output.find("postcopy did not complete within 45 s (its stream broke and "
+                                 "could not be resumed: "),
+              std::string::npos)
+        << result.output;
+    EXPECT_NE(result.output.find("it stays paused here and must not be resumed here"),
+              std::string::npos)
+        << result.output;
+    EXPECT_EQ(src.property("vm1", "MigrationState"), "s \"failed\"");
+    EXPECT_NE(src.property("vm1", "State"), "s \"running\"") << src.log();
+    EXPECT_EQ(src.pid("vm1"), sourcePid) << "the source's qemu must stay";
+    EXPECT_EQ(src.qemuPids().size(), 1u);
+    EXPECT_EQ(dst.qemuPids().size(), 1u) << dst.log();
+    EXPECT_NE(dst.log().find("vm1: postcopy stream broken; waiting for the source again on"),
+              std::string::npos)
+        << dst.log();
 }
 
 // A confined VM (the default): its destination qemu runs as an unprivileged uid.
