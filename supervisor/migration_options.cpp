@@ -4,6 +4,7 @@
 #include <set>
 
 #include "supervisor/migration_storage.hpp"
+#include "supervisor/snapshot_record.hpp"
 
 namespace corral::supervisor {
 
@@ -147,6 +148,23 @@ Outcome<bool> validateFinishOptions(const MigrationOptionList& options) {
     bool resume = true;
     for (const auto& option : options) resume = option.flag;
     return resume;
+}
+
+// The overlays of a snapshot chain live in the VM's state dir, which is not migrated: the
+// destination would open the base images and lose everything written since the first snapshot.
+std::optional<OpError> snapshotsRefusal(const std::filesystem::path& vmStateDir,
+                                        const std::string& name) {
+    std::string error;
+    auto chain = readChain(vmStateDir, error);
+    if (!chain)
+        return OpError{ErrorKind::Failed,
+                       name + ": cannot read its snapshots (" + error + "); it is not migrated."};
+    if (chain->snapshots.empty()) return std::nullopt;
+    return OpError{ErrorKind::InvalidState,
+                   name + " has " + std::to_string(chain->snapshots.size()) +
+                       " snapshot(s), starting with '" + chain->snapshots.front().name +
+                       "', whose overlays a migration does not carry: DeleteSnapshot them "
+                       "first (it merges them into the images)."};
 }
 
 Status validateRecoverOptions(const MigrationOptionList& options) {

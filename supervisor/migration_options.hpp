@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -51,6 +52,11 @@ struct MigrateOptions {
 // (s: "shared" or "copy"), tls (b), timeout (t seconds, 1..kMaxMigrationTimeoutSeconds); each key
 // once, nothing else.
 Outcome<MigrateOptions> validateMigrateOptions(const MigrationOptionList& options);
+
+// Migrate refuses (InvalidState, with a sentence) a VM whose <state_dir>/NAME holds a snapshot
+// chain: its overlays are not migrated. nullopt: no snapshots.
+std::optional<OpError> snapshotsRefusal(const std::filesystem::path& vmStateDir,
+                                        const std::string& name);
 
 // InvalidArgument unless `destination` is a D-Bus address ("unix:path=...", anything with a
 // ':' and '=') or a host name as `ssh` takes it ([USER@]HOST).

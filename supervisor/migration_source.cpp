@@ -69,6 +69,8 @@ void MigrationSource::migrate(Vm& vm, std::string destination, MigrateOptions op
         return done(OpError{ErrorKind::Busy, vm.name() + " is already being migrated to " +
                                                  it->second->destination + "."});
     if (auto error = vm.lifecycle().checkUsable()) return done(*error);
+    if (auto error = snapshotsRefusal(context_.stateRoot / vm.name(), vm.name()))
+        return done(*error);
     auto run = std::make_shared<Run>();
     run->name = vm.name();
     run->vm = &vm;

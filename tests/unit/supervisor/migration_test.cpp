@@ -3,6 +3,8 @@
 // destination and the Instance after a migration (stopped, "migrated to", nothing restarts it).
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "hypervisor/qemu_argv.hpp"
 #include "hypervisor/runtime_dir.hpp"
 #include "monitor/qmp_message.hpp"
@@ -10,6 +12,8 @@
 #include "supervisor/migration_config.hpp"
 #include "supervisor/migration_options.hpp"
 #include "supervisor/qmp_link.hpp"
+#include "supervisor/snapshot_record.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/unit/supervisor/fake_vm.hpp"
 
 namespace corral::supervisor::test {
@@ -30,6 +34,27 @@ MigrationOption flag(std::string key, bool value) {
 std::string refusal(const MigrationOptionList& options) {
     auto result = validateMigrateOptions(options);
     return result ? std::string("accepted") : result.error().message;
+}
+
+TEST(MigrateRefusal, AVmWithSnapshotsIsRefusedUpFront) {
+    corral::test::TempDir dir;
+    EXPECT_FALSE(snapshotsRefusal(dir.path() / "none-yet", "web1"));
+    SnapshotChain chain;
+    ASSERT_FALSE(writeChain(dir.path(), chain));
+    EXPECT_FALSE(snapshotsRefusal(dir.path(), "web1")) << "an empty chain is no snapshot";
+    chain.snapshots.push_back({"before-upgrade", 1, 1, {{"d1", "/img/d1.raw", "raw", "/o.qcow2"}}});
+    chain.snapshots.push_back({"later", 2, 2, {}});
+    ASSERT_FALSE(writeChain(dir.path(), chain));
+    auto refused = snapshotsRefusal(dir.path(), "web1");
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->kind, ErrorKind::InvalidState);
+    EXPECT_EQ(refused->message,
+              "web1 has 2 snapshot(s), starting with 'before-upgrade', whose overlays a migration "
+              "does not carry: DeleteSnapshot them first (it merges them into the images).");
+    std::ofstream(chainFile(dir.path())) << "{not json";
+    auto unreadable = snapshotsRefusal(dir.path(), "web1");
+    ASSERT_TRUE(unreadable);
+    EXPECT_NE(unreadable->message.find("web1: cannot read its snapshots ("), std::string::npos);
 }
 
 TEST(MigrateOptions, TakesEveryOptionWithItsValue) {
@@ -62,6 +87,15 @@ TEST(MigrateOptions, RefusesBadTypesValuesAndCombinations) {
     EXPECT_EQ(validateMigrateOptions({text("postcopy", "always")}).value().postcopy,
               PostcopyMode::Always);
     EXPECT_EQ(validateMigrateOptions({}).value().postcopy, PostcopyMode::Never);
+    auto slow =
+        validateMigrateOptions({text("postcopy", "always"), number("postcopy_bandwidth", 500000)});
+    ASSERT_TRUE(slow) << slow.error().message;
+    EXPECT_EQ(slow.value().postcopyBandwidth, 500000u);
+    EXPECT_FALSE(validateMigrateOptions({}).value().postcopyBandwidth);
+    EXPECT_EQ(refusal({text("postcopy", "auto"), number("postcopy_bandwidth", 0)}),
+              "Migrate: postcopy_bandwidth must be at least 1 byte/s.");
+    EXPECT_EQ(refusal({number("postcopy_bandwidth", 1000)}),
+              "Migrate: postcopy_bandwidth needs postcopy auto or always.");
     EXPECT_EQ(refusal({text("postcopy", "always"), text("storage", "copy")}),
               "Migrate: postcopy cannot be combined with storage copy; use postcopy never.");
     EXPECT_EQ(refusal({text("postcopy", "Always")}),
@@ -111,6 +145,11 @@ TEST(MigrateOptions, IncomingAndFinishOptions) {
     EXPECT_TRUE(validateFinishOptions({}).value());
     EXPECT_FALSE(validateFinishOptions({flag("resume", false)}).value());
     EXPECT_FALSE(validateFinishOptions({text("resume", "yes")}));
+    EXPECT_TRUE(validateRecoverOptions({}));
+    auto unknown = validateRecoverOptions({flag("resume", true)});
+    ASSERT_FALSE(unknown);
+    EXPECT_NE(unknown.error().message.find("RecoverIncoming"), std::string::npos)
+        << unknown.error().message;
 }
 
 TEST(MigrationConfig, ListenAddressAndPortRange) {
