@@ -16,6 +16,7 @@ dstState() {
         State 2>/dev/null | cut -d' ' -f2- | tr -d '"'
 }
 dstStateIs() { [ "$(dstState)" = "$1" ]; }
+dstUp() { dstBus status org.corral1 >/dev/null 2>&1; }
 migrateUnitIs() { [ "$(unitState "corral@$MIGRATE_VM.service")" = "$1" ]; }
 
 migrateCleanup() {
@@ -50,7 +51,7 @@ step_migrated_source_unit() {
          --instances-dir $MIGRATE_DST/instances --runtime-dir $MIGRATE_DST/run \
          --state-dir $MIGRATE_DST/state --log-dir $MIGRATE_DST/log \
          --config $MIGRATE_DST/corral.toml" || fail "cannot start the destination corrald"
-    wait_for 20 "the destination corrald on its bus" dstBus status org.corral1
+    wait_for 20 "the destination corrald on its bus" dstUp
 
     c systemctl start "corral@$MIGRATE_VM.service" || fail "systemctl start corral@$MIGRATE_VM"
     vmStateIs "$MIGRATE_VM" running || fail "State=$(vmProp "$MIGRATE_VM" State) after the start"

@@ -34,6 +34,18 @@ class PostcopyGuest : public MigrationGuest {
         ASSERT_NE(r.output.find("started"), std::string::npos) << r.output;
     }
 
+    // Stopped and "migrated to" here, running there with its agent, and not rebooted.
+    void expectMovedWithoutReboot(double uptimeBefore) {
+        EXPECT_EQ(src.property("vm1", "State"), "s \"stopped\"");
+        EXPECT_EQ(src.property("vm1", "LastExit"), "s \"migrated to " + dst.address() + "\"");
+        EXPECT_EQ(src.property("vm1", "MigrationState"), "s \"completed\"");
+        EXPECT_TRUE(src.qemuPids().empty());
+        EXPECT_EQ(dst.property("vm1", "State"), "s \"running\"") << dst.log();
+        ASSERT_TRUE(dst.waitProperty("vm1", "AgentConnected", "b true", 60s)) << dst.log();
+        double uptimeAfter = uptimeOf(exec(dst, "cat /proc/uptime").output);
+        EXPECT_GE(uptimeAfter, uptimeBefore) << "the guest rebooted";
+    }
+
     // corralctl migrate --postcopy MODE with a bandwidth too low for the guest's dirtying, then
     // everything the issue asks of the guest after it.
     void moveWithPostcopy(const std::string& mode) {
@@ -52,14 +64,7 @@ class PostcopyGuest : public MigrationGuest {
         EXPECT_NE(migrated.output.find("vm1: postcopy "), std::string::npos) << migrated.output;
         EXPECT_NE(src.log().find("vm1: switching to postcopy"), std::string::npos) << src.log();
 
-        EXPECT_EQ(src.property("vm1", "State"), "s \"stopped\"");
-        EXPECT_EQ(src.property("vm1", "LastExit"), "s \"migrated to " + dst.address() + "\"");
-        EXPECT_EQ(src.property("vm1", "MigrationState"), "s \"completed\"");
-        EXPECT_TRUE(src.qemuPids().empty());
-        EXPECT_EQ(dst.property("vm1", "State"), "s \"running\"") << dst.log();
-        ASSERT_TRUE(dst.waitProperty("vm1", "AgentConnected", "b true", 60s)) << dst.log();
-        double uptimeAfter = uptimeOf(exec(dst, "cat /proc/uptime").output);
-        EXPECT_GE(uptimeAfter, uptimeBefore) << "the guest rebooted";
+        expectMovedWithoutReboot(uptimeBefore);
 
         // The counter goes on where it was: the destination's first tick follows the source's
         // last, and more come.
@@ -123,13 +128,7 @@ TEST_F(PostcopyGuest, ALinkDownMidPostcopyIsRecoveredOnceItIsBack) {
               std::string::npos)
         << dst.log();
 
-    EXPECT_EQ(src.property("vm1", "State"), "s \"stopped\"");
-    EXPECT_EQ(src.property("vm1", "LastExit"), "s \"migrated to " + dst.address() + "\"");
-    EXPECT_EQ(src.property("vm1", "MigrationState"), "s \"completed\"");
-    EXPECT_TRUE(src.qemuPids().empty());
-    EXPECT_EQ(dst.property("vm1", "State"), "s \"running\"") << dst.log();
-    ASSERT_TRUE(dst.waitProperty("vm1", "AgentConnected", "b true", 60s)) << dst.log();
-    EXPECT_GE(uptimeOf(exec(dst, "cat /proc/uptime").output), uptimeBefore) << "the guest rebooted";
+    expectMovedWithoutReboot(uptimeBefore);
     // The counter goes on there, one by one.
     auto first = ticks(after->lines());
     ASSERT_FALSE(first.empty()) << "no tick on the destination";
