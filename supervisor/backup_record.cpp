@@ -4,9 +4,6 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "supervisor/definition_store.hpp"
 
 namespace corral::supervisor {
@@ -142,14 +139,9 @@ std::optional<BackupRecord> readBackups(const fs::path& vmStateDir, std::string&
     auto file = backupFile(vmStateDir);
     std::error_code ec;
     if (!fs::exists(file, ec)) return BackupRecord{};
-    std::ifstream in(file);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) {
-        error = "cannot read " + file.string();
-        return std::nullopt;
-    }
-    auto record = backupsFromJson(text.str(), error);
+    auto text = readDefinitionFile(file, error);
+    if (!text) return std::nullopt;
+    auto record = backupsFromJson(*text, error);
     if (!record) error = file.string() + ": " + error;
     return record;
 }

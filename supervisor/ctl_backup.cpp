@@ -1,6 +1,5 @@
 #include "supervisor/ctl_backup.hpp"
 
-#include <ctime>
 #include <filesystem>
 
 #include "hypervisor/instance_name.hpp"
@@ -13,15 +12,6 @@ namespace {
 
 // A backup copies whole disks; a day bounds the wait for the reply.
 constexpr std::uint64_t kBackupCallTimeoutUsec = 86'400'000'000;
-
-std::string localTime(std::uint64_t usec) {
-    std::time_t seconds = static_cast<std::time_t>(usec / 1'000'000);
-    std::tm tm{};
-    ::localtime_r(&seconds, &tm);
-    char text[40];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S%z", &tm);
-    return text;
-}
 
 // Prints the checkpoints (all, or the last only), one line each or as JSON.
 int listBackups(Client& client, const std::string& name, bool json, bool lastOnly) {
@@ -55,7 +45,8 @@ int listBackups(Client& client, const std::string& name, bool json, bool lastOnl
                            jsonQuote(mode) + ",\"created_usec\":" + std::to_string(created) +
                            ",\"target\":" + jsonQuote(target) + ",\"files\":[" + files + "]}");
         else
-            rows.push_back(std::string(checkpoint) + " " + mode + " " + localTime(created) + files);
+            rows.push_back(std::string(checkpoint) + " " + mode + " " + localTimeText(created) +
+                           files);
     }
     check(r, "bad reply");
     if (lastOnly && rows.size() > 1) rows.erase(rows.begin(), rows.end() - 1);
