@@ -1,6 +1,7 @@
 // Backup, CancelBackup and ListBackups of a QemuVm: the checks, the plan (backup_plan.cpp), then
 // the running qemu's steps (backup_live.cpp). The record lives in <state_dir>/NAME/backups.json.
-// A stopped VM is refused: its images are copied with qemu-img as they are (docs/backup.md).
+// A stopped VM is refused: its images are copied with qemu-img as they are (docs/architecture.md,
+// "Backups").
 #include <unistd.h>
 
 #include "supervisor/qemu_vm.hpp"
