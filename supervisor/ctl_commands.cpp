@@ -9,6 +9,7 @@
 #include "hypervisor/instance_spec.hpp"
 #include "hypervisor/qemu_argv.hpp"
 #include "supervisor/ctl_attach.hpp"
+#include "supervisor/ctl_backup.hpp"
 #include "supervisor/ctl_console.hpp"
 #include "supervisor/ctl_define.hpp"
 #include "supervisor/ctl_disks.hpp"
@@ -253,6 +254,9 @@ constexpr Verb kVerbs[] = {
     {"snapshot", "create|list|revert|delete NAME [SNAP]", 2, 3, kForce, false, false,
      "disk snapshots of a VM: take, list, go back to (--force: a running one), merge away",
      snapshotVerb},
+    {"backup", "create|list|cancel NAME [DIR]", 2, 3, kIncremental | kDisk, false, false,
+     "back up a running VM's disks into DIR (--incremental: what changed since), list, cancel",
+     backupVerb},
     {"exec", "NAME", 1, 1, kTimeout, true, true, "run a command in the guest (negotiator agent)",
      exec},
     {"commands", "NAME", 1, 1, 0, false, true, "commands the guest agent offers", commands},

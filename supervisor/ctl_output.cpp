@@ -7,6 +7,15 @@
 
 namespace corral::supervisor::ctl {
 
+std::string localTimeText(std::uint64_t usec) {
+    std::time_t seconds = static_cast<std::time_t>(usec / 1'000'000);
+    std::tm tm{};
+    ::localtime_r(&seconds, &tm);
+    char text[40];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S%z", &tm);
+    return text;
+}
+
 std::string jsonQuote(const std::string& text) {
     std::string out = "\"";
     for (unsigned char c : text) {

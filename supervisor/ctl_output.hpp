@@ -12,6 +12,8 @@ namespace corral::supervisor::ctl {
 
 // A JSON string literal (quotes included) with control and non-ASCII bytes escaped.
 std::string jsonQuote(const std::string& text);
+// A realtime in µs as local ISO 8601 with its offset, 2026-05-01T12:00:00+0200.
+std::string localTimeText(std::uint64_t usec);
 
 void printList(const std::vector<InstanceRow>& rows, bool json);
 void printStatus(const Properties& properties, bool json);

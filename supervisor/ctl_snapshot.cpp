@@ -1,6 +1,5 @@
 #include "supervisor/ctl_snapshot.hpp"
 
-#include <ctime>
 #include <map>
 
 #include "hypervisor/instance_name.hpp"
@@ -13,15 +12,6 @@ namespace {
 
 // A merge or an overlay per disk may take a while on big images.
 constexpr std::uint64_t kSnapshotCallTimeoutUsec = 1800'000'000;
-
-std::string localTime(std::uint64_t usec) {
-    std::time_t seconds = static_cast<std::time_t>(usec / 1'000'000);
-    std::tm tm{};
-    ::localtime_r(&seconds, &tm);
-    char text[40];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S%z", &tm);
-    return text;
-}
 
 int listSnapshots(Client& client, const std::string& name, bool json) {
     auto reply = client.callInstance(name, "ListSnapshots", 30'000'000);
@@ -54,7 +44,7 @@ int listSnapshots(Client& client, const std::string& name, bool json) {
             out += std::string(first ? "" : ",") + "{\"name\":" + jsonQuote(snap) +
                    ",\"created_usec\":" + std::to_string(created) + ",\"disks\":[" + disks + "]}";
         else
-            out += std::string(snap) + " " + localTime(created) + disks + "\n";
+            out += std::string(snap) + " " + localTimeText(created) + disks + "\n";
         first = false;
     }
     check(r, "bad reply");

@@ -29,6 +29,8 @@ constexpr OptionInfo kOptions[] = {
     {kPostcopy, "--postcopy", "never|auto|always"},
     {kPersist, "--persist", ""},
     {kForce, "--force", ""},
+    {kIncremental, "--incremental", ""},
+    {kDisk, "--disk", "ID[,ID...]"},
 };
 
 // The options that go with any verb, as the parser below reads them; for the completion.

@@ -36,6 +36,8 @@ enum Option : unsigned {
     kCopyStorage = 1u << 20,  // migrate: storage "copy"
     kForce = 1u << 24,        // snapshot revert of a running VM: kill it and start it again
     kPostcopy = 1u << 25,     // migrate: --postcopy never|auto|always
+    kIncremental = 1u << 26,  // backup create: only what changed since the last backup
+    kDisk = 1u << 27,         // backup create: --disk ID[,ID...]
 };
 
 struct OptionInfo {

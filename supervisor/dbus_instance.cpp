@@ -300,6 +300,8 @@ constexpr ChangedName kChangedNames[] = {
     {kChangedMigration, "MigrationState"},
     {kChangedMigration, "MigrationProgress"},
     {kChangedSaved, "HasSavedState"},
+    {kChangedBackup, "BackupState"},
+    {kChangedBackup, "BackupProgress"},
 };
 
 }  // namespace
@@ -382,6 +384,8 @@ const sd_bus_vtable kInstanceVtable[] = {
     SD_BUS_PROPERTY("MigrationState", "s", getMigrationState, 0, kChange),
     SD_BUS_PROPERTY("MigrationProgress", "a{st}", getMigrationProgress, 0, kChange),
     SD_BUS_PROPERTY("HasSavedState", "b", getHasSavedState, 0, kChange),
+    SD_BUS_PROPERTY("BackupState", "s", getBackupState, 0, kChange),
+    SD_BUS_PROPERTY("BackupProgress", "(tt)", getBackupProgress, 0, kChange),
     SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodStart, kMethod),
     SD_BUS_METHOD_WITH_ARGS("StartWithOptions", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
                             methodStartWithOptions, kMethod),
@@ -423,6 +427,12 @@ const sd_bus_vtable kInstanceVtable[] = {
                             SD_BUS_NO_RESULT, methodRevertSnapshot, kMethod),
     SD_BUS_METHOD_WITH_ARGS("DeleteSnapshot", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
                             methodDeleteSnapshot, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("Backup", SD_BUS_ARGS("s", target, "a{sv}", options), SD_BUS_NO_RESULT,
+                            methodBackup, kMethod),
+    SD_BUS_METHOD_WITH_ARGS("CancelBackup", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, methodCancelBackup,
+                            kMethod),
+    SD_BUS_METHOD_WITH_ARGS("ListBackups", SD_BUS_NO_ARGS,
+                            SD_BUS_RESULT("a(sstsa(ss))", checkpoints), methodListBackups, kMethod),
     SD_BUS_METHOD_WITH_ARGS("GuestExecute", SD_BUS_ARGS("as", argv, "s", input, "t", timeout_usec),
                             SD_BUS_RESULT("s", output), methodGuestExecute, kMethod),
     SD_BUS_METHOD_WITH_ARGS("GuestRun", SD_BUS_ARGS("as", argv, "ay", input, "t", timeout_usec),

@@ -113,6 +113,14 @@ int methodSnapshot(sd_bus_message* m, void* userdata, sd_bus_error* error);
 int methodListSnapshots(sd_bus_message* m, void* userdata, sd_bus_error* error);
 int methodRevertSnapshot(sd_bus_message* m, void* userdata, sd_bus_error* error);
 int methodDeleteSnapshot(sd_bus_message* m, void* userdata, sd_bus_error* error);
+// Instance.Backup, CancelBackup, ListBackups, BackupState and BackupProgress (dbus_backup.cpp).
+int methodBackup(sd_bus_message* m, void* userdata, sd_bus_error* error);
+int methodCancelBackup(sd_bus_message* m, void* userdata, sd_bus_error* error);
+int methodListBackups(sd_bus_message* m, void* userdata, sd_bus_error* error);
+int getBackupState(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply,
+                   void* userdata, sd_bus_error*);
+int getBackupProgress(sd_bus*, const char*, const char*, const char*, sd_bus_message* reply,
+                      void* userdata, sd_bus_error*);
 
 // Manager.Define (registry in userdata) and Instance.Update, Undefine, GetDefinition
 // (dbus_define.cpp).

@@ -59,6 +59,11 @@ class QemuVm : public Vm, private VmControl {
     void revertSnapshot(std::string name, bool force, Done done) override;
     void deleteSnapshot(std::string name, Done done) override;
     Outcome<SnapshotChain> snapshots() const override;
+    // Backups (backup_vm.cpp).
+    void backup(BackupRequest request, Done done) override;
+    void cancelBackup(Done done) override;
+    Outcome<BackupRecord> backups() const override;
+    BackupStatus backupStatus() const override { return backupStatus_; }
 
     // Daemon start: adopts a live qemu left by a previous corrald, or removes a stale runtime
     // dir. Never kills anything (qemu_vm_reattach.cpp).
@@ -123,6 +128,15 @@ class QemuVm : public Vm, private VmControl {
     void runOffline(boost::asio::awaitable<Outcome<SnapshotChain>> work, Done done);
     // Marks a running qemu's snapshot operation under way; the reply ends it and answers `done`.
     Reply<SnapshotChain> whileSnapshotting(Done done);
+    // Backups (backup_vm.cpp): the checks before one, its run, its end (the record's pending
+    // backup dropped if the qemu went away under it), BackupState/BackupProgress changes at a
+    // bounded rate; after a reattach, a backup a previous corrald left is ended.
+    std::optional<OpError> backupRefusal(const BackupRequest& request) const;
+    void runBackup(BackupRecord record, BackupRequest request, Done done);
+    void endBackup(Outcome<BackupRecord> result, Done done);
+    void setBackupStatus(std::string state, std::uint64_t done, std::uint64_t total);
+    void dropPendingBackup();
+    void settleBackup();
     // The VM's log files (qemu_vm_logs.cpp), nothing without VmContext::logRoot: before a launch,
     // rotation and the reason in qemu.log; each LastExit and each running qemu's pid after it.
     void logLaunch(const std::string& why);
@@ -140,7 +154,10 @@ class QemuVm : public Vm, private VmControl {
     std::vector<hypervisor::Device> lastDevices_;  // what the last qemu had, once it exited
     VmEvents events_;
     bool saving_ = false;
-    bool snapshotting_ = false;  // a snapshot operation is under way
+    bool snapshotting_ = false;                 // a snapshot operation is under way
+    std::shared_ptr<BackupWatch> backupWatch_;  // a backup is under way
+    BackupStatus backupStatus_;
+    std::chrono::steady_clock::time_point backupEmitted_;  // BackupProgress last announced
     // Dropped before running_: a save's completion that runs while this is destroyed does nothing.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     Instance instance_;            // last: its constructor hands its callbacks to this VmControl

@@ -28,6 +28,7 @@ std::optional<hypervisor::RuntimeState> QemuVm::findUnrecorded() const {
 asio::awaitable<void> QemuVm::reattach() {
     if (!std::filesystem::exists(paths_.dir)) {
         settleSave();
+        settleBackup();
         co_return;
     }
     std::string problem;
@@ -41,6 +42,7 @@ asio::awaitable<void> QemuVm::reattach() {
         if (auto tpm = adoptTpm(state ? &*state : nullptr)) tpm->stop();  // its qemu is gone
         hypervisor::removeRuntimeDir(paths_);
         settleSave();
+        settleBackup();
         co_return;
     }
     auto tpm = adoptTpm(&*state);
@@ -53,6 +55,7 @@ asio::awaitable<void> QemuVm::reattach() {
     }
     co_await takeOverTracked();
     settleSave();
+    settleBackup();
 }
 
 asio::awaitable<void> QemuVm::takeOverTracked() {

@@ -19,6 +19,7 @@
 #include "common/signal.hpp"
 #include "hypervisor/runtime_dir.hpp"
 #include "hypervisor/slot_plan.hpp"
+#include "supervisor/backup_record.hpp"
 #include "supervisor/lifetime.hpp"
 #include "supervisor/managed_save.hpp"
 #include "supervisor/qemu_parts.hpp"
@@ -95,6 +96,11 @@ class RunningQemu {
                   Reply<SnapshotChain> reply);
     void deleteSnapshot(std::filesystem::path dir, SnapshotChain chain, std::string name,
                         Reply<SnapshotChain> reply);
+    // Backup `plan` of the disks, the record in `dir` as it is afterwards; ends a backup a
+    // previous corrald left pending in `record` (backup_live.cpp).
+    void backup(std::filesystem::path dir, BackupRecord record, BackupPlan plan,
+                std::shared_ptr<BackupWatch> watch, Reply<BackupRecord> reply);
+    void settleBackup(std::filesystem::path dir, BackupRecord record, Reply<BackupRecord> reply);
     void guestExecute(std::vector<std::string> argv, std::string input,
                       std::chrono::milliseconds timeout, Reply<std::string> reply);
     void guestListCommands(Reply<std::vector<std::string>> reply);
@@ -179,6 +185,17 @@ class RunningQemu {
     // Runs block-commit job `job` to its end (job-complete once an active commit is ready).
     boost::asio::awaitable<std::optional<OpError>> commitJob(monitor::QmpClient& client,
                                                              std::string job, monitor::Json args);
+    boost::asio::awaitable<Outcome<BackupRecord>> backupSteps(std::filesystem::path dir,
+                                                              BackupRecord record, BackupPlan plan,
+                                                              std::shared_ptr<BackupWatch> watch);
+    // Polls the plan's jobs to their end (job-cancel on a cancel or a failed job), dismisses
+    // them; the failure, or nullopt once every disk was copied.
+    boost::asio::awaitable<std::optional<OpError>> waitBackupJobs(
+        monitor::QmpClient& client, const BackupPlan& plan, std::shared_ptr<BackupWatch> watch);
+    boost::asio::awaitable<Outcome<BackupRecord>> settleSteps(std::filesystem::path dir,
+                                                              BackupRecord record);
+    boost::asio::awaitable<void> dropTargets(monitor::QmpClient& client,
+                                             std::vector<std::string> disks);
     // The I/O limits of a device just hotplugged; if QEMU refuses them, the device is unplugged
     // again and the error returned (disk_ops.cpp).
     boost::asio::awaitable<std::optional<OpError>> limitAttached(

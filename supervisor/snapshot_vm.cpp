@@ -34,6 +34,8 @@ std::optional<OpError> QemuVm::snapshotRefusal(const char* what) const {
         return OpError{ErrorKind::Busy, name_ +
                                             " is in the middle of a snapshot operation; try "
                                             "again when it is done."};
+    if (backupWatch_)
+        return OpError{ErrorKind::Busy, name_ + " is being backed up; try again when it is done."};
     if (!spec_) return OpError{ErrorKind::InvalidDefinition, invalidWhy_};
     if (hasSavedState())
         return OpError{ErrorKind::InvalidState,

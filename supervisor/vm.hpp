@@ -14,6 +14,7 @@
 #include "agent/methods.hpp"
 #include "common/signal.hpp"
 #include "hypervisor/instance_spec.hpp"
+#include "supervisor/backup_record.hpp"
 #include "supervisor/instance.hpp"
 #include "supervisor/managed_save.hpp"
 #include "supervisor/snapshot_record.hpp"
@@ -106,6 +107,24 @@ class Vm {
     }
     // The chain record, oldest snapshot first.
     virtual Outcome<SnapshotChain> snapshots() const { return SnapshotChain{}; }
+
+    // Backups of the disks (backup_record.hpp); `request` checked for shape by the caller. Done
+    // once the copy ended; cancelBackup ends a running one.
+    virtual void backup(BackupRequest request, Done done) {
+        (void)request;
+        done(OpError{ErrorKind::InvalidState, "this instance has no disks to back up"});
+    }
+    virtual void cancelBackup(Done done) {
+        done(OpError{ErrorKind::InvalidState, "this instance runs no backup"});
+    }
+    virtual Outcome<BackupRecord> backups() const { return BackupRecord{}; }
+    // BackupState (none, running, completed, failed, cancelled) and BackupProgress in bytes.
+    struct BackupStatus {
+        std::string state = "none";
+        std::uint64_t done = 0;
+        std::uint64_t total = 0;
+    };
+    virtual BackupStatus backupStatus() const { return {}; }
 
     // Guest agent calls over the negotiator host-to-guest channel.
     virtual void guestExecute(std::vector<std::string> argv, std::string input,

@@ -184,7 +184,7 @@ TEST(CtlVerbs, EveryExistingVerbIsInTheTable) {
                          "detach",   "exec",   "commands", "console",     "run",        "monitor",
                          "validate", "reload", "define",   "show",        "edit",       "undefine",
                          "top",      "cdrom",  "vnc",      "screenshot",  "migrate",    "resize",
-                         "limits",   "save",   "snapshot"}));
+                         "limits",   "save",   "snapshot", "backup"}));
 }
 
 TEST(CtlVerbs, CdromTakesAPathOrEject) {

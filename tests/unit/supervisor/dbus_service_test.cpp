@@ -353,6 +353,7 @@ TEST_F(DbusServiceTest, EveryPropertyAnswersWithItsOwnValue) {
                            {"MonitorState", "none"},
                            {"LastExit", ""},
                            {"MigrationState", "none"},
+                           {"BackupState", "none"},
                        }));
     auto get = [&](const char* property) {
         return call(kWeb1, "org.freedesktop.DBus.Properties", "Get", [=](sd_bus_message* m) {
