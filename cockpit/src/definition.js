@@ -40,14 +40,14 @@ export function definitionTemplate() {
     ].join("\n");
 }
 
-// The loader's message (one "FILE:LINE:COL: sentence" per line) as
+// The loader's message (one "FILE:LINE:COL: error: sentence" per line) as
 // [{ line, column, text }]; a line of another shape keeps line 0 and its whole text.
 export function parseDiagnostics(message) {
     return String(message ?? "")
             .split("\n")
             .filter(l => l.trim() !== "")
             .map(l => {
-                const m = /^.*?:(\d+):(\d+): (.*)$/.exec(l);
+                const m = /^.*?:(\d+):(\d+): (?:error: )?(.*)$/.exec(l);
                 return m ? { line: Number(m[1]), column: Number(m[2]), text: m[3] }
                     : { line: 0, column: 0, text: l };
             });

@@ -79,9 +79,11 @@ export class VmDetails {
                                          ["Address", d.address]])
                 tr.appendChild(element("td", { class: "pf-v6-c-table__td", "data-label": label }, text));
             const td = element("td", { class: "pf-v6-c-table__td", "data-label": "Actions" });
-            const detach = button("Detach", "detach");
-            detach.addEventListener("click", () => this.detach(d.id));
-            td.appendChild(detach);
+            if (!d.id.startsWith("corral")) { // corral's own devices stay with the VM
+                const detach = button("Detach", "detach");
+                detach.addEventListener("click", () => this.detach(d.id));
+                td.appendChild(detach);
+            }
             tr.appendChild(td);
             return tr;
         });

@@ -1,5 +1,6 @@
-// Pure helpers of the details view (no DOM, no D-Bus): the option dictionaries of
-// AttachDevice and Migrate from the dialogs' fields, and the shapes of what corrald returns.
+// Pure helpers of the details view and the graphical console (no DOM, no D-Bus): the option
+// dictionaries of AttachDevice and Migrate from the forms' fields, the shapes of what corrald
+// returns, and the channel to a VM's VNC server.
 // corrald judges ids, paths, MACs and names (its refusal is what the page shows); only a
 // number field the page converts throws a sentence here, before anything is sent.
 
@@ -77,4 +78,15 @@ export function migrationView(state, progress) {
     if (state === "completed" && p.downtime_ms !== undefined)
         text += `, downtime ${Number(p.downtime_ms)} ms`;
     return { active, percent, text };
+}
+
+// The cockpit channel options for DISPLAY (the a{sv} property as cockpit gives it), or null
+// when the VM has no VNC server.
+export function vncChannelOptions(display) {
+    const d = display ?? {};
+    const value = key => (d[key] && typeof d[key] === "object" && "v" in d[key] ? d[key].v : d[key]);
+    if (value("type") !== "vnc") return null;
+    if (value("socket")) return { payload: "stream", binary: true, unix: value("socket") };
+    if (value("port")) return { payload: "stream", binary: true, address: value("address"), port: value("port") };
+    return null;
 }

@@ -5,7 +5,8 @@ import { VmTable } from "./view.js";
 import { SerialConsole } from "./console.js";
 import { DefinitionEditor } from "./editor.js";
 import { VmDetails } from "./details.js";
-import { GraphicalConsole, vncChannelOptions } from "./vnc.js";
+import { GraphicalConsole } from "./vnc.js";
+import { vncChannelOptions } from "./devices.js";
 
 const $ = id => document.getElementById(id);
 
@@ -94,4 +95,6 @@ function main() {
     });
 }
 
-document.addEventListener("DOMContentLoaded", main);
+// noVNC awaits at its module's top level, so this module may run after DOMContentLoaded.
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", main);
+else main();

@@ -2,7 +2,7 @@
 // typed shutdown timeout and an action's message survive every PropertiesChanged.
 import { kActions, actionArgs } from "./actions.js";
 import { formatBytes, formatPercent, formatUptime } from "./format.js";
-import { vncChannelOptions } from "./vnc.js";
+import { vncChannelOptions } from "./devices.js";
 
 function element(tag, attributes, text) {
     const e = document.createElement(tag);

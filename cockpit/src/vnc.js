@@ -9,17 +9,6 @@ import { initLogging } from "../node_modules/@novnc/novnc/core/util/logging.js";
 
 initLogging("none");
 
-// The cockpit channel options for DISPLAY (the a{sv} property as cockpit gives it), or null
-// when the VM has no VNC server.
-export function vncChannelOptions(display) {
-    const d = display ?? {};
-    const value = key => (d[key] && typeof d[key] === "object" && "v" in d[key] ? d[key].v : d[key]);
-    if (value("type") !== "vnc") return null;
-    if (value("socket")) return { payload: "stream", binary: true, unix: value("socket") };
-    if (value("port")) return { payload: "stream", binary: true, address: value("address"), port: value("port") };
-    return null;
-}
-
 // The WebSocket fields noVNC's Websock checks for, over a cockpit channel.
 class ChannelSocket {
     constructor(options) {

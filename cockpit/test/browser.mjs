@@ -30,8 +30,10 @@ function log(text) {
 }
 
 let browser = null;
+const errors = []; // the browser console's errors, reported at the end or with a failure
 async function fail(text) {
     console.error(`[browser] FAILED: ${text}`);
+    if (errors.length) console.error(`[browser] the browser console's errors:\n  ${errors.join("\n  ")}`);
     if (browser) await browser.close().catch(() => {});
     process.exit(1);
 }
@@ -197,7 +199,6 @@ browser = await chromium.launch({
            "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     timeout: 60_000,
 });
-const errors = [];
 const page = await admin(errors);
 await reader(errors);
 await narrowAndKill(page);

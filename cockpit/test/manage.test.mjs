@@ -4,11 +4,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { definitionTemplate, formatDiagnostic, lineRange, nameProblem, parseDiagnostics }
     from "../src/definition.js";
-import { deviceList, diskOptions, migrateOptions, migrationView, nicOptions, snapshotList }
+import { deviceList, diskOptions, migrateOptions, migrationView, nicOptions, snapshotList,
+         vncChannelOptions }
     from "../src/devices.js";
 
 test("the loader's diagnostics, one per line, by line and column", () => {
-    const message = "/etc/corral/instances/web2.toml:4:10: memory \"lots\" is not a size\n" +
+    const message = "/etc/corral/instances/web2.toml:4:10: error: memory \"lots\" is not a size\n" +
                     "/etc/corral/instances/web2.toml:12:1: unknown key \"cpu\" in [machine]\n" +
                     "no line here";
     const d = parseDiagnostics(message);
@@ -93,4 +94,17 @@ test("Devices and ListSnapshots replies", () => {
     assert.equal(s.name, "s1");
     assert.equal(s.created.getTime(), 1_700_000_000_000);
     assert.deepEqual(s.disks, ["root"]);
+});
+
+test("the graphical console's channel from the Display property", () => {
+    const v = (t, x) => ({ t, v: x });
+    assert.deepEqual(vncChannelOptions({ type: v("s", "vnc"), listen: v("s", "unix"),
+                                         socket: v("s", "/run/corral/web1/vnc.sock") }),
+                     { payload: "stream", binary: true, unix: "/run/corral/web1/vnc.sock" });
+    assert.deepEqual(vncChannelOptions({ type: v("s", "vnc"), address: v("s", "127.0.0.1"),
+                                         port: v("u", 5901) }),
+                     { payload: "stream", binary: true, address: "127.0.0.1", port: 5901 });
+    assert.equal(vncChannelOptions({ type: v("s", "none"), vga: v("s", "none") }), null);
+    assert.equal(vncChannelOptions({}), null); // an invalid definition
+    assert.equal(vncChannelOptions(undefined), null);
 });
