@@ -3,15 +3,9 @@
 // call shows its progress and corrald's sentence when refused in the section's status line.
 import { deviceList, diskOptions, migrateOptions, migrationView, nicOptions, snapshotList }
     from "./devices.js";
+import { element } from "./dom.js";
 
 const $ = id => document.getElementById(id);
-
-function element(tag, attributes, text) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attributes ?? {})) e.setAttribute(k, v);
-    if (text !== undefined) e.textContent = text;
-    return e;
-}
 
 function button(label, action, danger) {
     return element("button", {

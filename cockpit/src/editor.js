@@ -85,6 +85,7 @@ export class DefinitionEditor {
             const li = document.createElement("li");
             li.textContent = formatDiagnostic(d);
             li.setAttribute("data-line", String(d.line));
+            if (d.line) li.addEventListener("click", () => this.select(d.line));
             return li;
         }));
         list.hidden = diagnostics.length === 0;

@@ -3,13 +3,7 @@
 import { kActions, actionArgs } from "./actions.js";
 import { formatBytes, formatPercent, formatUptime } from "./format.js";
 import { vncChannelOptions } from "./devices.js";
-
-function element(tag, attributes, text) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attributes ?? {})) e.setAttribute(k, v);
-    if (text !== undefined) e.textContent = text;
-    return e;
-}
+import { element } from "./dom.js";
 
 function cell(label) {
     return element("td", { class: "pf-v6-c-table__td", "data-label": label });
