@@ -13,7 +13,8 @@ import { chromium } from "playwright-core";
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { createAndEdit, graphical, hotplug, snapshotsAndMigration, tabOrder } from "./manage.mjs";
+import { createAndEdit, editRunning, graphical, hotplug, snapshotsAndMigration, tabOrder }
+    from "./manage.mjs";
 
 const [adminUrl, readerUrl, vm, shots, ...define] = process.argv.slice(2);
 if (!define.length) {
@@ -123,7 +124,10 @@ async function admin(errors) {
     await page.keyboard.type("echo corral-$((6*7))\n");
     await expectText(terminal, /corral-42/, 30_000, "a command's output in the console");
     await shot(page, "3-console");
-    if (files) await hotplug(page, t, files, vm);
+    if (files) {
+        await hotplug(page, t, files, vm);
+        await editRunning(page, t, vm);
+    }
 
     log("live stats and agent");
     await expectText(cellText(page, "Memory"), /^[0-9.]+ (KiB|MiB|GiB)$/, 30_000, "memory use");

@@ -185,3 +185,16 @@ export async function graphical(page, t, vm) {
     await t.shot(page, "3-graphical");
     await page.locator("#vnc-close").click();
 }
+
+// VM runs: Update takes the new text, and the page names what its qemu keeps until a restart.
+export async function editRunning(page, t, vm) {
+    t.log(`Edit ${vm} while it runs: the pending keys named`);
+    await row(page, vm).locator("button[data-action=\"edit\"]").click();
+    const text = await expectValue(page.locator("#editor-text"), /memory = "256M"/, 20_000, t,
+                                   "the running VM's definition");
+    await page.locator("#editor-text").fill(text.replace("\"256M\"", "\"384M\""));
+    await page.locator("#editor-save").click();
+    await t.expectText(page.locator("#page-status"),
+                       new RegExp(`^${vm} updated; its running qemu keeps .*: machine\\.memory\\.$`),
+                       20_000, "Update's pending keys");
+}
