@@ -17,7 +17,9 @@ await build({
     bundle: true,
     minify: true,
     sourcemap: false,
-    target: ["es2020"],
+    // ES modules out (index.html loads corral.js as one): noVNC awaits at its top level.
+    format: "esm",
+    target: ["es2022"],
     outdir: out,
     // PatternFly's fonts and icons become files next to the bundle.
     loader: { ".woff": "file", ".woff2": "file", ".ttf": "file", ".svg": "file", ".png": "file",

@@ -76,6 +76,12 @@ export class Model {
         const options = signature ? { type: signature } : {};
         return this.client.call(path, "org.corral1.Instance", method, args, options);
     }
+
+    // The same for METHOD of org.corral1.Manager (Define).
+    callManager(method, args, signature) {
+        return this.client.call("/org/corral1", "org.corral1.Manager", method, args,
+                                { type: signature });
+    }
 }
 
 function closedSentence(options) {

@@ -2,13 +2,8 @@
 // typed shutdown timeout and an action's message survive every PropertiesChanged.
 import { kActions, actionArgs } from "./actions.js";
 import { formatBytes, formatPercent, formatUptime } from "./format.js";
-
-function element(tag, attributes, text) {
-    const e = document.createElement(tag);
-    for (const [k, v] of Object.entries(attributes ?? {})) e.setAttribute(k, v);
-    if (text !== undefined) e.textContent = text;
-    return e;
-}
+import { vncChannelOptions } from "./devices.js";
+import { element } from "./dom.js";
 
 function cell(label) {
     return element("td", { class: "pf-v6-c-table__td", "data-label": label });
@@ -16,7 +11,7 @@ function cell(label) {
 
 export class VmTable {
     // handlers: { run(vm, action, args) -> Promise, confirm(text) -> Promise<bool>,
-    //             console(vm) }
+    //             console(vm), edit(vm), details(vm), vnc(vm) }
     constructor(tbody, handlers) {
         this.tbody = tbody;
         this.handlers = handlers;
@@ -67,6 +62,23 @@ export class VmTable {
         row.agent = cell("Agent");
         const actions = cell("Actions");
         const box = element("div", { class: "vm-actions" });
+        const details = element("button", {
+            type: "button", class: "pf-v6-c-button pf-m-small pf-m-secondary",
+            "data-action": "details"
+        }, "Details");
+        details.addEventListener("click", () => this.handlers.details(row.vm));
+        box.appendChild(details); // reading: enabled for everyone
+        row.vnc = element("button", {
+            type: "button", class: "pf-v6-c-button pf-m-small pf-m-secondary", "data-action": "vnc"
+        }, "Graphical console");
+        row.vnc.addEventListener("click", () => this.handlers.vnc(row.vm));
+        box.appendChild(row.vnc); // as the serial console: corrald's socket decides who may
+        const edit = element("button", {
+            type: "button", class: "pf-v6-c-button pf-m-small pf-m-secondary", "data-action": "edit"
+        }, "Edit");
+        edit.addEventListener("click", () => this.handlers.edit(row.vm));
+        row.buttons.push(edit);
+        box.appendChild(edit);
         for (const action of kActions) {
             if (action.timeout) {
                 row.timeout = element("input", {
@@ -99,6 +111,7 @@ export class VmTable {
         row.memory.textContent = formatBytes(s && s.MemoryBytes);
         row.uptime.textContent = formatUptime(s && s.UptimeUsec);
         row.agent.textContent = vm.instance.AgentConnected ? "connected" : "not connected";
+        row.vnc.hidden = vncChannelOptions(vm.instance.Display) === null;
     }
 
     async act(row, action) {

@@ -6,10 +6,15 @@
 // (which must then appear without a reload). Exits non-zero on the first expectation that
 // fails; every wait is bounded. With CORRAL_ADMIN_LOGIN and CORRAL_READER_LOGIN set
 // (USER:PASSWORD), each session first logs in on Cockpit's own login page at the URL's origin.
+// With CORRAL_PAGE_FILES set (a directory with web2.qcow2 and data.raw, see manage.mjs), the
+// page also creates, edits and snapshots a second VM, hotplugs a disk and a NIC into VM and
+// opens VM's graphical console (VM must then have [display] type = "vnc").
 import { chromium } from "playwright-core";
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { createAndEdit, editRunning, graphical, hotplug, snapshotsAndMigration, tabOrder }
+    from "./manage.mjs";
 
 const [adminUrl, readerUrl, vm, shots, ...define] = process.argv.slice(2);
 if (!define.length) {
@@ -17,7 +22,8 @@ if (!define.length) {
     process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
-const kOverallMs = 420_000;
+const files = process.env.CORRAL_PAGE_FILES;
+const kOverallMs = 540_000;
 setTimeout(() => fail(`the whole browser run took more than ${kOverallMs / 1000} s`), kOverallMs).unref();
 
 function log(text) {
@@ -25,8 +31,10 @@ function log(text) {
 }
 
 let browser = null;
+const errors = []; // the browser console's errors, reported at the end or with a failure
 async function fail(text) {
     console.error(`[browser] FAILED: ${text}`);
+    if (errors.length) console.error(`[browser] the browser console's errors:\n  ${errors.join("\n  ")}`);
     if (browser) await browser.close().catch(() => {});
     process.exit(1);
 }
@@ -87,6 +95,12 @@ async function admin(errors) {
     if (await page.locator("#empty").isVisible()) await fail("the empty state stays with a VM");
     if (await page.locator("#access").isVisible()) await fail("root sees the read-only notice");
     await shot(page, "1-list");
+    const t = { expectText, shot, fail, log };
+    if (files) {
+        await createAndEdit(page, t, files, "web2");
+        await snapshotsAndMigration(page, t, "web2");
+        await tabOrder(page, t);
+    }
 
     log("a refused action: Pause on a stopped VM");
     const message = page.locator(`tr[data-vm="${vm}"] [data-role="message"]`);
@@ -99,6 +113,7 @@ async function admin(errors) {
     await page.locator(`tr[data-vm="${vm}"] button[data-action="start"]`).click();
     await expectText(cellText(page, "State"), /^running$/, 60_000, "the state after Start");
     await expectText(message, /^Start: done\.$/, 60_000, "Start's progress");
+    if (files) await graphical(page, t, vm);
 
     log("serial console");
     await page.locator(`tr[data-vm="${vm}"] button.vm-name`).click();
@@ -109,6 +124,10 @@ async function admin(errors) {
     await page.keyboard.type("echo corral-$((6*7))\n");
     await expectText(terminal, /corral-42/, 30_000, "a command's output in the console");
     await shot(page, "3-console");
+    if (files) {
+        await hotplug(page, t, files, vm);
+        await editRunning(page, t, vm);
+    }
 
     log("live stats and agent");
     await expectText(cellText(page, "Memory"), /^[0-9.]+ (KiB|MiB|GiB)$/, 30_000, "memory use");
@@ -124,12 +143,25 @@ async function reader(errors) {
     await expectText(cellText(page, "State"), /^running$/, 30_000, "the reader's list");
     await expectText(page.locator("#access-text"), /^Read-only: .+ neither root nor in group "corral"/,
                      20_000, "the read-only notice");
-    const enabled = await page.locator(`tr[data-vm="${vm}"] button[data-action]:enabled`).count();
+    const enabled = await page.locator(
+        `tr[data-vm="${vm}"] button[data-action]:not([data-action="details"]):not([data-action="vnc"]):enabled`).count();
     if (enabled !== 0) await fail(`the reader has ${enabled} enabled action buttons`);
     await page.locator(`tr[data-vm="${vm}"] button.vm-name`).click();
     const status = await expectText(page.locator("#console-status"), /refused: \S+/, 20_000,
                                     "the reader's console refusal");
     log(`reader's console: ${status}`);
+    if (files) {
+        await page.locator(`tr[data-vm="${vm}"] button[data-action="vnc"]`).click();
+        const vnc = await expectText(page.locator("#vnc-status"), /refused: \S+/, 20_000,
+                                     "the reader's graphical console refusal");
+        log(`reader's graphical console: ${vnc}`);
+    }
+    if (await page.locator("#create").isEnabled()) await fail("the reader's Create VM is enabled");
+    await page.locator(`tr[data-vm="${vm}"] button[data-action="details"]`).click();
+    await expectText(page.locator("#details-title"), new RegExp(`${vm}$`), 10_000, "the reader's details");
+    const detailEnabled = await page.locator("#details-section button[data-action]:enabled, " +
+                                             "#details-section form button:enabled").count();
+    if (detailEnabled !== 0) await fail(`the reader has ${detailEnabled} enabled buttons in the details`);
     await shot(page, "5-read-only");
     await page.context().close();
 }
@@ -140,6 +172,11 @@ async function narrowAndKill(page) {
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     if (width > 400) await fail(`at 400 px the page is ${width} px wide`);
     await shot(page, "6-narrow");
+    log("3840x2160");
+    await page.setViewportSize({ width: 3840, height: 2160 });
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (wide > 3840) await fail(`at 3840 px the page is ${wide} px wide`);
+    await shot(page, "6-4k");
     await page.setViewportSize({ width: 1280, height: 900 });
 
     log("kill, from the keyboard: Escape cancels, then confirm");
@@ -166,7 +203,6 @@ browser = await chromium.launch({
            "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     timeout: 60_000,
 });
-const errors = [];
 const page = await admin(errors);
 await reader(errors);
 await narrowAndKill(page);

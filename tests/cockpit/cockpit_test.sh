@@ -18,7 +18,7 @@ SKIP=77
 WS=/usr/lib/cockpit/cockpit-ws
 READER=nobody
 [ "$(id -u)" -eq 0 ] || { echo "cockpit test: SKIPPED: needs root (a second user's session)"; exit $SKIP; }
-for tool in "$WS" /usr/bin/cockpit-bridge /usr/bin/chromium node dbus-daemon busctl setpriv; do
+for tool in "$WS" /usr/bin/cockpit-bridge /usr/bin/chromium node dbus-daemon busctl setpriv qemu-img; do
     command -v "$tool" >/dev/null || { echo "cockpit test: $tool missing (make deps)"; exit 1; }
 done
 [ -d "$src/cockpit/node_modules/playwright-core" ] ||
@@ -85,7 +85,7 @@ log "the page, bundled from cockpit/ (offline, node_modules of npm ci)"
 node "$src/cockpit/build.mjs" "$T/share/cockpit/corral" >"$T/build.log" 2>&1 || fail "page build"
 
 log "a private system bus with corral's D-Bus policy"
-mkdir -p "$T/instances" "$T/run" "$T/commands"
+mkdir -p "$T/instances" "$T/run" "$T/commands" "$T/state" "$T/log"
 cat >"$T/bus.conf" <<CONF
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -117,8 +117,15 @@ memory = "256M"
 kernel = "$guest/vmlinuz"
 initrd = "$guest/initrd.img"
 cmdline = "console=ttyS0 panic=-1"
+[display]
+type = "vnc"
 TOML
-printf '[paths]\nguest_commands_dir = "%s"\n' "$T/commands" >"$T/corral.toml"
+# The page defines web2 with this disk and hotplugs data.raw into web1 (manage.mjs).
+mkdir -p "$T/files"
+qemu-img create -q -f qcow2 "$T/files/web2.qcow2" 64M
+truncate -s 16M "$T/files/data.raw"
+printf '[paths]\nguest_commands_dir = "%s"\nstate_dir = "%s"\nlog_dir = "%s"\n' \
+    "$T/commands" "$T/state" "$T/log" >"$T/corral.toml"
 "$bin/supervisor/corrald" --bus-address "$BUS" --instances-dir "$T/instances" \
     --runtime-dir "$T/run" --config "$T/corral.toml" >"$T/corrald.log" 2>&1 &
 PIDS+=($!)
@@ -159,7 +166,7 @@ start_ws reader "$READER_PORT" setpriv --reuid="$READER" --regid=nogroup --clear
 log "browser: root on $ADMIN_PORT, $READER on $READER_PORT"
 page=cockpit/@localhost/corral/index.html
 rm -rf "$shots"
-node "$src/cockpit/test/browser.mjs" "http://127.0.0.1:$ADMIN_PORT/$page" \
+CORRAL_PAGE_FILES="$T/files" node "$src/cockpit/test/browser.mjs" "http://127.0.0.1:$ADMIN_PORT/$page" \
     "http://127.0.0.1:$READER_PORT/$page" web1 "$shots" "$T/define.sh" || fail "browser run"
 log "screenshots in $shots"
 echo "cockpit test: PASSED"
