@@ -230,7 +230,7 @@ class DriverAgainstCorrald(unittest.TestCase):
                  lambda: virtevent.EVENT_LIFECYCLE_STOPPED in self.events_for(inst.uuid)[before:],
                  10)
         print(f"qemu SIGKILL -> Nova's STOPPED event: {1000 * (time.monotonic() - killed):.0f} ms")
-        self.assertEqual(self.state(inst), power_state.CRASHED)
+        self.assertEqual(self.state(inst), power_state.SHUTDOWN)
 
         self.driver.power_on(self.context, inst, None)
         self.assertEqual(self.state(inst), power_state.RUNNING)
