@@ -61,6 +61,19 @@ class LocalImages:
         shutil.copyfile(self.path, dest_path)
 
 
+def kill_left_qemus(run_dir):
+    """qemus corrald started die with it only when it stops them: end any left, by pid."""
+    for name in os.listdir(run_dir):
+        pidfile = os.path.join(run_dir, name, "qemu.pid")
+        if os.path.exists(pidfile):
+            with open(pidfile) as f:
+                text = f.read().strip()
+            try:
+                os.kill(int(text), signal.SIGKILL)
+            except (ValueError, ProcessLookupError):
+                pass
+
+
 def wait_for(what, predicate, timeout, detail=lambda: ""):
     """Polls predicate (green sleeps, so the event listener runs meanwhile) until true."""
     deadline = time.monotonic() + timeout
@@ -138,17 +151,7 @@ class DriverAgainstCorrald(unittest.TestCase):
         for proc in (cls.corrald, cls.dbus):
             proc.kill()
             proc.wait(10)
-        # qemus corrald started die with it only when it stops them: end any left by pid.
-        run = os.path.join(cls.dir, "run")
-        for name in os.listdir(run):
-            pidfile = os.path.join(run, name, "qemu.pid")
-            if os.path.exists(pidfile):
-                with open(pidfile) as f:
-                    text = f.read().strip()
-                try:
-                    os.kill(int(text), signal.SIGKILL)
-                except (ValueError, ProcessLookupError):
-                    pass
+        kill_left_qemus(os.path.join(cls.dir, "run"))
         cls.corrald_log.close()
         shutil.rmtree(cls.dir, ignore_errors=True)
 

@@ -17,7 +17,6 @@ eventlet.monkey_patch()
 import contextlib  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
-import signal  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import unittest  # noqa: E402
@@ -35,7 +34,8 @@ from nova.virt.corral import bus as corral_bus  # noqa: E402
 from nova.virt.corral import conf as corral_conf  # noqa: E402
 from nova.virt.corral import driver as corral_driver  # noqa: E402
 from nova.virt.corral import live_migration  # noqa: E402
-from test_driver import BIN, BOOT_ISO, IMAGE_ID, LocalImages, wait_for  # noqa: E402
+from test_driver import (BIN, BOOT_ISO, IMAGE_ID, LocalImages, kill_left_qemus,  # noqa: E402
+                         wait_for)
 
 CONF = corral_conf.CONF
 TAG = os.getpid() % 200 + 20
@@ -126,14 +126,7 @@ class Host:
             if proc is not None:
                 proc.kill()
                 proc.wait(10)
-        run = os.path.join(self.dir, "run")
-        for name in os.listdir(run):
-            pidfile = os.path.join(run, name, "qemu.pid")
-            if os.path.exists(pidfile):
-                with open(pidfile) as f:
-                    text = f.read().strip()
-                with contextlib.suppress(ValueError, ProcessLookupError):
-                    os.kill(int(text), signal.SIGKILL)
+        kill_left_qemus(os.path.join(self.dir, "run"))
         if self.corrald_log is not None:
             self.corrald_log.close()
 

@@ -10,15 +10,14 @@
 #   (bound 2 s, the driver's event path); delete -> gone from corral and its disk removed;
 #   create -> ACTIVE timed against a second nova-compute with Nova's FakeDriver.
 #
-#   nova.sh SRCDIR BOOT_ISO PACKAGES_DIR
+#   nova.sh BOOT_ISO PACKAGES_DIR
 #
 # The container has its own network (only lo). It is powered off and its cgroups, overlay and
 # run directory removed on every path (trap, plus a watchdog before ctest's TIMEOUT).
 set -euo pipefail
 
-src=$(cd "$1" && pwd)
-boot_iso=$2
-pkgdir=$3
+boot_iso=$1
+pkgdir=$2
 here=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "nova system test: needs root (nspawn, cgroups, overlayfs)"; exit 1; }
 [ -f "$boot_iso" ] || { echo "nova system test: $boot_iso missing (build-isos.sh)"; exit 1; }
