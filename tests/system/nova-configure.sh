@@ -193,7 +193,7 @@ systemctl start network-standin nova-api nova-conductor nova-scheduler corrald n
 wait_until 120 "placement on :8778" answers http://127.0.0.1:8778/
 wait_until 120 "glance on :9292" answers http://127.0.0.1:9292/
 wait_until 120 "nova-api on :8774" answers http://127.0.0.1:8774/
-computeUp() { openstack compute service list --service nova-compute -f value -c State | grep -qx up; }
+computeUp() { openstack compute service list --service nova-compute -f value -c State | grep -x up >/dev/null; }
 wait_until 180 "nova-compute up" computeUp
 quiet as nova "nova-manage cell_v2 discover_hosts"
 phase "ready"
