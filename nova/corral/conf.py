@@ -53,6 +53,25 @@ corral_opts = [
         min=1,
         help="Seconds the driver waits for corrald to answer a call that is not bounded by "
         "its own timeout (Start, Reboot, Save and the like)."),
+    cfg.DictOpt(
+        "migration_destinations",
+        default={},
+        help="Live migration: how this host's corrald reaches the corrald of another Nova "
+        "compute host, as Instance.Migrate takes it: nova-host:address pairs, the address a "
+        "D-Bus address (unix:path=...) or [user@]host for its system bus over ssh. A host "
+        "not listed is reached at its Nova host name over ssh (root's keys on this host)."),
+    cfg.IntOpt(
+        "migration_timeout",
+        default=0,
+        min=0,
+        max=86400,
+        help="Live migration: seconds corrald lets the transfer run before it cancels it "
+        "(Migrate's timeout; the VM keeps running here). 0: no limit."),
+    cfg.BoolOpt(
+        "migration_tls",
+        default=False,
+        help="Live migration: the stream over TLS with the certificates of corral.toml's "
+        "[migration] tls_dir on both hosts."),
 ]
 
 CONF.register_group(corral_group)

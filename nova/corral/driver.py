@@ -29,6 +29,7 @@ from nova.virt.corral import definition
 from nova.virt.corral import disks
 from nova.virt.corral import events
 from nova.virt.corral import host as corral_host
+from nova.virt.corral import live_migration
 from nova.virt.corral import privileged
 from nova.virt.corral import states
 
@@ -43,7 +44,7 @@ def _usec(seconds):
     return int(seconds * 1000000)
 
 
-class CorralDriver(driver.ComputeDriver):
+class CorralDriver(live_migration.LiveMigrationMixin, driver.ComputeDriver):
     capabilities = dict(driver.ComputeDriver.capabilities, **{
         "supports_image_type_raw": True,
         "supports_image_type_qcow2": True,
@@ -344,19 +345,6 @@ class CorralDriver(driver.ComputeDriver):
             raise exception.ConsoleTypeUnavailable(console_type="vnc")
         return ctype.ConsoleVNC(host=CONF.vnc.server_proxyclient_address,
                                 port=display["port"][1])
-
-    # Live migration: not through this driver yet; Nova refuses it before anything moves.
-
-    def check_can_live_migrate_destination(self, context, instance, src_compute_info,
-                                           dst_compute_info, block_migration=False,
-                                           disk_over_commit=False):
-        raise exception.MigrationPreCheckError(
-            reason=_("the corral compute driver does not live-migrate instances yet"))
-
-    def check_can_live_migrate_source(self, context, instance, dest_check_data,
-                                      block_device_info=None):
-        raise exception.MigrationPreCheckError(
-            reason=_("the corral compute driver does not live-migrate instances yet"))
 
     def get_instance_disk_info(self, instance, block_device_info=None):
         return jsonutils.dumps([])

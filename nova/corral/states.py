@@ -10,7 +10,11 @@ _POWER = {
     "paused": power_state.PAUSED,
     "shutting-down": power_state.RUNNING,
     "stopped": power_state.SHUTDOWN,
-    "crashed": power_state.CRASHED,
+    # qemu ended without being asked (killed, a QEMU error): the VM is off, as libvirt's
+    # "shut off (crashed)" is SHUTDOWN. Nova acts on a STOPPED event only when get_info agrees
+    # that the power state is SHUTDOWN; CRASHED would leave the instance ACTIVE until the
+    # periodic sync.
+    "crashed": power_state.SHUTDOWN,
     "invalid": power_state.NOSTATE,
 }
 

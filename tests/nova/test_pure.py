@@ -80,7 +80,7 @@ class States(unittest.TestCase):
         self.assertEqual(states.power_state_of("paused"), power_state.PAUSED)
         self.assertEqual(states.power_state_of("stopped"), power_state.SHUTDOWN)
         self.assertEqual(states.power_state_of("stopped", True), power_state.SUSPENDED)
-        self.assertEqual(states.power_state_of("crashed"), power_state.CRASHED)
+        self.assertEqual(states.power_state_of("crashed"), power_state.SHUTDOWN)
         self.assertEqual(states.power_state_of("starting"), power_state.NOSTATE)
         self.assertEqual(states.power_state_of("no-such-state"), power_state.NOSTATE)
 
