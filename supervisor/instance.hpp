@@ -47,6 +47,7 @@ enum ChangedProperty : unsigned {
     kChangedDevices = 128,    // raised through Vm::devicesChanged, not by the Instance
     kChangedMigration = 256,  // MigrationState, MigrationProgress (supervisor/migration_source)
     kChangedSaved = 512,      // HasSavedState (supervisor/qemu_vm_save.cpp)
+    kChangedQemuGa = 1024,    // QemuGaConnected (supervisor/running_qemu_qga.cpp)
 };
 
 // Priority (syslog numbers: 3 err, 4 warning, 5 notice, 6 info) and one line of text.
