@@ -116,6 +116,8 @@ done
 cat > "$root/sbin/shutdown" <<'SHUTDOWN'
 #!/bin/sh
 echo "corral-guest: shutdown $*" >/dev/console
+# The serial line drains slowly under TCG: what is still queued would be lost at the power-off.
+sleep 1
 sync
 poweroff -f
 SHUTDOWN

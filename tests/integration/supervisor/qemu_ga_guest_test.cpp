@@ -67,7 +67,7 @@ TEST_F(QemuGaGuest, GuestInfoFromQemuGaAndShutdownThroughItWhenTheGuestIgnoresAc
     // The image's /sbin/shutdown, which only qemu-ga's guest-shutdown runs, said so; the power
     // button was never watched.
     auto console = consoleLog();
-    EXPECT_NE(console.find("corral-guest: shutdown -P +0"), std::string::npos) << console;
+    EXPECT_NE(console.find("corral-guest: shutdown -h -P +0"), std::string::npos) << console;
     EXPECT_EQ(console.find("corral-guest: power button"), std::string::npos) << console;
     EXPECT_NE(corraldLog().find("asked qemu-guest-agent to power off"), std::string::npos)
         << corraldLog();
@@ -99,7 +99,7 @@ TEST_F(QemuGaGuest, ShutdownFallsBackToAcpiWhenQemuGaDoesNotAnswer) {
     ASSERT_EQ(call("vm1", "Shutdown", {"t", "0"}, 120s).status, 0) << corraldLog();
     ASSERT_TRUE(stopped(120s)) << corraldLog();
     auto console = consoleLog();
-    EXPECT_NE(console.find("corral-guest: power button\n"), std::string::npos) << console;
+    EXPECT_NE(console.find("corral-guest: power button\r"), std::string::npos) << console;
     EXPECT_EQ(console.find("corral-guest: shutdown"), std::string::npos) << console;
     EXPECT_NE(corraldLog().find("ACPI powerdown instead"), std::string::npos) << corraldLog();
 }
