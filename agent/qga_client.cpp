@@ -20,11 +20,6 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
-struct SlotGuard {
-    std::function<void()> release;
-    ~SlotGuard() { release(); }
-};
-
 // Replies to a synchronisation that are not its id, before giving up (stale ones of calls cut
 // short are dropped with the connection, so a few at most come from a sane agent).
 constexpr int kMaxStaleReplies = 16;
@@ -43,32 +38,12 @@ std::shared_ptr<QgaClient> QgaClient::create(asio::any_io_executor executor,
 }
 
 QgaClient::QgaClient(asio::any_io_executor executor, std::string socketPath)
-    : executor_(executor), socketPath_(std::move(socketPath)), socket_(executor) {}
+    : executor_(executor), socketPath_(std::move(socketPath)), socket_(executor), slot_(executor) {}
 
 void QgaClient::close() {
     boost::system::error_code ignored;
     socket_.close(ignored);
     reader_.reset();
-}
-
-awaitable<void> QgaClient::acquire() {
-    if (!busy_) {
-        busy_ = true;
-        co_return;
-    }
-    auto waiter = std::make_shared<asio::steady_timer>(executor_, Clock::time_point::max());
-    waiters_.push_back(waiter);
-    co_await waiter->async_wait(kTuple);  // release() hands the slot over by cancelling us
-}
-
-void QgaClient::release() {
-    if (waiters_.empty()) {
-        busy_ = false;
-        return;
-    }
-    auto next = waiters_.front();
-    waiters_.pop_front();
-    next->cancel();
 }
 
 awaitable<Result<void>> QgaClient::ensureConnected() {
@@ -145,8 +120,8 @@ awaitable<Result<std::string>> QgaClient::bounded(std::string frame, bool wantRe
                                                   std::chrono::milliseconds grace,
                                                   std::string what) {
     auto self = shared_from_this();
-    co_await acquire();
-    SlotGuard guard{[this] { release(); }};
+    co_await slot_.acquire();
+    CallSlot::Guard guard(slot_);
     asio::steady_timer timer(executor_, timeout);
     auto winner =
         co_await (conversation(std::move(frame), wantReply, grace) || timer.async_wait(kTuple));

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/call_slot.hpp"
 #include "agent/qga_codec.hpp"
 
 namespace corral::agent {
@@ -60,15 +61,12 @@ class QgaClient : public std::enable_shared_from_this<QgaClient> {
     boost::asio::awaitable<Result<void>> ensureConnected();
     boost::asio::awaitable<Result<void>> write(std::string bytes);
     boost::asio::awaitable<Result<std::string>> readLine();
-    boost::asio::awaitable<void> acquire();
-    void release();
 
     boost::asio::any_io_executor executor_;
     std::string socketPath_;
     boost::asio::local::stream_protocol::socket socket_;
     QgaLineReader reader_;
-    bool busy_ = false;
-    std::deque<std::shared_ptr<boost::asio::steady_timer>> waiters_;
+    CallSlot slot_;
 };
 
 }  // namespace corral::agent
