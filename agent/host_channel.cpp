@@ -18,12 +18,6 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
-// Frees the channel's single call slot when a call's coroutine ends, however it ends.
-struct SlotGuard {
-    std::function<void()> release;
-    ~SlotGuard() { release(); }
-};
-
 std::string describe(const Call& call) {
     if (call.method == "execute" && !call.args.empty()) return "execute '" + call.args[0] + "'";
     return call.method;
@@ -38,7 +32,7 @@ std::shared_ptr<HostChannel> HostChannel::create(asio::any_io_executor executor,
 }
 
 HostChannel::HostChannel(asio::any_io_executor executor, std::string socketPath)
-    : executor_(executor), socketPath_(std::move(socketPath)), socket_(executor) {}
+    : executor_(executor), socketPath_(std::move(socketPath)), socket_(executor), slot_(executor) {}
 
 bool HostChannel::connected() const {
     return socket_.is_open();
@@ -49,30 +43,10 @@ void HostChannel::close() {
     socket_.close(ignored);
 }
 
-awaitable<void> HostChannel::acquire() {
-    if (!busy_) {
-        busy_ = true;
-        co_return;
-    }
-    auto waiter = std::make_shared<asio::steady_timer>(executor_, Clock::time_point::max());
-    waiters_.push_back(waiter);
-    co_await waiter->async_wait(kTuple);  // release() hands the slot over by cancelling us
-}
-
-void HostChannel::release() {
-    if (waiters_.empty()) {
-        busy_ = false;
-        return;
-    }
-    auto next = waiters_.front();
-    waiters_.pop_front();
-    next->cancel();
-}
-
 awaitable<Result<void>> HostChannel::connect(std::chrono::milliseconds window) {
     auto self = shared_from_this();
-    co_await acquire();
-    SlotGuard guard{[this] { release(); }};
+    co_await slot_.acquire();
+    CallSlot::Guard guard(slot_);
     co_return co_await connectLocked(window);
 }
 
@@ -167,8 +141,8 @@ awaitable<Result<Reply>> HostChannel::exchange(std::string frame) {
 
 awaitable<Result<Reply>> HostChannel::call(Call request, std::chrono::milliseconds timeout) {
     auto self = shared_from_this();
-    co_await acquire();
-    SlotGuard guard{[this] { release(); }};
+    co_await slot_.acquire();
+    CallSlot::Guard guard(slot_);
     auto where = describe(request) + " via " + socketPath_;
     auto deadline = Clock::now() + timeout;
     if (!socket_.is_open()) {

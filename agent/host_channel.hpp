@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/call_slot.hpp"
 #include "agent/codec.hpp"
 #include "agent/error.hpp"
 #include "agent/methods.hpp"
@@ -71,8 +72,6 @@ class HostChannel : public std::enable_shared_from_this<HostChannel> {
     boost::asio::awaitable<Result<void>> send(std::string frame);
     boost::asio::awaitable<Result<Reply>> receive();
     boost::asio::awaitable<Result<void>> synchronise();
-    boost::asio::awaitable<void> acquire();
-    void release();
 
     boost::asio::any_io_executor executor_;
     std::string socketPath_;
@@ -80,8 +79,7 @@ class HostChannel : public std::enable_shared_from_this<HostChannel> {
     FrameDecoder decoder_;
     bool needSync_ = false;  // a reply may still be on its way for a call that timed out
     unsigned syncCounter_ = 0;
-    bool busy_ = false;
-    std::deque<std::shared_ptr<boost::asio::steady_timer>> waiters_;
+    CallSlot slot_;
 };
 
 }  // namespace corral::agent

@@ -98,6 +98,10 @@ inline constexpr auto kBootTargets = makeStringTable<BootTarget>(
 
 struct AgentSpec {
     bool negotiator = true;
+    // The org.qemu.guest_agent.0 port for Debian's (or any) qemu-guest-agent in the guest.
+    bool qemuGa = false;
+    // Either agent needs the virtio-serial controller.
+    bool anyPort() const { return negotiator || qemuGa; }
 };
 
 struct LifecycleSpec {

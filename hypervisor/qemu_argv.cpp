@@ -75,6 +75,7 @@ RuntimePaths RuntimePaths::forInstance(const std::filesystem::path& runtimeRoot,
     p.serialSocket = p.dir / "serial.sock";
     p.negotiatorHostToGuest = p.dir / (std::string(kHostToGuestPort) + ".sock");
     p.negotiatorGuestToHost = p.dir / (std::string(kGuestToHostPort) + ".sock");
+    p.qemuGaSocket = p.dir / "qemu-ga.sock";
     p.pidFile = p.dir / "qemu.pid";
     p.stateFile = p.dir / "state.json";
     p.logFile = p.dir / "qemu.log";
@@ -129,18 +130,26 @@ std::vector<std::string> buildQemuArgv(const InstanceSpec& spec, const SlotPlan&
     addFirmwareArgs(spec.firmware, argv);
     auto cpu = cpuArgs(spec.machine, runsUnderKvm(spec.machine.accel));
     argv.insert(argv.begin() + 7, cpu.begin(), cpu.end());  // after -machine
+    if (spec.agent.anyPort()) {
+        argv.insert(argv.end(), {"-device", std::string(agentPortKind().driver) +
+                                                ",id=" + std::string(kAgentPortId) +
+                                                at(plan, std::string(kAgentPortId))});
+    }
     if (spec.agent.negotiator) {
         argv.insert(
             argv.end(),
-            {"-device",
-             std::string(agentPortKind().driver) + ",id=" + std::string(kAgentPortId) +
-                 at(plan, std::string(kAgentPortId)),
-             "-chardev", socketChardev("corral-h2g", paths.negotiatorHostToGuest), "-device",
+            {"-chardev", socketChardev("corral-h2g", paths.negotiatorHostToGuest), "-device",
              "virtserialport,bus=corral-vserial.0,chardev=corral-h2g,name=" +
                  std::string(kHostToGuestPort),
              "-chardev", socketChardev("corral-g2h", paths.negotiatorGuestToHost), "-device",
              "virtserialport,bus=corral-vserial.0,chardev=corral-g2h,name=" +
                  std::string(kGuestToHostPort)});
+    }
+    if (spec.agent.qemuGa) {
+        argv.insert(argv.end(),
+                    {"-chardev", socketChardev("corral-qga", paths.qemuGaSocket), "-device",
+                     "virtserialport,bus=corral-vserial.0,chardev=corral-qga,name=" +
+                         std::string(kQemuGaPort)});
     }
     if (spec.boot) {
         argv.insert(argv.end(), {"-kernel", spec.boot->kernel.string()});

@@ -19,6 +19,7 @@ struct RuntimePaths {
     std::filesystem::path serialSocket;
     std::filesystem::path negotiatorHostToGuest;
     std::filesystem::path negotiatorGuestToHost;
+    std::filesystem::path qemuGaSocket;  // the org.qemu.guest_agent.0 port
     std::filesystem::path pidFile;
     std::filesystem::path stateFile;
     std::filesystem::path logFile;
@@ -34,6 +35,8 @@ struct RuntimePaths {
 // Virtio-serial port names the guest agent looks for.
 inline constexpr std::string_view kHostToGuestPort = "negotiator-host-to-guest.0";
 inline constexpr std::string_view kGuestToHostPort = "negotiator-guest-to-host.0";
+// The port qemu-guest-agent opens.
+inline constexpr std::string_view kQemuGaPort = "org.qemu.guest_agent.0";
 
 // Devices whose backend takes an fd at spawn (NICs in tap/bridge mode) get it from the spawner:
 // the k-th such fd, in argv order, is fd kFirstPassedFd + k in qemu (QemuProcess::spawn's

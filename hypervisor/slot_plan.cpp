@@ -55,7 +55,7 @@ SlotPlan planSlots(const InstanceSpec& spec) {
         plan.devices.push_back(std::move(device));
     };
     if (auto* vga = vgaKind(spec.display.vga)) place({kVgaId, vga});
-    if (spec.agent.negotiator) place({std::string(kAgentPortId), &agentPortKind()});
+    if (spec.agent.anyPort()) place({std::string(kAgentPortId), &agentPortKind()});
     auto idePlaces = assignIdePorts(plan.machine, spec.devices);
     if (auto controller = scsiControllerFor(spec.devices)) place(std::move(*controller));
     unsigned scsiId = 0;

@@ -233,8 +233,9 @@ LoadResult parseInstanceSpec(std::string_view text, const std::filesystem::path&
     loadDevices(l, root, spec);
     checkThrottleGroups(l, root, spec);
     if (auto* t = l.section(root, "agent")) {
-        l.checkKeys(*t, {"negotiator"}, "[agent]");
+        l.checkKeys(*t, {"negotiator", "qemu_ga"}, "[agent]");
         l.boolean(*t, "negotiator", spec.agent.negotiator);
+        l.boolean(*t, "qemu_ga", spec.agent.qemuGa);
     }
     if (auto* t = l.section(root, "lifecycle")) loadLifecycle(l, *t, spec.lifecycle);
     if (auto* t = l.section(root, "resources")) loadResources(l, *t, spec.resources);

@@ -1,5 +1,6 @@
 // Instance.GuestInfo(): what the guest's built-in commands say (guest_info.hpp), asked through
-// the Vm's guest execute calls and answered when the last one is back.
+// the Vm's guest execute calls and answered when the last one is back; or, when the negotiator
+// agent is not connected and qemu-guest-agent answers, what qemu-ga reports.
 #include "supervisor/dbus_internal.hpp"
 #include "supervisor/dbus_reply.hpp"
 #include "supervisor/guest_info.hpp"
@@ -27,13 +28,19 @@ int methodGuestInfo(sd_bus_message* m, void* userdata, sd_bus_error*) {
     auto& ref = *static_cast<InstanceRef*>(userdata);
     PendingCall call(ref.loop, m);
     Vm* vm = ref.vm;
+    auto answer = [call](Outcome<GuestInfo> info) {
+        if (!info) return call.error(info.error());
+        call.values([&](sd_bus_message* reply) { return appendInfo(reply, info.value()); });
+    };
+    // The negotiator agent first when it is connected, else qemu-guest-agent when it answers.
+    if (!vm->lifecycle().agentConnected() && vm->qemuGaConnected()) {
+        vm->qemuGaGuestInfo(answer);
+        return 1;
+    }
     auto run = [vm](std::vector<std::string> argv, std::function<void(Outcome<std::string>)> done) {
         vm->guestExecute(std::move(argv), "", kPerCommand, std::move(done));
     };
-    queryGuestInfo(run, [call](Outcome<GuestInfo> info) {
-        if (!info) return call.error(info.error());
-        call.values([&](sd_bus_message* reply) { return appendInfo(reply, info.value()); });
-    });
+    queryGuestInfo(run, answer);
     return 1;
 }
 

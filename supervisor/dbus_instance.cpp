@@ -44,6 +44,10 @@ int getStartedAt(sd_bus_message* m, Vm& vm) {
 int getAgentConnected(sd_bus_message* m, Vm& vm) {
     return sd_bus_message_append(m, "b", vm.lifecycle().agentConnected());
 }
+
+int getQemuGaConnected(sd_bus_message* m, Vm& vm) {
+    return sd_bus_message_append(m, "b", static_cast<int>(vm.qemuGaConnected()));
+}
 int getMonitorState(sd_bus_message* m, Vm& vm) {
     return sd_bus_message_append(m, "s", toString(vm.lifecycle().monitorState()));
 }
@@ -302,6 +306,7 @@ constexpr ChangedName kChangedNames[] = {
     {kChangedSaved, "HasSavedState"},
     {kChangedBackup, "BackupState"},
     {kChangedBackup, "BackupProgress"},
+    {kChangedQemuGa, "QemuGaConnected"},
 };
 
 }  // namespace
@@ -376,6 +381,7 @@ const sd_bus_vtable kInstanceVtable[] = {
     SD_BUS_PROPERTY("SerialSocket", "s", property<getSerialSocket>, 0,
                     SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("AgentConnected", "b", property<getAgentConnected>, 0, kChange),
+    SD_BUS_PROPERTY("QemuGaConnected", "b", property<getQemuGaConnected>, 0, kChange),
     SD_BUS_PROPERTY("MonitorState", "s", property<getMonitorState>, 0, kChange),
     SD_BUS_PROPERTY("Devices", "a(ssss)", property<getDevices>, 0, kChange),
     SD_BUS_PROPERTY("Media", "a(ss)", property<getMedia>, 0, kChange),

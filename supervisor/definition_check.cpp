@@ -140,6 +140,7 @@ std::vector<std::string> changedKeys(const InstanceSpec& before, const InstanceS
     d.compare("firmware.secure_boot", before.firmware.secureBoot, after.firmware.secureBoot);
     d.devices(before, after);
     d.compare("agent.negotiator", before.agent.negotiator, after.agent.negotiator);
+    d.compare("agent.qemu_ga", before.agent.qemuGa, after.agent.qemuGa);
     const auto &l0 = before.lifecycle, &l1 = after.lifecycle;
     d.compare("lifecycle.shutdown_timeout", l0.shutdownTimeout, l1.shutdownTimeout);
     d.compare("lifecycle.on_crash", l0.onCrash, l1.onCrash);

@@ -48,6 +48,7 @@ enum ChangedProperty : unsigned {
     kChangedMigration = 256,  // MigrationState, MigrationProgress (supervisor/migration_source)
     kChangedSaved = 512,      // HasSavedState (supervisor/qemu_vm_save.cpp)
     kChangedBackup = 1024,    // BackupState, BackupProgress (supervisor/backup_vm.cpp)
+    kChangedQemuGa = 2048,    // QemuGaConnected (supervisor/running_qemu_qga.cpp)
 };
 
 // Priority (syslog numbers: 3 err, 4 warning, 5 notice, 6 info) and one line of text.

@@ -18,6 +18,9 @@ OpError toOpError(const corral::Error& error, Channel channel) {
             if (channel == Channel::Agent)
                 return {ErrorKind::AgentUnavailable,
                         error.message + " (is negotiator-guest running in the guest?)"};
+            if (channel == Channel::QemuGa)
+                return {ErrorKind::AgentUnavailable,
+                        error.message + " (is qemu-guest-agent running in the guest?)"};
             if (error.kind == Errc::Connect)
                 return {ErrorKind::Failed, "cannot connect to qemu's monitor: " + error.message};
             return {ErrorKind::Failed,

@@ -36,7 +36,7 @@ struct OpError {
 const char* dbusErrorName(ErrorKind kind);
 
 // Which of the VM's channels an error of the lower layers came through.
-enum class Channel { Monitor, Agent };
+enum class Channel { Monitor, Agent, QemuGa };
 
 // The one mapping from the lower layers' error model to what callers see: a timeout stays a
 // timeout, a request refused for its arguments is InvalidArgument, an agent that cannot be

@@ -107,6 +107,8 @@ void QemuVm::track(std::unique_ptr<ProcessHandle> process, hypervisor::RuntimeSt
     runningNotices_.push_back(notices.shutdown.connect(events_.shutdown));
     runningNotices_.push_back(notices.runStateChanged.connect(events_.runStateChanged));
     runningNotices_.push_back(notices.agentChanged.connect(events_.agentChanged));
+    runningNotices_.push_back(
+        notices.qemuGaChanged.connect([this](bool) { instance_.changed().emit(kChangedQemuGa); }));
     runningNotices_.push_back(notices.monitorChanged.connect(events_.monitorChanged));
     runningNotices_.push_back(notices.devicesChanged.connect([this] { devicesChanged().emit(); }));
     runningNotices_.push_back(notices.migration.connect(
@@ -115,6 +117,7 @@ void QemuVm::track(std::unique_ptr<ProcessHandle> process, hypervisor::RuntimeSt
 
 void QemuVm::ended(ExitInfo exit) {
     lastDevices_ = running_->state().devices;
+    bool qemuGaWasUp = running_->qemuGaAnswers();
     runningNotices_.clear();
     running_.reset();
     if (context_.scopes) context_.scopes->release(name_);
@@ -124,6 +127,7 @@ void QemuVm::ended(ExitInfo exit) {
     // Machine, Vcpus, MemoryBytes now tell what the next start uses (an Update or Reload
     // meanwhile).
     if (redefined) instance_.changed().emit(kChangedDefinition);
+    if (qemuGaWasUp) instance_.changed().emit(kChangedQemuGa);
 }
 
 void QemuVm::launch(std::function<void(Outcome<pid_t>)> done) {
@@ -219,6 +223,11 @@ void QemuVm::guestRun(std::vector<std::string> argv, std::string input,
 void QemuVm::guestListCommands(Reply<std::vector<std::string>> reply) {
     if (auto error = checkUsable()) return reply(*error);
     running_->guestListCommands(std::move(reply));
+}
+
+void QemuVm::qemuGaGuestInfo(Reply<GuestInfo> reply) {
+    if (auto error = checkUsable()) return reply(*error);
+    running_->qemuGaGuestInfo(std::move(reply));
 }
 
 void QemuVm::screenshot(std::string path, Done done) {

@@ -46,6 +46,8 @@ class QemuVm : public Vm, private VmControl {
     void guestExecute(std::vector<std::string> argv, std::string input,
                       std::chrono::milliseconds timeout, Reply<std::string> reply) override;
     void guestListCommands(Reply<std::vector<std::string>> reply) override;
+    bool qemuGaConnected() const override { return running_ && running_->qemuGaAnswers(); }
+    void qemuGaGuestInfo(Reply<GuestInfo> reply) override;
     void monitor(std::string json, Reply<std::string> reply) override;
     void screenshot(std::string path, Done done) override;
     void clearMigrated() override;

@@ -2,6 +2,8 @@
 // the calls that go straight to QMP or the guest agent.
 #include "supervisor/running_qemu.hpp"
 
+#include "agent/qga_client.hpp"
+
 #include <csignal>
 
 #include "supervisor/disk_ops.hpp"
@@ -80,6 +82,7 @@ RunningQemu::RunningQemu(VmContext& context, Setup setup, std::unique_ptr<Proces
     state_.pid = process_->pid();
     if (setup.spec) {
         agentWanted_ = setup.spec->agent.negotiator;
+        qemuGaWanted_ = setup.spec->agent.qemuGa;
         display_ = setup.spec->display;
         try {
             plan_ = hypervisor::planSlots(*setup.spec);
@@ -96,6 +99,7 @@ RunningQemu::~RunningQemu() {
     // Our side only: pending calls on these end now and their coroutines end with life_.
     qmp_->close();
     if (agent_) agent_->close();
+    if (qga_) qga_->close();
 }
 
 void RunningQemu::log(int priority, const std::string& text) const {
@@ -141,6 +145,7 @@ asio::awaitable<Outcome<pid_t>> RunningQemu::startSteps() {
     // qemu made its sockets before it answered on QMP.
     if (auto problem = hypervisor::shareConsole(paths_)) log(4, *problem);
     connectAgent();
+    connectQemuGa();
     // A reboot's qemu already has the records it kept (persist_reboot), a restore's the saved
     // ones, hotplugged included; a fresh start has none.
     co_await startHotplug(hotplugged());
@@ -178,6 +183,7 @@ asio::awaitable<bool> RunningQemu::takeOver() {
     auto socket = paths_.qmpSocket.string();
     auto connected = co_await life_.guard(qmp_->connect(std::move(socket), kReattachConnectWindow));
     connectAgent();
+    connectQemuGa();
     if (connected) {
         if (auto foreign = checkMonitorOwner(*qmp_)) {
             qmp_->close();
@@ -229,14 +235,16 @@ void RunningQemu::finish(ExitInfo exit) {
     // Sockets and state go; qemu.log stays for the post-mortem.
     std::error_code ec;
     for (const auto& p : {paths_.qmpSocket, paths_.serialSocket, paths_.negotiatorHostToGuest,
-                          paths_.negotiatorGuestToHost, paths_.pidFile, paths_.stateFile,
-                          hypervisor::vncSocketPath(paths_.dir)})
+                          paths_.negotiatorGuestToHost, paths_.qemuGaSocket, paths_.pidFile,
+                          paths_.stateFile, hypervisor::vncSocketPath(paths_.dir)})
         std::filesystem::remove(p, ec);
     notices_.exited.emit(exit);  // may destroy this: nothing after it
 }
 
 void RunningQemu::command(VmCommand command, Done done) {
     if (auto error = checkMonitor()) return done(*error);
+    if (command == VmCommand::Powerdown)
+        return life_.run<Unit>(powerdownSteps(), std::move(done), exitedDuring("the powerdown"));
     life_.run<Unit>(watched(qmp_->command(toString(command))), std::move(done),
                     exitedDuring(std::string("'") + toString(command) + "'"));
 }

@@ -20,6 +20,7 @@
 #include "hypervisor/runtime_dir.hpp"
 #include "hypervisor/slot_plan.hpp"
 #include "supervisor/backup_record.hpp"
+#include "supervisor/guest_info.hpp"
 #include "supervisor/lifetime.hpp"
 #include "supervisor/managed_save.hpp"
 #include "supervisor/qemu_parts.hpp"
@@ -28,6 +29,10 @@
 #include "supervisor/vm.hpp"
 #include "supervisor/vm_context.hpp"
 #include "supervisor/vm_control.hpp"
+
+namespace corral::agent {
+class QgaClient;
+}
 
 namespace corral::supervisor {
 
@@ -49,6 +54,7 @@ class RunningQemu {
         corral::Signal<ShutdownCause> shutdown;  // QMP SHUTDOWN
         corral::Signal<bool> runStateChanged;
         corral::Signal<bool> agentChanged;
+        corral::Signal<bool> qemuGaChanged;  // qemu-guest-agent answers (or stopped)
         corral::Signal<MonitorState> monitorChanged;
         corral::Signal<> devicesChanged;
         corral::Signal<const std::string&> migration;  // QMP MIGRATION's status
@@ -104,6 +110,9 @@ class RunningQemu {
     void guestExecute(std::vector<std::string> argv, std::string input,
                       std::chrono::milliseconds timeout, Reply<std::string> reply);
     void guestListCommands(Reply<std::vector<std::string>> reply);
+    // What qemu-guest-agent says of the guest (OS, IPv4 addresses); AgentUnavailable without it.
+    void qemuGaGuestInfo(Reply<GuestInfo> reply);
+    bool qemuGaAnswers() const { return qemuGaAnswers_; }
     void monitor(std::string json, Reply<std::string> reply);
     // QMP screendump as PNG into `path` (checked by the caller), written by qemu itself.
     void screenshot(std::string path, Done done);
@@ -141,6 +150,11 @@ class RunningQemu {
     void finish(ExitInfo exit);
     void connectAgent();
     boost::asio::awaitable<void> probeAgent();
+    // qemu-guest-agent (running_qemu_qga.cpp).
+    void connectQemuGa();
+    boost::asio::awaitable<void> probeQemuGa();
+    // guest-shutdown when qemu-ga takes it, else ACPI system_powerdown.
+    boost::asio::awaitable<Outcome<Unit>> powerdownSteps();
     OpError exitedDuring(const std::string& what) const;
     void log(int priority, const std::string& text) const;
 
@@ -207,6 +221,8 @@ class RunningQemu {
     hypervisor::RuntimeState state_;
     std::optional<hypervisor::SlotPlan> plan_;  // none: no hotplug
     bool agentWanted_ = false;
+    bool qemuGaWanted_ = false;
+    bool qemuGaAnswers_ = false;       // as the last probe found
     hypervisor::DisplaySpec display_;  // as the definition had it when this qemu started
     std::unique_ptr<ProcessHandle> process_;
     std::shared_ptr<QmpLink> qmp_;  // replaced by a reconnect
@@ -214,6 +230,7 @@ class RunningQemu {
     MonitorState monitorState_ = MonitorState::None;
     std::shared_ptr<HotplugControl> hotplug_;  // null until QMP is connected
     std::shared_ptr<AgentLink> agent_;
+    std::shared_ptr<agent::QgaClient> qga_;  // null without [agent] qemu_ga
     Notices notices_;
     OwnedFd restoreFd_;  // set: start() restores the VM's state from this file
     std::chrono::seconds restoreTimeout_{0};

@@ -15,6 +15,7 @@
 #include "common/signal.hpp"
 #include "hypervisor/instance_spec.hpp"
 #include "supervisor/backup_record.hpp"
+#include "supervisor/guest_info.hpp"
 #include "supervisor/instance.hpp"
 #include "supervisor/managed_save.hpp"
 #include "supervisor/snapshot_record.hpp"
@@ -134,6 +135,12 @@ class Vm {
     virtual void guestRun(std::vector<std::string> argv, std::string input,
                           std::chrono::milliseconds timeout, Reply<agent::RunOutcome> reply) = 0;
     virtual void guestListCommands(Reply<std::vector<std::string>> reply) = 0;
+    // qemu-guest-agent ([agent] qemu_ga): whether it answered its last probe, and what it says
+    // of the guest (Instance.GuestInfo asks it when the negotiator agent is not connected).
+    virtual bool qemuGaConnected() const { return false; }
+    virtual void qemuGaGuestInfo(Reply<GuestInfo> reply) {
+        reply(OpError{ErrorKind::AgentUnavailable, name() + " has no qemu-guest-agent port."});
+    }
 
     // Forgets that the VM was migrated away (Instance::migratedTo), so that Start works again:
     // an administrator's explicit decision (StartWithOptions force).

@@ -1,6 +1,6 @@
 #!/bin/sh
 # /init of the corral guest test image. Mounts the basics, loads the virtio modules, starts
-# negotiator-guest and then serves a root shell on the serial console for the tests.
+# negotiator-guest and qemu-ga, and then serves a root shell on the serial console for the tests.
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -38,6 +38,18 @@ grep -q 'corral.acpi=ignore' /proc/cmdline && acpi_watch=no
                 sync && poweroff -f) &
         done
     fi
+done
+# qemu-ga when the VM has its port ([agent] qemu_ga = true); its guest-shutdown runs
+# /sbin/shutdown (a script of the image that says so on the console, then powers off).
+hostname corral-guest
+for p in /sys/class/virtio-ports/*; do
+    [ "$(cat "$p/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] || continue
+    # No udev here: the /dev/virtio-ports/ link a distribution has is made by hand.
+    mkdir -p /dev/virtio-ports
+    ln -sf "/dev/$(basename "$p")" /dev/virtio-ports/org.qemu.guest_agent.0
+    qemu-ga --daemonize --method=virtio-serial --path=/dev/virtio-ports/org.qemu.guest_agent.0 \
+        --pidfile=/run/qemu-ga.pid --statedir=/run --logfile=/tmp/qemu-ga.log &&
+        echo "corral-guest: qemu-ga started (pid $(cat /run/qemu-ga.pid))"
 done
 if [ -x /usr/sbin/negotiator-guest ]; then
     negotiator-guest --daemon >/tmp/negotiator-guest.log 2>&1 &
